@@ -1,0 +1,36 @@
+import { script } from '../remote/command';
+import type { HostAddress } from '../remote/types';
+import { parseControlData } from '../facts/postgres';
+import { psqlCommand, statusCommand } from '../render/postgres-control';
+import type { Spec } from '../spec/schema';
+import type { HostOps } from './host-ops';
+
+export interface ClusterState {
+  readonly exists: boolean;
+  readonly running: boolean;
+  readonly systemId?: string;
+  /** pg_controldata's "Database cluster state", e.g. "in production", "in archive recovery". */
+  readonly controlState?: string;
+}
+
+const CONTROLDATA = `if [ -f "$2/global/pg_control" ]; then exec "$1/pg_controldata" "$2"; else echo absent; fi`;
+
+/** What is in the data directory and whether a postmaster serves it; never changes anything. */
+export async function clusterState(ops: HostOps, host: HostAddress, pg: Spec['postgres']): Promise<ClusterState> {
+  const [control, status] = await Promise.all([
+    ops.must(host, script(CONTROLDATA, pg.binDir, pg.dataDir)),
+    ops.run(host, statusCommand(pg)),
+  ]);
+  const running = status.code === 0;
+  if (control.trim() === 'absent') return { exists: false, running };
+  const parsed = parseControlData(control);
+  return { exists: true, running, systemId: parsed.systemIdentifier, controlState: parsed.clusterState };
+}
+
+export async function query(ops: HostOps, host: HostAddress, pg: Spec['postgres'], sql: string): Promise<string> {
+  return (await ops.must(host, psqlCommand(pg, sql))).trim();
+}
+
+export async function inRecovery(ops: HostOps, host: HostAddress, pg: Spec['postgres']): Promise<boolean> {
+  return (await query(ops, host, pg, 'SELECT pg_is_in_recovery()')) === 't';
+}

@@ -1,0 +1,41 @@
+import { Context } from '@temporalio/activity';
+import type { Command } from '../remote/command';
+import { clearDetached, startOrAttach, waitDetached } from '../remote/detached';
+import type { HostAddress } from '../remote/types';
+import type { HostOps } from './host-ops';
+import { PgbackrestError } from './pgbackrest';
+
+/**
+ * A key that stays the same across retries of one activity in one workflow run, so a retry after a
+ * worker crash finds the command the crashed attempt started, and differs between runs.
+ */
+export function runKey(host: HostAddress): string {
+  const info = Context.current().info;
+  const raw = `${info.workflowExecution.workflowId}.${info.workflowExecution.runId}.${info.activityType}.${host.name}`;
+  return raw.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200);
+}
+
+export interface DetachedOutcome {
+  readonly attached: boolean;
+  readonly output: string;
+}
+
+/**
+ * Runs a long pgBackRest command detached on its host, heartbeating its latest output line, and
+ * re-attaches when a previous attempt of this activity already started it.
+ */
+export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, command: Command): Promise<DetachedOutcome> {
+  const ctx = Context.current();
+  const key = runKey(host);
+  const { attached } = await startOrAttach(ops.remote, host, key, command);
+  const status = await waitDetached(ops.remote, host, key, {
+    intervalMs: 1000,
+    signal: ctx.cancellationSignal,
+    onProgress: (s) => ctx.heartbeat({ runKey: key, attached, last: s.outputTail.trim().split('\n').pop() ?? '' }),
+  });
+  if (status.state === 'exited' && status.code === 0) return { attached, output: status.outputTail };
+  // A failed or vanished run must not be re-attached by the next attempt: that one starts afresh.
+  await clearDetached(ops.remote, host, key);
+  if (status.state === 'lost') throw new Error(`${host.name}: the pgBackRest process of run ${key} vanished without an exit status (host restarted?)`);
+  throw new PgbackrestError(host.name, status.code ?? -1, status.outputTail);
+}

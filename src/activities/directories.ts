@@ -1,0 +1,44 @@
+import { script } from '../remote/command';
+import type { HostAddress } from '../remote/types';
+import type { Spec, SpecNode } from '../spec/schema';
+import { refuse } from './failures';
+import { nodeAddress, repoHost } from './hosts';
+import type { HostOps } from './host-ops';
+import { merge, type StepResult } from './types';
+
+// pgBackRest's own directories, as the Debian package ships them; the seed hands them to the user
+// that runs pgBackRest on that host (a root-owned lock or log dir breaks later runs).
+const PGBACKREST_DIRS = ['/var/lib/pgbackrest', '/var/log/pgbackrest', '/var/spool/pgbackrest'];
+
+const CREATE_USER = `set -eu
+getent group "$1" >/dev/null || groupadd --system "$1"
+useradd --system --create-home --home-dir "/home/$1" --gid "$1" --shell /bin/bash --comment "pgBackRest repository" "$1"`;
+
+async function ensureOwnedDirs(ops: HostOps, host: HostAddress, dirs: string[], owner: string, group: string, mode: string): Promise<StepResult[]> {
+  return Promise.all(dirs.map(async (d) => ({ changed: await ops.ensureDir(host, d, { owner, group, mode }), detail: `${host.name}:${d} owned by ${owner}` })));
+}
+
+/** The seed's "dedicated user on the repository host": user, repository path, pgBackRest dirs. */
+export async function ensureRepositoryHost(ops: HostOps, spec: Spec): Promise<StepResult> {
+  const host = repoHost(spec);
+  const { user, path } = spec.repository;
+  let account = await ops.user(host, user);
+  const results: StepResult[] = [];
+  if (!account) {
+    await ops.must(host, script(CREATE_USER, user));
+    account = await ops.user(host, user);
+    if (!account) throw new Error(`${host.name}: user ${user} still missing after useradd`);
+    results.push({ changed: true, detail: `created user ${user} on ${host.name}` });
+  }
+  results.push({ changed: await ops.ensureDir(host, path, { owner: user, group: account.group, mode: '750' }), detail: `repository ${host.name}:${path} (${user}, 0750)` });
+  results.push(...(await ensureOwnedDirs(ops, host, PGBACKREST_DIRS, user, account.group, '750')));
+  return merge(results, `repository host ${host.name} ready: user ${user}, ${path}`);
+}
+
+/** The seed's "change directories ownership" on a PostgreSQL node. */
+export async function ensureNodeDirectories(ops: HostOps, spec: Spec, node: SpecNode): Promise<StepResult> {
+  const host = nodeAddress(node);
+  const account = await ops.user(host, spec.postgres.osUser);
+  if (!account) throw refuse(`${node.name}: OS user ${spec.postgres.osUser} (postgres.osUser) does not exist; install PostgreSQL there first`, 'PreflightFailed');
+  return merge(await ensureOwnedDirs(ops, host, PGBACKREST_DIRS, spec.postgres.osUser, account.group, '750'), `${node.name}: pgBackRest directories owned by ${spec.postgres.osUser}`);
+}

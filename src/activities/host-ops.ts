@@ -1,0 +1,74 @@
+import { cmd, script, withStdin, type Arg, type Command } from '../remote/command';
+import { check } from '../remote/ssh-pool';
+import type { HostAddress, Remote, RunOptions, RunResult } from '../remote/types';
+
+export interface FileOwner {
+  readonly owner: string;
+  readonly group: string;
+  /** Octal, as `stat -c %a` prints it: "600", "750". */
+  readonly mode: string;
+}
+
+// One round trip: write to a temp file beside the target, keep the old file if nothing differs.
+const ENSURE_FILE = `set -eu
+path=$1; owner=$2; mode=$3
+tmp=$(mktemp "$(dirname "$path")/.stanzactl.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+cat > "$tmp"
+if [ -f "$path" ] && cmp -s "$tmp" "$path" && [ "$(stat -c '%U:%G %a' "$path")" = "$owner $mode" ]; then
+  echo unchanged; exit 0
+fi
+chown "$owner" "$tmp"; chmod "$mode" "$tmp"; mv -f "$tmp" "$path"; trap - EXIT
+echo changed`;
+
+const ENSURE_DIR = `set -eu
+path=$1; owner=$2; mode=$3; changed=unchanged
+if [ ! -d "$path" ]; then mkdir -p "$path"; changed=changed; fi
+if [ "$(stat -c '%U:%G %a' "$path")" != "$owner $mode" ]; then chown "$owner" "$path"; chmod "$mode" "$path"; changed=changed; fi
+echo $changed`;
+
+const USER_INFO = 'set -eu; e=$(getent passwd "$1") || exit 3; echo "$e" | cut -d: -f6; id -gn "$1"';
+
+const READ_FILE = `if [ -e "$1" ]; then echo present; cat -- "$1"; else echo absent; fi`;
+
+/** File and command primitives over a Remote, each one SSH round trip, each reporting a change. */
+export class HostOps {
+  constructor(readonly remote: Remote) {}
+
+  run(host: HostAddress, c: Command, options?: RunOptions): Promise<RunResult> {
+    return this.remote.run(host, c, options);
+  }
+
+  async must(host: HostAddress, c: Command, options?: RunOptions): Promise<string> {
+    return check(host, c, await this.remote.run(host, c, options)).stdout;
+  }
+
+  async readFile(host: HostAddress, path: string): Promise<string | undefined> {
+    const out = await this.must(host, script(READ_FILE, path));
+    return out.startsWith('present\n') ? out.slice('present\n'.length) : undefined;
+  }
+
+  async ensureFile(host: HostAddress, path: string, content: Arg, o: FileOwner): Promise<boolean> {
+    const c = withStdin(script(ENSURE_FILE, path, `${o.owner}:${o.group}`, o.mode), content);
+    return (await this.must(host, c)).trim() === 'changed';
+  }
+
+  async ensureDir(host: HostAddress, path: string, o: FileOwner): Promise<boolean> {
+    return (await this.must(host, script(ENSURE_DIR, path, `${o.owner}:${o.group}`, o.mode))).trim() === 'changed';
+  }
+
+  /** Owner, group and mode of an existing file, to rewrite it without changing them. */
+  async owner(host: HostAddress, path: string): Promise<FileOwner> {
+    const [owner, group, mode] = (await this.must(host, cmd('stat', '-c', '%U %G %a', path))).trim().split(' ');
+    return { owner, group, mode };
+  }
+
+  /** Home directory and primary group of an OS user, or undefined when the user does not exist. */
+  async user(host: HostAddress, name: string): Promise<{ home: string; group: string } | undefined> {
+    const c = script(USER_INFO, name);
+    const r = await this.run(host, c);
+    if (r.code === 3) return undefined;
+    const [home, group] = check(host, c, r).stdout.trim().split('\n');
+    return { home, group };
+  }
+}

@@ -1,0 +1,44 @@
+import type { Remote } from '../remote/types';
+import type { Spec } from '../spec/schema';
+import { preflight } from './preflight';
+import { ensureNodeDirectories, ensureRepositoryHost } from './directories';
+import { ensureSshTrust } from './trust';
+import { ensurePgbackrestConf } from './pgbackrest-conf';
+import { ensurePrimary, ensureReplicationAccess } from './primary';
+import { checkStanza, ensureFullBackup, ensureStanza } from './stanza';
+import { ensureStandbyPgpass, prepareStandby, restoreStandby, startStandby, waitStreaming } from './standby';
+import { findNode } from './hosts';
+import { classified } from './failures';
+import { HostOps } from './host-ops';
+
+export interface ActivityDeps {
+  /** A Remote for a spec's SSH settings; the worker caches one pool per settings. */
+  readonly remoteFor: (ssh: Spec['ssh']) => Remote;
+}
+
+/**
+ * Every activity takes the validated spec (references to secrets, never their values) and reports
+ * whether it changed anything. Names are part of recorded histories: renaming one breaks replay.
+ */
+export function createActivities(deps: ActivityDeps) {
+  const ops = (spec: Spec) => new HostOps(deps.remoteFor(spec.ssh));
+  return {
+    preflight: classified(async (spec: Spec) => preflight(ops(spec), spec)),
+    ensureRepositoryHost: classified(async (spec: Spec) => ensureRepositoryHost(ops(spec), spec)),
+    ensureNodeDirectories: classified(async (spec: Spec, node: string) => ensureNodeDirectories(ops(spec), spec, findNode(spec, node))),
+    ensureSshTrust: classified(async (spec: Spec) => ensureSshTrust(ops(spec), spec)),
+    ensurePgbackrestConf: classified(async (spec: Spec, withStandbys: boolean) => ensurePgbackrestConf(ops(spec), spec, withStandbys)),
+    ensurePrimary: classified(async (spec: Spec) => ensurePrimary(ops(spec), spec)),
+    ensureStanza: classified(async (spec: Spec) => ensureStanza(ops(spec), spec)),
+    checkStanza: classified(async (spec: Spec) => checkStanza(ops(spec), spec)),
+    ensureFullBackup: classified(async (spec: Spec) => ensureFullBackup(ops(spec), spec)),
+    ensureReplicationAccess: classified(async (spec: Spec) => ensureReplicationAccess(ops(spec), spec)),
+    ensureStandbyPgpass: classified(async (spec: Spec, node: string) => ensureStandbyPgpass(ops(spec), spec, node)),
+    prepareStandby: classified(async (spec: Spec, node: string, primarySystemId: string) => prepareStandby(ops(spec), spec, node, primarySystemId)),
+    restoreStandby: classified(async (spec: Spec, node: string, delta: boolean) => restoreStandby(ops(spec), spec, node, delta)),
+    startStandby: classified(async (spec: Spec, node: string) => startStandby(ops(spec), spec, node)),
+    waitStreaming: classified(async (spec: Spec, node: string) => waitStreaming(ops(spec), spec, node)),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

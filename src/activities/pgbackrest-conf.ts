@@ -1,0 +1,39 @@
+import { nodeConf, repoHostConf, ConfigConflictError } from '../render/pgbackrest-conf';
+import type { HostAddress } from '../remote/types';
+import type { Spec } from '../spec/schema';
+import { refuse } from './failures';
+import { nodeAddress, repoHost } from './hosts';
+import type { HostOps } from './host-ops';
+import { merge, type StepResult } from './types';
+
+export const PGBACKREST_CONF = '/etc/pgbackrest.conf';
+
+async function ensureConf(ops: HostOps, host: HostAddress, group: string, render: (existing: string | undefined) => string): Promise<StepResult> {
+  const existing = await ops.readFile(host, PGBACKREST_CONF);
+  let content: string;
+  try {
+    content = render(existing);
+  } catch (e) {
+    if (e instanceof ConfigConflictError) throw refuse(`${host.name}:${PGBACKREST_CONF}: ${e.message}`, 'ConfigConflict');
+    throw e;
+  }
+  // Readable by the user that runs pgBackRest there, not by everyone: it may hold repository secrets.
+  const changed = await ops.ensureFile(host, PGBACKREST_CONF, content, { owner: 'root', group, mode: '640' });
+  return { changed, detail: `${host.name}:${PGBACKREST_CONF} ${changed ? 'written' : 'up to date'}` };
+}
+
+/**
+ * pgbackrest.conf on the repository host and every node. `withStandbys` adds the standbys to the
+ * repository's stanza section (backups from a standby): only once they stream, since pgBackRest
+ * refuses backup-standby=y without a standby to copy from.
+ */
+export async function ensurePgbackrestConf(ops: HostOps, spec: Spec, withStandbys: boolean): Promise<StepResult> {
+  const repoSpec: Spec = { ...spec, backups: { fromStandby: withStandbys && (spec.backups?.fromStandby ?? false) } };
+  const repo = repoHost(spec);
+  const groupOf = async (host: HostAddress, user: string) => (await ops.user(host, user))?.group ?? user;
+  const results = await Promise.all([
+    ensureConf(ops, repo, await groupOf(repo, spec.repository.user), (e) => repoHostConf(e, repoSpec)),
+    ...spec.nodes.map(async (n) => ensureConf(ops, nodeAddress(n), await groupOf(nodeAddress(n), spec.postgres.osUser), (e) => nodeConf(e, spec, n))),
+  ]);
+  return merge(results, `pgbackrest.conf up to date on ${results.length} hosts`);
+}

@@ -1,0 +1,76 @@
+import { cmd, script } from '../remote/command';
+import type { HostAddress } from '../remote/types';
+import { parsePgbackrestVersion } from '../facts/pgbackrest-version';
+import { primaryNode } from '../spec/load';
+import type { Spec } from '../spec/schema';
+import { clusterState, query, type ClusterState } from './cluster-state';
+import { refuse } from './failures';
+import { nodeAddress, repoHost } from './hosts';
+import type { HostOps } from './host-ops';
+import type { StepResult } from './types';
+
+export interface PreflightReport extends StepResult {
+  readonly pgbackrestVersion: string;
+  readonly postgresVersion: string;
+  readonly primary: ClusterState;
+  /** Standbys (by application_name = node name) the primary streams to right now. */
+  readonly streamingStandbys: string[];
+}
+
+const POSTGRES_VERSION = `if [ -x "$1/postgres" ]; then exec "$1/postgres" --version; else echo "missing"; fi`;
+
+// backup.info is pgBackRest's own record of which cluster a stanza belongs to.
+const REPO_SYSTEM_ID = `f="$1/backup/$2/backup.info"; if [ -f "$f" ]; then sed -n 's/^db-system-id=//p' "$f" | tail -n 1; fi`;
+
+/** Everything is looked at, nothing is changed; a failure here leaves every host as it was. */
+export async function preflight(ops: HostOps, spec: Spec): Promise<PreflightReport> {
+  const repo = repoHost(spec);
+  const nodes = spec.nodes.map(nodeAddress);
+  const hosts: HostAddress[] = [repo, ...nodes];
+  const versions = await Promise.all(hosts.map(async (h) => {
+    const r = await ops.run(h, cmd('pgbackrest', 'version'));
+    if (r.code !== 0) throw refuse(`${h.name}: pgBackRest is not installed or does not run (${(r.stderr || r.stdout).trim()})`, 'PreflightFailed');
+    return { host: h.name, version: parsePgbackrestVersion(r.stdout) };
+  }));
+  const distinct = [...new Set(versions.map((v) => v.version))];
+  if (distinct.length > 1) {
+    throw refuse(`pgBackRest versions differ between hosts: ${versions.map((v) => `${v.host} ${v.version}`).join(', ')}; install one version everywhere`, 'PreflightFailed');
+  }
+  const pgVersions = await Promise.all(nodes.map(async (h) => {
+    const out = (await ops.must(h, script(POSTGRES_VERSION, spec.postgres.binDir))).trim();
+    if (out === 'missing') throw refuse(`${h.name}: no PostgreSQL server binary at ${spec.postgres.binDir}/postgres (postgres.binDir)`, 'PreflightFailed');
+    if (!(await ops.user(h, spec.postgres.osUser))) throw refuse(`${h.name}: OS user ${spec.postgres.osUser} (postgres.osUser) does not exist`, 'PreflightFailed');
+    return out;
+  }));
+  const major = new Set(pgVersions.map((v) => /(\d+)(\.\d+)?/.exec(v)?.[1]));
+  if (major.size > 1 || !major.has(String(spec.postgres.version))) {
+    throw refuse(`PostgreSQL binaries at ${spec.postgres.binDir} are ${[...new Set(pgVersions)].join(', ')}, the spec says version ${spec.postgres.version}`, 'PreflightFailed');
+  }
+
+  const primaryAddr = nodeAddress(primaryNode(spec));
+  const [primary, repoSystemId] = await Promise.all([
+    clusterState(ops, primaryAddr, spec.postgres),
+    ops.must(repo, script(REPO_SYSTEM_ID, spec.repository.path, spec.stanza)).then((s) => s.trim() || undefined),
+  ]);
+  if (primary.exists && primary.controlState !== 'in production') {
+    throw refuse(`${primaryAddr.name} is the primary in the spec, but its cluster is "${primary.controlState}", not a running primary; fix the spec's roles`, 'PreflightFailed');
+  }
+  if (repoSystemId && repoSystemId !== primary.systemId) {
+    throw refuse(
+      `the repository on ${repo.name} already holds stanza "${spec.stanza}" for another cluster (system identifier ${repoSystemId}; ` +
+        `${primaryAddr.name} ${primary.systemId ? `has ${primary.systemId}` : 'has no cluster yet'}). Choose another stanza name or remove the old stanza with stanza-delete`,
+      'StanzaMismatch',
+    );
+  }
+  const streamingStandbys = primary.running
+    ? (await query(ops, primaryAddr, spec.postgres, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'")).split('\n').filter(Boolean)
+    : [];
+  return {
+    changed: false,
+    detail: `${hosts.length} hosts answer with pinned keys; pgBackRest ${distinct[0]}; ${pgVersions[0]}; primary ${primary.exists ? `cluster ${primary.systemId} ${primary.running ? 'running' : 'stopped'}` : 'has no cluster yet'}`,
+    pgbackrestVersion: distinct[0],
+    postgresVersion: pgVersions[0],
+    primary,
+    streamingStandbys,
+  };
+}

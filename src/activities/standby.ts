@@ -1,0 +1,128 @@
+import { Context } from '@temporalio/activity';
+import { script, Secret } from '../remote/command';
+import type { HostAddress } from '../remote/types';
+import { ensurePgpass, pgpassLine } from '../render/pgpass';
+import { controlCommand } from '../render/postgres-control';
+import { quoteLiteral } from '../render/sql';
+import { primaryNode } from '../spec/load';
+import type { Spec } from '../spec/schema';
+import { clusterState, query } from './cluster-state';
+import { runDetachedPgbackrest } from './detached-run';
+import { refuse } from './failures';
+import { findNode, nodeAddress } from './hosts';
+import type { HostOps } from './host-ops';
+import { pgbackrestCommand } from './pgbackrest';
+import { resolveSecret } from './secrets';
+import { merge, type StepResult } from './types';
+
+/** The seed's ~/.pgpass on a standby: the replication password, 0600, never in a command line. */
+export async function ensureStandbyPgpass(ops: HostOps, spec: Spec, nodeName: string): Promise<StepResult> {
+  const host = nodeAddress(findNode(spec, nodeName));
+  const account = await ops.user(host, spec.postgres.osUser);
+  if (!account) throw refuse(`${nodeName}: OS user ${spec.postgres.osUser} does not exist`, 'PreflightFailed');
+  const password = await resolveSecret(spec.replication.password, 'replication.password');
+  const path = `${account.home}/.pgpass`;
+  const line = pgpassLine({ host: '*', port: '*', database: 'replication', user: spec.replication.user, password: password.value });
+  const { content } = ensurePgpass((await ops.readFile(host, path)) ?? '', line, { database: 'replication', user: spec.replication.user });
+  const changed = await ops.ensureFile(host, path, new Secret(content), { owner: spec.postgres.osUser, group: account.group, mode: '600' });
+  return { changed, detail: `${nodeName}:${path} ${changed ? 'written' : 'up to date'}` };
+}
+
+export interface StandbyPlan extends StepResult {
+  /** Already a standby of this cluster and streaming: nothing to restore. */
+  readonly streaming: boolean;
+  /** The data directory holds this cluster's files: a delta restore reuses them. */
+  readonly delta: boolean;
+}
+
+async function walReceiverStatus(ops: HostOps, host: HostAddress, spec: Spec): Promise<string> {
+  return query(ops, host, spec.postgres, "SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), 'none') || ' ' || pg_is_in_recovery()");
+}
+
+// Debian keeps postgresql.conf and pg_hba.conf outside the data directory and a restore does not
+// bring them: create the cluster's config with pg_createcluster, then empty its new data directory.
+const DEBIAN_CONFIG = `set -eu
+ver=$1; cluster=$2; data=$3; user=$4; port=$5
+pg_createcluster --user "$user" --port "$port" --datadir "$data" --locale C.UTF-8 "$ver" "$cluster" >/dev/null
+find "$data" -mindepth 1 -delete`;
+
+/**
+ * Decides what a standby needs and gets it ready for a restore: stopped, with its config directory.
+ * Refuses to overwrite a data directory that holds another cluster's data.
+ */
+export async function prepareStandby(ops: HostOps, spec: Spec, nodeName: string, primarySystemId: string): Promise<StandbyPlan> {
+  const node = findNode(spec, nodeName);
+  const host = nodeAddress(node);
+  const pg = spec.postgres;
+  const state = await clusterState(ops, host, pg);
+  const ours = state.exists && state.systemId === primarySystemId;
+  if (state.exists && !ours) {
+    throw refuse(
+      `${nodeName}: ${pg.dataDir} holds another cluster (system identifier ${state.systemId}, the primary's is ${primarySystemId}). ` +
+        'stanzactl will not overwrite it: move it away (or pg_dropcluster it) and run provision again',
+      'ForeignCluster',
+    );
+  }
+  if (ours && state.running) {
+    const [status, recovery] = (await walReceiverStatus(ops, host, spec)).split(' ');
+    if (status === 'streaming' && recovery === 't') return { changed: false, streaming: true, delta: true, detail: `${nodeName} is already streaming` };
+  }
+  const results: StepResult[] = [];
+  if (state.running) {
+    await ops.must(host, controlCommand(pg, 'stop'), { timeoutMs: 300_000 });
+    results.push({ changed: true, detail: `stopped ${nodeName}` });
+  }
+  const account = await ops.user(host, pg.osUser);
+  const group = account?.group ?? pg.osUser;
+  if (pg.configDir && pg.control.type === 'pg_ctlcluster' && (await ops.readFile(host, `${pg.configDir}/postgresql.conf`)) === undefined) {
+    await ops.must(host, script(DEBIAN_CONFIG, String(pg.version), pg.control.cluster, pg.dataDir, pg.osUser, String(pg.port)), { timeoutMs: 300_000 });
+    results.push({ changed: true, detail: `created config ${pg.configDir}` });
+  }
+  if (await ops.ensureDir(host, pg.dataDir, { owner: pg.osUser, group, mode: '700' })) results.push({ changed: true, detail: `created ${pg.dataDir}` });
+  return { ...merge(results, `${nodeName} ready for restore`), changed: true, streaming: false, delta: ours };
+}
+
+export interface RestoreResult extends StepResult {
+  readonly seconds: number;
+}
+
+/** The seed's `restore --type=standby`, detached on the standby; recovery-option comes from its pgbackrest.conf. */
+export async function restoreStandby(ops: HostOps, spec: Spec, nodeName: string, delta: boolean): Promise<RestoreResult> {
+  const host = nodeAddress(findNode(spec, nodeName));
+  const started = Date.now();
+  const { attached } = await runDetachedPgbackrest(ops, host, pgbackrestCommand(spec.postgres.osUser, spec.stanza, '--type=standby', delta ? '--delta' : '--no-delta', '--log-level-console=info', 'restore'));
+  const seconds = (Date.now() - started) / 1000;
+  return { changed: true, seconds, detail: `${delta ? 'delta ' : ''}restore on ${nodeName} in ${seconds.toFixed(1)} s${attached ? ' (re-attached)' : ''}` };
+}
+
+export async function startStandby(ops: HostOps, spec: Spec, nodeName: string): Promise<StepResult> {
+  const host = nodeAddress(findNode(spec, nodeName));
+  const state = await clusterState(ops, host, spec.postgres);
+  if (state.running) return { changed: false, detail: `${nodeName} is running` };
+  await ops.must(host, controlCommand(spec.postgres, 'start'), { timeoutMs: 300_000 });
+  return { changed: true, detail: `started ${nodeName}` };
+}
+
+export interface StandbyState {
+  readonly name: string;
+  readonly state: string;
+  readonly replayLagBytes: number | null;
+}
+
+/** Polls until the standby's WAL receiver streams and the primary sees it; heartbeats while waiting. */
+export async function waitStreaming(ops: HostOps, spec: Spec, nodeName: string): Promise<StandbyState> {
+  const ctx = Context.current();
+  const host = nodeAddress(findNode(spec, nodeName));
+  const primary = nodeAddress(primaryNode(spec));
+  for (;;) {
+    const [status] = (await walReceiverStatus(ops, host, spec)).split(' ');
+    if (status === 'streaming') {
+      const lag = await query(ops, primary, spec.postgres,
+        `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) FROM pg_stat_replication WHERE application_name = ${quoteLiteral(nodeName)}`);
+      if (lag) return { name: nodeName, state: 'streaming', replayLagBytes: Number(lag) };
+    }
+    ctx.heartbeat({ node: nodeName, walReceiver: status });
+    await ctx.sleep(1000);
+  }
+}
+

@@ -1,0 +1,91 @@
+import { asUser, cmd, script } from '../remote/command';
+import type { HostAddress } from '../remote/types';
+import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine } from '../facts/ssh-keys';
+import type { Spec } from '../spec/schema';
+import { nodeAddress, repoHost } from './hosts';
+import type { HostOps } from './host-ops';
+import { merge, type StepResult } from './types';
+
+interface Account {
+  readonly host: HostAddress;
+  readonly user: string;
+  /** Names the other side uses to reach this host, as they must appear in known_hosts. */
+  readonly names: string[];
+}
+
+// ed25519: the seed's 4096-bit RSA works too, but costs seconds per key for no gain here.
+const ENSURE_KEYPAIR = `set -eu
+umask 077
+mkdir -p "$HOME/.ssh"
+if [ ! -f "$HOME/.ssh/id_ed25519" ]; then ssh-keygen -q -N "" -t ed25519 -C "$1" -f "$HOME/.ssh/id_ed25519"; echo created; fi
+cat "$HOME/.ssh/id_ed25519.pub"`;
+
+async function ensureKeypair(ops: HostOps, a: Account): Promise<{ pub: string; changed: boolean }> {
+  const out = await ops.must(a.host, asUser(a.user, script(ENSURE_KEYPAIR, `${a.user}@${a.host.name}`)));
+  const lines = out.trim().split('\n');
+  return { pub: lines[lines.length - 1], changed: lines[0] === 'created' };
+}
+
+async function home(ops: HostOps, a: Account): Promise<{ home: string; group: string }> {
+  const account = await ops.user(a.host, a.user);
+  if (!account) throw new Error(`${a.host.name}: user ${a.user} does not exist`);
+  return account;
+}
+
+async function ensureInSshFile(ops: HostOps, a: Account, file: 'authorized_keys' | 'known_hosts', edit: (existing: string) => { content: string; changed: boolean }): Promise<boolean> {
+  const { home: dir, group } = await home(ops, a);
+  const path = `${dir}/.ssh/${file}`;
+  const { content } = edit((await ops.readFile(a.host, path)) ?? '');
+  return ops.ensureFile(a.host, path, content, { owner: a.user, group, mode: '600' });
+}
+
+async function verify(ops: HostOps, from: Account, to: Account): Promise<void> {
+  await ops.must(from.host, asUser(from.user, cmd('ssh', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=10', `${to.user}@${to.names[0]}`, 'true')), { timeoutMs: 30_000 });
+}
+
+/**
+ * Password-less SSH both ways between the repository user and the cluster's OS user on every node,
+ * as the seed sets it up, but with known_hosts written from the hosts' real keys (read over the
+ * operator's pinned connections) instead of trusting the first connection.
+ */
+export async function ensureSshTrust(ops: HostOps, spec: Spec): Promise<StepResult> {
+  const repo: Account = { host: repoHost(spec), user: spec.repository.user, names: [spec.repository.host] };
+  const nodes: Account[] = spec.nodes.map((n) => ({ host: nodeAddress(n), user: spec.postgres.osUser, names: [...new Set([n.host ?? n.name, n.name])] }));
+  const all = [repo, ...nodes];
+
+  const [keys, hostKeys] = await Promise.all([
+    Promise.all(all.map((a) => ensureKeypair(ops, a))),
+    Promise.all(all.map(async (a) => (await ops.must(a.host, cmd('cat', '/etc/ssh/ssh_host_ed25519_key.pub'))).trim())),
+  ]);
+  const [repoKey, ...nodeKeys] = keys;
+  const [repoHostKey, ...nodeHostKeys] = hostKeys;
+
+  const edits: Promise<StepResult>[] = [];
+  const step = (a: Account, what: string, p: Promise<boolean>): Promise<StepResult> => p.then((changed) => ({ changed, detail: `${what} on ${a.host.name}` }));
+  edits.push(step(repo, 'authorized nodes', ensureAuthorizedKeys(ops, repo, nodeKeys.map((k) => k.pub))));
+  edits.push(step(repo, 'known_hosts of nodes', ensureKnownHostLines(ops, repo, nodes.map((n, i) => knownHostsLine(n.names, nodeHostKeys[i])))));
+  nodes.forEach((n) => {
+    edits.push(step(n, 'authorized repository user', ensureAuthorizedKeys(ops, n, [repoKey.pub])));
+    edits.push(step(n, 'known_hosts of repository host', ensureKnownHostLines(ops, n, [knownHostsLine(repo.names, repoHostKey)])));
+  });
+  const results = await Promise.all(edits);
+  keys.forEach((k, i) => k.changed && results.push({ changed: true, detail: `new key pair for ${all[i].user} on ${all[i].host.name}` }));
+
+  await Promise.all(nodes.flatMap((n) => [verify(ops, repo, n), verify(ops, n, repo)]));
+  return merge(results, `SSH trust verified both ways between ${repo.user}@${repo.host.name} and ${spec.postgres.osUser} on ${nodes.length} nodes`);
+}
+
+function ensureAuthorizedKeys(ops: HostOps, a: Account, pubs: string[]): Promise<boolean> {
+  return ensureInSshFile(ops, a, 'authorized_keys', (existing) => applyAll(existing, pubs, ensureAuthorizedKey));
+}
+
+function ensureKnownHostLines(ops: HostOps, a: Account, lines: string[]): Promise<boolean> {
+  return ensureInSshFile(ops, a, 'known_hosts', (existing) => applyAll(existing, lines, ensureKnownHosts));
+}
+
+function applyAll(existing: string, items: string[], f: (content: string, item: string) => { content: string; changed: boolean }): { content: string; changed: boolean } {
+  return items.reduce<{ content: string; changed: boolean }>((acc, item) => {
+    const r = f(acc.content, item);
+    return { content: r.content, changed: acc.changed || r.changed };
+  }, { content: existing, changed: false });
+}

@@ -1,0 +1,140 @@
+import { parseArgs } from 'node:util';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, ActivityFailure } from '@temporalio/common';
+import { connectClient, follow, startProvision, type ProvisionResult } from './client';
+import { labCommand } from './lab/cli';
+import { startDevServer } from './server';
+import { loadSpec } from './spec/load';
+import { SpecError } from './spec/errors';
+import { temporalAddress, temporalNamespace } from './paths';
+import { runWorker } from './worker';
+
+const USAGE = `stanzactl: durable automation of pgBackRest and PostgreSQL streaming replication on Temporal
+
+Usage: stanzactl <command> [options]
+
+Commands:
+  provision --spec FILE   provision the cluster a spec describes (or attach to the run in progress)
+  validate --spec FILE    check a spec file and print what is wrong with it
+  worker                  run a worker on task queue "stanzactl"
+  server                  run the embedded Temporal dev server on a SQLite file (with its UI)
+  lab up|down|status|spec the project's own four lab hosts (network namespaces)
+
+Environment: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE (default default),
+STANZACTL_STATE (state directory, default .state in the checkout), TEMPORAL_CLI (temporal binary).
+Run "stanzactl <command> --help" for a command's options.`;
+
+const HELP: Record<string, string> = {
+  provision: `Usage: stanzactl provision --spec FILE
+
+Starts workflow provision-<stanza> on the Temporal server (or attaches to the one running), prints
+each step as it starts and ends, and the summary. Exit 0 on success; non-zero with the failure's
+message otherwise. Needs a running worker ("stanzactl worker").`,
+  validate: `Usage: stanzactl validate --spec FILE
+
+Validates a spec (YAML, or JSON for .json files). Prints each bad field with its path. Connects to nothing.`,
+  worker: `Usage: stanzactl worker
+
+Runs a worker for task queue "stanzactl" against TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE until SIGINT/SIGTERM.
+Secrets named by specs ({env: NAME} or {file: PATH}) are resolved in this process.`,
+  server: `Usage: stanzactl server [--db FILE] [--port 7233] [--ui-port 8233] [--headless]
+
+Runs "temporal server start-dev" from the project's venv on a SQLite file (default STATE/temporal.db),
+so workflows survive a server restart.`,
+};
+
+function specArg(args: string[]): string {
+  const { values } = parseArgs({ args, options: { spec: { type: 'string' } }, strict: true });
+  if (!values.spec) throw new UsageError('--spec FILE is required');
+  return values.spec;
+}
+
+class UsageError extends Error {}
+
+function failureMessage(e: unknown): string {
+  let cur: unknown = e instanceof WorkflowFailedError ? e.cause : e;
+  // The innermost application failure carries the message a DBA can act on.
+  while (cur instanceof ActivityFailure || (cur instanceof ApplicationFailure && cur.cause instanceof ApplicationFailure)) cur = cur.cause;
+  return cur instanceof Error ? cur.message : String(cur);
+}
+
+function printProvisionSummary(r: ProvisionResult, print: (s: string) => void): void {
+  print('');
+  print(`stanza ${r.stanza}: ${r.changed ? 'provisioned' : 'already provisioned, nothing changed'}`);
+  print(`  pgBackRest ${r.pgbackrestVersion}; ${r.postgresVersion}`);
+  print(`  full backup ${r.backup.label}: database ${r.backup.databaseSize} bytes, repository ${r.backup.repoSize} bytes`);
+  for (const s of r.standbys) print(`  standby ${s.name}: ${s.state}, replay lag ${s.replayLagBytes ?? '?'} bytes`);
+}
+
+async function provision(args: string[]): Promise<number> {
+  const spec = loadSpec(specArg(args));
+  const client = await connectClient();
+  try {
+    const handle = await startProvision(client, spec);
+    console.log(`workflow ${handle.workflowId} on ${temporalAddress()} (namespace ${temporalNamespace()})`);
+    const result = await follow<ProvisionResult>(handle, (l) => console.log(l));
+    printProvisionSummary(result, (l) => console.log(l));
+    return 0;
+  } catch (e) {
+    console.error(`provision failed: ${failureMessage(e)}`);
+    return 1;
+  } finally {
+    await client.connection.close();
+  }
+}
+
+async function server(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { db: { type: 'string' }, port: { type: 'string' }, 'ui-port': { type: 'string' }, headless: { type: 'boolean' } }, strict: true });
+  const s = startDevServer({
+    dbFile: values.db,
+    port: values.port ? Number(values.port) : undefined,
+    uiPort: values['ui-port'] ? Number(values['ui-port']) : undefined,
+    headless: values.headless,
+  });
+  console.log(`Temporal dev server at ${s.address}${s.uiUrl ? `, UI at ${s.uiUrl}` : ''}, database ${s.dbFile}`);
+  const stop = () => s.child.kill('SIGTERM');
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return new Promise((res) => s.child.on('exit', (code) => res(code ?? 0)));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  if ((rest.includes('--help') || rest.includes('-h')) && HELP[command]) {
+    console.log(HELP[command]);
+    return 0;
+  }
+  try {
+    switch (command) {
+      case 'provision':
+        return await provision(rest);
+      case 'validate':
+        loadSpec(specArg(rest));
+        console.log('spec is valid');
+        return 0;
+      case 'worker':
+        await runWorker();
+        return 0;
+      case 'server':
+        return await server(rest);
+      case 'lab':
+        return await labCommand(rest);
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (e) {
+    if (e instanceof SpecError) {
+      console.error(e.message);
+      return 2;
+    }
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`stanzactl ${command}: ${(e as Error).message}\n\n${HELP[command] ?? USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,69 @@
+import { Client, Connection, WorkflowIdConflictPolicy, type WorkflowHandle } from '@temporalio/client';
+import { TASK_QUEUE, temporalAddress, temporalNamespace } from './paths';
+import type { Spec } from './spec/schema';
+import { progressQuery, type StepProgress } from './workflows/progress';
+import type { ProvisionResult } from './workflows/provision';
+
+export async function connectClient(address = temporalAddress(), namespace = temporalNamespace()): Promise<Client> {
+  const connection = await Connection.connect({ address });
+  return new Client({ connection, namespace });
+}
+
+export function provisionWorkflowId(spec: Spec): string {
+  return `provision-${spec.stanza}`;
+}
+
+/** Starts provisionCluster, or attaches to the one already running for this stanza. */
+export async function startProvision(client: Client, spec: Spec, taskQueue = TASK_QUEUE): Promise<WorkflowHandle> {
+  return client.workflow.start('provisionCluster', {
+    taskQueue,
+    workflowId: provisionWorkflowId(spec),
+    args: [spec],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    staticSummary: `provision stanza ${spec.stanza}: ${spec.nodes.length} nodes, repository ${spec.repository.host}`,
+  });
+}
+
+function line(s: StepProgress): string {
+  if (s.status === 'running') return `… ${s.name}`;
+  const secs = s.endedAt ? ((s.endedAt - s.startedAt) / 1000).toFixed(1) : '?';
+  const mark = s.status === 'failed' ? '✗' : s.changed ? '✓ changed' : '✓ ok';
+  return `${mark.padEnd(10)} ${s.name} (${secs} s): ${s.detail ?? ''}`;
+}
+
+/**
+ * Prints each step as it starts and as it ends, by polling the workflow's progress query, until
+ * the workflow closes; returns its result or throws its failure.
+ */
+export async function follow<T>(handle: WorkflowHandle, print: (line: string) => void, intervalMs = 500): Promise<T> {
+  const seen = new Map<string, string>();
+  const show = (steps: StepProgress[]) => {
+    for (const s of steps) {
+      const key = `${s.name}@${s.startedAt}`;
+      const text = line(s);
+      if (seen.get(key) !== s.status) {
+        seen.set(key, s.status);
+        print(text);
+      }
+    }
+  };
+  const result = handle.result() as Promise<T>;
+  let done = false;
+  result.then(() => (done = true), () => (done = true));
+  while (!done) {
+    try {
+      show((await handle.query(progressQuery)).steps);
+    } catch {
+      // The query fails while no worker runs or the server restarts: the workflow goes on regardless.
+    }
+    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, intervalMs))]);
+  }
+  try {
+    show((await handle.query(progressQuery)).steps);
+  } catch {
+    // A closed workflow still answers queries while a worker runs; the result says the rest.
+  }
+  return result;
+}
+
+export type { ProvisionResult };

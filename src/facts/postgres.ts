@@ -1,0 +1,85 @@
+/**
+ * Parsers for what the activities read from PostgreSQL: `psql -X -A -t -F '\t'` rows and
+ * `pg_controldata` output (run with LC_ALL=C: its labels are translated otherwise).
+ */
+
+function rows(out: string): string[][] {
+  return out
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l !== '')
+    .map((l) => l.split('\t'));
+}
+
+function columns(row: string[], n: number, what: string): string[] {
+  if (row.length !== n) throw new Error(`${what}: expected ${n} tab-separated columns, got ${row.length}: ${JSON.stringify(row.join('\t'))}`);
+  return row;
+}
+
+export interface ReplicationRow {
+  applicationName: string;
+  /** Empty for a standby connected over a Unix socket. */
+  clientAddr: string;
+  state: string;
+  syncState: string;
+  /** PostgreSQL's interval text (`00:00:00.017749`); empty when the standby has not replayed anything yet. */
+  replayLag: string;
+  /** Bytes the standby's replay is behind the primary's current WAL position; undefined while unknown. */
+  lagBytes: number | undefined;
+}
+
+/**
+ * Rows of `SELECT application_name, client_addr, state, sync_state, coalesce(replay_lag::text,''),
+ * pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) FROM pg_stat_replication`.
+ */
+export function parseReplicationRows(out: string): ReplicationRow[] {
+  return rows(out).map((r) => {
+    const [applicationName, clientAddr, state, syncState, replayLag, lag] = columns(r, 6, 'pg_stat_replication');
+    return { applicationName, clientAddr, state, syncState, replayLag, lagBytes: lag === '' ? undefined : Number(lag) };
+  });
+}
+
+export interface ControlData {
+  /** 64-bit: kept as the decimal string pg_controldata prints. */
+  systemIdentifier: string;
+  /** `in production`, `in archive recovery`, `shut down`, `shut down in recovery`, ... */
+  clusterState: string;
+  timeline?: number;
+  /** 0 = the cluster has no data checksums. */
+  checksumVersion: number;
+}
+
+export function parseControlData(out: string): ControlData {
+  const fields = new Map<string, string>();
+  for (const line of out.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) fields.set(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+  }
+  const need = (label: string): string => {
+    const v = fields.get(label);
+    if (v === undefined) throw new Error(`pg_controldata output has no "${label}" (was it run with LC_ALL=C?)`);
+    return v;
+  };
+  const systemIdentifier = need('Database system identifier');
+  if (!/^\d+$/.test(systemIdentifier)) throw new Error(`pg_controldata: unexpected system identifier ${JSON.stringify(systemIdentifier)}`);
+  const tli = fields.get("Latest checkpoint's TimeLineID");
+  return {
+    systemIdentifier,
+    clusterState: need('Database cluster state'),
+    timeline: tli === undefined ? undefined : Number(tli),
+    checksumVersion: Number(need('Data page checksum version')),
+  };
+}
+
+/** Rows of `SELECT name, setting, pending_restart FROM pg_settings WHERE name IN (...)`. */
+export function parseSettings(out: string): Record<string, { setting: string; pendingRestart: boolean }> {
+  const result: Record<string, { setting: string; pendingRestart: boolean }> = {};
+  for (const r of rows(out)) {
+    if (r.length < 3) columns(r, 3, 'pg_settings');
+    // A value may itself hold a tab (archive_command): the name is first, the flag last.
+    const [name, setting, pending] = [r[0], r.slice(1, -1).join('\t'), r[r.length - 1]];
+    if (pending !== 't' && pending !== 'f') throw new Error(`pg_settings: pending_restart for ${name} is ${JSON.stringify(pending)}, not t/f`);
+    result[name] = { setting, pendingRestart: pending === 't' };
+  }
+  return result;
+}

@@ -1,0 +1,145 @@
+import * as fs from 'fs';
+import YAML from 'yaml';
+import { DEFAULT_PREFIX, DEFAULT_SUBNET, labDown, labSpec, labStatus, labUp } from './index';
+import type { Lab, LabLayout } from './index';
+import { labPaths } from './paths';
+
+const HELP = `usage: stanzactl lab <command>
+
+The project's own four test hosts (backup-srv, pg1-srv, pg2-srv, pg3-srv) on this machine,
+each with its own network namespace, address, sshd, processes and filesystem.
+
+commands:
+  up [--layout debian|edb] [--prefix P] [--subnet CIDR]
+                  bring the hosts up (or report the lab already up); writes the key,
+                  known_hosts and a stanzactl spec under the state dir
+                  (--prefix names its links/netns, default ${DEFAULT_PREFIX}; --subnet a
+                  private /24, default ${DEFAULT_SUBNET})
+  down            stop the hosts and remove everything the lab created
+  status          show whether each host's sshd and PostgreSQL run
+  spec [--json]   print the spec for the lab (YAML, or JSON)
+
+State dir: $STANZACTL_STATE, else <repo>/.state; the lab lives in <state>/lab/.
+`;
+
+class UsageError extends Error {}
+
+/** `stanzactl lab ...`; returns the process exit code. */
+export async function labCommand(args: string[]): Promise<number> {
+  try {
+    return await dispatch(args);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`stanzactl lab: ${e.message}\n\n${HELP}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+async function dispatch(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help' || rest.includes('--help')) {
+    process.stdout.write(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  const flags = parseFlags(rest);
+  switch (command) {
+    case 'up':
+      return up(flags);
+    case 'down':
+      allowOnly(flags, []);
+      await labDown();
+      process.stdout.write('lab is down: hosts stopped, links, namespaces and state removed\n');
+      return 0;
+    case 'status':
+      allowOnly(flags, []);
+      return status();
+    case 'spec':
+      allowOnly(flags, ['json']);
+      return spec(flags.has('json'));
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function parseFlags(args: string[]): Map<string, string> {
+  const flags = new Map<string, string>();
+  const valued = new Set(['layout', 'prefix', 'subnet']);
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--([a-z]+)(?:=(.*))?$/.exec(args[i]);
+    if (!m) throw new UsageError(`unexpected argument "${args[i]}"`);
+    const [, name, inline] = m;
+    if (!valued.has(name)) {
+      if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
+      flags.set(name, '');
+      continue;
+    }
+    const value = inline ?? args[++i];
+    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    flags.set(name, value);
+  }
+  return flags;
+}
+
+function allowOnly(flags: Map<string, string>, allowed: string[]): void {
+  const bad = [...flags.keys()].filter((k) => !allowed.includes(k));
+  if (bad.length > 0) throw new UsageError(`unknown option ${bad.map((b) => `--${b}`).join(', ')}`);
+}
+
+async function up(flags: Map<string, string>): Promise<number> {
+  allowOnly(flags, ['layout', 'prefix', 'subnet']);
+  const layout = flags.get('layout');
+  if (layout !== undefined && layout !== 'debian' && layout !== 'edb') throw new UsageError(`--layout must be debian or edb, not "${layout}"`);
+  const started = Date.now();
+  const lab = await labUp({ layout: layout as LabLayout | undefined, prefix: flags.get('prefix'), subnet: flags.get('subnet') });
+  const specFile = writeSpec(lab);
+  const width = Math.max(...lab.hosts.map((h) => h.name.length));
+  process.stdout.write(
+    [
+      `lab is up (layout ${lab.layout}, subnet ${lab.subnet}, ${((Date.now() - started) / 1000).toFixed(1)} s):`,
+      ...lab.hosts.map((h) => `  ${h.name.padEnd(width)}  ${h.ip}`),
+      `private key:  ${lab.privateKeyFile}`,
+      `known_hosts:  ${lab.knownHostsFile}`,
+      `spec:         ${specFile}`,
+      `try: ssh -i ${lab.privateKeyFile} -o UserKnownHostsFile=${lab.knownHostsFile} root@${lab.hosts[1].ip}`,
+      '',
+    ].join('\n'),
+  );
+  return 0;
+}
+
+function writeSpec(lab: Lab): string {
+  const file = labPaths(lab.stateDir).spec;
+  fs.writeFileSync(file, `# stanzactl spec for the lab (${lab.layout} layout), written by "stanzactl lab up"\n${YAML.stringify(labSpec(lab))}`);
+  return file;
+}
+
+async function status(): Promise<number> {
+  const st = await labStatus();
+  if (!st.lab) {
+    process.stdout.write('no lab is up\n');
+    return 1;
+  }
+  const width = Math.max(...st.hosts.map((h) => h.name.length));
+  const yesNo = (b: boolean) => (b ? 'running' : 'stopped');
+  process.stdout.write(
+    [
+      `lab ${st.up ? 'is up' : 'is partly down'} (layout ${st.lab.layout}, subnet ${st.lab.subnet}, prefix ${st.lab.prefix})`,
+      ...st.hosts.map((h) => `  ${h.name.padEnd(width)}  ${h.ip.padEnd(15)}  sshd ${yesNo(h.sshd).padEnd(7)}  postgres ${yesNo(h.postgres)}`),
+      '',
+    ].join('\n'),
+  );
+  return st.up && st.hosts.every((h) => h.sshd) ? 0 : 1;
+}
+
+async function spec(json: boolean): Promise<number> {
+  const st = await labStatus();
+  if (!st.lab) {
+    process.stderr.write('stanzactl lab: no lab is up; run "stanzactl lab up"\n');
+    return 1;
+  }
+  const s = labSpec(st.lab);
+  process.stdout.write(json ? `${JSON.stringify(s, null, 2)}\n` : YAML.stringify(s));
+  return 0;
+}

@@ -1,0 +1,20 @@
+import { findHost } from './exec';
+import { planNetwork, setVethUp } from './network';
+import type { Lab } from './types';
+
+export type { Lab, LabHost, LabLayout } from './types';
+export type { LabStatus } from './status';
+export type { LabUpOptions } from './up';
+export { labUp, DEFAULT_PREFIX, DEFAULT_SUBNET } from './up';
+export { labDown } from './down';
+export { labStatus } from './status';
+export { labSpec } from './spec';
+export { labExec } from './exec';
+
+/** Cuts a host off the network (its end of the link goes down) or reconnects it. */
+export async function labSetLink(lab: Lab, host: string, up: boolean): Promise<void> {
+  const name = findHost(lab, host).name;
+  const veth = planNetwork(lab.prefix, lab.subnet).hosts.find((h) => h.name === name)?.veth;
+  if (!veth) throw new Error(`no link for ${host}`);
+  await setVethUp(veth, up);
+}

@@ -1,0 +1,33 @@
+import { runsInHost, tcpAnswers } from './host';
+import { pidInNetns } from './network';
+import { labPaths, resolveStateDir } from './paths';
+import { labOf, readRecord } from './record';
+import type { LabRecord } from './record';
+import type { Lab } from './types';
+
+export interface LabStatus {
+  up: boolean;
+  lab?: Lab;
+  hosts: { name: string; ip: string; sshd: boolean; postgres: boolean }[];
+}
+
+export async function labStatus(opts: { stateDir?: string } = {}): Promise<LabStatus> {
+  const rec = readRecord(labPaths(resolveStateDir(opts.stateDir)).record);
+  return rec ? statusOf(rec) : { up: false, hosts: [] };
+}
+
+/** Up = every host's init still lives in its netns; sshd = its port answers from here. */
+export async function statusOf(rec: LabRecord): Promise<LabStatus> {
+  const hosts = await Promise.all(
+    rec.hosts.map(async (h) => {
+      const alive = pidInNetns(h.initPid, h.netns);
+      return {
+        name: h.name,
+        ip: h.ip,
+        sshd: alive && (await tcpAnswers(h.ip, 22, 1000)),
+        postgres: alive && runsInHost(h.initPid, 'postgres'),
+      };
+    }),
+  );
+  return { up: rec.hosts.every((h) => pidInNetns(h.initPid, h.netns)), lab: labOf(rec), hosts };
+}

@@ -1,0 +1,28 @@
+export type LabLayout = 'debian' | 'edb';
+
+export interface LabHost {
+  name: string;
+  ip: string;
+  netns: string;
+  initPid: number;
+}
+
+export interface Lab {
+  stateDir: string;
+  prefix: string;
+  subnet: string;
+  layout: LabLayout;
+  hosts: LabHost[];
+  privateKeyFile: string;
+  knownHostsFile: string;
+}
+
+/** The four hosts of the seed procedure. `id` keeps link names within the kernel's 15 characters. */
+export const HOST_PLAN = [
+  { name: 'backup-srv', id: 'bak', octet: 10, pg: false },
+  { name: 'pg1-srv', id: 'pg1', octet: 11, pg: true },
+  { name: 'pg2-srv', id: 'pg2', octet: 12, pg: true },
+  { name: 'pg3-srv', id: 'pg3', octet: 13, pg: true },
+] as const;
+
+export const REPOSITORY_HOST = 'backup-srv';

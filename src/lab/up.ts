@@ -1,0 +1,114 @@
+import * as fs from 'fs';
+import { labDown, teardown } from './down';
+import { hostPublicKey, startHost } from './host';
+import { assertNetworkFree, createNetwork, planNetwork } from './network';
+import type { NetworkPlan } from './network';
+import { labPaths, resolveStateDir } from './paths';
+import type { LabPaths } from './paths';
+import { mustRun } from './proc';
+import { labOf, readRecord, writeRecord } from './record';
+import type { LabRecord } from './record';
+import { statusOf } from './status';
+import { HOST_PLAN } from './types';
+import type { Lab, LabLayout } from './types';
+
+export interface LabUpOptions {
+  layout?: LabLayout;
+  prefix?: string;
+  subnet?: string;
+  stateDir?: string;
+}
+
+export const DEFAULT_PREFIX = 'stz';
+export const DEFAULT_SUBNET = '10.231.7.0/24';
+
+/** Brings the four hosts up; returns the recorded lab instead when it is already up and healthy. */
+export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
+  const stateDir = resolveStateDir(opts.stateDir);
+  const paths = labPaths(stateDir);
+  const existing = readRecord(paths.record);
+  if (existing) {
+    const status = await statusOf(existing);
+    if (status.up && status.hosts.every((h) => h.sshd)) {
+      assertMatches(existing, opts);
+      return labOf(existing);
+    }
+    // A lab that is partly gone (reboot, killed host) is rebuilt from scratch.
+    await teardown(existing);
+  }
+  await labDown({ stateDir });
+
+  const plan = planNetwork(opts.prefix ?? DEFAULT_PREFIX, opts.subnet ?? DEFAULT_SUBNET);
+  await assertNetworkFree(plan);
+  const rec = initialRecord(stateDir, paths, plan, opts.layout ?? 'debian');
+  fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  // Recorded before anything exists, so that a failure half-way can be undone from the record.
+  writeRecord(paths.record, rec);
+  try {
+    await mustRun('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'stanzactl-lab-operator', '-f', paths.privateKey]);
+    const operatorPublicKey = fs.readFileSync(`${paths.privateKey}.pub`, 'utf8').trim();
+    await createNetwork(plan);
+    const etcHosts = etcHostsFor(plan);
+    await Promise.all(
+      rec.hosts.map((h) =>
+        startHost(
+          { name: h.name, ip: h.ip, netns: h.netns, dir: paths.host(h.name), etcHosts, operatorPublicKey, edb: rec.layout === 'edb' && h.name !== 'backup-srv' },
+          (started) => {
+            Object.assign(h, started);
+            writeRecord(paths.record, rec);
+          },
+        ),
+      ),
+    );
+    // Pinned from the hosts' own files, never learnt on first use.
+    const knownHosts = rec.hosts.map((h) => `${h.name},${h.ip} ${hostPublicKey(paths.host(h.name))}\n`).join('');
+    fs.writeFileSync(paths.knownHosts, knownHosts, { mode: 0o644 });
+    return labOf(rec);
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    try {
+      await labDown({ stateDir });
+    } catch (cleanup) {
+      err.message += `\nand cleaning up failed too: ${cleanup instanceof Error ? cleanup.message : String(cleanup)}`;
+    }
+    throw err;
+  }
+}
+
+function initialRecord(stateDir: string, paths: LabPaths, plan: NetworkPlan, layout: LabLayout): LabRecord {
+  return {
+    version: 1,
+    stateDir,
+    prefix: plan.prefix,
+    subnet: plan.subnet,
+    layout,
+    bridge: plan.bridge,
+    privateKeyFile: paths.privateKey,
+    knownHostsFile: paths.knownHosts,
+    hosts: plan.hosts.map((h) => ({ name: h.name, ip: h.ip, netns: h.netns, veth: h.veth, initPid: 0, launcherPid: 0 })),
+  };
+}
+
+function assertMatches(rec: LabRecord, opts: LabUpOptions): void {
+  const asked: [string, string | undefined, string][] = [
+    ['layout', opts.layout, rec.layout],
+    ['prefix', opts.prefix, rec.prefix],
+    ['subnet', opts.subnet, rec.subnet],
+  ];
+  const differ = asked.filter(([, want, have]) => want !== undefined && want !== have);
+  if (differ.length > 0) {
+    throw new Error(`a lab is already up in ${rec.stateDir} with ${differ.map(([k, , have]) => `${k} ${have}`).join(', ')}; run "stanzactl lab down" first`);
+  }
+}
+
+function etcHostsFor(plan: NetworkPlan): string {
+  const width = Math.max(...HOST_PLAN.map((h) => h.name.length));
+  return [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+    '',
+    ...plan.hosts.map((h) => `${h.ip.padEnd(15)} ${h.name.padEnd(width)}`.trimEnd()),
+  ].join('\n');
+}

@@ -1,0 +1,33 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+
+/** The checkout (or installed package) root: the directory holding package.json. */
+export function projectRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no package.json above ${__dirname}`);
+    dir = up;
+  }
+  return dir;
+}
+
+/** Where the embedded server's database, the lab and run files live. */
+export function stateDir(): string {
+  return resolve(process.env.STANZACTL_STATE ?? join(projectRoot(), '.state'));
+}
+
+/** The pinned Temporal CLI from the project's venv, unless TEMPORAL_CLI names another. */
+export function temporalCli(): string {
+  return process.env.TEMPORAL_CLI ?? join(projectRoot(), '.venv', 'bin', 'temporal');
+}
+
+export const TASK_QUEUE = 'stanzactl';
+
+export function temporalAddress(): string {
+  return process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+}
+
+export function temporalNamespace(): string {
+  return process.env.TEMPORAL_NAMESPACE ?? 'default';
+}

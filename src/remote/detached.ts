@@ -1,0 +1,149 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, script, toShellLine, withStdin, type Command } from './command';
+import { RemoteTimeoutError } from './errors';
+import { check } from './ssh-pool';
+import type { HostAddress, Remote } from './types';
+
+/**
+ * Long commands (pgBackRest backup, restore) run detached on their host: they outlive the SSH
+ * connection and the worker, and a retried activity re-attaches to the run its crashed attempt
+ * started instead of starting a second one. A run lives in /var/lib/stanzactl/runs/<runKey>/:
+ *   claim/    made by the one start that won (mkdir is atomic)
+ *   command   the masked description, for humans
+ *   out       stdout and stderr
+ *   pid       "PID STARTTIME" (field 22 of /proc/PID/stat, so a reused pid is not taken for ours)
+ *   rc        the exit status, renamed into place when the command ends
+ */
+
+export interface DetachedStatus {
+  state: 'running' | 'exited' | 'lost';
+  code?: number;
+  outputTail: string;
+  /** ISO 8601. */
+  startedAt?: string;
+}
+
+const RUNS = '/var/lib/stanzactl/runs';
+
+// Runs as root in its own session; lives as long as the command to record its exit status.
+// The command line arrives in the environment, not argv, so secrets in it stay out of `ps`.
+const RUNNER = `dir=$1
+line=$STANZACTL_LINE; unset STANZACTL_LINE
+# A TERM/INT sent to the whole run should end the command but not the runner, which must record
+# the status. A trap with a handler (unlike an ignored signal) is reset in the command's subshell.
+trap : TERM INT
+stat=$(cat /proc/$$/stat); read -ra f <<<"\${stat##*) }"
+printf '%s %s\\n' "$$" "\${f[19]}" > "$dir/pid.tmp" && mv -f "$dir/pid.tmp" "$dir/pid"
+(eval "$line"); rc=$?
+printf '%s\\n' "$rc" > "$dir/rc.tmp" && mv -f "$dir/rc.tmp" "$dir/rc"`;
+
+const START = `set -eu
+dir=${RUNS}/$1 desc=$2 runner=$3
+umask 077
+mkdir -p "$dir"
+if mkdir "$dir/claim" 2>/dev/null; then
+  attached=false
+  printf '%s\\n' "$desc" > "$dir/command"
+  STANZACTL_LINE=$(cat) setsid -f nohup bash -c "$runner" stanzactl-run "$dir" </dev/null >"$dir/out" 2>&1
+else
+  attached=true
+fi
+# Return only once the run has recorded its process (or already ended), so a poll right after
+# a start never takes "not started yet" for "lost".
+for _ in $(seq 100); do
+  if [ -e "$dir/pid" ] || [ -e "$dir/rc" ]; then echo "$attached"; exit 0; fi
+  sleep 0.1
+done
+echo "run $1 recorded no process within 10 s" >&2
+exit 1`;
+
+const ALIVE = `dir=${RUNS}/$1
+alive() {
+  local pid start stat f
+  [ -e "$dir/pid" ] && read -r pid start < "$dir/pid" || return 1
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  read -ra f <<<"\${stat##*) }"
+  [ "\${f[19]}" = "$start" ]
+}`;
+
+const POLL = `${ALIVE}
+if [ -e "$dir/rc" ]; then echo "exited $(cat "$dir/rc")"
+elif alive; then echo running
+elif [ -e "$dir/rc" ]; then echo "exited $(cat "$dir/rc")"
+else echo lost
+fi
+if [ -e "$dir/pid" ]; then date -u -r "$dir/pid" +%Y-%m-%dT%H:%M:%SZ; else echo -; fi
+tail -n "$2" "$dir/out" 2>/dev/null || true`;
+
+const CLEAR = `${ALIVE}
+if alive; then echo "run $1 is still running" >&2; exit 3; fi
+rm -rf -- "$dir"`;
+
+const POLL_TIMEOUT_MS = 30_000;
+
+function validKey(runKey: string): string {
+  if (!/^[A-Za-z0-9._-]{1,200}$/.test(runKey) || /^\.+$/.test(runKey)) throw new Error(`invalid run key ${JSON.stringify(runKey)}`);
+  return runKey;
+}
+
+/**
+ * Starts `command` detached, or attaches when a run with this key was already started (by a
+ * crashed attempt, or concurrently). The command runs as `command.user` like any other; it takes
+ * no stdin, since nobody is left to write it.
+ */
+export async function startOrAttach(remote: Remote, host: HostAddress, runKey: string, command: Command): Promise<{ attached: boolean }> {
+  if (command.stdin !== undefined) throw new Error(`a detached command takes no stdin: ${describe(command)}`);
+  // The wrapper already runs as root (through the pool's become), so the inner line switches
+  // user the way root does.
+  const start = withStdin(script(START, validKey(runKey), describe(command), RUNNER), toShellLine(command, 'root'));
+  const r = check(host, start, await remote.run(host, start, { timeoutMs: POLL_TIMEOUT_MS }));
+  return { attached: r.stdout.trim() === 'true' };
+}
+
+/** One SSH round trip. A run that was never started reads as `lost`, like one that vanished. */
+export async function pollDetached(remote: Remote, host: HostAddress, runKey: string, tailLines = 20): Promise<DetachedStatus> {
+  const c = script(POLL, validKey(runKey), String(tailLines));
+  const { stdout } = check(host, c, await remote.run(host, c, { timeoutMs: POLL_TIMEOUT_MS }));
+  const [state, started] = stdout.split('\n', 2);
+  const outputTail = stdout.split('\n').slice(2).join('\n');
+  const startedAt = started === '-' ? undefined : started;
+  if (state === 'running' || state === 'lost') return { state, outputTail, startedAt };
+  const exited = /^exited (\d+)$/.exec(state);
+  if (exited === null) throw new Error(`${host.name}: unexpected status of run ${runKey}: ${state}`);
+  return { state: 'exited', code: Number(exited[1]), outputTail, startedAt };
+}
+
+/**
+ * Polls until the run exits or is lost, reporting each poll to `onProgress` (activities heartbeat
+ * there). On `timeoutMs` it throws RemoteTimeoutError and leaves the run going; on `signal` it
+ * throws the signal's reason (Temporal's cancellation).
+ */
+export async function waitDetached(
+  remote: Remote,
+  host: HostAddress,
+  runKey: string,
+  opts: { intervalMs: number; onProgress?: (s: DetachedStatus) => void | Promise<void>; timeoutMs?: number; signal?: AbortSignal },
+): Promise<DetachedStatus & { state: 'exited' | 'lost' }> {
+  const deadline = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
+  for (;;) {
+    opts.signal?.throwIfAborted();
+    const s = await pollDetached(remote, host, runKey);
+    await opts.onProgress?.(s);
+    if (s.state !== 'running') return { ...s, state: s.state };
+    if (deadline !== undefined && Date.now() + opts.intervalMs > deadline) {
+      throw new RemoteTimeoutError(host, opts.timeoutMs as number, `waiting for detached run ${runKey} (still running; a retry re-attaches)`);
+    }
+    try {
+      await sleep(opts.intervalMs, undefined, { signal: opts.signal });
+    } catch (e) {
+      opts.signal?.throwIfAborted();
+      throw e;
+    }
+  }
+}
+
+/** Removes a finished or lost run, so its key can start afresh. Refuses while it is running. */
+export async function clearDetached(remote: Remote, host: HostAddress, runKey: string): Promise<void> {
+  const c = script(CLEAR, validKey(runKey));
+  check(host, c, await remote.run(host, c, { timeoutMs: POLL_TIMEOUT_MS }));
+}

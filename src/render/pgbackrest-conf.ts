@@ -1,0 +1,129 @@
+import { nodeHost, primaryNode, standbyNodes } from '../spec/load';
+import type { Spec, SpecNode } from '../spec/schema';
+import { findSection, getValue, parseIni, renderIni, replaceSection, setValue, type IniEntry } from './ini';
+import { primaryConninfo } from './recovery';
+
+/** The file on a host already says something we must not overwrite; a human has to decide. */
+export class ConfigConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigConflictError';
+  }
+}
+
+type Value = string | number | boolean;
+
+function iniValue(v: Value): string {
+  return typeof v === 'boolean' ? (v ? 'y' : 'n') : String(v);
+}
+
+function samePath(a: string, b: string): boolean {
+  const norm = (p: string) => p.replace(/\/+$/, '') || '/';
+  return norm(a) === norm(b);
+}
+
+/** Other stanzas named in the file; `[name:command]` sections count for their stanza. */
+function otherStanzas(text: string | undefined, stanza: string): string[] {
+  const names = parseIni(text ?? '').sections.map((s) => s.name.split(':')[0]);
+  return [...new Set(names)].filter((n) => n !== '' && n !== 'global' && n !== stanza);
+}
+
+/**
+ * Writes our keys into [global] and our stanza section, leaving every other line as it was.
+ * `global` is applied in order, so later keys (user options) override earlier ones (defaults).
+ */
+function merge(existing: string | undefined, stanza: string, global: [string, Value][], stanzaEntries: [string, Value][]): string {
+  const ini = parseIni(existing ?? '');
+  const g = findSection(ini, 'global') ?? replaceSection(ini, 'global', [], true);
+  const wanted = new Map<string, string>();
+  for (const [k, v] of global) wanted.set(k, iniValue(v));
+  for (const [k, v] of wanted) setValue(g, k, v);
+  replaceSection(ini, stanza, stanzaEntries.map(([k, v]): IniEntry => [k, iniValue(v)]));
+  return renderIni(ini);
+}
+
+// Keys the spec decides through its own fields: an `options` entry naming one would contradict it.
+const derivedKey = /^(repo1-path|repo1-retention-full|repo1-host|repo1-host-user|backup-standby|pg\d+-[a-z-]+)$/;
+
+/** /etc/pgbackrest.conf on the repository host. */
+export function repoHostConf(existing: string | undefined, spec: Spec): string {
+  const current = getValue(findSection(parseIni(existing ?? ''), 'global'), 'repo1-path');
+  if (current !== undefined && !samePath(current, spec.repository.path)) {
+    const others = otherStanzas(existing, spec.stanza);
+    throw new ConfigConflictError(
+      `${spec.repository.host}:/etc/pgbackrest.conf already has repo1-path=${current}, the spec says ${spec.repository.path}. ` +
+        (others.length > 0
+          ? `Changing it would orphan the backups and WAL of stanza(s) ${others.join(', ')} kept there. `
+          : 'Changing it would orphan the backups and WAL already kept there. ') +
+        'Set repository.path to the existing path, or move the repository by hand first.',
+    );
+  }
+  const options = Object.entries(spec.repository.options ?? {});
+  const clash = options.find(([k]) => derivedKey.test(k));
+  if (clash) {
+    throw new ConfigConflictError(`repository.options.${clash[0]} is set from other spec fields; remove it from options`);
+  }
+  const pg = spec.postgres;
+  const standbys = spec.backups?.fromStandby ? standbyNodes(spec) : [];
+  const stanza: [string, Value][] = [];
+  [primaryNode(spec), ...standbys].forEach((n, i) => {
+    const p = `pg${i + 1}`;
+    stanza.push([`${p}-host`, nodeHost(n)], [`${p}-host-user`, pg.osUser], [`${p}-path`, pg.dataDir], [`${p}-port`, pg.port]);
+  });
+  if (standbys.length > 0) stanza.push(['backup-standby', true]);
+  return merge(
+    existing,
+    spec.stanza,
+    [
+      ['repo1-path', spec.repository.path],
+      ['repo1-retention-full', spec.repository.retentionFull],
+      ['log-level-console', 'info'],
+      ['log-level-file', 'detail'],
+      ['start-fast', true],
+      ['delta', true],
+      ...options,
+    ],
+    stanza,
+  );
+}
+
+/** /etc/pgbackrest.conf on a PostgreSQL node (primary or standby). */
+export function nodeConf(existing: string | undefined, spec: Spec, node: SpecNode): string {
+  const current = getValue(findSection(parseIni(existing ?? ''), 'global'), 'repo1-host');
+  const others = otherStanzas(existing, spec.stanza);
+  // With no other stanza on the node, pointing it at the spec's repository is simply the change asked for.
+  if (current !== undefined && current !== spec.repository.host && others.length > 0) {
+    throw new ConfigConflictError(
+      `${node.name}:/etc/pgbackrest.conf sends stanza(s) ${others.join(', ')} to repository host ${current}, ` +
+        `the spec says ${spec.repository.host}. Changing repo1-host would cut their archiving off; ` +
+        'use the same repository host, or move those stanzas first.',
+    );
+  }
+  const pg = spec.postgres;
+  const stanza: [string, Value][] = [
+    ['pg1-path', pg.dataDir],
+    ['pg1-user', pg.osUser],
+    ['pg1-port', pg.port],
+  ];
+  if (node.role === 'standby') {
+    const conninfo = primaryConninfo({
+      host: nodeHost(primaryNode(spec)),
+      port: pg.port,
+      user: spec.replication.user,
+      applicationName: node.name,
+    });
+    stanza.push(['recovery-option', `primary_conninfo=${conninfo}`]);
+  }
+  return merge(
+    existing,
+    spec.stanza,
+    [
+      ['repo1-host', spec.repository.host],
+      ['repo1-host-user', spec.repository.user],
+      ['log-level-console', 'info'],
+      ['log-level-file', 'detail'],
+      ['delta', true],
+    ],
+    stanza,
+  );
+}

@@ -1,0 +1,45 @@
+import { asUser, cmd, type Command } from '../remote/command';
+import type { Spec } from '../spec/schema';
+
+/**
+ * Start/stop/reload a PostgreSQL cluster the way its layout expects. Debian's pg_ctlcluster and
+ * systemd run as root and switch to the owner themselves; plain pg_ctl runs as the owner.
+ */
+export type ControlAction = 'start' | 'stop' | 'restart' | 'reload';
+
+export function controlCommand(pg: Spec['postgres'], action: ControlAction): Command {
+  const c = pg.control;
+  switch (c.type) {
+    case 'pg_ctlcluster':
+      return action === 'stop'
+        ? cmd('pg_ctlcluster', String(pg.version), c.cluster, 'stop', '--', '-m', 'fast')
+        : cmd('pg_ctlcluster', String(pg.version), c.cluster, action);
+    case 'systemd':
+      return cmd('systemctl', action, c.unit);
+    case 'pg_ctl': {
+      const base = [`${pg.binDir}/pg_ctl`, '-D', pg.dataDir];
+      if (action === 'reload') return asUser(pg.osUser, cmd(...base, 'reload'));
+      const mode = action === 'start' ? [] : ['-m', 'fast'];
+      return asUser(pg.osUser, cmd(...base, '-w', '-t', '300', '-l', serverLogFile(pg), ...mode, action));
+    }
+  }
+}
+
+/** pg_ctl needs a log file for the server's stderr; beside the data directory, owned by its user. */
+export function serverLogFile(pg: Spec['postgres']): string {
+  return `${pg.dataDir.replace(/\/+$/, '')}.log`;
+}
+
+/** `pg_ctl status` works for every layout: exit 0 running, 3 stopped, 4 no usable data directory. */
+export function statusCommand(pg: Spec['postgres']): Command {
+  return asUser(pg.osUser, cmd(`${pg.binDir}/pg_ctl`, 'status', '-D', pg.dataDir));
+}
+
+export function psqlCommand(pg: Spec['postgres'], sql: string): Command {
+  return asUser(pg.osUser, cmd(`${pg.binDir}/psql`, '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-F', '\t', '-p', String(pg.port), '-d', 'postgres', '-c', sql));
+}
+
+/** psql reading its script from stdin: for SQL that carries a secret. */
+export function psqlScriptCommand(pg: Spec['postgres']): Command {
+  return asUser(pg.osUser, cmd(`${pg.binDir}/psql`, '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-p', String(pg.port), '-d', 'postgres', '-f', '-'));
+}

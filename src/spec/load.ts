@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import { formatZodError, SpecError } from './errors';
+import { specSchema, type Spec, type SpecNode } from './schema';
+
+function syntaxError(fileName: string, line: number | undefined, col: number | undefined, message: string): SpecError {
+  const where = line === undefined ? '' : ` at line ${line}${col === undefined ? '' : `, column ${col}`}`;
+  return new SpecError([{ path: '(root)', message: `syntax error${where}: ${message}` }], `${fileName}: cannot parse`);
+}
+
+function parseJson(text: string, fileName: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    const message = (e as Error).message;
+    const pos = /at position (\d+)/.exec(message);
+    if (!pos) throw syntaxError(fileName, undefined, undefined, message);
+    const before = text.slice(0, Number(pos[1])).split('\n');
+    throw syntaxError(fileName, before.length, before[before.length - 1].length + 1, message);
+  }
+}
+
+function parseYaml(text: string, fileName: string): unknown {
+  // parseDocument collects every error (duplicate keys included) instead of throwing on the first.
+  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0];
+    const pos = first.linePos?.[0];
+    throw syntaxError(fileName, pos?.line, pos?.col, first.message.split('\n')[0]);
+  }
+  return doc.toJS();
+}
+
+/** Parses and validates a spec; `fileName` picks the format (`.json` = JSON, else YAML) and names errors. */
+export function parseSpec(text: string, fileName: string): Spec {
+  const raw = fileName.toLowerCase().endsWith('.json') ? parseJson(text, fileName) : parseYaml(text, fileName);
+  const result = specSchema.safeParse(raw);
+  if (!result.success) throw formatZodError(result.error, `${fileName}: invalid spec`);
+  return result.data;
+}
+
+export function loadSpec(path: string): Spec {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.message;
+    throw new SpecError([{ path: '(root)', message: `cannot read ${path}: ${why}` }], `${path}: cannot read`);
+  }
+  return parseSpec(text, path);
+}
+
+/** The address to connect to: `host` when given, else the node name resolves. */
+export function nodeHost(n: SpecNode): string {
+  return n.host ?? n.name;
+}
+
+export function primaryNode(spec: Spec): SpecNode {
+  const primary = spec.nodes.find((n) => n.role === 'primary');
+  // The schema guarantees exactly one; a Spec built by hand may not.
+  if (!primary) throw new SpecError([{ path: 'nodes', message: 'no node has role primary' }]);
+  return primary;
+}
+
+/** Standbys in spec order: that order numbers them pg2, pg3, ... in the repository's config. */
+export function standbyNodes(spec: Spec): SpecNode[] {
+  return spec.nodes.filter((n) => n.role === 'standby');
+}

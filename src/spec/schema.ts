@@ -1,0 +1,103 @@
+import { z } from 'zod';
+
+// Names end up in pgbackrest.conf section headers, file names and workflow ids:
+// keep them to characters that need no escaping anywhere.
+const stanzaName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'letters, digits, "_" and "-" only, starting with a letter or digit');
+const hostName = z
+  .string()
+  .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^[0-9a-fA-F:]+$/, 'a host name or an IP address');
+const osUser = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a POSIX user name');
+const sqlRole = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier');
+const absPath = z
+  .string()
+  .regex(/^\/[^\0\n]*$/, 'an absolute path')
+  .refine((p) => !p.split('/').includes('..'), 'must not contain ".."');
+const port = z.number().int().min(1).max(65535);
+
+export const secretRef = z.union([
+  z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }).strict(),
+  z.object({ file: absPath }).strict(),
+]);
+
+const control = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('pg_ctlcluster'), cluster: z.string().regex(/^[A-Za-z0-9_-]+$/) }).strict(),
+  z.object({ type: z.literal('pg_ctl') }).strict(),
+  z.object({ type: z.literal('systemd'), unit: z.string().regex(/^[A-Za-z0-9@._-]+$/) }).strict(),
+]);
+
+const node = z
+  .object({
+    name: hostName,
+    host: hostName.optional(),
+    role: z.enum(['primary', 'standby']),
+  })
+  .strict();
+
+// pgBackRest option names and values go into an ini file: no newlines, no "=" in keys.
+const repoOptions = z.record(
+  z.string().regex(/^[a-z0-9-]+$/, 'a pgBackRest option name'),
+  z.union([z.string().regex(/^[^\n\r]*$/, 'a single line'), z.number(), z.boolean()]),
+);
+
+export const specSchema = z
+  .object({
+    stanza: stanzaName,
+    ssh: z
+      .object({
+        user: osUser,
+        privateKeyFile: absPath,
+        knownHostsFile: absPath,
+        port: port.optional(),
+      })
+      .strict(),
+    repository: z
+      .object({
+        host: hostName,
+        user: osUser,
+        path: absPath,
+        retentionFull: z.number().int().min(1).max(9999999),
+        options: repoOptions.optional(),
+      })
+      .strict(),
+    postgres: z
+      .object({
+        version: z.number().int().min(10).max(99),
+        osUser: osUser,
+        port: port,
+        dataDir: absPath,
+        binDir: absPath,
+        configDir: absPath.optional(),
+        control: control,
+      })
+      .strict(),
+    nodes: z.array(node).min(1),
+    replication: z.object({ user: sqlRole, password: secretRef }).strict(),
+    backups: z.object({ fromStandby: z.boolean() }).strict().optional(),
+  })
+  .strict()
+  .superRefine((spec, ctx) => {
+    const primaries = spec.nodes.filter((n) => n.role === 'primary');
+    if (primaries.length !== 1) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['nodes'], message: `exactly one node must have role primary (found ${primaries.length})` });
+    }
+    const seen = new Map<string, number>();
+    spec.nodes.forEach((n, i) => {
+      if (seen.has(n.name)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['nodes', i, 'name'], message: `duplicate node name "${n.name}" (also nodes[${seen.get(n.name)}])` });
+      }
+      seen.set(n.name, i);
+    });
+    if (spec.postgres.control.type === 'pg_ctlcluster' && !spec.postgres.configDir) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['postgres', 'configDir'], message: 'pg_ctlcluster (Debian layout) keeps its config outside the data directory: set configDir' });
+    }
+    if (spec.backups?.fromStandby && !spec.nodes.some((n) => n.role === 'standby')) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['backups', 'fromStandby'], message: 'backups from a standby need at least one standby node' });
+    }
+  });
+
+export type Spec = z.infer<typeof specSchema>;
+export type SpecNode = Spec['nodes'][number];
+export type SecretRef = z.infer<typeof secretRef>;
+export type Control = Spec['postgres']['control'];

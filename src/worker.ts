@@ -1,0 +1,63 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from './activities';
+import { TASK_QUEUE, temporalAddress, temporalNamespace } from './paths';
+import { SshPool } from './remote/ssh-pool';
+import type { Spec } from './spec/schema';
+
+/** One SSH pool per distinct SSH settings, shared by all activities of this worker. */
+export function sshPools(): { remoteFor: (ssh: Spec['ssh']) => SshPool; closeAll: () => Promise<void> } {
+  const pools = new Map<string, SshPool>();
+  return {
+    remoteFor(ssh) {
+      const key = JSON.stringify([ssh.user, ssh.privateKeyFile, ssh.knownHostsFile, ssh.port ?? 22]);
+      let pool = pools.get(key);
+      if (!pool) {
+        pool = new SshPool({ user: ssh.user, privateKeyFile: ssh.privateKeyFile, knownHostsFile: ssh.knownHostsFile, port: ssh.port });
+        pools.set(key, pool);
+      }
+      return pool;
+    },
+    async closeAll() {
+      await Promise.all([...pools.values()].map((p) => p.close()));
+      pools.clear();
+    },
+  };
+}
+
+export interface WorkerSettings {
+  readonly address?: string;
+  readonly namespace?: string;
+  readonly taskQueue?: string;
+  /** Prebuilt bundle (tests build it once); by default the workflows are bundled at start. */
+  readonly workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Worker; close: () => Promise<void> }> {
+  const connection = await NativeConnection.connect({ address: s.address ?? temporalAddress() });
+  const pools = sshPools();
+  const worker = await Worker.create({
+    connection,
+    namespace: s.namespace ?? temporalNamespace(),
+    taskQueue: s.taskQueue ?? TASK_QUEUE,
+    ...(s.workflowBundle ? { workflowBundle: s.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    activities: createActivities({ remoteFor: pools.remoteFor }),
+  });
+  return {
+    worker,
+    close: async () => {
+      await pools.closeAll();
+      await connection.close();
+    },
+  };
+}
+
+/** `stanzactl worker`: runs until SIGINT/SIGTERM (the SDK installs those handlers and drains). */
+export async function runWorker(s: WorkerSettings = {}): Promise<void> {
+  const { worker, close } = await createWorker(s);
+  console.log(`stanzactl worker polling task queue ${s.taskQueue ?? TASK_QUEUE} at ${s.address ?? temporalAddress()} (namespace ${s.namespace ?? temporalNamespace()})`);
+  try {
+    await worker.run();
+  } finally {
+    await close();
+  }
+}

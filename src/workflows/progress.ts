@@ -1,0 +1,17 @@
+import { defineQuery } from '@temporalio/workflow';
+
+export interface StepProgress {
+  readonly name: string;
+  status: 'running' | 'done' | 'failed';
+  changed?: boolean;
+  detail?: string;
+  readonly startedAt: number;
+  endedAt?: number;
+}
+
+export interface Progress {
+  readonly steps: StepProgress[];
+}
+
+/** Shared by workflows and the CLI: each step as it starts and ends. */
+export const progressQuery = defineQuery<Progress>('progress');

@@ -1,0 +1,77 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { FullBackupResult } from '../activities/stanza';
+import type { StandbyState } from '../activities/standby';
+import type { Spec } from '../spec/schema';
+import { long, quick, waiting } from './profiles';
+import { StepLog, titled } from './steps';
+import type { StepProgress } from './progress';
+
+const acts = proxyActivities<Activities>(quick);
+
+export interface ProvisionResult {
+  readonly stanza: string;
+  readonly changed: boolean;
+  readonly pgbackrestVersion: string;
+  readonly postgresVersion: string;
+  readonly backup: FullBackupResult['backup'];
+  readonly standbys: StandbyState[];
+  readonly steps: StepProgress[];
+}
+
+function names(spec: Spec, role: 'primary' | 'standby'): string[] {
+  return spec.nodes.filter((n) => n.role === role).map((n) => n.name);
+}
+
+/** The seed's procedure, end to end; every step an idempotent activity, standbys in parallel. */
+export async function provisionCluster(spec: Spec): Promise<ProvisionResult> {
+  const log = new StepLog();
+  const standbys = names(spec, 'standby');
+  const fromStandby = spec.backups?.fromStandby ?? false;
+
+  const pre = await log.run('preflight', () => acts.preflight.executeWithOptions(titled(quick, `preflight of ${spec.nodes.length + 1} hosts`), [spec]));
+
+  await Promise.all([
+    log.run('repository host', () => acts.ensureRepositoryHost.executeWithOptions(titled(quick, `repository user and ${spec.repository.path}`), [spec])),
+    ...spec.nodes.map((n) => log.run(`pgBackRest dirs on ${n.name}`, () => acts.ensureNodeDirectories.executeWithOptions(titled(quick, `pgBackRest dirs on ${n.name}`), [spec, n.name]))),
+  ]);
+  await log.run('SSH trust', () => acts.ensureSshTrust.executeWithOptions(titled(quick, 'SSH trust repository <-> nodes'), [spec]));
+
+  // A provisioned cluster already streams: keep its standbys in the repository's config from the start.
+  const standbysStream = standbys.length > 0 && standbys.every((s) => pre.streamingStandbys.includes(s));
+  await log.run('pgbackrest.conf', () => acts.ensurePgbackrestConf.executeWithOptions(titled(quick, 'pgbackrest.conf on every host'), [spec, fromStandby && standbysStream]));
+
+  const primary = await log.run('primary', () => acts.ensurePrimary.executeWithOptions(titled(quick, 'primary cluster and archiving'), [spec]));
+  await log.run('stanza-create', () => acts.ensureStanza.executeWithOptions(titled(quick, `stanza-create ${spec.stanza}`), [spec]));
+  await log.run('check', () => acts.checkStanza.executeWithOptions(titled(quick, `check ${spec.stanza}`), [spec]));
+  const full = await log.run('full backup', () => acts.ensureFullBackup.executeWithOptions(titled(long, 'first full backup'), [spec]));
+  await log.run('replication access', () => acts.ensureReplicationAccess.executeWithOptions(titled(quick, 'replication role and pg_hba'), [spec]));
+
+  const states = await Promise.all(standbys.map(async (node) => {
+    await log.run(`.pgpass on ${node}`, () => acts.ensureStandbyPgpass.executeWithOptions(titled(quick, `.pgpass on ${node}`), [spec, node]));
+    const plan = await log.run(`prepare ${node}`, () => acts.prepareStandby.executeWithOptions(titled(quick, `prepare ${node}`), [spec, node, primary.systemId]));
+    if (!plan.streaming) {
+      await log.run(`restore ${node}`, () => acts.restoreStandby.executeWithOptions(titled(long, `restore --type=standby on ${node}`), [spec, node, plan.delta]));
+      await log.run(`start ${node}`, () => acts.startStandby.executeWithOptions(titled(quick, `start ${node}`), [spec, node]));
+    }
+    return log.run(`${node} streaming`, async () => {
+      const s = await acts.waitStreaming.executeWithOptions(titled(waiting, `wait for ${node} to stream`), [spec, node]);
+      return { ...s, changed: false, detail: `${node} streams, replay lag ${s.replayLagBytes} bytes` };
+    });
+  }));
+
+  if (fromStandby) {
+    await log.run('pgbackrest.conf with standbys', () => acts.ensurePgbackrestConf.executeWithOptions(titled(quick, 'backup-standby in the repository config'), [spec, true]));
+    await log.run('check with standbys', () => acts.checkStanza.executeWithOptions(titled(quick, `check ${spec.stanza} with standbys`), [spec]));
+  }
+
+  return {
+    stanza: spec.stanza,
+    changed: log.changed,
+    pgbackrestVersion: pre.pgbackrestVersion,
+    postgresVersion: pre.postgresVersion,
+    backup: full.backup,
+    standbys: states.map(({ name, state, replayLagBytes }) => ({ name, state, replayLagBytes })),
+    steps: log.steps,
+  };
+}

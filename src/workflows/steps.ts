@@ -1,0 +1,43 @@
+import { ApplicationFailure, ActivityFailure, setHandler, type ActivityOptions } from '@temporalio/workflow';
+import { progressQuery, type StepProgress } from './progress';
+
+export interface Changed {
+  readonly changed: boolean;
+  readonly detail: string;
+}
+
+function messageOf(e: unknown): string {
+  if (e instanceof ActivityFailure && e.cause instanceof ApplicationFailure) return e.cause.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Records each step for the progress query; the workflow's result lists them too. */
+export class StepLog {
+  readonly steps: StepProgress[] = [];
+
+  constructor() {
+    setHandler(progressQuery, () => ({ steps: this.steps }));
+  }
+
+  async run<T extends Changed>(name: string, fn: () => Promise<T>): Promise<T> {
+    const step: StepProgress = { name, status: 'running', startedAt: Date.now() };
+    this.steps.push(step);
+    try {
+      const r = await fn();
+      Object.assign(step, { status: 'done', changed: r.changed, detail: r.detail, endedAt: Date.now() });
+      return r;
+    } catch (e) {
+      Object.assign(step, { status: 'failed', detail: messageOf(e), endedAt: Date.now() });
+      throw e;
+    }
+  }
+
+  get changed(): boolean {
+    return this.steps.some((s) => s.changed);
+  }
+}
+
+/** Activity options plus the one-line summary the Temporal UI shows for the call. */
+export function titled(profile: ActivityOptions, summary: string): ActivityOptions {
+  return { ...profile, summary };
+}

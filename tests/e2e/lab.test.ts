@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { labDown, labExec, labSetLink, labSpec, labStatus, labUp } from '../../src/lab';
+import type { Lab, LabLayout } from '../../src/lab';
+import { specSchema } from '../../src/spec/schema';
+
+// Apart from the default lab (stz, 10.231.7.0/24) so a demo lab may run at the same time.
+const PREFIX = 'stzt';
+const SUBNET = '10.231.9.0/24';
+const HOSTS = ['backup-srv', 'pg1-srv', 'pg2-srv', 'pg3-srv'];
+const PG_HOSTS = HOSTS.slice(1);
+
+const run = promisify(execFile);
+const notRoot = process.getuid?.() !== 0 && 'the lab needs root';
+
+function sshArgs(lab: Lab, ip: string, command: string): string[] {
+  return ['-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${lab.knownHostsFile}`, '-o', 'ConnectTimeout=5', '-i', lab.privateKeyFile, `root@${ip}`, command];
+}
+
+async function inHost(lab: Lab, host: string, argv: string[], user?: string): Promise<string> {
+  const r = await labExec(lab, host, argv, { user });
+  assert.equal(r.code, 0, `${host}: ${argv.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+function hostIp(lab: Lab, name: string): string {
+  const h = lab.hosts.find((x) => x.name === name);
+  assert.ok(h, `no ${name} in lab`);
+  return h.ip;
+}
+
+function knownKey(lab: Lab, name: string): string {
+  const line = fs.readFileSync(lab.knownHostsFile, 'utf8').split('\n').find((l) => l.startsWith(`${name},`));
+  assert.ok(line, `${name} missing from known_hosts`);
+  return line.split(' ').slice(1).join(' ');
+}
+
+/** Brings a lab up for one describe block and guarantees it comes down, whatever fails. */
+function labFixture(layout: LabLayout) {
+  const fx = { lab: undefined as unknown as Lab, stateDir: '', upMs: 0 };
+  before(async () => {
+    fx.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `stanzactl-lab-${layout}-`));
+    const t0 = Date.now();
+    fx.lab = await labUp({ layout, prefix: PREFIX, subnet: SUBNET, stateDir: fx.stateDir });
+    fx.upMs = Date.now() - t0;
+  });
+  after(async () => {
+    if (!fx.stateDir) return;
+    await labDown({ stateDir: fx.stateDir });
+    fs.rmSync(fx.stateDir, { recursive: true, force: true });
+  });
+  return fx;
+}
+
+/** Takes the lab down and checks it left no process, link, netns, mount or state file. */
+async function downLeavesNothing(fx: { lab: Lab; stateDir: string }, diagnostic: (msg: string) => void, layout: LabLayout): Promise<void> {
+  const t0 = Date.now();
+  await labDown({ stateDir: fx.stateDir });
+  diagnostic(`lab down (${layout}): ${Date.now() - t0} ms`);
+
+  const netns = (await run('ip', ['netns', 'list'])).stdout;
+  assert.ok(!netns.split('\n').some((l) => l.startsWith(`${PREFIX}-`)), `netns left: ${netns}`);
+  const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
+  assert.ok(!links.split('\n').some((l) => (l.split(': ')[1] ?? '').startsWith(`${PREFIX}-`)), `links left: ${links}`);
+  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => (l.split(' ')[4] ?? '').startsWith(fx.stateDir));
+  assert.deepEqual(mounts, []);
+  for (const h of fx.lab.hosts) assert.ok(!fs.existsSync(`/proc/${h.initPid}`), `${h.name}'s init ${h.initPid} still exists`);
+  assert.ok(!fs.existsSync(path.join(fx.stateDir, 'lab')), 'lab state dir left');
+  assert.deepEqual(await labStatus({ stateDir: fx.stateDir }), { up: false, hosts: [] });
+  // Safe to call when nothing is up.
+  await labDown({ stateDir: fx.stateDir });
+}
+
+describe('lab, debian layout', { skip: notRoot }, () => {
+  const fx = labFixture('debian');
+
+  it('each host answers over SSH with its own name and its own pinned host key', async (t) => {
+    t.diagnostic(`lab up (debian): ${fx.upMs} ms`);
+    const names = await Promise.all(fx.lab.hosts.map(async (h) => (await run('ssh', sshArgs(fx.lab, h.ip, 'hostname'))).stdout.trim()));
+    assert.deepEqual(names, HOSTS);
+    const keys = HOSTS.map((n) => knownKey(fx.lab, n));
+    assert.equal(new Set(keys).size, 4, 'hosts share a host key');
+    const machineKey = fs.readFileSync('/etc/ssh/ssh_host_ed25519_key.pub', 'utf8').split(' ').slice(0, 2).join(' ');
+    assert.ok(!keys.includes(machineKey), "a host kept the machine's own host key");
+  });
+
+  it('hosts look like fresh installs: no cluster, pgBackRest 2.45, Debian owners and modes', async () => {
+    for (const host of HOSTS) {
+      const clusters = (await inHost(fx.lab, host, ['pg_lsclusters', '--no-header'])).trim();
+      assert.equal(clusters, '', `${host} has clusters: ${clusters}`);
+      assert.equal((await inHost(fx.lab, host, ['pgbackrest', 'version'], 'postgres')).trim(), 'pgBackRest 2.45');
+      assert.equal((await inHost(fx.lab, host, ['cat', '/etc/default/locale'])).trim(), 'LANG=C.UTF-8');
+      assert.equal((await inHost(fx.lab, host, ['cat', '/etc/hostname'])).trim(), host);
+      assert.doesNotMatch(await inHost(fx.lab, host, ['ip', 'route']), /default/);
+    }
+    const modes = await inHost(fx.lab, 'pg1-srv', ['stat', '-c', '%n %U:%G %a',
+      '/var/lib/postgresql', '/etc/postgresql', '/var/log/postgresql', '/var/lib/pgbackrest', '/var/log/pgbackrest',
+      '/var/spool/pgbackrest', '/run/postgresql', '/run/sshd', '/root', '/home', '/tmp']);
+    assert.deepEqual(modes.trim().split('\n'), [
+      '/var/lib/postgresql postgres:postgres 755', '/etc/postgresql postgres:postgres 755', '/var/log/postgresql root:postgres 1775',
+      '/var/lib/pgbackrest postgres:postgres 750', '/var/log/pgbackrest postgres:postgres 750', '/var/spool/pgbackrest postgres:postgres 750',
+      '/run/postgresql postgres:postgres 2775', '/run/sshd root:root 755', '/root root:root 700', '/home root:root 755', '/tmp root:root 1777',
+    ]);
+    const ids = await Promise.all(HOSTS.map((h) => inHost(fx.lab, h, ['cat', '/etc/machine-id'])));
+    assert.equal(new Set(ids).size, 4, 'hosts share a machine-id');
+  });
+
+  it('hosts reach each other by name, with the keys the operator pinned', async () => {
+    const scanned = await inHost(fx.lab, 'pg1-srv', ['ssh-keyscan', '-t', 'ed25519', 'backup-srv']);
+    assert.equal(scanned.trim().split(' ').slice(1).join(' '), knownKey(fx.lab, 'backup-srv'));
+    await inHost(fx.lab, 'backup-srv', ['bash', '-c', 'echo > /dev/tcp/pg3-srv/22']);
+  });
+
+  it('processes are private to each host', async () => {
+    const ps = (await inHost(fx.lab, 'pg1-srv', ['ps', '-e', '-o', 'pid=,comm='])).trim().split('\n').map((l) => l.trim().split(/\s+/));
+    assert.deepEqual(ps.find(([pid]) => pid === '1'), ['1', 'bash']);
+    assert.equal(ps.filter(([, comm]) => comm === 'sshd').length, 1, "pg1-srv sees another host's sshd");
+    assert.notEqual(os.hostname(), 'pg1-srv');
+  });
+
+  it('labSetLink cuts a host off and reconnects it', async () => {
+    const probe = ['timeout', '2', 'bash', '-c', 'echo > /dev/tcp/pg2-srv/22'];
+    await labSetLink(fx.lab, 'pg2-srv', false);
+    try {
+      assert.notEqual((await labExec(fx.lab, 'pg1-srv', probe)).code, 0, 'pg2-srv still reachable');
+      const st = await labStatus({ stateDir: fx.stateDir });
+      assert.equal(st.hosts.find((h) => h.name === 'pg2-srv')?.sshd, false);
+    } finally {
+      await labSetLink(fx.lab, 'pg2-srv', true);
+    }
+    assert.equal((await labExec(fx.lab, 'pg1-srv', probe)).code, 0, 'pg2-srv not reachable after reconnecting');
+  });
+
+  it('status reports the lab; up again returns it unchanged', async () => {
+    const st = await labStatus({ stateDir: fx.stateDir });
+    assert.equal(st.up, true);
+    assert.deepEqual(st.hosts.map((h) => [h.name, h.sshd, h.postgres]), HOSTS.map((n) => [n, true, false]));
+    const again = await labUp({ stateDir: fx.stateDir });
+    assert.deepEqual(again, fx.lab);
+    await assert.rejects(labUp({ stateDir: fx.stateDir, layout: 'edb' }), /already up .* layout debian/);
+  });
+
+  it('labSpec is a valid spec for the Debian layout', () => {
+    const spec = specSchema.parse(labSpec(fx.lab));
+    assert.equal(spec.repository.host, hostIp(fx.lab, 'backup-srv'));
+    assert.deepEqual(spec.nodes, [
+      { name: 'pg1-srv', host: hostIp(fx.lab, 'pg1-srv'), role: 'primary' },
+      { name: 'pg2-srv', host: hostIp(fx.lab, 'pg2-srv'), role: 'standby' },
+      { name: 'pg3-srv', host: hostIp(fx.lab, 'pg3-srv'), role: 'standby' },
+    ]);
+    assert.equal(spec.postgres.osUser, 'postgres');
+    assert.deepEqual(spec.postgres.control, { type: 'pg_ctlcluster', cluster: 'main' });
+    assert.equal(spec.ssh.knownHostsFile, fx.lab.knownHostsFile);
+  });
+
+  it('refuses a second lab on a subnet or names in use, creating nothing', async () => {
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'stanzactl-lab-other-'));
+    try {
+      await assert.rejects(labUp({ prefix: 'stzu', subnet: SUBNET, stateDir: other }), /subnet 10\.231\.9\.0\/24 is already in use/);
+      await assert.rejects(labUp({ prefix: PREFIX, subnet: '10.231.10.0/24', stateDir: other }), /already exist: stzt-br0/);
+      await assert.rejects(labUp({ prefix: 'stzu', subnet: '8.8.8.0/24', stateDir: other }), /not in private address space/);
+      assert.deepEqual(fs.readdirSync(other), []);
+      assert.doesNotMatch((await run('ip', ['-o', 'link', 'show'])).stdout, /stzu-/);
+    } finally {
+      fs.rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it('comes down leaving nothing', async (t) => {
+    await downLeavesNothing(fx, (m) => t.diagnostic(m), 'debian');
+  });
+});
+
+describe('lab, edb layout', { skip: notRoot }, () => {
+  const fx = labFixture('edb');
+
+  it('pg hosts have the enterprisedb user and an empty as15 directory', async (t) => {
+    t.diagnostic(`lab up (edb): ${fx.upMs} ms`);
+    for (const host of PG_HOSTS) {
+      assert.match(await inHost(fx.lab, host, ['id', 'enterprisedb']), /\(enterprisedb\) groups=\d+\(enterprisedb\),\d+\(postgres\)/);
+      assert.equal((await inHost(fx.lab, host, ['getent', 'passwd', 'enterprisedb'])).trim().split(':')[5], '/var/lib/edb');
+      assert.equal((await inHost(fx.lab, host, ['stat', '-c', '%U:%G %a', '/var/lib/edb/as15'])).trim(), 'enterprisedb:enterprisedb 700');
+      assert.notEqual((await labExec(fx.lab, host, ['test', '-e', '/var/lib/edb/as15/data'])).code, 0, 'data dir must not exist');
+      // Its socket goes into Debian's socket directory.
+      await inHost(fx.lab, host, ['touch', '/var/run/postgresql/.s.probe'], 'enterprisedb');
+      assert.equal((await inHost(fx.lab, host, ['stat', '-c', '%U:%G %a', '/var/lib/pgbackrest'])).trim(), 'postgres:postgres 750');
+    }
+    assert.notEqual((await labExec(fx.lab, 'backup-srv', ['id', 'enterprisedb'])).code, 0, 'backup-srv must not have enterprisedb');
+    const names = await Promise.all(fx.lab.hosts.map(async (h) => (await run('ssh', sshArgs(fx.lab, h.ip, 'hostname'))).stdout.trim()));
+    assert.deepEqual(names, HOSTS);
+  });
+
+  it('labSpec is a valid spec for the EDB layout', () => {
+    const spec = specSchema.parse(labSpec(fx.lab));
+    assert.deepEqual(spec.postgres, {
+      version: 15, osUser: 'enterprisedb', port: 5444, dataDir: '/var/lib/edb/as15/data', binDir: '/usr/lib/postgresql/15/bin', control: { type: 'pg_ctl' },
+    });
+  });
+
+  it('comes down leaving nothing', async (t) => {
+    await downLeavesNothing(fx, (m) => t.diagnostic(m), 'edb');
+  });
+});
