@@ -1,7 +1,5 @@
 import { parseArgs } from 'node:util';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure, ActivityFailure } from '@temporalio/common';
-import { connectClient, follow, startProvision, type ProvisionResult } from './client';
+import { connectClient, failureMessage, follow, startProvision, type ProvisionResult } from './client';
 import { labCommand } from './lab/cli';
 import { startDevServer } from './server';
 import { loadSpec } from './spec/load';
@@ -50,13 +48,6 @@ function specArg(args: string[]): string {
 }
 
 class UsageError extends Error {}
-
-function failureMessage(e: unknown): string {
-  let cur: unknown = e instanceof WorkflowFailedError ? e.cause : e;
-  // The innermost application failure carries the message a DBA can act on.
-  while (cur instanceof ActivityFailure || (cur instanceof ApplicationFailure && cur.cause instanceof ApplicationFailure)) cur = cur.cause;
-  return cur instanceof Error ? cur.message : String(cur);
-}
 
 function printProvisionSummary(r: ProvisionResult, print: (s: string) => void): void {
   print('');

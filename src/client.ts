@@ -1,4 +1,4 @@
-import { Client, Connection, WorkflowIdConflictPolicy, type WorkflowHandle } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, Client, Connection, WorkflowFailedError, WorkflowIdConflictPolicy, type WorkflowHandle } from '@temporalio/client';
 import { TASK_QUEUE, temporalAddress, temporalNamespace } from './paths';
 import type { Spec } from './spec/schema';
 import { progressQuery, type StepProgress } from './workflows/progress';
@@ -64,6 +64,13 @@ export async function follow<T>(handle: WorkflowHandle, print: (line: string) =>
     // A closed workflow still answers queries while a worker runs; the result says the rest.
   }
   return result;
+}
+
+/** The innermost application failure: the message a DBA can act on. */
+export function failureMessage(e: unknown): string {
+  let cur: unknown = e instanceof WorkflowFailedError ? e.cause : e;
+  while (cur instanceof ActivityFailure || (cur instanceof ApplicationFailure && cur.cause instanceof ApplicationFailure)) cur = cur.cause;
+  return cur instanceof Error ? cur.message : String(cur);
 }
 
 export type { ProvisionResult };

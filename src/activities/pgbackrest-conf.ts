@@ -14,7 +14,7 @@ async function ensureConf(ops: HostOps, host: HostAddress, group: string, render
   try {
     content = render(existing);
   } catch (e) {
-    if (e instanceof ConfigConflictError) throw refuse(`${host.name}:${PGBACKREST_CONF}: ${e.message}`, 'ConfigConflict');
+    if (e instanceof ConfigConflictError) throw refuse(e.message, 'ConfigConflict');
     throw e;
   }
   // Readable by the user that runs pgBackRest there, not by everyone: it may hold repository secrets.

@@ -9,7 +9,7 @@ export class PgbackrestError extends Error {
   override readonly name = 'PgbackrestError';
   readonly retryable: boolean;
   constructor(readonly host: string, readonly code: number, output: string) {
-    const kind = classifyPgbackrestExit(code);
+    const kind = classifyPgbackrestExit(code, output);
     super(`pgBackRest on ${host} failed with ${kind.name} (exit ${code}): ${pgbackrestErrorLine(output) ?? lastLines(output)}`);
     this.retryable = kind.retryable;
   }

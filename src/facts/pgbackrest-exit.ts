@@ -77,11 +77,24 @@ const codes: Record<number, [name: string, retryable: boolean]> = {
   125: ['UnknownError', true],
 };
 
-export function classifyPgbackrestExit(code: number): { name: string; retryable: boolean } {
+// The same code can mean a passing or a lasting problem; the output tells them apart.
+const stanzaMissing = /has a stanza-create been performed\?/;
+const hostUnreachable = /unable to check pg\d+: \[(HostConnectError|UnknownError)\]|ssh: connect to host|Connection (refused|timed out)|No route to host/;
+
+/**
+ * Name and retryability of a pgBackRest exit code. Pass the command's output when you have it:
+ * a missing stanza (FileMissingError on archive.info/backup.info) is lasting, and a "no database
+ * found" ConfigError caused by an unreachable host is passing.
+ */
+export function classifyPgbackrestExit(code: number, output?: string): { name: string; retryable: boolean } {
   if (code === 0) return { name: 'Success', retryable: false };
   const known = codes[code];
   // Anything else (a signal, 255 from ssh, a shell's 126/127) is not pgBackRest speaking: a human should look.
-  return known ? { name: known[0], retryable: known[1] } : { name: `exit code ${code}`, retryable: false };
+  if (!known) return { name: `exit code ${code}`, retryable: false };
+  const [name, retryable] = known;
+  if (output !== undefined && code === 55 && stanzaMissing.test(output)) return { name, retryable: false };
+  if (output !== undefined && [27, 56].includes(code) && hostUnreachable.test(output)) return { name, retryable: true };
+  return { name, retryable };
 }
 
 /**

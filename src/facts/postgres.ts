@@ -75,7 +75,7 @@ export function parseControlData(out: string): ControlData {
 export function parseSettings(out: string): Record<string, { setting: string; pendingRestart: boolean }> {
   const result: Record<string, { setting: string; pendingRestart: boolean }> = {};
   for (const r of rows(out)) {
-    if (r.length < 3) columns(r, 3, 'pg_settings');
+    if (r.length < 3) throw new Error(`pg_settings: expected name, setting and pending_restart, got ${JSON.stringify(r.join('\t'))}`);
     // A value may itself hold a tab (archive_command): the name is first, the flag last.
     const [name, setting, pending] = [r[0], r.slice(1, -1).join('\t'), r[r.length - 1]];
     if (pending !== 't' && pending !== 'f') throw new Error(`pg_settings: pending_restart for ${name} is ${JSON.stringify(pending)}, not t/f`);

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { destroyNetwork, pidInNetns } from './network';
 import { labPaths, resolveStateDir } from './paths';
-import { mustRun, processExists, sleep } from './proc';
+import { mustRun, processExists, processLive, sleep } from './proc';
 import { readRecord } from './record';
 import type { LabRecord } from './record';
 
@@ -19,24 +19,40 @@ export async function labDown(opts: { stateDir?: string } = {}): Promise<void> {
  */
 export async function teardown(rec: LabRecord): Promise<void> {
   const problems: string[] = [];
-  for (const h of rec.hosts) {
-    // Killing PID 1 of the namespace takes every process of the host with it. Before init
-    // is known, the launcher's death does the same (unshare --kill-child).
-    if (pidInNetns(h.initPid, h.netns)) process.kill(h.initPid, 'SIGTERM');
-    else if (pidInNetns(h.launcherPid, h.netns)) process.kill(h.launcherPid, 'SIGKILL');
-  }
-  const inits = rec.hosts.filter((h) => h.initPid > 0);
-  if (!(await until(5000, () => inits.every((h) => !processExists(h.initPid))))) {
-    for (const h of inits) if (pidInNetns(h.initPid, h.netns)) process.kill(h.initPid, 'SIGKILL');
-    if (!(await until(5000, () => inits.every((h) => !processExists(h.initPid))))) {
-      problems.push(`init processes still running: ${inits.filter((h) => processExists(h.initPid)).map((h) => `${h.name} pid ${h.initPid}`).join(', ')}`);
+  // Killing PID 1 of the namespace takes every process of the host with it. Before init is
+  // known, killing the launcher does the same (unshare --kill-child).
+  const stop = (signal: NodeJS.Signals) => {
+    for (const h of rec.hosts) {
+      if (pidInNetns(h.initPid, h.netns)) signalIfAlive(h.initPid, signal);
+      else if (pidInNetns(h.launcherPid, h.netns)) signalIfAlive(h.launcherPid, 'SIGKILL');
+    }
+  };
+  const running = () => rec.hosts.filter((h) => pidInNetns(h.initPid, h.netns) || pidInNetns(h.launcherPid, h.netns));
+  stop('SIGTERM');
+  if (!(await until(5000, () => running().length === 0))) {
+    stop('SIGKILL');
+    if (!(await until(5000, () => running().length === 0))) {
+      problems.push(`host processes still running: ${running().map((h) => `${h.name} (init ${h.initPid}, launcher ${h.launcherPid})`).join(', ')}`);
     }
   }
-  // A launcher orphaned by the process that brought the lab up is reaped by the machine's
-  // PID 1 a second or two later; its pid is ours until then.
-  await until(10000, () => rec.hosts.every((h) => !processExists(h.launcherPid)));
+  // A launcher orphaned by the process that brought the lab up stays a zombie until the
+  // machine's PID 1 reaps it, a second or two later; its pid is not free before that.
+  await until(10000, () => rec.hosts.every((h) => !isZombie(h.launcherPid) && !isZombie(h.initPid)));
   problems.push(...(await destroyNetwork(rec)));
   if (problems.length > 0) throw new Error(`lab teardown incomplete (state kept in ${rec.stateDir}):\n  ${problems.join('\n  ')}`);
+}
+
+/** The process may end between the check and the signal. */
+function signalIfAlive(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+}
+
+function isZombie(pid: number): boolean {
+  return processExists(pid) && !processLive(pid);
 }
 
 /** Refuses to delete a directory with anything still mounted below it; never crosses into another filesystem. */
@@ -47,7 +63,7 @@ async function removeLabDir(dir: string): Promise<void> {
   await mustRun('rm', ['-rf', '--one-file-system', '--', dir]);
 }
 
-export function mountsUnder(dir: string): string[] {
+function mountsUnder(dir: string): string[] {
   return fs
     .readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')

@@ -6,6 +6,9 @@
 # Input (environment): LAB_HOST, LAB_IP, LAB_DIR (this host's state dir), LAB_HOSTS (/etc/hosts
 # content), LAB_PUBKEY (operator's public key), LAB_EDB (1 to emulate an EDB package install).
 set -euo pipefail
+# A namespace init ignores signals it does not handle: without this even a host that is still
+# booting could only be stopped with SIGKILL.
+trap 'exit 0' TERM INT HUP
 
 host=$LAB_HOST ip=$LAB_IP dir=$LAB_DIR hosts=$LAB_HOSTS pubkey=$LAB_PUBKEY edb=$LAB_EDB
 unset LAB_INIT LAB_HOST LAB_IP LAB_DIR LAB_HOSTS LAB_PUBKEY LAB_EDB
@@ -101,8 +104,6 @@ exec </dev/null >/dev/null 2>&1
 # Started last: an answering port 22 tells the launcher the host is ready.
 /usr/sbin/sshd -E /var/log/sshd.log
 
-# A namespace init ignores signals it does not handle.
-trap 'exit 0' TERM INT HUP
 while :; do
   sleep infinity &
   wait $! || true

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { repoRoot } from './paths';
 import { processLive, waitFor } from './proc';
 
-export interface HostBoot {
+interface HostBoot {
   name: string;
   ip: string;
   netns: string;
@@ -16,7 +16,7 @@ export interface HostBoot {
   edb: boolean;
 }
 
-export interface StartedHost {
+interface StartedHost {
   initPid: number;
   /** The `unshare` process that parents init; it exits when init does. */
   launcherPid: number;
@@ -32,7 +32,7 @@ function initScript(): string {
  * Starts the host's PID 1 in its netns and returns once sshd answers on the host's address.
  * The launcher is detached so the lab outlives the process that brought it up.
  */
-export async function startHost(boot: HostBoot, onStarted: (s: StartedHost) => void): Promise<StartedHost> {
+export async function startHost(boot: HostBoot, record: (pids: Partial<StartedHost>) => void): Promise<StartedHost> {
   fs.mkdirSync(boot.dir, { recursive: true });
   const logFile = path.join(boot.dir, 'init.log');
   const log = fs.openSync(logFile, 'w');
@@ -68,19 +68,20 @@ export async function startHost(boot: HostBoot, onStarted: (s: StartedHost) => v
   };
 
   const launcherPid = child.pid ?? 0;
+  // Recorded at once: until init is known, killing the launcher is how this host is stopped.
+  record({ launcherPid });
   const initPid = await waitFor(`${boot.name}'s init process`, 5000, () => {
     const err = failed();
     if (err) throw err;
     return firstChild(launcherPid);
   }, 10);
-  const started = { initPid, launcherPid };
-  onStarted(started);
+  record({ initPid });
   await waitFor(`sshd on ${boot.name} (${boot.ip}:22); see ${logFile}`, 30000, async () => {
     const err = failed();
     if (err) throw err;
     return (await tcpAnswers(boot.ip, 22, 500)) ? true : undefined;
   }, 50);
-  return started;
+  return { initPid, launcherPid };
 }
 
 function firstChild(pid: number): number | undefined {

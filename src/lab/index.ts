@@ -1,5 +1,5 @@
 import { findHost } from './exec';
-import { planNetwork, setVethUp } from './network';
+import { planNetwork, setHostLink } from './network';
 import type { Lab } from './types';
 
 export type { Lab, LabHost, LabLayout } from './types';
@@ -13,8 +13,5 @@ export { labExec } from './exec';
 
 /** Cuts a host off the network (its end of the link goes down) or reconnects it. */
 export async function labSetLink(lab: Lab, host: string, up: boolean): Promise<void> {
-  const name = findHost(lab, host).name;
-  const veth = planNetwork(lab.prefix, lab.subnet).hosts.find((h) => h.name === name)?.veth;
-  if (!veth) throw new Error(`no link for ${host}`);
-  await setVethUp(veth, up);
+  await setHostLink(planNetwork(lab.prefix, lab.subnet), findHost(lab, host).name, up);
 }

@@ -108,7 +108,7 @@ export async function destroyNetwork(plan: { bridge: string; hosts: { netns: str
 }
 
 /** Inode of a named netns, to prove a recorded pid still belongs to the lab before signalling it. */
-export function netnsInode(netns: string): bigint | undefined {
+function netnsInode(netns: string): bigint | undefined {
   try {
     return fs.statSync(`/run/netns/${netns}`, { bigint: true }).ino;
   } catch {
@@ -126,6 +126,16 @@ export function pidInNetns(pid: number, netns: string): boolean {
   }
 }
 
-export async function setVethUp(veth: string, up: boolean): Promise<void> {
+/**
+ * Cuts or restores one host's link. On restore, every lab neighbour table is flushed: an ARP
+ * lookup begun during the cut would otherwise fail right after it and refuse the next
+ * connection with "No route to host"; flushing drops its queued packets silently instead.
+ */
+export async function setHostLink(plan: NetworkPlan, name: string, up: boolean): Promise<void> {
+  const veth = plan.hosts.find((h) => h.name === name)?.veth;
+  if (!veth) throw new Error(`no host ${name} in the lab`);
   await mustRun('ip', ['link', 'set', veth, up ? 'up' : 'down']);
+  if (!up) return;
+  await mustRun('ip', ['neigh', 'flush', 'dev', plan.bridge]);
+  for (const h of plan.hosts) await mustRun('ip', ['-n', h.netns, 'neigh', 'flush', 'dev', 'eth0']);
 }

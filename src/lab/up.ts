@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import { labDown, teardown } from './down';
+import { labDown } from './down';
 import { hostPublicKey, startHost } from './host';
 import { assertNetworkFree, createNetwork, planNetwork } from './network';
 import type { NetworkPlan } from './network';
@@ -9,7 +9,7 @@ import { mustRun } from './proc';
 import { labOf, readRecord, writeRecord } from './record';
 import type { LabRecord } from './record';
 import { statusOf } from './status';
-import { HOST_PLAN } from './types';
+import { HOST_PLAN, REPOSITORY_HOST } from './types';
 import type { Lab, LabLayout } from './types';
 
 export interface LabUpOptions {
@@ -33,9 +33,8 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
       assertMatches(existing, opts);
       return labOf(existing);
     }
-    // A lab that is partly gone (reboot, killed host) is rebuilt from scratch.
-    await teardown(existing);
   }
+  // Whatever is left of a lab that is partly gone (reboot, killed host) is removed, and it is rebuilt from scratch.
   await labDown({ stateDir });
 
   const plan = planNetwork(opts.prefix ?? DEFAULT_PREFIX, opts.subnet ?? DEFAULT_SUBNET);
@@ -49,17 +48,20 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     const operatorPublicKey = fs.readFileSync(`${paths.privateKey}.pub`, 'utf8').trim();
     await createNetwork(plan);
     const etcHosts = etcHostsFor(plan);
-    await Promise.all(
+    // Every host settles before a failure is reported, so the record holds each pid the teardown must stop.
+    const boots = await Promise.allSettled(
       rec.hosts.map((h) =>
         startHost(
-          { name: h.name, ip: h.ip, netns: h.netns, dir: paths.host(h.name), etcHosts, operatorPublicKey, edb: rec.layout === 'edb' && h.name !== 'backup-srv' },
-          (started) => {
-            Object.assign(h, started);
+          { name: h.name, ip: h.ip, netns: h.netns, dir: paths.host(h.name), etcHosts, operatorPublicKey, edb: rec.layout === 'edb' && h.name !== REPOSITORY_HOST },
+          (pids) => {
+            Object.assign(h, pids);
             writeRecord(paths.record, rec);
           },
         ),
       ),
     );
+    const failed = boots.find((b): b is PromiseRejectedResult => b.status === 'rejected');
+    if (failed) throw failed.reason;
     // Pinned from the hosts' own files, never learnt on first use.
     const knownHosts = rec.hosts.map((h) => `${h.name},${h.ip} ${hostPublicKey(paths.host(h.name))}\n`).join('');
     fs.writeFileSync(paths.knownHosts, knownHosts, { mode: 0o644 });

@@ -26,15 +26,15 @@ export interface DetachedStatus {
 const RUNS = '/var/lib/stanzactl/runs';
 
 // Runs as root in its own session; lives as long as the command to record its exit status.
-// The command line arrives in the environment, not argv, so secrets in it stay out of `ps`.
+// The command line arrives on stdin, so secrets in it stay out of argv and the environment.
 const RUNNER = `dir=$1
-line=$STANZACTL_LINE; unset STANZACTL_LINE
+line=$(cat)
 # A TERM/INT sent to the whole run should end the command but not the runner, which must record
 # the status. A trap with a handler (unlike an ignored signal) is reset in the command's subshell.
 trap : TERM INT
 stat=$(cat /proc/$$/stat); read -ra f <<<"\${stat##*) }"
 printf '%s %s\\n' "$$" "\${f[19]}" > "$dir/pid.tmp" && mv -f "$dir/pid.tmp" "$dir/pid"
-(eval "$line"); rc=$?
+(eval "$line") </dev/null; rc=$?
 printf '%s\\n' "$rc" > "$dir/rc.tmp" && mv -f "$dir/rc.tmp" "$dir/rc"`;
 
 const START = `set -eu
@@ -44,7 +44,8 @@ mkdir -p "$dir"
 if mkdir "$dir/claim" 2>/dev/null; then
   attached=false
   printf '%s\\n' "$desc" > "$dir/command"
-  STANZACTL_LINE=$(cat) setsid -f nohup bash -c "$runner" stanzactl-run "$dir" </dev/null >"$dir/out" 2>&1
+  line=$(cat)
+  printf '%s' "$line" | setsid -f nohup bash -c "$runner" stanzactl-run "$dir" >"$dir/out" 2>&1
 else
   attached=true
 fi
@@ -63,7 +64,8 @@ alive() {
   [ -e "$dir/pid" ] && read -r pid start < "$dir/pid" || return 1
   stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
   read -ra f <<<"\${stat##*) }"
-  [ "\${f[19]}" = "$start" ]
+  # A zombie is dead: PID 1 may take a while to reap the orphaned runner.
+  [ "\${f[0]}" != Z ] && [ "\${f[19]}" = "$start" ]
 }`;
 
 const POLL = `${ALIVE}

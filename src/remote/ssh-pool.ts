@@ -1,8 +1,8 @@
 import type { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { constants as os } from 'node:os';
-import { NodeSSH } from 'node-ssh';
-import { describe, stdinValue, toShellLine, type Become, type Command } from './command';
+import { NodeSSH, SSHError } from 'node-ssh';
+import { cmd, describe, stdinValue, toShellLine, type Become, type Command } from './command';
 import { HostKeyError, RemoteCommandError, RemoteTimeoutError, SshConnectError } from './errors';
 import { blobKeyType, keysFor, parseKnownHosts, verifyHostKey } from './known-hosts';
 import type { HostAddress, Remote, RunOptions, RunResult } from './types';
@@ -10,9 +10,7 @@ import type { HostAddress, Remote, RunOptions, RunResult } from './types';
 // The parts of ssh2 (node-ssh's transport) used here; the package ships no type declarations.
 interface Channel extends EventEmitter {
   readonly stderr: EventEmitter;
-  write(data: string): boolean;
-  eof(): void;
-  signal(name: string): void;
+  end(data?: string): void;
   close(): void;
 }
 interface Client extends EventEmitter {
@@ -20,6 +18,7 @@ interface Client extends EventEmitter {
   end(): void;
 }
 type Ssh2Error = Error & { level?: string };
+type Exit = { code: number | null; signal: string | null };
 
 interface Connection {
   readonly ssh: NodeSSH;
@@ -49,6 +48,22 @@ function hostKeyAlgorithms(pinned: Buffer[]): string[] {
   const types = new Set(pinned.map(blobKeyType));
   const known = HOST_KEY_ALGORITHMS.filter((a) => types.has(a.startsWith('rsa-sha2-') ? 'ssh-rsa' : a));
   return [...known, ...HOST_KEY_ALGORITHMS.filter((a) => !known.includes(a))];
+}
+
+/**
+ * With a timeout, the remote shell first reports its pid on stderr (that line is removed from the
+ * result). sshd makes each command's shell a session leader, so the pid names the process group
+ * to kill. SSH "signal" requests cannot do it: sshd refuses them for root logins, which run
+ * without privilege separation, and ssh2 1.17.0 drops them once stdin has ended.
+ */
+const PGID_MARK = 'stanzactl-pgid:';
+// sshd may write its own notices to stderr before the shell runs, so the line is looked for.
+const MARK_LINE = new RegExp(`(^|\n)${PGID_MARK}(\\d+)\n`);
+const KILL_TIMEOUT_MS = 10_000;
+
+function markedPgid(stderr: string): number | undefined {
+  const m = MARK_LINE.exec(stderr);
+  return m === null ? undefined : Number(m[2]);
 }
 
 /** Shell convention for a command killed by a signal; -1 for a signal name this OS does not know. */
@@ -83,25 +98,28 @@ export class SshPool implements Remote {
   async run(host: HostAddress, command: Command, options: RunOptions = {}): Promise<RunResult> {
     const { client } = await this.connection(host);
     const what = describe(command, this.become);
+    const { timeoutMs } = options;
+    const line = toShellLine(command, this.become);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let channel: Channel | undefined;
-    let timer: NodeJS.Timeout | undefined;
+    let pgid: number | undefined;
 
-    const finished = new Promise<{ code: number | null; signal: string | null }>((resolve, reject) => {
+    const finished = new Promise<Exit>((resolve, reject) => {
       try {
-        client.exec(toShellLine(command, this.become), {}, (e, ch) => {
+        client.exec(timeoutMs === undefined ? line : `echo ${PGID_MARK}$$ >&2; ${line}`, {}, (e, ch) => {
           if (e) return reject(new SshConnectError(host, `cannot start ${what}: ${e.message}`, true, { cause: e }));
           channel = ch;
-          let exit: { code: number | null; signal: string | null } = { code: null, signal: null };
+          let exit: Exit = { code: null, signal: null };
           ch.on('data', (b: Buffer) => out.push(b));
-          ch.stderr.on('data', (b: Buffer) => err.push(b));
+          ch.stderr.on('data', (b: Buffer) => {
+            err.push(b);
+            if (timeoutMs !== undefined) pgid ??= markedPgid(Buffer.concat(err).toString('latin1'));
+          });
           ch.on('exit', (code: number | null, signal?: string) => (exit = { code, signal: signal ?? null }));
           ch.on('close', () => resolve(exit));
-          const input = stdinValue(command);
-          if (input !== undefined) ch.write(input);
-          // eof(), not end(): an ended stream is no longer writable and ssh2 then drops signal().
-          ch.eof();
+          // EOF right after the input (or at once): a command reading stdin must not wait for more.
+          ch.end(stdinValue(command));
         });
       } catch (e) {
         // ssh2 throws "Not connected" when the socket died before the pool heard of it.
@@ -109,30 +127,46 @@ export class SshPool implements Remote {
       }
     });
 
-    const timedOut =
-      options.timeoutMs === undefined
+    let timer: NodeJS.Timeout | undefined;
+    let killing: Promise<void> | undefined;
+    const expired =
+      timeoutMs === undefined
         ? undefined
-        : new Promise<never>((_, reject) => {
-            const ms = options.timeoutMs as number;
+        : new Promise<'expired'>((resolve) => {
             timer = setTimeout(() => {
-              // sshd delivers the signal to the command's whole process group (killpg).
-              channel?.signal('KILL');
-              channel?.close();
-              reject(new RemoteTimeoutError(host, ms, `running ${what}`));
-            }, ms);
+              killing = this.killGroup(host, pgid).then(() => {
+                try {
+                  channel?.close();
+                } catch {
+                  // the connection is gone, and the channel with it
+                }
+              });
+              resolve('expired');
+            }, timeoutMs);
           });
     // Once the timeout has won, the command may still end (or fail) later: nobody listens then.
     finished.catch(() => undefined);
 
     try {
-      const exit = await (timedOut === undefined ? finished : Promise.race([finished, timedOut]));
-      const result = { stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+      const exit = await (expired === undefined ? finished : Promise.race([finished, expired]));
+      if (exit === 'expired' || killing !== undefined) {
+        await killing;
+        throw new RemoteTimeoutError(host, timeoutMs as number, `running ${what}`);
+      }
+      const stderr = Buffer.concat(err).toString('utf8');
+      const result = { stdout: Buffer.concat(out).toString('utf8'), stderr: timeoutMs === undefined ? stderr : stderr.replace(MARK_LINE, '$1') };
       if (exit.code !== null) return { code: exit.code, ...result };
       if (exit.signal !== null) return { code: signalCode(exit.signal), ...result };
       throw new SshConnectError(host, `connection lost while running ${what}`, true);
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Best effort: a kill that fails leaves the command to end on its own, and the caller has its error. */
+  private async killGroup(host: HostAddress, pgid: number | undefined): Promise<void> {
+    if (pgid === undefined) return;
+    await this.run(host, cmd('kill', '-KILL', '--', `-${pgid}`), { timeoutMs: KILL_TIMEOUT_MS }).catch(() => undefined);
   }
 
   async close(): Promise<void> {
@@ -209,9 +243,14 @@ export class SshPool implements Remote {
       client.end();
       if (refused) throw refused;
       const err = e as Ssh2Error;
-      const auth = err.level === 'client-authentication';
-      const why = auth ? `authentication as ${user} refused` : err.message;
-      throw new SshConnectError(host, `cannot connect to ${host.host}:${this.port}: ${why}`, !auth, { cause: e });
+      if (err.level === 'client-authentication') {
+        throw new SshConnectError(host, `cannot connect to ${host.host}:${this.port}: authentication as ${user} refused`, false, { cause: e });
+      }
+      // ssh2 tags every network and protocol error with a level, and node-ssh's own "no response"
+      // is an SSHError; anything else was thrown before a byte was sent: our configuration (an
+      // unreadable or encrypted key), which no retry fixes.
+      const transient = err.level !== undefined || e instanceof SSHError;
+      throw new SshConnectError(host, `cannot connect to ${host.host}:${this.port}: ${err.message}`, transient, { cause: e });
     }
     return { ssh, client };
   }

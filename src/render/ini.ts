@@ -30,7 +30,7 @@ function headerName(line: string): string | undefined {
   return t.startsWith('[') && t.endsWith(']') ? t.slice(1, -1).trim() : undefined;
 }
 
-export function isKeyEntry(e: IniEntry): boolean {
+function isKeyEntry(e: IniEntry): boolean {
   return e[0] !== '';
 }
 

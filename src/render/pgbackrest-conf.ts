@@ -42,19 +42,25 @@ function merge(existing: string | undefined, stanza: string, global: [string, Va
   return renderIni(ini);
 }
 
+// Where pgBackRest keeps a repository when repo1-path is not set.
+const DEFAULT_REPO_PATH = '/var/lib/pgbackrest';
+
 // Keys the spec decides through its own fields: an `options` entry naming one would contradict it.
 const derivedKey = /^(repo1-path|repo1-retention-full|repo1-host|repo1-host-user|backup-standby|pg\d+-[a-z-]+)$/;
 
 /** /etc/pgbackrest.conf on the repository host. */
 export function repoHostConf(existing: string | undefined, spec: Spec): string {
-  const current = getValue(findSection(parseIni(existing ?? ''), 'global'), 'repo1-path');
-  if (current !== undefined && !samePath(current, spec.repository.path)) {
-    const others = otherStanzas(existing, spec.stanza);
+  const ini = parseIni(existing ?? '');
+  const written = getValue(findSection(ini, 'global'), 'repo1-path');
+  // Stanzas without a repo1-path of their own keep their backups where [global] says, or in pgBackRest's default.
+  const dependents = otherStanzas(existing, spec.stanza).filter((n) => getValue(findSection(ini, n), 'repo1-path') === undefined);
+  // A path no other stanza depends on (the package's default conf) is simply replaced.
+  const current = written ?? DEFAULT_REPO_PATH;
+  if (dependents.length > 0 && !samePath(current, spec.repository.path)) {
     throw new ConfigConflictError(
-      `${spec.repository.host}:/etc/pgbackrest.conf already has repo1-path=${current}, the spec says ${spec.repository.path}. ` +
-        (others.length > 0
-          ? `Changing it would orphan the backups and WAL of stanza(s) ${others.join(', ')} kept there. `
-          : 'Changing it would orphan the backups and WAL already kept there. ') +
+      `${spec.repository.host}:/etc/pgbackrest.conf ${written === undefined ? 'uses the default' : 'already has'} repo1-path=${current}, ` +
+        `the spec says ${spec.repository.path}. ` +
+        `Changing it would orphan the backups and WAL of stanza(s) ${dependents.join(', ')} kept there. ` +
         'Set repository.path to the existing path, or move the repository by hand first.',
     );
   }
@@ -75,7 +81,8 @@ export function repoHostConf(existing: string | undefined, spec: Spec): string {
     existing,
     spec.stanza,
     [
-      ['repo1-path', spec.repository.path],
+      // An existing spelling of the same directory (`/backup_space/`) is left as written.
+      ['repo1-path', written !== undefined && samePath(written, spec.repository.path) ? written : spec.repository.path],
       ['repo1-retention-full', spec.repository.retentionFull],
       ['log-level-console', 'info'],
       ['log-level-file', 'detail'],
@@ -120,6 +127,8 @@ export function nodeConf(existing: string | undefined, spec: Spec, node: SpecNod
     [
       ['repo1-host', spec.repository.host],
       ['repo1-host-user', spec.repository.user],
+      // The package's default repo1-path would otherwise name a directory on the wrong side.
+      ['repo1-path', spec.repository.path],
       ['log-level-console', 'info'],
       ['log-level-file', 'detail'],
       ['delta', true],

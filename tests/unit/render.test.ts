@@ -1,0 +1,356 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { loadSpec } from '../../src/spec/load';
+import type { Spec } from '../../src/spec/schema';
+import { parseIni, renderIni } from '../../src/render/ini';
+import { ConfigConflictError, nodeConf, repoHostConf } from '../../src/render/pgbackrest-conf';
+import { conninfoValue, primaryConninfo } from '../../src/render/recovery';
+import { ensureLines, replicationHbaLine } from '../../src/render/pg-hba';
+import { ensurePgpass, pgpassLine } from '../../src/render/pgpass';
+import { alterSystemSql, ensureReplicationRoleSql, quoteIdent, quoteLiteral } from '../../src/render/sql';
+import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine, parsePublicKey } from '../../src/facts/ssh-keys';
+
+const fixtures = resolve(__dirname, '../../../tests/fixtures');
+const demo = (): Spec => loadSpec(`${fixtures}/spec/demo.yaml`);
+const edb = (): Spec => loadSpec(`${fixtures}/spec/edb.yaml`);
+
+test('ini: parse then render gives the text back, comments, spacing and repeated keys included', () => {
+  const text = '# top comment\n\n[global]\nrepo1-path = /backup_space\n  # indented comment\nrecovery-option=a=1\nrecovery-option=b=2\n\n[demo]\npg1-path=/x\n';
+  const ini = parseIni(text);
+  assert.deepEqual(
+    ini.sections.map((s) => s.name),
+    ['', 'global', 'demo'],
+  );
+  const global = ini.sections[1].entries.filter((e) => e[0] !== '');
+  assert.deepEqual(global, [
+    ['repo1-path', '/backup_space'],
+    ['recovery-option', 'a=1'],
+    ['recovery-option', 'b=2'],
+  ]);
+  assert.equal(renderIni(ini), text);
+});
+
+test('ini: an edited entry is rendered canonically, the rest as read', () => {
+  const ini = parseIni('[global]\nrepo1-path = /a\nlog-level-file = debug\n');
+  ini.sections[0].entries[1] = ['log-level-file', 'detail'];
+  assert.equal(renderIni(ini), '[global]\nrepo1-path = /a\nlog-level-file=detail\n');
+});
+
+test('repository host conf has the seed shape', () => {
+  assert.equal(
+    repoHostConf(undefined, demo()),
+    [
+      '[global]',
+      'repo1-path=/backup_space',
+      'repo1-retention-full=2',
+      'log-level-console=info',
+      'log-level-file=detail',
+      'start-fast=y',
+      'delta=y',
+      '',
+      '[demo]',
+      'pg1-host=10.0.0.11',
+      'pg1-host-user=postgres',
+      'pg1-path=/var/lib/postgresql/15/main',
+      'pg1-port=5432',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('repository host conf with backups from standbys lists them as pg2, pg3 and sets backup-standby; options land in [global]', () => {
+  const out = repoHostConf(undefined, edb());
+  const ini = parseIni(out);
+  const global = Object.fromEntries(ini.sections.find((s) => s.name === 'global')!.entries);
+  assert.equal(global['compress-type'], 'zst');
+  assert.equal(global['repo1-bundle'], 'y');
+  assert.equal(global['process-max'], '2');
+  const stanza = ini.sections.find((s) => s.name === 'demo')!.entries;
+  assert.deepEqual(stanza, [
+    ['pg1-host', 'pg1-srv'],
+    ['pg1-host-user', 'enterprisedb'],
+    ['pg1-path', '/var/lib/edb/as15/data'],
+    ['pg1-port', '5444'],
+    ['pg2-host', 'pg2-srv'],
+    ['pg2-host-user', 'enterprisedb'],
+    ['pg2-path', '/var/lib/edb/as15/data'],
+    ['pg2-port', '5444'],
+    ['pg3-host', 'pg3-srv'],
+    ['pg3-host-user', 'enterprisedb'],
+    ['pg3-path', '/var/lib/edb/as15/data'],
+    ['pg3-port', '5444'],
+    ['backup-standby', 'y'],
+  ]);
+});
+
+test('a spec option may override a default but not a key the spec sets elsewhere', () => {
+  const s = demo();
+  s.repository.options = { 'log-level-file': 'debug' };
+  assert.match(repoHostConf(undefined, s), /^log-level-file=debug$/m);
+  assert.doesNotMatch(repoHostConf(undefined, s), /log-level-file=detail/);
+  s.repository.options = { 'repo1-path': '/elsewhere' };
+  assert.throws(() => repoHostConf(undefined, s), ConfigConflictError);
+  s.repository.options = { 'pg1-host': 'x' };
+  assert.throws(() => repoHostConf(undefined, s), ConfigConflictError);
+});
+
+const sharedRepoConf = `# /etc/pgbackrest.conf -- shared by several clusters, edited by hand
+[global]
+repo1-path = /backup_space
+repo1-retention-full=4
+log-level-file=debug
+process-max=4
+
+# reporting cluster, owned by the BI team
+[other]
+pg1-host = pg9-srv
+pg1-host-user=postgres
+pg1-path=/data/pg
+# keep the old box until March
+pg2-host=pg8-srv
+
+[demo]
+pg1-host=old-primary
+recovery-option=stale
+
+[other:backup]
+process-max=8
+`;
+
+function sectionText(conf: string, name: string): string {
+  // The section's header up to the next header: the text a merge must keep.
+  const start = conf.indexOf(`[${name}]`);
+  const next = conf.indexOf('\n[', start + 1);
+  return conf.slice(start, next < 0 ? undefined : next + 1);
+}
+
+test('repository host conf keeps other stanzas byte-for-byte and replaces ours whole', () => {
+  const out = repoHostConf(sharedRepoConf, demo());
+  for (const other of ['other', 'other:backup']) assert.equal(sectionText(out, other), sectionText(sharedRepoConf, other));
+  assert.ok(out.startsWith('# /etc/pgbackrest.conf -- shared by several clusters, edited by hand\n[global]\nrepo1-path = /backup_space\n'));
+  assert.match(out, /^process-max=4$/m);
+  assert.match(out, /^repo1-retention-full=2$/m);
+  assert.doesNotMatch(out, /retention-full=4/);
+  assert.doesNotMatch(out, /old-primary|stale/);
+  assert.match(sectionText(out, 'demo'), /^\[demo\]\npg1-host=10\.0\.0\.11\npg1-host-user=postgres\npg1-path=\/var\/lib\/postgresql\/15\/main\npg1-port=5432\n\n$/);
+});
+
+test('rendering is a fixed point: render(render(x)) == render(x)', () => {
+  for (const start of [undefined, '', sharedRepoConf, '[global]\nrepo1-path=/backup_space']) {
+    const once = repoHostConf(start, demo());
+    assert.equal(repoHostConf(once, demo()), once);
+    const edbOnce = repoHostConf(start, edb());
+    assert.equal(repoHostConf(edbOnce, edb()), edbOnce);
+  }
+  for (const node of demo().nodes) {
+    const once = nodeConf(sharedRepoConf.replace('repo1-path = /backup_space', 'repo1-host=backup-srv'), demo(), node);
+    assert.equal(nodeConf(once, demo(), node), once);
+  }
+});
+
+test('switching backups to the standbys and back edits only our stanza', () => {
+  const s = edb();
+  const withStandbys = repoHostConf(sharedRepoConf, s);
+  s.backups = { fromStandby: false };
+  const without = repoHostConf(withStandbys, s);
+  assert.doesNotMatch(without, /pg2-host=pg2-srv|backup-standby/);
+  assert.equal(sectionText(without, 'other'), sectionText(sharedRepoConf, 'other'));
+});
+
+test('a different repo1-path on the repository host is a conflict a DBA can act on', () => {
+  const existing = sharedRepoConf.replace('repo1-path = /backup_space', 'repo1-path=/var/lib/pgbackrest');
+  assert.throws(
+    () => repoHostConf(existing, demo()),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigConflictError);
+      assert.match(e.message, /repo1-path=\/var\/lib\/pgbackrest/);
+      assert.match(e.message, /\/backup_space/);
+      assert.match(e.message, /orphan/);
+      assert.match(e.message, /\bother\b/);
+      return true;
+    },
+  );
+  // Without repo1-path, the other stanza's backups are in pgBackRest's default path.
+  assert.throws(() => repoHostConf('[other]\npg1-host=pg9-srv\n', demo()), /uses the default repo1-path=\/var\/lib\/pgbackrest.*\bother\b/);
+  // ...unless that stanza names its own repository path.
+  assert.doesNotThrow(() => repoHostConf('[other]\nrepo1-path=/elsewhere\npg1-host=pg9-srv\n', demo()));
+  // A trailing slash names the same directory: no conflict, and the existing spelling stays.
+  const slash = repoHostConf('[global]\nrepo1-path=/backup_space/\n', demo());
+  assert.match(slash, /^repo1-path=\/backup_space\/$/m);
+});
+
+test('node conf has the seed shape; standbys get the recovery option, the primary does not', () => {
+  const s = demo();
+  const primary = nodeConf(undefined, s, s.nodes[0]);
+  assert.equal(
+    primary,
+    [
+      '[global]',
+      'repo1-host=backup-srv',
+      'repo1-host-user=pgbackrest',
+      'log-level-console=info',
+      'log-level-file=detail',
+      'delta=y',
+      '',
+      '[demo]',
+      'pg1-path=/var/lib/postgresql/15/main',
+      'pg1-user=postgres',
+      'pg1-port=5432',
+      '',
+    ].join('\n'),
+  );
+  const standby = nodeConf(undefined, s, s.nodes[2]);
+  assert.match(standby, /^recovery-option=primary_conninfo=host=10\.0\.0\.11 port=5432 user=replic_user application_name=pg3-srv$/m);
+  // A standby promoted to primary loses its recovery option.
+  assert.doesNotMatch(nodeConf(standby, s, { ...s.nodes[2], role: 'primary' }), /recovery-option/);
+});
+
+test('node conf keeps other stanzas and refuses to re-point them to another repository host', () => {
+  const s = demo();
+  const existing = '[global]\nrepo1-host=backup-srv\nrepo1-host-user=pgbackrest\n\n[other]\npg1-path = /data/other\npg1-port=5433\n';
+  const out = nodeConf(existing, s, s.nodes[1]);
+  // Our stanza is appended: everything that was there stays, byte-for-byte.
+  assert.ok(out.startsWith(existing.replace('\n\n[other]', '\nlog-level-console=info\nlog-level-file=detail\ndelta=y\n\n[other]')), out);
+  assert.throws(() => nodeConf(existing.replace('repo1-host=backup-srv', 'repo1-host=old-backup'), s, s.nodes[1]), ConfigConflictError);
+  // Alone on the node, our stanza may move to the spec's repository host.
+  assert.match(nodeConf('[global]\nrepo1-host=old-backup\n', s, s.nodes[1]), /^repo1-host=backup-srv$/m);
+});
+
+test('conninfo values are quoted per libpq when they need it', () => {
+  assert.equal(conninfoValue('pg1-srv'), 'pg1-srv');
+  assert.equal(conninfoValue(''), "''");
+  assert.equal(conninfoValue('a b'), "'a b'");
+  assert.equal(conninfoValue("it's"), "'it\\'s'");
+  assert.equal(conninfoValue('back\\slash'), "'back\\\\slash'");
+  assert.equal(
+    primaryConninfo({ host: 'pg1-srv', port: 5444, user: 'replic_user', applicationName: 'pg 2' }),
+    "host=pg1-srv port=5444 user=replic_user application_name='pg 2'",
+  );
+  assert.throws(() => conninfoValue('a\0b'));
+});
+
+test('pg_hba replication lines: /32, /128, host names as they are, keywords quoted', () => {
+  assert.equal(replicationHbaLine('replic_user', '10.0.0.12'), 'host    replication    replic_user    10.0.0.12/32    scram-sha-256');
+  assert.equal(replicationHbaLine('replic_user', 'fd00::12'), 'host    replication    replic_user    fd00::12/128    scram-sha-256');
+  assert.equal(replicationHbaLine('replic_user', 'pg2-srv'), 'host    replication    replic_user    pg2-srv    scram-sha-256');
+  assert.equal(replicationHbaLine('replic_user', '10.0.0.0/24'), 'host    replication    replic_user    10.0.0.0/24    scram-sha-256');
+  assert.equal(replicationHbaLine('all', '10.0.0.12'), 'host    replication    "all"    10.0.0.12/32    scram-sha-256');
+});
+
+test('ensureLines appends once under a marker, matches whitespace-insensitively, ignores commented-out lines', () => {
+  const base = '# TYPE DATABASE USER ADDRESS METHOD\nlocal all postgres peer\n#host replication replic_user 10.0.0.12/32 scram-sha-256\nhost\treplication\treplic_user\t10.0.0.13/32\tscram-sha-256   # by hand';
+  const lines = [replicationHbaLine('replic_user', '10.0.0.12'), replicationHbaLine('replic_user', '10.0.0.13'), replicationHbaLine('replic_user', '10.0.0.12')];
+  const first = ensureLines(base, lines);
+  assert.deepEqual(first.added, [lines[0]]);
+  assert.equal(first.content, `${base}\n# added by stanzactl\n${lines[0]}\n`);
+  const second = ensureLines(first.content, lines);
+  assert.deepEqual(second.added, []);
+  assert.equal(second.content, first.content);
+  assert.equal(ensureLines('', []).content, '');
+});
+
+test('pgpass lines escape ":" and "\\"; ensurePgpass replaces the same target and keeps the rest', () => {
+  assert.equal(pgpassLine({ host: '*', port: '*', database: 'replication', user: 'replic_user', password: 'mypwd' }), '*:*:replication:replic_user:mypwd');
+  assert.equal(pgpassLine({ host: 'fd00::1', port: 5432, database: 'replication', user: 'u', password: 'a:b\\c' }), 'fd00\\:\\:1:5432:replication:u:a\\:b\\\\c');
+  assert.throws(() => pgpassLine({ host: 'h', port: 1, database: 'd', user: 'u', password: 'a\nb' }));
+
+  const match = { database: 'replication', user: 'replic_user' };
+  const other = 'pg9-srv:5433:app:app_user:secret';
+  const old = '10.0.0.11:5432:replication:replic_user:old\\:pw';
+  const line = pgpassLine({ host: '10.0.0.11', port: 5432, database: 'replication', user: 'replic_user', password: 'new' });
+  const r = ensurePgpass(`${other}\n${old}\n# a comment\n${old}\n`, line, match);
+  assert.equal(r.content, `${other}\n${line}\n# a comment\n`);
+  assert.equal(r.changed, true);
+  const again = ensurePgpass(r.content, line, match);
+  assert.deepEqual(again, { content: r.content, changed: false });
+  const appended = ensurePgpass(other, line, match);
+  assert.equal(appended.content, `${other}\n${line}\n`);
+  assert.equal(ensurePgpass('', line, match).content, `${line}\n`);
+  // Another host's line for the same role is another target: kept.
+  const elsewhere = '10.0.0.99:5432:replication:replic_user:x';
+  assert.equal(ensurePgpass(`${elsewhere}\n`, line, match).content, `${elsewhere}\n${line}\n`);
+});
+
+const hostile = ["it's", 'say "hi"', 'x;-- drop', 'a$$b$$', 'back\\slash', '$tag$', ':var', "'; DROP ROLE postgres; --", 'multi\nline'];
+
+test('SQL quoting survives hostile strings', () => {
+  assert.equal(quoteLiteral("it's"), "'it''s'");
+  assert.equal(quoteLiteral('back\\slash'), "'back\\slash'");
+  assert.equal(quoteIdent('say "hi"'), '"say ""hi"""');
+  for (const s of hostile) {
+    // Undoing the quoting gives the input back: nothing can escape the quotes.
+    assert.equal(quoteLiteral(s).slice(1, -1).replace(/''/g, "'"), s);
+    assert.equal(quoteIdent(s).slice(1, -1).replace(/""/g, '"'), s);
+    assert.doesNotMatch(quoteLiteral(s).slice(1, -1).replace(/''/g, ''), /'/);
+  }
+  assert.throws(() => quoteLiteral('a\0b'));
+  assert.throws(() => quoteIdent(''));
+});
+
+test('the replication role script: CREATE or ALTER, reports created/exists, no dollar quoting a password could end', () => {
+  const sql = ensureReplicationRoleSql('replic_user', "p'w$$;--\\");
+  assert.match(sql, /^CREATE ROLE "replic_user" WITH LOGIN REPLICATION PASSWORD 'p''w\$\$;--\\';$/m);
+  assert.match(sql, /^ALTER ROLE "replic_user" WITH LOGIN REPLICATION PASSWORD 'p''w\$\$;--\\';$/m);
+  assert.match(sql, /rolname = 'replic_user'/);
+  assert.match(sql, /^\\echo created$/m);
+  assert.match(sql, /^\\echo exists$/m);
+  assert.match(sql, /password_encryption = 'scram-sha-256'/);
+  assert.doesNotMatch(sql, /\bDO\b/);
+  for (const pw of hostile) {
+    const lines = ensureReplicationRoleSql('replic_user', pw).split('\n');
+    // Only our own meta-commands start a line with a backslash.
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith('\\')),
+      ['\\if :stanzactl_create', '\\echo created', '\\else', '\\echo exists', '\\endif'],
+    );
+  }
+});
+
+test('ALTER SYSTEM statements quote values and refuse odd names', () => {
+  assert.equal(
+    alterSystemSql({ archive_mode: 'on', archive_command: "pgbackrest --stanza=demo archive-push %p 'x'" }),
+    "ALTER SYSTEM SET archive_mode = 'on';\nALTER SYSTEM SET archive_command = 'pgbackrest --stanza=demo archive-push %p ''x''';\n",
+  );
+  assert.equal(alterSystemSql({ 'pg_stat_statements.max': '1000' }), "ALTER SYSTEM SET pg_stat_statements.max = '1000';\n");
+  assert.throws(() => alterSystemSql({ 'work_mem; DROP TABLE x': '1' }));
+  assert.equal(alterSystemSql({}), '');
+});
+
+const ed = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
+const ed2 = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
+
+test('public keys parse with and without a comment; garbage is refused', () => {
+  assert.deepEqual(parsePublicKey(`${ed} postgres@pg1-srv\n`), { type: 'ssh-ed25519', key: ed.split(' ')[1], comment: 'postgres@pg1-srv' });
+  assert.deepEqual(parsePublicKey(ed), { type: 'ssh-ed25519', key: ed.split(' ')[1] });
+  assert.throws(() => parsePublicKey('not a key'));
+  assert.throws(() => parsePublicKey(''));
+});
+
+test('authorized_keys: same type+key is present whatever its comment or options; no duplicates', () => {
+  const existing = `# keys\nfrom="10.0.0.0/24" ${ed} old-comment\n`;
+  assert.deepEqual(ensureAuthorizedKey(existing, `${ed} postgres@pg1-srv`), { content: existing, changed: false });
+  const added = ensureAuthorizedKey(existing, `${ed2} pgbackrest@backup-srv`);
+  assert.equal(added.content, `${existing}${ed2} pgbackrest@backup-srv\n`);
+  assert.equal(added.changed, true);
+  assert.deepEqual(ensureAuthorizedKey(added.content, ed2), { content: added.content, changed: false });
+  assert.equal(ensureAuthorizedKey('', ed).content, `${ed}\n`);
+  assert.equal(ensureAuthorizedKey('x', ed).content, `x\n${ed}\n`);
+});
+
+test('known_hosts: a line per host from its host key; a changed key replaces the old line', () => {
+  const line = knownHostsLine(['pg1-srv', '10.0.0.11'], `${ed} root@pg1-srv\n`);
+  assert.equal(line, `pg1-srv,10.0.0.11 ${ed}`);
+  assert.throws(() => knownHostsLine([], ed));
+  assert.throws(() => knownHostsLine(['a b'], ed));
+  const other = `backup-srv,10.0.0.10 ${ed2}`;
+  const first = ensureKnownHosts(`${other}\n`, line);
+  assert.deepEqual(first, { content: `${other}\n${line}\n`, changed: true });
+  assert.deepEqual(ensureKnownHosts(first.content, line), { content: first.content, changed: false });
+  const rebuilt = knownHostsLine(['pg1-srv', '10.0.0.11'], ed2);
+  const replaced = ensureKnownHosts(first.content, rebuilt);
+  assert.deepEqual(replaced, { content: `${other}\n${rebuilt}\n`, changed: true });
+  // Hashed lines are left alone.
+  const hashed = `|1|abc=|def= ${ed}\n`;
+  assert.equal(ensureKnownHosts(hashed, line).content, `${hashed}${line}\n`);
+});
