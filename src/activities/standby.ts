@@ -35,8 +35,9 @@ export interface StandbyPlan extends StepResult {
   readonly delta: boolean;
 }
 
-async function walReceiverStatus(ops: HostOps, host: HostAddress, spec: Spec): Promise<string> {
-  return query(ops, host, spec.postgres, "SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), 'none') || ' ' || pg_is_in_recovery()");
+async function walReceiver(ops: HostOps, host: HostAddress, spec: Spec): Promise<{ status: string; inRecovery: boolean }> {
+  const [status, recovery] = (await query(ops, host, spec.postgres, "SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), 'none'), pg_is_in_recovery()")).split('\t');
+  return { status, inRecovery: recovery === 't' };
 }
 
 // Debian keeps postgresql.conf and pg_hba.conf outside the data directory and a restore does not
@@ -64,8 +65,8 @@ export async function prepareStandby(ops: HostOps, spec: Spec, nodeName: string,
     );
   }
   if (ours && state.running) {
-    const [status, recovery] = (await walReceiverStatus(ops, host, spec)).split(' ');
-    if (status === 'streaming' && recovery === 't') return { changed: false, streaming: true, delta: true, detail: `${nodeName} is already streaming` };
+    const { status, inRecovery } = await walReceiver(ops, host, spec);
+    if (status === 'streaming' && inRecovery) return { changed: false, streaming: true, delta: true, detail: `${nodeName} is already streaming` };
   }
   const results: StepResult[] = [];
   if (state.running) {
@@ -115,7 +116,7 @@ export async function waitStreaming(ops: HostOps, spec: Spec, nodeName: string):
   const host = nodeAddress(findNode(spec, nodeName));
   const primary = nodeAddress(primaryNode(spec));
   for (;;) {
-    const [status] = (await walReceiverStatus(ops, host, spec)).split(' ');
+    const { status } = await walReceiver(ops, host, spec);
     if (status === 'streaming') {
       const lag = await query(ops, primary, spec.postgres,
         `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) FROM pg_stat_replication WHERE application_name = ${quoteLiteral(nodeName)}`);
