@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Command } from '../remote/command';
-import { clearDetached, startOrAttach, waitDetached } from '../remote/detached';
+import { clearDetached, pollDetached, startOrAttach, waitDetached } from '../remote/detached';
 import type { HostAddress } from '../remote/types';
 import type { HostOps } from './host-ops';
 import { PgbackrestError } from './pgbackrest';
@@ -13,6 +13,11 @@ export function runKey(host: HostAddress): string {
   const info = Context.current().info;
   const raw = `${info.workflowExecution.workflowId}.${info.workflowExecution.runId}.${info.activityType}.${host.name}`;
   return raw.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200);
+}
+
+/** Whether an earlier attempt of this activity already started its run on `host`. */
+export async function startedBefore(ops: HostOps, host: HostAddress): Promise<boolean> {
+  return (await pollDetached(ops.remote, host, runKey(host), 0)).state !== 'absent';
 }
 
 export interface DetachedOutcome {

@@ -1,6 +1,6 @@
 import { parseInfo, fullBackups, type StanzaInfo } from '../facts/pgbackrest-info';
 import type { Spec } from '../spec/schema';
-import { runDetachedPgbackrest } from './detached-run';
+import { runDetachedPgbackrest, startedBefore } from './detached-run';
 import { repoHost } from './hosts';
 import type { HostOps } from './host-ops';
 import { pgbackrestCommand, runPgbackrest } from './pgbackrest';
@@ -44,9 +44,12 @@ function summary(info: StanzaInfo | undefined): BackupSummary | undefined {
 
 /** The seed's first full backup, only when the stanza has none; runs detached on the repository host. */
 export async function ensureFullBackup(ops: HostOps, spec: Spec): Promise<FullBackupResult> {
-  const existing = summary(await stanzaInfo(ops, spec));
-  if (existing) return { changed: false, detail: `full backup ${existing.label} exists`, backup: existing };
   const host = repoHost(spec);
+  // A crashed attempt's backup is re-attached (and reported as made here) before looking for others.
+  if (!(await startedBefore(ops, host))) {
+    const existing = summary(await stanzaInfo(ops, spec));
+    if (existing) return { changed: false, detail: `full backup ${existing.label} exists`, backup: existing };
+  }
   const { attached } = await runDetachedPgbackrest(ops, host, pgbackrestCommand(spec.repository.user, spec.stanza, '--type=full', '--log-level-console=info', 'backup'));
   const made = summary(await stanzaInfo(ops, spec));
   if (!made) throw new Error(`pgBackRest reported success but stanza ${spec.stanza} shows no full backup`);

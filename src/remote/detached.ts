@@ -16,7 +16,7 @@ import type { HostAddress, Remote } from './types';
  */
 
 export interface DetachedStatus {
-  state: 'running' | 'exited' | 'lost';
+  state: 'running' | 'exited' | 'lost' | 'absent';
   code?: number;
   outputTail: string;
   /** ISO 8601. */
@@ -69,6 +69,7 @@ alive() {
 }`;
 
 const POLL = `${ALIVE}
+if [ ! -d "$dir" ]; then echo absent; echo -; exit 0; fi
 if [ -e "$dir/rc" ]; then echo "exited $(cat "$dir/rc")"
 elif alive; then echo running
 elif [ -e "$dir/rc" ]; then echo "exited $(cat "$dir/rc")"
@@ -102,14 +103,14 @@ export async function startOrAttach(remote: Remote, host: HostAddress, runKey: s
   return { attached: r.stdout.trim() === 'true' };
 }
 
-/** One SSH round trip. A run that was never started reads as `lost`, like one that vanished. */
+/** One SSH round trip. `absent`: no run with this key was ever started (or it was cleared). */
 export async function pollDetached(remote: Remote, host: HostAddress, runKey: string, tailLines = 20): Promise<DetachedStatus> {
   const c = script(POLL, validKey(runKey), String(tailLines));
   const { stdout } = check(host, c, await remote.run(host, c, { timeoutMs: POLL_TIMEOUT_MS }));
   const [state, started] = stdout.split('\n', 2);
   const outputTail = stdout.split('\n').slice(2).join('\n');
   const startedAt = started === '-' ? undefined : started;
-  if (state === 'running' || state === 'lost') return { state, outputTail, startedAt };
+  if (state === 'running' || state === 'lost' || state === 'absent') return { state, outputTail, startedAt };
   const exited = /^exited (\d+)$/.exec(state);
   if (exited === null) throw new Error(`${host.name}: unexpected status of run ${runKey}: ${state}`);
   return { state: 'exited', code: Number(exited[1]), outputTail, startedAt };
@@ -131,7 +132,8 @@ export async function waitDetached(
     opts.signal?.throwIfAborted();
     const s = await pollDetached(remote, host, runKey);
     await opts.onProgress?.(s);
-    if (s.state !== 'running') return { ...s, state: s.state };
+    // Absent after a start means someone cleared the run: as good as lost.
+    if (s.state !== 'running') return { ...s, state: s.state === 'absent' ? 'lost' : s.state };
     if (deadline !== undefined && Date.now() + opts.intervalMs > deadline) {
       throw new RemoteTimeoutError(host, opts.timeoutMs as number, `waiting for detached run ${runKey} (still running; a retry re-attaches)`);
     }

@@ -71,4 +71,20 @@ export class ClusterChecks {
     s['repo authorized_keys'] = await this.sh('backup-srv', ['cat', `/home/${this.spec.repository.user}/.ssh/authorized_keys`]);
     return s;
   }
+
+  /** Two standbys stream, one full backup, check passes, a new row reaches both standbys. */
+  async assertHealthy(): Promise<void> {
+    assert.deepEqual(await this.streamingStandbys(), this.standbys);
+    assert.equal((await this.fullBackups()).length, 1);
+    await this.pgbackrest('check');
+    await this.rowReplicates();
+    assert.equal(await this.psql(this.primary, 'SHOW data_checksums'), 'on');
+  }
+
+  async assertProvisionChangesNothing(provision: () => Promise<{ changed: boolean; steps: { changed?: boolean }[] }>): Promise<void> {
+    const before = await this.snapshot();
+    const result = await provision();
+    assert.equal(result.changed, false, JSON.stringify(result.steps.filter((s) => s.changed)));
+    assert.deepEqual(await this.snapshot(), before);
+  }
 }
