@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import type { temporal } from '@temporalio/proto';
+import { temporalCli } from '../../src/paths';
 
 export interface ActivityRun {
   readonly type: string;
@@ -22,4 +24,9 @@ export function activityRuns(history: temporal.api.history.v1.IHistory): Activit
     if (done) scheduled.get(String(done.scheduledEventId))!.completed = true;
   }
   return [...scheduled.values()];
+}
+
+/** A workflow's history as `temporal workflow show -o json` prints it: the form replay reads. */
+export function historyJson(address: string, workflowId: string): string {
+  return execFileSync(temporalCli(), ['workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json'], { encoding: 'utf8' });
 }

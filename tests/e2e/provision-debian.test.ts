@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { failureMessage, startProvision, type ProvisionResult } from '../../src/client';
 import { labExec } from '../../src/lab';
 import { ProvisionFixture } from './fixture';
-import { activityRuns } from './history';
+import { activityRuns, historyJson } from './history';
 
 const LONG = { timeout: 15 * 60_000 };
 
@@ -54,7 +53,9 @@ describe('provision on the Debian layout', { timeout: 40 * 60_000 }, () => {
     const backupLog = await f.checks.sh('backup-srv', ['cat', `/var/log/pgbackrest/${f.spec.stanza}-backup.log`]);
     assert.equal(backupLog.match(/backup command begin/g)?.length, 1, 'pgBackRest started one backup');
 
-    if (process.env.STANZACTL_RECORD_HISTORY) writeFileSync(process.env.STANZACTL_RECORD_HISTORY, historyToJSON(history));
+    if (process.env.STANZACTL_RECORD_HISTORY) {
+      writeFileSync(process.env.STANZACTL_RECORD_HISTORY, historyJson(f.temporal.address, handle.workflowId));
+    }
   });
 
   test('the cluster works, checked without stanzactl', LONG, async () => {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { loadSpec } from '../../src/spec/load';
 import type { Spec } from '../../src/spec/schema';
 import { parseIni, renderIni } from '../../src/render/ini';
@@ -178,6 +179,10 @@ test('a different repo1-path on the repository host is a conflict a DBA can act 
   // A trailing slash names the same directory: no conflict, and the existing spelling stays.
   const slash = repoHostConf('[global]\nrepo1-path=/backup_space/\n', demo());
   assert.match(slash, /^repo1-path=\/backup_space\/$/m);
+  // The package's own pgbackrest.conf names a path no stanza uses yet: it is simply replaced.
+  const packaged = repoHostConf(readFileSync(join(fixtures, 'pgbackrest', 'debian-package.conf'), 'utf8'), demo());
+  assert.match(packaged, /^repo1-path=\/backup_space$/m);
+  assert.doesNotMatch(packaged, /^repo1-path=\/var\/lib\/pgbackrest$/m);
 });
 
 test('node conf has the seed shape; standbys get the recovery option, the primary does not', () => {
@@ -189,6 +194,7 @@ test('node conf has the seed shape; standbys get the recovery option, the primar
       '[global]',
       'repo1-host=backup-srv',
       'repo1-host-user=pgbackrest',
+      'repo1-path=/backup_space',
       'log-level-console=info',
       'log-level-file=detail',
       'delta=y',
@@ -211,7 +217,7 @@ test('node conf keeps other stanzas and refuses to re-point them to another repo
   const existing = '[global]\nrepo1-host=backup-srv\nrepo1-host-user=pgbackrest\n\n[other]\npg1-path = /data/other\npg1-port=5433\n';
   const out = nodeConf(existing, s, s.nodes[1]);
   // Our stanza is appended: everything that was there stays, byte-for-byte.
-  assert.ok(out.startsWith(existing.replace('\n\n[other]', '\nlog-level-console=info\nlog-level-file=detail\ndelta=y\n\n[other]')), out);
+  assert.ok(out.startsWith(existing.replace('\n\n[other]', '\nrepo1-path=/backup_space\nlog-level-console=info\nlog-level-file=detail\ndelta=y\n\n[other]')), out);
   assert.throws(() => nodeConf(existing.replace('repo1-host=backup-srv', 'repo1-host=old-backup'), s, s.nodes[1]), ConfigConflictError);
   // Alone on the node, our stanza may move to the spec's repository host.
   assert.match(nodeConf('[global]\nrepo1-host=old-backup\n', s, s.nodes[1]), /^repo1-host=backup-srv$/m);

@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { Worker } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { projectRoot } from '../../src/paths';
+
+// Histories recorded from real runs (tests/e2e with STANZACTL_RECORD_HISTORY). A workflow change
+// that would break workflows already running fails here: use patched() for such changes.
+const dir = join(projectRoot(), 'tests', 'histories');
+const histories = readdirSync(dir).filter((f) => f.endsWith('.json'));
+
+describe('replay of recorded histories', () => {
+  test('there is at least one recorded history', () => assert.ok(histories.length > 0));
+
+  for (const file of histories) {
+    test(`${file} replays on the current workflow code`, async () => {
+      const history = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+      await Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows') }, history, file);
+    });
+  }
+
+  test('a reordered workflow is caught as a determinism violation', async () => {
+    const history = JSON.parse(readFileSync(join(dir, histories[0]), 'utf8'));
+    await assert.rejects(
+      Worker.runReplayHistory({ workflowsPath: require.resolve('../fixtures/changed-workflow') }, history, 'changed'),
+      DeterminismViolationError,
+    );
+  });
+});
