@@ -40,11 +40,12 @@ export async function follow<T>(handle: WorkflowHandle, print: (line: string) =>
   const show = (steps: StepProgress[]) => {
     for (const s of steps) {
       const key = `${s.name}@${s.startedAt}`;
-      const text = line(s);
-      if (seen.get(key) !== s.status) {
-        seen.set(key, s.status);
-        print(text);
-      }
+      const before = seen.get(key);
+      if (before === s.status) continue;
+      // A step that began and ended between two polls still gets its start line.
+      if (before === undefined && s.status !== 'running') print(line({ ...s, status: 'running' }));
+      seen.set(key, s.status);
+      print(line(s));
     }
   };
   const result = handle.result() as Promise<T>;

@@ -124,3 +124,14 @@ export function guardedTeardown(teardown: () => Promise<void>): () => Promise<vo
   process.once('SIGTERM', onSignal);
   return run;
 }
+
+/** `stanzactl ARGS` as a user runs it; resolves with its exit code and output. */
+export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(projectRoot(), 'bin', 'stanzactl.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  const code = await new Promise<number>((res) => child.on('exit', (c) => res(c ?? -1)));
+  return { code, stdout, stderr };
+}

@@ -3,10 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowFailedError } from '@temporalio/client';
-import { failureMessage, startProvision, type ProvisionResult } from '../../src/client';
+import { startProvision, type ProvisionResult } from '../../src/client';
 import { labExec } from '../../src/lab';
 import { ProvisionFixture } from './fixture';
+import { runCli } from './harness';
 import { activityRuns, historyJson } from './history';
 
 const LONG = { timeout: 15 * 60_000 };
@@ -20,13 +20,14 @@ describe('provision on the Debian layout', { timeout: 40 * 60_000 }, () => {
     const dir = mkdtempSync(join(tmpdir(), 'stanzactl-kh-'));
     const knownHosts = join(dir, 'known_hosts');
     writeFileSync(knownHosts, readFileSync(f.spec.ssh.knownHostsFile, 'utf8').split('\n').filter((l) => !l.startsWith('pg2-srv,')).join('\n'));
-    const handle = await startProvision(f.client, { ...f.spec, ssh: { ...f.spec.ssh, knownHostsFile: knownHosts } });
-    const err = await handle.result().then(() => undefined, (e: unknown) => e);
+    const specFile = join(dir, 'spec.json');
+    writeFileSync(specFile, JSON.stringify({ ...f.spec, ssh: { ...f.spec.ssh, knownHostsFile: knownHosts } }));
+    const cli = await runCli(['provision', '--spec', specFile], f.workerEnv);
     rmSync(dir, { recursive: true });
-    assert.ok(err instanceof WorkflowFailedError, `expected a failed workflow, got ${err}`);
-    const message = failureMessage(err);
-    assert.match(message, /pg2-srv/);
-    assert.match(message, /known_hosts/);
+    assert.equal(cli.code, 1, cli.stdout + cli.stderr);
+    assert.match(cli.stderr, /provision failed: .*pg2-srv/);
+    assert.match(cli.stderr, /known_hosts/);
+    assert.match(cli.stdout, /✗\s+preflight/);
     // Nothing changed: no repository user, no cluster.
     assert.notEqual((await labExec(f.lab, 'backup-srv', ['getent', 'passwd', f.spec.repository.user])).code, 0);
     assert.equal((await labExec(f.lab, 'pg1-srv', ['pg_lsclusters', '-h'])).stdout.trim(), '');
@@ -64,5 +65,20 @@ describe('provision on the Debian layout', { timeout: 40 * 60_000 }, () => {
 
   test('provision again changes nothing and says so', LONG, async () => {
     await f.checks.assertProvisionChangesNothing(() => startProvision(f.client, f.spec).then((h) => h.result() as Promise<ProvisionResult>));
+  });
+
+  test('the CLI attaches, prints each step as it starts and ends, and says nothing changed', LONG, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stanzactl-spec-'));
+    const specFile = join(dir, 'spec.json');
+    writeFileSync(specFile, JSON.stringify(f.spec));
+    const cli = await runCli(['provision', '--spec', specFile], f.workerEnv);
+    rmSync(dir, { recursive: true });
+    assert.equal(cli.code, 0, cli.stdout + cli.stderr);
+    for (const step of ['preflight', 'SSH trust', 'full backup', 'pg2-srv streaming', 'pg3-srv streaming']) {
+      assert.match(cli.stdout, new RegExp(`✓ ok\\s+${step} \\(`), `${step} ended:\n${cli.stdout}`);
+    }
+    assert.ok(cli.stdout.indexOf('… preflight') < cli.stdout.search(/✓ ok\s+preflight/), 'start line before end line');
+    assert.match(cli.stdout, /stanza demo: already provisioned, nothing changed/);
+    assert.match(cli.stdout, /standby pg2-srv: streaming/);
   });
 });

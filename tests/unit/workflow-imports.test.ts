@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { projectRoot } from '../../src/paths';
+
+// Workflow code runs in Temporal's deterministic sandbox and replays from history: it may import
+// the workflow SDK and its own folder; activities, specs and the rest only as types.
+const ALLOWED = /^(@temporalio\/workflow|@temporalio\/common|\.\/[\w-]+)$/;
+
+test('workflow files import no I/O: activities, SSH and Node built-ins only as types', () => {
+  const dir = join(projectRoot(), 'src', 'workflows');
+  const offending: string[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+    const text = readFileSync(join(dir, file), 'utf8');
+    for (const m of text.matchAll(/^(?:import|export)\s+(type\s+)?[^;]*?from\s+'([^']+)'/gms)) {
+      if (!m[1] && !ALLOWED.test(m[2])) offending.push(`${file}: ${m[2]}`);
+    }
+  }
+  assert.deepEqual(offending, []);
+});
