@@ -2,7 +2,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { repoRoot } from './paths';
+import { projectRoot } from '../paths';
 import { processLive, waitFor } from './proc';
 
 interface HostBoot {
@@ -25,7 +25,7 @@ interface StartedHost {
 const SANE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 function initScript(): string {
-  return fs.readFileSync(path.join(repoRoot(), 'src', 'lab', 'host-init.sh'), 'utf8');
+  return fs.readFileSync(path.join(projectRoot(), 'src', 'lab', 'host-init.sh'), 'utf8');
 }
 
 /**

@@ -1,16 +1,8 @@
-import * as fs from 'fs';
 import * as path from 'path';
-
-/** tsc puts this file in dist/src/lab/, the source in src/lab/: both sit below the directory holding package.json. */
-export function repoRoot(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}`);
-  }
-}
+import { stateDir as defaultStateDir } from '../paths';
 
 export function resolveStateDir(stateDir?: string): string {
-  return path.resolve(stateDir ?? process.env.STANZACTL_STATE ?? path.join(repoRoot(), '.state'));
+  return path.resolve(stateDir ?? defaultStateDir());
 }
 
 export interface LabPaths {

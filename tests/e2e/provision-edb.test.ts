@@ -50,4 +50,18 @@ describe('provision on the EDB layout', { timeout: 40 * 60_000 }, () => {
   test('provision again changes nothing and says so', LONG, async () => {
     await f.checks.assertProvisionChangesNothing(() => startProvision(f.client, f.spec).then((h) => h.result() as Promise<ProvisionResult>));
   });
+
+  test('fromStandby: the standbys join the repository config, check passes, a backup copies from a standby', LONG, async () => {
+    const spec = { ...f.spec, backups: { fromStandby: true } };
+    const result = (await (await startProvision(f.client, spec)).result()) as ProvisionResult;
+    assert.equal(result.changed, true);
+    const conf = await f.checks.sh('backup-srv', ['cat', '/etc/pgbackrest.conf']);
+    assert.match(conf, /^backup-standby=y$/m);
+    assert.match(conf, /^pg2-host=/m);
+    assert.match(conf, /^pg3-host=/m);
+    const out = await f.checks.pgbackrest('--type=full', '--log-level-console=detail', 'backup');
+    assert.match(out, /backup file pg2:|wait for replay on the standby/);
+    // Provisioned with standbys already streaming, the same spec changes nothing.
+    await f.checks.assertProvisionChangesNothing(() => startProvision(f.client, spec).then((h) => h.result() as Promise<ProvisionResult>));
+  });
 });

@@ -428,7 +428,7 @@ suite('remote layer against a private sshd', { skip }, () => {
       assert.equal((await pollDetached(p, host, lost)).state, 'lost');
       await clearDetached(p, host, lost);
       assert.ok(!existsSync(join(RUNS, lost)));
-      assert.equal((await pollDetached(p, host, lost)).state, 'lost', 'an unknown run reads as lost');
+      assert.equal((await pollDetached(p, host, lost)).state, 'absent', 'a cleared (or never started) run reads as absent');
 
       const termed = runKey('term');
       await startOrAttach(p, host, termed, cmd('sleep', '30.0078'));
