@@ -175,11 +175,21 @@ async function benchWorkflow(res: Resources): Promise<{ first: Sample; noop: Sam
     progress('workflow: starting the worker (bundling, not timed)');
     await worker.start();
     const client = await connectClient(temporal.address);
-    res.add('client connection', () => client.connection.close());
+    // Closing the connection under a pending long poll makes the SDK's retry timer throw outside any
+    // promise, killing this process mid-teardown: a torn-down run cancels its calls first.
+    const abort = new AbortController();
+    let pending: Promise<unknown> = Promise.resolve();
+    res.add('client connection', async () => {
+      abort.abort();
+      await pending.catch(() => undefined);
+      await client.connection.close();
+    });
 
     const provision = async (): Promise<{ seconds: number; result: ProvisionResult }> => {
       const started = performance.now();
-      const result = (await (await startProvision(client, spec)).result()) as ProvisionResult;
+      const run = client.withAbortSignal(abort.signal, async () => (await startProvision(client, spec)).result() as Promise<ProvisionResult>);
+      pending = run;
+      const result = await run;
       return { seconds: (performance.now() - started) / 1000, result };
     };
     progress('workflow: provisionCluster');

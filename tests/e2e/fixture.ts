@@ -9,6 +9,14 @@ import { specSchema, type Spec } from '../../src/spec/schema';
 import { ClusterChecks } from './cluster-checks';
 import { guardedTeardown, TestTemporal, WorkerProcess } from './harness';
 
+// An operator account as many sites have it: key login, password-less sudo, no root login needed.
+const SUDO_USER = `set -eu
+useradd --create-home --shell /bin/bash "$1"
+install -d -m 700 -o "$1" -g "$1" "/home/$1/.ssh"
+install -m 600 -o "$1" -g "$1" /root/.ssh/authorized_keys "/home/$1/.ssh/authorized_keys"
+echo "$1 ALL=(ALL:ALL) NOPASSWD: ALL" > "/etc/sudoers.d/$1"
+chmod 440 "/etc/sudoers.d/$1"`;
+
 /** A lab, a Temporal dev server of its own and a worker process: what every provision test needs. */
 export class ProvisionFixture {
   readonly temporal = new TestTemporal();
@@ -27,17 +35,25 @@ export class ProvisionFixture {
     rmSync(this.stateDir, { recursive: true, force: true });
   });
 
-  constructor(private readonly layout: LabLayout, private readonly prefix: string, private readonly subnet: string) {}
+  /** `sudoUser`: stanzactl logs in as this user with password-less sudo instead of root. */
+  constructor(private readonly layout: LabLayout, private readonly prefix: string, private readonly subnet: string, private readonly sudoUser?: string) {}
 
   async setUp(): Promise<void> {
     await this.temporal.start();
     this.lab = await labUp({ layout: this.layout, prefix: this.prefix, subnet: this.subnet, stateDir: this.stateDir });
-    this.spec = specSchema.parse(labSpec(this.lab));
+    const spec = specSchema.parse(labSpec(this.lab));
+    if (this.sudoUser) await Promise.all(this.lab.hosts.map((h) => this.addSudoUser(h.name, this.sudoUser!)));
+    this.spec = this.sudoUser ? { ...spec, ssh: { ...spec.ssh, user: this.sudoUser } } : spec;
     this.checks = new ClusterChecks(this.lab, this.spec);
     this.client = await connectClient(this.temporal.address);
     this.workerEnv.TEMPORAL_ADDRESS = this.temporal.address;
     this.worker = new WorkerProcess(this.workerEnv);
     await this.worker.start();
+  }
+
+  private async addSudoUser(host: string, user: string): Promise<void> {
+    const r = await labExec(this.lab, host, ['bash', '-c', SUDO_USER, 'stanzactl', user]);
+    if (r.code !== 0) throw new Error(`${host}: cannot add ${user}: ${r.stderr}`);
   }
 
   /** SIGKILL the worker, as a crash would, and start a fresh one. */

@@ -6,9 +6,10 @@ import { ProvisionFixture } from './fixture';
 
 const LONG = { timeout: 15 * 60_000 };
 
-// The seed's layout: config inside the data directory, pg_ctl, OS user enterprisedb, port 5444.
-describe('provision on the EDB layout', { timeout: 40 * 60_000 }, () => {
-  const f = new ProvisionFixture('edb', 'stze', '10.231.22.0/24');
+// The seed's layout: config inside the data directory, pg_ctl, OS user enterprisedb, port 5444;
+// and the seed's way in: a personal login with sudo, not root.
+describe('provision on the EDB layout, logged in with sudo', { timeout: 40 * 60_000 }, () => {
+  const f = new ProvisionFixture('edb', 'stze', '10.231.22.0/24', 'dba');
   before(() => f.setUp());
   after(f.teardown);
 
