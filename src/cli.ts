@@ -6,6 +6,7 @@ import { loadSpec } from './spec/load';
 import { SpecError } from './spec/errors';
 import { temporalAddress, temporalNamespace } from './paths';
 import { runWorker } from './worker';
+import { specArg, UsageError } from './commands/command';
 
 const USAGE = `stanzactl: durable automation of pgBackRest and PostgreSQL streaming replication on Temporal
 
@@ -41,13 +42,6 @@ Runs "temporal server start-dev" from the project's venv on a SQLite file (defau
 so workflows survive a server restart.`,
 };
 
-function specArg(args: string[]): string {
-  const { values } = parseArgs({ args, options: { spec: { type: 'string' } }, strict: true });
-  if (!values.spec) throw new UsageError('--spec FILE is required');
-  return values.spec;
-}
-
-class UsageError extends Error {}
 
 function printProvisionSummary(r: ProvisionResult, print: (s: string) => void): void {
   print('');

@@ -28,7 +28,7 @@ async function ensureConf(ops: HostOps, host: HostAddress, group: string, render
  * refuses backup-standby=y without a standby to copy from.
  */
 export async function ensurePgbackrestConf(ops: HostOps, spec: Spec, withStandbys: boolean): Promise<StepResult> {
-  const repoSpec: Spec = { ...spec, backups: { fromStandby: withStandbys && (spec.backups?.fromStandby ?? false) } };
+  const repoSpec: Spec = { ...spec, backups: { ...spec.backups, fromStandby: withStandbys ? spec.backups?.fromStandby : false } };
   const repo = repoHost(spec);
   const groupOf = async (host: HostAddress, user: string) => (await ops.user(host, user))?.group ?? user;
   const results = await Promise.all([

@@ -76,7 +76,8 @@ export function repoHostConf(existing: string | undefined, spec: Spec): string {
     const p = `pg${i + 1}`;
     stanza.push([`${p}-host`, nodeHost(n)], [`${p}-host-user`, pg.osUser], [`${p}-path`, pg.dataDir], [`${p}-port`, pg.port]);
   });
-  if (standbys.length > 0) stanza.push(['backup-standby', true]);
+  // "prefer" lists the standbys too, and stanzactl passes --[no-]backup-standby on each run.
+  if (standbys.length > 0 && spec.backups?.fromStandby === true) stanza.push(['backup-standby', true]);
   return merge(
     existing,
     spec.stanza,

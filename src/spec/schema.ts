@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DURATION } from './duration';
 
 // Names end up in pgbackrest.conf section headers, file names and workflow ids:
 // keep them to characters that need no escaping anywhere.
@@ -15,6 +16,9 @@ const absPath = z
   .regex(/^\/[^\0\n]*$/, 'an absolute path')
   .refine((p) => !p.split('/').includes('..'), 'must not contain ".."');
 const port = z.number().int().min(1).max(65535);
+const duration = z.string().regex(DURATION, 'a duration such as 90s, 30m, 26h, 8d or 2w');
+// Five cron fields (minute hour day-of-month month day-of-week), as Temporal Schedules take them.
+const cron = z.string().regex(/^\s*[0-9A-Za-z*\/,-]+(\s+[0-9A-Za-z*\/,-]+){4}\s*$/, 'a cron expression with five fields, e.g. "30 1 * * 0"');
 
 export const secretRef = z.union([
   z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }).strict(),
@@ -74,7 +78,24 @@ export const specSchema = z
       .strict(),
     nodes: z.array(node).min(1),
     replication: z.object({ user: sqlRole, password: secretRef }).strict(),
-    backups: z.object({ fromStandby: z.boolean() }).strict().optional(),
+    backups: z
+      .object({
+        // pgBackRest knows y/n; "prefer" is decided per run: a standby when one streams, else the primary.
+        fromStandby: z.union([z.boolean(), z.literal('prefer')]).optional(),
+        schedule: z
+          .object({
+            full: cron.optional(),
+            diff: cron.optional(),
+            incr: cron.optional(),
+            timezone: z.string().regex(/^[A-Za-z0-9_+\-\/]+$/, 'an IANA time zone name, e.g. UTC or Europe/Paris').optional(),
+            catchupWindow: duration.optional(),
+          })
+          .strict()
+          .optional(),
+        maxAge: z.object({ full: duration.optional(), any: duration.optional() }).strict().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -101,3 +122,5 @@ export type Spec = z.infer<typeof specSchema>;
 export type SpecNode = Spec['nodes'][number];
 export type SecretRef = z.infer<typeof secretRef>;
 export type Control = Spec['postgres']['control'];
+export type BackupType = 'full' | 'diff' | 'incr';
+export const BACKUP_TYPES: readonly BackupType[] = ['full', 'diff', 'incr'];

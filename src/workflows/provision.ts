@@ -27,7 +27,7 @@ function names(spec: Spec, role: 'primary' | 'standby'): string[] {
 export async function provisionCluster(spec: Spec): Promise<ProvisionResult> {
   const log = new StepLog();
   const standbys = names(spec, 'standby');
-  const fromStandby = spec.backups?.fromStandby ?? false;
+  const fromStandby = (spec.backups?.fromStandby ?? false) !== false;
 
   const pre = await log.run('preflight', () => acts.preflight.executeWithOptions(titled(quick, `preflight of ${spec.nodes.length + 1} hosts`), [spec]));
 
