@@ -1,47 +1,13 @@
 import { parseArgs } from 'node:util';
 import { connectClient, failureMessage, follow, startProvision, type ProvisionResult } from './client';
+import { backupCommand } from './commands/backup';
+import { specArg, UsageError, type CliCommand } from './commands/command';
 import { labCommand } from './lab/cli';
 import { startDevServer } from './server';
 import { loadSpec } from './spec/load';
 import { SpecError } from './spec/errors';
 import { temporalAddress, temporalNamespace } from './paths';
 import { runWorker } from './worker';
-import { specArg, UsageError } from './commands/command';
-
-const USAGE = `stanzactl: durable automation of pgBackRest and PostgreSQL streaming replication on Temporal
-
-Usage: stanzactl <command> [options]
-
-Commands:
-  provision --spec FILE   provision the cluster a spec describes (or attach to the run in progress)
-  validate --spec FILE    check a spec file and print what is wrong with it
-  worker                  run a worker on task queue "stanzactl"
-  server                  run the embedded Temporal dev server on a SQLite file (with its UI)
-  lab up|down|status|spec the project's own four lab hosts (network namespaces)
-
-Environment: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE (default default),
-STANZACTL_STATE (state directory, default .state in the checkout), TEMPORAL_CLI (temporal binary).
-Run "stanzactl <command> --help" for a command's options.`;
-
-const HELP: Record<string, string> = {
-  provision: `Usage: stanzactl provision --spec FILE
-
-Starts workflow provision-<stanza> on the Temporal server (or attaches to the one running), prints
-each step as it starts and ends, and the summary. Exit 0 on success; non-zero with the failure's
-message otherwise. Needs a running worker ("stanzactl worker").`,
-  validate: `Usage: stanzactl validate --spec FILE
-
-Validates a spec (YAML, or JSON for .json files). Prints each bad field with its path. Connects to nothing.`,
-  worker: `Usage: stanzactl worker
-
-Runs a worker for task queue "stanzactl" against TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE until SIGINT/SIGTERM.
-Secrets named by specs ({env: NAME} or {file: PATH}) are resolved in this process.`,
-  server: `Usage: stanzactl server [--db FILE] [--port 7233] [--ui-port 8233] [--headless]
-
-Runs "temporal server start-dev" from the project's venv on a SQLite file (default STATE/temporal.db),
-so workflows survive a server restart.`,
-};
-
 
 function printProvisionSummary(r: ProvisionResult, print: (s: string) => void): void {
   print('');
@@ -51,73 +17,120 @@ function printProvisionSummary(r: ProvisionResult, print: (s: string) => void): 
   for (const s of r.standbys) print(`  standby ${s.name}: ${s.state}, replay lag ${s.replayLagBytes ?? '?'} bytes`);
 }
 
-async function provision(args: string[]): Promise<number> {
-  const spec = loadSpec(specArg(args));
-  const client = await connectClient();
-  try {
-    const handle = await startProvision(client, spec);
-    console.log(`workflow ${handle.workflowId} on ${temporalAddress()} (namespace ${temporalNamespace()})`);
-    const result = await follow<ProvisionResult>(handle, (l) => console.log(l));
-    printProvisionSummary(result, (l) => console.log(l));
-    return 0;
-  } catch (e) {
-    console.error(`provision failed: ${failureMessage(e)}`);
-    return 1;
-  } finally {
-    await client.connection.close();
-  }
-}
+const provision: CliCommand = {
+  summary: 'provision --spec FILE     provision the cluster a spec describes (or attach to the run in progress)',
+  help: `Usage: stanzactl provision --spec FILE
 
-async function server(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { db: { type: 'string' }, port: { type: 'string' }, 'ui-port': { type: 'string' }, headless: { type: 'boolean' } }, strict: true });
-  const s = startDevServer({
-    dbFile: values.db,
-    port: values.port ? Number(values.port) : undefined,
-    uiPort: values['ui-port'] ? Number(values['ui-port']) : undefined,
-    headless: values.headless,
-  });
-  console.log(`Temporal dev server at ${s.address}${s.uiUrl ? `, UI at ${s.uiUrl}` : ''}, database ${s.dbFile}`);
-  const stop = () => s.child.kill('SIGTERM');
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  return new Promise((res) => s.child.on('exit', (code) => res(code ?? 0)));
-}
+Starts workflow provision-<stanza> on the Temporal server (or attaches to the one running), prints
+each step as it starts and ends, and the summary. Exit 0 on success; non-zero with the failure's
+message otherwise. Needs a running worker ("stanzactl worker").`,
+  async run(args) {
+    const spec = loadSpec(specArg(args));
+    const client = await connectClient();
+    try {
+      const handle = await startProvision(client, spec);
+      console.log(`workflow ${handle.workflowId} on ${temporalAddress()} (namespace ${temporalNamespace()})`);
+      printProvisionSummary(await follow<ProvisionResult>(handle, (l) => console.log(l)), (l) => console.log(l));
+      return 0;
+    } catch (e) {
+      console.error(`provision failed: ${failureMessage(e)}`);
+      return 1;
+    } finally {
+      await client.connection.close();
+    }
+  },
+};
+
+const validate: CliCommand = {
+  summary: 'validate --spec FILE      check a spec file and print what is wrong with it',
+  help: `Usage: stanzactl validate --spec FILE
+
+Validates a spec (YAML, or JSON for .json files). Prints each bad field with its path. Connects to nothing.`,
+  async run(args) {
+    loadSpec(specArg(args));
+    console.log('spec is valid');
+    return 0;
+  },
+};
+
+const worker: CliCommand = {
+  summary: 'worker                    run a worker on task queue "stanzactl"',
+  help: `Usage: stanzactl worker
+
+Runs a worker for task queue "stanzactl" against TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE until SIGINT/SIGTERM.
+Secrets named by specs ({env: NAME} or {file: PATH}) are resolved in this process.`,
+  async run() {
+    await runWorker();
+    return 0;
+  },
+};
+
+const server: CliCommand = {
+  summary: 'server                    run the embedded Temporal dev server on a SQLite file (with its UI)',
+  help: `Usage: stanzactl server [--db FILE] [--port 7233] [--ui-port 8233] [--headless]
+
+Runs "temporal server start-dev" from the project's venv on a SQLite file (default STATE/temporal.db),
+so workflows survive a server restart.`,
+  async run(args) {
+    const { values } = parseArgs({ args, options: { db: { type: 'string' }, port: { type: 'string' }, 'ui-port': { type: 'string' }, headless: { type: 'boolean' } }, strict: true });
+    const s = startDevServer({
+      dbFile: values.db,
+      port: values.port ? Number(values.port) : undefined,
+      uiPort: values['ui-port'] ? Number(values['ui-port']) : undefined,
+      headless: values.headless,
+    });
+    console.log(`Temporal dev server at ${s.address}${s.uiUrl ? `, UI at ${s.uiUrl}` : ''}, database ${s.dbFile}`);
+    const stop = () => s.child.kill('SIGTERM');
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    return new Promise((res) => s.child.on('exit', (code) => res(code ?? 0)));
+  },
+};
+
+const lab: CliCommand = {
+  summary: 'lab up|down|status|spec   the project\'s own four lab hosts (network namespaces)',
+  help: '',
+  run: labCommand,
+};
+
+const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, validate, worker, server, lab };
+
+const USAGE = `stanzactl: durable automation of pgBackRest and PostgreSQL streaming replication on Temporal
+
+Usage: stanzactl <command> [options]
+
+Commands:
+${Object.values(COMMANDS).map((c) => `  ${c.summary}`).join('\n')}
+
+Environment: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE (default default),
+STANZACTL_STATE (state directory, default .state in the checkout), TEMPORAL_CLI (temporal binary).
+Run "stanzactl <command> --help" for a command's options.`;
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(USAGE);
-    return command ? 0 : 2;
+    return name ? 0 : 2;
   }
-  if ((rest.includes('--help') || rest.includes('-h')) && HELP[command]) {
-    console.log(HELP[command]);
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`stanzactl: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  // A command with its own help text answers --help here; the lab parses its own.
+  if (command.help && (rest.includes('--help') || rest.includes('-h'))) {
+    console.log(command.help);
     return 0;
   }
   try {
-    switch (command) {
-      case 'provision':
-        return await provision(rest);
-      case 'validate':
-        loadSpec(specArg(rest));
-        console.log('spec is valid');
-        return 0;
-      case 'worker':
-        await runWorker();
-        return 0;
-      case 'server':
-        return await server(rest);
-      case 'lab':
-        return await labCommand(rest);
-      default:
-        throw new UsageError(`unknown command "${command}"`);
-    }
+    return await command.run(rest);
   } catch (e) {
     if (e instanceof SpecError) {
       console.error(e.message);
       return 2;
     }
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`stanzactl ${command}: ${(e as Error).message}\n\n${HELP[command] ?? USAGE}`);
+      console.error(`stanzactl ${name}: ${(e as Error).message}\n\n${command.help || USAGE}`);
       return 2;
     }
     throw e;

@@ -11,8 +11,12 @@ import { PgbackrestError } from './pgbackrest';
  */
 export function runKey(host: HostAddress): string {
   const info = Context.current().info;
-  const raw = `${info.workflowExecution.workflowId}.${info.workflowExecution.runId}.${info.activityType}.${host.name}`;
-  return raw.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200);
+  return runKeyOf(info.workflowExecution.workflowId, info.workflowExecution.runId, info.activityType, host);
+}
+
+/** The run key another workflow run's activity uses, e.g. to ask whether its backup still runs. */
+export function runKeyOf(workflowId: string, runId: string, activityType: string, host: HostAddress): string {
+  return `${workflowId}.${runId}.${activityType}.${host.name}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200);
 }
 
 /** Whether an earlier attempt of this activity already started its run on `host`. */
@@ -29,14 +33,22 @@ export interface DetachedOutcome {
  * Runs a long pgBackRest command detached on its host, heartbeating its latest output line, and
  * re-attaches when a previous attempt of this activity already started it.
  */
-export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, command: Command): Promise<DetachedOutcome> {
+export interface DetachedOptions {
+  /** How much of the output to read back each poll (the caller parses its result from it). */
+  readonly tailLines?: number;
+  /** Reads a percent done from the output, for the heartbeat. */
+  readonly progress?: (output: string) => number | undefined;
+}
+
+export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, command: Command, o: DetachedOptions = {}): Promise<DetachedOutcome> {
   const ctx = Context.current();
   const key = runKey(host);
   const { attached } = await startOrAttach(ops.remote, host, key, command);
   const status = await waitDetached(ops.remote, host, key, {
     intervalMs: 1000,
+    tailLines: o.tailLines,
     signal: ctx.cancellationSignal,
-    onProgress: (s) => ctx.heartbeat({ runKey: key, attached, last: s.outputTail.trim().split('\n').pop() ?? '' }),
+    onProgress: (s) => ctx.heartbeat({ runKey: key, attached, percent: o.progress?.(s.outputTail), last: s.outputTail.trim().split('\n').pop() ?? '' }),
   });
   if (status.state === 'exited' && status.code === 0) return { attached, output: status.outputTail };
   // A failed or vanished run must not be re-attached by the next attempt: that one starts afresh.

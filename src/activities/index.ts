@@ -1,5 +1,5 @@
 import type { Remote } from '../remote/types';
-import type { Spec } from '../spec/schema';
+import type { BackupType, Spec } from '../spec/schema';
 import { preflight } from './preflight';
 import { ensureNodeDirectories, ensureRepositoryHost } from './directories';
 import { ensureSshTrust } from './trust';
@@ -7,9 +7,11 @@ import { ensurePgbackrestConf } from './pgbackrest-conf';
 import { ensurePrimary, ensureReplicationAccess } from './primary';
 import { checkStanza, ensureFullBackup, ensureStanza } from './stanza';
 import { ensureStandbyPgpass, prepareStandby, restoreStandby, startStandby, waitStreaming } from './standby';
+import { chooseBackupSource, claimBackupLock, releaseBackupLock, runBackup, type BackupOwner } from './backup';
 import { findNode } from './hosts';
 import { classified } from './failures';
 import { HostOps } from './host-ops';
+import { primaryStatus, repositoryStatus, standbyStatus } from './status';
 
 export interface ActivityDeps {
   /** A Remote for a spec's SSH settings; the worker caches one pool per settings. */
@@ -38,6 +40,13 @@ export function createActivities(deps: ActivityDeps) {
     restoreStandby: classified(async (spec: Spec, node: string, delta: boolean) => restoreStandby(ops(spec), spec, node, delta)),
     startStandby: classified(async (spec: Spec, node: string) => startStandby(ops(spec), spec, node)),
     waitStreaming: classified(async (spec: Spec, node: string) => waitStreaming(ops(spec), spec, node)),
+    repositoryStatus: classified(async (spec: Spec) => repositoryStatus(ops(spec), spec)),
+    primaryStatus: classified(async (spec: Spec) => primaryStatus(ops(spec), spec)),
+    standbyStatus: classified(async (spec: Spec, node: string) => standbyStatus(ops(spec), spec, node)),
+    claimBackupLock: classified(async (spec: Spec, owner: BackupOwner) => claimBackupLock(ops(spec), spec, owner)),
+    releaseBackupLock: classified(async (spec: Spec, owner: BackupOwner) => releaseBackupLock(ops(spec), spec, owner)),
+    chooseBackupSource: classified(async (spec: Spec) => chooseBackupSource(ops(spec), spec)),
+    runBackup: classified(async (spec: Spec, type: BackupType, backupStandby: boolean) => runBackup(ops(spec), spec, type, backupStandby)),
   };
 }
 

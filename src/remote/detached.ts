@@ -125,12 +125,12 @@ export async function waitDetached(
   remote: Remote,
   host: HostAddress,
   runKey: string,
-  opts: { intervalMs: number; onProgress?: (s: DetachedStatus) => void | Promise<void>; timeoutMs?: number; signal?: AbortSignal },
+  opts: { intervalMs: number; tailLines?: number; onProgress?: (s: DetachedStatus) => void | Promise<void>; timeoutMs?: number; signal?: AbortSignal },
 ): Promise<DetachedStatus & { state: 'exited' | 'lost' }> {
   const deadline = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
   for (;;) {
     opts.signal?.throwIfAborted();
-    const s = await pollDetached(remote, host, runKey);
+    const s = await pollDetached(remote, host, runKey, opts.tailLines);
     await opts.onProgress?.(s);
     // Absent after a start means someone cleared the run: as good as lost.
     if (s.state !== 'running') return { ...s, state: s.state === 'absent' ? 'lost' : s.state };

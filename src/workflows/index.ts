@@ -1,1 +1,3 @@
 export { provisionCluster } from './provision';
+export { backupStanza } from './backup';
+export { stanzaStatus } from './status';
