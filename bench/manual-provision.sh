@@ -149,9 +149,9 @@ for ip in "${standby_ips[@]}"; do hba_lines+="host    replication    $replicatio
 on "$primary" "cat >> $hba" "${hba_lines%$'\n'}"
 on "$primary" "pg_ctlcluster $version $cluster reload"
 
+pw_pgpass=$(sed 's/[\\:]/\\&/g' <<<"$REPLICATION_PASSWORD")
 for ip in "${standby_ips[@]}"; do
   say "standby $ip: .pgpass, config dir, restore, start"
-  pw_pgpass=$(sed 's/[\\:]/\\&/g' <<<"$REPLICATION_PASSWORD")
   as "$ip" "$pg_user" 'umask 077 && cat >> ~/.pgpass' "*:*:replication:$replication_user:$pw_pgpass"
   # Debian keeps postgresql.conf and pg_hba.conf outside the data directory: a restore does not bring them.
   on "$ip" "pg_createcluster $version $cluster --port $port"

@@ -239,11 +239,13 @@ function table(runs: Run[]): string {
   const widths = cols.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   const ratio = median(runs.map((r) => r.workflow.seconds)) / median(runs.map((r) => r.shell.seconds));
+  // Each run's two sides ran minutes apart under similar load: the median of per-run ratios suffers less from load drift.
+  const paired = median(runs.map((r) => r.workflow.seconds / r.shell.seconds));
   return [
     line(cols),
     ...rows.map(line),
     '',
-    `workflow/shell (medians): ${ratio.toFixed(2)}  goal ≤ ${GOAL}: ${ratio <= GOAL ? 'met' : 'NOT met'}`,
+    `workflow/shell: ratio of medians ${ratio.toFixed(2)}, median of per-run ratios ${paired.toFixed(2)}; goal ≤ ${GOAL}: ${Math.max(ratio, paired) <= GOAL ? 'met' : 'NOT met'}`,
     'ssh = SSH connections the operator side opened (hosts\' sshd logs); load = 1-min load average when the shell/workflow clock stopped;',
     'other labs = lab bridges of other prefixes up meanwhile (e2e tests sharing the 2 cores).',
   ].join('\n');

@@ -1,6 +1,9 @@
 import { parseArgs } from 'node:util';
 import { connectClient, failureMessage, follow, startProvision, type ProvisionResult } from './client';
 import { backupCommand } from './commands/backup';
+import { rebuildCommand } from './commands/rebuild';
+import { scheduleCommand } from './commands/schedule';
+import { statusCommand } from './commands/status';
 import { specArg, UsageError, type CliCommand } from './commands/command';
 import { labCommand } from './lab/cli';
 import { startDevServer } from './server';
@@ -93,7 +96,7 @@ const lab: CliCommand = {
   run: labCommand,
 };
 
-const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, validate, worker, server, lab };
+const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server, lab };
 
 const USAGE = `stanzactl: durable automation of pgBackRest and PostgreSQL streaming replication on Temporal
 

@@ -1,4 +1,5 @@
 import { ActivityFailure, ApplicationFailure, Client, Connection, WorkflowFailedError, WorkflowIdConflictPolicy, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { TASK_QUEUE, temporalAddress, temporalNamespace } from './paths';
 import type { Spec } from './spec/schema';
 import { progressQuery, type StepProgress } from './workflows/progress';
@@ -14,7 +15,7 @@ export function provisionWorkflowId(spec: Spec): string {
 }
 
 /** Starts provisionCluster, or attaches to the one already running for this stanza. */
-export async function startProvision(client: Client, spec: Spec, taskQueue = TASK_QUEUE): Promise<WorkflowHandle> {
+export async function startProvision(client: Client, spec: Spec, taskQueue = TASK_QUEUE) {
   return client.workflow.start('provisionCluster', {
     taskQueue,
     workflowId: provisionWorkflowId(spec),
@@ -48,12 +49,23 @@ export async function follow<T>(handle: WorkflowHandle, print: (line: string) =>
       print(line(s));
     }
   };
+  const percents = new Map<string, number>();
+  const showCopies = async () => {
+    for (const a of await copyProgress(handle)) {
+      const last = percents.get(a.activity) ?? -100;
+      if (a.percent - last >= 10 || (a.percent === 100 && last !== 100)) {
+        percents.set(a.activity, a.percent);
+        print(`           ${a.activity}: ${a.percent.toFixed(0)}% copied`);
+      }
+    }
+  };
   const result = handle.result() as Promise<T>;
   let done = false;
   result.then(() => (done = true), () => (done = true));
   while (!done) {
     try {
       show((await handle.query(progressQuery)).steps);
+      await showCopies();
     } catch {
       // The query fails while no worker runs or the server restarts: the workflow goes on regardless.
     }
@@ -65,6 +77,16 @@ export async function follow<T>(handle: WorkflowHandle, print: (line: string) =>
     // A closed workflow still answers queries while a worker runs; the result says the rest.
   }
   return result;
+}
+
+/** Backups and restores heartbeat the percent pgBackRest copied; the pending activities carry it. */
+async function copyProgress(handle: WorkflowHandle): Promise<{ activity: string; percent: number }[]> {
+  const pending = (await handle.describe()).raw.pendingActivities ?? [];
+  return pending.flatMap((a) => {
+    const payload = a.heartbeatDetails?.payloads?.[0];
+    const details = payload ? (defaultPayloadConverter.fromPayload(payload) as { percent?: number }) : undefined;
+    return typeof details?.percent === 'number' ? [{ activity: a.activityType?.name ?? 'activity', percent: details.percent }] : [];
+  });
 }
 
 /** The innermost application failure: the message a DBA can act on. */

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { script } from '../remote/command';
-import { backupPercent, copiedFrom, newBackupLabel } from '../facts/backup-output';
+import { copiedFrom, copyPercent, newBackupLabel } from '../facts/pgbackrest-output';
 import { primaryNode } from '../spec/load';
 import type { BackupType, Spec } from '../spec/schema';
 import type { BackupDetails } from '../workflows/backup';
@@ -103,7 +103,7 @@ export async function runBackup(ops: HostOps, spec: Spec, type: BackupType, back
   const host = repoHost(spec);
   const started = Date.now();
   const command = pgbackrestCommand(spec.repository.user, spec.stanza, `--type=${type}`, backupStandby ? '--backup-standby' : '--no-backup-standby', '--log-level-console=detail', 'backup');
-  const { attached, output } = await runDetachedPgbackrest(ops, host, command, { tailLines: 400, progress: backupPercent });
+  const { attached, output } = await runDetachedPgbackrest(ops, host, command, { tailLines: 400, progress: copyPercent });
   const label = newBackupLabel(output);
   const info = await stanzaInfo(ops, spec);
   const b = info?.backups.find((x) => x.label === label);

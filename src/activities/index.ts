@@ -8,6 +8,7 @@ import { ensurePrimary, ensureReplicationAccess } from './primary';
 import { checkStanza, ensureFullBackup, ensureStanza } from './stanza';
 import { ensureStandbyPgpass, prepareStandby, restoreStandby, startStandby, waitStreaming } from './standby';
 import { chooseBackupSource, claimBackupLock, releaseBackupLock, runBackup, type BackupOwner } from './backup';
+import { inspectRebuildTarget, waitMarkerReplayed, writeMarker } from './rebuild';
 import { findNode } from './hosts';
 import { classified } from './failures';
 import { HostOps } from './host-ops';
@@ -36,8 +37,8 @@ export function createActivities(deps: ActivityDeps) {
     ensureFullBackup: classified(async (spec: Spec) => ensureFullBackup(ops(spec), spec)),
     ensureReplicationAccess: classified(async (spec: Spec) => ensureReplicationAccess(ops(spec), spec)),
     ensureStandbyPgpass: classified(async (spec: Spec, node: string) => ensureStandbyPgpass(ops(spec), spec, node)),
-    prepareStandby: classified(async (spec: Spec, node: string, primarySystemId: string) => prepareStandby(ops(spec), spec, node, primarySystemId)),
-    restoreStandby: classified(async (spec: Spec, node: string, delta: boolean) => restoreStandby(ops(spec), spec, node, delta)),
+    prepareStandby: classified(async (spec: Spec, node: string, primarySystemId: string, rebuild?: boolean) => prepareStandby(ops(spec), spec, node, primarySystemId, rebuild)),
+    restoreStandby: classified(async (spec: Spec, node: string, delta: boolean, targetTimeline?: number) => restoreStandby(ops(spec), spec, node, delta, targetTimeline)),
     startStandby: classified(async (spec: Spec, node: string) => startStandby(ops(spec), spec, node)),
     waitStreaming: classified(async (spec: Spec, node: string) => waitStreaming(ops(spec), spec, node)),
     repositoryStatus: classified(async (spec: Spec) => repositoryStatus(ops(spec), spec)),
@@ -46,6 +47,9 @@ export function createActivities(deps: ActivityDeps) {
     claimBackupLock: classified(async (spec: Spec, owner: BackupOwner) => claimBackupLock(ops(spec), spec, owner)),
     releaseBackupLock: classified(async (spec: Spec, owner: BackupOwner) => releaseBackupLock(ops(spec), spec, owner)),
     chooseBackupSource: classified(async (spec: Spec) => chooseBackupSource(ops(spec), spec)),
+    inspectRebuildTarget: classified(async (spec: Spec, node: string) => inspectRebuildTarget(ops(spec), spec, node)),
+    writeMarker: classified(async (spec: Spec, id: string) => writeMarker(ops(spec), spec, id)),
+    waitMarkerReplayed: classified(async (spec: Spec, node: string, id: string) => waitMarkerReplayed(ops(spec), spec, node, id)),
     runBackup: classified(async (spec: Spec, type: BackupType, backupStandby: boolean) => runBackup(ops(spec), spec, type, backupStandby)),
   };
 }

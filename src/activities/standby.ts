@@ -12,6 +12,7 @@ import { refuse } from './failures';
 import { findNode, nodeAddress } from './hosts';
 import type { HostOps } from './host-ops';
 import { pgbackrestCommand } from './pgbackrest';
+import { copyPercent } from '../facts/pgbackrest-output';
 import { resolveSecret } from './secrets';
 import { merge, type StepResult } from './types';
 
@@ -42,16 +43,20 @@ async function walReceiver(ops: HostOps, host: HostAddress, spec: Spec): Promise
 
 // Debian keeps postgresql.conf and pg_hba.conf outside the data directory and a restore does not
 // bring them: create the cluster's config with pg_createcluster, then empty its new data directory.
+// Its old data (if any) goes first: pg_createcluster runs initdb, which wants an empty directory.
 const DEBIAN_CONFIG = `set -eu
 ver=$1; cluster=$2; data=$3; user=$4; port=$5
+[ -d "$data" ] && find "$data" -mindepth 1 -delete
 pg_createcluster --user "$user" --port "$port" --datadir "$data" --locale C.UTF-8 "$ver" "$cluster" >/dev/null
 find "$data" -mindepth 1 -delete`;
+
+const HAS_FILES = `[ -n "$(ls -A "$1" 2>/dev/null)" ] && echo yes || echo no`;
 
 /**
  * Decides what a standby needs and gets it ready for a restore: stopped, with its config directory.
  * Refuses to overwrite a data directory that holds another cluster's data.
  */
-export async function prepareStandby(ops: HostOps, spec: Spec, nodeName: string, primarySystemId: string): Promise<StandbyPlan> {
+export async function prepareStandby(ops: HostOps, spec: Spec, nodeName: string, primarySystemId: string, rebuild = false): Promise<StandbyPlan> {
   const node = findNode(spec, nodeName);
   const host = nodeAddress(node);
   const pg = spec.postgres;
@@ -64,7 +69,8 @@ export async function prepareStandby(ops: HostOps, spec: Spec, nodeName: string,
       'ForeignCluster',
     );
   }
-  if (ours && state.running) {
+  // Provision leaves a streaming standby alone; a rebuild was asked for, so it restores regardless.
+  if (ours && state.running && !rebuild) {
     const { status, inRecovery } = await walReceiver(ops, host, spec);
     if (status === 'streaming' && inRecovery) return { changed: false, streaming: true, delta: true, detail: `${nodeName} is already streaming` };
   }
@@ -80,7 +86,9 @@ export async function prepareStandby(ops: HostOps, spec: Spec, nodeName: string,
     results.push({ changed: true, detail: `created config ${pg.configDir}` });
   }
   if (await ops.ensureDir(host, pg.dataDir, { owner: pg.osUser, group, mode: '700' })) results.push({ changed: true, detail: `created ${pg.dataDir}` });
-  return { ...merge(results, `${nodeName} ready for restore`), changed: true, streaming: false, delta: ours };
+  // What is left of this cluster's files (even without pg_control) is reused by a delta restore.
+  const delta = (await ops.must(host, script(HAS_FILES, pg.dataDir))).trim() === 'yes';
+  return { ...merge(results, `${nodeName} ready for restore`), changed: true, streaming: false, delta };
 }
 
 export interface RestoreResult extends StepResult {
@@ -88,10 +96,13 @@ export interface RestoreResult extends StepResult {
 }
 
 /** The seed's `restore --type=standby`, detached on the standby; recovery-option comes from its pgbackrest.conf. */
-export async function restoreStandby(ops: HostOps, spec: Spec, nodeName: string, delta: boolean): Promise<RestoreResult> {
+export async function restoreStandby(ops: HostOps, spec: Spec, nodeName: string, delta: boolean, targetTimeline?: number): Promise<RestoreResult> {
   const host = nodeAddress(findNode(spec, nodeName));
   const started = Date.now();
-  const { attached } = await runDetachedPgbackrest(ops, host, pgbackrestCommand(spec.postgres.osUser, spec.stanza, '--type=standby', delta ? '--delta' : '--no-delta', '--log-level-console=info', 'restore'));
+  const timeline = targetTimeline ? [`--target-timeline=${targetTimeline}`] : [];
+  const { attached } = await runDetachedPgbackrest(ops, host,
+    pgbackrestCommand(spec.postgres.osUser, spec.stanza, '--type=standby', delta ? '--delta' : '--no-delta', ...timeline, '--log-level-console=detail', 'restore'),
+    { progress: copyPercent });
   const seconds = (Date.now() - started) / 1000;
   return { changed: true, seconds, detail: `${delta ? 'delta ' : ''}restore on ${nodeName} in ${seconds.toFixed(1)} s${attached ? ' (re-attached)' : ''}` };
 }

@@ -37,10 +37,12 @@ printf '%s %s\\n' "$$" "\${f[19]}" > "$dir/pid.tmp" && mv -f "$dir/pid.tmp" "$di
 (eval "$line") </dev/null; rc=$?
 printf '%s\\n' "$rc" > "$dir/rc.tmp" && mv -f "$dir/rc.tmp" "$dir/rc"`;
 
+// Finished runs are kept so a late retry still finds its result; after 14 days nobody retries.
 const START = `set -eu
 dir=${RUNS}/$1 desc=$2 runner=$3
 umask 077
 mkdir -p "$dir"
+find ${RUNS} -mindepth 2 -maxdepth 2 -name rc -mtime +14 -printf '%h\\0' | xargs -0r rm -rf --
 if mkdir "$dir/claim" 2>/dev/null; then
   attached=false
   printf '%s\\n' "$desc" > "$dir/command"

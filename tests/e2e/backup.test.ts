@@ -53,7 +53,7 @@ describe('backups on demand', { timeout: 40 * 60_000 }, () => {
 
   test('a second backup while one runs is skipped and names the running one', LONG, async () => {
     const first = await startBackup(f.client, f.spec, 'full');
-    await f.runStarted('backup-srv', `${first.workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}`, () => true);
+    await f.runStarted('backup-srv', first.firstExecutionRunId, 'runBackup', () => true);
     const dir = mkdtempSync(join(tmpdir(), 'stanzactl-spec-'));
     writeFileSync(join(dir, 'spec.json'), JSON.stringify(f.spec));
     const cli = await runCli(['backup', '--spec', join(dir, 'spec.json'), '--type', 'incr'], f.workerEnv);
@@ -92,7 +92,7 @@ describe('backups on demand', { timeout: 40 * 60_000 }, () => {
     const handle = await startBackup(f.client, f.spec, 'full');
     let open = true;
     handle.result().finally(() => (open = false)).catch(() => undefined);
-    await f.runStarted('backup-srv', 'runBackup', () => open);
+    await f.runStarted('backup-srv', handle.firstExecutionRunId, 'runBackup', () => open);
     await f.crashWorker();
     const o = (await handle.result()) as BackupOutcome;
     assert.ok(o.status === 'done');

@@ -63,9 +63,10 @@ export class ProvisionFixture {
     await this.worker.start();
   }
 
-  /** Resolves once a detached run whose key contains `activity` exists on `host`. */
-  async runStarted(host: string, activity: string, stillOpen: () => boolean): Promise<void> {
-    while (!(await labExec(this.lab, host, ['ls', '/var/lib/stanzactl/runs'])).stdout.includes(activity)) {
+  /** Resolves once workflow run `runId` has started the detached run of `activity` on `host`. */
+  async runStarted(host: string, runId: string, activity: string, stillOpen: () => boolean): Promise<void> {
+    const key = `.${runId}.${activity}.`;
+    while (!(await labExec(this.lab, host, ['ls', '/var/lib/stanzactl/runs'])).stdout.includes(key)) {
       if (!stillOpen()) throw new Error(`the workflow ended before ${activity} started on ${host}`);
       await new Promise((r) => setTimeout(r, 20));
     }

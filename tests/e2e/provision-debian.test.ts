@@ -38,7 +38,7 @@ describe('provision on the Debian layout', { timeout: 40 * 60_000 }, () => {
     let open = true;
     handle.result().finally(() => (open = false)).catch(() => undefined);
     // The activity polls the detached backup once a second: it is mid-flight when the run appears.
-    await f.runStarted('backup-srv', 'ensureFullBackup', () => open);
+    await f.runStarted('backup-srv', handle.firstExecutionRunId, 'ensureFullBackup', () => open);
     await f.crashWorker();
     const result = (await handle.result()) as ProvisionResult;
     assert.equal(result.changed, true);

@@ -30,7 +30,7 @@ describe('provision on the EDB layout, logged in with sudo', { timeout: 40 * 60_
     await f.temporal.start();
 
     await f.checks.sh('pg2-srv', ['true']);
-    await f.runStarted('pg2-srv', 'restoreStandby', () => open);
+    await f.runStarted('pg2-srv', handle.firstExecutionRunId, 'restoreStandby', () => open);
     await f.crashWorker();
 
     const result = (await handle.result()) as ProvisionResult;

@@ -103,7 +103,11 @@ const invalid: [string, (s: Record<string, any>) => void, string, RegExp?][] = [
   ['version 9', (s) => (s.postgres.version = 9), 'postgres.version'],
   ['repository option with "="', (s) => (s.repository.options = { 'a=b': 'x' }), 'repository.options.a=b'],
   ['repository option value with a newline', (s) => (s.repository.options = { 'compress-type': 'zst\n[x]' }), 'repository.options.compress-type'],
-  ['backups with an unknown field', (s) => (s.backups.schedule = 'daily'), 'backups.schedule', /unknown field/],
+  ['backups with an unknown field', (s) => (s.backups.retention = 'daily'), 'backups.retention', /unknown field/],
+  ['backup schedule that is not cron', (s) => (s.backups.schedule = { full: 'daily' }), 'backups.schedule.full', /cron/],
+  ['backup schedule for an unknown type', (s) => (s.backups.schedule = { weekly: '0 1 * * 0' }), 'backups.schedule.weekly', /unknown field/],
+  ['maxAge that is not a duration', (s) => (s.backups.maxAge = { full: '8 days' }), 'backups.maxAge.full', /duration/],
+  ['fromStandby neither boolean nor prefer', (s) => (s.backups.fromStandby = 'maybe'), 'backups.fromStandby'],
 ];
 
 for (const [name, mutate, path, message] of invalid) {

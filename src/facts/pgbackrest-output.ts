@@ -1,13 +1,13 @@
-/** What `pgbackrest backup --log-level-console=detail` prints that stanzactl reads. */
+/** What `pgbackrest backup|restore --log-level-console=detail` prints that stanzactl reads. */
 
 /** `new backup label = 20210114-160602F`: the label of the backup this run made. */
 export function newBackupLabel(output: string): string | undefined {
   return /new backup label = (\S+)/.exec(output)?.[1];
 }
 
-/** The last `backup file host:path (size, NN.NN%)` line's percent: how far the copy is. */
-export function backupPercent(output: string): number | undefined {
-  const all = [...output.matchAll(/backup file \S+ \([^)]*?([\d.]+)%\)/g)];
+/** The last `backup|restore file path (size, NN.NN%)` line's percent: how far the copy is. */
+export function copyPercent(output: string): number | undefined {
+  const all = [...output.matchAll(/(?:backup|restore) file \S+ \([^)]*?([\d.]+)%\)/g)];
   return all.length ? Number(all[all.length - 1][1]) : undefined;
 }
 

@@ -1,0 +1,145 @@
+import { parseInfo, type StanzaInfo } from '../facts/pgbackrest-info';
+import { parseReplicationRows, type ReplicationRow } from '../facts/postgres';
+import { RemoteCommandError } from '../remote/errors';
+import type { HostAddress } from '../remote/types';
+import { psqlCommand } from '../render/postgres-control';
+import { primaryNode } from '../spec/load';
+import type { Spec } from '../spec/schema';
+import { findNode, nodeAddress, repoHost } from './hosts';
+import type { HostOps } from './host-ops';
+import { runPgbackrest } from './pgbackrest';
+
+/**
+ * Read-only facts for `stanzactl status`. A host that cannot be read is reported with the reason
+ * instead of failing the activity: status must answer quickly (cron, monitoring) and say what is
+ * wrong, not retry for minutes and end in a stack trace.
+ */
+
+export interface RepositoryFacts {
+  readonly host: string;
+  /** The stanza as `pgbackrest info` shows it; null when it could not be read or the repository has no such stanza. */
+  readonly stanza: StanzaInfo | null;
+  readonly error?: string;
+}
+
+export interface ArchiverFacts {
+  /** `archive_mode` of the primary: off, on or always. */
+  readonly archiveMode: string;
+  readonly archivedCount: number;
+  readonly lastArchivedWal: string | null;
+  /** Epoch seconds. */
+  readonly lastArchivedAt: number | null;
+  readonly failedCount: number;
+  readonly lastFailedWal: string | null;
+  readonly lastFailedAt: number | null;
+}
+
+export interface PrimaryFacts {
+  readonly name: string;
+  /** null when the primary could not be read (see `error`). */
+  readonly archiver: ArchiverFacts | null;
+  /** pg_stat_replication: the standbys as the primary sees them. */
+  readonly replication: ReplicationRow[];
+  readonly error?: string;
+}
+
+export interface StandbyFacts {
+  readonly name: string;
+  /** The WAL receiver's status (`streaming`, `catchup`, ...), `recovering` without one, `not in recovery`, or `down`. */
+  readonly state: string;
+  readonly inRecovery: boolean | null;
+  /** now() - pg_last_xact_replay_timestamp() on the standby; grows on an idle primary even when nothing is left to replay. */
+  readonly replayDelaySeconds: number | null;
+  /** Everything received has been replayed: a growing replay delay then only means the primary is idle. */
+  readonly caughtUp: boolean | null;
+  readonly error?: string;
+}
+
+// Epoch seconds as text: psql prints NULL as an empty field.
+const ARCHIVER_SQL = `SELECT current_setting('archive_mode'), archived_count, last_archived_wal,
+  extract(epoch FROM last_archived_time), failed_count, last_failed_wal, extract(epoch FROM last_failed_time)
+FROM pg_stat_archiver`;
+
+const REPLICATION_SQL = `SELECT application_name, client_addr, state, sync_state, coalesce(replay_lag::text, ''),
+  pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)
+FROM pg_stat_replication ORDER BY application_name`;
+
+const STANDBY_SQL = `SELECT pg_is_in_recovery(), coalesce((SELECT status FROM pg_stat_wal_receiver), ''),
+  extract(epoch FROM now() - pg_last_xact_replay_timestamp()),
+  pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()`;
+
+/** psql's rows as printed: unlike cluster-state's query(), keeps the empty (NULL) fields at a row's end. */
+async function rows(ops: HostOps, host: HostAddress, pg: Spec['postgres'], sql: string): Promise<string> {
+  return (await ops.must(host, psqlCommand(pg, sql))).replace(/\n+$/, '');
+}
+
+const orNull = (s: string): string | null => (s === '' ? null : s);
+const numberOrNull = (s: string): number | null => (s === '' ? null : Number(s));
+
+function fields(row: string, n: number, what: string): string[] {
+  const f = row.split('\t');
+  if (f.length !== n) throw new Error(`${what}: expected ${n} tab-separated columns, got ${f.length}: ${JSON.stringify(row)}`);
+  return f;
+}
+
+export function parseArchiverRow(out: string): ArchiverFacts {
+  const [archiveMode, archived, lastWal, lastAt, failed, failedWal, failedAt] = fields(out, 7, 'pg_stat_archiver');
+  return {
+    archiveMode,
+    archivedCount: Number(archived),
+    lastArchivedWal: orNull(lastWal),
+    lastArchivedAt: numberOrNull(lastAt),
+    failedCount: Number(failed),
+    lastFailedWal: orNull(failedWal),
+    lastFailedAt: numberOrNull(failedAt),
+  };
+}
+
+export function parseStandbyRow(name: string, out: string): StandbyFacts {
+  const [recovery, receiver, delay, caughtUp] = fields(out, 4, 'standby status');
+  const inRecovery = recovery === 't';
+  return {
+    name,
+    state: !inRecovery ? 'not in recovery' : receiver || 'recovering',
+    inRecovery,
+    replayDelaySeconds: numberOrNull(delay),
+    caughtUp: inRecovery ? caughtUp === 't' : null,
+  };
+}
+
+/** One line a DBA can act on: a failed command's own last output line rather than our command line. */
+function reason(e: unknown): string {
+  if (e instanceof RemoteCommandError && e.outputTail) return e.outputTail.split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+  return e instanceof Error ? e.message : String(e);
+}
+
+export async function repositoryStatus(ops: HostOps, spec: Spec): Promise<RepositoryFacts> {
+  const host = repoHost(spec);
+  try {
+    const out = await runPgbackrest(ops, host, spec.repository.user, spec, 'info', '--output=json');
+    return { host: host.name, stanza: parseInfo(out).find((s) => s.name === spec.stanza) ?? null };
+  } catch (e) {
+    return { host: host.name, stanza: null, error: reason(e) };
+  }
+}
+
+export async function primaryStatus(ops: HostOps, spec: Spec): Promise<PrimaryFacts> {
+  const node = primaryNode(spec);
+  const host = nodeAddress(node);
+  try {
+    const [archiver, replication] = await Promise.all([rows(ops, host, spec.postgres, ARCHIVER_SQL), rows(ops, host, spec.postgres, REPLICATION_SQL)]);
+    return { name: node.name, archiver: parseArchiverRow(archiver), replication: parseReplicationRows(replication) };
+  } catch (e) {
+    return { name: node.name, archiver: null, replication: [], error: reason(e) };
+  }
+}
+
+/** A stopped or unreachable standby is a fact to report (state `down`), not a failure of status. */
+export async function standbyStatus(ops: HostOps, spec: Spec, nodeName: string): Promise<StandbyFacts> {
+  const host = nodeAddress(findNode(spec, nodeName));
+  try {
+    return parseStandbyRow(nodeName, await rows(ops, host, spec.postgres, STANDBY_SQL));
+  } catch (e) {
+    return { name: nodeName, state: 'down', inRecovery: null, replayDelaySeconds: null, caughtUp: null, error: reason(e) };
+  }
+}

@@ -1,0 +1,72 @@
+import { createInterface } from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy } from '@temporalio/client';
+import { connectClient, failureMessage, follow } from '../client';
+import { TASK_QUEUE } from '../paths';
+import { loadSpec } from '../spec/load';
+import type { Spec } from '../spec/schema';
+import { rebuildWorkflowId, type RebuildResult } from '../workflows/rebuild';
+import { UsageError, type CliCommand } from './command';
+
+async function confirmed(spec: Spec, node: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question(
+      `Rebuild ${node} of stanza ${spec.stanza}: its data directory ${spec.postgres.dataDir} will be replaced from the repository.\nType the node name to go on: `);
+    return answer.trim() === node;
+  } finally {
+    rl.close();
+  }
+}
+
+export const rebuildCommand: CliCommand = {
+  summary: 'rebuild --spec FILE --node NAME [--yes]   rebuild a failed standby from the repository',
+  help: `Usage: stanzactl rebuild --spec FILE --node NAME [--yes]
+
+Runs workflow rebuild-<stanza>-<node>: refuses (from what the hosts say) to touch the primary or a
+node other standbys stream from, or to run without a healthy primary; stops the node, ensures its
+config, .pgpass, pgbackrest.conf and SSH trust, restores it (--delta when its files are there),
+starts it, and waits until it streams and has replayed a row written on the primary after the
+restore. Asks for confirmation on a terminal unless --yes. One rebuild per node at a time.`,
+  async run(args) {
+    const { values } = parseArgs({ args, options: { spec: { type: 'string' }, node: { type: 'string' }, yes: { type: 'boolean' } }, strict: true });
+    if (!values.spec || !values.node) throw new UsageError('--spec FILE and --node NAME are required');
+    const spec = loadSpec(values.spec);
+    const node = values.node;
+    if (!values.yes) {
+      if (!process.stdin.isTTY) throw new UsageError('not a terminal to confirm on: pass --yes to rebuild without asking');
+      if (!(await confirmed(spec, node))) {
+        console.error('not confirmed: nothing was done');
+        return 1;
+      }
+    }
+    const client = await connectClient();
+    try {
+      const workflowId = rebuildWorkflowId(spec.stanza, node);
+      let handle;
+      try {
+        handle = await client.workflow.start('rebuildStandby', {
+          taskQueue: TASK_QUEUE, workflowId, args: [spec, node],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+          staticSummary: `rebuild standby ${node} of stanza ${spec.stanza}`,
+        });
+      } catch (e) {
+        if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+        const running = await client.workflow.getHandle(workflowId).describe();
+        console.error(`refused: a rebuild of ${node} is already running: workflow ${workflowId} (run ${running.runId}), started ${running.startTime.toISOString()}`);
+        return 1;
+      }
+      console.log(`workflow ${workflowId}`);
+      const r = await follow<RebuildResult>(handle, (l) => console.log(l));
+      console.log('');
+      console.log(`${node} rebuilt: ${r.restore.delta ? 'delta ' : ''}restore in ${r.restore.seconds.toFixed(1)} s, replay lag ${r.replayLagBytes} bytes`);
+      console.log(`  found broken: ${r.broken.length ? r.broken.join('; ') : 'nothing (it looked healthy)'}`);
+      return 0;
+    } catch (e) {
+      console.error(`rebuild failed: ${failureMessage(e)}`);
+      return 1;
+    } finally {
+      await client.connection.close();
+    }
+  },
+};

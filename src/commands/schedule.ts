@@ -1,0 +1,164 @@
+import { parseArgs } from 'node:util';
+import type { Client } from '@temporalio/client';
+import { connectClient } from '../client';
+import { temporalAddress, temporalNamespace } from '../paths';
+import { applySchedules, listSchedules, pauseSchedules, triggerSchedule, unpauseSchedules, type ScheduleView } from '../schedules';
+import { DEFAULT_CATCHUP_WINDOW } from '../schedules/plan';
+import { SpecError } from '../spec/errors';
+import { loadSpec } from '../spec/load';
+import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
+import { scheduleId } from '../workflows/backup';
+import { UsageError, type CliCommand } from './command';
+
+const HELP = `Usage: stanzactl schedule <subcommand> --spec FILE [options]
+
+The stanza's Temporal Schedules, one per backup type in backups.schedule, with id
+backup-<stanza>-<type>. Each starts workflow backupStanza on task queue "stanzactl" (a worker must run).
+
+Subcommands:
+  apply --spec FILE              create or update the schedules in place, delete those of types the
+                                 spec no longer names; unchanged ones are not written; paused stays paused
+  list --spec FILE [--json]      each schedule: cron, paused, next 3 runs, recent runs and their results
+  pause --spec FILE [--type T] [--note TEXT]     pause all of the stanza's schedules, or type T
+  unpause --spec FILE [--type T] [--note TEXT]
+  trigger --spec FILE --type T   run T's backup now, unless that schedule's previous backup still runs
+
+Policies: overlap SKIP (a run due while the previous one runs is skipped); catchupWindow from the
+spec, default ${DEFAULT_CATCHUP_WINDOW} (a run missed while the server was down starts late only within it);
+pauseOnFailure off. Types: ${BACKUP_TYPES.join(', ')}.`;
+
+const SUBCOMMANDS = ['apply', 'list', 'pause', 'unpause', 'trigger'] as const;
+type Subcommand = (typeof SUBCOMMANDS)[number];
+
+interface Flags {
+  readonly spec: string;
+  readonly type?: BackupType;
+  readonly note?: string;
+  readonly json: boolean;
+}
+
+const ALLOWED: Record<Subcommand, readonly string[]> = {
+  apply: ['spec'],
+  list: ['spec', 'json'],
+  pause: ['spec', 'type', 'note'],
+  unpause: ['spec', 'type', 'note'],
+  trigger: ['spec', 'type'],
+};
+
+function parseFlags(sub: Subcommand, args: string[]): Flags {
+  const { values } = parseArgs({
+    args,
+    options: { spec: { type: 'string' }, type: { type: 'string' }, note: { type: 'string' }, json: { type: 'boolean' } },
+    strict: true,
+  });
+  for (const name of Object.keys(values)) {
+    if (!ALLOWED[sub].includes(name)) throw new UsageError(`${sub} takes no --${name}`);
+  }
+  if (!values.spec) throw new UsageError('--spec FILE is required');
+  if (values.type !== undefined && !BACKUP_TYPES.includes(values.type as BackupType)) {
+    throw new UsageError(`--type must be one of ${BACKUP_TYPES.join(', ')} (got "${values.type}")`);
+  }
+  if (sub === 'trigger' && !values.type) throw new UsageError('trigger needs --type T');
+  return { spec: values.spec, type: values.type as BackupType | undefined, note: values.note, json: values.json ?? false };
+}
+
+function when(cron: string, timezone: string): string {
+  return `${cron} ${timezone || 'UTC'}`;
+}
+
+async function apply(client: Client, spec: Spec, print: (l: string) => void): Promise<number> {
+  const rows = await applySchedules(client, spec);
+  const sched = spec.backups?.schedule;
+  for (const r of rows) {
+    const what =
+      r.action === 'created' ? ` (${when(sched![r.type]!, sched?.timezone ?? '')})` : r.action === 'updated' ? ` (${r.changes?.join(', ')})` : '';
+    print(`${r.id}: ${r.action}${what}`);
+  }
+  if (rows.length === 0) print(`stanza ${spec.stanza}: no schedules in the spec and none on the server`);
+  return 0;
+}
+
+function printView(v: ScheduleView, print: (l: string) => void): void {
+  print(`${v.id}: ${when(v.cron, v.timezone)}, ${v.paused ? `paused${v.note ? ` (${v.note})` : ''}` : 'active'}`);
+  if (!v.inSpec) print(`  not in the spec any more: "schedule apply" deletes it`);
+  else if (v.outOfDate.length > 0) print(`  differs from the spec (${v.outOfDate.join(', ')}): "schedule apply" updates it`);
+  print(`  next: ${v.nextRuns.join(', ') || 'none'}`);
+  if (v.recent.length === 0) print('  recent: none');
+  for (const r of v.recent) print(`  ran ${r.scheduledAt} ${r.workflowId}: ${r.status}${r.detail ? ` (${r.detail})` : ''}`);
+}
+
+async function list(client: Client, spec: Spec, json: boolean, print: (l: string) => void): Promise<number> {
+  const views = await listSchedules(client, spec);
+  if (json) {
+    print(JSON.stringify(views, null, 2));
+    return 0;
+  }
+  for (const v of views) printView(v, print);
+  const missing = BACKUP_TYPES.filter((t) => spec.backups?.schedule?.[t] !== undefined && !views.some((v) => v.type === t));
+  for (const t of missing) print(`${scheduleId(spec.stanza, t)}: in the spec but not on the server: run "stanzactl schedule apply"`);
+  if (views.length === 0 && missing.length === 0) print(`stanza ${spec.stanza}: no schedules`);
+  return 0;
+}
+
+async function trigger(client: Client, spec: Spec, type: BackupType, print: (l: string) => void): Promise<number> {
+  const r = await triggerSchedule(client, spec, type);
+  if (r.outcome === 'started') print(`${r.id}: triggered, started workflow ${r.workflowId}`);
+  else if (r.outcome === 'skipped') print(`${r.id}: skipped, its previous backup still runs (${r.running.join(', ') || 'just finished'})`);
+  else print(`${r.id}: trigger requested; the server has not acted yet (it skips it if the previous backup still runs)`);
+  return 0;
+}
+
+async function run(sub: Subcommand, f: Flags, print: (l: string) => void): Promise<number> {
+  const spec = loadSpec(f.spec);
+  let client: Client;
+  try {
+    client = await connectClient();
+  } catch (e) {
+    throw new Error(`cannot reach Temporal at ${temporalAddress()} (namespace ${temporalNamespace()}): ${(e as Error).message}`);
+  }
+  try {
+    switch (sub) {
+      case 'apply':
+        return await apply(client, spec, print);
+      case 'list':
+        return await list(client, spec, f.json, print);
+      case 'pause':
+      case 'unpause': {
+        const rows = await (sub === 'pause' ? pauseSchedules : unpauseSchedules)(client, spec, { type: f.type, note: f.note });
+        for (const r of rows) print(`${r.id}: ${r.action}`);
+        return 0;
+      }
+      case 'trigger':
+        return await trigger(client, spec, f.type!, print);
+    }
+  } finally {
+    await client.connection.close();
+  }
+}
+
+export const scheduleCommand: CliCommand = {
+  summary: 'apply, list, pause, unpause or trigger the stanza\'s backup schedules',
+  help: HELP,
+  async run(args: string[]): Promise<number> {
+    const [sub, ...rest] = args;
+    if (sub === undefined || args.includes('--help') || args.includes('-h') || sub === 'help') {
+      console.log(HELP);
+      return sub === undefined ? 2 : 0;
+    }
+    try {
+      if (!(SUBCOMMANDS as readonly string[]).includes(sub)) throw new UsageError(`unknown subcommand "${sub}"`);
+      return await run(sub as Subcommand, parseFlags(sub as Subcommand, rest), (l) => console.log(l));
+    } catch (e) {
+      if (e instanceof SpecError) {
+        console.error(e.message);
+        return 2;
+      }
+      if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+        console.error(`stanzactl schedule: ${(e as Error).message}\n\n${HELP}`);
+        return 2;
+      }
+      console.error(`stanzactl schedule ${sub}: ${(e as Error).message}`);
+      return 1;
+    }
+  },
+};

@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { ScheduleNotFoundError, type Client } from '@temporalio/client';
+import { connectClient, failureMessage } from '../client';
+import { TASK_QUEUE } from '../paths';
+import { loadSpec } from '../spec/load';
+import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
+import { evaluate } from '../status/policy';
+import { renderText, statusReport, type ScheduleState } from '../status/render';
+import { scheduleId } from '../workflows/backup';
+import type { StatusFacts } from '../workflows/status';
+import { UsageError, type CliCommand } from './command';
+
+/**
+ * Each call gets a workflow of its own: it only reads, so concurrent calls (cron and a DBA) need
+ * no serializing, each judges the spec it was given, and one stuck run cannot hold back the next.
+ */
+export function statusWorkflowId(spec: Spec): string {
+  return `status-${spec.stanza}-${randomUUID().slice(0, 8)}`;
+}
+
+export async function fetchStatusFacts(client: Client, spec: Spec): Promise<StatusFacts> {
+  return client.workflow.execute('stanzaStatus', {
+    taskQueue: TASK_QUEUE,
+    workflowId: statusWorkflowId(spec),
+    args: [spec],
+    // Without a worker nothing would ever answer: a monitoring check must end, and fail.
+    workflowExecutionTimeout: '2 minutes',
+    staticSummary: `status of stanza ${spec.stanza}`,
+  });
+}
+
+async function scheduleState(client: Client, stanza: string, type: BackupType): Promise<ScheduleState | undefined> {
+  const id = scheduleId(stanza, type);
+  try {
+    const d = await client.schedule.getHandle(id).describe();
+    const next = d.info.nextActionTimes[0];
+    return { type, id, paused: d.state.paused, nextRun: next ? Math.floor(next.getTime() / 1000) : null };
+  } catch (e) {
+    if (e instanceof ScheduleNotFoundError) return undefined;
+    throw e;
+  }
+}
+
+export async function backupSchedules(client: Client, stanza: string): Promise<ScheduleState[]> {
+  const states = await Promise.all(BACKUP_TYPES.map((t) => scheduleState(client, stanza, t)));
+  return states.filter((s): s is ScheduleState => s !== undefined);
+}
+
+export const statusCommand: CliCommand = {
+  summary: 'status --spec FILE [--json]  backups, archiving, standbys, schedules; exit 1 on a broken policy',
+  help: `Usage: stanzactl status --spec FILE [--json]
+
+Reads, changes nothing: pgBackRest's view of the stanza (status, each backup with its type, sizes
+and age), archiving on the primary (last archived WAL and its age, failures), each standby's state
+and replay delay (a stopped or unreachable standby is reported as down), and the next run of each
+backup schedule (backup-<stanza>-full|diff|incr). Runs workflow status-<stanza>-<id>; needs a worker.
+
+Exit 0 when all is well; 1 when a policy is broken (backups.maxAge.full / .any exceeded, no backup
+while maxAge is set), the stanza's pgBackRest status is not ok, archiving is failing or off, or the
+status could not be read; 2 on a bad command line or spec. --json prints one JSON object (times in
+epoch seconds, sizes in bytes) with "ok" and "problems".`,
+  async run(args) {
+    const { values } = parseArgs({ args, options: { spec: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+    if (!values.spec) throw new UsageError('--spec FILE is required');
+    const spec = loadSpec(values.spec);
+    const client = await connectClient();
+    try {
+      const [facts, schedules] = await Promise.all([fetchStatusFacts(client, spec), backupSchedules(client, spec.stanza)]);
+      const now = Date.now();
+      const report = statusReport(facts, schedules, evaluate(facts, spec, now), now);
+      console.log(values.json ? JSON.stringify(report, null, 2) : renderText(report).join('\n'));
+      return report.ok ? 0 : 1;
+    } catch (e) {
+      console.error(`status failed: ${failureMessage(e)}`);
+      return 1;
+    } finally {
+      await client.connection.close();
+    }
+  },
+};

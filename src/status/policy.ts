@@ -1,0 +1,74 @@
+import type { BackupInfo, StanzaInfo } from '../facts/pgbackrest-info';
+import type { ArchiverFacts } from '../activities/status';
+import { durationMs } from '../spec/duration';
+import type { Spec } from '../spec/schema';
+import type { StatusFacts } from '../workflows/status';
+import { formatAge } from './age';
+
+export interface Evaluation {
+  readonly ok: boolean;
+  /** One sentence each, naming the broken policy or the failing part. */
+  readonly problems: string[];
+}
+
+/** The backup that finished last (by pgBackRest's stop time), optionally of one type. */
+export function newestBackup(stanza: StanzaInfo | null, type?: BackupInfo['type']): BackupInfo | undefined {
+  const candidates = (stanza?.backups ?? []).filter((b) => type === undefined || b.type === type);
+  return candidates.reduce<BackupInfo | undefined>((best, b) => (best === undefined || b.timestamp.stop > best.timestamp.stop ? b : best), undefined);
+}
+
+/**
+ * The archiver failed more recently than it succeeded, or nothing was ever archived. A reset of
+ * the statistics (crash restart) forgets past successes: WAL in the repository proves them.
+ */
+export function archivingFailing(a: ArchiverFacts, repositoryHasWal: boolean): boolean {
+  if (a.lastFailedAt !== null && (a.lastArchivedAt === null || a.lastFailedAt > a.lastArchivedAt)) return true;
+  return a.lastArchivedWal === null && !repositoryHasWal;
+}
+
+export function repositoryHasWal(stanza: StanzaInfo | null): boolean {
+  return (stanza?.archive ?? []).some((a) => a.max !== null);
+}
+
+function maxAgeProblem(which: 'full' | 'any', limit: string | undefined, stanza: StanzaInfo | null, nowMs: number): string | undefined {
+  if (limit === undefined) return undefined;
+  const newest = newestBackup(stanza, which === 'full' ? 'full' : undefined);
+  const what = which === 'full' ? 'full backup' : 'backup';
+  if (!newest) return `maxAge.${which} (${limit}) broken: the repository holds no ${what}`;
+  const ageMs = nowMs - newest.timestamp.stop * 1000;
+  if (ageMs <= durationMs(limit)) return undefined;
+  return `maxAge.${which} (${limit}) exceeded: the newest ${what}, ${newest.label}, finished ${formatAge(ageMs / 1000)} ago`;
+}
+
+function stanzaProblems(facts: StatusFacts): string[] {
+  const { repository } = facts;
+  if (repository.error !== undefined) return [`cannot read pgbackrest info on the repository host ${repository.host}: ${repository.error}`];
+  const s = repository.stanza;
+  if (!s) return [`the repository on ${repository.host} has no stanza ${facts.stanza}`];
+  if (s.status.code === 0) return [];
+  // Code 99 says only "other": the repository entries hold the real reason.
+  const repoReasons = s.repos.filter((r) => r.status.code !== 0 && r.status.message !== s.status.message).map((r) => `repo${r.key}: ${r.status.message}`);
+  return [`stanza ${s.name}: pgBackRest status ${s.status.code} (${[s.status.message, ...repoReasons].join('; ')})`];
+}
+
+function archiveProblems(facts: StatusFacts, nowMs: number): string[] {
+  const { primary } = facts;
+  if (primary.error !== undefined || !primary.archiver) return [`cannot read pg_stat_archiver on the primary ${primary.name}, archiving unknown: ${primary.error ?? 'no row'}`];
+  const a = primary.archiver;
+  if (a.archiveMode === 'off') return [`archiving is off on the primary ${primary.name} (archive_mode = off): no WAL reaches the repository`];
+  if (!archivingFailing(a, repositoryHasWal(facts.repository.stanza))) return [];
+  const ago = (epoch: number) => formatAge(nowMs / 1000 - epoch);
+  const failed = a.lastFailedAt === null ? 'no failure recorded' : `${a.failedCount} failures, last ${a.lastFailedWal} ${ago(a.lastFailedAt)} ago`;
+  const success = a.lastArchivedAt === null ? 'no WAL archived since the statistics were reset' : `last success ${a.lastArchivedWal} ${ago(a.lastArchivedAt)} ago`;
+  return [`archiving is failing on the primary ${primary.name}: ${failed}; ${success}`];
+}
+
+/** Pure: facts, the spec's policies and the time in; what is wrong out. `nowMs` = epoch milliseconds. */
+export function evaluate(facts: StatusFacts, spec: Spec, nowMs: number): Evaluation {
+  const maxAge = spec.backups?.maxAge;
+  const stanza = facts.repository.stanza;
+  // An unreadable repository is reported once, not again as "no backup" under each policy.
+  const ages = facts.repository.error === undefined ? [maxAgeProblem('full', maxAge?.full, stanza, nowMs), maxAgeProblem('any', maxAge?.any, stanza, nowMs)] : [];
+  const problems = [...stanzaProblems(facts), ...ages.filter((p): p is string => p !== undefined), ...archiveProblems(facts, nowMs)];
+  return { ok: problems.length === 0, problems };
+}

@@ -1,0 +1,45 @@
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { Spec } from '../spec/schema';
+import { long, quick, waiting } from './profiles';
+import type { StepProgress } from './progress';
+import { StepLog, titled } from './steps';
+
+const acts = proxyActivities<Activities>(quick);
+
+export interface RebuildResult {
+  readonly node: string;
+  /** What was found wrong before the rebuild. */
+  readonly broken: string[];
+  readonly restore: { readonly delta: boolean; readonly seconds: number };
+  readonly replayLagBytes: number;
+  readonly steps: StepProgress[];
+}
+
+export function rebuildWorkflowId(stanza: string, node: string): string {
+  return `rebuild-${stanza}-${node}`;
+}
+
+/**
+ * Rebuilds a failed standby from the repository: safety is decided from the hosts first, then the
+ * node is stopped, its config and trust ensured (a host rebuilt from scratch lost them), restored
+ * (delta when its files are there), started, and it must replay a row written after the restore began.
+ */
+export async function rebuildStandby(spec: Spec, node: string): Promise<RebuildResult> {
+  const log = new StepLog();
+  const target = await log.run('inspect', () => acts.inspectRebuildTarget.executeWithOptions(titled(quick, `is ${node} safe to rebuild?`), [spec, node]));
+  await log.run(`pgBackRest dirs on ${node}`, () => acts.ensureNodeDirectories.executeWithOptions(titled(quick, `pgBackRest dirs on ${node}`), [spec, node]));
+  await log.run('SSH trust', () => acts.ensureSshTrust.executeWithOptions(titled(quick, 'SSH trust repository <-> nodes'), [spec]));
+  await log.run('pgbackrest.conf', () =>
+    acts.ensurePgbackrestConf.executeWithOptions(titled(quick, 'pgbackrest.conf on every host'), [spec, (spec.backups?.fromStandby ?? false) !== false]));
+  await log.run(`.pgpass on ${node}`, () => acts.ensureStandbyPgpass.executeWithOptions(titled(quick, `.pgpass on ${node}`), [spec, node]));
+  const plan = await log.run(`stop and prepare ${node}`, () =>
+    acts.prepareStandby.executeWithOptions(titled(quick, `stop and prepare ${node}`), [spec, node, target.primarySystemId, true]));
+  const restore = await log.run(`restore ${node}`, () =>
+    acts.restoreStandby.executeWithOptions(titled(long, `${plan.delta ? 'delta ' : ''}restore --type=standby on ${node}`), [spec, node, plan.delta, target.targetTimeline]));
+  await log.run(`start ${node}`, () => acts.startStandby.executeWithOptions(titled(quick, `start ${node}`), [spec, node]));
+  const marker = await log.run('marker', () => acts.writeMarker.executeWithOptions(titled(quick, 'write a marker row on the primary'), [spec, workflowInfo().runId]));
+  const replayed = await log.run(`${node} replays the marker`, () =>
+    acts.waitMarkerReplayed.executeWithOptions(titled(waiting, `wait for ${node} to stream and replay the marker`), [spec, node, marker.id]));
+  return { node, broken: target.broken, restore: { delta: plan.delta, seconds: restore.seconds }, replayLagBytes: replayed.replayLagBytes, steps: log.steps };
+}

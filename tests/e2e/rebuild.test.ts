@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { WorkflowIdConflictPolicy } from '@temporalio/client';
+import { startProvision } from '../../src/client';
+import { TASK_QUEUE } from '../../src/paths';
+import { rebuildWorkflowId, type RebuildResult } from '../../src/workflows/rebuild';
+import { ProvisionFixture } from './fixture';
+import { runCli } from './harness';
+
+const LONG = { timeout: 10 * 60_000 };
+const DATA = '/var/lib/postgresql/15/main';
+
+describe('rebuild a failed standby', { timeout: 40 * 60_000 }, () => {
+  const f = new ProvisionFixture('debian', 'stzr', '10.231.71.0/24');
+  const dir = mkdtempSync(join(tmpdir(), 'stanzactl-spec-'));
+  const specFile = join(dir, 'spec.json');
+  const cli = (...args: string[]) => runCli([...args, '--spec', specFile], f.workerEnv);
+  const sh = (host: string, script: string, user?: string) => f.checks.sh(host, ['bash', '-c', script], user);
+  const restores = async (host: string) => (await sh(host, `cat /var/log/pgbackrest/demo-restore.log 2>/dev/null || true`)).match(/restore command begin/g)?.length ?? 0;
+  const started = (host: string) => f.checks.psql(host, 'SELECT pg_postmaster_start_time()');
+
+  before(async () => {
+    await f.setUp();
+    writeFileSync(specFile, JSON.stringify(f.spec));
+    await (await startProvision(f.client, f.spec)).result();
+  });
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await f.teardown();
+  });
+
+  /** Damages pg2-srv, rebuilds it, and checks it streams a new row while pg3-srv was left alone. */
+  async function damageAndRebuild(damage: string, expectBroken: RegExp, user?: string): Promise<string> {
+    const pg3Started = await started('pg3-srv');
+    const pg3Restores = await restores('pg3-srv');
+    await sh('pg2-srv', damage, user);
+    const r = await cli('rebuild', '--node', 'pg2-srv', '--yes');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, expectBroken);
+    assert.match(r.stdout, /pg2-srv rebuilt: .*restore in [\d.]+ s/);
+    await f.checks.rowReplicates();
+    assert.deepEqual(await f.checks.streamingStandbys(), ['pg2-srv', 'pg3-srv']);
+    assert.equal(await started('pg3-srv'), pg3Started, 'pg3-srv was not restarted');
+    assert.equal(await restores('pg3-srv'), pg3Restores, 'pg3-srv was not restored');
+    return r.stdout;
+  }
+
+  test('data directory deleted', LONG, async () => {
+    const out = await damageAndRebuild(`pg_ctlcluster 15 main stop -m immediate && rm -rf ${DATA}`, /data directory .* is missing/);
+    assert.match(out, /pg2-srv rebuilt: restore in/, 'a plain restore: there was nothing for a delta');
+  });
+
+  test('global/pg_control and WAL removed (the seed\'s kind of damage)', LONG, async () => {
+    const out = await damageAndRebuild(`pg_ctlcluster 15 main stop -m immediate && rm -f ${DATA}/global/pg_control && rm -rf ${DATA}/pg_wal/*`, /global\/pg_control is missing/);
+    assert.match(out, /pg2-srv rebuilt: delta restore in/);
+  });
+
+  test('standby promoted by mistake (a forked timeline)', LONG, async () => {
+    await damageAndRebuild(
+      `pg_ctlcluster 15 main promote && for i in $(seq 1 50); do [ "$(runuser -u postgres -- psql -XAtc 'SELECT pg_is_in_recovery()')" = f ] && break; sleep 0.2; done
+       runuser -u postgres -- psql -Xc 'CREATE TABLE forked (i int); SELECT pg_switch_wal()' >/dev/null`,
+      /promoted: out of recovery/);
+    assert.equal(await f.checks.psql('pg2-srv', "SELECT count(*) FROM pg_class WHERE relname = 'forked'"), '0', 'the fork is gone');
+  });
+
+  test('config and .pgpass deleted', LONG, async () => {
+    await damageAndRebuild('pg_ctlcluster 15 main stop && rm -rf /etc/postgresql/15/main /var/lib/postgresql/.pgpass', /config \/etc\/postgresql\/15\/main is missing; ~\/.pgpass is missing/);
+  });
+
+  test('rebuild named at the primary is refused and changes nothing', LONG, async () => {
+    const before = await started('pg1-srv');
+    const r = await cli('rebuild', '--node', 'pg1-srv', '--yes');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /pg1-srv is the primary of stanza demo: stanzactl never rebuilds the primary/);
+    assert.equal(await started('pg1-srv'), before);
+    assert.equal(await f.checks.psql('pg1-srv', 'SELECT pg_is_in_recovery()'), 'f');
+  });
+
+  test('without --yes and without a terminal it refuses to start', LONG, async () => {
+    const r = await cli('rebuild', '--node', 'pg2-srv');
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /pass --yes/);
+  });
+
+  test('a second rebuild of the same node is refused and names the running one; a worker crash mid-restore is survived with one restore', LONG, async () => {
+    const pg2Restores = await restores('pg2-srv');
+    const handle = await f.client.workflow.start('rebuildStandby', {
+      taskQueue: TASK_QUEUE, workflowId: rebuildWorkflowId('demo', 'pg2-srv'), args: [f.spec, 'pg2-srv'], workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+    });
+    const second = await cli('rebuild', '--node', 'pg2-srv', '--yes');
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /a rebuild of pg2-srv is already running: workflow rebuild-demo-pg2-srv/);
+
+    let open = true;
+    handle.result().finally(() => (open = false)).catch(() => undefined);
+    await f.runStarted('pg2-srv', handle.firstExecutionRunId, 'restoreStandby', () => open);
+    await f.crashWorker();
+    const r = (await handle.result()) as RebuildResult;
+    assert.equal(r.node, 'pg2-srv');
+    assert.equal(await restores('pg2-srv'), pg2Restores + 1, 'one restore ran');
+    await f.checks.rowReplicates();
+  });
+});

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { outcomeOf } from '../../src/schedules/list';
+import {
+  canonicalJson,
+  DEFAULT_CATCHUP_WINDOW,
+  describedParts,
+  desiredParts,
+  desiredSchedule,
+  differences,
+  planTypes,
+  type BackupScheduleOptions,
+  type DescribedSchedule,
+} from '../../src/schedules/plan';
+import { durationMs } from '../../src/spec/duration';
+import { parseSpec } from '../../src/spec/load';
+import type { Spec } from '../../src/spec/schema';
+
+const fixtures = resolve(__dirname, '../../../tests/fixtures/spec');
+const demoYaml = readFileSync(`${fixtures}/demo.yaml`, 'utf8');
+
+function specWith(schedule: Record<string, string> | undefined): Spec {
+  const raw = JSON.parse(JSON.stringify(parseSpec(demoYaml, 'demo.yaml')));
+  raw.backups = schedule ? { ...raw.backups, schedule } : raw.backups;
+  return parseSpec(JSON.stringify(raw), 'spec.json');
+}
+
+const ISSUE = { full: '30 1 * * 0', diff: '30 1 * * 1-6', timezone: 'UTC', catchupWindow: '1h' };
+
+/** What describe() returns for a schedule created from `o`, as observed on the dev server: the cron
+ * compiled into a calendar keeping only its comment, no timezone as '', args decoded from JSON. */
+function serverEcho(o: BackupScheduleOptions): DescribedSchedule {
+  const reversedKeys = (v: unknown): unknown =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reversedKeys(x)])) : v;
+  return {
+    spec: {
+      calendars: (o.spec.cronExpressions ?? []).map((c) => ({ comment: c.slice(c.indexOf('#') + 1).trim() }) as never),
+      intervals: [],
+      timezone: o.spec.timezone ?? '',
+    },
+    action: {
+      type: 'startWorkflow',
+      workflowType: o.action.workflowType as string,
+      workflowId: o.action.workflowId!,
+      taskQueue: o.action.taskQueue,
+      args: (JSON.parse(JSON.stringify(o.action.args)) as unknown[]).map(reversedKeys),
+      staticSummary: o.action.staticSummary,
+    },
+    policies: { overlap: o.policies!.overlap!, catchupWindow: Number(o.policies!.catchupWindow), pauseOnFailure: false },
+  };
+}
+
+describe('desired schedule from the spec', () => {
+  test('the issue example: id, action, args, cron, timezone, policies', () => {
+    const spec = specWith(ISSUE);
+    const o = desiredSchedule(spec, 'diff');
+    assert.equal(o.scheduleId, 'backup-demo-diff');
+    assert.deepEqual(o.spec, { cronExpressions: ['30 1 * * 1-6 # cron 30 1 * * 1-6'], timezone: 'UTC' });
+    assert.equal(o.action.workflowType, 'backupStanza');
+    assert.equal(o.action.taskQueue, 'stanzactl');
+    assert.equal(o.action.workflowId, 'backup-demo-diff');
+    // The backup gets the spec without the schedules' timing; the rest of it as it is.
+    const { schedule: _timing, ...backups } = spec.backups!;
+    assert.deepEqual(o.action.args, [{ ...spec, backups }, { type: 'diff' }]);
+    assert.deepEqual(backups, { fromStandby: false });
+    assert.match(o.action.staticSummary!, /diff backup of stanza demo/);
+    assert.deepEqual(o.policies, { overlap: 'SKIP', catchupWindow: 3_600_000, pauseOnFailure: false });
+  });
+
+  test('without timezone and catchupWindow: no timezone sent, the documented default window', () => {
+    const o = desiredSchedule(specWith({ full: '0 2 * * *' }), 'full', 'q-test');
+    assert.deepEqual(o.spec, { cronExpressions: ['0 2 * * * # cron 0 2 * * *'] });
+    assert.equal(o.action.taskQueue, 'q-test');
+    assert.equal(o.policies!.catchupWindow, durationMs(DEFAULT_CATCHUP_WINDOW));
+  });
+
+  test('a catchupWindow below the server minimum is refused with the field named', () => {
+    assert.throws(() => desiredSchedule(specWith({ full: '0 2 * * *', catchupWindow: '5s' }), 'full'), /backups\.schedule\.catchupWindow: 5s/);
+  });
+
+  test('a type without cron has no desired schedule', () => {
+    assert.throws(() => desiredSchedule(specWith({ full: '0 2 * * *' }), 'incr'), /backups\.schedule\.incr is not set/);
+  });
+});
+
+describe('differs?', () => {
+  const spec = specWith(ISSUE);
+  const onServer = serverEcho(desiredSchedule(spec, 'full'));
+
+  test('the same spec, as the server echoes it back, is equal', () => {
+    assert.deepEqual(differences(desiredParts(desiredSchedule(spec, 'full')), describedParts(onServer)), []);
+    assert.deepEqual(differences(desiredParts(desiredSchedule(specWith(ISSUE), 'full')), describedParts(onServer)), []);
+  });
+
+  test('cron, timezone, window, task queue and args changes are named', () => {
+    const diff = (s: Record<string, string>, queue?: string) => differences(desiredParts(desiredSchedule(specWith(s), 'full', queue)), describedParts(onServer));
+    assert.deepEqual(diff({ ...ISSUE, full: '0 3 * * 0' }), ['cron', 'summary']);
+    assert.deepEqual(diff({ ...ISSUE, timezone: 'Europe/Paris' }), ['timezone', 'summary']);
+    assert.deepEqual(diff({ ...ISSUE, catchupWindow: '2h' }), ['catchupWindowMs']);
+    // Another type's cron is not this schedule's business.
+    assert.deepEqual(diff({ ...ISSUE, diff: '0 4 * * *', incr: '0 * * * *' }), []);
+    assert.deepEqual(diff(ISSUE, 'other-queue'), ['taskQueue']);
+    // A spec change outside the schedule still reaches the backup through its args.
+    const moved = JSON.parse(JSON.stringify(spec));
+    moved.repository.path = '/elsewhere';
+    assert.deepEqual(differences(desiredParts(desiredSchedule(moved, 'full')), describedParts(onServer)), ['args']);
+  });
+
+  test('a schedule edited outside stanzactl differs', () => {
+    const edited = { ...onServer, spec: { ...onServer.spec, calendars: [{} as never] }, policies: { ...onServer.policies, overlap: 'ALLOW_ALL' as const } };
+    assert.deepEqual(differences(desiredParts(desiredSchedule(spec, 'full')), describedParts(edited)), ['cron', 'overlap']);
+  });
+
+  test('canonical JSON ignores key order and undefined members', () => {
+    assert.equal(canonicalJson({ b: 1, a: { d: undefined, c: [2, { y: 1, x: 0 }] } }), canonicalJson({ a: { c: [2, { x: 0, y: 1 }] }, b: 1 }));
+    assert.notEqual(canonicalJson([1, 2]), canonicalJson([2, 1]));
+  });
+});
+
+describe('plan of types', () => {
+  test('types with a cron are kept, the others deleted', () => {
+    assert.deepEqual(planTypes(specWith(ISSUE)), { keep: ['full', 'diff'], remove: ['incr'] });
+    assert.deepEqual(planTypes(specWith({ incr: '0 * * * *' })), { keep: ['incr'], remove: ['full', 'diff'] });
+  });
+
+  test('no schedule section: every type is deleted', () => {
+    assert.deepEqual(planTypes(specWith(undefined)), { keep: [], remove: ['full', 'diff', 'incr'] });
+  });
+});
+
+describe('run outcome', () => {
+  test('the backup result says done or skipped; anything else is completed', () => {
+    assert.deepEqual(outcomeOf({ status: 'done', backup: { label: '20250101-013000F' } }), { status: 'done', detail: '20250101-013000F' });
+    assert.deepEqual(outcomeOf({ status: 'skipped', reason: 'backup-demo-full-x runs' }), { status: 'skipped', detail: 'backup-demo-full-x runs' });
+    assert.deepEqual(outcomeOf(null), { status: 'completed' });
+    assert.deepEqual(outcomeOf('x'), { status: 'completed' });
+  });
+});
