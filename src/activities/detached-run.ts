@@ -45,7 +45,7 @@ export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, com
   const key = runKey(host);
   const { attached } = await startOrAttach(ops.remote, host, key, command);
   const status = await waitDetached(ops.remote, host, key, {
-    intervalMs: 1000,
+    intervalMs: 500,
     tailLines: o.tailLines,
     signal: ctx.cancellationSignal,
     onProgress: (s) => ctx.heartbeat({ runKey: key, attached, percent: o.progress?.(s.outputTail), last: s.outputTail.trim().split('\n').pop() ?? '' }),

@@ -1,13 +1,16 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FullBackupResult } from '../activities/stanza';
-import type { StandbyState } from '../activities/standby';
+import type { StandbyPlan, StandbyState } from '../activities/standby';
 import type { Spec } from '../spec/schema';
 import { long, quick, waiting } from './profiles';
 import { StepLog, titled } from './steps';
 import type { StepProgress } from './progress';
 
 const acts = proxyActivities<Activities>(quick);
+
+// Histories recorded before this change prepared the standbys after the backup (tests/histories).
+const STANDBYS_PREPARED_DURING_BACKUP = 'standbys-prepared-during-backup';
 
 export interface ProvisionResult {
   readonly stanza: string;
@@ -42,14 +45,28 @@ export async function provisionCluster(spec: Spec): Promise<ProvisionResult> {
   await log.run('pgbackrest.conf', () => acts.ensurePgbackrestConf.executeWithOptions(titled(quick, 'pgbackrest.conf on every host'), [spec, fromStandby && standbysStream]));
 
   const primary = await log.run('primary', () => acts.ensurePrimary.executeWithOptions(titled(quick, 'primary cluster and archiving'), [spec]));
-  await log.run('stanza-create', () => acts.ensureStanza.executeWithOptions(titled(quick, `stanza-create ${spec.stanza}`), [spec]));
-  await log.run('check', () => acts.checkStanza.executeWithOptions(titled(quick, `check ${spec.stanza}`), [spec]));
-  const full = await log.run('full backup', () => acts.ensureFullBackup.executeWithOptions(titled(long, 'first full backup'), [spec]));
-  await log.run('replication access', () => acts.ensureReplicationAccess.executeWithOptions(titled(quick, 'replication role and pg_hba'), [spec]));
-
-  const states = await Promise.all(standbys.map(async (node) => {
+  const repositoryReady = async () => {
+    await log.run('stanza-create', () => acts.ensureStanza.executeWithOptions(titled(quick, `stanza-create ${spec.stanza}`), [spec]));
+    await log.run('check', () => acts.checkStanza.executeWithOptions(titled(quick, `check ${spec.stanza}`), [spec]));
+    const backup = await log.run('full backup', () => acts.ensureFullBackup.executeWithOptions(titled(long, 'first full backup'), [spec]));
+    await log.run('replication access', () => acts.ensureReplicationAccess.executeWithOptions(titled(quick, 'replication role and pg_hba'), [spec]));
+    return backup;
+  };
+  const prepared = async (node: string) => {
     await log.run(`.pgpass on ${node}`, () => acts.ensureStandbyPgpass.executeWithOptions(titled(quick, `.pgpass on ${node}`), [spec, node]));
-    const plan = await log.run(`prepare ${node}`, () => acts.prepareStandby.executeWithOptions(titled(quick, `prepare ${node}`), [spec, node, primary.systemId]));
+    return log.run(`prepare ${node}`, () => acts.prepareStandby.executeWithOptions(titled(quick, `prepare ${node}`), [spec, node, primary.systemId]));
+  };
+  let full: FullBackupResult;
+  let plans: StandbyPlan[] | undefined;
+  if (patched(STANDBYS_PREPARED_DURING_BACKUP)) {
+    // Preparing a standby needs the primary's system identifier, not the backup: overlap them.
+    [full, plans] = await Promise.all([repositoryReady(), Promise.all(standbys.map(prepared))]);
+  } else {
+    full = await repositoryReady();
+  }
+
+  const states = await Promise.all(standbys.map(async (node, i) => {
+    const plan = plans?.[i] ?? (await prepared(node));
     if (!plan.streaming) {
       await log.run(`restore ${node}`, () => acts.restoreStandby.executeWithOptions(titled(long, `restore --type=standby on ${node}`), [spec, node, plan.delta]));
       await log.run(`start ${node}`, () => acts.startStandby.executeWithOptions(titled(quick, `start ${node}`), [spec, node]));

@@ -7,7 +7,8 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { failureMessage, startProvision } from '../../src/client';
 import { startBackup } from '../../src/commands/backup';
 import type { BackupType, Spec } from '../../src/spec/schema';
-import type { BackupOutcome } from '../../src/workflows/backup';
+import { applySchedules, pauseSchedules, triggerSchedule } from '../../src/schedules';
+import { scheduleId, type BackupOutcome } from '../../src/workflows/backup';
 import { ProvisionFixture } from './fixture';
 import { runCli } from './harness';
 
@@ -98,5 +99,34 @@ describe('backups on demand', { timeout: 40 * 60_000 }, () => {
     assert.ok(o.status === 'done');
     assert.equal(await backupBegins(), begins + 1, 'pgBackRest started one backup');
     assert.ok((await infoBackups()).some((b) => b.label === o.backup.label));
+  });
+
+  test('schedules: apply twice changes nothing the second time; a short interval really fires; a trigger while a backup runs is skipped', LONG, async () => {
+    const spec: Spec = { ...f.spec, backups: { fromStandby: false, schedule: { incr: '* * * * *', catchupWindow: '1m' } } };
+    assert.deepEqual((await applySchedules(f.client, spec)).map((a) => [a.type, a.action]), [['incr', 'created']]);
+    assert.deepEqual((await applySchedules(f.client, spec)).map((a) => [a.type, a.action]), [['incr', 'unchanged']]);
+
+    // The server fires it at the next minute: the real workflow makes a real backup.
+    const handle = f.client.schedule.getHandle(scheduleId('demo', 'incr'));
+    let fired: string | undefined;
+    for (const deadline = Date.now() + 90_000; !fired && Date.now() < deadline; await new Promise((r) => setTimeout(r, 1000))) {
+      fired = (await handle.describe()).info.recentActions[0]?.action.workflow.workflowId;
+    }
+    assert.ok(fired, 'the schedule fired within 90 s');
+    const scheduled = (await f.client.workflow.getHandle(fired).result()) as BackupOutcome;
+    assert.equal(scheduled.status, 'done');
+    await pauseSchedules(f.client, spec);
+
+    // A manual backup runs: a trigger starts the scheduled workflow, which is skipped by the lock.
+    const manual = await startBackup(f.client, f.spec, 'full');
+    await f.runStarted('backup-srv', manual.firstExecutionRunId, 'runBackup', () => true);
+    const t = await triggerSchedule(f.client, spec, 'incr');
+    assert.equal(t.outcome, 'started');
+    if (t.outcome !== 'started') return;
+    const triggered = (await f.client.workflow.getHandle(t.workflowId).result()) as BackupOutcome;
+    assert.equal(triggered.status, 'skipped');
+    assert.equal(triggered.status === 'skipped' && triggered.runningWorkflowId, manual.workflowId);
+    assert.equal(((await manual.result()) as BackupOutcome).status, 'done');
+    await applySchedules(f.client, { ...spec, backups: { fromStandby: false } });
   });
 });

@@ -28,9 +28,10 @@ export class ProvisionFixture {
   worker!: WorkerProcess;
   checks!: ClusterChecks;
   readonly teardown = guardedTeardown(async () => {
+    // The lab first: closing the client under a pending call can throw from a grpc timer.
     await this.worker?.kill();
-    await this.client?.connection.close();
     await labDown({ stateDir: this.stateDir });
+    await this.client?.connection.close();
     await this.temporal.stop();
     rmSync(this.stateDir, { recursive: true, force: true });
   });
