@@ -8,7 +8,7 @@ import { ProvisionFixture } from '../tests/e2e/fixture';
 /**
  * Rebuild of a standby holding about 1 GB after a small divergence: delta restore against a restore
  * into an empty data directory, in one run. Goal: delta <= 0.5x the full restore.
- * Usage: node dist/bench/rebuild.js [--scale 70] [--runs 2]
+ * Usage: node dist/bench/rebuild.js [--scale 70] [--random-mb 0] [--runs 2]
  */
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -18,6 +18,7 @@ function arg(name: string, fallback: string): string {
 async function main(): Promise<void> {
   const scale = arg('scale', '70');
   const runs = Number(arg('runs', '2'));
+  const randomMb = Number(arg('random-mb', '0'));
   const f = new ProvisionFixture('debian', 'stzv', '10.231.81.0/24');
   const pg2 = (script: string) => f.checks.sh('pg2-srv', ['bash', '-c', script]);
   const rebuild = async (): Promise<{ wall: number; r: RebuildResult }> => {
@@ -33,9 +34,13 @@ async function main(): Promise<void> {
     await (await startProvision(f.client, f.spec)).result();
     const t0 = performance.now();
     await f.checks.sh('pg1-srv', ['/usr/lib/postgresql/15/bin/pgbench', '-i', '-q', '-s', scale, '-p', '5432', 'postgres'], 'postgres');
+    // pgbench's rows compress to almost nothing; random bytes do not, as much real data does not.
+    if (randomMb > 0) {
+      await f.checks.psql('pg1-srv', `CREATE EXTENSION IF NOT EXISTS pgcrypto; CREATE TABLE noise AS SELECT gen_random_bytes(1024) AS b FROM generate_series(1, ${randomMb * 1000})`);
+    }
     const size = await f.checks.psql('pg1-srv', 'SELECT pg_size_pretty(pg_database_size(current_database()))');
     await f.checks.pgbackrest('--type=full', 'backup');
-    console.log(`pgbench scale ${scale}: ${size}, loaded and backed up in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    console.log(`pgbench scale ${scale} + ${randomMb} MB of random bytes: ${size}, loaded and backed up in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     await f.checks.rowReplicates(600_000);
 
     const delta: number[] = [];

@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
-import { connectClient, failureMessage, follow, startProvision, type ProvisionResult } from './client';
+import { follow, startProvision, type ProvisionResult } from './client';
 import { backupCommand } from './commands/backup';
 import { rebuildCommand } from './commands/rebuild';
 import { scheduleCommand } from './commands/schedule';
 import { statusCommand } from './commands/status';
-import { specArg, UsageError, type CliCommand } from './commands/command';
+import { specArg, UsageError, withClient, type CliCommand } from './commands/command';
 import { labCommand } from './lab/cli';
 import { startDevServer } from './server';
 import { loadSpec } from './spec/load';
@@ -29,18 +29,12 @@ each step as it starts and ends, and the summary. Exit 0 on success; non-zero wi
 message otherwise. Needs a running worker ("stanzactl worker").`,
   async run(args) {
     const spec = loadSpec(specArg(args));
-    const client = await connectClient();
-    try {
+    return withClient('provision', async (client) => {
       const handle = await startProvision(client, spec);
       console.log(`workflow ${handle.workflowId} on ${temporalAddress()} (namespace ${temporalNamespace()})`);
       printProvisionSummary(await follow<ProvisionResult>(handle, (l) => console.log(l)), (l) => console.log(l));
       return 0;
-    } catch (e) {
-      console.error(`provision failed: ${failureMessage(e)}`);
-      return 1;
-    } finally {
-      await client.connection.close();
-    }
+    });
   },
 };
 

@@ -1,10 +1,11 @@
 import { parseArgs } from 'node:util';
-import { connectClient, failureMessage, follow } from '../client';
+import type { Client } from '@temporalio/client';
+import { follow } from '../client';
 import { TASK_QUEUE } from '../paths';
 import { loadSpec } from '../spec/load';
 import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
 import { backupWorkflowId, type BackupOutcome } from '../workflows/backup';
-import { UsageError, type CliCommand } from './command';
+import { UsageError, withClient, type CliCommand } from './command';
 
 export function describeOutcome(o: BackupOutcome): string[] {
   if (o.status === 'skipped') return [`backup skipped: ${o.reason}`];
@@ -18,7 +19,7 @@ export function describeOutcome(o: BackupOutcome): string[] {
 }
 
 /** Manual runs get an id of their own each; the stanza's backup lock keeps them from overlapping. */
-export async function startBackup(client: Awaited<ReturnType<typeof connectClient>>, spec: Spec, type: BackupType) {
+export async function startBackup(client: Client, spec: Spec, type: BackupType) {
   return client.workflow.start('backupStanza', {
     taskQueue: TASK_QUEUE,
     workflowId: `${backupWorkflowId(spec.stanza)}-manual-${new Date().toISOString().replace(/[:.]/g, '')}`,
@@ -40,18 +41,12 @@ backup was made or skipped, 1 when it failed.`,
     if (!values.spec) throw new UsageError('--spec FILE is required');
     if (!BACKUP_TYPES.includes(values.type as BackupType)) throw new UsageError('--type must be full, diff or incr');
     const spec = loadSpec(values.spec);
-    const client = await connectClient();
-    try {
+    return withClient('backup', async (client) => {
       const handle = await startBackup(client, spec, values.type as BackupType);
       console.log(`workflow ${handle.workflowId}`);
       const outcome = await follow<BackupOutcome>(handle, (l) => console.log(l));
       for (const l of describeOutcome(outcome)) console.log(l);
       return 0;
-    } catch (e) {
-      console.error(`backup failed: ${failureMessage(e)}`);
-      return 1;
-    } finally {
-      await client.connection.close();
-    }
+    });
   },
 };

@@ -1,4 +1,6 @@
 import { parseArgs } from 'node:util';
+import type { Client } from '@temporalio/client';
+import { connectClient, failureMessage } from '../client';
 
 /** A `stanzactl <name>` subcommand: its help text and what it runs; the exit code is its result. */
 export interface CliCommand {
@@ -14,4 +16,20 @@ export function specArg(args: string[]): string {
   const { values } = parseArgs({ args, options: { spec: { type: 'string' } }, strict: true });
   if (!values.spec) throw new UsageError('--spec FILE is required');
   return values.spec;
+}
+
+/**
+ * Runs `fn` with a Temporal client and closes it after. A failure is printed as
+ * "<verb> failed: <the message a DBA can act on>" and exits 1.
+ */
+export async function withClient(verb: string, fn: (client: Client) => Promise<number>): Promise<number> {
+  const client = await connectClient();
+  try {
+    return await fn(client);
+  } catch (e) {
+    console.error(`${verb} failed: ${failureMessage(e)}`);
+    return 1;
+  } finally {
+    await client.connection.close();
+  }
 }

@@ -1,12 +1,12 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy } from '@temporalio/client';
-import { connectClient, failureMessage, follow } from '../client';
+import { follow } from '../client';
 import { TASK_QUEUE } from '../paths';
 import { loadSpec } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import { rebuildWorkflowId, type RebuildResult } from '../workflows/rebuild';
-import { UsageError, type CliCommand } from './command';
+import { UsageError, withClient, type CliCommand } from './command';
 
 async function confirmed(spec: Spec, node: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stdout });
@@ -40,8 +40,7 @@ restore. Asks for confirmation on a terminal unless --yes. One rebuild per node 
         return 1;
       }
     }
-    const client = await connectClient();
-    try {
+    return withClient('rebuild', async (client) => {
       const workflowId = rebuildWorkflowId(spec.stanza, node);
       let handle;
       try {
@@ -62,11 +61,6 @@ restore. Asks for confirmation on a terminal unless --yes. One rebuild per node 
       console.log(`${node} rebuilt: ${r.restore.delta ? 'delta ' : ''}restore in ${r.restore.seconds.toFixed(1)} s, replay lag ${r.replayLagBytes} bytes`);
       console.log(`  found broken: ${r.broken.length ? r.broken.join('; ') : 'nothing (it looked healthy)'}`);
       return 0;
-    } catch (e) {
-      console.error(`rebuild failed: ${failureMessage(e)}`);
-      return 1;
-    } finally {
-      await client.connection.close();
-    }
+    });
   },
 };

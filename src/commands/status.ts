@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
-import { connectClient, failureMessage } from '../client';
 import { TASK_QUEUE } from '../paths';
 import { loadSpec } from '../spec/load';
 import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
@@ -9,7 +8,7 @@ import { evaluate } from '../status/policy';
 import { renderText, statusReport, type ScheduleState } from '../status/render';
 import { scheduleId } from '../workflows/backup';
 import type { StatusFacts } from '../workflows/status';
-import { UsageError, type CliCommand } from './command';
+import { UsageError, withClient, type CliCommand } from './command';
 
 /**
  * Each call gets a workflow of its own: it only reads, so concurrent calls (cron and a DBA) need
@@ -64,18 +63,12 @@ epoch seconds, sizes in bytes) with "ok" and "problems".`,
     const { values } = parseArgs({ args, options: { spec: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
     if (!values.spec) throw new UsageError('--spec FILE is required');
     const spec = loadSpec(values.spec);
-    const client = await connectClient();
-    try {
+    return withClient('status', async (client) => {
       const [facts, schedules] = await Promise.all([fetchStatusFacts(client, spec), backupSchedules(client, spec.stanza)]);
       const now = Date.now();
       const report = statusReport(facts, schedules, evaluate(facts, spec, now), now);
       console.log(values.json ? JSON.stringify(report, null, 2) : renderText(report).join('\n'));
       return report.ok ? 0 : 1;
-    } catch (e) {
-      console.error(`status failed: ${failureMessage(e)}`);
-      return 1;
-    } finally {
-      await client.connection.close();
-    }
+    });
   },
 };
