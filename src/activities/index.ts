@@ -6,7 +6,7 @@ import { ensureSshTrust } from './trust';
 import { ensurePgbackrestConf } from './pgbackrest-conf';
 import { ensurePrimary, ensureReplicationAccess } from './primary';
 import { checkStanza, ensureFullBackup, ensureStanza } from './stanza';
-import { ensureStandbyPgpass, prepareStandby, restoreStandby, startStandby, waitStreaming } from './standby';
+import { ensureStandbyPgpass, prepareStandby, restoreStandby, startStandby, waitStreaming, type DeltaBy } from './standby';
 import { chooseBackupSource, claimBackupLock, releaseBackupLock, runBackup, type BackupOwner } from './backup';
 import { inspectRebuildTarget, waitMarkerReplayed, writeMarker } from './rebuild';
 import { findNode } from './hosts';
@@ -38,7 +38,8 @@ export function createActivities(deps: ActivityDeps) {
     ensureReplicationAccess: classified(async (spec: Spec) => ensureReplicationAccess(ops(spec), spec)),
     ensureStandbyPgpass: classified(async (spec: Spec, node: string) => ensureStandbyPgpass(ops(spec), spec, node)),
     prepareStandby: classified(async (spec: Spec, node: string, primarySystemId: string, rebuild?: boolean) => prepareStandby(ops(spec), spec, node, primarySystemId, rebuild)),
-    restoreStandby: classified(async (spec: Spec, node: string, delta: boolean, targetTimeline?: number) => restoreStandby(ops(spec), spec, node, delta, targetTimeline)),
+    restoreStandby: classified(async (spec: Spec, node: string, delta: boolean, targetTimeline?: number, deltaBy?: DeltaBy) =>
+      restoreStandby(ops(spec), spec, node, delta, targetTimeline, deltaBy)),
     startStandby: classified(async (spec: Spec, node: string) => startStandby(ops(spec), spec, node)),
     waitStreaming: classified(async (spec: Spec, node: string) => waitStreaming(ops(spec), spec, node)),
     repositoryStatus: classified(async (spec: Spec) => repositoryStatus(ops(spec), spec)),

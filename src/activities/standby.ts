@@ -96,15 +96,22 @@ export interface RestoreResult extends StepResult {
 }
 
 /** The seed's `restore --type=standby`, detached on the standby; recovery-option comes from its pgbackrest.conf. */
-export async function restoreStandby(ops: HostOps, spec: Spec, nodeName: string, delta: boolean, targetTimeline?: number): Promise<RestoreResult> {
+/**
+ * How a delta restore finds the files to copy: checksums (pgBackRest's default: catches silent
+ * corruption, reads every file) or size and timestamp (`--force`: reads only metadata).
+ */
+export type DeltaBy = 'checksum' | 'timestamp';
+
+export async function restoreStandby(ops: HostOps, spec: Spec, nodeName: string, delta: boolean, targetTimeline?: number, deltaBy: DeltaBy = 'checksum'): Promise<RestoreResult> {
   const host = nodeAddress(findNode(spec, nodeName));
   const started = Date.now();
   const timeline = targetTimeline ? [`--target-timeline=${targetTimeline}`] : [];
+  const mode = !delta ? ['--no-delta'] : deltaBy === 'timestamp' ? ['--delta', '--force'] : ['--delta'];
   const { attached } = await runDetachedPgbackrest(ops, host,
-    pgbackrestCommand(spec.postgres.osUser, spec.stanza, '--type=standby', delta ? '--delta' : '--no-delta', ...timeline, '--log-level-console=detail', 'restore'),
+    pgbackrestCommand(spec.postgres.osUser, spec.stanza, '--type=standby', ...mode, ...timeline, '--log-level-console=detail', 'restore'),
     { progress: copyPercent });
   const seconds = (Date.now() - started) / 1000;
-  return { changed: true, seconds, detail: `${delta ? 'delta ' : ''}restore on ${nodeName} in ${seconds.toFixed(1)} s${attached ? ' (re-attached)' : ''}` };
+  return { changed: true, seconds, detail: `${delta ? `delta (by ${deltaBy}) ` : ''}restore on ${nodeName} in ${seconds.toFixed(1)} s${attached ? ' (re-attached)' : ''}` };
 }
 
 export async function startStandby(ops: HostOps, spec: Spec, nodeName: string): Promise<StepResult> {

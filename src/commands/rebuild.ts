@@ -5,6 +5,7 @@ import { follow } from '../client';
 import { TASK_QUEUE } from '../paths';
 import { loadSpec } from '../spec/load';
 import type { Spec } from '../spec/schema';
+import type { DeltaBy } from '../activities/standby';
 import { rebuildWorkflowId, type RebuildResult } from '../workflows/rebuild';
 import { UsageError, withClient, type CliCommand } from './command';
 
@@ -20,17 +21,21 @@ async function confirmed(spec: Spec, node: string): Promise<boolean> {
 }
 
 export const rebuildCommand: CliCommand = {
-  summary: 'rebuild --spec FILE --node NAME [--yes]   rebuild a failed standby from the repository',
-  help: `Usage: stanzactl rebuild --spec FILE --node NAME [--yes]
+  summary: 'rebuild --spec FILE --node NAME [--yes]  rebuild a failed standby from the repository',
+  help: `Usage: stanzactl rebuild --spec FILE --node NAME [--yes] [--delta-by checksum|timestamp]
 
 Runs workflow rebuild-<stanza>-<node>: refuses (from what the hosts say) to touch the primary or a
 node other standbys stream from, or to run without a healthy primary; stops the node, ensures its
 config, .pgpass, pgbackrest.conf and SSH trust, restores it (--delta when its files are there),
 starts it, and waits until it streams and has replayed a row written on the primary after the
-restore. Asks for confirmation on a terminal unless --yes. One rebuild per node at a time.`,
+restore. Asks for confirmation on a terminal unless --yes. One rebuild per node at a time.
+--delta-by timestamp compares files by size and time only (pgBackRest --delta --force): faster on
+large data directories, but it cannot see silent corruption; the default reads and checksums every file.`,
   async run(args) {
-    const { values } = parseArgs({ args, options: { spec: { type: 'string' }, node: { type: 'string' }, yes: { type: 'boolean' } }, strict: true });
+    const { values } = parseArgs({ args, options: { spec: { type: 'string' }, node: { type: 'string' }, yes: { type: 'boolean' }, 'delta-by': { type: 'string' } }, strict: true });
     if (!values.spec || !values.node) throw new UsageError('--spec FILE and --node NAME are required');
+    const deltaBy = (values['delta-by'] ?? 'checksum') as DeltaBy;
+    if (deltaBy !== 'checksum' && deltaBy !== 'timestamp') throw new UsageError('--delta-by must be checksum or timestamp');
     const spec = loadSpec(values.spec);
     const node = values.node;
     if (!values.yes) {
@@ -45,7 +50,7 @@ restore. Asks for confirmation on a terminal unless --yes. One rebuild per node 
       let handle;
       try {
         handle = await client.workflow.start('rebuildStandby', {
-          taskQueue: TASK_QUEUE, workflowId, args: [spec, node],
+          taskQueue: TASK_QUEUE, workflowId, args: [spec, node, { deltaBy }],
           workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
           staticSummary: `rebuild standby ${node} of stanza ${spec.stanza}`,
         });
@@ -58,7 +63,7 @@ restore. Asks for confirmation on a terminal unless --yes. One rebuild per node 
       console.log(`workflow ${workflowId}`);
       const r = await follow<RebuildResult>(handle, (l) => console.log(l));
       console.log('');
-      console.log(`${node} rebuilt: ${r.restore.delta ? 'delta ' : ''}restore in ${r.restore.seconds.toFixed(1)} s, replay lag ${r.replayLagBytes} bytes`);
+      console.log(`${node} rebuilt: ${r.restore.delta ? `delta (by ${r.restore.deltaBy}) ` : ''}restore in ${r.restore.seconds.toFixed(1)} s, replay lag ${r.replayLagBytes} bytes`);
       console.log(`  found broken: ${r.broken.length ? r.broken.join('; ') : 'nothing (it looked healthy)'}`);
       return 0;
     });

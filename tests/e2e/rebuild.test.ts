@@ -55,7 +55,7 @@ describe('rebuild a failed standby', { timeout: 40 * 60_000 }, () => {
 
   test('global/pg_control and WAL removed (the seed\'s kind of damage)', LONG, async () => {
     const out = await damageAndRebuild(`pg_ctlcluster 15 main stop -m immediate && rm -f ${DATA}/global/pg_control && rm -rf ${DATA}/pg_wal/*`, /global\/pg_control is missing/);
-    assert.match(out, /pg2-srv rebuilt: delta restore in/);
+    assert.match(out, /pg2-srv rebuilt: delta \(by checksum\) restore in/);
   });
 
   test('standby promoted by mistake (a forked timeline)', LONG, async () => {
@@ -68,6 +68,17 @@ describe('rebuild a failed standby', { timeout: 40 * 60_000 }, () => {
 
   test('config and .pgpass deleted', LONG, async () => {
     await damageAndRebuild('pg_ctlcluster 15 main stop && rm -rf /etc/postgresql/15/main /var/lib/postgresql/.pgpass', /config \/etc\/postgresql\/15\/main is missing; ~\/.pgpass is missing/);
+  });
+
+  test('a stopped standby, rebuilt with --delta-by timestamp', LONG, async () => {
+    const pg2Restores = await restores('pg2-srv');
+    await sh('pg2-srv', 'pg_ctlcluster 15 main stop');
+    const r = await cli('rebuild', '--node', 'pg2-srv', '--yes', '--delta-by', 'timestamp');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /PostgreSQL is not running/);
+    assert.match(r.stdout, /pg2-srv rebuilt: delta \(by timestamp\) restore in/);
+    assert.equal(await restores('pg2-srv'), pg2Restores + 1);
+    await f.checks.rowReplicates();
   });
 
   test('rebuild named at the primary is refused and changes nothing', LONG, async () => {
