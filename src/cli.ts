@@ -21,7 +21,8 @@ function printProvisionSummary(r: ProvisionResult, print: (s: string) => void): 
 }
 
 const provision: CliCommand = {
-  summary: 'provision --spec FILE     provision the cluster a spec describes (or attach to the run in progress)',
+  usage: 'provision --spec FILE',
+  summary: 'provision the cluster a spec describes (or attach to the run in progress)',
   help: `Usage: stanzactl provision --spec FILE
 
 Starts workflow provision-<stanza> on the Temporal server (or attaches to the one running), prints
@@ -39,7 +40,8 @@ message otherwise. Needs a running worker ("stanzactl worker").`,
 };
 
 const validate: CliCommand = {
-  summary: 'validate --spec FILE      check a spec file and print what is wrong with it',
+  usage: 'validate --spec FILE',
+  summary: 'check a spec file and print what is wrong with it',
   help: `Usage: stanzactl validate --spec FILE
 
 Validates a spec (YAML, or JSON for .json files). Prints each bad field with its path. Connects to nothing.`,
@@ -51,7 +53,8 @@ Validates a spec (YAML, or JSON for .json files). Prints each bad field with its
 };
 
 const worker: CliCommand = {
-  summary: 'worker                    run a worker on task queue "stanzactl"',
+  usage: 'worker',
+  summary: 'run a worker on task queue "stanzactl"',
   help: `Usage: stanzactl worker
 
 Runs a worker for task queue "stanzactl" against TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE until SIGINT/SIGTERM.
@@ -63,7 +66,8 @@ Secrets named by specs ({env: NAME} or {file: PATH}) are resolved in this proces
 };
 
 const server: CliCommand = {
-  summary: 'server                    run the embedded Temporal dev server on a SQLite file (with its UI)',
+  usage: 'server',
+  summary: 'run the embedded Temporal dev server on a SQLite file (with its UI)',
   help: `Usage: stanzactl server [--db FILE] [--port 7233] [--ui-port 8233] [--headless]
 
 Runs "temporal server start-dev" from the project's venv on a SQLite file (default STATE/temporal.db),
@@ -85,7 +89,8 @@ so workflows survive a server restart.`,
 };
 
 const lab: CliCommand = {
-  summary: 'lab up|down|status|spec   the project\'s own four lab hosts (network namespaces)',
+  usage: 'lab up|down|status|spec',
+  summary: "the project's own four lab hosts (network namespaces)",
   help: '',
   run: labCommand,
 };
@@ -97,7 +102,7 @@ const USAGE = `stanzactl: durable automation of pgBackRest and PostgreSQL stream
 Usage: stanzactl <command> [options]
 
 Commands:
-${Object.values(COMMANDS).map((c) => `  ${c.summary}`).join('\n')}
+${Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(42)} ${c.summary}`).join('\n')}
 
 Environment: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE (default default),
 STANZACTL_STATE (state directory, default .state in the checkout), TEMPORAL_CLI (temporal binary).

@@ -29,7 +29,8 @@ export async function startBackup(client: Client, spec: Spec, type: BackupType) 
 }
 
 export const backupCommand: CliCommand = {
-  summary: 'backup --spec FILE --type full|diff|incr   take a backup now (skipped if one runs)',
+  usage: 'backup --spec FILE --type full|diff|incr',
+  summary: 'take a backup now (skipped if one runs)',
   help: `Usage: stanzactl backup --spec FILE --type full|diff|incr
 
 Runs workflow backupStanza (id backup-<stanza>-manual-<time>): pgBackRest backup on the repository

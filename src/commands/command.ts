@@ -4,6 +4,8 @@ import { connectClient, failureMessage } from '../client';
 
 /** A `stanzactl <name>` subcommand: its help text and what it runs; the exit code is its result. */
 export interface CliCommand {
+  /** The command and its main arguments, for the list of commands. */
+  readonly usage: string;
   readonly summary: string;
   readonly help: string;
   run(args: string[]): Promise<number>;

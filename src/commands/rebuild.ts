@@ -21,7 +21,8 @@ async function confirmed(spec: Spec, node: string): Promise<boolean> {
 }
 
 export const rebuildCommand: CliCommand = {
-  summary: 'rebuild --spec FILE --node NAME [--yes]  rebuild a failed standby from the repository',
+  usage: 'rebuild --spec FILE --node NAME [--yes]',
+  summary: 'rebuild a failed standby from the repository',
   help: `Usage: stanzactl rebuild --spec FILE --node NAME [--yes] [--delta-by checksum|timestamp]
 
 Runs workflow rebuild-<stanza>-<node>: refuses (from what the hosts say) to touch the primary or a

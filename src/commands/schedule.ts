@@ -137,7 +137,8 @@ async function run(sub: Subcommand, f: Flags, print: (l: string) => void): Promi
 }
 
 export const scheduleCommand: CliCommand = {
-  summary: 'apply, list, pause, unpause or trigger the stanza\'s backup schedules',
+  usage: 'schedule apply|list|pause|unpause|trigger',
+  summary: "the stanza's backup schedules (--spec FILE)",
   help: HELP,
   async run(args: string[]): Promise<number> {
     const [sub, ...rest] = args;

@@ -47,7 +47,8 @@ export async function backupSchedules(client: Client, stanza: string): Promise<S
 }
 
 export const statusCommand: CliCommand = {
-  summary: 'status --spec FILE [--json]  backups, archiving, standbys, schedules; exit 1 on a broken policy',
+  usage: 'status --spec FILE [--json]',
+  summary: 'backups, archiving, standbys, schedules; exit 1 on a broken policy',
   help: `Usage: stanzactl status --spec FILE [--json]
 
 Reads, changes nothing: pgBackRest's view of the stanza (status, each backup with its type, sizes
