@@ -4,7 +4,7 @@ import { copiedFrom, copyPercent, newBackupLabel } from '../facts/pgbackrest-out
 import { primaryNode } from '../spec/load';
 import type { BackupType, Spec } from '../spec/schema';
 import type { BackupDetails } from '../workflows/backup';
-import { query } from './cluster-state';
+import { streamingStandbys } from './cluster-state';
 import { pollDetached } from '../remote/detached';
 import { runDetachedPgbackrest, runKey, runKeyOf } from './detached-run';
 import { refuse } from './failures';
@@ -84,7 +84,7 @@ export async function chooseBackupSource(ops: HostOps, spec: Spec): Promise<Back
   const mode = spec.backups?.fromStandby ?? false;
   const onPrimary = (why: string): BackupSource => ({ changed: false, node: primary.name, role: 'primary', why, backupStandby: false, detail: `from the primary ${primary.name}: ${why}` });
   if (mode === false) return onPrimary('backups.fromStandby is false');
-  const streaming = (await query(ops, nodeAddress(primary), spec.postgres, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'")).split('\n').filter(Boolean);
+  const streaming = await streamingStandbys(ops, nodeAddress(primary), spec.postgres);
   // pgBackRest takes the first standby of its config (spec order) that it can reach.
   const standby = spec.nodes.find((n) => n.role === 'standby' && streaming.includes(n.name));
   if (standby) return { changed: false, node: standby.name, role: 'standby', why: `backups.fromStandby is ${mode}`, backupStandby: true, detail: `from the standby ${standby.name}` };

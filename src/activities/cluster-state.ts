@@ -27,8 +27,20 @@ export async function clusterState(ops: HostOps, host: HostAddress, pg: Spec['po
   return { exists: true, running, systemId: parsed.systemIdentifier, controlState: parsed.clusterState };
 }
 
+/** psql's rows as printed (tab-separated), without the final newline: empty (NULL) last fields stay. */
 export async function query(ops: HostOps, host: HostAddress, pg: Spec['postgres'], sql: string): Promise<string> {
-  return (await ops.must(host, psqlCommand(pg, sql))).trim();
+  return (await ops.must(host, psqlCommand(pg, sql))).replace(/\n+$/, '');
+}
+
+/** Standbys (by application_name, which stanzactl sets to the node name) the primary streams to now. */
+export async function streamingStandbys(ops: HostOps, primary: HostAddress, pg: Spec['postgres']): Promise<string[]> {
+  return (await query(ops, primary, pg, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'")).split('\n').filter(Boolean);
+}
+
+/** A node's recovery state and its WAL receiver's status ('none' without one). */
+export async function walReceiver(ops: HostOps, host: HostAddress, pg: Spec['postgres']): Promise<{ status: string; inRecovery: boolean }> {
+  const [status, recovery] = (await query(ops, host, pg, "SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), 'none'), pg_is_in_recovery()")).split('\t');
+  return { status, inRecovery: recovery === 't' };
 }
 
 export async function inRecovery(ops: HostOps, host: HostAddress, pg: Spec['postgres']): Promise<boolean> {

@@ -3,7 +3,7 @@ import type { HostAddress } from '../remote/types';
 import { parsePgbackrestVersion } from '../facts/pgbackrest-version';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
-import { clusterState, query, type ClusterState } from './cluster-state';
+import { clusterState, streamingStandbys as streamingTo, type ClusterState } from './cluster-state';
 import { refuse } from './failures';
 import { nodeAddress, repoHost } from './hosts';
 import type { HostOps } from './host-ops';
@@ -63,7 +63,7 @@ export async function preflight(ops: HostOps, spec: Spec): Promise<PreflightRepo
     );
   }
   const streamingStandbys = primary.running
-    ? (await query(ops, primaryAddr, spec.postgres, "SELECT application_name FROM pg_stat_replication WHERE state = 'streaming'")).split('\n').filter(Boolean)
+    ? await streamingTo(ops, primaryAddr, spec.postgres)
     : [];
   return {
     changed: false,

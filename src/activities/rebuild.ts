@@ -3,7 +3,7 @@ import { cmd, script } from '../remote/command';
 import { quoteLiteral } from '../render/sql';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
-import { clusterState, inRecovery, query } from './cluster-state';
+import { clusterState, inRecovery, query, walReceiver } from './cluster-state';
 import { refuse } from './failures';
 import { findNode, nodeAddress, repoHost } from './hosts';
 import type { HostOps } from './host-ops';
@@ -57,11 +57,9 @@ export async function inspectRebuildTarget(ops: HostOps, spec: Spec, nodeName: s
   else {
     const downstream = await query(ops, host, spec.postgres, 'SELECT count(*) FROM pg_stat_replication');
     if (downstream !== '0') throw refuse(`${nodeName} is a primary now: ${downstream} standby(s) stream from it. stanzactl will not rebuild it`, 'RefusedRebuild');
-    if (!(await inRecovery(ops, host, spec.postgres))) broken.push('promoted: out of recovery, on a timeline of its own');
-    else {
-      const receiver = await query(ops, host, spec.postgres, "SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), 'none')");
-      if (receiver !== 'streaming') broken.push(`not streaming (WAL receiver: ${receiver})`);
-    }
+    const receiver = await walReceiver(ops, host, spec.postgres);
+    if (!receiver.inRecovery) broken.push('promoted: out of recovery, on a timeline of its own');
+    else if (receiver.status !== 'streaming') broken.push(`not streaming (WAL receiver: ${receiver.status})`);
   }
   if (spec.postgres.configDir && (await ops.readFile(host, `${spec.postgres.configDir}/postgresql.conf`)) === undefined) {
     broken.push(`config ${spec.postgres.configDir} is missing`);

@@ -1,12 +1,11 @@
 import { Context } from '@temporalio/activity';
 import { script, Secret } from '../remote/command';
-import type { HostAddress } from '../remote/types';
 import { ensurePgpass, pgpassLine } from '../render/pgpass';
 import { controlCommand } from '../render/postgres-control';
 import { quoteLiteral } from '../render/sql';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
-import { clusterState, query } from './cluster-state';
+import { clusterState, query, walReceiver } from './cluster-state';
 import { runDetachedPgbackrest } from './detached-run';
 import { refuse } from './failures';
 import { findNode, nodeAddress } from './hosts';
@@ -34,11 +33,6 @@ export interface StandbyPlan extends StepResult {
   readonly streaming: boolean;
   /** The data directory holds this cluster's files: a delta restore reuses them. */
   readonly delta: boolean;
-}
-
-async function walReceiver(ops: HostOps, host: HostAddress, spec: Spec): Promise<{ status: string; inRecovery: boolean }> {
-  const [status, recovery] = (await query(ops, host, spec.postgres, "SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), 'none'), pg_is_in_recovery()")).split('\t');
-  return { status, inRecovery: recovery === 't' };
 }
 
 // Debian keeps postgresql.conf and pg_hba.conf outside the data directory and a restore does not
@@ -71,7 +65,7 @@ export async function prepareStandby(ops: HostOps, spec: Spec, nodeName: string,
   }
   // Provision leaves a streaming standby alone; a rebuild was asked for, so it restores regardless.
   if (ours && state.running && !rebuild) {
-    const { status, inRecovery } = await walReceiver(ops, host, spec);
+    const { status, inRecovery } = await walReceiver(ops, host, pg);
     if (status === 'streaming' && inRecovery) return { changed: false, streaming: true, delta: true, detail: `${nodeName} is already streaming` };
   }
   const results: StepResult[] = [];
@@ -134,7 +128,7 @@ export async function waitStreaming(ops: HostOps, spec: Spec, nodeName: string):
   const host = nodeAddress(findNode(spec, nodeName));
   const primary = nodeAddress(primaryNode(spec));
   for (;;) {
-    const { status } = await walReceiver(ops, host, spec);
+    const { status } = await walReceiver(ops, host, spec.postgres);
     if (status === 'streaming') {
       const lag = await query(ops, primary, spec.postgres,
         `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) FROM pg_stat_replication WHERE application_name = ${quoteLiteral(nodeName)}`);

@@ -1,10 +1,9 @@
 import { parseInfo, type StanzaInfo } from '../facts/pgbackrest-info';
 import { parseReplicationRows, type ReplicationRow } from '../facts/postgres';
 import { RemoteCommandError } from '../remote/errors';
-import type { HostAddress } from '../remote/types';
-import { psqlCommand } from '../render/postgres-control';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
+import { query } from './cluster-state';
 import { findNode, nodeAddress, repoHost } from './hosts';
 import type { HostOps } from './host-ops';
 import { runPgbackrest } from './pgbackrest';
@@ -68,11 +67,6 @@ const STANDBY_SQL = `SELECT pg_is_in_recovery(), coalesce((SELECT status FROM pg
   extract(epoch FROM now() - pg_last_xact_replay_timestamp()),
   pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()`;
 
-/** psql's rows as printed: unlike cluster-state's query(), keeps the empty (NULL) fields at a row's end. */
-async function rows(ops: HostOps, host: HostAddress, pg: Spec['postgres'], sql: string): Promise<string> {
-  return (await ops.must(host, psqlCommand(pg, sql))).replace(/\n+$/, '');
-}
-
 const orNull = (s: string): string | null => (s === '' ? null : s);
 const numberOrNull = (s: string): number | null => (s === '' ? null : Number(s));
 
@@ -127,7 +121,7 @@ export async function primaryStatus(ops: HostOps, spec: Spec): Promise<PrimaryFa
   const node = primaryNode(spec);
   const host = nodeAddress(node);
   try {
-    const [archiver, replication] = await Promise.all([rows(ops, host, spec.postgres, ARCHIVER_SQL), rows(ops, host, spec.postgres, REPLICATION_SQL)]);
+    const [archiver, replication] = await Promise.all([query(ops, host, spec.postgres, ARCHIVER_SQL), query(ops, host, spec.postgres, REPLICATION_SQL)]);
     return { name: node.name, archiver: parseArchiverRow(archiver), replication: parseReplicationRows(replication) };
   } catch (e) {
     return { name: node.name, archiver: null, replication: [], error: reason(e) };
@@ -138,7 +132,7 @@ export async function primaryStatus(ops: HostOps, spec: Spec): Promise<PrimaryFa
 export async function standbyStatus(ops: HostOps, spec: Spec, nodeName: string): Promise<StandbyFacts> {
   const host = nodeAddress(findNode(spec, nodeName));
   try {
-    return parseStandbyRow(nodeName, await rows(ops, host, spec.postgres, STANDBY_SQL));
+    return parseStandbyRow(nodeName, await query(ops, host, spec.postgres, STANDBY_SQL));
   } catch (e) {
     return { name: nodeName, state: 'down', inRecovery: null, replayDelaySeconds: null, caughtUp: null, error: reason(e) };
   }

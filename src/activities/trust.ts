@@ -26,10 +26,19 @@ async function ensureKeypair(ops: HostOps, a: Account): Promise<{ pub: string; c
   return { pub: lines[lines.length - 1], changed: lines[0] === 'created' };
 }
 
-async function home(ops: HostOps, a: Account): Promise<{ home: string; group: string }> {
-  const account = await ops.user(a.host, a.user);
-  if (!account) throw new Error(`${a.host.name}: user ${a.user} does not exist`);
-  return account;
+// Each account's home is looked up once per activity, though two of its files are edited.
+const homes = new WeakMap<Account, Promise<{ home: string; group: string }>>();
+
+function home(ops: HostOps, a: Account): Promise<{ home: string; group: string }> {
+  let found = homes.get(a);
+  if (!found) {
+    found = ops.user(a.host, a.user).then((account) => {
+      if (!account) throw new Error(`${a.host.name}: user ${a.user} does not exist`);
+      return account;
+    });
+    homes.set(a, found);
+  }
+  return found;
 }
 
 async function ensureInSshFile(ops: HostOps, a: Account, file: 'authorized_keys' | 'known_hosts', edit: (existing: string) => { content: string; changed: boolean }): Promise<boolean> {

@@ -10,15 +10,18 @@ const fixtures = resolve(__dirname, '../../../tests/fixtures/spec');
 const demoYaml = readFileSync(`${fixtures}/demo.yaml`, 'utf8');
 const demo = (): Record<string, any> => JSON.parse(JSON.stringify(parseSpec(demoYaml, 'demo.yaml')));
 
-function issuesOf(f: () => unknown): { path: string; message: string }[] {
+function specErrorOf(f: () => unknown): SpecError {
   try {
     f();
   } catch (e) {
     assert.ok(e instanceof SpecError, `expected a SpecError, got ${String(e)}`);
-    return e.issues;
+    return e;
   }
   assert.fail('expected the spec to be rejected');
 }
+
+const issuesOf = (f: () => unknown) => specErrorOf(f).issues;
+const messageOf = (f: () => unknown) => specErrorOf(f).message;
 
 /** Rejects the mutated demo spec and returns the issue at `path` (there must be one). */
 function rejectAt(mutate: (s: Record<string, any>) => void, path: string): string {
@@ -125,14 +128,9 @@ test('a spec that is not an object at all is rejected at (root)', () => {
 
 test('a YAML syntax error names the file and the line', () => {
   const text = demoYaml.replace('stanza: demo', 'stanza: demo\nssh: [unclosed');
-  try {
-    parseSpec(text, 'cluster.yaml');
-    assert.fail('accepted');
-  } catch (e) {
-    assert.ok(e instanceof SpecError);
-    assert.match(e.message, /cluster\.yaml/);
-    assert.match(e.message, /line \d+/);
-  }
+  const message = messageOf(() => parseSpec(text, 'cluster.yaml'));
+  assert.match(message, /cluster\.yaml/);
+  assert.match(message, /line \d+/);
   const tabs = 'stanza: demo\nssh:\n  user: root\n\tport: 22\n';
   const [issue] = issuesOf(() => parseSpec(tabs, 'cluster.yaml'));
   assert.match(issue.message, /line 4, column 1: Tabs/);
@@ -146,14 +144,8 @@ test('a duplicate YAML key is a syntax error, not a silent override', () => {
 
 test('a JSON syntax error names the file and the line', () => {
   const text = '{\n  "stanza": "demo",\n  "ssh" {}\n}\n';
-  try {
-    parseSpec(text, 'cluster.json');
-    assert.fail('accepted');
-  } catch (e) {
-    assert.ok(e instanceof SpecError);
-    assert.match(e.message, /cluster\.json/);
-    assert.match(e.issues[0].message, /line 3\b/);
-  }
+  assert.match(messageOf(() => parseSpec(text, 'cluster.json')), /cluster\.json/);
+  assert.match(issuesOf(() => parseSpec(text, 'cluster.json'))[0].message, /line 3\b/);
 });
 
 test('a missing file is a SpecError naming it', () => {
