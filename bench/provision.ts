@@ -22,10 +22,10 @@ import { specSchema, type Spec } from '../src/spec/schema';
 import type { StepProgress } from '../src/workflows/progress';
 import { ClusterChecks } from '../tests/e2e/cluster-checks';
 import { guardedTeardown, TestTemporal, WorkerProcess } from '../tests/e2e/harness';
+import { slotted } from '../tests/e2e/lab-slot';
 
 // Apart from the e2e tests' labs (stz, stzd, ...), which may run on this machine at the same time.
-const PREFIX = 'stzb';
-const SUBNET = '10.231.31.0/24';
+const { prefix: PREFIX, subnet: SUBNET } = slotted('stzb', '10.231.31.0/24');
 const GOAL = 0.6;
 
 /** What was started and must be stopped again, newest first; also what a signal tears down. */

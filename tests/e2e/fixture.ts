@@ -8,6 +8,7 @@ import { labDown, labExec, labSpec, labUp, type Lab, type LabLayout } from '../.
 import { specSchema, type Spec } from '../../src/spec/schema';
 import { ClusterChecks } from './cluster-checks';
 import { guardedTeardown, TestTemporal, WorkerProcess } from './harness';
+import { slotted } from './lab-slot';
 
 // An operator account as many sites have it: key login, password-less sudo, no root login needed.
 const SUDO_USER = `set -eu
@@ -41,7 +42,7 @@ export class ProvisionFixture {
 
   async setUp(): Promise<void> {
     await this.temporal.start();
-    this.lab = await labUp({ layout: this.layout, prefix: this.prefix, subnet: this.subnet, stateDir: this.stateDir });
+    this.lab = await labUp({ layout: this.layout, ...slotted(this.prefix, this.subnet), stateDir: this.stateDir });
     const spec = specSchema.parse(labSpec(this.lab));
     if (this.sudoUser) await Promise.all(this.lab.hosts.map((h) => this.addSudoUser(h.name, this.sudoUser!)));
     this.spec = this.sudoUser ? { ...spec, ssh: { ...spec.ssh, user: this.sudoUser } } : spec;

@@ -8,10 +8,11 @@ import { promisify } from 'node:util';
 import { labDown, labExec, labSetLink, labSpec, labStatus, labUp } from '../../src/lab';
 import type { Lab, LabLayout } from '../../src/lab';
 import { specSchema } from '../../src/spec/schema';
+import { slotted } from './lab-slot';
 
 // Apart from the default lab (stz, 10.231.7.0/24) so a demo lab may run at the same time.
-const PREFIX = 'stzt';
-const SUBNET = '10.231.9.0/24';
+const { prefix: PREFIX, subnet: SUBNET } = slotted('stzt', '10.231.9.0/24');
+const OTHER = slotted('stzu', '10.231.10.0/24');
 const HOSTS = ['backup-srv', 'pg1-srv', 'pg2-srv', 'pg3-srv'];
 const PG_HOSTS = HOSTS.slice(1);
 
@@ -161,11 +162,11 @@ describe('lab, debian layout', { skip: notRoot }, () => {
   it('refuses a second lab on a subnet or names in use, creating nothing', async () => {
     const other = fs.mkdtempSync(path.join(os.tmpdir(), 'stanzactl-lab-other-'));
     try {
-      await assert.rejects(labUp({ prefix: 'stzu', subnet: SUBNET, stateDir: other }), /subnet 10\.231\.9\.0\/24 is already in use/);
-      await assert.rejects(labUp({ prefix: PREFIX, subnet: '10.231.10.0/24', stateDir: other }), /already exist: stzt-br0/);
-      await assert.rejects(labUp({ prefix: 'stzu', subnet: '8.8.8.0/24', stateDir: other }), /not in private address space/);
+      await assert.rejects(labUp({ prefix: OTHER.prefix, subnet: SUBNET, stateDir: other }), new RegExp(`subnet ${SUBNET.replace(/[./]/g, '\\$&')} is already in use`));
+      await assert.rejects(labUp({ prefix: PREFIX, subnet: OTHER.subnet, stateDir: other }), new RegExp(`already exist: ${PREFIX}-br0`));
+      await assert.rejects(labUp({ prefix: OTHER.prefix, subnet: '8.8.8.0/24', stateDir: other }), /not in private address space/);
       assert.deepEqual(fs.readdirSync(other), []);
-      assert.doesNotMatch((await run('ip', ['-o', 'link', 'show'])).stdout, /stzu-/);
+      assert.doesNotMatch((await run('ip', ['-o', 'link', 'show'])).stdout, new RegExp(`${OTHER.prefix}-`));
     } finally {
       fs.rmSync(other, { recursive: true, force: true });
     }
