@@ -11,6 +11,7 @@ import { applySchedules, pauseSchedules, triggerSchedule } from '../../src/sched
 import { scheduleId, type BackupOutcome } from '../../src/workflows/backup';
 import { ProvisionFixture } from './fixture';
 import { runCli } from './harness';
+import { recordHistory } from './history';
 
 const LONG = { timeout: 10 * 60_000 };
 
@@ -99,6 +100,7 @@ describe('backups on demand', { timeout: 40 * 60_000 }, () => {
     assert.ok(o.status === 'done');
     assert.equal(await backupBegins(), begins + 1, 'pgBackRest started one backup');
     assert.ok((await infoBackups()).some((b) => b.label === o.backup.label));
+    recordHistory(f.temporal.address, handle.workflowId, 'backup-manual');
   });
 
   test('schedules: apply twice changes nothing the second time; a short interval really fires; a trigger while a backup runs is skipped', LONG, async () => {
@@ -115,6 +117,7 @@ describe('backups on demand', { timeout: 40 * 60_000 }, () => {
     assert.ok(fired, 'the schedule fired within 90 s');
     const scheduled = (await f.client.workflow.getHandle(fired).result()) as BackupOutcome;
     assert.equal(scheduled.status, 'done');
+    recordHistory(f.temporal.address, fired, 'backup-scheduled');
     await pauseSchedules(f.client, spec);
 
     // A manual backup runs: a trigger starts the scheduled workflow, which is skipped by the lock.

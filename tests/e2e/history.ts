@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { temporal } from '@temporalio/proto';
 import { temporalCli } from '../../src/paths';
 
@@ -29,4 +31,15 @@ export function activityRuns(history: temporal.api.history.v1.IHistory): Activit
 /** A workflow's history as `temporal workflow show -o json` prints it: the form replay reads. */
 export function historyJson(address: string, workflowId: string): string {
   return execFileSync(temporalCli(), ['workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json'], { encoding: 'utf8' });
+}
+
+/**
+ * With STANZACTL_RECORD_HISTORY=<dir>, writes the workflow's history to <dir>/<name>-sdk-<version>.json
+ * for tests/histories: the replay unit test then guards every recorded workflow against changes.
+ */
+export function recordHistory(address: string, workflowId: string, name: string): void {
+  const dir = process.env.STANZACTL_RECORD_HISTORY;
+  if (!dir) return;
+  const version = (require('@temporalio/workflow/package.json') as { version: string }).version;
+  writeFileSync(join(dir, `${name}-sdk-${version}.json`), historyJson(address, workflowId));
 }

@@ -7,7 +7,7 @@ import { startProvision, type ProvisionResult } from '../../src/client';
 import { labExec } from '../../src/lab';
 import { ProvisionFixture } from './fixture';
 import { runCli } from './harness';
-import { activityRuns, historyJson } from './history';
+import { activityRuns, recordHistory } from './history';
 
 const LONG = { timeout: 15 * 60_000 };
 
@@ -54,9 +54,7 @@ describe('provision on the Debian layout', { timeout: 40 * 60_000 }, () => {
     const backupLog = await f.checks.sh('backup-srv', ['cat', `/var/log/pgbackrest/${f.spec.stanza}-backup.log`]);
     assert.equal(backupLog.match(/backup command begin/g)?.length, 1, 'pgBackRest started one backup');
 
-    if (process.env.STANZACTL_RECORD_HISTORY) {
-      writeFileSync(process.env.STANZACTL_RECORD_HISTORY, historyJson(f.temporal.address, handle.workflowId));
-    }
+    recordHistory(f.temporal.address, handle.workflowId, 'provision');
   });
 
   test('the cluster works, checked without stanzactl', LONG, async () => {

@@ -9,6 +9,7 @@ import { TASK_QUEUE } from '../../src/paths';
 import { rebuildWorkflowId, type RebuildResult } from '../../src/workflows/rebuild';
 import { ProvisionFixture } from './fixture';
 import { runCli } from './harness';
+import { recordHistory } from './history';
 
 const LONG = { timeout: 10 * 60_000 };
 const DATA = '/var/lib/postgresql/15/main';
@@ -112,6 +113,7 @@ describe('rebuild a failed standby', { timeout: 40 * 60_000 }, () => {
     const r = (await handle.result()) as RebuildResult;
     assert.equal(r.node, 'pg2-srv');
     assert.equal(await restores('pg2-srv'), pg2Restores + 1, 'one restore ran');
+    recordHistory(f.temporal.address, handle.workflowId, 'rebuild');
     await f.checks.rowReplicates();
   });
 });

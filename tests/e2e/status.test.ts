@@ -9,6 +9,7 @@ import type { Spec } from '../../src/spec/schema';
 import type { StatusReport } from '../../src/status/render';
 import { ProvisionFixture } from './fixture';
 import { runCli } from './harness';
+import { recordHistory } from './history';
 
 const LONG = { timeout: 5 * 60_000 };
 const PRIMARY = 'pg1-srv';
@@ -58,6 +59,10 @@ describe('stanzactl status on a provisioned lab', { timeout: 30 * 60_000 }, () =
     const r = cli.report!;
     assert.equal(r.ok, true);
     assert.deepEqual(r.problems, []);
+    for await (const w of f.client.workflow.list({ query: "WorkflowType = 'stanzaStatus'" })) {
+      recordHistory(f.temporal.address, w.workflowId, 'status');
+      break;
+    }
 
     const info = JSON.parse(await f.checks.pgbackrest('info', '--output=json')) as { name: string; status: { code: number; message: string }; backup: RawBackup[]; archive: { min: string; max: string }[] }[];
     const stanza = info.find((s) => s.name === f.spec.stanza)!;
