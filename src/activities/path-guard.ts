@@ -17,39 +17,40 @@
 export const REFUSED_EXIT = 90;
 
 const GUARD = `refusal() { echo "$*" >&2; exit ${REFUSED_EXIT}; }
-# Sets ctl to the owner of directory $1 unless root alone can change entries in it. A root-owned
-# directory others may write to has no single account to act as: refused.
-control() {
-  local u g m
-  read -r u g m < <(stat -c '%u %g %a' -- "$1")
-  m=$((8#$m))
-  if [ "$u" != 0 ]; then ctl=$(stat -c %U -- "$1"); return 0; fi
-  if [ $((m & 8#002)) != 0 ] || { [ $((m & 8#020)) != 0 ] && [ "$g" != 0 ]; }; then
-    refusal "$1 is writable by accounts other than root: stanzactl will not work below it as root"
-  fi
-}
-# Walks the components of $1; ctl ends as root or as the account that controls the last directory.
+# Walks the components of $1 with one lstat of them all; ctl ends as root, or as the account that
+# controls the directory holding the path. A root-made link restarts the walk from where it leads.
 guard() {
-  local path=$1 cur= i n real c p
-  local -a parts cs
+  local path=$1 hop i n p u g m who kind
+  local -a parts prefixes st
   ctl=root
-  [[ $path =~ ^(/[^/]+)+$ ]] && [[ ! $path =~ /\\.\\.?(/|$) ]] || refusal "$path is not an absolute, normalized path"
-  IFS=/ read -r -a parts <<< "$path"
-  n=\${#parts[@]}
-  for ((i = 1; i < n; i++)); do
-    cur=$cur/\${parts[i]}
-    if [ -L "$cur" ]; then
-      if [ $i = $((n - 1)) ]; then refusal "$path is a symbolic link (to $(readlink -- "$cur")): stanzactl does not follow it"; fi
-      if [ "$ctl" != root ]; then refusal "$cur is a symbolic link (to $(readlink -- "$cur")) in a directory $ctl controls: stanzactl does not follow it for $path"; fi
-      real=$(realpath -e -- "$cur") || refusal "$cur is a dangling symbolic link on the way to $path"
-      IFS=/ read -r -a cs <<< "$real"
-      p=
-      for c in "\${cs[@]:1}"; do p=$p/$c; [ "$ctl" != root ] || control "$p"; done
-      cur=$real
-    fi
-    [ -d "$cur" ] || return 0
-    if [ $i -lt $((n - 1)) ] && [ "$ctl" = root ]; then control "$cur"; fi
+  for ((hop = 0; hop < 40; hop++)); do
+    [[ $path =~ ^(/[^/]+)+$ ]] && [[ ! $path =~ /\\.\\.?(/|$) ]] || refusal "$1 is not an absolute, normalized path"
+    IFS=/ read -r -a parts <<< "$path"
+    n=$((\${#parts[@]} - 1)); prefixes=(); p=
+    for ((i = 1; i <= n; i++)); do p=$p/\${parts[i]}; prefixes+=("$p"); done
+    # Only a tail of the components can be missing, so the lines that come back are a prefix.
+    mapfile -t st < <(stat -c '%u %g %a %U %F' -- "\${prefixes[@]}" 2>/dev/null)
+    for ((i = 0; i < \${#st[@]}; i++)); do
+      read -r u g m who kind <<< "\${st[i]}"
+      p=\${prefixes[i]}
+      if [ "$kind" = 'symbolic link' ]; then
+        if [ $i = $((n - 1)) ]; then refusal "$1 is a symbolic link (to $(readlink -- "$p")): stanzactl does not follow it"; fi
+        if [ "$ctl" != root ]; then refusal "$p is a symbolic link (to $(readlink -- "$p")) in a directory $ctl controls: stanzactl does not follow it for $1"; fi
+        path=$(realpath -e -- "$p")\${path:\${#p}} || refusal "$p is a symbolic link that does not resolve, on the way to $1"
+        continue 2
+      fi
+      [ "$kind" = directory ] || return 0
+      if [ $i -lt $((n - 1)) ] && [ "$ctl" = root ]; then
+        m=$((8#$m))
+        if [ "$u" != 0 ]; then ctl=$who
+        elif [ $((m & 8#002)) != 0 ] || { [ $((m & 8#020)) != 0 ] && [ "$g" != 0 ]; }; then
+          refusal "$p is writable by accounts other than root: stanzactl will not work below it as root"
+        fi
+      fi
+    done
+    return 0
   done
+  refusal "$1: too many symbolic links"
 }`;
 
 /**
