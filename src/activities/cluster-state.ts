@@ -1,8 +1,9 @@
-import { script } from '../remote/command';
+import { asUser, script } from '../remote/command';
 import type { HostAddress } from '../remote/types';
 import { parseControlData } from '../facts/postgres';
 import { psqlCommand, statusCommand } from '../render/postgres-control';
 import type { Spec } from '../spec/schema';
+import { refuse } from './failures';
 import type { HostOps } from './host-ops';
 
 export interface ClusterState {
@@ -13,16 +14,19 @@ export interface ClusterState {
   readonly controlState?: string;
 }
 
-const CONTROLDATA = `if [ -f "$2/global/pg_control" ]; then exec "$1/pg_controldata" "$2"; else echo absent; fi`;
+// As the cluster's owner: root reading a pg_control that is a link could print another file's bytes.
+const CONTROLDATA = `f=$2/global/pg_control
+if [ -r "$f" ]; then exec "$1/pg_controldata" "$2"; elif [ -e "$f" ] || [ -L "$f" ]; then echo unreadable; else echo absent; fi`;
 
 /** What is in the data directory and whether a postmaster serves it; never changes anything. */
 export async function clusterState(ops: HostOps, host: HostAddress, pg: Spec['postgres']): Promise<ClusterState> {
   const [control, status] = await Promise.all([
-    ops.must(host, script(CONTROLDATA, pg.binDir, pg.dataDir)),
+    ops.must(host, asUser(pg.osUser, script(CONTROLDATA, pg.binDir, pg.dataDir))),
     ops.run(host, statusCommand(pg)),
   ]);
   const running = status.code === 0;
   if (control.trim() === 'absent') return { exists: false, running };
+  if (control.trim() === 'unreadable') throw refuse(`${host.name}: ${pg.dataDir}/global/pg_control is there but ${pg.osUser} (postgres.osUser) cannot read it`, 'UnsafePath');
   const parsed = parseControlData(control);
   return { exists: true, running, systemId: parsed.systemIdentifier, controlState: parsed.clusterState };
 }

@@ -1,5 +1,7 @@
 import { cmd, script, withStdin, type Arg, type Command } from '../remote/command';
 import { check } from '../remote/ssh-pool';
+import { refuse } from './failures';
+import { GUARDED, REFUSED_EXIT } from './path-guard';
 import type { HostAddress, Remote, RunOptions, RunResult } from '../remote/types';
 
 export interface FileOwner {
@@ -9,7 +11,10 @@ export interface FileOwner {
   readonly mode: string;
 }
 
-// One round trip: write to a temp file beside the target, keep the old file if nothing differs.
+// Each body runs through GUARDED (./path-guard): as root only where root alone controls the path,
+// else as the account that does. One round trip each.
+
+// Writes to a temp file beside the target and keeps the old file if nothing differs.
 const ENSURE_FILE = `set -eu
 path=$1; owner=$2; mode=$3
 tmp=$(mktemp "$(dirname "$path")/.stanzactl.XXXXXX")
@@ -24,12 +29,17 @@ echo changed`;
 const ENSURE_DIR = `set -eu
 path=$1; owner=$2; mode=$3; changed=unchanged
 if [ ! -d "$path" ]; then mkdir -p "$path"; changed=changed; fi
-if [ "$(stat -c '%U:%G %a' "$path")" != "$owner $mode" ]; then chown "$owner" "$path"; chmod "$mode" "$path"; changed=changed; fi
+if [ "$(stat -c '%U:%G %a' "$path")" != "$owner $mode" ]; then chown -h "$owner" "$path"; chmod "$mode" "$path"; changed=changed; fi
 echo $changed`;
 
 const USER_INFO = 'set -eu; e=$(getent passwd "$1") || exit 3; echo "$e" | cut -d: -f6; id -gn "$1"';
 
 const READ_FILE = `if [ -e "$1" ]; then echo present; cat -- "$1"; else echo absent; fi`;
+
+/** `body` on `path` (its $1), guarded; `owner` is the account the path must belong to ('' for reads). */
+function guarded(body: string, owner: string, path: string, ...args: Arg[]): Command {
+  return script(GUARDED, body, owner, path, ...args);
+}
 
 /** File and command primitives over a Remote, each one SSH round trip, each reporting a change. */
 export class HostOps {
@@ -39,22 +49,30 @@ export class HostOps {
     return this.remote.run(host, c, options);
   }
 
+  /** stdout of a command that must succeed; a path guard's refusal is never retried. */
   async must(host: HostAddress, c: Command, options?: RunOptions): Promise<string> {
-    return check(host, c, await this.remote.run(host, c, options)).stdout;
+    const r = await this.remote.run(host, c, options);
+    if (r.code === REFUSED_EXIT) throw refuse(`${host.name}: ${lastLine(r.stderr)}`, 'UnsafePath');
+    return check(host, c, r).stdout;
   }
 
   async readFile(host: HostAddress, path: string): Promise<string | undefined> {
-    const out = await this.must(host, script(READ_FILE, path));
+    const out = await this.must(host, guarded(READ_FILE, '', path));
     return out.startsWith('present\n') ? out.slice('present\n'.length) : undefined;
   }
 
   async ensureFile(host: HostAddress, path: string, content: Arg, o: FileOwner): Promise<boolean> {
-    const c = withStdin(script(ENSURE_FILE, path, `${o.owner}:${o.group}`, o.mode), content);
+    const c = withStdin(guarded(ENSURE_FILE, o.owner, path, `${o.owner}:${o.group}`, o.mode), content);
     return (await this.must(host, c)).trim() === 'changed';
   }
 
   async ensureDir(host: HostAddress, path: string, o: FileOwner): Promise<boolean> {
-    return (await this.must(host, script(ENSURE_DIR, path, `${o.owner}:${o.group}`, o.mode))).trim() === 'changed';
+    return (await this.must(host, guarded(ENSURE_DIR, o.owner, path, `${o.owner}:${o.group}`, o.mode))).trim() === 'changed';
+  }
+
+  /** Refuses (non-retryable) a path that root would reach through a link an account could have planted. */
+  async refuseLinks(host: HostAddress, path: string): Promise<void> {
+    await this.must(host, guarded('true', '', path));
   }
 
   /** Owner, group and mode of an existing file, to rewrite it without changing them. */
@@ -71,4 +89,9 @@ export class HostOps {
     const [home, group] = check(host, c, r).stdout.trim().split('\n');
     return { home, group };
   }
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split('\n');
+  return lines[lines.length - 1];
 }

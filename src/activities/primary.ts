@@ -1,4 +1,4 @@
-import { cmd, script, Secret, withStdin } from '../remote/command';
+import { asUser, cmd, script, Secret, withStdin } from '../remote/command';
 import type { HostAddress } from '../remote/types';
 import { ensureLines, replicationHbaLine } from '../render/pg-hba';
 import { controlCommand, psqlScriptCommand } from '../render/postgres-control';
@@ -25,22 +25,25 @@ function desiredSettings(spec: Spec): Record<string, { value: string; restart: b
   };
 }
 
+// Run as the cluster's owner: its data directory is the owner's to change, never root's.
 const INITDB = `set -eu
-bin=$1; data=$2; user=$3; group=$4; port=$5
-install -d -o "$user" -g "$group" -m 700 "$data"
-runuser -u "$user" -- "$bin/initdb" -D "$data" --data-checksums -E UTF8 --locale=C.UTF-8 --auth-local=peer --auth-host=scram-sha-256 >/dev/null
+bin=$1; data=$2; port=$3
+"$bin/initdb" -D "$data" --data-checksums -E UTF8 --locale=C.UTF-8 --auth-local=peer --auth-host=scram-sha-256 >/dev/null
 printf '\\n# set by stanzactl when it created this cluster\\nport = %s\\n' "$port" >> "$data/postgresql.conf"`;
 
 async function createCluster(ops: HostOps, host: HostAddress, spec: Spec): Promise<void> {
   const pg = spec.postgres;
+  const account = await ops.user(host, pg.osUser);
+  // Through the path guard: pg_createcluster runs as root and must not be pointed at a link an
+  // account planted in place of the data directory or the config directory (or above them).
+  await ops.ensureDir(host, pg.dataDir, { owner: pg.osUser, group: account?.group ?? pg.osUser, mode: '700' });
   if (pg.control.type === 'pg_ctlcluster') {
+    if (pg.configDir) await ops.refuseLinks(host, pg.configDir);
     await ops.must(host, cmd('pg_createcluster', '--user', pg.osUser, '--port', String(pg.port), '--datadir', pg.dataDir, '--locale', 'C.UTF-8',
       String(pg.version), pg.control.cluster, '--', '--data-checksums'));
     return;
   }
-  const account = await ops.user(host, pg.osUser);
-  // INITDB runs initdb through runuser: as root only, so a sudo login goes through sudo for the whole script.
-  await ops.must(host, script(INITDB, pg.binDir, pg.dataDir, pg.osUser, account?.group ?? pg.osUser, String(pg.port)));
+  await ops.must(host, asUser(pg.osUser, script(INITDB, pg.binDir, pg.dataDir, String(pg.port))));
 }
 
 /**

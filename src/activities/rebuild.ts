@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { cmd, script } from '../remote/command';
+import { asUser, cmd, script } from '../remote/command';
 import { quoteLiteral } from '../render/sql';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
@@ -21,11 +21,11 @@ export interface RebuildTarget extends StepResult {
   readonly targetTimeline?: number;
 }
 
-// Timeline history files in the stanza's archive, as decimal timeline ids.
+// Timeline history files in the stanza's archive, as decimal timeline ids; listed as the repository user, who owns it.
 const ARCHIVED_TIMELINES = `for f in "$1"/archive/"$2"/*/*.history; do [ -e "$f" ] && basename "$f" .history; done; true`;
 
 async function forkedTimeline(ops: HostOps, spec: Spec, primaryTimeline: number): Promise<number | undefined> {
-  const out = await ops.must(repoHost(spec), script(ARCHIVED_TIMELINES, spec.repository.path, spec.stanza));
+  const out = await ops.must(repoHost(spec), asUser(spec.repository.user, script(ARCHIVED_TIMELINES, spec.repository.path, spec.stanza)));
   const newest = Math.max(0, ...out.split('\n').filter((l) => /^[0-9A-F]{8}$/.test(l)).map((l) => parseInt(l, 16)));
   return newest > primaryTimeline ? primaryTimeline : undefined;
 }

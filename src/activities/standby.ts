@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { script, Secret } from '../remote/command';
+import { asUser, script, Secret } from '../remote/command';
 import { ensurePgpass, pgpassLine } from '../render/pgpass';
 import { controlCommand } from '../render/postgres-control';
 import { quoteLiteral } from '../render/sql';
@@ -39,11 +39,12 @@ export interface StandbyPlan extends StepResult {
 // Debian keeps postgresql.conf and pg_hba.conf outside the data directory and a restore does not
 // bring them: create the cluster's config with pg_createcluster, then empty its new data directory.
 // Its old data (if any) goes first: pg_createcluster runs initdb, which wants an empty directory.
+// The data directory exists (ensured, links refused) and is emptied by its owner, never by root.
 const DEBIAN_CONFIG = `set -eu
 ver=$1; cluster=$2; data=$3; user=$4; port=$5
-[ -d "$data" ] && find "$data" -mindepth 1 -delete
+runuser -u "$user" -- find "$data" -mindepth 1 -delete
 pg_createcluster --user "$user" --port "$port" --datadir "$data" --locale C.UTF-8 "$ver" "$cluster" >/dev/null
-find "$data" -mindepth 1 -delete`;
+runuser -u "$user" -- find "$data" -mindepth 1 -delete`;
 
 const HAS_FILES = `[ -n "$(ls -A "$1" 2>/dev/null)" ] && echo yes || echo no`;
 
@@ -76,13 +77,13 @@ export async function prepareStandby(ops: HostOps, spec: Spec, nodeName: string,
   }
   const account = await ops.user(host, pg.osUser);
   const group = account?.group ?? pg.osUser;
+  if (await ops.ensureDir(host, pg.dataDir, { owner: pg.osUser, group, mode: '700' })) results.push({ changed: true, detail: `created ${pg.dataDir}` });
   if (pg.configDir && pg.control.type === 'pg_ctlcluster' && (await ops.readFile(host, `${pg.configDir}/postgresql.conf`)) === undefined) {
     await ops.must(host, script(DEBIAN_CONFIG, String(pg.version), pg.control.cluster, pg.dataDir, pg.osUser, String(pg.port)));
     results.push({ changed: true, detail: `created config ${pg.configDir}` });
   }
-  if (await ops.ensureDir(host, pg.dataDir, { owner: pg.osUser, group, mode: '700' })) results.push({ changed: true, detail: `created ${pg.dataDir}` });
   // What is left of this cluster's files (even without pg_control) is reused by a delta restore.
-  const delta = (await ops.must(host, script(HAS_FILES, pg.dataDir))).trim() === 'yes';
+  const delta = (await ops.must(host, asUser(pg.osUser, script(HAS_FILES, pg.dataDir)))).trim() === 'yes';
   return { ...merge(results, `${nodeName} ready for restore`), changed: true, streaming: false, delta };
 }
 
