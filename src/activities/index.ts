@@ -10,7 +10,9 @@ import { ensureStandbyPgpass, prepareStandby, restoreStandby, startStandby, wait
 import { chooseBackupSource, claimBackupLock, releaseBackupLock, runBackup, type BackupOwner } from './backup';
 import { inspectRebuildTarget, waitMarkerReplayed, writeMarker } from './rebuild';
 import { findNode } from './hosts';
-import { classified } from './failures';
+import { classified, refuse } from './failures';
+import { SpecError } from '../spec/errors';
+import { specIssues } from '../spec/validate';
 import { HostOps } from './host-ops';
 import { primaryStatus, repositoryStatus, standbyStatus } from './status';
 
@@ -23,35 +25,48 @@ export interface ActivityDeps {
  * Every activity takes the validated spec (references to secrets, never their values) and reports
  * whether it changed anything. Names are part of recorded histories: renaming one breaks replay.
  */
+/**
+ * Activities check the spec again: any workflow on the task queue can schedule them, one run by
+ * another worker included, and the check costs microseconds beside an SSH round trip. The other
+ * arguments come from our workflows, which checked them; a node name is found in the spec or refused.
+ */
+function guarded<A extends [Spec, ...unknown[]], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return classified(async (...args: A) => {
+    const issues = specIssues(args[0]);
+    if (issues.length > 0) throw refuse(new SpecError(issues, 'invalid spec, nothing was done').message, 'InvalidSpec');
+    return fn(...args);
+  });
+}
+
 export function createActivities(deps: ActivityDeps) {
   const ops = (spec: Spec) => new HostOps(deps.remoteFor(spec.ssh));
   return {
-    preflight: classified(async (spec: Spec) => preflight(ops(spec), spec)),
-    ensureRepositoryHost: classified(async (spec: Spec) => ensureRepositoryHost(ops(spec), spec)),
-    ensureNodeDirectories: classified(async (spec: Spec, node: string) => ensureNodeDirectories(ops(spec), spec, findNode(spec, node))),
-    ensureSshTrust: classified(async (spec: Spec) => ensureSshTrust(ops(spec), spec)),
-    ensurePgbackrestConf: classified(async (spec: Spec, withStandbys: boolean) => ensurePgbackrestConf(ops(spec), spec, withStandbys)),
-    ensurePrimary: classified(async (spec: Spec) => ensurePrimary(ops(spec), spec)),
-    ensureStanza: classified(async (spec: Spec) => ensureStanza(ops(spec), spec)),
-    checkStanza: classified(async (spec: Spec) => checkStanza(ops(spec), spec)),
-    ensureFullBackup: classified(async (spec: Spec) => ensureFullBackup(ops(spec), spec)),
-    ensureReplicationAccess: classified(async (spec: Spec) => ensureReplicationAccess(ops(spec), spec)),
-    ensureStandbyPgpass: classified(async (spec: Spec, node: string) => ensureStandbyPgpass(ops(spec), spec, node)),
-    prepareStandby: classified(async (spec: Spec, node: string, primarySystemId: string, rebuild?: boolean) => prepareStandby(ops(spec), spec, node, primarySystemId, rebuild)),
-    restoreStandby: classified(async (spec: Spec, node: string, delta: boolean, targetTimeline?: number, deltaBy?: DeltaBy) =>
+    preflight: guarded(async (spec: Spec) => preflight(ops(spec), spec)),
+    ensureRepositoryHost: guarded(async (spec: Spec) => ensureRepositoryHost(ops(spec), spec)),
+    ensureNodeDirectories: guarded(async (spec: Spec, node: string) => ensureNodeDirectories(ops(spec), spec, findNode(spec, node))),
+    ensureSshTrust: guarded(async (spec: Spec) => ensureSshTrust(ops(spec), spec)),
+    ensurePgbackrestConf: guarded(async (spec: Spec, withStandbys: boolean) => ensurePgbackrestConf(ops(spec), spec, withStandbys)),
+    ensurePrimary: guarded(async (spec: Spec) => ensurePrimary(ops(spec), spec)),
+    ensureStanza: guarded(async (spec: Spec) => ensureStanza(ops(spec), spec)),
+    checkStanza: guarded(async (spec: Spec) => checkStanza(ops(spec), spec)),
+    ensureFullBackup: guarded(async (spec: Spec) => ensureFullBackup(ops(spec), spec)),
+    ensureReplicationAccess: guarded(async (spec: Spec) => ensureReplicationAccess(ops(spec), spec)),
+    ensureStandbyPgpass: guarded(async (spec: Spec, node: string) => ensureStandbyPgpass(ops(spec), spec, node)),
+    prepareStandby: guarded(async (spec: Spec, node: string, primarySystemId: string, rebuild?: boolean) => prepareStandby(ops(spec), spec, node, primarySystemId, rebuild)),
+    restoreStandby: guarded(async (spec: Spec, node: string, delta: boolean, targetTimeline?: number, deltaBy?: DeltaBy) =>
       restoreStandby(ops(spec), spec, node, delta, targetTimeline, deltaBy)),
-    startStandby: classified(async (spec: Spec, node: string) => startStandby(ops(spec), spec, node)),
-    waitStreaming: classified(async (spec: Spec, node: string) => waitStreaming(ops(spec), spec, node)),
-    repositoryStatus: classified(async (spec: Spec) => repositoryStatus(ops(spec), spec)),
-    primaryStatus: classified(async (spec: Spec) => primaryStatus(ops(spec), spec)),
-    standbyStatus: classified(async (spec: Spec, node: string) => standbyStatus(ops(spec), spec, node)),
-    claimBackupLock: classified(async (spec: Spec, owner: BackupOwner) => claimBackupLock(ops(spec), spec, owner)),
-    releaseBackupLock: classified(async (spec: Spec, owner: BackupOwner) => releaseBackupLock(ops(spec), spec, owner)),
-    chooseBackupSource: classified(async (spec: Spec) => chooseBackupSource(ops(spec), spec)),
-    inspectRebuildTarget: classified(async (spec: Spec, node: string) => inspectRebuildTarget(ops(spec), spec, node)),
-    writeMarker: classified(async (spec: Spec, id: string) => writeMarker(ops(spec), spec, id)),
-    waitMarkerReplayed: classified(async (spec: Spec, node: string, id: string) => waitMarkerReplayed(ops(spec), spec, node, id)),
-    runBackup: classified(async (spec: Spec, type: BackupType, backupStandby: boolean) => runBackup(ops(spec), spec, type, backupStandby)),
+    startStandby: guarded(async (spec: Spec, node: string) => startStandby(ops(spec), spec, node)),
+    waitStreaming: guarded(async (spec: Spec, node: string) => waitStreaming(ops(spec), spec, node)),
+    repositoryStatus: guarded(async (spec: Spec) => repositoryStatus(ops(spec), spec)),
+    primaryStatus: guarded(async (spec: Spec) => primaryStatus(ops(spec), spec)),
+    standbyStatus: guarded(async (spec: Spec, node: string) => standbyStatus(ops(spec), spec, node)),
+    claimBackupLock: guarded(async (spec: Spec, owner: BackupOwner) => claimBackupLock(ops(spec), spec, owner)),
+    releaseBackupLock: guarded(async (spec: Spec, owner: BackupOwner) => releaseBackupLock(ops(spec), spec, owner)),
+    chooseBackupSource: guarded(async (spec: Spec) => chooseBackupSource(ops(spec), spec)),
+    inspectRebuildTarget: guarded(async (spec: Spec, node: string) => inspectRebuildTarget(ops(spec), spec, node)),
+    writeMarker: guarded(async (spec: Spec, id: string) => writeMarker(ops(spec), spec, id)),
+    waitMarkerReplayed: guarded(async (spec: Spec, node: string, id: string) => waitMarkerReplayed(ops(spec), spec, node, id)),
+    runBackup: guarded(async (spec: Spec, type: BackupType, backupStandby: boolean) => runBackup(ops(spec), spec, type, backupStandby)),
   };
 }
 
