@@ -153,6 +153,10 @@ const invalid: [string, (s: Record<string, any>) => void, string, RegExp?][] = [
   ['cron unknown name', (s) => (s.backups.schedule = { full: '0 1 * * xyz' }), 'backups.schedule.full'],
   ['cron with L (not Temporal syntax)', (s) => (s.backups.schedule = { full: '0 1 L * *' }), 'backups.schedule.full'],
   ['cron @reboot', (s) => (s.backups.schedule = { full: '@reboot' }), 'backups.schedule.full'],
+  ['cron @every (an interval)', (s) => (s.backups.schedule = { full: '@every 2h' }), 'backups.schedule.full', /five fields/],
+  ['cron month name as a day', (s) => (s.backups.schedule = { full: '0 1 * * mar' }), 'backups.schedule.full', /day names/],
+  ['cron name in the hour field', (s) => (s.backups.schedule = { full: '0 mon * * *' }), 'backups.schedule.full', /numbers only/],
+  ['cron "#" (a comment for Temporal)', (s) => (s.backups.schedule = { full: '0 1 * * 5#2' }), 'backups.schedule.full'],
 ];
 
 for (const [name, mutate, path, message] of invalid) {
@@ -204,7 +208,7 @@ test('.yml and upper-case .JSON pick the right parser', () => {
 });
 
 test('cron strings Temporal Schedules take and the README shows are accepted', () => {
-  for (const c of ['30 1 * * 0', '30 1 * * 1-6', ' 0 12 * * MON-WED,FRI ', '*/15 * * * *', '5/10 * * * *', '0 0 1 jan-mar *', '0 3 * * 7', '0 0 1-20/2 * *', '@daily', '@weekly']) {
+  for (const c of ['30 1 * * 0', '30 1 * * 1-6', ' 0 12 * * MON-WED,FRI ', '*/15 * * * *', '5/10 * * * *', '0 0 1 jan-mar *', '0 0 1 January-March monday-friday', '0 3 * * 7', '0 0 1-20/2 * *', '@daily', '@weekly']) {
     const s = demo();
     s.backups.schedule = { full: c, timezone: 'Europe/Paris' };
     assert.equal(parseSpec(JSON.stringify(s), 'ok.json').backups?.schedule?.full, c);
