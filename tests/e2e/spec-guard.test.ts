@@ -11,6 +11,7 @@ import { TASK_QUEUE } from '../../src/paths';
 import { asUser, script, withStdin, type Command } from '../../src/remote/command';
 import { SshPool } from '../../src/remote/ssh-pool';
 import type { HostAddress } from '../../src/remote/types';
+import { formatPath } from '../../src/spec/errors';
 import type { Spec } from '../../src/spec/schema';
 import { inputIssues } from '../../src/spec/validate';
 import { ProvisionFixture } from './fixture';
@@ -63,7 +64,7 @@ function stringFields(s: Spec): Field[] {
     for (const [k, v] of Object.entries(o)) {
       const path = [...at, Array.isArray(o) ? Number(k) : k];
       if (typeof v === 'string') {
-        const name = path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').slice(1).replace(/\.\[/g, '[');
+        const name = formatPath(path);
         const parent = (x: Spec) => path.slice(0, -1).reduce<Obj>((acc, p) => acc[p] as Obj, x as unknown as Obj);
         out.push({ path: name, get: (x) => parent(x)[k] as string, set: (x, val) => (parent(x)[k] = val) });
       } else if (v && typeof v === 'object') {
