@@ -73,7 +73,11 @@ const node = z
 // is not secret on the command line it runs on other hosts over SSH, quoting only values with a
 // space, and then in double quotes: no character a shell expands, even inside double quotes.
 const repoOptions = z.record(
-  z.string().regex(/^[a-z][a-z0-9-]{0,63}$/, 'a pgBackRest option name'),
+  z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,63}$/, 'a pgBackRest option name')
+    // cmd, cmd-ssh, repo1-host-cmd, pg1-host-cmd: programs pgBackRest runs; a spec chooses none.
+    .refine((k) => k !== 'cmd' && !k.startsWith('cmd-') && !k.endsWith('-cmd'), 'names a program pgBackRest runs on the hosts: not settable from a spec'),
   z.union([
     z.string().regex(/^[A-Za-z0-9._+@,:\/=%][A-Za-z0-9 ._+@,:\/=%-]*$/, 'letters, digits, space and . _ + @ , : / = % - only, not starting with "-" or a space (pgBackRest passes options to other hosts through a shell)'),
     z.number(),

@@ -139,6 +139,9 @@ const invalid: [string, (s: Record<string, any>) => void, string, RegExp?][] = [
   ['repository option value with "$("', (s) => (s.repository.options = { 'compress-type': '$(touch /tmp/x)' }), 'repository.options.compress-type', /shell/],
   ['repository option value with a double quote', (s) => (s.repository.options = { 'log-path': '/x" y' }), 'repository.options.log-path'],
   ['repository option value starting with "-"', (s) => (s.repository.options = { 'compress-type': '--help' }), 'repository.options.compress-type'],
+  ['repository option naming a program (cmd-ssh)', (s) => (s.repository.options = { 'cmd-ssh': '/usr/bin/touch' }), 'repository.options.cmd-ssh', /program/],
+  ['repository option naming a program (repo1-host-cmd)', (s) => (s.repository.options = { 'repo1-host-cmd': '/tmp/x' }), 'repository.options.repo1-host-cmd', /program/],
+  ['repository option naming a program (cmd)', (s) => (s.repository.options = { cmd: '/tmp/x' }), 'repository.options.cmd', /program/],
   ['repository option name starting with "-"', (s) => (s.repository.options = { '-x': 'y' }), 'repository.options.-x'],
   ['time zone starting with "-"', (s) => (s.backups.schedule = { full: '0 1 * * 0', timezone: '-x' }), 'backups.schedule.timezone'],
   // Cron strings are parsed for real, field by field.
