@@ -1,5 +1,6 @@
 import type { Spec, SpecNode } from '../spec/schema';
 import type { HostAddress } from '../remote/types';
+import { refuse } from './failures';
 
 /** The hosts of a spec as the operator reaches them. The repository host is named by its address. */
 export function repoHost(spec: Spec): HostAddress {
@@ -12,6 +13,6 @@ export function nodeAddress(node: SpecNode): HostAddress {
 
 export function findNode(spec: Spec, name: string): SpecNode {
   const node = spec.nodes.find((n) => n.name === name);
-  if (!node) throw new Error(`node ${name} is not in the spec for stanza ${spec.stanza}`);
+  if (!node) throw refuse(`node ${name} is not in the spec for stanza ${spec.stanza}`);
   return node;
 }

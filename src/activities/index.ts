@@ -10,8 +10,10 @@ import { ensureStandbyPgpass, prepareStandby, restoreStandby, startStandby, wait
 import { chooseBackupSource, claimBackupLock, releaseBackupLock, runBackup, type BackupOwner } from './backup';
 import { inspectRebuildTarget, waitMarkerReplayed, writeMarker } from './rebuild';
 import { findNode } from './hosts';
-import { classified } from './failures';
 import { heartbeating } from './heartbeat';
+import { classified, refuse } from './failures';
+import { SpecError } from '../spec/errors';
+import { specIssues } from '../spec/validate';
 import { HostOps } from './host-ops';
 import { attemptRemote } from './attempt-remote';
 import { primaryStatus, repositoryStatus, standbyStatus } from './status';
@@ -25,9 +27,21 @@ export interface ActivityDeps {
  * Every activity takes the validated spec (references to secrets, never their values) and reports
  * whether it changed anything. Names are part of recorded histories: renaming one breaks replay.
  * Each heartbeats while it runs and throws classified failures.
+ *
+ * Activities check the spec again: any workflow on the task queue can schedule them, one run by
+ * another worker included, and the check costs microseconds beside an SSH round trip. The other
+ * arguments come from our workflows, which checked them; a node name is found in the spec or refused.
  */
+function guarded<A extends [Spec, ...unknown[]], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return classified(async (...args: A) => {
+    const issues = specIssues(args[0]);
+    if (issues.length > 0) throw refuse(new SpecError(issues, 'invalid spec, nothing was done').message, 'InvalidSpec');
+    return fn(...args);
+  });
+}
+
 export function createActivities(deps: ActivityDeps) {
-  const step = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => heartbeating(classified(fn));
+  const step = <A extends [Spec, ...unknown[]], R>(fn: (...args: A) => Promise<R>) => heartbeating(guarded(fn));
   const ops = (spec: Spec) => new HostOps(attemptRemote(deps.remoteFor(spec.ssh)));
   return {
     preflight: step(async (spec: Spec) => preflight(ops(spec), spec)),

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import { formatZodError, SpecError } from './errors';
-import { specSchema, type Spec, type SpecNode } from './schema';
+import { SpecError } from './errors';
+import type { Spec, SpecNode } from './schema';
+import { checkSpec } from './validate';
 
 function syntaxError(fileName: string, line: number | undefined, col: number | undefined, message: string): SpecError {
   const where = line === undefined ? '' : ` at line ${line}${col === undefined ? '' : `, column ${col}`}`;
@@ -44,9 +45,7 @@ function parseJson(text: string, fileName: string): unknown {
 /** Parses and validates a spec; `fileName` picks the format (`.json` = JSON, else YAML) and names errors. */
 export function parseSpec(text: string, fileName: string): Spec {
   const raw = fileName.toLowerCase().endsWith('.json') ? parseJson(text, fileName) : parseYaml(text, fileName);
-  const result = specSchema.safeParse(raw);
-  if (!result.success) throw formatZodError(result.error, `${fileName}: invalid spec`);
-  return result.data;
+  return checkSpec(raw, `${fileName}: invalid spec`);
 }
 
 export function loadSpec(path: string): Spec {

@@ -1,48 +1,88 @@
 import { z } from 'zod';
+import { cronProblem } from './cron';
 import { DURATION } from './duration';
+
+// Every value below may reach a host: as an argument (quoted, but a value that starts with "-" is
+// still read as an option by the program that gets it), in a config file, or, through pgBackRest,
+// on the command line it sends to other hosts over SSH, where only values with a space are
+// (double-)quoted. So each format is the narrowest a DBA needs, and none may start with "-".
 
 // Names end up in pgbackrest.conf section headers, file names and workflow ids:
 // keep them to characters that need no escaping anywhere.
 const stanzaName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/, 'letters, digits, "_" and "-" only, starting with a letter or digit');
+const LABEL = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const DNS_NAME = new RegExp(`^${LABEL}(\\.${LABEL})*$`);
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+// Loose on purpose (the SSH client and PostgreSQL judge the address), but it cannot start with "-".
+const IPV6 = /^[0-9A-Fa-f]*:[0-9A-Fa-f:.]*$/;
 const hostName = z
   .string()
-  .regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^[0-9a-fA-F:]+$/, 'a host name or an IP address');
-const osUser = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a POSIX user name');
+  .max(253)
+  .refine((h) => {
+    const v4 = IPV4.exec(h);
+    if (v4) return v4.slice(1).every((o) => Number(o) <= 255);
+    return DNS_NAME.test(h) || IPV6.test(h);
+  }, 'a host name (letters, digits, "-" and "." between labels, not starting with "-") or an IP address');
+const osUser = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'a POSIX user name: lower-case letters, digits, "_" and "-", starting with a letter or "_"');
 const sqlRole = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier');
+const noDotDot = (p: string) => !p.split('/').includes('..');
+// Paths on the hosts: pgBackRest passes pg1-path, repo1-path and the like to other hosts through a
+// remote shell, so no character a shell treats specially (space included: it is where pgBackRest
+// starts quoting, with double quotes that still expand "$").
 const absPath = z
   .string()
-  .regex(/^\/[^\0\n]*$/, 'an absolute path')
-  .refine((p) => !p.split('/').includes('..'), 'must not contain ".."');
+  .regex(/^\/[A-Za-z0-9._+@,:\/-]*$/, 'an absolute path of letters, digits and . _ + @ , : / - only')
+  .refine(noDotDot, 'must not contain ".."');
+// Paths on the worker (key, known_hosts, secret files): read by the worker itself, never by a shell.
+const localPath = z
+  .string()
+  .regex(/^\/[^\0\n\r]*$/, 'an absolute path (no newline)')
+  .refine(noDotDot, 'must not contain ".."');
 const port = z.number().int().min(1).max(65535);
 const duration = z.string().regex(DURATION, 'a duration such as 90s, 30m, 26h, 8d or 2w');
-// Five cron fields (minute hour day-of-month month day-of-week), as Temporal Schedules take them.
-const cron = z.string().regex(/^\s*[0-9A-Za-z*\/,-]+(\s+[0-9A-Za-z*\/,-]+){4}\s*$/, 'a cron expression with five fields, e.g. "30 1 * * 0"');
+const cron = z.string().superRefine((text, ctx) => {
+  const problem = cronProblem(text);
+  if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+});
 
 export const secretRef = z.union([
   z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }).strict(),
-  z.object({ file: absPath }).strict(),
+  z.object({ file: localPath }).strict(),
 ]);
 
 const control = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('pg_ctlcluster'), cluster: z.string().regex(/^[A-Za-z0-9_-]+$/) }).strict(),
+  z.object({ type: z.literal('pg_ctlcluster'), cluster: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_-]{0,62}$/, 'a cluster name: letters, digits, "_" and "-", not starting with "-"') }).strict(),
   z.object({ type: z.literal('pg_ctl') }).strict(),
-  z.object({ type: z.literal('systemd'), unit: z.string().regex(/^[A-Za-z0-9@._-]+$/) }).strict(),
+  z.object({ type: z.literal('systemd'), unit: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9@._-]{0,254}$/, 'a systemd unit name: letters, digits, "@", ".", "_" and "-", not starting with "-" or "."') }).strict(),
 ]);
+
+/** Node names double as host names (a node without `host` is reached by its name). */
+export const nodeName = hostName;
 
 const node = z
   .object({
-    name: hostName,
+    name: nodeName,
     host: hostName.optional(),
     role: z.enum(['primary', 'standby']),
   })
   .strict();
 
-// pgBackRest option names and values go into an ini file: no newlines, no "=" in keys.
+// pgBackRest option names and values go into an ini file, and pgBackRest repeats every option that
+// is not secret on the command line it runs on other hosts over SSH, quoting only values with a
+// space, and then in double quotes: no character a shell expands, even inside double quotes.
 const repoOptions = z.record(
-  z.string().regex(/^[a-z0-9-]+$/, 'a pgBackRest option name'),
-  z.union([z.string().regex(/^[^\n\r]*$/, 'a single line'), z.number(), z.boolean()]),
+  z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{0,63}$/, 'a pgBackRest option name')
+    // cmd, cmd-ssh, repo1-host-cmd, pg1-host-cmd: programs pgBackRest runs; a spec chooses none.
+    .refine((k) => k !== 'cmd' && !k.startsWith('cmd-') && !k.endsWith('-cmd'), 'names a program pgBackRest runs on the hosts: not settable from a spec'),
+  z.union([
+    z.string().regex(/^[A-Za-z0-9._+@,:\/=%][A-Za-z0-9 ._+@,:\/=%-]*$/, 'letters, digits, space and . _ + @ , : / = % - only, not starting with "-" or a space (pgBackRest passes options to other hosts through a shell)'),
+    z.number(),
+    z.boolean(),
+  ]),
 );
 
 export const specSchema = z
@@ -51,8 +91,8 @@ export const specSchema = z
     ssh: z
       .object({
         user: osUser,
-        privateKeyFile: absPath,
-        knownHostsFile: absPath,
+        privateKeyFile: localPath,
+        knownHostsFile: localPath,
         port: port.optional(),
       })
       .strict(),
@@ -87,7 +127,7 @@ export const specSchema = z
             full: cron.optional(),
             diff: cron.optional(),
             incr: cron.optional(),
-            timezone: z.string().regex(/^[A-Za-z0-9_+\-\/]+$/, 'an IANA time zone name, e.g. UTC or Europe/Paris').optional(),
+            timezone: z.string().regex(/^[A-Za-z][A-Za-z0-9_+\-\/]{0,63}$/, 'an IANA time zone name, e.g. UTC or Europe/Paris').optional(),
             catchupWindow: duration.optional(),
           })
           .strict()

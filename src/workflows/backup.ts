@@ -3,6 +3,7 @@ import type { Activities } from '../activities';
 import type { BackupType, Spec } from '../spec/schema';
 import { long, quick } from './profiles';
 import { StepLog, titled } from './steps';
+import { checkInput } from './input';
 
 export interface BackupRequest {
   readonly type: BackupType;
@@ -52,6 +53,7 @@ const acts = proxyActivities<Activities>(quick);
  * skipped and says who runs), picks the source per run, runs pgBackRest detached, releases the lock.
  */
 export async function backupStanza(spec: Spec, request: BackupRequest): Promise<BackupOutcome> {
+  checkInput('backupStanza', spec, { request });
   const log = new StepLog();
   const { workflowId, runId } = workflowInfo();
   const owner = { workflowId, runId };

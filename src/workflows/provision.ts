@@ -6,6 +6,7 @@ import type { Spec } from '../spec/schema';
 import { long, quick, waiting } from './profiles';
 import { StepLog, titled } from './steps';
 import type { StepProgress } from './progress';
+import { checkInput } from './input';
 
 const acts = proxyActivities<Activities>(quick);
 
@@ -28,6 +29,7 @@ function names(spec: Spec, role: 'primary' | 'standby'): string[] {
 
 /** The seed's procedure, end to end; every step an idempotent activity, standbys in parallel. */
 export async function provisionCluster(spec: Spec): Promise<ProvisionResult> {
+  checkInput('provisionCluster', spec);
   const log = new StepLog();
   const standbys = names(spec, 'standby');
   const fromStandby = (spec.backups?.fromStandby ?? false) !== false;

@@ -5,6 +5,7 @@ import type { Spec } from '../spec/schema';
 import { long, quick, waiting } from './profiles';
 import type { StepProgress } from './progress';
 import { StepLog, titled } from './steps';
+import { checkInput } from './input';
 
 const acts = proxyActivities<Activities>(quick);
 
@@ -31,6 +32,7 @@ export interface RebuildOptions {
 }
 
 export async function rebuildStandby(spec: Spec, node: string, options: RebuildOptions = {}): Promise<RebuildResult> {
+  checkInput('rebuildStandby', spec, { node, options });
   const log = new StepLog();
   const target = await log.run('inspect', () => acts.inspectRebuildTarget.executeWithOptions(titled(quick, `is ${node} safe to rebuild?`), [spec, node]));
   await log.run(`pgBackRest dirs on ${node}`, () => acts.ensureNodeDirectories.executeWithOptions(titled(quick, `pgBackRest dirs on ${node}`), [spec, node]));

@@ -4,6 +4,7 @@ import type { PrimaryFacts, RepositoryFacts, StandbyFacts } from '../activities/
 import type { Spec } from '../spec/schema';
 import { quick } from './profiles';
 import { titled } from './steps';
+import { checkInput } from './input';
 
 const acts = proxyActivities<Activities>(quick);
 
@@ -16,6 +17,7 @@ export interface StatusFacts {
 
 /** Reads the repository and every node at once; judging the facts is the caller's business. */
 export async function stanzaStatus(spec: Spec): Promise<StatusFacts> {
+  checkInput('stanzaStatus', spec);
   const standbys = spec.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
   const [repository, primary, standbyFacts] = await Promise.all([
     acts.repositoryStatus.executeWithOptions(titled(quick, `pgbackrest info ${spec.stanza}`), [spec]),

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SpecError } from '../../src/spec/errors';
 import { loadSpec, nodeHost, parseSpec, primaryNode, standbyNodes } from '../../src/spec/load';
+import { inputIssues } from '../../src/spec/validate';
 
 // Compiled to dist/tests/unit: fixtures stay in the source tree.
 const fixtures = resolve(__dirname, '../../../tests/fixtures/spec');
@@ -111,6 +112,54 @@ const invalid: [string, (s: Record<string, any>) => void, string, RegExp?][] = [
   ['backup schedule for an unknown type', (s) => (s.backups.schedule = { weekly: '0 1 * * 0' }), 'backups.schedule.weekly', /unknown field/],
   ['maxAge that is not a duration', (s) => (s.backups.maxAge = { full: '8 days' }), 'backups.maxAge.full', /duration/],
   ['fromStandby neither boolean nor prefer', (s) => (s.backups.fromStandby = 'maybe'), 'backups.fromStandby'],
+  // Values a program would read as options, and values a shell (pgBackRest's remote one) expands.
+  ['control.cluster starting with "-"', (s) => (s.postgres.control = { type: 'pg_ctlcluster', cluster: '--help' }), 'postgres.control.cluster', /not starting with "-"/],
+  ['control.unit starting with "-"', (s) => (s.postgres.control = { type: 'systemd', unit: '-H' }), 'postgres.control.unit', /not starting with "-"/],
+  ['control.unit with a space', (s) => (s.postgres.control = { type: 'systemd', unit: 'edb as' }), 'postgres.control.unit'],
+  ['node name starting with "-"', (s) => (s.nodes[1].name = '-oProxyCommand=x'), 'nodes[1].name', /not starting with "-"/],
+  ['host starting with "-"', (s) => (s.nodes[1].host = '-oProxyCommand=touch'), 'nodes[1].host'],
+  ['repository host starting with "-"', (s) => (s.repository.host = '-p2222'), 'repository.host'],
+  ['host label ending with "-"', (s) => (s.nodes[1].host = 'pg2-.example'), 'nodes[1].host'],
+  ['IPv4 octet over 255', (s) => (s.nodes[1].host = '10.0.0.256'), 'nodes[1].host'],
+  ['ssh user starting with "-"', (s) => (s.ssh.user = '-oX'), 'ssh.user'],
+  ['repository user starting with "-"', (s) => (s.repository.user = '-r'), 'repository.user'],
+  ['OS user with a capital', (s) => (s.postgres.osUser = 'Postgres'), 'postgres.osUser'],
+  ['replication user starting with "-"', (s) => (s.replication.user = '-U'), 'replication.user'],
+  ['stanza with "$("', (s) => (s.stanza = 'demo$(id)'), 'stanza'],
+  ['stanza with a backtick', (s) => (s.stanza = 'demo`id`'), 'stanza'],
+  ['stanza with a newline', (s) => (s.stanza = 'demo\nx'), 'stanza'],
+  ['data directory with "$("', (s) => (s.postgres.dataDir = '/var/lib/$(touch /tmp/x)'), 'postgres.dataDir', /letters, digits/],
+  ['data directory with a space', (s) => (s.postgres.dataDir = '/var/lib/pg data'), 'postgres.dataDir'],
+  ['repository path with a quote', (s) => (s.repository.path = "/backup'x"), 'repository.path'],
+  ['binDir with a semicolon', (s) => (s.postgres.binDir = '/usr/bin;id'), 'postgres.binDir'],
+  ['configDir with a backtick', (s) => (s.postgres.configDir = '/etc/`id`'), 'postgres.configDir'],
+  ['NUL in a path', (s) => (s.postgres.dataDir = '/var/lib/pg\u0000x'), 'postgres.dataDir'],
+  ['".." in a secret file', (s) => (s.replication.password = { file: '/etc/stanzactl/secrets/../../shadow' }), 'replication.password.file', /\.\./],
+  ['newline in the key file', (s) => (s.ssh.privateKeyFile = '/root/id\nx'), 'ssh.privateKeyFile'],
+  ['repository option value with "$("', (s) => (s.repository.options = { 'compress-type': '$(touch /tmp/x)' }), 'repository.options.compress-type', /shell/],
+  ['repository option value with a double quote', (s) => (s.repository.options = { 'log-path': '/x" y' }), 'repository.options.log-path'],
+  ['repository option value starting with "-"', (s) => (s.repository.options = { 'compress-type': '--help' }), 'repository.options.compress-type'],
+  ['repository option naming a program (cmd-ssh)', (s) => (s.repository.options = { 'cmd-ssh': '/usr/bin/touch' }), 'repository.options.cmd-ssh', /program/],
+  ['repository option naming a program (repo1-host-cmd)', (s) => (s.repository.options = { 'repo1-host-cmd': '/tmp/x' }), 'repository.options.repo1-host-cmd', /program/],
+  ['repository option naming a program (cmd)', (s) => (s.repository.options = { cmd: '/tmp/x' }), 'repository.options.cmd', /program/],
+  ['repository option name starting with "-"', (s) => (s.repository.options = { '-x': 'y' }), 'repository.options.-x'],
+  ['time zone starting with "-"', (s) => (s.backups.schedule = { full: '0 1 * * 0', timezone: '-x' }), 'backups.schedule.timezone'],
+  // Cron strings are parsed for real, field by field.
+  ['cron out of range', (s) => (s.backups.schedule = { full: '99 99 * * *' }), 'backups.schedule.full', /minute: 99/],
+  ['cron hour 24', (s) => (s.backups.schedule = { diff: '0 24 * * *' }), 'backups.schedule.diff', /hour/],
+  ['cron month 13', (s) => (s.backups.schedule = { incr: '0 1 1 13 *' }), 'backups.schedule.incr', /month/],
+  ['cron day of week 8', (s) => (s.backups.schedule = { full: '0 1 * * 8' }), 'backups.schedule.full', /dayOfWeek/],
+  ['cron reversed range', (s) => (s.backups.schedule = { full: '0 5-1 * * *' }), 'backups.schedule.full', /larger/],
+  ['cron step 0', (s) => (s.backups.schedule = { full: '*/0 * * * *' }), 'backups.schedule.full', /stepping/],
+  ['cron with six fields', (s) => (s.backups.schedule = { full: '0 0 1 * * 0' }), 'backups.schedule.full', /five fields/],
+  ['cron with a shell command', (s) => (s.backups.schedule = { full: '0 1 * * 0; touch /tmp/x' }), 'backups.schedule.full'],
+  ['cron unknown name', (s) => (s.backups.schedule = { full: '0 1 * * xyz' }), 'backups.schedule.full'],
+  ['cron with L (not Temporal syntax)', (s) => (s.backups.schedule = { full: '0 1 L * *' }), 'backups.schedule.full'],
+  ['cron @reboot', (s) => (s.backups.schedule = { full: '@reboot' }), 'backups.schedule.full'],
+  ['cron @every (an interval)', (s) => (s.backups.schedule = { full: '@every 2h' }), 'backups.schedule.full', /five fields/],
+  ['cron month name as a day', (s) => (s.backups.schedule = { full: '0 1 * * mar' }), 'backups.schedule.full', /day names/],
+  ['cron name in the hour field', (s) => (s.backups.schedule = { full: '0 mon * * *' }), 'backups.schedule.full', /numbers only/],
+  ['cron "#" (a comment for Temporal)', (s) => (s.backups.schedule = { full: '0 1 * * 5#2' }), 'backups.schedule.full'],
 ];
 
 for (const [name, mutate, path, message] of invalid) {
@@ -159,4 +208,46 @@ test('.yml and upper-case .JSON pick the right parser', () => {
   // JSON is YAML too, so a .yml name still parses it.
   assert.equal(parseSpec(json, 'x.yml').stanza, 'demo');
   assert.equal(parseSpec(demoYaml, 'x.yml').stanza, 'demo');
+});
+
+test('cron strings Temporal Schedules take and the README shows are accepted', () => {
+  for (const c of ['30 1 * * 0', '30 1 * * 1-6', ' 0 12 * * MON-WED,FRI ', '*/15 * * * *', '5/10 * * * *', '0 0 1 jan-mar *', '0 0 1 January-March monday-friday', '0 3 * * 7', '0 0 1-20/2 * *', '@daily', '@weekly']) {
+    const s = demo();
+    s.backups.schedule = { full: c, timezone: 'Europe/Paris' };
+    assert.equal(parseSpec(JSON.stringify(s), 'ok.json').backups?.schedule?.full, c);
+  }
+});
+
+test('accepted: the formats a DBA needs (dotted host names, IPv6, unit with @, cluster with _, options with spaces)', () => {
+  const s = demo();
+  s.nodes[1].host = 'pg2.db.example.com';
+  s.nodes[2].host = 'fd00::12';
+  s.postgres.control = { type: 'systemd', unit: 'postgresql@15-main.service' };
+  s.postgres.dataDir = '/srv/pg_data/15.main';
+  s.repository.options = { 'compress-type': 'zst', 'repo1-retention-diff': 3, 'log-level-file': 'detail', 'archive-push-queue-max': '4GiB', 'repo1-s3-region': 'eu-west-1', 'exclude': 'a b' };
+  assert.equal(parseSpec(JSON.stringify(s), 'ok.json').nodes[2].host, 'fd00::12');
+  const d = demo();
+  d.postgres.control = { type: 'pg_ctlcluster', cluster: '_main-2' };
+  assert.equal(parseSpec(JSON.stringify(d), 'ok.json').postgres.control.type, 'pg_ctlcluster');
+});
+
+test('workflow input: every bad argument named, spec fields by their spec path', () => {
+  const s = demo();
+  s.stanza = '-x';
+  const issues = inputIssues(s, { node: '$(id)', request: { type: 'full; id' }, options: { deltaBy: 'size', x: 1 } });
+  const paths = issues.map((i) => i.path).sort();
+  assert.deepEqual(paths, ['node', 'options.deltaBy', 'options.x', 'request.type', 'stanza']);
+  assert.deepEqual(inputIssues(demo(), { node: 'pg2-srv', request: { type: 'diff' }, options: undefined }), []);
+  assert.deepEqual(inputIssues(demo(), { options: {} }), []);
+});
+
+test('workflow input: a node must be one of the spec\'s nodes', () => {
+  const [issue] = inputIssues(demo(), { node: 'pg9-srv' });
+  assert.equal(issue.path, 'node');
+  assert.match(issue.message, /not a node of the spec \(pg1-srv, pg2-srv, pg3-srv\)/);
+});
+
+test('workflow input: a spec that is not even an object is named at (root)', () => {
+  assert.deepEqual(inputIssues('rm -rf /', { node: 'pg2-srv' }).map((i) => i.path), ['(root)']);
+  assert.deepEqual(inputIssues(undefined).map((i) => i.path), ['(root)']);
 });

@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { formatZodError, SpecError, type SpecIssue } from './errors';
+import { BACKUP_TYPES, nodeName, specSchema, type BackupType, type Spec } from './schema';
+
+// Pure (zod only): the workflow bundle imports this, so the worker judges every spec it is handed
+// with the same rules as `stanzactl validate`, whoever started the workflow.
+
+const backupRequest = z.object({ type: z.enum(BACKUP_TYPES as [BackupType, ...BackupType[]]) }).strict();
+const rebuildOptions = z.object({ deltaBy: z.enum(['checksum', 'timestamp']).optional() }).strict();
+
+function issuesOf(schema: z.ZodTypeAny, value: unknown): SpecIssue[] {
+  const r = schema.safeParse(value);
+  return r.success ? [] : formatZodError(r.error).issues;
+}
+
+/** The spec's problems, each with its field path; none for a valid spec. */
+export function specIssues(raw: unknown): SpecIssue[] {
+  return issuesOf(specSchema, raw);
+}
+
+/** A workflow's other arguments, named as the workflow names them (`node`, `request.type`, ...). */
+export interface WorkflowArguments {
+  readonly node?: unknown;
+  readonly request?: unknown;
+  readonly options?: unknown;
+}
+
+/**
+ * Every problem with a workflow's input: the spec's fields by their path in the spec, the other
+ * arguments by their name. A node must be one of the (valid) spec's nodes.
+ */
+export function inputIssues(spec: unknown, args: WorkflowArguments = {}): SpecIssue[] {
+  const issues = specIssues(spec);
+  const shape: Record<string, z.ZodTypeAny> = {};
+  const values: Record<string, unknown> = {};
+  if ('node' in args) {
+    shape.node = nodeName;
+    values.node = args.node;
+  }
+  if ('request' in args) {
+    shape.request = backupRequest;
+    values.request = args.request;
+  }
+  if ('options' in args) {
+    // A workflow started without options gets its default: undefined is fine here.
+    shape.options = rebuildOptions.optional();
+    values.options = args.options;
+  }
+  issues.push(...issuesOf(z.object(shape), values));
+  if (issues.length === 0 && 'node' in args) {
+    const names = (spec as Spec).nodes.map((n) => n.name);
+    if (!names.includes(args.node as string)) issues.push({ path: 'node', message: `"${String(args.node)}" is not a node of the spec (${names.join(', ')})` });
+  }
+  return issues;
+}
+
+/** Throws a SpecError naming every bad field; returns the spec, typed, when there is none. */
+export function checkSpec(raw: unknown, heading = 'invalid spec'): Spec {
+  const issues = specIssues(raw);
+  if (issues.length > 0) throw new SpecError(issues, heading);
+  return raw as Spec;
+}

@@ -1,0 +1,36 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import { createActivities } from '../../src/activities';
+import { parseSpec } from '../../src/spec/load';
+
+const fixtures = resolve(__dirname, '../../../tests/fixtures/spec');
+
+test('every activity refuses a bad spec, non-retryable and naming the field, before it asks for a host', async () => {
+  let asked = 0;
+  const acts = createActivities({
+    remoteFor: () => {
+      asked++;
+      throw new Error('no host may be reached with a bad spec');
+    },
+  });
+  const spec = JSON.parse(JSON.stringify(parseSpec(readFileSync(`${fixtures}/demo.yaml`, 'utf8'), 'demo.yaml')));
+  spec.postgres.control = { type: 'pg_ctlcluster', cluster: '--help' };
+  spec.repository.options = { 'compress-type': 'zst$(touch /tmp/x)' };
+  const names = Object.keys(acts) as (keyof typeof acts)[];
+  assert.ok(names.length >= 20, `only ${names.length} activities`);
+  for (const name of names) {
+    const call = acts[name] as (...args: unknown[]) => Promise<unknown>;
+    await assert.rejects(call(spec, 'pg2-srv', 'full'), (e: unknown) => {
+      assert.ok(e instanceof ApplicationFailure, `${name}: ${String(e)}`);
+      assert.equal(e.type, 'InvalidSpec', name);
+      assert.equal(e.nonRetryable, true, name);
+      assert.match(e.message, /postgres\.control\.cluster: /, name);
+      assert.match(e.message, /repository\.options\.compress-type: /, name);
+      return true;
+    });
+  }
+  assert.equal(asked, 0);
+});
