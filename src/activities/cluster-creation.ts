@@ -35,7 +35,8 @@ const BEGIN = `set -eu
 marker=$1 data=$2 confdir=$3 strict=$4; shift 4
 outcome=created
 if [ -e "$marker" ]; then
-  if [ -e "$data/postmaster.pid" ] || [ -e "$data/postmaster.opts" ]; then
+  # Only a postmaster writes postmaster.opts (initdb's killed backends may leave postmaster.pid).
+  if [ -e "$data/postmaster.opts" ]; then
     echo "$data was left by an interrupted cluster creation (marker $marker), but a server has run on it since: stanzactl will not remove it. Check it, then remove $marker" >&2
     exit 3
   fi

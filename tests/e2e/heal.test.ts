@@ -120,3 +120,23 @@ describe('interrupted steps heal', { timeout: 40 * 60_000 }, () => {
     assert.equal(((await asA.run(() => acts.releaseBackupLock(f.spec, a))) as StepResult).changed, false);
   });
 });
+
+// The seed's EDB layout: initdb by stanzactl, then the spec's port appended to postgresql.conf.
+describe('an interrupted initdb heals (EDB layout)', { timeout: 20 * 60_000 }, () => {
+  const f = new ProvisionFixture('edb', 'stcb', '10.231.122.0/24');
+  before(() => f.setUp());
+  after(f.teardown);
+
+  test('provision completes after initdb was killed midway, before the port was written', LONG, async () => {
+    const data = f.spec.postgres.dataDir;
+    const kill = labExec(f.lab, 'pg1-srv', ['bash', '-c', KILL_INITDB_MIDWAY, 'test', data]);
+    const result = (await (await startProvision(f.client, f.spec)).result()) as ProvisionResult;
+    const k = await kill;
+    assert.equal(k.code, 0, `initdb was killed midway: ${k.stdout}${k.stderr}`);
+    assert.match(result.steps.find((s) => s.name === 'primary')!.detail!, /an earlier creation of .* was interrupted/);
+    await f.checks.assertHealthy();
+    assert.equal(await f.checks.psql('pg1-srv', 'SHOW port'), '5444');
+    const conf = await f.checks.sh('pg1-srv', ['cat', `${data}/postgresql.conf`]);
+    assert.equal(conf.match(/^port = /gm)?.length, 1, 'one port line');
+  });
+});
