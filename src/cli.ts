@@ -22,10 +22,11 @@ function printProvisionSummary(r: ProvisionResult, print: (s: string) => void): 
 
 const provision: CliCommand = {
   usage: 'provision --spec FILE',
-  summary: 'provision the cluster a spec describes (or attach to the run in progress)',
+  summary: 'provision the cluster a spec describes (or attach to the run in progress of the same spec)',
   help: `Usage: stanzactl provision --spec FILE
 
-Starts workflow provision-<stanza> on the Temporal server (or attaches to the one running), prints
+Starts workflow provision-<stanza> on the Temporal server (or attaches to the one running when it
+was started with the same spec; a run of another spec is refused, naming it and the fields that differ), prints
 each step as it starts and ends, and the summary. Exit 0 on success; non-zero with the failure's
 message otherwise. Needs a running worker ("stanzactl worker").`,
   async run(args) {

@@ -1,6 +1,7 @@
 import { ActivityFailure, ApplicationFailure, Client, Connection, WorkflowFailedError, WorkflowIdConflictPolicy, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { TASK_QUEUE, temporalAddress, temporalNamespace } from './paths';
+import { specDifferences } from './spec/compare';
 import type { Spec } from './spec/schema';
 import { progressQuery, type StepProgress } from './workflows/progress';
 import type { ProvisionResult } from './workflows/provision';
@@ -14,15 +15,38 @@ export function provisionWorkflowId(spec: Spec): string {
   return `provision-${spec.stanza}`;
 }
 
-/** Starts provisionCluster, or attaches to the one already running for this stanza. */
+/** `provision` found a run of provision-<stanza> in progress that was started with another spec. */
+export class ProvisionConflictError extends Error {
+  override readonly name = 'ProvisionConflictError';
+  constructor(readonly workflowId: string, readonly runId: string, readonly fields: string[]) {
+    super(`${workflowId} is already running (run ${runId}) with a different spec: ${fields.join(', ')} differ. ` +
+      `stanzactl will not follow it as if it were this spec: wait until it ends (or cancel it: temporal workflow cancel -w ${workflowId}), then run provision again`);
+  }
+}
+
+/**
+ * Starts provisionCluster, or attaches to the one already running for this stanza when that one
+ * was started with the same spec (as stored in its history); a different spec is refused.
+ */
 export async function startProvision(client: Client, spec: Spec, taskQueue = TASK_QUEUE) {
-  return client.workflow.start('provisionCluster', {
+  const handle = await client.workflow.start('provisionCluster', {
     taskQueue,
     workflowId: provisionWorkflowId(spec),
     args: [spec],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     staticSummary: `provision stanza ${spec.stanza}: ${spec.nodes.length} nodes, repository ${spec.repository.host}`,
   });
+  const fields = specDifferences(await startedWith(client, handle.workflowId, handle.firstExecutionRunId), spec);
+  if (fields.length) throw new ProvisionConflictError(handle.workflowId, handle.firstExecutionRunId, fields);
+  return handle;
+}
+
+/** The spec a run was started with: the first argument in its first history event. */
+async function startedWith(client: Client, workflowId: string, runId: string): Promise<unknown> {
+  const { history } = await client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId, runId }, maximumPageSize: 1 });
+  const payload = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  if (!payload) throw new Error(`${workflowId} (run ${runId}): its history has no start event with a spec`);
+  return client.options.loadedDataConverter.payloadConverter.fromPayload(payload);
 }
 
 function line(s: StepProgress): string {

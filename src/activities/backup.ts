@@ -1,4 +1,4 @@
-import { script } from '../remote/command';
+import { Context } from '@temporalio/activity';
 import { copiedFrom, copyPercent, newBackupLabel } from '../facts/pgbackrest-output';
 import { primaryNode } from '../spec/load';
 import type { BackupType, Spec } from '../spec/schema';
@@ -7,6 +7,7 @@ import { streamingStandbys } from './cluster-state';
 import { pollDetached } from '../remote/detached';
 import { runDetachedPgbackrest, runKey, runKeyOf } from './detached-run';
 import { refuse } from './failures';
+import { describeHolder, isOwner, isStale, LOCKS, lockScripts, parseClaim, parseHolder, type LockOwner } from './backup-lock';
 import { nodeAddress, repoHost } from './hosts';
 import { reportProgress } from './heartbeat';
 import type { HostOps } from './host-ops';
@@ -14,59 +15,43 @@ import { pgbackrestCommand } from './pgbackrest';
 import { stanzaInfo } from './stanza';
 import type { StepResult } from './types';
 
-export interface BackupOwner {
-  readonly workflowId: string;
-  readonly runId: string;
-}
+export type BackupOwner = LockOwner;
 
 export interface LockResult extends StepResult {
   readonly claimed: boolean;
   readonly holder?: { readonly workflowId: string; readonly since: string };
 }
 
-// One backup of a stanza at a time, whoever asks (CLI, schedule, trigger): a lock directory on the
-// repository host, where pgBackRest keeps its own lock; mkdir is the atomic claim. A holder whose
-// backup run is not running and whose claim is older than STALE_SECONDS has died: it is taken over.
-const STALE_SECONDS = 120;
-const LOCKS = '/var/lib/stanzactl/locks';
-
-const CLAIM = `set -eu
-install -d -m 700 ${LOCKS}; dir=${LOCKS}/backup-$1
-if mkdir "$dir" 2>/dev/null; then echo "$2 $3 $(date +%s)" > "$dir/owner"; fi
-cat "$dir/owner" 2>/dev/null || echo "- - 0"; date +%s`;
-
-// Compare-and-set: replaces the owner only if it is still the one judged dead.
-const TAKE_OVER = `set -eu
-dir=${LOCKS}/backup-$1
-[ "$(cat "$dir/owner" 2>/dev/null)" = "$4" ] && echo "$2 $3 $(date +%s)" > "$dir/owner"
-cat "$dir/owner"`;
-
-const RELEASE = `dir=${LOCKS}/backup-$1
-if [ "$(cut -d' ' -f1,2 "$dir/owner" 2>/dev/null)" = "$2 $3" ]; then rm -rf -- "$dir"; echo released; fi`;
-
-function ownerOf(line: string): { workflowId: string; runId: string; since: number } {
-  const [workflowId, runId, since] = line.trim().split(' ');
-  return { workflowId, runId, since: Number(since) };
-}
-
 export async function claimBackupLock(ops: HostOps, spec: Spec, owner: BackupOwner): Promise<LockResult> {
   const host = repoHost(spec);
-  const [line, now] = (await ops.must(host, script(CLAIM, spec.stanza, owner.workflowId, owner.runId))).trim().split('\n');
-  let holder = ownerOf(line);
-  const mine = (h: typeof holder) => h.workflowId === owner.workflowId && h.runId === owner.runId;
-  if (!mine(holder)) {
+  const claim = parseClaim(await ops.must(host, lockScripts.claim(LOCKS, spec.stanza, owner)));
+  let holder = claim.holder;
+  if (!isOwner(holder, owner)) {
     const run = await pollDetached(ops.remote, host, runKeyOf(holder.workflowId, holder.runId, 'runBackup', host));
-    if (run.state !== 'running' && Number(now) - holder.since > STALE_SECONDS) {
-      holder = ownerOf(await ops.must(host, script(TAKE_OVER, spec.stanza, owner.workflowId, owner.runId, line.trim())));
+    if (isStale(holder, claim.now, run.state === 'running')) {
+      holder = parseHolder(await ops.must(host, lockScripts.takeOver(LOCKS, spec.stanza, owner, holder)));
     }
   }
-  if (mine(holder)) return { changed: true, claimed: true, detail: `backup lock for stanza ${spec.stanza} held by ${owner.workflowId}` };
+  if (isOwner(holder, owner)) return { changed: true, claimed: true, detail: `backup lock for stanza ${spec.stanza} held by ${owner.workflowId}` };
   const since = new Date(holder.since * 1000).toISOString();
-  return { changed: false, claimed: false, holder: { workflowId: holder.workflowId, since }, detail: `a backup of stanza ${spec.stanza} is already running: ${holder.workflowId} since ${since}` };
+  return { changed: false, claimed: false, holder: { workflowId: holder.workflowId, since }, detail: `a backup of stanza ${spec.stanza} is already running: ${describeHolder(holder)}` };
+}
+
+/**
+ * Renews this workflow run's claim, or refuses when another run took the lock over (this run's
+ * retry came back after its claim went stale): pgBackRest must never start beside the new holder.
+ */
+async function renewBackupLock(ops: HostOps, spec: Spec): Promise<void> {
+  const { workflowId, runId } = Context.current().info.workflowExecution;
+  const host = repoHost(spec);
+  const out = (await ops.must(host, lockScripts.refresh(LOCKS, spec.stanza, { workflowId, runId }))).trim();
+  if (out === 'held') return;
+  throw refuse(`${host.name}: the backup lock ${LOCKS}/backup-${spec.stanza} is no longer held by this run (${workflowId}): ` +
+    `it is held by ${describeHolder(parseHolder(out))}. This run will not start pgBackRest beside it`, 'BackupLockLost');
 }
 
 export async function releaseBackupLock(ops: HostOps, spec: Spec, owner: BackupOwner): Promise<StepResult> {
-  const out = (await ops.must(repoHost(spec), script(RELEASE, spec.stanza, owner.workflowId, owner.runId))).trim();
+  const out = (await ops.must(repoHost(spec), lockScripts.release(LOCKS, spec.stanza, owner))).trim();
   return { changed: out === 'released', detail: out === 'released' ? 'backup lock released' : 'backup lock was not ours' };
 }
 
@@ -102,6 +87,7 @@ export interface BackupRun extends StepResult {
 export async function runBackup(ops: HostOps, spec: Spec, type: BackupType, backupStandby: boolean): Promise<BackupRun> {
   const host = repoHost(spec);
   const started = Date.now();
+  await renewBackupLock(ops, spec);
   const command = pgbackrestCommand(spec.repository.user, spec.stanza, `--type=${type}`, backupStandby ? '--backup-standby' : '--no-backup-standby', '--log-level-console=detail', 'backup');
   const { attached, output } = await runDetachedPgbackrest(ops, host, command, { tailLines: 400, progress: copyPercent });
   const label = newBackupLabel(output);

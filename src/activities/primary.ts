@@ -1,4 +1,4 @@
-import { asUser, cmd, script, Secret, withStdin } from '../remote/command';
+import { Secret, withStdin } from '../remote/command';
 import type { HostAddress } from '../remote/types';
 import { ensureLines, replicationHbaLine } from '../render/pg-hba';
 import { controlCommand, psqlScriptCommand } from '../render/postgres-control';
@@ -7,6 +7,7 @@ import { parseSettings } from '../facts/postgres';
 import { primaryNode, standbyNodes, nodeHost } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import { clusterState, query } from './cluster-state';
+import { creationMarker, creationPending, debianConfigDir, runCreation } from './cluster-creation';
 import { nodeAddress } from './hosts';
 import type { HostOps } from './host-ops';
 import { resolveSecret } from './secrets';
@@ -25,25 +26,28 @@ function desiredSettings(spec: Spec): Record<string, { value: string; restart: b
   };
 }
 
-// Run as the cluster's owner: its data directory is the owner's to change, never root's.
-const INITDB = `set -eu
-bin=$1; data=$2; port=$3
-"$bin/initdb" -D "$data" --data-checksums -E UTF8 --locale=C.UTF-8 --auth-local=peer --auth-host=scram-sha-256 >/dev/null
-printf '\\n# set by stanzactl when it created this cluster\\nport = %s\\n' "$port" >> "$data/postgresql.conf"`;
+// The data directory exists (ensured, links refused); initdb and the port line run as its owner.
+const INITDB = `bin=$1; data=$2; user=$3; port=$4
+runuser -u "$user" -- "$bin/initdb" -D "$data" --data-checksums -E UTF8 --locale=C.UTF-8 --auth-local=peer --auth-host=scram-sha-256 >/dev/null
+runuser -u "$user" -- sh -c 'printf "\\n# set by stanzactl when it created this cluster\\nport = %s\\n" "$2" >> "$1/postgresql.conf"' sh "$data" "$port"`;
 
-async function createCluster(ops: HostOps, host: HostAddress, spec: Spec): Promise<void> {
+const CREATE_DEBIAN = `pg_createcluster --user "$1" --port "$2" --datadir "$3" --locale C.UTF-8 "$4" "$5" -- --data-checksums >/dev/null`;
+
+/** initdb or pg_createcluster, and the port: marked, so an interrupted creation is redone, never adopted. */
+async function createCluster(ops: HostOps, host: HostAddress, spec: Spec): Promise<'created' | 'recreated'> {
   const pg = spec.postgres;
   const account = await ops.user(host, pg.osUser);
   // Through the path guard: pg_createcluster runs as root and must not be pointed at a link an
   // account planted in place of the data directory or the config directory (or above them).
   await ops.ensureDir(host, pg.dataDir, { owner: pg.osUser, group: account?.group ?? pg.osUser, mode: '700' });
+  const base = { kind: 'primary-cluster' as const, dataDir: pg.dataDir, strict: true };
   if (pg.control.type === 'pg_ctlcluster') {
     if (pg.configDir) await ops.refuseLinks(host, pg.configDir);
-    await ops.must(host, cmd('pg_createcluster', '--user', pg.osUser, '--port', String(pg.port), '--datadir', pg.dataDir, '--locale', 'C.UTF-8',
-      String(pg.version), pg.control.cluster, '--', '--data-checksums'));
-    return;
+    return runCreation(ops, host, { ...base, configDir: debianConfigDir(pg.version, pg.control.cluster), body: CREATE_DEBIAN,
+      args: [pg.osUser, String(pg.port), pg.dataDir, String(pg.version), pg.control.cluster] }, 300_000);
   }
-  await ops.must(host, asUser(pg.osUser, script(INITDB, pg.binDir, pg.dataDir, String(pg.port))));
+  // INITDB runs initdb through runuser: as root only, so a sudo login goes through sudo for the whole script.
+  return runCreation(ops, host, { ...base, body: INITDB, args: [pg.binDir, pg.dataDir, pg.osUser, String(pg.port)] }, 300_000);
 }
 
 /**
@@ -55,10 +59,13 @@ export async function ensurePrimary(ops: HostOps, spec: Spec): Promise<PrimaryRe
   const host = nodeAddress(node);
   const pg = spec.postgres;
   const results: StepResult[] = [];
+  const interrupted = await creationPending(ops, host, creationMarker('primary-cluster', pg.dataDir));
   let state = await clusterState(ops, host, pg);
-  if (!state.exists) {
-    await createCluster(ops, host, spec);
-    results.push({ changed: true, detail: `created a cluster with data checksums in ${pg.dataDir}` });
+  if (!state.exists || interrupted) {
+    const how = await createCluster(ops, host, spec);
+    results.push({ changed: true, detail: how === 'recreated'
+      ? `an earlier creation of ${pg.dataDir} was interrupted: removed what it left and created the cluster with data checksums again`
+      : `created a cluster with data checksums in ${pg.dataDir}` });
   }
   if (!state.running) {
     await ops.must(host, controlCommand(pg, 'start'));

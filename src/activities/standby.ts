@@ -6,6 +6,7 @@ import { quoteLiteral } from '../render/sql';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import { clusterState, query, walReceiver } from './cluster-state';
+import { creationMarker, creationPending, debianConfigDir, runCreation } from './cluster-creation';
 import { runDetachedPgbackrest } from './detached-run';
 import { refuse } from './failures';
 import { findNode, nodeAddress } from './hosts';
@@ -39,9 +40,9 @@ export interface StandbyPlan extends StepResult {
 // Debian keeps postgresql.conf and pg_hba.conf outside the data directory and a restore does not
 // bring them: create the cluster's config with pg_createcluster, then empty its new data directory.
 // Its old data (if any) goes first: pg_createcluster runs initdb, which wants an empty directory.
+// Marked (cluster-creation.ts): an interrupted run leaves a fresh cluster that is redone, not refused.
 // The data directory exists (ensured, links refused) and is emptied by its owner, never by root.
-const DEBIAN_CONFIG = `set -eu
-ver=$1; cluster=$2; data=$3; user=$4; port=$5
+const DEBIAN_CONFIG = `ver=$1; cluster=$2; data=$3; user=$4; port=$5
 runuser -u "$user" -- find "$data" -mindepth 1 -delete
 pg_createcluster --user "$user" --port "$port" --datadir "$data" --locale C.UTF-8 "$ver" "$cluster" >/dev/null
 runuser -u "$user" -- find "$data" -mindepth 1 -delete`;
@@ -56,14 +57,21 @@ export async function prepareStandby(ops: HostOps, spec: Spec, nodeName: string,
   const node = findNode(spec, nodeName);
   const host = nodeAddress(node);
   const pg = spec.postgres;
+  const debianConfig = pg.configDir !== undefined && pg.control.type === 'pg_ctlcluster';
+  // An interrupted config creation left a fresh cluster of its own, not another cluster's data.
+  const interrupted = debianConfig && (await creationPending(ops, host, creationMarker('standby-config', pg.dataDir)));
   const state = await clusterState(ops, host, pg);
   const ours = state.exists && state.systemId === primarySystemId;
-  if (state.exists && !ours) {
+  if (state.exists && !ours && !interrupted) {
     throw refuse(
       `${nodeName}: ${pg.dataDir} holds another cluster (system identifier ${state.systemId}, the primary's is ${primarySystemId}). ` +
         'stanzactl will not overwrite it: move it away (or pg_dropcluster it) and run provision again',
       'ForeignCluster',
     );
+  }
+  if (interrupted && state.running) {
+    throw refuse(`${nodeName}: ${pg.dataDir} was left by an interrupted config creation, but a server runs on it now: stanzactl will not touch it. ` +
+      `Check it, stop it, then remove ${creationMarker('standby-config', pg.dataDir)}`, 'CreationRefused');
   }
   // Provision leaves a streaming standby alone; a rebuild was asked for, so it restores regardless.
   if (ours && state.running && !rebuild) {
@@ -78,9 +86,12 @@ export async function prepareStandby(ops: HostOps, spec: Spec, nodeName: string,
   const account = await ops.user(host, pg.osUser);
   const group = account?.group ?? pg.osUser;
   if (await ops.ensureDir(host, pg.dataDir, { owner: pg.osUser, group, mode: '700' })) results.push({ changed: true, detail: `created ${pg.dataDir}` });
-  if (pg.configDir && pg.control.type === 'pg_ctlcluster' && (await ops.readFile(host, `${pg.configDir}/postgresql.conf`)) === undefined) {
-    await ops.must(host, script(DEBIAN_CONFIG, String(pg.version), pg.control.cluster, pg.dataDir, pg.osUser, String(pg.port)));
-    results.push({ changed: true, detail: `created config ${pg.configDir}` });
+  if (pg.control.type === 'pg_ctlcluster' && debianConfig && (interrupted || (await ops.readFile(host, `${pg.configDir}/postgresql.conf`)) === undefined)) {
+    const how = await runCreation(ops, host, {
+      kind: 'standby-config', dataDir: pg.dataDir, configDir: debianConfigDir(pg.version, pg.control.cluster), strict: false,
+      body: DEBIAN_CONFIG, args: [String(pg.version), pg.control.cluster, pg.dataDir, pg.osUser, String(pg.port)],
+    }, 300_000);
+    results.push({ changed: true, detail: how === 'recreated' ? `an earlier config creation was interrupted: created config ${pg.configDir} again` : `created config ${pg.configDir}` });
   }
   // What is left of this cluster's files (even without pg_control) is reused by a delta restore.
   const delta = (await ops.must(host, asUser(pg.osUser, script(HAS_FILES, pg.dataDir)))).trim() === 'yes';

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../src/activities';
+import type { LockResult } from '../../src/activities/backup';
+import type { StepResult } from '../../src/activities/types';
+import { startProvision, type ProvisionResult } from '../../src/client';
+import { startBackup } from '../../src/commands/backup';
+import { labExec } from '../../src/lab';
+import type { Spec } from '../../src/spec/schema';
+import { sshPools } from '../../src/worker';
+import type { BackupOutcome } from '../../src/workflows/backup';
+import { ProvisionFixture } from './fixture';
+import { runCli } from './harness';
+
+const LONG = { timeout: 10 * 60_000 };
+
+// Run inside a lab host: waits until initdb runs and has written pg_control (a cluster that looks
+// real but is half made), then SIGKILLs the whole SSH command that runs it (its process group:
+// the script, pg_createcluster, initdb, the bootstrap backend), as a dropped connection or a
+// crashed host would end it.
+const KILL_INITDB_MIDWAY = `data=$1
+for _ in $(seq 12000); do
+  pid=$(pgrep -x initdb | head -n1 || true)
+  if [ -n "$pid" ] && [ -e "$data/global/pg_control" ]; then
+    pgid=$(ps -o pgid= -p "$pid" | tr -d ' ')
+    [ "$pgid" -gt 1 ] && [ "$pgid" != "$(ps -o pgid= -p $$ | tr -d ' ')" ] || exit 2
+    kill -KILL -- "-$pgid"
+    echo "killed process group $pgid"
+    exit 0
+  fi
+  sleep 0.05
+done
+exit 1`;
+
+describe('interrupted steps heal', { timeout: 40 * 60_000 }, () => {
+  const f = new ProvisionFixture('debian', 'stca', '10.231.121.0/24');
+  const pools = sshPools();
+  const sh = (host: string, body: string, ...args: string[]) => labExec(f.lab, host, ['bash', '-c', body, 'test', ...args]);
+  const backupBegins = async () => (await f.checks.sh('backup-srv', ['cat', `/var/log/pgbackrest/${f.spec.stanza}-backup.log`])).match(/backup command begin/g)?.length ?? 0;
+  before(() => f.setUp());
+  after(async () => {
+    await pools.closeAll();
+    await f.teardown();
+  });
+
+  test('provision completes after a cluster creation on the primary and a config creation on a standby were killed midway', LONG, async () => {
+    const data = f.spec.postgres.dataDir;
+    const kills = Promise.all(['pg1-srv', 'pg2-srv'].map((h) => sh(h, KILL_INITDB_MIDWAY, data)));
+    const result = (await (await startProvision(f.client, f.spec)).result()) as ProvisionResult;
+    for (const k of await kills) assert.equal(k.code, 0, `the creation was killed midway: ${k.stdout}${k.stderr}`);
+
+    assert.match(result.steps.find((s) => s.name === 'primary')!.detail!, /an earlier creation of .* was interrupted/);
+    assert.match(result.steps.find((s) => s.name === 'prepare pg2-srv')!.detail!, /an earlier config creation was interrupted/);
+    assert.deepEqual(result.standbys.map((s) => [s.name, s.state]), [['pg2-srv', 'streaming'], ['pg3-srv', 'streaming']]);
+    await f.checks.assertHealthy();
+    assert.equal(await f.checks.psql('pg1-srv', 'SHOW port'), String(f.spec.postgres.port));
+    for (const h of ['pg1-srv', 'pg2-srv']) assert.equal((await labExec(f.lab, h, ['ls', '-A', '/var/lib/stanzactl/pending'])).stdout, '', `no creation marker left on ${h}`);
+    await f.checks.assertProvisionChangesNothing(() => startProvision(f.client, f.spec).then((h) => h.result() as Promise<ProvisionResult>));
+  });
+
+  test('provision with another spec while one runs is refused and names the run; the same spec attaches', LONG, async () => {
+    const running = await startProvision(f.client, f.spec);
+    const dir = mkdtempSync(join(tmpdir(), 'stanzactl-spec-'));
+    const changed: Spec = { ...f.spec, repository: { ...f.spec.repository, retentionFull: 3 }, backups: { fromStandby: 'prefer' } };
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify(changed));
+    const cli = await runCli(['provision', '--spec', join(dir, 'spec.json')], f.workerEnv);
+    rmSync(dir, { recursive: true });
+    // The refusal is only meaningful while the first run still runs.
+    assert.equal((await running.describe()).status.name, 'RUNNING', 'the first provision was still running');
+    assert.equal(cli.code, 1, cli.stdout + cli.stderr);
+    assert.match(cli.stderr, new RegExp(`provision-demo is already running \\(run ${running.firstExecutionRunId}\\) with a different spec: backups, repository differ`));
+    const same = await startProvision(f.client, f.spec);
+    assert.equal(same.firstExecutionRunId, running.firstExecutionRunId, 'the same spec attaches to the running run');
+    assert.equal(((await same.result()) as ProvisionResult).changed, false);
+  });
+
+  test('a backup lock directory without owner (a claim interrupted before its owner was written) is healed', LONG, async () => {
+    const lock = `/var/lib/stanzactl/locks/backup-${f.spec.stanza}`;
+    const made = await sh('backup-srv', 'install -d -m 700 "$(dirname "$1")" && mkdir "$1" && touch -d "-5 minutes" "$1"', lock);
+    assert.equal(made.code, 0, made.stderr);
+    const before = await backupBegins();
+    const outcome = (await (await startBackup(f.client, f.spec, 'incr')).result()) as BackupOutcome;
+    assert.equal(outcome.status, 'done', JSON.stringify(outcome));
+    assert.equal(await backupBegins(), before + 1);
+    assert.notEqual((await labExec(f.lab, 'backup-srv', ['test', '-e', lock])).code, 0, 'the lock was released');
+  });
+
+  test('a holder whose retry comes back after its lock was taken over never starts pgBackRest beside the new holder', LONG, async () => {
+    const acts = createActivities({ remoteFor: pools.remoteFor });
+    // A: a scheduled run whose first runBackup attempt failed; its retry is due after a long backoff.
+    const a = { workflowId: 'backup-demo-incr-2026-11-26T01:00:00Z', runId: 'heal-run-a' };
+    const asA = new MockActivityEnvironment({ workflowExecution: a, activityType: 'runBackup', heartbeatTimeoutMs: 20_000 });
+    const claimed = (await asA.run(() => acts.claimBackupLock(f.spec, a))) as LockResult;
+    assert.equal(claimed.claimed, true);
+    // The backoff outlasts the stale limit: the claim was last renewed 5 minutes ago.
+    const aged = await sh('backup-srv', 'printf "%s %s %s\\n" "$2" "$3" "$(( $(date +%s) - 300 ))" > "$1"', `/var/lib/stanzactl/locks/backup-${f.spec.stanza}/owner`, a.workflowId, a.runId);
+    assert.equal(aged.code, 0, aged.stderr);
+
+    // B takes the stale lock over and backs up.
+    const before = await backupBegins();
+    const b = await startBackup(f.client, f.spec, 'full');
+    let open = true;
+    b.result().finally(() => (open = false)).catch(() => undefined);
+    await f.runStarted('backup-srv', b.firstExecutionRunId, 'runBackup', () => open);
+
+    // A's retry now: it must see the lock is no longer its own and refuse, starting nothing.
+    const retried = await asA.run(() => acts.runBackup(f.spec, 'incr', false)).then(() => undefined, (e: unknown) => e);
+    assert.ok(retried instanceof Error, 'the retry of the old holder failed');
+    assert.match(retried.message, new RegExp(`no longer held by this run \\(${a.workflowId}\\): it is held by ${b.workflowId} since`));
+    assert.equal((retried as Error & { nonRetryable?: boolean }).nonRetryable, true);
+
+    const outcome = (await b.result()) as BackupOutcome;
+    assert.equal(outcome.status, 'done', JSON.stringify(outcome));
+    assert.equal(await backupBegins(), before + 1, 'pgBackRest started one backup: the new holder\'s');
+    // The old holder's release (its workflow's finally) leaves the lock alone; B already released it.
+    assert.equal(((await asA.run(() => acts.releaseBackupLock(f.spec, a))) as StepResult).changed, false);
+  });
+});
+
+// The seed's EDB layout: initdb by stanzactl, then the spec's port appended to postgresql.conf.
+describe('an interrupted initdb heals (EDB layout)', { timeout: 20 * 60_000 }, () => {
+  const f = new ProvisionFixture('edb', 'stcb', '10.231.122.0/24');
+  before(() => f.setUp());
+  after(f.teardown);
+
+  test('provision completes after initdb was killed midway, before the port was written', LONG, async () => {
+    const data = f.spec.postgres.dataDir;
+    const kill = labExec(f.lab, 'pg1-srv', ['bash', '-c', KILL_INITDB_MIDWAY, 'test', data]);
+    const result = (await (await startProvision(f.client, f.spec)).result()) as ProvisionResult;
+    const k = await kill;
+    assert.equal(k.code, 0, `initdb was killed midway: ${k.stdout}${k.stderr}`);
+    assert.match(result.steps.find((s) => s.name === 'primary')!.detail!, /an earlier creation of .* was interrupted/);
+    await f.checks.assertHealthy();
+    assert.equal(await f.checks.psql('pg1-srv', 'SHOW port'), '5444');
+    const conf = await f.checks.sh('pg1-srv', ['cat', `${data}/postgresql.conf`]);
+    assert.equal(conf.match(/^port = /gm)?.length, 1, 'one port line');
+  });
+});
