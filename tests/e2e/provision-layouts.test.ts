@@ -87,7 +87,12 @@ describe('provision on hosts laid out differently from the lab', { timeout: 40 *
     assert.match(await exec('pg2-srv', ['cat', '/etc/pgbackrest.conf']), /^\[demo\]$/m);
 
     // Nothing was written beside the data directories, in a directory that belongs to root.
-    for (const n of f.spec.nodes) assert.equal((await exec(n.name, ['ls', '-A', DATA_PARENT])).trim(), 'as15', `${n.name}:${DATA_PARENT}`);
+    // pg_ctl's server log went to stanzactl's own directory, into one of the OS user's.
+    for (const n of f.spec.nodes) {
+      assert.equal((await exec(n.name, ['ls', '-A', DATA_PARENT])).trim(), 'as15', `${n.name}:${DATA_PARENT}`);
+      const owners = await exec(n.name, ['stat', '-c', '%n %U %a', '/var/log/stanzactl', '/var/log/stanzactl/enterprisedb', '/var/log/stanzactl/enterprisedb/pg_ctl-5444.log']);
+      assert.match(owners, /^\/var\/log\/stanzactl root 755\n\/var\/log\/stanzactl\/enterprisedb enterprisedb 700\n\/var\/log\/stanzactl\/enterprisedb\/pg_ctl-5444\.log enterprisedb /);
+    }
   });
 
   test('the cluster works, checked without stanzactl (pgbackrest info and check)', LONG, async () => {
