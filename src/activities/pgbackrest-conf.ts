@@ -33,7 +33,11 @@ async function ensureConf(ops: HostOps, host: HostAddress, runAs: string, group:
     if (e instanceof ConfigConflictError) throw refuse(`${host.name}:${write}: ${e.message}`, 'ConfigConflict');
     throw e;
   }
-  const fragments = parseFragments(await ops.must(host, asUser(runAs, script(READ_FRAGMENTS, CONFIG_INCLUDE_PATH))));
+  const read = await ops.run(host, asUser(runAs, script(READ_FRAGMENTS, CONFIG_INCLUDE_PATH)));
+  if (read.code !== 0) {
+    throw refuse(`${host.name}: ${runAs} cannot read the fragments in ${CONFIG_INCLUDE_PATH} (${read.stderr.trim()}); pgBackRest run as ${runAs} fails the same way. Fix their owner or mode`, 'ConfigPath');
+  }
+  const fragments = parseFragments(read.stdout);
   const clashes = fragmentConflicts(host.name, write, stanza, own, fragments);
   if (clashes.length > 0) throw refuse(clashes.join('\n'), 'ConfigConflict');
   // Readable by the user that runs pgBackRest there, not by everyone: it may hold repository secrets.
