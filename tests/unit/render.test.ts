@@ -9,6 +9,8 @@ import { ConfigConflictError, nodeConf, repoHostConf } from '../../src/render/pg
 import { conninfoValue, primaryConninfo } from '../../src/render/recovery';
 import { ensureLines, replicationHbaLine } from '../../src/render/pg-hba';
 import { ensurePgpass, pgpassLine } from '../../src/render/pgpass';
+import { controlCommand, serverLogDir } from '../../src/render/postgres-control';
+import { describe } from '../../src/remote/command';
 import { alterSystemSql, ensureReplicationRoleSql, quoteIdent, quoteLiteral } from '../../src/render/sql';
 import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine, parsePublicKey } from '../../src/facts/ssh-keys';
 
@@ -359,4 +361,12 @@ test('known_hosts: a line per host from its host key; a changed key replaces the
   // Hashed lines are left alone.
   const hashed = `|1|abc=|def= ${ed}\n`;
   assert.equal(ensureKnownHosts(hashed, line).content, `${hashed}${line}\n`);
+});
+
+test('pg_ctl: the server log goes to stanzactl\'s own directory, never beside the data directory', () => {
+  const pg = edb().postgres;
+  const start = describe(controlCommand(pg, 'start'));
+  assert.match(start, new RegExp(` -l /var/log/stanzactl/${pg.osUser}/pg_ctl-${pg.port}\\.log `));
+  assert.ok(!start.includes(`${pg.dataDir}.log`));
+  assert.equal(serverLogDir(pg), `/var/log/stanzactl/${pg.osUser}`);
 });
