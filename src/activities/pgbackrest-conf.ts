@@ -23,21 +23,24 @@ export async function detectConfigFile(ops: HostOps, host: HostAddress): Promise
 }
 
 /** `runAs` runs pgBackRest on the host: it reads the conf.d fragments, as pgBackRest will. */
-async function ensureConf(ops: HostOps, host: HostAddress, runAs: string, group: string, stanza: string, settingsFor: (existing: string | undefined) => ConfSettings): Promise<StepResult> {
+async function ensureConf(
+  ops: HostOps, host: HostAddress, runAs: string, group: string, stanza: string,
+  settingsFor: (existing: string | undefined, fragments: string[]) => ConfSettings,
+): Promise<StepResult> {
   const { write } = await detectConfigFile(ops, host);
   const existing = await ops.readFile(host, write);
-  let own: ConfSettings;
-  try {
-    own = settingsFor(existing);
-  } catch (e) {
-    if (e instanceof ConfigConflictError) throw refuse(`${host.name}:${write}: ${e.message}`, 'ConfigConflict');
-    throw e;
-  }
   const read = await ops.run(host, asUser(runAs, script(READ_FRAGMENTS, CONFIG_INCLUDE_PATH)));
   if (read.code !== 0) {
     throw refuse(`${host.name}: ${runAs} cannot read the fragments in ${CONFIG_INCLUDE_PATH} (${read.stderr.trim()}); pgBackRest run as ${runAs} fails the same way. Fix their owner or mode`, 'ConfigPath');
   }
   const fragments = parseFragments(read.stdout);
+  let own: ConfSettings;
+  try {
+    own = settingsFor(existing, fragments.map((f) => f.text));
+  } catch (e) {
+    if (e instanceof ConfigConflictError) throw refuse(`${host.name}:${write}: ${e.message}`, 'ConfigConflict');
+    throw e;
+  }
   const clashes = fragmentConflicts(host.name, write, stanza, own, fragments);
   if (clashes.length > 0) throw refuse(clashes.join('\n'), 'ConfigConflict');
   // Readable by the user that runs pgBackRest there, not by everyone: it may hold repository secrets.
@@ -57,8 +60,8 @@ export async function ensurePgbackrestConf(ops: HostOps, spec: Spec, withStandby
   const { user: repoUser } = spec.repository;
   const { osUser } = spec.postgres;
   const results = await Promise.all([
-    ensureConf(ops, repo, repoUser, await groupOf(repo, repoUser), spec.stanza, (e) => repoHostSettings(e, repoSpec)),
-    ...spec.nodes.map(async (n) => ensureConf(ops, nodeAddress(n), osUser, await groupOf(nodeAddress(n), osUser), spec.stanza, (e) => nodeSettings(e, spec, n))),
+    ensureConf(ops, repo, repoUser, await groupOf(repo, repoUser), spec.stanza, (e, fragments) => repoHostSettings(e, repoSpec, fragments)),
+    ...spec.nodes.map(async (n) => ensureConf(ops, nodeAddress(n), osUser, await groupOf(nodeAddress(n), osUser), spec.stanza, (e, fragments) => nodeSettings(e, spec, n, fragments))),
   ]);
   return merge(results, `pgbackrest.conf up to date on ${results.length} hosts`);
 }

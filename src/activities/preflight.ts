@@ -1,6 +1,6 @@
 import { cmd, script } from '../remote/command';
 import type { HostAddress } from '../remote/types';
-import { describeChoice } from '../facts/pgbackrest-config';
+import { commandLineOnly, describeChoice } from '../facts/pgbackrest-config';
 import { parsePgbackrestVersion } from '../facts/pgbackrest-version';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
@@ -36,7 +36,10 @@ export async function preflight(ops: HostOps, spec: Spec): Promise<PreflightRepo
   }));
   const distinct = [...new Set(versions.map((v) => v.version))];
   // Hosts vary: which file pgBackRest reads there decides where the conf step writes.
-  const configs = await Promise.all(hosts.map(async (h) => describeChoice(h.name, await detectConfigFile(ops, h))));
+  const configs = await Promise.all(hosts.map(async (h) => {
+    const choice = await detectConfigFile(ops, h);
+    return describeChoice(h.name, choice, commandLineOnly(await ops.readFile(h, choice.write)));
+  }));
   if (distinct.length > 1) {
     throw refuse(`pgBackRest versions differ between hosts: ${versions.map((v) => `${v.host} ${v.version}`).join(', ')}; install one version everywhere`, 'PreflightFailed');
   }

@@ -96,10 +96,19 @@ export function chooseConfigFile(host: string, facts: ConfigPathFact[]): ConfigC
   return { path: chosen.path, write, ...(ignored ? { ignored } : {}) };
 }
 
-/** Human summary for preflight and the conf step. */
-export function describeChoice(host: string, c: ConfigChoice): string {
+const COMMAND_LINE_ONLY = ['config', 'config-path', 'config-include-path'];
+
+/** Options a file sets that pgBackRest takes from the command line or environment only (it warns and ignores them). */
+export function commandLineOnly(text: string | undefined): string[] {
+  const keys = parseIni(text ?? '').sections.flatMap((s) => s.entries.map((e) => e[0]));
+  return COMMAND_LINE_ONLY.filter((k) => keys.includes(k));
+}
+
+/** Human summary for preflight: the file read, and what pgBackRest ignores. */
+export function describeChoice(host: string, c: ConfigChoice, ignoredOptions: readonly string[] = []): string {
   const via = c.write !== c.path ? ` (a symlink to ${c.write})` : '';
-  return `${host} reads ${c.path}${via}${c.ignored ? `; ${c.ignored} is ignored by pgBackRest there` : ''}`;
+  const options = ignoredOptions.length > 0 ? ` (which sets ${ignoredOptions.join(', ')}: ignored by pgBackRest, a command-line option)` : '';
+  return `${host} reads ${c.path}${via}${options}${c.ignored ? `; ${c.ignored} is ignored by pgBackRest there` : ''}`;
 }
 
 // Every `*.conf` pgBackRest would append (its own pattern, `.+\.conf$`, hidden files included),

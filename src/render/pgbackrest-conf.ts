@@ -1,6 +1,6 @@
 import { nodeHost, primaryNode, standbyNodes } from '../spec/load';
 import type { Spec, SpecNode } from '../spec/schema';
-import { findSection, getValue, parseIni, renderIni, replaceSection, setValue, type IniEntry } from './ini';
+import { findSection, getValue, parseIni, renderIni, replaceSection, setValue, type Ini, type IniEntry } from './ini';
 import { primaryConninfo } from './recovery';
 
 /** The file on a host already says something we must not overwrite; a human has to decide (the caller names host and file). */
@@ -22,10 +22,15 @@ function samePath(a: string, b: string): boolean {
   return norm(a) === norm(b);
 }
 
-/** Other stanzas named in the file; `[name:command]` sections count for their stanza. */
-function otherStanzas(text: string | undefined, stanza: string): string[] {
-  const names = parseIni(text ?? '').sections.map((s) => s.name.split(':')[0]);
+/** Other stanzas named in the files; `[name:command]` sections count for their stanza. */
+function otherStanzas(ini: Ini, stanza: string): string[] {
+  const names = ini.sections.map((s) => s.name.split(':')[0]);
   return [...new Set(names)].filter((n) => n !== '' && n !== 'global' && n !== stanza);
+}
+
+/** The main file and the conf.d fragments pgBackRest appends to it, read as the one file it parses. */
+function everything(existing: string | undefined, fragments: readonly string[]): Ini {
+  return parseIni([existing ?? '', ...fragments].join('\n'));
 }
 
 /** The keys stanzactl owns in [global] and in the stanza's section, as written to the file. */
@@ -57,16 +62,21 @@ const DEFAULT_REPO_PATH = '/var/lib/pgbackrest';
 const derivedKey = /^(repo1-path|repo1-retention-full|repo1-host|repo1-host-user|backup-standby|pg\d+-[a-z-]+)$/;
 
 /** pgbackrest.conf on the repository host. */
-export function repoHostConf(existing: string | undefined, spec: Spec): string {
-  return mergeConf(existing, spec.stanza, repoHostSettings(existing, spec));
+export function repoHostConf(existing: string | undefined, spec: Spec, fragments: readonly string[] = []): string {
+  return mergeConf(existing, spec.stanza, repoHostSettings(existing, spec, fragments));
 }
 
-/** What the repository host's file must say; refuses what would harm other stanzas. */
-export function repoHostSettings(existing: string | undefined, spec: Spec): ConfSettings {
+/**
+ * What the repository host's file must say; refuses what would harm other stanzas, whether the
+ * main file or a conf.d fragment (`fragments`, their texts) names them.
+ */
+export function repoHostSettings(existing: string | undefined, spec: Spec, fragments: readonly string[] = []): ConfSettings {
   const ini = parseIni(existing ?? '');
+  const all = everything(existing, fragments);
   const written = getValue(findSection(ini, 'global'), 'repo1-path');
   // Stanzas without a repo1-path of their own keep their backups where [global] says, or in pgBackRest's default.
-  const dependents = otherStanzas(existing, spec.stanza).filter((n) => getValue(findSection(ini, n), 'repo1-path') === undefined);
+  const ownPath = (n: string) => all.sections.some((s) => s.name === n && getValue(s, 'repo1-path') !== undefined);
+  const dependents = otherStanzas(all, spec.stanza).filter((n) => !ownPath(n));
   // A path no other stanza depends on (the package's default conf) is simply replaced.
   const current = written ?? DEFAULT_REPO_PATH;
   if (dependents.length > 0 && !samePath(current, spec.repository.path)) {
@@ -107,14 +117,14 @@ export function repoHostSettings(existing: string | undefined, spec: Spec): Conf
 }
 
 /** pgbackrest.conf on a PostgreSQL node (primary or standby). */
-export function nodeConf(existing: string | undefined, spec: Spec, node: SpecNode): string {
-  return mergeConf(existing, spec.stanza, nodeSettings(existing, spec, node));
+export function nodeConf(existing: string | undefined, spec: Spec, node: SpecNode, fragments: readonly string[] = []): string {
+  return mergeConf(existing, spec.stanza, nodeSettings(existing, spec, node, fragments));
 }
 
-/** What a node's file must say; refuses to cut other stanzas on the node off their repository. */
-export function nodeSettings(existing: string | undefined, spec: Spec, node: SpecNode): ConfSettings {
+/** What a node's file must say; refuses to cut other stanzas on the node (main file or fragments) off their repository. */
+export function nodeSettings(existing: string | undefined, spec: Spec, node: SpecNode, fragments: readonly string[] = []): ConfSettings {
   const current = getValue(findSection(parseIni(existing ?? ''), 'global'), 'repo1-host');
-  const others = otherStanzas(existing, spec.stanza);
+  const others = otherStanzas(everything(existing, fragments), spec.stanza);
   // With no other stanza on the node, pointing it at the spec's repository is simply the change asked for.
   if (current !== undefined && current !== spec.repository.host && others.length > 0) {
     throw new ConfigConflictError(

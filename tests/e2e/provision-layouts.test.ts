@@ -24,6 +24,12 @@ const FRAGMENT = `# site-wide settings
 compress-level=3
 `;
 
+// Another cluster's stanza in a fragment of its own, backed up to the same repository path.
+const LEGACY_FRAGMENT = `[legacy]
+pg1-host=10.9.9.8
+pg1-path=/srv/legacy/data
+`;
+
 const GUIDE_LAYOUT = `set -eu
 rm -f /etc/pgbackrest.conf
 install -d -m 755 /etc/pgbackrest /etc/pgbackrest/conf.d
@@ -64,6 +70,7 @@ describe('provision on hosts laid out differently from the lab', { timeout: 40 *
     nodeConf = guideConf(`repo1-host=${f.spec.repository.host}`);
     await exec('backup-srv', ['bash', '-c', GUIDE_LAYOUT, 'x', repoConf, FRAGMENT]);
     await exec('pg1-srv', ['bash', '-c', GUIDE_LAYOUT, 'x', nodeConf, FRAGMENT]);
+    await exec('backup-srv', ['bash', '-c', 'printf "%s" "$1" > /etc/pgbackrest/conf.d/legacy.conf', 'x', LEGACY_FRAGMENT]);
     for (const n of f.spec.nodes) await exec(n.name, ['bash', '-c', MOUNT_LAYOUT, 'x', DATA_PARENT, DATA_DIR]);
   });
   after(f.teardown);
@@ -83,6 +90,7 @@ describe('provision on hosts laid out differently from the lab', { timeout: 40 *
       const old = await labExec(f.lab, host, ['test', '-e', '/etc/pgbackrest.conf']);
       assert.notEqual(old.code, 0, `${host}: /etc/pgbackrest.conf was created`);
     }
+    assert.equal(await exec('backup-srv', ['cat', '/etc/pgbackrest/conf.d/legacy.conf']), LEGACY_FRAGMENT);
     // Hosts with the package's /etc/pgbackrest.conf keep getting that one.
     assert.match(await exec('pg2-srv', ['cat', '/etc/pgbackrest.conf']), /^\[demo\]$/m);
 

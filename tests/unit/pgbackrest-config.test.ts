@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  chooseConfigFile, CONFIG_FACTS, ConfigPathError, describeChoice, fragmentConflicts, parseConfigFacts, parseFragments, READ_FRAGMENTS,
+  chooseConfigFile, commandLineOnly, CONFIG_FACTS, ConfigPathError, describeChoice, fragmentConflicts, parseConfigFacts, parseFragments, READ_FRAGMENTS,
   type ConfigPathFact, type OwnSettings,
 } from '../../src/facts/pgbackrest-config';
 
@@ -105,4 +105,14 @@ test('fragments: a section that wins for the stanza must not contradict stanzact
   assert.deepEqual(conflicts('[global:backup]\npg1-port=5432\n[demo]\nrepo1-path=/backup_space\n[other]\nrepo1-path=/x\n[other:backup]\nstart-fast=n\n'), []);
   // Settings stanzactl does not make are the site's own.
   assert.deepEqual(conflicts('# site\n[global]\ncompress-level=3\n[demo]\nprocess-max=4\n'), []);
+});
+
+test('config options in a file are reported: pgBackRest takes them from the command line only', () => {
+  const text = '[global]\nconfig-include-path=/etc/pgbackrest/site.d\nrepo1-path=/b\n[demo]\nconfig=/x.conf\n';
+  assert.deepEqual(commandLineOnly(text), ['config', 'config-include-path']);
+  assert.deepEqual(commandLineOnly(undefined), []);
+  assert.equal(
+    describeChoice('h', { path: GUIDE, write: GUIDE }, commandLineOnly(text)),
+    `h reads ${GUIDE} (which sets config, config-include-path: ignored by pgBackRest, a command-line option)`,
+  );
 });
