@@ -107,6 +107,8 @@ describe('provision on hosts laid out differently from the lab', { timeout: 40 *
     await f.checks.assertHealthy();
     const info = await f.checks.pgbackrest('info');
     assert.match(info, /stanza: demo\n\s+status: ok/);
+    // The primary reads the user guide's path too: check from there, as the cluster's owner.
+    await f.checks.sh('pg1-srv', ['pgbackrest', '--stanza=demo', 'check'], f.spec.postgres.osUser);
   });
 
   test('provision again changes nothing and says so', LONG, async () => {
