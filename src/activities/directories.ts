@@ -1,4 +1,5 @@
 import { script } from '../remote/command';
+import { SERVER_LOG_ROOT, serverLogDir } from '../render/postgres-control';
 import type { HostAddress } from '../remote/types';
 import type { Spec, SpecNode } from '../spec/schema';
 import { refuse } from './failures';
@@ -40,5 +41,13 @@ export async function ensureNodeDirectories(ops: HostOps, spec: Spec, node: Spec
   const host = nodeAddress(node);
   const account = await ops.user(host, spec.postgres.osUser);
   if (!account) throw refuse(`${node.name}: OS user ${spec.postgres.osUser} (postgres.osUser) does not exist; install PostgreSQL there first`, 'PreflightFailed');
-  return merge(await ensureOwnedDirs(ops, host, PGBACKREST_DIRS, spec.postgres.osUser, account.group, '750'), `${node.name}: pgBackRest directories owned by ${spec.postgres.osUser}`);
+  const results = await ensureOwnedDirs(ops, host, PGBACKREST_DIRS, spec.postgres.osUser, account.group, '750');
+  if (spec.postgres.control.type === 'pg_ctl') {
+    // pg_ctl's server log: root's directory first, then the user's inside it, so root never
+    // creates or changes anything under a path that account controls.
+    results.push({ changed: await ops.ensureDir(host, SERVER_LOG_ROOT, { owner: 'root', group: 'root', mode: '755' }), detail: `${node.name}:${SERVER_LOG_ROOT}` });
+    const dir = serverLogDir(spec.postgres);
+    results.push({ changed: await ops.ensureDir(host, dir, { owner: spec.postgres.osUser, group: account.group, mode: '700' }), detail: `${node.name}:${dir} for pg_ctl's server log` });
+  }
+  return merge(results, `${node.name}: pgBackRest directories owned by ${spec.postgres.osUser}`);
 }

@@ -1,4 +1,9 @@
-import { nodeConf, repoHostConf, ConfigConflictError } from '../render/pgbackrest-conf';
+import {
+  chooseConfigFile, CONFIG_FACTS, CONFIG_INCLUDE_PATH, CONFIG_PATHS, ConfigPathError, fragmentConflicts, parseConfigFacts, parseFragments, READ_FRAGMENTS,
+  type ConfigChoice,
+} from '../facts/pgbackrest-config';
+import { asUser, script } from '../remote/command';
+import { ConfigConflictError, mergeConf, nodeSettings, repoHostSettings, type ConfSettings } from '../render/pgbackrest-conf';
 import type { HostAddress } from '../remote/types';
 import type { Spec } from '../spec/schema';
 import { refuse } from './failures';
@@ -6,34 +11,57 @@ import { nodeAddress, repoHost } from './hosts';
 import type { HostOps } from './host-ops';
 import { merge, type StepResult } from './types';
 
-export const PGBACKREST_CONF = '/etc/pgbackrest.conf';
-
-async function ensureConf(ops: HostOps, host: HostAddress, group: string, render: (existing: string | undefined) => string): Promise<StepResult> {
-  const existing = await ops.readFile(host, PGBACKREST_CONF);
-  let content: string;
+/** The configuration file pgBackRest reads on `host`, refusing one root must not write. */
+export async function detectConfigFile(ops: HostOps, host: HostAddress): Promise<ConfigChoice> {
+  const facts = parseConfigFacts(await ops.must(host, script(CONFIG_FACTS, ...CONFIG_PATHS)));
   try {
-    content = render(existing);
+    return chooseConfigFile(host.name, facts);
   } catch (e) {
-    if (e instanceof ConfigConflictError) throw refuse(e.message, 'ConfigConflict');
+    if (e instanceof ConfigPathError) throw refuse(e.message, 'ConfigPath');
     throw e;
   }
+}
+
+/** `runAs` runs pgBackRest on the host: it reads the conf.d fragments, as pgBackRest will. */
+async function ensureConf(
+  ops: HostOps, host: HostAddress, runAs: string, group: string, stanza: string,
+  settingsFor: (existing: string | undefined, fragments: string[]) => ConfSettings,
+): Promise<StepResult> {
+  const { write } = await detectConfigFile(ops, host);
+  const existing = await ops.readFile(host, write);
+  const read = await ops.run(host, asUser(runAs, script(READ_FRAGMENTS, CONFIG_INCLUDE_PATH)));
+  if (read.code !== 0) {
+    throw refuse(`${host.name}: ${runAs} cannot read the fragments in ${CONFIG_INCLUDE_PATH} (${read.stderr.trim()}); pgBackRest run as ${runAs} fails the same way. Fix their owner or mode`, 'ConfigPath');
+  }
+  const fragments = parseFragments(read.stdout);
+  let own: ConfSettings;
+  try {
+    own = settingsFor(existing, fragments.map((f) => f.text));
+  } catch (e) {
+    if (e instanceof ConfigConflictError) throw refuse(`${host.name}:${write}: ${e.message}`, 'ConfigConflict');
+    throw e;
+  }
+  const clashes = fragmentConflicts(host.name, write, stanza, own, fragments);
+  if (clashes.length > 0) throw refuse(clashes.join('\n'), 'ConfigConflict');
   // Readable by the user that runs pgBackRest there, not by everyone: it may hold repository secrets.
-  const changed = await ops.ensureFile(host, PGBACKREST_CONF, content, { owner: 'root', group, mode: '640' });
-  return { changed, detail: `${host.name}:${PGBACKREST_CONF} ${changed ? 'written' : 'up to date'}` };
+  const changed = await ops.ensureFile(host, write, mergeConf(existing, stanza, own), { owner: 'root', group, mode: '640' });
+  return { changed, detail: `${host.name}:${write} ${changed ? 'written' : 'up to date'}` };
 }
 
 /**
- * pgbackrest.conf on the repository host and every node. `withStandbys` adds the standbys to the
- * repository's stanza section (backups from a standby): only once they stream, since pgBackRest
- * refuses backup-standby=y without a standby to copy from.
+ * pgbackrest.conf on the repository host and every node, in the file pgBackRest reads there.
+ * `withStandbys` adds the standbys to the repository's stanza section (backups from a standby):
+ * only once they stream, since pgBackRest refuses backup-standby=y without a standby to copy from.
  */
 export async function ensurePgbackrestConf(ops: HostOps, spec: Spec, withStandbys: boolean): Promise<StepResult> {
   const repoSpec: Spec = { ...spec, backups: { ...spec.backups, fromStandby: withStandbys ? spec.backups?.fromStandby : false } };
   const repo = repoHost(spec);
   const groupOf = async (host: HostAddress, user: string) => (await ops.user(host, user))?.group ?? user;
+  const { user: repoUser } = spec.repository;
+  const { osUser } = spec.postgres;
   const results = await Promise.all([
-    ensureConf(ops, repo, await groupOf(repo, spec.repository.user), (e) => repoHostConf(e, repoSpec)),
-    ...spec.nodes.map(async (n) => ensureConf(ops, nodeAddress(n), await groupOf(nodeAddress(n), spec.postgres.osUser), (e) => nodeConf(e, spec, n))),
+    ensureConf(ops, repo, repoUser, await groupOf(repo, repoUser), spec.stanza, (e, fragments) => repoHostSettings(e, repoSpec, fragments)),
+    ...spec.nodes.map(async (n) => ensureConf(ops, nodeAddress(n), osUser, await groupOf(nodeAddress(n), osUser), spec.stanza, (e, fragments) => nodeSettings(e, spec, n, fragments))),
   ]);
   return merge(results, `pgbackrest.conf up to date on ${results.length} hosts`);
 }

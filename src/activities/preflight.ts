@@ -1,5 +1,6 @@
 import { cmd, script } from '../remote/command';
 import type { HostAddress } from '../remote/types';
+import { commandLineOnly, describeChoice } from '../facts/pgbackrest-config';
 import { parsePgbackrestVersion } from '../facts/pgbackrest-version';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
@@ -7,6 +8,7 @@ import { clusterState, streamingStandbys as streamingTo, type ClusterState } fro
 import { refuse } from './failures';
 import { nodeAddress, repoHost } from './hosts';
 import type { HostOps } from './host-ops';
+import { detectConfigFile } from './pgbackrest-conf';
 import type { StepResult } from './types';
 
 export interface PreflightReport extends StepResult {
@@ -33,6 +35,11 @@ export async function preflight(ops: HostOps, spec: Spec): Promise<PreflightRepo
     return { host: h.name, version: parsePgbackrestVersion(r.stdout) };
   }));
   const distinct = [...new Set(versions.map((v) => v.version))];
+  // Hosts vary: which file pgBackRest reads there decides where the conf step writes.
+  const configs = await Promise.all(hosts.map(async (h) => {
+    const choice = await detectConfigFile(ops, h);
+    return describeChoice(h.name, choice, commandLineOnly(await ops.readFile(h, choice.write)));
+  }));
   if (distinct.length > 1) {
     throw refuse(`pgBackRest versions differ between hosts: ${versions.map((v) => `${v.host} ${v.version}`).join(', ')}; install one version everywhere`, 'PreflightFailed');
   }
@@ -67,7 +74,7 @@ export async function preflight(ops: HostOps, spec: Spec): Promise<PreflightRepo
     : [];
   return {
     changed: false,
-    detail: `${hosts.length} hosts answer with pinned keys; pgBackRest ${distinct[0]}; ${pgVersions[0]}; primary ${primary.exists ? `cluster ${primary.systemId} ${primary.running ? 'running' : 'stopped'}` : 'has no cluster yet'}`,
+    detail: `${hosts.length} hosts answer with pinned keys; pgBackRest ${distinct[0]}; ${pgVersions[0]}; primary ${primary.exists ? `cluster ${primary.systemId} ${primary.running ? 'running' : 'stopped'}` : 'has no cluster yet'}; ${configs.join(', ')}`,
     pgbackrestVersion: distinct[0],
     postgresVersion: pgVersions[0],
     primary,

@@ -1,9 +1,9 @@
 import { nodeHost, primaryNode, standbyNodes } from '../spec/load';
 import type { Spec, SpecNode } from '../spec/schema';
-import { findSection, getValue, parseIni, renderIni, replaceSection, setValue, type IniEntry } from './ini';
+import { findSection, getValue, parseIni, renderIni, replaceSection, setValue, type Ini, type IniEntry } from './ini';
 import { primaryConninfo } from './recovery';
 
-/** The file on a host already says something we must not overwrite; a human has to decide. */
+/** The file on a host already says something we must not overwrite; a human has to decide (the caller names host and file). */
 export class ConfigConflictError extends Error {
   constructor(message: string) {
     super(message);
@@ -22,23 +22,36 @@ function samePath(a: string, b: string): boolean {
   return norm(a) === norm(b);
 }
 
-/** Other stanzas named in the file; `[name:command]` sections count for their stanza. */
-function otherStanzas(text: string | undefined, stanza: string): string[] {
-  const names = parseIni(text ?? '').sections.map((s) => s.name.split(':')[0]);
+/** Other stanzas named in the files; `[name:command]` sections count for their stanza. */
+function otherStanzas(ini: Ini, stanza: string): string[] {
+  const names = ini.sections.map((s) => s.name.split(':')[0]);
   return [...new Set(names)].filter((n) => n !== '' && n !== 'global' && n !== stanza);
 }
 
-/**
- * Writes our keys into [global] and our stanza section, leaving every other line as it was.
- * `global` is applied in order, so later keys (user options) override earlier ones (defaults).
- */
-function merge(existing: string | undefined, stanza: string, global: [string, Value][], stanzaEntries: [string, Value][]): string {
-  const ini = parseIni(existing ?? '');
-  const g = findSection(ini, 'global') ?? replaceSection(ini, 'global', [], true);
+/** The main file and the conf.d fragments pgBackRest appends to it, read as the one file it parses. */
+function everything(existing: string | undefined, fragments: readonly string[]): Ini {
+  return parseIni([existing ?? '', ...fragments].join('\n'));
+}
+
+/** The keys stanzactl owns in [global] and in the stanza's section, as written to the file. */
+export interface ConfSettings {
+  readonly global: [string, string][];
+  readonly stanza: [string, string][];
+}
+
+/** `global` is applied in order, so later keys (user options) override earlier ones (defaults). */
+function settings(global: [string, Value][], stanza: [string, Value][]): ConfSettings {
   const wanted = new Map<string, string>();
   for (const [k, v] of global) wanted.set(k, iniValue(v));
-  for (const [k, v] of wanted) setValue(g, k, v);
-  replaceSection(ini, stanza, stanzaEntries.map(([k, v]): IniEntry => [k, iniValue(v)]));
+  return { global: [...wanted], stanza: stanza.map(([k, v]) => [k, iniValue(v)]) };
+}
+
+/** Writes our keys into [global] and our stanza section, leaving every other line as it was. */
+export function mergeConf(existing: string | undefined, stanza: string, own: ConfSettings): string {
+  const ini = parseIni(existing ?? '');
+  const g = findSection(ini, 'global') ?? replaceSection(ini, 'global', [], true);
+  for (const [k, v] of own.global) setValue(g, k, v);
+  replaceSection(ini, stanza, own.stanza.map(([k, v]): IniEntry => [k, v]));
   return renderIni(ini);
 }
 
@@ -48,17 +61,27 @@ const DEFAULT_REPO_PATH = '/var/lib/pgbackrest';
 // Keys the spec decides through its own fields: an `options` entry naming one would contradict it.
 const derivedKey = /^(repo1-path|repo1-retention-full|repo1-host|repo1-host-user|backup-standby|pg\d+-[a-z-]+)$/;
 
-/** /etc/pgbackrest.conf on the repository host. */
-export function repoHostConf(existing: string | undefined, spec: Spec): string {
+/** pgbackrest.conf on the repository host. */
+export function repoHostConf(existing: string | undefined, spec: Spec, fragments: readonly string[] = []): string {
+  return mergeConf(existing, spec.stanza, repoHostSettings(existing, spec, fragments));
+}
+
+/**
+ * What the repository host's file must say; refuses what would harm other stanzas, whether the
+ * main file or a conf.d fragment (`fragments`, their texts) names them.
+ */
+export function repoHostSettings(existing: string | undefined, spec: Spec, fragments: readonly string[] = []): ConfSettings {
   const ini = parseIni(existing ?? '');
+  const all = everything(existing, fragments);
   const written = getValue(findSection(ini, 'global'), 'repo1-path');
   // Stanzas without a repo1-path of their own keep their backups where [global] says, or in pgBackRest's default.
-  const dependents = otherStanzas(existing, spec.stanza).filter((n) => getValue(findSection(ini, n), 'repo1-path') === undefined);
+  const ownPath = (n: string) => all.sections.some((s) => s.name === n && getValue(s, 'repo1-path') !== undefined);
+  const dependents = otherStanzas(all, spec.stanza).filter((n) => !ownPath(n));
   // A path no other stanza depends on (the package's default conf) is simply replaced.
   const current = written ?? DEFAULT_REPO_PATH;
   if (dependents.length > 0 && !samePath(current, spec.repository.path)) {
     throw new ConfigConflictError(
-      `${spec.repository.host}:/etc/pgbackrest.conf ${written === undefined ? 'uses the default' : 'already has'} repo1-path=${current}, ` +
+      `${written === undefined ? 'uses the default' : 'already has'} repo1-path=${current}, ` +
         `the spec says ${spec.repository.path}. ` +
         `Changing it would orphan the backups and WAL of stanza(s) ${dependents.join(', ')} kept there. ` +
         'Set repository.path to the existing path, or move the repository by hand first.',
@@ -78,9 +101,7 @@ export function repoHostConf(existing: string | undefined, spec: Spec): string {
   });
   // "prefer" lists the standbys too, and stanzactl passes --[no-]backup-standby on each run.
   if (standbys.length > 0 && spec.backups?.fromStandby === true) stanza.push(['backup-standby', true]);
-  return merge(
-    existing,
-    spec.stanza,
+  return settings(
     [
       // An existing spelling of the same directory (`/backup_space/`) is left as written.
       ['repo1-path', written !== undefined && samePath(written, spec.repository.path) ? written : spec.repository.path],
@@ -95,14 +116,19 @@ export function repoHostConf(existing: string | undefined, spec: Spec): string {
   );
 }
 
-/** /etc/pgbackrest.conf on a PostgreSQL node (primary or standby). */
-export function nodeConf(existing: string | undefined, spec: Spec, node: SpecNode): string {
+/** pgbackrest.conf on a PostgreSQL node (primary or standby). */
+export function nodeConf(existing: string | undefined, spec: Spec, node: SpecNode, fragments: readonly string[] = []): string {
+  return mergeConf(existing, spec.stanza, nodeSettings(existing, spec, node, fragments));
+}
+
+/** What a node's file must say; refuses to cut other stanzas on the node (main file or fragments) off their repository. */
+export function nodeSettings(existing: string | undefined, spec: Spec, node: SpecNode, fragments: readonly string[] = []): ConfSettings {
   const current = getValue(findSection(parseIni(existing ?? ''), 'global'), 'repo1-host');
-  const others = otherStanzas(existing, spec.stanza);
+  const others = otherStanzas(everything(existing, fragments), spec.stanza);
   // With no other stanza on the node, pointing it at the spec's repository is simply the change asked for.
   if (current !== undefined && current !== spec.repository.host && others.length > 0) {
     throw new ConfigConflictError(
-      `${node.name}:/etc/pgbackrest.conf sends stanza(s) ${others.join(', ')} to repository host ${current}, ` +
+      `sends stanza(s) ${others.join(', ')} to repository host ${current}, ` +
         `the spec says ${spec.repository.host}. Changing repo1-host would cut their archiving off; ` +
         'use the same repository host, or move those stanzas first.',
     );
@@ -122,9 +148,7 @@ export function nodeConf(existing: string | undefined, spec: Spec, node: SpecNod
     });
     stanza.push(['recovery-option', `primary_conninfo=${conninfo}`]);
   }
-  return merge(
-    existing,
-    spec.stanza,
+  return settings(
     [
       ['repo1-host', spec.repository.host],
       ['repo1-host-user', spec.repository.user],

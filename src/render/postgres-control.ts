@@ -25,9 +25,21 @@ export function controlCommand(pg: Spec['postgres'], action: ControlAction): Com
   }
 }
 
-/** pg_ctl needs a log file for the server's stderr; beside the data directory, owned by its user. */
+// stanzactl's own directory for pg_ctl's server logs: root's, so no other account can swap it.
+export const SERVER_LOG_ROOT = '/var/log/stanzactl';
+
+/**
+ * Where pg_ctl's server log (stderr until logging_collector takes over) goes: in a directory of the
+ * OS user's under stanzactl's own. Never beside the data directory: its parent may be root's (a
+ * mount point), and stanzactl writes only in paths the spec names or that it owns. Named by port,
+ * which is unique among a host's clusters; outside the data directory, so backups never carry it.
+ */
+export function serverLogDir(pg: Spec['postgres']): string {
+  return `${SERVER_LOG_ROOT}/${pg.osUser}`;
+}
+
 export function serverLogFile(pg: Spec['postgres']): string {
-  return `${pg.dataDir.replace(/\/+$/, '')}.log`;
+  return `${serverLogDir(pg)}/pg_ctl-${pg.port}.log`;
 }
 
 /** `pg_ctl status` works for every layout: exit 0 running, 3 stopped, 4 no usable data directory. */

@@ -56,6 +56,11 @@ export class ClusterChecks {
     }
   }
 
+  /** The pgbackrest.conf pgBackRest reads on the host: the user guide's path when it exists. */
+  async pgbackrestConf(host: string): Promise<string> {
+    return this.sh(host, ['bash', '-c', 'if [ -e /etc/pgbackrest/pgbackrest.conf ]; then cat /etc/pgbackrest/pgbackrest.conf; else cat /etc/pgbackrest.conf; fi']);
+  }
+
   /** What a second provision must leave exactly as it was. */
   async snapshot(): Promise<Record<string, string>> {
     const s: Record<string, string> = {};
@@ -64,10 +69,10 @@ export class ClusterChecks {
     s.backups = (await this.fullBackups()).join(',');
     for (const n of this.spec.nodes) {
       s[`${n.name} started`] = await this.psql(n.name, 'SELECT pg_postmaster_start_time()');
-      s[`${n.name} conf`] = await this.sh(n.name, ['cat', '/etc/pgbackrest.conf']);
+      s[`${n.name} conf`] = await this.pgbackrestConf(n.name);
       s[`${n.name} auto.conf`] = await this.sh(n.name, ['cat', `${this.spec.postgres.dataDir}/postgresql.auto.conf`]);
     }
-    s['repo conf'] = await this.sh('backup-srv', ['cat', '/etc/pgbackrest.conf']);
+    s['repo conf'] = await this.pgbackrestConf('backup-srv');
     s['repo authorized_keys'] = await this.sh('backup-srv', ['cat', `/home/${this.spec.repository.user}/.ssh/authorized_keys`]);
     return s;
   }

@@ -9,6 +9,8 @@ import { ConfigConflictError, nodeConf, repoHostConf } from '../../src/render/pg
 import { conninfoValue, primaryConninfo } from '../../src/render/recovery';
 import { ensureLines, replicationHbaLine } from '../../src/render/pg-hba';
 import { ensurePgpass, pgpassLine } from '../../src/render/pgpass';
+import { controlCommand, serverLogDir } from '../../src/render/postgres-control';
+import { describe } from '../../src/remote/command';
 import { alterSystemSql, ensureReplicationRoleSql, quoteIdent, quoteLiteral } from '../../src/render/sql';
 import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine, parsePublicKey } from '../../src/facts/ssh-keys';
 
@@ -359,4 +361,24 @@ test('known_hosts: a line per host from its host key; a changed key replaces the
   // Hashed lines are left alone.
   const hashed = `|1|abc=|def= ${ed}\n`;
   assert.equal(ensureKnownHosts(hashed, line).content, `${hashed}${line}\n`);
+});
+
+test('pg_ctl: the server log goes to stanzactl\'s own directory, never beside the data directory', () => {
+  const pg = edb().postgres;
+  const start = describe(controlCommand(pg, 'start'));
+  assert.match(start, new RegExp(` -l /var/log/stanzactl/${pg.osUser}/pg_ctl-${pg.port}\\.log `));
+  assert.ok(!start.includes(`${pg.dataDir}.log`));
+  assert.equal(serverLogDir(pg), `/var/log/stanzactl/${pg.osUser}`);
+});
+
+test('stanzas that only a conf.d fragment names are protected like those in the main file', () => {
+  const fragment = '# one file per cluster\n[other]\npg1-host=pg9-srv\n';
+  // Their backups are in pgBackRest's default path: moving [global]'s repo1-path would orphan them.
+  assert.throws(() => repoHostConf(undefined, demo(), [fragment]), /uses the default repo1-path=\/var\/lib\/pgbackrest.*\bother\b/);
+  assert.doesNotThrow(() => repoHostConf('[global]\nrepo1-path=/backup_space\n', demo(), [fragment]));
+  assert.doesNotThrow(() => repoHostConf(undefined, demo(), ['[other]\nrepo1-path=/elsewhere\n']));
+  // On a node, a fragment's stanza archives to the repository host [global] names.
+  const s = demo();
+  assert.throws(() => nodeConf('[global]\nrepo1-host=old-backup\n', s, s.nodes[0], [fragment]), /sends stanza\(s\) other to repository host old-backup/);
+  assert.doesNotThrow(() => nodeConf('[global]\nrepo1-host=old-backup\n', s, s.nodes[0]));
 });
