@@ -1,7 +1,9 @@
 import { nodeConf, repoHostConf, ConfigConflictError } from '../render/pgbackrest-conf';
 import type { HostAddress } from '../remote/types';
 import type { Spec } from '../spec/schema';
+import { Secret } from '../remote/command';
 import { refuse } from './failures';
+import { withResolvedRepositoryOptions } from './secrets';
 import { nodeAddress, repoHost } from './hosts';
 import type { HostOps } from './host-ops';
 import { merge, type StepResult } from './types';
@@ -17,8 +19,9 @@ async function ensureConf(ops: HostOps, host: HostAddress, group: string, render
     if (e instanceof ConfigConflictError) throw refuse(e.message, 'ConfigConflict');
     throw e;
   }
-  // Readable by the user that runs pgBackRest there, not by everyone: it may hold repository secrets.
-  const changed = await ops.ensureFile(host, PGBACKREST_CONF, content, { owner: 'root', group, mode: '640' });
+  // Readable by the user that runs pgBackRest there, not by everyone: it may hold repository secrets
+  // (masked, should the content ever reach an error message).
+  const changed = await ops.ensureFile(host, PGBACKREST_CONF, new Secret(content), { owner: 'root', group, mode: '640' });
   return { changed, detail: `${host.name}:${PGBACKREST_CONF} ${changed ? 'written' : 'up to date'}` };
 }
 
@@ -28,7 +31,8 @@ async function ensureConf(ops: HostOps, host: HostAddress, group: string, render
  * refuses backup-standby=y without a standby to copy from.
  */
 export async function ensurePgbackrestConf(ops: HostOps, spec: Spec, withStandbys: boolean): Promise<StepResult> {
-  const repoSpec: Spec = { ...spec, backups: { ...spec.backups, fromStandby: withStandbys ? spec.backups?.fromStandby : false } };
+  const resolved = await withResolvedRepositoryOptions(spec);
+  const repoSpec: Spec = { ...resolved, backups: { ...spec.backups, fromStandby: withStandbys ? spec.backups?.fromStandby : false } };
   const repo = repoHost(spec);
   const groupOf = async (host: HostAddress, user: string) => (await ops.user(host, user))?.group ?? user;
   const results = await Promise.all([

@@ -48,7 +48,11 @@ const DEFAULT_REPO_PATH = '/var/lib/pgbackrest';
 // Keys the spec decides through its own fields: an `options` entry naming one would contradict it.
 const derivedKey = /^(repo1-path|repo1-retention-full|repo1-host|repo1-host-user|backup-standby|pg\d+-[a-z-]+)$/;
 
-/** /etc/pgbackrest.conf on the repository host. */
+/**
+ * /etc/pgbackrest.conf on the repository host, the only host that gets `repository.options`: with
+ * the repository there, pgBackRest on the nodes reaches it through the repository host, which
+ * encrypts and decrypts, so a cipher pass is needed (and kept) there only.
+ */
 export function repoHostConf(existing: string | undefined, spec: Spec): string {
   const ini = parseIni(existing ?? '');
   const written = getValue(findSection(ini, 'global'), 'repo1-path');
@@ -64,7 +68,11 @@ export function repoHostConf(existing: string | undefined, spec: Spec): string {
         'Set repository.path to the existing path, or move the repository by hand first.',
     );
   }
-  const options = Object.entries(spec.repository.options ?? {});
+  const options = Object.entries(spec.repository.options ?? {}).map(([k, v]): [string, Value] => {
+    // References are resolved by the activity (withResolvedRepositoryOptions); rendering one as text would lose the secret.
+    if (typeof v === 'object') throw new Error(`repository.options.${k} is a secret reference that was not resolved`);
+    return [k, v];
+  });
   const clash = options.find(([k]) => derivedKey.test(k));
   if (clash) {
     throw new ConfigConflictError(`repository.options.${clash[0]} is set from other spec fields; remove it from options`);

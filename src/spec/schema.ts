@@ -39,11 +39,22 @@ const node = z
   })
   .strict();
 
-// pgBackRest option names and values go into an ini file: no newlines, no "=" in keys.
-const repoOptions = z.record(
-  z.string().regex(/^[a-z0-9-]+$/, 'a pgBackRest option name'),
-  z.union([z.string().regex(/^[^\n\r]*$/, 'a single line'), z.number(), z.boolean()]),
-);
+// pgBackRest option names and values go into an ini file: no newlines, no "=" in keys. A value
+// may be a secret reference, resolved on the worker; options that hold secrets must be one, since
+// a literal value travels in workflow history and Schedule arguments.
+const secretOption = /^repo\d+-(cipher-pass|s3-key|s3-key-secret|s3-token|azure-key)$/;
+const repoOptions = z
+  .record(
+    z.string().regex(/^[a-z0-9-]+$/, 'a pgBackRest option name'),
+    z.union([z.string().regex(/^[^\n\r]*$/, 'a single line'), z.number(), z.boolean(), secretRef]),
+  )
+  .superRefine((options, ctx) => {
+    for (const [name, value] of Object.entries(options)) {
+      if (secretOption.test(name) && typeof value !== 'object') {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: `${name} is a secret: give a reference ({env: NAME} or {file: PATH}), never the value` });
+      }
+    }
+  });
 
 export const specSchema = z
   .object({

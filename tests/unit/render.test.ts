@@ -11,6 +11,7 @@ import { conninfoValue, primaryConninfo } from '../../src/render/recovery';
 import { ensureLines, replicationHbaLine } from '../../src/render/pg-hba';
 import { ensurePgpass, pgpassLine } from '../../src/render/pgpass';
 import { alterSystemSql, ensureReplicationRoleSql, quoteIdent, quoteLiteral, replicationRoleStateSql } from '../../src/render/sql';
+import { withResolvedRepositoryOptions } from '../../src/activities/secrets';
 import { parseScramVerifier, SCRAM_SALT_BYTES, saslprepKeepsAsIs, scramMatches, scramVerifier } from '../../src/render/scram';
 import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine, parsePublicKey } from '../../src/facts/ssh-keys';
 
@@ -96,6 +97,24 @@ test('a spec option may override a default but not a key the spec sets elsewhere
   assert.throws(() => repoHostConf(undefined, s), ConfigConflictError);
   s.repository.options = { 'pg1-host': 'x' };
   assert.throws(() => repoHostConf(undefined, s), ConfigConflictError);
+});
+
+test('secret options: resolved on the worker into the repository host\'s file only; an unresolved reference is never rendered', async () => {
+  const s = demo();
+  s.repository.options = { 'repo1-cipher-type': 'aes-256-cbc', 'repo1-cipher-pass': { env: 'STANZACTL_TEST_CIPHER' } };
+  assert.throws(() => repoHostConf(undefined, s), /repo1-cipher-pass is a secret reference that was not resolved/);
+  process.env.STANZACTL_TEST_CIPHER = 'pass phrase=with ; and #';
+  try {
+    const resolved = await withResolvedRepositoryOptions(s);
+    assert.deepEqual(s.repository.options['repo1-cipher-pass'], { env: 'STANZACTL_TEST_CIPHER' }, 'the spec itself is left as it was');
+    const global = sectionText(repoHostConf(undefined, resolved), 'global');
+    assert.match(global, /^repo1-cipher-type=aes-256-cbc$/m);
+    assert.match(global, /^repo1-cipher-pass=pass phrase=with ; and #$/m);
+    for (const n of s.nodes) assert.doesNotMatch(nodeConf(undefined, resolved, n), /cipher/);
+  } finally {
+    delete process.env.STANZACTL_TEST_CIPHER;
+  }
+  await assert.rejects(withResolvedRepositoryOptions(s), /repository\.options\.repo1-cipher-pass: environment variable STANZACTL_TEST_CIPHER is not set/);
 });
 
 const sharedRepoConf = `# /etc/pgbackrest.conf -- shared by several clusters, edited by hand
