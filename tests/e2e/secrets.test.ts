@@ -35,6 +35,8 @@ describe('secrets: SCRAM verifier for the replication role, encrypted repository
   const passphrase = randomBytes(24).toString('base64url');
   f.workerEnv[CIPHER_ENV] = passphrase;
   const password = () => f.workerEnv.STANZACTL_REPLICATION_PASSWORD;
+  const passwords = [password()];
+  const storedVerifier = () => f.checks.psql('pg1-srv', "SELECT rolpassword FROM pg_authid WHERE rolname = 'replic_user'");
   let spec: Spec;
   const runs: { workflowId: string; runId: string }[] = [];
   const track = <H extends { workflowId: string; firstExecutionRunId: string }>(h: H): H => (runs.push({ workflowId: h.workflowId, runId: h.firstExecutionRunId }), h);
@@ -70,14 +72,40 @@ describe('secrets: SCRAM verifier for the replication role, encrypted repository
     const statements = await f.checks.psql('pg1-srv', 'SELECT query FROM pg_stat_statements');
     assert.match(statements, /CREATE ROLE "replic_user"/, 'pg_stat_statements kept the role statement');
     assert.ok(!statements.includes(password()), 'the replication password is in pg_stat_statements');
-    const stored = await f.checks.psql('pg1-srv', "SELECT rolpassword FROM pg_authid WHERE rolname = 'replic_user'");
+    const stored = await storedVerifier();
     assert.ok(await scramMatches(stored, password()), `the stored verifier is one of the password: ${stored.slice(0, 20)}...`);
   });
 
   test('provision again: the role is left alone (its verifier matches) and nothing changes', LONG, async () => {
-    const stored = await f.checks.psql('pg1-srv', "SELECT rolpassword FROM pg_authid WHERE rolname = 'replic_user'");
+    const stored = await storedVerifier();
     await f.checks.assertProvisionChangesNothing(provision);
-    assert.equal(await f.checks.psql('pg1-srv', "SELECT rolpassword FROM pg_authid WHERE rolname = 'replic_user'"), stored, 'no new salt: the password was not sent again');
+    assert.equal(await storedVerifier(), stored, 'no new salt: the password was not sent again');
+  });
+
+  test('a new password: the role gets a verifier of it by ALTER ROLE, and the standbys log in with it', LONG, async () => {
+    const old = password();
+    f.workerEnv.STANZACTL_REPLICATION_PASSWORD = randomBytes(12).toString('base64url');
+    passwords.push(password());
+    await f.crashWorker(); // a worker reads its secrets from its environment
+    const r = await provision();
+    assert.match(r.steps.find((s) => s.name === 'replication access')?.detail ?? '', /role replic_user given LOGIN, REPLICATION and the spec's password/);
+    const stored = await storedVerifier();
+    assert.ok((await scramMatches(stored, password())) && !(await scramMatches(stored, old)));
+    const log = await sh('pg1-srv', 'cat /var/log/postgresql/postgresql-15-main.log');
+    assert.ok(!log.includes(password()), 'the new password is in the primary\'s server log');
+    assert.match(log, /statement: ALTER ROLE "replic_user" WITH LOGIN REPLICATION PASSWORD 'SCRAM-SHA-256\$4096:/);
+    // Cut the standbys' connections: they come back only by logging in with the new password from .pgpass.
+    const senders = async () => (await f.checks.psql('pg1-srv', "SELECT pid FROM pg_stat_replication WHERE state = 'streaming'")).split('\n').filter(Boolean);
+    const before = await senders();
+    assert.equal(before.length, 2);
+    await f.checks.psql('pg1-srv', 'SELECT pg_terminate_backend(pid) FROM pg_stat_replication');
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const now = await senders();
+      if (now.length === 2 && now.every((pid) => !before.includes(pid))) break;
+      assert.ok(Date.now() < deadline, `the standbys did not reconnect with the new password (walsenders ${now.join(', ')})`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
   });
 
   test('the repository is encrypted, and the cipher pass is only in the repository host\'s pgbackrest.conf (0640, root:repo group)', LONG, async () => {
@@ -132,14 +160,14 @@ describe('secrets: SCRAM verifier for the replication role, encrypted repository
     for (const [runId, id] of all) {
       const history = await f.client.workflow.getHandle(id, runId).fetchHistory();
       assert.ok(!leaks(history, passphrase), `${id} ${runId}: the cipher pass is in its history`);
-      assert.ok(!leaks(history, password()), `${id} ${runId}: the replication password is in its history`);
+      for (const pw of passwords) assert.ok(!leaks(history, pw), `${id} ${runId}: a replication password is in its history`);
       assert.ok(leaks(history, CIPHER_ENV), `${id}: the scan sees the spec in the history`);
     }
 
     for (const host of HOSTS) {
       const logs = await sh(host, 'cat /var/log/pgbackrest/*.log /var/log/postgresql/*.log 2>/dev/null || true');
       assert.ok(!logs.includes(passphrase), `${host}: the cipher pass is in a log`);
-      assert.ok(!logs.includes(password()), `${host}: the replication password is in a log`);
+      for (const pw of passwords) assert.ok(!logs.includes(pw), `${host}: a replication password is in a log`);
     }
   });
 });
