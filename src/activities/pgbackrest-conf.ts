@@ -2,11 +2,12 @@ import {
   chooseConfigFile, CONFIG_FACTS, CONFIG_INCLUDE_PATH, CONFIG_PATHS, ConfigPathError, fragmentConflicts, parseConfigFacts, parseFragments, READ_FRAGMENTS,
   type ConfigChoice,
 } from '../facts/pgbackrest-config';
-import { asUser, script } from '../remote/command';
+import { asUser, script, Secret } from '../remote/command';
 import { ConfigConflictError, mergeConf, nodeSettings, repoHostSettings, type ConfSettings } from '../render/pgbackrest-conf';
 import type { HostAddress } from '../remote/types';
 import type { Spec } from '../spec/schema';
 import { refuse } from './failures';
+import { withResolvedRepositoryOptions } from './secrets';
 import { nodeAddress, repoHost } from './hosts';
 import type { HostOps } from './host-ops';
 import { merge, type StepResult } from './types';
@@ -43,8 +44,9 @@ async function ensureConf(
   }
   const clashes = fragmentConflicts(host.name, write, stanza, own, fragments);
   if (clashes.length > 0) throw refuse(clashes.join('\n'), 'ConfigConflict');
-  // Readable by the user that runs pgBackRest there, not by everyone: it may hold repository secrets.
-  const changed = await ops.ensureFile(host, write, mergeConf(existing, stanza, own), { owner: 'root', group, mode: '640' });
+  // Readable by the user that runs pgBackRest there, not by everyone: it may hold repository secrets
+  // (masked, should the content ever reach an error message).
+  const changed = await ops.ensureFile(host, write, new Secret(mergeConf(existing, stanza, own)), { owner: 'root', group, mode: '640' });
   return { changed, detail: `${host.name}:${write} ${changed ? 'written' : 'up to date'}` };
 }
 
@@ -54,7 +56,8 @@ async function ensureConf(
  * only once they stream, since pgBackRest refuses backup-standby=y without a standby to copy from.
  */
 export async function ensurePgbackrestConf(ops: HostOps, spec: Spec, withStandbys: boolean): Promise<StepResult> {
-  const repoSpec: Spec = { ...spec, backups: { ...spec.backups, fromStandby: withStandbys ? spec.backups?.fromStandby : false } };
+  const resolved = await withResolvedRepositoryOptions(spec);
+  const repoSpec: Spec = { ...resolved, backups: { ...spec.backups, fromStandby: withStandbys ? spec.backups?.fromStandby : false } };
   const repo = repoHost(spec);
   const groupOf = async (host: HostAddress, user: string) => (await ops.user(host, user))?.group ?? user;
   const { user: repoUser } = spec.repository;

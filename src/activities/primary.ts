@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { Secret, withStdin } from '../remote/command';
 import type { HostAddress } from '../remote/types';
 import { ensureLines, replicationHbaLine } from '../render/pg-hba';
 import { controlCommand, psqlScriptCommand } from '../render/postgres-control';
-import { alterSystemSql, ensureReplicationRoleSql } from '../render/sql';
+import { saslprepKeepsAsIs, SCRAM_SALT_BYTES, scramMatches, scramVerifier } from '../render/scram';
+import { alterSystemSql, ensureReplicationRoleSql, replicationRoleStateSql } from '../render/sql';
 import { parseSettings } from '../facts/postgres';
 import { primaryNode, standbyNodes, nodeHost } from '../spec/load';
 import type { Spec } from '../spec/schema';
@@ -11,6 +13,7 @@ import { creationMarker, creationPending, debianConfigDir, runCreation } from '.
 import { nodeAddress } from './hosts';
 import type { HostOps } from './host-ops';
 import { resolveSecret } from './secrets';
+import { refuse } from './failures';
 import { merge, type StepResult } from './types';
 
 export interface PrimaryResult extends StepResult {
@@ -86,14 +89,36 @@ export async function ensurePrimary(ops: HostOps, spec: Spec): Promise<PrimaryRe
   return { ...merge(results, `${node.name}: primary running with archiving to stanza ${spec.stanza}, nothing to change`), systemId: state.systemId ?? '' };
 }
 
+/**
+ * The replication role as the spec wants it: LOGIN, REPLICATION and a SCRAM verifier of the
+ * password. The stored verifier is checked on the worker against the password (with its own salt
+ * and iterations), so a role already right is left alone; otherwise a verifier computed here is
+ * sent, never the password.
+ */
+async function ensureReplicationRole(ops: HostOps, host: HostAddress, spec: Spec): Promise<StepResult> {
+  const { user } = spec.replication;
+  const pg = spec.postgres;
+  const password = (await resolveSecret(spec.replication.password, 'replication.password')).value;
+  if (!saslprepKeepsAsIs(password)) {
+    throw refuse('replication.password contains non-ASCII characters: stanzactl computes the SCRAM verifier on the worker and takes ASCII passwords only', 'BadSecret');
+  }
+  const row = await query(ops, host, pg, replicationRoleStateSql(user));
+  if (row !== '') {
+    const [login, replication, stored] = row.split('\t');
+    if (login === 't' && replication === 't' && (await scramMatches(stored, password))) {
+      return { changed: false, detail: `role ${user} exists with LOGIN, REPLICATION and the spec's password` };
+    }
+  }
+  const verifier = await scramVerifier(password, randomBytes(SCRAM_SALT_BYTES));
+  const done = (await ops.must(host, withStdin(psqlScriptCommand(pg), new Secret(ensureReplicationRoleSql(user, verifier))))).trim();
+  return { changed: true, detail: `role ${user} ${done === 'created' ? 'created' : 'given LOGIN, REPLICATION and the spec\'s password'}` };
+}
+
 /** The seed's replication role, one pg_hba line per standby, and a reload when pg_hba changed. */
 export async function ensureReplicationAccess(ops: HostOps, spec: Spec): Promise<StepResult> {
   const host = nodeAddress(primaryNode(spec));
   const pg = spec.postgres;
-  const password = await resolveSecret(spec.replication.password, 'replication.password');
-  const sql = new Secret(ensureReplicationRoleSql(spec.replication.user, password.value));
-  const role = (await ops.must(host, withStdin(psqlScriptCommand(pg), sql))).trim();
-  const results: StepResult[] = [{ changed: role === 'created', detail: `role ${spec.replication.user} ${role}` }];
+  const results: StepResult[] = [await ensureReplicationRole(ops, host, spec)];
 
   const hbaFile = await query(ops, host, pg, 'SHOW hba_file');
   const existing = (await ops.readFile(host, hbaFile)) ?? '';

@@ -1,7 +1,7 @@
 import { open, realpath } from 'node:fs/promises';
 import { sep } from 'node:path';
 import { Secret } from '../remote/command';
-import type { SecretRef } from '../spec/schema';
+import type { SecretRef, Spec } from '../spec/schema';
 import { refuse } from './failures';
 
 /** Where `{file: …}` secrets may live unless the worker's operator names another directory. */
@@ -57,4 +57,14 @@ export async function resolveSecret(ref: SecretRef, what: string): Promise<Secre
   const value = text.replace(/\r?\n$/, '');
   if (!value) throw refuse(`${what}: ${ref.file} is empty`, 'SecretMissing');
   return new Secret(value);
+}
+
+/**
+ * The spec with each secret reference in repository.options replaced by its value, for rendering
+ * pgbackrest.conf inside an activity. Never return it, log it or pass it to a workflow.
+ */
+export async function withResolvedRepositoryOptions(spec: Spec): Promise<Spec> {
+  const entries = await Promise.all(Object.entries(spec.repository.options ?? {}).map(async ([name, value]) =>
+    [name, typeof value === 'object' ? (await resolveSecret(value, `repository.options.${name}`)).value : value] as const));
+  return { ...spec, repository: { ...spec.repository, options: Object.fromEntries(entries) } };
 }

@@ -68,7 +68,9 @@ export function repoHostConf(existing: string | undefined, spec: Spec, fragments
 
 /**
  * What the repository host's file must say; refuses what would harm other stanzas, whether the
- * main file or a conf.d fragment (`fragments`, their texts) names them.
+ * main file or a conf.d fragment (`fragments`, their texts) names them. Only the repository host
+ * gets `repository.options`: with the repository there, pgBackRest on the nodes reaches it through
+ * the repository host, which encrypts and decrypts, so a cipher pass is needed (and kept) there only.
  */
 export function repoHostSettings(existing: string | undefined, spec: Spec, fragments: readonly string[] = []): ConfSettings {
   const ini = parseIni(existing ?? '');
@@ -87,7 +89,11 @@ export function repoHostSettings(existing: string | undefined, spec: Spec, fragm
         'Set repository.path to the existing path, or move the repository by hand first.',
     );
   }
-  const options = Object.entries(spec.repository.options ?? {});
+  const options = Object.entries(spec.repository.options ?? {}).map(([k, v]): [string, Value] => {
+    // References are resolved by the activity (withResolvedRepositoryOptions); rendering one as text would lose the secret.
+    if (typeof v === 'object') throw new Error(`repository.options.${k} is a secret reference that was not resolved`);
+    return [k, v];
+  });
   const clash = options.find(([k]) => derivedKey.test(k));
   if (clash) {
     throw new ConfigConflictError(`repository.options.${clash[0]} is set from other spec fields; remove it from options`);

@@ -19,24 +19,32 @@ export function quoteLiteral(s: string): string {
 }
 
 /**
- * One psql script (stdin, ON_ERROR_STOP) that makes the replication role exist with LOGIN,
- * REPLICATION and the given password, and prints `created` or `exists`. The password is always
- * set again: a SCRAM secret cannot be compared with a password in SQL. psql's \if keeps the
- * values out of any dollar-quoted body, so no password can end one.
+ * The replication role's attributes and stored password (superuser only: pg_authid), one row
+ * `login<TAB>replication<TAB>rolpassword`, or no row when the role does not exist.
  */
-export function ensureReplicationRoleSql(user: string, password: string): string {
+export function replicationRoleStateSql(user: string): string {
+  return `SELECT rolcanlogin, rolreplication, coalesce(rolpassword, '') FROM pg_catalog.pg_authid WHERE rolname = ${quoteLiteral(user)}`;
+}
+
+/**
+ * One psql script (stdin, ON_ERROR_STOP) that makes the replication role exist with LOGIN,
+ * REPLICATION and the given SCRAM verifier as its password, and prints `created` or `altered`.
+ * PostgreSQL stores a string that already is a SCRAM verifier as it is, whatever
+ * password_encryption says, so the plaintext never reaches the server. psql's \if keeps the
+ * values out of any dollar-quoted body.
+ */
+export function ensureReplicationRoleSql(user: string, verifier: string): string {
+  if (!verifier.startsWith('SCRAM-SHA-256$')) throw new Error('the replication role takes a SCRAM-SHA-256 verifier, never a plaintext password');
   const role = quoteIdent(user);
-  const pw = quoteLiteral(password);
+  const pw = quoteLiteral(verifier);
   return [
-    // PostgreSQL 10-13 default to md5 hashes, which a scram-sha-256 pg_hba line refuses.
-    "SET password_encryption = 'scram-sha-256';",
     `SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ${quoteLiteral(user)}) AS stanzactl_create \\gset`,
     '\\if :stanzactl_create',
     `CREATE ROLE ${role} WITH LOGIN REPLICATION PASSWORD ${pw};`,
     '\\echo created',
     '\\else',
     `ALTER ROLE ${role} WITH LOGIN REPLICATION PASSWORD ${pw};`,
-    '\\echo exists',
+    '\\echo altered',
     '\\endif',
     '',
   ].join('\n');

@@ -72,18 +72,30 @@ const node = z
 // pgBackRest option names and values go into an ini file, and pgBackRest repeats every option that
 // is not secret on the command line it runs on other hosts over SSH, quoting only values with a
 // space, and then in double quotes: no character a shell expands, even inside double quotes.
-const repoOptions = z.record(
-  z
-    .string()
-    .regex(/^[a-z][a-z0-9-]{0,63}$/, 'a pgBackRest option name')
-    // cmd, cmd-ssh, repo1-host-cmd, pg1-host-cmd: programs pgBackRest runs; a spec chooses none.
-    .refine((k) => k !== 'cmd' && !k.startsWith('cmd-') && !k.endsWith('-cmd'), 'names a program pgBackRest runs on the hosts: not settable from a spec'),
-  z.union([
-    z.string().regex(/^[A-Za-z0-9._+@,:\/=%][A-Za-z0-9 ._+@,:\/=%-]*$/, 'letters, digits, space and . _ + @ , : / = % - only, not starting with "-" or a space (pgBackRest passes options to other hosts through a shell)'),
-    z.number(),
-    z.boolean(),
-  ]),
-);
+// A value may be a secret reference, resolved on the worker; options that hold secrets must be
+// one, since a literal value travels in workflow history and Schedule arguments.
+const secretOption = /^repo\d+-(cipher-pass|s3-key|s3-key-secret|s3-token|azure-key)$/;
+const repoOptions = z
+  .record(
+    z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,63}$/, 'a pgBackRest option name')
+      // cmd, cmd-ssh, repo1-host-cmd, pg1-host-cmd: programs pgBackRest runs; a spec chooses none.
+      .refine((k) => k !== 'cmd' && !k.startsWith('cmd-') && !k.endsWith('-cmd'), 'names a program pgBackRest runs on the hosts: not settable from a spec'),
+    z.union([
+      z.string().regex(/^[A-Za-z0-9._+@,:\/=%][A-Za-z0-9 ._+@,:\/=%-]*$/, 'letters, digits, space and . _ + @ , : / = % - only, not starting with "-" or a space (pgBackRest passes options to other hosts through a shell)'),
+      z.number(),
+      z.boolean(),
+      secretRef,
+    ]),
+  )
+  .superRefine((options, ctx) => {
+    for (const [name, value] of Object.entries(options)) {
+      if (secretOption.test(name) && typeof value !== 'object') {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: `${name} is a secret: give a reference ({env: NAME} or {file: PATH}), never the value` });
+      }
+    }
+  });
 
 export const specSchema = z
   .object({

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadSpec } from '../../src/spec/load';
@@ -11,7 +12,9 @@ import { ensureLines, replicationHbaLine } from '../../src/render/pg-hba';
 import { ensurePgpass, pgpassLine } from '../../src/render/pgpass';
 import { controlCommand, serverLogDir } from '../../src/render/postgres-control';
 import { describe } from '../../src/remote/command';
-import { alterSystemSql, ensureReplicationRoleSql, quoteIdent, quoteLiteral } from '../../src/render/sql';
+import { alterSystemSql, ensureReplicationRoleSql, quoteIdent, quoteLiteral, replicationRoleStateSql } from '../../src/render/sql';
+import { withResolvedRepositoryOptions } from '../../src/activities/secrets';
+import { parseScramVerifier, SCRAM_SALT_BYTES, saslprepKeepsAsIs, scramMatches, scramVerifier } from '../../src/render/scram';
 import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine, parsePublicKey } from '../../src/facts/ssh-keys';
 
 const fixtures = resolve(__dirname, '../../../tests/fixtures');
@@ -96,6 +99,24 @@ test('a spec option may override a default but not a key the spec sets elsewhere
   assert.throws(() => repoHostConf(undefined, s), ConfigConflictError);
   s.repository.options = { 'pg1-host': 'x' };
   assert.throws(() => repoHostConf(undefined, s), ConfigConflictError);
+});
+
+test('secret options: resolved on the worker into the repository host\'s file only; an unresolved reference is never rendered', async () => {
+  const s = demo();
+  s.repository.options = { 'repo1-cipher-type': 'aes-256-cbc', 'repo1-cipher-pass': { env: 'STANZACTL_TEST_CIPHER' } };
+  assert.throws(() => repoHostConf(undefined, s), /repo1-cipher-pass is a secret reference that was not resolved/);
+  process.env.STANZACTL_TEST_CIPHER = 'pass phrase=with ; and #';
+  try {
+    const resolved = await withResolvedRepositoryOptions(s);
+    assert.deepEqual(s.repository.options['repo1-cipher-pass'], { env: 'STANZACTL_TEST_CIPHER' }, 'the spec itself is left as it was');
+    const global = sectionText(repoHostConf(undefined, resolved), 'global');
+    assert.match(global, /^repo1-cipher-type=aes-256-cbc$/m);
+    assert.match(global, /^repo1-cipher-pass=pass phrase=with ; and #$/m);
+    for (const n of s.nodes) assert.doesNotMatch(nodeConf(undefined, resolved, n), /cipher/);
+  } finally {
+    delete process.env.STANZACTL_TEST_CIPHER;
+  }
+  await assert.rejects(withResolvedRepositoryOptions(s), /repository\.options\.repo1-cipher-pass: environment variable STANZACTL_TEST_CIPHER is not set/);
 });
 
 const sharedRepoConf = `# /etc/pgbackrest.conf -- shared by several clusters, edited by hand
@@ -296,23 +317,50 @@ test('SQL quoting survives hostile strings', () => {
   assert.throws(() => quoteIdent(''));
 });
 
-test('the replication role script: CREATE or ALTER, reports created/exists, no dollar quoting a password could end', () => {
-  const sql = ensureReplicationRoleSql('replic_user', "p'w$$;--\\");
-  assert.match(sql, /^CREATE ROLE "replic_user" WITH LOGIN REPLICATION PASSWORD 'p''w\$\$;--\\';$/m);
-  assert.match(sql, /^ALTER ROLE "replic_user" WITH LOGIN REPLICATION PASSWORD 'p''w\$\$;--\\';$/m);
+const VERIFIER = 'SCRAM-SHA-256$4096:UpUCLwQiBg56qQLhA1DRIg==$XEmq72IFi2mzTf0e3I5WUxAbnO6ssKSFbPCT8IWI+d8=:/LfCtajGp/veHuRoyhSUmRDKn8kTyk0YwAu2/os8nsU=';
+
+test('the replication role script: CREATE or ALTER with a SCRAM verifier, reports created/altered, no dollar quoting', () => {
+  const sql = ensureReplicationRoleSql('replic_user', VERIFIER);
+  assert.ok(sql.includes(`CREATE ROLE "replic_user" WITH LOGIN REPLICATION PASSWORD '${VERIFIER}';\n`));
+  assert.ok(sql.includes(`ALTER ROLE "replic_user" WITH LOGIN REPLICATION PASSWORD '${VERIFIER}';\n`));
   assert.match(sql, /rolname = 'replic_user'/);
   assert.match(sql, /^\\echo created$/m);
-  assert.match(sql, /^\\echo exists$/m);
-  assert.match(sql, /password_encryption = 'scram-sha-256'/);
+  assert.match(sql, /^\\echo altered$/m);
   assert.doesNotMatch(sql, /\bDO\b/);
-  for (const pw of hostile) {
-    const lines = ensureReplicationRoleSql('replic_user', pw).split('\n');
-    // Only our own meta-commands start a line with a backslash.
-    assert.deepEqual(
-      lines.filter((l) => l.startsWith('\\')),
-      ['\\if :stanzactl_create', '\\echo created', '\\else', '\\echo exists', '\\endif'],
-    );
+  assert.deepEqual(
+    sql.split('\n').filter((l) => l.startsWith('\\')),
+    ['\\if :stanzactl_create', '\\echo created', '\\else', '\\echo altered', '\\endif'],
+  );
+  // A plaintext password is a programming error here, never sent.
+  for (const pw of hostile) assert.throws(() => ensureReplicationRoleSql('replic_user', pw), /never a plaintext password/);
+  assert.equal(replicationRoleStateSql("o'x"), "SELECT rolcanlogin, rolreplication, coalesce(rolpassword, '') FROM pg_catalog.pg_authid WHERE rolname = 'o''x'");
+});
+
+// Made by PostgreSQL 15 itself (CREATE ROLE ... PASSWORD with password_encryption=scram-sha-256).
+const SERVER_VERIFIER = 'SCRAM-SHA-256$4096:YxkZBc/HWJGMRgYgRGDV9A==$mQOxT3PhdJU333xYEdJ/TMr4ASAzY5VBl1cOXT5Zfbs=:+4dSBJ8my7mOevMDt1cMJa4POOHveMMAL4/i5GYNk2I=';
+
+test('SCRAM-SHA-256: a verifier PostgreSQL made is recognised for its password only', async () => {
+  assert.equal(await scramMatches(SERVER_VERIFIER, "p'w$$;--\\ x"), true);
+  assert.equal(await scramMatches(SERVER_VERIFIER, "p'w$$;--\\ y"), false);
+  assert.equal(await scramMatches(SERVER_VERIFIER, ''), false);
+  // What else rolpassword can hold: NULL (''), md5, garbage, a huge iteration count.
+  for (const other of ['', 'md5' + 'a'.repeat(32), 'SCRAM-SHA-256$4096:x$y:z', SERVER_VERIFIER.replace('$4096:', '$999999999:')]) {
+    assert.equal(await scramMatches(other, "p'w$$;--\\ x"), false, other);
   }
+  const v = parseScramVerifier(SERVER_VERIFIER)!;
+  assert.equal(v.iterations, 4096);
+  assert.equal(v.salt.length, 16);
+});
+
+test('SCRAM-SHA-256: our verifier is the one PostgreSQL accepted for a psql login, and round-trips', async () => {
+  // psql logged in as a role given this verifier, password "ours-pw", over a scram-sha-256 pg_hba line.
+  assert.equal(await scramVerifier('ours-pw', Buffer.from('UpUCLwQiBg56qQLhA1DRIg==', 'base64')), VERIFIER);
+  const fresh = await scramVerifier("p'w$$;--\\ x", randomBytes(SCRAM_SALT_BYTES));
+  assert.match(fresh, /^SCRAM-SHA-256\$4096:[A-Za-z0-9+/]{22}==\$[A-Za-z0-9+/]{43}=:[A-Za-z0-9+/]{43}=$/);
+  assert.equal(await scramMatches(fresh, "p'w$$;--\\ x"), true);
+  assert.notEqual(fresh, await scramVerifier("p'w$$;--\\ x", randomBytes(SCRAM_SALT_BYTES)), 'a fresh salt each time');
+  assert.equal(saslprepKeepsAsIs("any ASCII \t ' \\ ~"), true);
+  assert.equal(saslprepKeepsAsIs('pâss'), false);
 });
 
 test('ALTER SYSTEM statements quote values and refuse odd names', () => {

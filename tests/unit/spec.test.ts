@@ -53,6 +53,12 @@ test('the EDB layout spec is valid: no configDir with pg_ctl', () => {
   assert.equal(s.backups?.fromStandby, true);
 });
 
+test('repository options may be secret references ({env:}/{file:}), for any option', () => {
+  const s = demo();
+  s.repository.options = { 'repo1-cipher-type': 'aes-256-cbc', 'repo1-cipher-pass': { env: 'STANZACTL_CIPHER_PASS' }, 'repo1-s3-key': { file: '/etc/stanzactl/s3-key' }, 'compress-type': 'zst' };
+  assert.deepEqual(parseSpec(JSON.stringify(s), 'ok.json').repository.options, s.repository.options);
+});
+
 test('error messages list one "<path>: <message>" line per issue', () => {
   const s = demo();
   s.postgres.port = 0;
@@ -107,6 +113,9 @@ const invalid: [string, (s: Record<string, any>) => void, string, RegExp?][] = [
   ['version 9', (s) => (s.postgres.version = 9), 'postgres.version'],
   ['repository option with "="', (s) => (s.repository.options = { 'a=b': 'x' }), 'repository.options.a=b'],
   ['repository option value with a newline', (s) => (s.repository.options = { 'compress-type': 'zst\n[x]' }), 'repository.options.compress-type'],
+  ['repository cipher pass as a literal', (s) => (s.repository.options = { 'repo1-cipher-pass': 'hunter2' }), 'repository.options.repo1-cipher-pass', /a secret: give a reference/],
+  ['repository S3 key secret as a literal', (s) => (s.repository.options = { 'repo2-s3-key-secret': 'k' }), 'repository.options.repo2-s3-key-secret', /never the value/],
+  ['repository option reference with a bad env name', (s) => (s.repository.options = { 'repo1-cipher-pass': { env: 'A B' } }), 'repository.options.repo1-cipher-pass.env'],
   ['backups with an unknown field', (s) => (s.backups.retention = 'daily'), 'backups.retention', /unknown field/],
   ['backup schedule that is not cron', (s) => (s.backups.schedule = { full: 'daily' }), 'backups.schedule.full', /cron/],
   ['backup schedule for an unknown type', (s) => (s.backups.schedule = { weekly: '0 1 * * 0' }), 'backups.schedule.weekly', /unknown field/],

@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { startProvision } from '../../src/client';
+import { startBackup } from '../../src/commands/backup';
+import { TASK_QUEUE } from '../../src/paths';
+import { scramMatches } from '../../src/render/scram';
+import { applySchedules } from '../../src/schedules';
+import type { Spec } from '../../src/spec/schema';
+import type { BackupOutcome } from '../../src/workflows/backup';
+import { rebuildWorkflowId, type RebuildResult } from '../../src/workflows/rebuild';
+import { ProvisionFixture } from './fixture';
+
+const LONG = { timeout: 10 * 60_000 };
+const CIPHER_ENV = 'STANZACTL_E2E_CIPHER_PASS';
+const DATA = '/var/lib/postgresql/15/main';
+const HOSTS = ['pg1-srv', 'pg2-srv', 'pg3-srv', 'backup-srv'];
+
+/** Every string in a value, and every byte field (Temporal payloads) read as UTF-8 text. */
+function texts(value: unknown, out: string[] = []): string[] {
+  if (typeof value === 'string') out.push(value);
+  else if (value instanceof Uint8Array) out.push(Buffer.from(value).toString('utf8'));
+  else if (Array.isArray(value)) for (const v of value) texts(v, out);
+  else if (value !== null && typeof value === 'object') for (const v of Object.values(value)) texts(v, out);
+  return out;
+}
+
+function leaks(value: unknown, secret: string): boolean {
+  const forms = [secret, Buffer.from(secret).toString('base64')];
+  return texts(value).some((t) => forms.some((f) => t.includes(f)));
+}
+
+describe('secrets: SCRAM verifier for the replication role, encrypted repository with a referenced cipher pass', { timeout: 40 * 60_000 }, () => {
+  const f = new ProvisionFixture('debian', 'stfa', '10.231.151.0/24');
+  const passphrase = randomBytes(24).toString('base64url');
+  f.workerEnv[CIPHER_ENV] = passphrase;
+  const password = () => f.workerEnv.STANZACTL_REPLICATION_PASSWORD;
+  const passwords = [password()];
+  const storedVerifier = () => f.checks.psql('pg1-srv', "SELECT rolpassword FROM pg_authid WHERE rolname = 'replic_user'");
+  let spec: Spec;
+  const runs: { workflowId: string; runId: string }[] = [];
+  const track = <H extends { workflowId: string; firstExecutionRunId: string }>(h: H): H => (runs.push({ workflowId: h.workflowId, runId: h.firstExecutionRunId }), h);
+  const sh = (host: string, script: string, user?: string) => f.checks.sh(host, ['bash', '-c', script], user);
+  const provision = async () => {
+    const h = track(await startProvision(f.client, spec));
+    return (await h.result()) as { changed: boolean; steps: { name: string; changed?: boolean; detail?: string }[] };
+  };
+
+  before(async () => {
+    await f.setUp();
+    spec = {
+      ...f.spec,
+      repository: { ...f.spec.repository, options: { 'repo1-cipher-type': 'aes-256-cbc', 'repo1-cipher-pass': { env: CIPHER_ENV } } },
+      backups: { schedule: { full: '0 3 * * 0' } },
+    };
+    // A primary that logs every statement and keeps statement texts: provision adopts it as it is.
+    await sh('pg1-srv', `pg_createcluster 15 main --locale C.UTF-8 -o log_statement=all -o shared_preload_libraries=pg_stat_statements -- --data-checksums >/dev/null
+      pg_ctlcluster 15 main start
+      runuser -u postgres -- psql -Xqc 'CREATE EXTENSION pg_stat_statements'`);
+  });
+  after(f.teardown);
+
+  test('provision: standbys restored from the encrypted repository and streaming; the password reached the server only as a SCRAM verifier', LONG, async () => {
+    const r = await provision();
+    assert.match(r.steps.find((s) => s.name === 'replication access')?.detail ?? '', /role replic_user created/);
+    await f.checks.assertHealthy();
+
+    const log = await sh('pg1-srv', 'cat /var/log/postgresql/postgresql-15-main.log');
+    assert.match(log, /statement: CREATE ROLE "replic_user"/, 'log_statement=all logged the role statement');
+    assert.ok(!log.includes(password()), 'the replication password is in the primary\'s server log');
+    assert.match(log, /statement: CREATE ROLE "replic_user" WITH LOGIN REPLICATION PASSWORD 'SCRAM-SHA-256\$4096:/);
+    const statements = await f.checks.psql('pg1-srv', 'SELECT query FROM pg_stat_statements');
+    assert.match(statements, /CREATE ROLE "replic_user"/, 'pg_stat_statements kept the role statement');
+    assert.ok(!statements.includes(password()), 'the replication password is in pg_stat_statements');
+    const stored = await storedVerifier();
+    assert.ok(await scramMatches(stored, password()), `the stored verifier is one of the password: ${stored.slice(0, 20)}...`);
+  });
+
+  test('provision again: the role is left alone (its verifier matches) and nothing changes', LONG, async () => {
+    const stored = await storedVerifier();
+    await f.checks.assertProvisionChangesNothing(provision);
+    assert.equal(await storedVerifier(), stored, 'no new salt: the password was not sent again');
+  });
+
+  test('a new password: the role gets a verifier of it by ALTER ROLE, and the standbys log in with it', LONG, async () => {
+    const old = password();
+    f.workerEnv.STANZACTL_REPLICATION_PASSWORD = randomBytes(12).toString('base64url');
+    passwords.push(password());
+    await f.crashWorker(); // a worker reads its secrets from its environment
+    const r = await provision();
+    assert.match(r.steps.find((s) => s.name === 'replication access')?.detail ?? '', /role replic_user given LOGIN, REPLICATION and the spec's password/);
+    const stored = await storedVerifier();
+    assert.ok((await scramMatches(stored, password())) && !(await scramMatches(stored, old)));
+    const log = await sh('pg1-srv', 'cat /var/log/postgresql/postgresql-15-main.log');
+    assert.ok(!log.includes(password()), 'the new password is in the primary\'s server log');
+    assert.match(log, /statement: ALTER ROLE "replic_user" WITH LOGIN REPLICATION PASSWORD 'SCRAM-SHA-256\$4096:/);
+    // Cut the standbys' connections: they come back only by logging in with the new password from .pgpass.
+    const senders = async () => (await f.checks.psql('pg1-srv', "SELECT pid FROM pg_stat_replication WHERE state = 'streaming'")).split('\n').filter(Boolean);
+    const before = await senders();
+    assert.equal(before.length, 2);
+    await f.checks.psql('pg1-srv', 'SELECT pg_terminate_backend(pid) FROM pg_stat_replication');
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const now = await senders();
+      if (now.length === 2 && now.every((pid) => !before.includes(pid))) break;
+      assert.ok(Date.now() < deadline, `the standbys did not reconnect with the new password (walsenders ${now.join(', ')})`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  });
+
+  test('the repository is encrypted, and the cipher pass is only in the repository host\'s pgbackrest.conf (0640, root:repo group)', LONG, async () => {
+    const info = JSON.parse(await f.checks.pgbackrest('info', '--output=json')) as { cipher: string }[];
+    assert.equal(info[0].cipher, 'aes-256-cbc');
+    const path = `${spec.repository.path}/backup/${spec.stanza}/backup.info`;
+    // openssl's salted format: pgBackRest encrypts its info files too, so no "[backrest]" header in clear.
+    assert.equal(await sh('backup-srv', `head -c 8 ${path}`), 'Salted__');
+    assert.doesNotMatch(await sh('backup-srv', `cat ${path} | tr -c '[:print:]\\n' .`), /\[backrest\]|db-system-id/);
+    const conf = await sh('backup-srv', 'cat /etc/pgbackrest.conf');
+    assert.ok(conf.includes(`repo1-cipher-pass=${passphrase}`));
+    assert.equal((await sh('backup-srv', 'stat -c "%U:%G %a" /etc/pgbackrest.conf')).trim(), `root:${spec.repository.user} 640`);
+    for (const n of ['pg1-srv', 'pg2-srv', 'pg3-srv']) {
+      // Debian's packaged file has commented-out examples (#repo1-cipher-pass=...): only a live key counts.
+      const nodeConf = await sh(n, 'cat /etc/pgbackrest.conf');
+      assert.doesNotMatch(nodeConf, /^\s*repo\d+-cipher/m, n);
+      assert.ok(!nodeConf.includes(passphrase), n);
+    }
+  });
+
+  test('a backup and a rebuild from the encrypted repository', LONG, async () => {
+    const b = track(await startBackup(f.client, spec, 'full'));
+    const outcome = (await b.result()) as BackupOutcome;
+    assert.equal(outcome.status, 'done');
+
+    await sh('pg2-srv', `pg_ctlcluster 15 main stop -m immediate && rm -rf ${DATA}`);
+    const h = track(await f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: rebuildWorkflowId(spec.stanza, 'pg2-srv'), args: [spec, 'pg2-srv'] }));
+    assert.equal(((await h.result()) as RebuildResult).node, 'pg2-srv');
+    await f.checks.rowReplicates();
+    assert.equal((await f.checks.fullBackups()).length, 2);
+  });
+
+  test('neither secret is in any workflow history, the Schedule, or a log on any host', LONG, async () => {
+    await applySchedules(f.client, spec);
+    const schedule = await f.client.schedule.getHandle(`backup-${spec.stanza}-full`).describe();
+    assert.ok(!leaks(schedule, passphrase), 'the cipher pass is in the Schedule');
+    assert.ok(leaks(schedule, CIPHER_ENV), 'the Schedule carries the reference');
+
+    // The scan can see a secret: a workflow started with the value itself (never run: no worker polls that queue).
+    const canary = await f.client.workflow.start('stanzaStatus', {
+      taskQueue: 'stanzactl-e2e-nobody', workflowId: 'secrets-canary',
+      args: [{ ...spec, repository: { ...spec.repository, options: { 'repo1-cipher-pass': passphrase } } }],
+    });
+    assert.ok(leaks(await canary.fetchHistory(), passphrase), 'the scan finds a cipher pass given as a value');
+    await canary.terminate();
+
+    // Every run the server knows (each provision run too), and those this test started.
+    const all = new Map(runs.map((r) => [r.runId, r.workflowId]));
+    for await (const w of f.client.workflow.list()) all.set(w.runId, w.workflowId);
+    all.delete(canary.firstExecutionRunId);
+    assert.ok(all.size >= 4, [...all.values()].join(' '));
+    for (const [runId, id] of all) {
+      const history = await f.client.workflow.getHandle(id, runId).fetchHistory();
+      assert.ok(!leaks(history, passphrase), `${id} ${runId}: the cipher pass is in its history`);
+      for (const pw of passwords) assert.ok(!leaks(history, pw), `${id} ${runId}: a replication password is in its history`);
+      assert.ok(leaks(history, CIPHER_ENV), `${id}: the scan sees the spec in the history`);
+    }
+
+    for (const host of HOSTS) {
+      const logs = await sh(host, 'cat /var/log/pgbackrest/*.log /var/log/postgresql/*.log 2>/dev/null || true');
+      assert.ok(!logs.includes(passphrase), `${host}: the cipher pass is in a log`);
+      for (const pw of passwords) assert.ok(!logs.includes(pw), `${host}: a replication password is in a log`);
+    }
+  });
+});
