@@ -5,7 +5,7 @@ import { primaryNode } from '../spec/load';
 import type { BackupType, Spec } from '../spec/schema';
 import type { BackupDetails } from '../workflows/backup';
 import { streamingStandbys } from './cluster-state';
-import { pollDetached } from '../remote/detached';
+import { pollDetached, stopDetached } from '../remote/detached';
 import { runDetachedPgbackrest, runKey, runKeyOf } from './detached-run';
 import { refuse } from './failures';
 import { nodeAddress, repoHost } from './hosts';
@@ -65,9 +65,17 @@ export async function claimBackupLock(ops: HostOps, spec: Spec, owner: BackupOwn
   return { changed: false, claimed: false, holder: { workflowId: holder.workflowId, since }, detail: `a backup of stanza ${spec.stanza} is already running: ${holder.workflowId} since ${since}` };
 }
 
+/**
+ * Called once the workflow is done with its backup, whatever the outcome. A run of its backup that
+ * still goes on (left behind while the repository host was unreachable, or cancelled) is stopped
+ * first: nobody would report the backup it makes, and it would hold pgBackRest's lock beyond ours.
+ */
 export async function releaseBackupLock(ops: HostOps, spec: Spec, owner: BackupOwner): Promise<StepResult> {
-  const out = (await ops.must(repoHost(spec), script(RELEASE, spec.stanza, owner.workflowId, owner.runId))).trim();
-  return { changed: out === 'released', detail: out === 'released' ? 'backup lock released' : 'backup lock was not ours' };
+  const host = repoHost(spec);
+  const stopped = await stopDetached(ops.remote, host, runKeyOf(owner.workflowId, owner.runId, 'runBackup', host));
+  const released = (await ops.must(host, script(RELEASE, spec.stanza, owner.workflowId, owner.runId))).trim() === 'released';
+  const detail = `${stopped ? `stopped the backup still running on ${host.name}; ` : ''}backup lock ${released ? 'released' : 'was not ours'}`;
+  return { changed: stopped || released, detail };
 }
 
 export interface BackupSource extends StepResult {

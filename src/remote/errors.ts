@@ -103,3 +103,24 @@ export class RemoteCommandError extends Error {
     this.outputTail = output;
   }
 }
+
+/**
+ * A host stayed unreachable for longer than the budget a long command may wait for it. Never
+ * retried: the budget was the retry; a human should find out why the host is gone.
+ */
+export class HostAwayError extends Error {
+  override readonly name = 'HostAwayError';
+  readonly retryable = false;
+
+  constructor(
+    readonly host: HostAddress,
+    readonly awayMs: number,
+    readonly budgetMs: number,
+    what: string,
+    last: Error,
+  ) {
+    // The last error goes into the message, not the cause chain: a DBA reads the innermost
+    // failure, and that must say the host was away, not which try failed last.
+    super(`${where(host)}: unreachable for ${Math.round(awayMs / 1000)} s ${what}, longer than the ${Math.round(budgetMs / 1000)} s a host may be away (STANZACTL_HOST_AWAY_SECONDS); last error: ${last.message}`);
+  }
+}

@@ -22,3 +22,13 @@ export const waiting: ActivityOptions = {
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3 },
 };
+
+/**
+ * Giving back what a run holds (the backup lock): keeps trying while the host is unreachable, so
+ * a host that comes back within the hour does not keep a lock (and a stray run) of a failed backup.
+ */
+export const release: ActivityOptions = {
+  startToCloseTimeout: '3 minutes',
+  scheduleToCloseTimeout: '1 hour',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+};
