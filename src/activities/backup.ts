@@ -1,6 +1,8 @@
 import { Context } from '@temporalio/activity';
-import { script } from '../remote/command';
+import { cmd, script } from '../remote/command';
 import { copiedFrom, copyPercent, newBackupLabel } from '../facts/pgbackrest-output';
+import { describeFree, parseDfBytes } from '../facts/disk-space';
+import type { HostAddress } from '../remote/types';
 import { primaryNode } from '../spec/load';
 import type { BackupType, Spec } from '../spec/schema';
 import type { BackupDetails } from '../workflows/backup';
@@ -10,7 +12,7 @@ import { runDetachedPgbackrest, runKey, runKeyOf } from './detached-run';
 import { refuse } from './failures';
 import { nodeAddress, repoHost } from './hosts';
 import type { HostOps } from './host-ops';
-import { pgbackrestCommand } from './pgbackrest';
+import { PgbackrestError, pgbackrestCommand } from './pgbackrest';
 import { stanzaInfo } from './stanza';
 import type { StepResult } from './types';
 
@@ -100,6 +102,18 @@ export async function chooseBackupSource(ops: HostOps, spec: Spec): Promise<Back
   throw refuse(`no standby streams from ${primary.name}, and backups.fromStandby is true: stanzactl will not put this backup's load on the primary. Repair a standby, or set backups.fromStandby to prefer`, 'NoStandby');
 }
 
+// pgBackRest 2.45 often says only "unable to write '<file>'" when the repository is full.
+const WRITE_ERRORS = new Set(['FileWriteError', 'FileSyncError', 'FileCloseError', 'FileOpenError', 'PathCreateError']);
+
+/** A failed write gets the repository's free space beside it, so a full disk reads as one. */
+async function withRepositorySpace(ops: HostOps, host: HostAddress, path: string, e: unknown): Promise<unknown> {
+  if (!(e instanceof PgbackrestError) || !WRITE_ERRORS.has(e.kind)) return e;
+  const df = await ops.run(host, cmd('df', '-P', '-B1', '--output=avail,size', '--', path), { timeoutMs: 30_000 }).catch(() => undefined);
+  if (df === undefined || df.code !== 0) return e;
+  const space = parseDfBytes(df.stdout);
+  return new PgbackrestError(e.host, e.code, e.output, `the repository ${path} on ${host.name} has ${describeFree(space)}${space.available < space.size / 100 ? ' (the disk is full)' : ''}`);
+}
+
 export interface BackupRun extends StepResult {
   readonly backup: BackupDetails;
   readonly copiedFrom: string[];
@@ -111,7 +125,9 @@ export async function runBackup(ops: HostOps, spec: Spec, type: BackupType, back
   const host = repoHost(spec);
   const started = Date.now();
   const command = pgbackrestCommand(spec.repository.user, spec.stanza, `--type=${type}`, backupStandby ? '--backup-standby' : '--no-backup-standby', '--log-level-console=detail', 'backup');
-  const { attached, output } = await runDetachedPgbackrest(ops, host, command, { tailLines: 400, progress: copyPercent });
+  const { attached, output } = await runDetachedPgbackrest(ops, host, command, { tailLines: 400, progress: copyPercent }).catch(async (e: unknown) => {
+    throw await withRepositorySpace(ops, host, spec.repository.path, e);
+  });
   const label = newBackupLabel(output);
   const info = await stanzaInfo(ops, spec);
   const b = info?.backups.find((x) => x.label === label);

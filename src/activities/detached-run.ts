@@ -55,7 +55,7 @@ export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, com
   const timer = setInterval(() => ctx.heartbeat(details), HEARTBEAT_MS);
   try {
     const { attached } = await whileAway(host, () => startOrAttach(ops.remote, host, key, command), {
-      budgetMs, retryMs: 1000, what: `before ${key} could start`, signal: ctx.cancellationSignal, onAway,
+      budgetMs, retryMs: 1000, what: `before run ${key} could start (or re-attach)`, signal: ctx.cancellationSignal, onAway,
     });
     const status = await waitDetached(ops.remote, host, key, {
       intervalMs: 500,
