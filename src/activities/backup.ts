@@ -108,7 +108,7 @@ const WRITE_ERRORS = new Set(['FileWriteError', 'FileSyncError', 'FileCloseError
 /** A failed write gets the repository's free space beside it, so a full disk reads as one. */
 async function withRepositorySpace(ops: HostOps, host: HostAddress, path: string, e: unknown): Promise<unknown> {
   if (!(e instanceof PgbackrestError) || !WRITE_ERRORS.has(e.kind)) return e;
-  const df = await ops.run(host, cmd('df', '-P', '-B1', '--output=avail,size', '--', path), { timeoutMs: 30_000 }).catch(() => undefined);
+  const df = await ops.run(host, cmd('df', '-B1', '--output=avail,size', '--', path), { timeoutMs: 30_000 }).catch(() => undefined);
   if (df === undefined || df.code !== 0) return e;
   const space = parseDfBytes(df.stdout);
   return new PgbackrestError(e.host, e.code, e.output, `the repository ${path} on ${host.name} has ${describeFree(space)}${space.available < space.size / 100 ? ' (the disk is full)' : ''}`);

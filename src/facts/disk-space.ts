@@ -1,4 +1,4 @@
-/** `df -P -B1 --output=avail,size PATH`: a header line, then available and total bytes. */
+/** `df -B1 --output=avail,size PATH` (GNU df; --output excludes -P): a header line, then available and total bytes. */
 export function parseDfBytes(out: string): { available: number; size: number } {
   const m = /^\s*(\d+)\s+(\d+)\s*$/m.exec(out.split('\n').slice(1).join('\n'));
   if (!m) throw new Error(`unexpected output from df: ${JSON.stringify(out.slice(0, 200))}`);

@@ -90,7 +90,9 @@ const STOP = `${ALIVE}
 alive || { echo "not running"; exit 0; }
 read -r pid start < "$dir/pid"
 kill -TERM -- "-$pid" 2>/dev/null || true
-for _ in $(seq 100); do alive || { echo stopped; exit 0; }; sleep 0.1; done
+# The runner records the exit as soon as the command's shell ends; what that shell started (runuser
+# waits 2 s for its child, pgBackRest for its workers) may outlive it: wait for the whole group.
+for _ in $(seq 100); do kill -0 -- "-$pid" 2>/dev/null || { echo stopped; exit 0; }; sleep 0.1; done
 kill -KILL -- "-$pid" 2>/dev/null || true
 echo killed`;
 
