@@ -1,6 +1,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { TASK_QUEUE, temporalAddress, temporalNamespace } from './paths';
+import { hostAwayBudgetMs } from './remote/away';
 import { SshPool } from './remote/ssh-pool';
 import type { Spec } from './spec/schema';
 
@@ -56,8 +57,10 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
 
 /** `stanzactl worker`: runs until SIGINT/SIGTERM (the SDK installs those handlers and drains). */
 export async function runWorker(s: WorkerSettings = {}): Promise<void> {
+  // A bad setting must stop the worker now, not fail the first backup hours later.
+  const awaySeconds = hostAwayBudgetMs() / 1000;
   const { worker, close } = await createWorker(s);
-  console.log(`stanzactl worker polling task queue ${s.taskQueue ?? TASK_QUEUE} at ${s.address ?? temporalAddress()} (namespace ${s.namespace ?? temporalNamespace()})`);
+  console.log(`stanzactl worker polling task queue ${s.taskQueue ?? TASK_QUEUE} at ${s.address ?? temporalAddress()} (namespace ${s.namespace ?? temporalNamespace()}; hosts may be away ${awaySeconds} s during a backup or restore)`);
   try {
     await worker.run();
   } finally {

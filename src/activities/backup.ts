@@ -1,17 +1,20 @@
 import { Context } from '@temporalio/activity';
+import { cmd } from '../remote/command';
 import { copiedFrom, copyPercent, newBackupLabel } from '../facts/pgbackrest-output';
+import { describeFree, parseDfBytes } from '../facts/disk-space';
+import type { HostAddress } from '../remote/types';
 import { primaryNode } from '../spec/load';
 import type { BackupType, Spec } from '../spec/schema';
 import type { BackupDetails } from '../workflows/backup';
 import { streamingStandbys } from './cluster-state';
-import { pollDetached } from '../remote/detached';
+import { pollDetached, stopDetached } from '../remote/detached';
 import { runDetachedPgbackrest, runKey, runKeyOf } from './detached-run';
 import { refuse } from './failures';
 import { describeHolder, isOwner, isStale, LOCKS, lockScripts, parseClaim, parseHolder, type LockOwner } from './backup-lock';
 import { nodeAddress, repoHost } from './hosts';
 import { reportProgress } from './heartbeat';
 import type { HostOps } from './host-ops';
-import { pgbackrestCommand } from './pgbackrest';
+import { PgbackrestError, pgbackrestCommand } from './pgbackrest';
 import { stanzaInfo } from './stanza';
 import type { StepResult } from './types';
 
@@ -50,9 +53,17 @@ async function renewBackupLock(ops: HostOps, spec: Spec): Promise<void> {
     `it is held by ${describeHolder(parseHolder(out))}. This run will not start pgBackRest beside it`, 'BackupLockLost');
 }
 
+/**
+ * Called once the workflow is done with its backup, whatever the outcome. A run of its backup that
+ * still goes on (left behind while the repository host was unreachable, or cancelled) is stopped
+ * first: nobody would report the backup it makes, and it would hold pgBackRest's lock beyond ours.
+ */
 export async function releaseBackupLock(ops: HostOps, spec: Spec, owner: BackupOwner): Promise<StepResult> {
-  const out = (await ops.must(repoHost(spec), lockScripts.release(LOCKS, spec.stanza, owner))).trim();
-  return { changed: out === 'released', detail: out === 'released' ? 'backup lock released' : 'backup lock was not ours' };
+  const host = repoHost(spec);
+  const stopped = await stopDetached(ops.remote, host, runKeyOf(owner.workflowId, owner.runId, 'runBackup', host));
+  const released = (await ops.must(host, lockScripts.release(LOCKS, spec.stanza, owner))).trim() === 'released';
+  const detail = `${stopped ? `stopped the backup still running on ${host.name}; ` : ''}backup lock ${released ? 'released' : 'was not ours'}`;
+  return { changed: stopped || released, detail };
 }
 
 export interface BackupSource extends StepResult {
@@ -77,6 +88,18 @@ export async function chooseBackupSource(ops: HostOps, spec: Spec): Promise<Back
   throw refuse(`no standby streams from ${primary.name}, and backups.fromStandby is true: stanzactl will not put this backup's load on the primary. Repair a standby, or set backups.fromStandby to prefer`, 'NoStandby');
 }
 
+// pgBackRest 2.45 often says only "unable to write '<file>'" when the repository is full.
+const WRITE_ERRORS = new Set(['FileWriteError', 'FileSyncError', 'FileCloseError', 'FileOpenError', 'PathCreateError']);
+
+/** A failed write gets the repository's free space beside it, so a full disk reads as one. */
+async function withRepositorySpace(ops: HostOps, host: HostAddress, path: string, e: unknown): Promise<unknown> {
+  if (!(e instanceof PgbackrestError) || !WRITE_ERRORS.has(e.kind)) return e;
+  const df = await ops.run(host, cmd('df', '-B1', '--output=avail,size', '--', path), { timeoutMs: 30_000 }).catch(() => undefined);
+  if (df === undefined || df.code !== 0) return e;
+  const space = parseDfBytes(df.stdout);
+  return new PgbackrestError(e.host, e.code, e.output, `the repository ${path} on ${host.name} has ${describeFree(space)}${space.available < space.size / 100 ? ' (the disk is full)' : ''}`);
+}
+
 export interface BackupRun extends StepResult {
   readonly backup: BackupDetails;
   readonly copiedFrom: string[];
@@ -89,7 +112,9 @@ export async function runBackup(ops: HostOps, spec: Spec, type: BackupType, back
   const started = Date.now();
   await renewBackupLock(ops, spec);
   const command = pgbackrestCommand(spec.repository.user, spec.stanza, `--type=${type}`, backupStandby ? '--backup-standby' : '--no-backup-standby', '--log-level-console=detail', 'backup');
-  const { attached, output } = await runDetachedPgbackrest(ops, host, command, { tailLines: 400, progress: copyPercent });
+  const { attached, output } = await runDetachedPgbackrest(ops, host, command, { tailLines: 400, progress: copyPercent }).catch(async (e: unknown) => {
+    throw await withRepositorySpace(ops, host, spec.repository.path, e);
+  });
   const label = newBackupLabel(output);
   const info = await stanzaInfo(ops, spec);
   const b = info?.backups.find((x) => x.label === label);

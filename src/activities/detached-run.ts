@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { hostAwayBudgetMs, whileAway } from '../remote/away';
 import type { Command } from '../remote/command';
 import { clearDetached, pollDetached, startOrAttach, waitDetached } from '../remote/detached';
 import type { HostAddress } from '../remote/types';
@@ -44,12 +45,20 @@ export interface DetachedOptions {
 export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, command: Command, o: DetachedOptions = {}): Promise<DetachedOutcome> {
   const ctx = Context.current();
   const key = runKey(host);
-  const { attached } = await startOrAttach(ops.remote, host, key, command);
+  const budgetMs = hostAwayBudgetMs();
+  let details: Record<string, unknown> = { runKey: key };
+  const beat = (d: Record<string, unknown>) => reportProgress((details = d));
+  const onAway = (awayMs: number, e: Error) => beat({ ...details, unreachableFor: Math.round(awayMs / 1000), last: e.message });
+  const { attached } = await whileAway(host, () => startOrAttach(ops.remote, host, key, command), {
+    budgetMs, retryMs: 1000, what: `before run ${key} could start (or re-attach)`, signal: ctx.cancellationSignal, onAway,
+  });
   const status = await waitDetached(ops.remote, host, key, {
     intervalMs: 500,
     tailLines: o.tailLines,
     signal: ctx.cancellationSignal,
-    onProgress: (s) => reportProgress({ runKey: key, attached, percent: o.progress?.(s.outputTail), last: s.outputTail.trim().split('\n').pop() ?? '' }),
+    awayBudgetMs: budgetMs,
+    onAway,
+    onProgress: (s) => beat({ runKey: key, attached, percent: o.progress?.(s.outputTail), last: s.outputTail.trim().split('\n').pop() ?? '' }),
   });
   if (status.state === 'exited' && status.code === 0) return { attached, output: status.outputTail };
   // A failed or vanished run must not be re-attached by the next attempt: that one starts afresh.

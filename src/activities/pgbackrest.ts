@@ -8,10 +8,14 @@ import type { HostOps } from './host-ops';
 export class PgbackrestError extends Error {
   override readonly name = 'PgbackrestError';
   readonly retryable: boolean;
-  constructor(readonly host: string, readonly code: number, output: string) {
+  /** pgBackRest's name for the error, e.g. FileWriteError. */
+  readonly kind: string;
+  /** `note`: a fact read after the failure that explains it (e.g. the free space where the write failed). */
+  constructor(readonly host: string, readonly code: number, readonly output: string, note?: string) {
     const kind = classifyPgbackrestExit(code, output);
-    super(`pgBackRest on ${host} failed with ${kind.name} (exit ${code}): ${pgbackrestErrorLine(output) ?? lastLines(output)}`);
+    super(`pgBackRest on ${host} failed with ${kind.name} (exit ${code}): ${pgbackrestErrorLine(output) ?? lastLines(output)}${note ? `\n${note}` : ''}`);
     this.retryable = kind.retryable;
+    this.kind = kind.name;
   }
 }
 

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, script, toShellLine, withStdin, type Command } from './command';
+import { whileAway } from './away';
 import { RemoteTimeoutError } from './errors';
 import { check } from './ssh-pool';
 import type { HostAddress, Remote } from './types';
@@ -84,6 +85,17 @@ const CLEAR = `${ALIVE}
 if alive; then echo "run $1 is still running" >&2; exit 3; fi
 rm -rf -- "$dir"`;
 
+// TERM first, so pgBackRest removes its own lock and temporary files; KILL if it lingers.
+const STOP = `${ALIVE}
+alive || { echo "not running"; exit 0; }
+read -r pid start < "$dir/pid"
+kill -TERM -- "-$pid" 2>/dev/null || true
+# The runner records the exit as soon as the command's shell ends; what that shell started (runuser
+# waits 2 s for its child, pgBackRest for its workers) may outlive it: wait for the whole group.
+for _ in $(seq 100); do kill -0 -- "-$pid" 2>/dev/null || { echo stopped; exit 0; }; sleep 0.1; done
+kill -KILL -- "-$pid" 2>/dev/null || true
+echo killed`;
+
 const POLL_TIMEOUT_MS = 30_000;
 
 function validKey(runKey: string): string {
@@ -118,21 +130,34 @@ export async function pollDetached(remote: Remote, host: HostAddress, runKey: st
   return { state: 'exited', code: Number(exited[1]), outputTail, startedAt };
 }
 
+export interface WaitOptions {
+  readonly intervalMs: number;
+  readonly tailLines?: number;
+  readonly onProgress?: (s: DetachedStatus) => void | Promise<void>;
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+  /**
+   * How long the host may stay unreachable (the run goes on without us meanwhile) before the
+   * wait fails with HostAwayError; without it, the first failed poll fails the wait.
+   */
+  readonly awayBudgetMs?: number;
+  readonly onAway?: (awayMs: number, e: Error) => void;
+}
+
 /**
  * Polls until the run exits or is lost, reporting each poll to `onProgress` (activities heartbeat
  * there). On `timeoutMs` it throws RemoteTimeoutError and leaves the run going; on `signal` it
  * throws the signal's reason (Temporal's cancellation).
  */
-export async function waitDetached(
-  remote: Remote,
-  host: HostAddress,
-  runKey: string,
-  opts: { intervalMs: number; tailLines?: number; onProgress?: (s: DetachedStatus) => void | Promise<void>; timeoutMs?: number; signal?: AbortSignal },
-): Promise<DetachedStatus & { state: 'exited' | 'lost' }> {
+export async function waitDetached(remote: Remote, host: HostAddress, runKey: string, opts: WaitOptions): Promise<DetachedStatus & { state: 'exited' | 'lost' }> {
   const deadline = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
+  const poll = () => pollDetached(remote, host, runKey, opts.tailLines);
+  const { awayBudgetMs } = opts;
   for (;;) {
     opts.signal?.throwIfAborted();
-    const s = await pollDetached(remote, host, runKey, opts.tailLines);
+    const s = awayBudgetMs === undefined
+      ? await poll()
+      : await whileAway(host, poll, { budgetMs: awayBudgetMs, retryMs: opts.intervalMs, what: `while run ${runKey} ran there`, signal: opts.signal, onAway: opts.onAway });
     await opts.onProgress?.(s);
     // Absent after a start means someone cleared the run: as good as lost.
     if (s.state !== 'running') return { ...s, state: s.state === 'absent' ? 'lost' : s.state };
@@ -152,4 +177,14 @@ export async function waitDetached(
 export async function clearDetached(remote: Remote, host: HostAddress, runKey: string): Promise<void> {
   const c = script(CLEAR, validKey(runKey));
   check(host, c, await remote.run(host, c, { timeoutMs: POLL_TIMEOUT_MS }));
+}
+
+/**
+ * Ends a run that nobody will wait for any more (its process group: the command and whatever it
+ * started) and reports whether it was running. A finished or absent run is left as it is.
+ */
+export async function stopDetached(remote: Remote, host: HostAddress, runKey: string): Promise<boolean> {
+  const c = script(STOP, validKey(runKey));
+  const { stdout } = check(host, c, await remote.run(host, c, { timeoutMs: POLL_TIMEOUT_MS }));
+  return stdout.trim() !== 'not running';
 }

@@ -103,3 +103,30 @@ export class RemoteCommandError extends Error {
     this.outputTail = output;
   }
 }
+
+/** A timeout's message carries the whole script it ran: its first line says enough here. */
+function firstLine(text: string): string {
+  const line = text.split('\n', 1)[0];
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+}
+
+/**
+ * A host stayed unreachable for longer than the budget a long command may wait for it. Never
+ * retried: the budget was the retry; a human should find out why the host is gone.
+ */
+export class HostAwayError extends Error {
+  override readonly name = 'HostAwayError';
+  readonly retryable = false;
+
+  constructor(
+    readonly host: HostAddress,
+    readonly awayMs: number,
+    readonly budgetMs: number,
+    what: string,
+    last: Error,
+  ) {
+    // The last error goes into the message, not the cause chain: a DBA reads the innermost
+    // failure, and that must say the host was away, not which try failed last.
+    super(`${where(host)}: unreachable for ${Math.round(awayMs / 1000)} s ${what}, longer than the ${Math.round(budgetMs / 1000)} s a host may be away (STANZACTL_HOST_AWAY_SECONDS); last error: ${firstLine(last.message)}`);
+  }
+}

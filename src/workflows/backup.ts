@@ -1,7 +1,7 @@
 import { CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { BackupType, Spec } from '../spec/schema';
-import { long, quick } from './profiles';
+import { long, quick, release } from './profiles';
 import { StepLog, titled } from './steps';
 import { checkInput } from './input';
 
@@ -68,6 +68,6 @@ export async function backupStanza(spec: Spec, request: BackupRequest): Promise<
     return { status: 'done', backup: run.backup, seconds: run.seconds, source: { node: source.node, role: source.role, why: source.why, copiedFrom: run.copiedFrom } };
   } finally {
     // Also when cancelled or failed: the next backup must not wait for a stale lock.
-    await CancellationScope.nonCancellable(() => acts.releaseBackupLock.executeWithOptions(titled(quick, 'release the backup lock'), [spec, owner]));
+    await CancellationScope.nonCancellable(() => acts.releaseBackupLock.executeWithOptions(titled(release, 'release the backup lock'), [spec, owner]));
   }
 }

@@ -30,3 +30,13 @@ export const waiting: ActivityOptions = {
   heartbeatTimeout,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3 },
 };
+
+/**
+ * Giving back what a run holds (the backup lock): keeps trying while the host is unreachable, so
+ * a host that comes back within the hour does not keep a lock (and a stray run) of a failed backup.
+ */
+export const release: ActivityOptions = {
+  startToCloseTimeout: '3 minutes',
+  scheduleToCloseTimeout: '1 hour',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+};
