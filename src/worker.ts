@@ -55,6 +55,9 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
     ...(bundle ? { workflowBundle: bundle } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({ remoteFor: faults ? (ssh) => faults.remote(pools.remoteFor(ssh)) : pools.remoteFor }),
     ...(faults ? { interceptors: { activity: [faults.interceptor] } } : {}),
+    // The SDK sends an activity's heartbeats at most every 0.8 x heartbeatTimeout (4 s of the
+    // profiles' 5 s), which would leave a live attempt 1 s of slack; once a second leaves it 4 s.
+    maxHeartbeatThrottleInterval: '1 second',
   });
   return {
     worker,

@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { Command } from '../remote/command';
 import { clearDetached, pollDetached, startOrAttach, waitDetached } from '../remote/detached';
 import type { HostAddress } from '../remote/types';
+import { reportProgress } from './heartbeat';
 import type { HostOps } from './host-ops';
 import { PgbackrestError } from './pgbackrest';
 
@@ -48,7 +49,7 @@ export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, com
     intervalMs: 500,
     tailLines: o.tailLines,
     signal: ctx.cancellationSignal,
-    onProgress: (s) => ctx.heartbeat({ runKey: key, attached, percent: o.progress?.(s.outputTail), last: s.outputTail.trim().split('\n').pop() ?? '' }),
+    onProgress: (s) => reportProgress({ runKey: key, attached, percent: o.progress?.(s.outputTail), last: s.outputTail.trim().split('\n').pop() ?? '' }),
   });
   if (status.state === 'exited' && status.code === 0) return { attached, output: status.outputTail };
   // A failed or vanished run must not be re-attached by the next attempt: that one starts afresh.

@@ -9,6 +9,7 @@ import { clusterState, query, walReceiver } from './cluster-state';
 import { runDetachedPgbackrest } from './detached-run';
 import { refuse } from './failures';
 import { findNode, nodeAddress } from './hosts';
+import { reportProgress } from './heartbeat';
 import type { HostOps } from './host-ops';
 import { pgbackrestCommand } from './pgbackrest';
 import { copyPercent } from '../facts/pgbackrest-output';
@@ -134,7 +135,7 @@ export async function waitStreaming(ops: HostOps, spec: Spec, nodeName: string):
         `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) FROM pg_stat_replication WHERE application_name = ${quoteLiteral(nodeName)}`);
       if (lag) return { name: nodeName, state: 'streaming', replayLagBytes: Number(lag) };
     }
-    ctx.heartbeat({ node: nodeName, walReceiver: status });
+    reportProgress({ node: nodeName, walReceiver: status });
     await ctx.sleep(1000);
   }
 }
