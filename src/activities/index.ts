@@ -13,6 +13,7 @@ import { findNode } from './hosts';
 import { classified } from './failures';
 import { heartbeating } from './heartbeat';
 import { HostOps } from './host-ops';
+import { attemptRemote } from './attempt-remote';
 import { primaryStatus, repositoryStatus, standbyStatus } from './status';
 
 export interface ActivityDeps {
@@ -27,7 +28,7 @@ export interface ActivityDeps {
  */
 export function createActivities(deps: ActivityDeps) {
   const step = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => heartbeating(classified(fn));
-  const ops = (spec: Spec) => new HostOps(deps.remoteFor(spec.ssh));
+  const ops = (spec: Spec) => new HostOps(attemptRemote(deps.remoteFor(spec.ssh)));
   return {
     preflight: step(async (spec: Spec) => preflight(ops(spec), spec)),
     ensureRepositoryHost: step(async (spec: Spec) => ensureRepositoryHost(ops(spec), spec)),
