@@ -8,10 +8,11 @@
  *   match the entry's patterns: the activity's first change on a host, or a detached run started.
  * - `b`: after the activity's function resolved, before the worker reports the completion, so the
  *   workflow never records it and the retry re-runs a step that is already done.
- * Every kill is appended to the plan's log with a timestamp before the signal: a restarted worker
- * reads the log and skips entries that already fired, so one workflow run can take several kills.
+ * Every kill is appended to the plan's log with a timestamp before the signal. An entry fires once:
+ * its claim file (created exclusively, so two workers cannot both fire it) makes every worker,
+ * restarted or not, skip it afterwards, so one workflow run can take several kills in turn.
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { describe, type Command } from './remote/command';
@@ -85,15 +86,23 @@ export class FaultHook {
   }
 
   private due(point: FaultPoint, a: { workflowType: string; activityType: string }): FaultEntry[] {
-    const fired = new Set(readFaultLog(this.plan.log).flatMap((r) => (r.kind === 'kill' ? [r.id] : [])));
-    return this.plan.entries.filter((e) => e.point === point && e.workflowType === a.workflowType && e.activityType === a.activityType && !fired.has(e.id));
+    return this.plan.entries.filter((e) => e.point === point && e.workflowType === a.workflowType && e.activityType === a.activityType && !existsSync(this.claimFile(e)));
   }
 
-  private kill(entry: FaultEntry, a: ActivityRef, command?: string): never {
+  private claimFile(e: FaultEntry): string {
+    return `${this.plan.log}.${e.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  }
+
+  /** Kills this process unless another worker fired the entry first. */
+  private fire(entry: FaultEntry, a: ActivityRef, command?: string): void {
+    try {
+      writeFileSync(this.claimFile(entry), '', { flag: 'wx' });
+    } catch {
+      return;
+    }
     const { workflowId, runId, activityType, activityId, attempt } = a;
     this.append({ kind: 'kill', at: Date.now(), id: entry.id, point: entry.point, command, workflowId, runId, activityType, activityId, attempt, inFlight: [...this.inFlight.values()] });
     process.kill(process.pid, 'SIGKILL');
-    throw new Error('unreachable: SIGKILL sent to self');
   }
 
   /** Point b, and the start of every attempt (the matrix measures resume times from these). */
@@ -109,7 +118,7 @@ export class FaultHook {
         try {
           const result = await next(input);
           const entry = this.due('b', a)[0];
-          if (entry) this.kill(entry, ref);
+          if (entry) this.fire(entry, ref);
           return result;
         } finally {
           this.inFlight.delete(key);
@@ -129,7 +138,7 @@ export class FaultHook {
           const entry = this.due('a', a).find((e) => (!e.command || new RegExp(e.command).test(text)) && (!e.output || new RegExp(e.output, 'm').test(result.stdout)));
           if (entry) {
             const { workflowType: _, ...ref } = a;
-            this.kill(entry, ref, `${host.name}: ${text.slice(0, 200)}`);
+            this.fire(entry, ref, `${host.name}: ${text.slice(0, 200)}`);
           }
         }
         return result;
