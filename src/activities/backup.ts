@@ -103,7 +103,7 @@ export async function runBackup(ops: HostOps, spec: Spec, type: BackupType, back
   const host = repoHost(spec);
   const started = Date.now();
   const command = pgbackrestCommand(spec.repository.user, spec.stanza, `--type=${type}`, backupStandby ? '--backup-standby' : '--no-backup-standby', '--log-level-console=detail', 'backup');
-  const { attached, output } = await runDetachedPgbackrest(ops, host, command, { tailLines: 400, progress: copyPercent });
+  const { attached, finishedBefore, output } = await runDetachedPgbackrest(ops, host, command, { tailLines: 400, progress: copyPercent });
   const label = newBackupLabel(output);
   const info = await stanzaInfo(ops, spec);
   const b = info?.backups.find((x) => x.label === label);
@@ -112,10 +112,10 @@ export async function runBackup(ops: HostOps, spec: Spec, type: BackupType, back
   const seconds = (Date.now() - started) / 1000;
   reportProgress({ label, percent: 100 });
   return {
-    changed: true,
+    changed: !finishedBefore,
     seconds,
     copiedFrom: copiedFrom(output),
-    detail: `${type} backup ${label}: ${b.sizes.delta} bytes copied${attached ? ' (re-attached to the running backup)' : ''}`,
+    detail: `${type} backup ${label}: ${b.sizes.delta} bytes copied${finishedBefore ? ' (made by an earlier attempt)' : attached ? ' (re-attached to the running backup)' : ''}`,
     backup: {
       label, type: b.type, databaseSize: b.sizes.database, deltaSize: b.sizes.delta, repoSize: b.sizes.repo, repoDeltaSize: b.sizes.repoDelta,
       startedAt: b.timestamp.start, stoppedAt: b.timestamp.stop, walStart: b.archive.start ?? '', walStop: b.archive.stop ?? '',
