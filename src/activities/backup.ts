@@ -30,10 +30,11 @@ export interface LockResult extends StepResult {
 const STALE_SECONDS = 120;
 const LOCKS = '/var/lib/stanzactl/locks';
 
+// Prints the owner line, now, and "new" when this call made the claim (a retry finds its own).
 const CLAIM = `set -eu
-install -d -m 700 ${LOCKS}; dir=${LOCKS}/backup-$1
-if mkdir "$dir" 2>/dev/null; then echo "$2 $3 $(date +%s)" > "$dir/owner"; fi
-cat "$dir/owner" 2>/dev/null || echo "- - 0"; date +%s`;
+install -d -m 700 ${LOCKS}; dir=${LOCKS}/backup-$1; new=
+if mkdir "$dir" 2>/dev/null; then echo "$2 $3 $(date +%s)" > "$dir/owner"; new=new; fi
+cat "$dir/owner" 2>/dev/null || echo "- - 0"; date +%s; echo "$new"`;
 
 // Compare-and-set: replaces the owner only if it is still the one judged dead.
 const TAKE_OVER = `set -eu
@@ -51,16 +52,18 @@ function ownerOf(line: string): { workflowId: string; runId: string; since: numb
 
 export async function claimBackupLock(ops: HostOps, spec: Spec, owner: BackupOwner): Promise<LockResult> {
   const host = repoHost(spec);
-  const [line, now] = (await ops.must(host, script(CLAIM, spec.stanza, owner.workflowId, owner.runId))).trim().split('\n');
+  const [line, now, made] = (await ops.must(host, script(CLAIM, spec.stanza, owner.workflowId, owner.runId))).split('\n');
   let holder = ownerOf(line);
   const mine = (h: typeof holder) => h.workflowId === owner.workflowId && h.runId === owner.runId;
+  let changed = made === 'new';
   if (!mine(holder)) {
     const run = await pollDetached(ops.remote, host, runKeyOf(holder.workflowId, holder.runId, 'runBackup', host));
     if (run.state !== 'running' && Number(now) - holder.since > STALE_SECONDS) {
       holder = ownerOf(await ops.must(host, script(TAKE_OVER, spec.stanza, owner.workflowId, owner.runId, line.trim())));
+      changed = true;
     }
   }
-  if (mine(holder)) return { changed: true, claimed: true, detail: `backup lock for stanza ${spec.stanza} held by ${owner.workflowId}` };
+  if (mine(holder)) return { changed, claimed: true, detail: `backup lock for stanza ${spec.stanza} ${changed ? 'claimed' : 'already held'} by ${owner.workflowId}` };
   const since = new Date(holder.since * 1000).toISOString();
   return { changed: false, claimed: false, holder: { workflowId: holder.workflowId, since }, detail: `a backup of stanza ${spec.stanza} is already running: ${holder.workflowId} since ${since}` };
 }

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WorkflowHandleWithFirstExecutionRunId as WorkflowHandle } from '@temporalio/client';
+import { ActivityFailure, WorkflowFailedError, type WorkflowHandleWithFirstExecutionRunId as WorkflowHandle } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { startProvision } from '../../src/client';
+import { failureMessage, startProvision } from '../../src/client';
 import { startBackup } from '../../src/commands/backup';
 import { readFaultLog, type FaultEntry, type FaultPoint, type FaultRecord } from '../../src/faults';
 import { TASK_QUEUE } from '../../src/paths';
@@ -250,7 +250,8 @@ class FaultLab {
       assert.equal((await lines(n.name, '/var/lib/postgresql/.ssh/authorized_keys')).length, 1, `${n.name}: one authorized key`);
       const known = await lines(n.name, '/var/lib/postgresql/.ssh/known_hosts');
       assert.equal(new Set(known).size, known.length, `${n.name}: no repeated known_hosts line`);
-      assert.equal(known.filter((l) => l.split(' ')[0].split(',').includes('backup-srv')).length, 1, `${n.name}: one known_hosts line for backup-srv`);
+      const repoHost = this.f.spec.repository.host;
+      assert.equal(known.filter((l) => l.split(' ')[0].split(',').includes(repoHost)).length, 1, `${n.name}: one known_hosts line for ${repoHost}`);
       assert.match(await c.sh(n.name, ['cat', '/etc/pgbackrest.conf']), /^\[demo\]$/m);
     }
     for (const n of ['pg2-srv', 'pg3-srv']) assert.equal((await lines(n, '/var/lib/postgresql/.pgpass')).length, 1, `${n}: one .pgpass line`);
@@ -263,7 +264,12 @@ class FaultLab {
   }
 }
 
-const problem = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0];
+/** The failing step and its reason, as a DBA would read them. */
+function problem(e: unknown): string {
+  const cause = e instanceof WorkflowFailedError ? e.cause : undefined;
+  const step = cause instanceof ActivityFailure ? `${cause.activityType} (retry state ${cause.retryState}): ` : '';
+  return step + failureMessage(e).split('\n')[0];
+}
 
 /** Runs the whole matrix on two fresh labs (point a and point b of provision), then the server kills. */
 export async function runFaultMatrix(labs: { a: [string, string]; b: [string, string]; c: [string, string] }, say: (line: string) => void = () => undefined): Promise<MatrixReport> {
