@@ -1,5 +1,6 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { FaultHook } from './faults';
 import { TASK_QUEUE, temporalAddress, temporalNamespace } from './paths';
 import { hostAwayBudgetMs } from './remote/away';
 import { SshPool } from './remote/ssh-pool';
@@ -33,15 +34,28 @@ export interface WorkerSettings {
   readonly workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
+/**
+ * STANZACTL_WORKFLOW_BUNDLE names a bundle made by `bundleWorkflowCode` from this same build: a
+ * worker restarted after a crash then polls within a second or two instead of running webpack.
+ */
+function bundleFromEnv(): WorkerOptions['workflowBundle'] | undefined {
+  const codePath = process.env.STANZACTL_WORKFLOW_BUNDLE;
+  return codePath ? { codePath } : undefined;
+}
+
 export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Worker; close: () => Promise<void> }> {
   const connection = await NativeConnection.connect({ address: s.address ?? temporalAddress() });
   const pools = sshPools();
+  // Test-only (src/faults.ts): absent unless STANZACTL_FAULTS names a fault plan.
+  const faults = FaultHook.fromEnv();
+  const bundle = s.workflowBundle ?? bundleFromEnv();
   const worker = await Worker.create({
     connection,
     namespace: s.namespace ?? temporalNamespace(),
     taskQueue: s.taskQueue ?? TASK_QUEUE,
-    ...(s.workflowBundle ? { workflowBundle: s.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
-    activities: createActivities({ remoteFor: pools.remoteFor }),
+    ...(bundle ? { workflowBundle: bundle } : { workflowsPath: require.resolve('./workflows') }),
+    activities: createActivities({ remoteFor: faults ? (ssh) => faults.remote(pools.remoteFor(ssh)) : pools.remoteFor }),
+    ...(faults ? { interceptors: { activity: [faults.interceptor] } } : {}),
     // The SDK sends an activity's heartbeats at most every 0.8 x heartbeatTimeout (4 s of the
     // profiles' 5 s), which would leave a live attempt 1 s of slack; once a second leaves it 4 s.
     maxHeartbeatThrottleInterval: '1 second',

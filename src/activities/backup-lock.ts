@@ -36,14 +36,16 @@ flock -w 20 9
 now=$(date +%s)
 write_owner() { printf '%s %s %s\\n' "$1" "$2" "$now" > "$dir/owner.tmp"; mv -f "$dir/owner.tmp" "$dir/owner"; }`;
 
-// Prints the owner line ("- - MTIME" for an owner-less directory within its grace), then now.
+// Prints the owner line ("- - MTIME" for an owner-less directory within its grace), now, and "new"
+// when this call made the claim (a retry of the claiming step finds its own claim: not new).
 const CLAIM = `${PRELUDE}
+new=
 if [ -d "$dir" ] && [ ! -e "$dir/owner" ] && [ $((now - $(stat -c %Y "$dir"))) -gt ${OWNERLESS_GRACE_SECONDS} ]; then
   rm -rf -- "$dir"
 fi
-if mkdir "$dir" 2>/dev/null; then write_owner "$3" "$4"; fi
+if mkdir "$dir" 2>/dev/null; then write_owner "$3" "$4"; new=new; fi
 cat "$dir/owner" 2>/dev/null || echo "- - $(stat -c %Y "$dir")"
-echo "$now"`;
+echo "$now"; echo "$new"`;
 
 // Compare-and-set: replaces the owner only if it is still the line judged dead (same since), or
 // claims the lock if its holder released it meanwhile.
@@ -99,8 +101,8 @@ export const lockScripts = {
   release: (locks: string, stanza: string, o: LockOwner): Command => script(RELEASE, locks, stanza, o.workflowId, o.runId),
 };
 
-/** CLAIM's output: the holder now, and the host's clock. */
-export function parseClaim(out: string): { holder: Holder; now: number } {
-  const [line, now] = out.trim().split('\n');
-  return { holder: parseHolder(line), now: Number(now) };
+/** CLAIM's output: the holder now, the host's clock, and whether this call made the claim. */
+export function parseClaim(out: string): { holder: Holder; now: number; made: boolean } {
+  const [line, now, made] = out.split('\n');
+  return { holder: parseHolder(line), now: Number(now), made: made === 'new' };
 }

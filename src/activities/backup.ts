@@ -29,13 +29,15 @@ export async function claimBackupLock(ops: HostOps, spec: Spec, owner: BackupOwn
   const host = repoHost(spec);
   const claim = parseClaim(await ops.must(host, lockScripts.claim(LOCKS, spec.stanza, owner)));
   let holder = claim.holder;
+  let changed = claim.made;
   if (!isOwner(holder, owner)) {
     const run = await pollDetached(ops.remote, host, runKeyOf(holder.workflowId, holder.runId, 'runBackup', host));
     if (isStale(holder, claim.now, run.state === 'running')) {
       holder = parseHolder(await ops.must(host, lockScripts.takeOver(LOCKS, spec.stanza, owner, holder)));
+      changed = true;
     }
   }
-  if (isOwner(holder, owner)) return { changed: true, claimed: true, detail: `backup lock for stanza ${spec.stanza} held by ${owner.workflowId}` };
+  if (isOwner(holder, owner)) return { changed, claimed: true, detail: `backup lock for stanza ${spec.stanza} ${changed ? 'claimed' : 'already held'} by ${owner.workflowId}` };
   const since = new Date(holder.since * 1000).toISOString();
   return { changed: false, claimed: false, holder: { workflowId: holder.workflowId, since }, detail: `a backup of stanza ${spec.stanza} is already running: ${describeHolder(holder)}` };
 }
@@ -112,7 +114,7 @@ export async function runBackup(ops: HostOps, spec: Spec, type: BackupType, back
   const started = Date.now();
   await renewBackupLock(ops, spec);
   const command = pgbackrestCommand(spec.repository.user, spec.stanza, `--type=${type}`, backupStandby ? '--backup-standby' : '--no-backup-standby', '--log-level-console=detail', 'backup');
-  const { attached, output } = await runDetachedPgbackrest(ops, host, command, { tailLines: 400, progress: copyPercent }).catch(async (e: unknown) => {
+  const { attached, finishedBefore, output } = await runDetachedPgbackrest(ops, host, command, { tailLines: 400, progress: copyPercent }).catch(async (e: unknown) => {
     throw await withRepositorySpace(ops, host, spec.repository.path, e);
   });
   const label = newBackupLabel(output);
@@ -123,10 +125,10 @@ export async function runBackup(ops: HostOps, spec: Spec, type: BackupType, back
   const seconds = (Date.now() - started) / 1000;
   reportProgress({ label, percent: 100 });
   return {
-    changed: true,
+    changed: !finishedBefore,
     seconds,
     copiedFrom: copiedFrom(output),
-    detail: `${type} backup ${label}: ${b.sizes.delta} bytes copied${attached ? ' (re-attached to the running backup)' : ''}`,
+    detail: `${type} backup ${label}: ${b.sizes.delta} bytes copied${finishedBefore ? ' (made by an earlier attempt)' : attached ? ' (re-attached to the running backup)' : ''}`,
     backup: {
       label, type: b.type, databaseSize: b.sizes.database, deltaSize: b.sizes.delta, repoSize: b.sizes.repo, repoDeltaSize: b.sizes.repoDelta,
       startedAt: b.timestamp.start, stoppedAt: b.timestamp.stop, walStart: b.archive.start ?? '', walStop: b.archive.stop ?? '',

@@ -28,6 +28,8 @@ export async function startedBefore(ops: HostOps, host: HostAddress): Promise<bo
 
 export interface DetachedOutcome {
   readonly attached: boolean;
+  /** An earlier attempt's run had already ended when this one attached: this attempt changed nothing. */
+  readonly finishedBefore: boolean;
   readonly output: string;
 }
 
@@ -52,6 +54,7 @@ export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, com
   const { attached } = await whileAway(host, () => startOrAttach(ops.remote, host, key, command), {
     budgetMs, retryMs: 1000, what: `before run ${key} could start (or re-attach)`, signal: ctx.cancellationSignal, onAway,
   });
+  const finishedBefore = attached && (await pollDetached(ops.remote, host, key, 0)).state === 'exited';
   const status = await waitDetached(ops.remote, host, key, {
     intervalMs: 500,
     tailLines: o.tailLines,
@@ -60,7 +63,7 @@ export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, com
     onAway,
     onProgress: (s) => beat({ runKey: key, attached, percent: o.progress?.(s.outputTail), last: s.outputTail.trim().split('\n').pop() ?? '' }),
   });
-  if (status.state === 'exited' && status.code === 0) return { attached, output: status.outputTail };
+  if (status.state === 'exited' && status.code === 0) return { attached, finishedBefore, output: status.outputTail };
   // A failed or vanished run must not be re-attached by the next attempt: that one starts afresh.
   await clearDetached(ops.remote, host, key);
   if (status.state === 'lost') throw new Error(`${host.name}: the pgBackRest process of run ${key} vanished without an exit status (host restarted?)`);

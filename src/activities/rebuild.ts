@@ -80,12 +80,13 @@ export interface Marker extends StepResult {
 // A row of our own, in a schema of our own, so the check reads nothing of the user's.
 const MARKER_SQL = (id: string) => `CREATE SCHEMA IF NOT EXISTS stanzactl;
 CREATE TABLE IF NOT EXISTS stanzactl.rebuild_marker (id text PRIMARY KEY, written_at timestamptz NOT NULL DEFAULT now());
-INSERT INTO stanzactl.rebuild_marker (id) VALUES (${quoteLiteral(id)}) ON CONFLICT (id) DO NOTHING;`;
+INSERT INTO stanzactl.rebuild_marker (id) VALUES (${quoteLiteral(id)}) ON CONFLICT (id) DO NOTHING RETURNING id;`;
 
 /** A row written on the primary after the restore began: the rebuilt node must replay it. */
 export async function writeMarker(ops: HostOps, spec: Spec, id: string): Promise<Marker> {
-  await query(ops, nodeAddress(primaryNode(spec)), spec.postgres, MARKER_SQL(id));
-  return { changed: true, id, detail: `marker ${id} written on ${primaryNode(spec).name}` };
+  // RETURNING prints the id only when this call inserted it: a retry finds the row and changes nothing.
+  const inserted = (await query(ops, nodeAddress(primaryNode(spec)), spec.postgres, MARKER_SQL(id))) !== '';
+  return { changed: inserted, id, detail: `marker ${id} ${inserted ? 'written' : 'was already'} on ${primaryNode(spec).name}` };
 }
 
 /** Waits until the standby streams and has replayed the marker; returns the lag at that moment. */

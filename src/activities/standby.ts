@@ -95,7 +95,8 @@ export async function prepareStandby(ops: HostOps, spec: Spec, nodeName: string,
   }
   // What is left of this cluster's files (even without pg_control) is reused by a delta restore.
   const delta = (await ops.must(host, asUser(pg.osUser, script(HAS_FILES, pg.dataDir)))).trim() === 'yes';
-  return { ...merge(results, `${nodeName} ready for restore`), changed: true, streaming: false, delta };
+  // A retry of a prepare that already ran (worker killed before it reported) finds nothing to do: "ok".
+  return { ...merge(results, `${nodeName} ready for restore`), streaming: false, delta };
 }
 
 export interface RestoreResult extends StepResult {
@@ -114,11 +115,12 @@ export async function restoreStandby(ops: HostOps, spec: Spec, nodeName: string,
   const started = Date.now();
   const timeline = targetTimeline ? [`--target-timeline=${targetTimeline}`] : [];
   const mode = !delta ? ['--no-delta'] : deltaBy === 'timestamp' ? ['--delta', '--force'] : ['--delta'];
-  const { attached } = await runDetachedPgbackrest(ops, host,
+  const { attached, finishedBefore } = await runDetachedPgbackrest(ops, host,
     pgbackrestCommand(spec.postgres.osUser, spec.stanza, '--type=standby', ...mode, ...timeline, '--log-level-console=detail', 'restore'),
     { progress: copyPercent });
   const seconds = (Date.now() - started) / 1000;
-  return { changed: true, seconds, detail: `${delta ? `delta (by ${deltaBy}) ` : ''}restore on ${nodeName} in ${seconds.toFixed(1)} s${attached ? ' (re-attached)' : ''}` };
+  const how = finishedBefore ? ' (made by an earlier attempt)' : attached ? ' (re-attached)' : '';
+  return { changed: !finishedBefore, seconds, detail: `${delta ? `delta (by ${deltaBy}) ` : ''}restore on ${nodeName} in ${seconds.toFixed(1)} s${how}` };
 }
 
 export async function startStandby(ops: HostOps, spec: Spec, nodeName: string): Promise<StepResult> {

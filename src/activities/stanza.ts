@@ -50,8 +50,9 @@ export async function ensureFullBackup(ops: HostOps, spec: Spec): Promise<FullBa
     const existing = summary(await stanzaInfo(ops, spec));
     if (existing) return { changed: false, detail: `full backup ${existing.label} exists`, backup: existing };
   }
-  const { attached } = await runDetachedPgbackrest(ops, host, pgbackrestCommand(spec.repository.user, spec.stanza, '--type=full', '--log-level-console=info', 'backup'));
+  const { attached, finishedBefore } = await runDetachedPgbackrest(ops, host, pgbackrestCommand(spec.repository.user, spec.stanza, '--type=full', '--log-level-console=info', 'backup'));
   const made = summary(await stanzaInfo(ops, spec));
   if (!made) throw new Error(`pgBackRest reported success but stanza ${spec.stanza} shows no full backup`);
-  return { changed: true, detail: `full backup ${made.label}${attached ? ' (re-attached to the running backup)' : ''}`, backup: made };
+  const how = finishedBefore ? ' (made by an earlier attempt)' : attached ? ' (re-attached to the running backup)' : '';
+  return { changed: !finishedBefore, detail: `full backup ${made.label}${how}`, backup: made };
 }

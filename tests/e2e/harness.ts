@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,36 +78,66 @@ export class TestTemporal {
   }
 }
 
-/** `stanzactl worker` as its own process, so a test can SIGKILL it like a crash would. */
+/**
+ * `stanzactl worker` as its own process, so a test can SIGKILL it like a crash would. With
+ * `restartOnCrash`, a worker that dies without `kill()` (a fault plan's SIGKILL) is started again
+ * at once, as a supervisor would; `restarts` keeps when each died and polled again.
+ */
 export class WorkerProcess {
   private child?: ChildProcess;
+  private stopping = false;
+  private restarting?: Promise<void>;
   output = '';
+  readonly restarts: { diedAt: number; readyAt?: number }[] = [];
 
-  constructor(private readonly env: Record<string, string>) {}
+  constructor(private readonly env: Record<string, string>, private readonly restartOnCrash = false) {}
 
   async start(): Promise<void> {
+    this.stopping = false;
     const child = spawn(process.execPath, [join(projectRoot(), 'bin', 'stanzactl.js'), 'worker'], {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
-    child.stdout?.on('data', (d) => (this.output += d));
-    child.stderr?.on('data', (d) => (this.output += d));
+    let output = '';
+    child.stdout?.on('data', (d) => ((output += d), (this.output += d)));
+    child.stderr?.on('data', (d) => ((output += d), (this.output += d)));
+    if (this.restartOnCrash) child.once('exit', () => this.crashed(child));
     // The worker prints its polling line once the bundle is built and it is registered.
     const deadline = Date.now() + 90_000;
-    while (!this.output.includes('polling task queue')) {
-      if (child.exitCode !== null) throw new Error(`worker exited early:\n${this.output}`);
-      if (Date.now() > deadline) throw new Error(`worker not ready:\n${this.output}`);
-      await new Promise((r) => setTimeout(r, 200));
+    while (!output.includes('polling task queue')) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`worker exited early:\n${output}`);
+      if (Date.now() > deadline) throw new Error(`worker not ready:\n${output}`);
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 
+  private crashed(child: ChildProcess): void {
+    if (this.stopping || child !== this.child) return;
+    const restart = { diedAt: Date.now(), readyAt: undefined as number | undefined };
+    this.restarts.push(restart);
+    this.restarting = this.start().then(() => void (restart.readyAt = Date.now()), (e: unknown) => {
+      if (!this.stopping) this.output += `\nrestart failed: ${e}\n`;
+    });
+  }
+
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    this.stopping = true;
+    await this.restarting;
     if (!this.child) return;
     this.child.kill(signal);
     await exited(this.child);
     this.child = undefined;
   }
+}
+
+/** The workflows bundled once per test run, for workers that restart in a second or two. */
+export async function buildWorkflowBundle(dir: string): Promise<string> {
+  const { bundleWorkflowCode } = await import('@temporalio/worker');
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') });
+  const path = join(dir, 'workflow-bundle.js');
+  writeFileSync(path, code);
+  return path;
 }
 
 /**

@@ -1,0 +1,397 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ActivityFailure, WorkflowFailedError, type WorkflowHandleWithFirstExecutionRunId as WorkflowHandle } from '@temporalio/client';
+import type { temporal } from '@temporalio/proto';
+import { failureMessage, startProvision } from '../../src/client';
+import { startBackup } from '../../src/commands/backup';
+import { readFaultLog, type FaultEntry, type FaultPoint, type FaultRecord } from '../../src/faults';
+import { TASK_QUEUE } from '../../src/paths';
+import type { BackupOutcome } from '../../src/workflows/backup';
+import { rebuildWorkflowId } from '../../src/workflows/rebuild';
+import { ProvisionFixture } from './fixture';
+import { buildWorkflowBundle, WorkerProcess } from './harness';
+
+/**
+ * The fault matrix: every activity of provisionCluster, backupStandby and rebuildStandby, killed
+ * (SIGKILL of the worker, src/faults.ts) at point a (inside, after its first change) and at point b
+ * (done, not yet recorded). One workflow run takes all the kills of one workflow and point in turn.
+ * Shared by tests/e2e/fault-matrix.test.ts (asserts every row) and bench/fault-matrix.ts (prints).
+ */
+
+type Workflow = 'provisionCluster' | 'backupStanza' | 'rebuildStandby';
+
+/** Point a of each step: the first command that changes something there (or a read, for steps that only read). */
+const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; output?: string }>> = {
+  provisionCluster: {
+    preflight: {},
+    ensureRepositoryHost: { command: 'useradd|mkdir -p' },
+    ensureNodeDirectories: { command: 'mkdir -p' },
+    ensureSshTrust: { output: '^created$' },
+    ensurePgbackrestConf: { command: 'mktemp' },
+    ensurePrimary: { command: 'pg_createcluster|initdb' },
+    ensureStanza: { command: 'stanza-create' },
+    checkStanza: {},
+    ensureFullBackup: { command: 'stanzactl-run' },
+    ensureReplicationAccess: {},
+    ensureStandbyPgpass: { command: 'mktemp' },
+    prepareStandby: { command: 'pg_createcluster|pg_ctlcluster .* stop|mkdir -p' },
+    restoreStandby: { command: 'stanzactl-run' },
+    startStandby: { command: 'pg_ctlcluster .* start' },
+    waitStreaming: {},
+  },
+  backupStanza: {
+    claimBackupLock: { command: 'install -d -m 700' },
+    chooseBackupSource: {},
+    runBackup: { command: 'stanzactl-run' },
+    releaseBackupLock: { command: 'rm -rf' },
+  },
+  rebuildStandby: {
+    inspectRebuildTarget: {},
+    ensureNodeDirectories: { command: 'mkdir -p' },
+    ensureSshTrust: {},
+    ensurePgbackrestConf: { command: 'mktemp' },
+    ensureStandbyPgpass: { command: 'mktemp' },
+    prepareStandby: { command: 'pg_ctlcluster .* stop' },
+    restoreStandby: { command: 'stanzactl-run' },
+    startStandby: { command: 'pg_ctlcluster .* start' },
+    writeMarker: {},
+    waitMarkerReplayed: {},
+  },
+};
+
+export interface MatrixRow {
+  readonly workflow: Workflow;
+  readonly step: string;
+  readonly point: FaultPoint;
+  /** "ok", or what went wrong for this kill. */
+  readonly outcome: string;
+  /** Kill to the retried attempt's ActivityTaskStarted, in seconds. */
+  readonly resumeSeconds?: number;
+  /** The limit the resume is held to: the step's heartbeatTimeout + 2 s. */
+  readonly limitSeconds?: number;
+}
+
+export interface ServerKillRow {
+  readonly workflow: Workflow;
+  readonly at: string;
+  readonly outcome: string;
+}
+
+export interface MatrixReport {
+  readonly rows: MatrixRow[];
+  readonly serverKills: ServerKillRow[];
+  /** Per workflow run: what is wrong beyond single rows (end state, extra retries, repeated pgBackRest runs). */
+  readonly runProblems: string[];
+  /** Seconds from a worker's death to its successor polling. */
+  readonly restartSeconds: number[];
+  readonly seconds: number;
+}
+
+interface ActivityEvent {
+  readonly type: string;
+  readonly activityId: string;
+  readonly heartbeatSeconds?: number;
+  startedAt?: number;
+  attempt: number;
+  result?: unknown;
+}
+
+const millis = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number => Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
+
+/** Each activity of a history by its activity id: type, last attempt, its start time and result. */
+function activityEvents(history: temporal.api.history.v1.IHistory): Map<string, ActivityEvent> {
+  const byScheduled = new Map<string, ActivityEvent>();
+  for (const e of history.events ?? []) {
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) {
+      const hb = s.heartbeatTimeout ? millis(s.heartbeatTimeout) / 1000 : undefined;
+      byScheduled.set(String(e.eventId), { type: s.activityType?.name ?? '?', activityId: s.activityId ?? '?', heartbeatSeconds: hb, attempt: 0 });
+    }
+    const st = e.activityTaskStartedEventAttributes;
+    if (st) {
+      const a = byScheduled.get(String(st.scheduledEventId))!;
+      a.attempt = st.attempt ?? 0;
+      a.startedAt = millis(e.eventTime);
+    }
+    const done = e.activityTaskCompletedEventAttributes;
+    if (done) {
+      const p = done.result?.payloads?.[0];
+      byScheduled.get(String(done.scheduledEventId))!.result = p?.data ? JSON.parse(Buffer.from(p.data).toString()) : undefined;
+    }
+  }
+  return new Map([...byScheduled.values()].map((a) => [a.activityId, a]));
+}
+
+function entriesFor(workflow: Workflow, point: FaultPoint): FaultEntry[] {
+  return Object.entries(FIRST_CHANGE[workflow]).map(([activityType, m]) => ({
+    id: `${workflow}/${activityType}/${point}`,
+    workflowType: workflow,
+    activityType,
+    point,
+    ...(point === 'a' ? m : {}),
+  }));
+}
+
+/** Rows of one workflow run that took the kills of `entries`, read from its history and the fault log. */
+function rowsOf(workflow: Workflow, point: FaultPoint, entries: FaultEntry[], log: FaultRecord[], history: temporal.api.history.v1.IHistory, runId: string): { rows: MatrixRow[]; problems: string[] } {
+  const acts = activityEvents(history);
+  const kills = log.flatMap((r) => (r.kind === 'kill' && r.runId === runId ? [r] : []));
+  const killTimes = kills.map((k) => k.at).sort((x, y) => x - y);
+  const rows = entries.map((e): MatrixRow => {
+    const step = e.activityType;
+    const k = kills.find((x) => x.id === e.id);
+    if (!k) return { workflow, step, point, outcome: 'the kill never fired' };
+    const a = acts.get(k.activityId);
+    if (!a?.startedAt) return { workflow, step, point, outcome: `${step} (activity ${k.activityId}) never started again` };
+    const problems: string[] = [];
+    if (a.attempt <= k.attempt) problems.push(`attempt ${a.attempt} after a kill in attempt ${k.attempt}`);
+    // The kill this attempt resumed from: the last one before it started (a sibling's may come after this one's).
+    const from = killTimes.filter((t) => t <= a.startedAt!).pop() ?? k.at;
+    const resumeSeconds = (a.startedAt - from) / 1000;
+    const limitSeconds = (a.heartbeatSeconds ?? Infinity) + 2;
+    if (!(resumeSeconds <= limitSeconds)) problems.push(`resumed after ${resumeSeconds.toFixed(1)} s (limit ${limitSeconds} s)`);
+    const changed = (a.result as { changed?: boolean } | undefined)?.changed;
+    if (point === 'b' && changed === true) problems.push('the re-run of the completed step reported "changed"');
+    return { workflow, step, point, outcome: problems.join('; ') || 'ok', resumeSeconds, limitSeconds };
+  });
+  // Only a killed attempt, or one in flight beside it when the worker died, may have run twice.
+  const mayRetry = new Set(kills.flatMap((k) => [k.activityId, ...k.inFlight.filter((f) => f.runId === runId).map((f) => f.activityId)]));
+  const problems = [...acts.values()].filter((a) => a.attempt > 1 && !mayRetry.has(a.activityId)).map((a) => `${a.type} (activity ${a.activityId}) ran ${a.attempt} times without a kill`);
+  return { rows, problems };
+}
+
+const count = (text: string, re: RegExp) => text.match(re)?.length ?? 0;
+
+/**
+ * A lab cluster and two supervised workers whose fault plan each run replaces. Two, as a site
+ * that cares about resume time runs them: the retry of a killed attempt starts on the survivor
+ * while the supervisor restarts the dead one, so resume time is Temporal's detection and retry,
+ * not process start-up on a loaded machine (the restarts are measured apart).
+ */
+class FaultLab {
+  readonly f: ProvisionFixture;
+  private readonly dir = mkdtempSync(join(tmpdir(), 'stanzactl-faults-'));
+  private readonly planFile = join(this.dir, 'plan.json');
+  private runs = 0;
+  private workers: WorkerProcess[] = [];
+  /** Seconds from each worker's death to its successor polling. */
+  readonly restartSeconds: number[] = [];
+
+  constructor(prefix: string, subnet: string, bundle: string) {
+    this.f = new ProvisionFixture('debian', prefix, subnet);
+    this.f.workerEnv.STANZACTL_WORKFLOW_BUNDLE = bundle;
+    this.f.workerEnv.STANZACTL_FAULTS = this.planFile;
+    this.plan([]);
+  }
+
+  private plan(entries: FaultEntry[]): string {
+    const log = join(this.dir, `faults-${++this.runs}.jsonl`);
+    writeFileSync(this.planFile, JSON.stringify({ entries, log }));
+    return log;
+  }
+
+  async setUp(): Promise<void> {
+    await this.f.setUp();
+    // Standbys listed in the repository's config: backups choose their source on the hosts.
+    this.f.spec = { ...this.f.spec, backups: { fromStandby: 'prefer' } };
+    await this.f.worker.kill();
+    await this.startWorkers();
+  }
+
+  private async startWorkers(): Promise<void> {
+    this.workers = [new WorkerProcess(this.f.workerEnv, true), new WorkerProcess(this.f.workerEnv, true)];
+    this.f.worker = this.workers[0];
+    await Promise.all(this.workers.map((w) => w.start()));
+  }
+
+  private async stopWorkers(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.kill()));
+    for (const w of this.workers) for (const r of w.restarts) if (r.readyAt) this.restartSeconds.push((r.readyAt - r.diedAt) / 1000);
+    this.workers = [];
+  }
+
+  async teardown(): Promise<void> {
+    await this.stopWorkers();
+    await this.f.teardown();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Restarts the workers on a new plan (the plan is read at start), runs the workflow, reads its log. */
+  async withKills<T>(entries: FaultEntry[], start: () => Promise<WorkflowHandle>): Promise<{ result: T; log: FaultRecord[]; history: temporal.api.history.v1.IHistory; runId: string }> {
+    await this.stopWorkers();
+    const log = this.plan(entries);
+    await this.startWorkers();
+    const handle = await start();
+    const result = (await handle.result()) as T;
+    return { result, log: readFaultLog(log), history: await handle.fetchHistory(), runId: handle.firstExecutionRunId };
+  }
+
+  async begins(host: string, command: 'backup' | 'restore'): Promise<number> {
+    return count(await this.f.checks.sh(host, ['bash', '-c', `cat /var/log/pgbackrest/*-${command}.log 2>/dev/null || true`]), new RegExp(`${command} command begin`, 'g'));
+  }
+
+  /** What an uninterrupted provision leaves, checked on the hosts without stanzactl. */
+  async assertProvisioned(): Promise<void> {
+    const c = this.f.checks;
+    await c.assertHealthy();
+    const hba = (await c.sh('pg1-srv', ['cat', await c.psql('pg1-srv', 'SHOW hba_file')])).split('\n');
+    for (const n of this.f.spec.nodes.filter((x) => x.role === 'standby')) {
+      const ip = this.f.lab.hosts.find((h) => h.name === n.name)!.ip;
+      assert.equal(hba.filter((l) => /\breplication\b/.test(l) && l.includes(ip)).length, 1, `one pg_hba line for ${n.name}`);
+    }
+    const repoUser = this.f.spec.repository.user;
+    const lines = async (host: string, path: string) => (await c.sh(host, ['cat', path])).split('\n').filter(Boolean);
+    const repoKeys = await lines('backup-srv', `/home/${repoUser}/.ssh/authorized_keys`);
+    assert.equal(repoKeys.length, 3, 'one key per node in the repository user\'s authorized_keys');
+    assert.equal(new Set(repoKeys).size, 3);
+    for (const n of this.f.spec.nodes) {
+      assert.equal((await lines(n.name, '/var/lib/postgresql/.ssh/authorized_keys')).length, 1, `${n.name}: one authorized key`);
+      const known = await lines(n.name, '/var/lib/postgresql/.ssh/known_hosts');
+      assert.equal(new Set(known).size, known.length, `${n.name}: no repeated known_hosts line`);
+      const repoHost = this.f.spec.repository.host;
+      assert.equal(known.filter((l) => l.split(' ')[0].split(',').includes(repoHost)).length, 1, `${n.name}: one known_hosts line for ${repoHost}`);
+      assert.match(await c.sh(n.name, ['cat', '/etc/pgbackrest.conf']), /^\[demo\]$/m);
+    }
+    for (const n of ['pg2-srv', 'pg3-srv']) assert.equal((await lines(n, '/var/lib/postgresql/.pgpass')).length, 1, `${n}: one .pgpass line`);
+    assert.equal((await lines('backup-srv', `/home/${repoUser}/.ssh/known_hosts`)).length, 3);
+  }
+
+  async lockReleased(): Promise<void> {
+    const r = await this.f.checks.sh('backup-srv', ['bash', '-c', 'ls /var/lib/stanzactl/locks 2>/dev/null || true']);
+    assert.equal(r.trim(), '', 'no backup lock left');
+  }
+}
+
+/** The failing step and its reason, as a DBA would read them. */
+function problem(e: unknown): string {
+  const cause = e instanceof WorkflowFailedError ? e.cause : undefined;
+  const step = cause instanceof ActivityFailure ? `${cause.activityType} (retry state ${cause.retryState}): ` : '';
+  return step + failureMessage(e).split('\n')[0];
+}
+
+/** Runs the whole matrix on two fresh labs (point a and point b of provision), then the server kills. */
+export async function runFaultMatrix(labs: { a: [string, string]; b: [string, string]; c: [string, string] }, say: (line: string) => void = () => undefined): Promise<MatrixReport> {
+  const t0 = Date.now();
+  const dir = mkdtempSync(join(tmpdir(), 'stanzactl-bundle-'));
+  const bundle = await buildWorkflowBundle(dir);
+  const rows: MatrixRow[] = [];
+  const runProblems: string[] = [];
+  const serverKills: ServerKillRow[] = [];
+  const labA = new FaultLab(...labs.a, bundle);
+  const labB = new FaultLab(...labs.b, bundle);
+  const labC = new FaultLab(...labs.c, bundle);
+  try {
+    await Promise.all([labA.setUp(), labB.setUp()]);
+    const spec = labA.f.spec;
+
+    const run = async (lab: FaultLab, workflow: Workflow, point: FaultPoint, start: () => Promise<WorkflowHandle>, check: (result: unknown) => Promise<void>) => {
+      const entries = entriesFor(workflow, point);
+      say(`${workflow} with ${entries.length} kills at point ${point}`);
+      try {
+        const r = await lab.withKills(entries, start);
+        const { rows: rs, problems } = rowsOf(workflow, point, entries, r.log, r.history, r.runId);
+        rows.push(...rs);
+        runProblems.push(...problems.map((p) => `${workflow} point ${point}: ${p}`));
+        await check(r.result).catch((e: unknown) => runProblems.push(`${workflow} point ${point}: end state: ${problem(e)}`));
+      } catch (e) {
+        rows.push(...entries.map((en) => ({ workflow, step: en.activityType, point, outcome: `workflow failed: ${problem(e)}` })));
+      }
+    };
+
+    const provision = async (lab: FaultLab, point: FaultPoint) => {
+      const standbys = ['pg2-srv', 'pg3-srv'];
+      await run(lab, 'provisionCluster', point, () => startProvision(lab.f.client, lab.f.spec), async () => {
+        await lab.assertProvisioned();
+        assert.equal(await lab.begins('backup-srv', 'backup'), 1, 'pgBackRest ran one backup');
+        for (const n of standbys) assert.equal(await lab.begins(n, 'restore'), 1, `pgBackRest ran one restore on ${n}`);
+      });
+    };
+    await Promise.all([provision(labA, 'a'), provision(labB, 'b')]);
+
+    const rebuild = (lab: FaultLab, id: string) => () =>
+      lab.f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: `${rebuildWorkflowId(spec.stanza, 'pg2-srv')}-${id}`, args: [lab.f.spec, 'pg2-srv', {}] });
+    const rebuilt = async (lab: FaultLab, restoresBefore: number, pg3Before: number) => {
+      assert.equal(await lab.begins('pg2-srv', 'restore'), restoresBefore + 1, 'pgBackRest ran one restore on pg2-srv');
+      assert.equal(await lab.begins('pg3-srv', 'restore'), pg3Before, 'pg3-srv was not restored');
+      assert.deepEqual(await lab.f.checks.streamingStandbys(), ['pg2-srv', 'pg3-srv']);
+      await lab.f.checks.rowReplicates();
+    };
+    const matrixOnA = async () => {
+      for (const point of ['a', 'b'] as const) {
+        const before = await labA.begins('backup-srv', 'backup');
+        await run(labA, 'backupStanza', point, () => startBackup(labA.f.client, spec, 'full'), async (result) => {
+          const o = result as BackupOutcome;
+          assert.equal(o.status, 'done');
+          if (o.status === 'done') assert.ok((await labA.f.checks.fullBackups()).includes(o.backup.label), `${o.backup.label} in pgbackrest info`);
+          assert.equal(await labA.begins('backup-srv', 'backup'), before + 1, 'pgBackRest ran one backup');
+          await labA.lockReleased();
+          await labA.f.checks.pgbackrest('check');
+        });
+      }
+
+      for (const point of ['a', 'b'] as const) {
+        const [pg2, pg3] = [await labA.begins('pg2-srv', 'restore'), await labA.begins('pg3-srv', 'restore')];
+        await run(labA, 'rebuildStandby', point, rebuild(labA, point), () => rebuilt(labA, pg2, pg3));
+      }
+    };
+
+    // Temporal itself SIGKILLed and restarted on its SQLite file while a long step runs.
+    const serverKill = async (lab: FaultLab, workflow: Workflow, at: { host: string; activity: string }, start: () => Promise<WorkflowHandle>, check: () => Promise<void>) => {
+      say(`${workflow}: Temporal server killed during ${at.activity}`);
+      try {
+        await lab.withKills([], async () => {
+          const handle = await start();
+          await lab.f.runStarted(at.host, handle.firstExecutionRunId, at.activity, () => true);
+          await lab.f.temporal.kill();
+          await lab.f.temporal.start();
+          return handle;
+        });
+        await check();
+        serverKills.push({ workflow, at: at.activity, outcome: 'ok' });
+      } catch (e) {
+        serverKills.push({ workflow, at: at.activity, outcome: problem(e) });
+      }
+    };
+    const serverKills3 = async () => {
+      await labB.teardown();
+      await labC.setUp();
+      await serverKill(labC, 'provisionCluster', { host: 'backup-srv', activity: 'ensureFullBackup' }, () => startProvision(labC.f.client, labC.f.spec), async () => {
+        await labC.assertProvisioned();
+        assert.equal(await labC.begins('backup-srv', 'backup'), 1, 'pgBackRest ran one backup');
+      });
+      const backups = await labC.begins('backup-srv', 'backup');
+      await serverKill(labC, 'backupStanza', { host: 'backup-srv', activity: 'runBackup' }, () => startBackup(labC.f.client, labC.f.spec, 'full'), async () => {
+        assert.equal(await labC.begins('backup-srv', 'backup'), backups + 1, 'pgBackRest ran one backup');
+        await labC.lockReleased();
+      });
+      const [pg2, pg3] = [await labC.begins('pg2-srv', 'restore'), await labC.begins('pg3-srv', 'restore')];
+      await serverKill(labC, 'rebuildStandby', { host: 'pg2-srv', activity: 'restoreStandby' }, rebuild(labC, 'server'), () => rebuilt(labC, pg2, pg3));
+    };
+    await Promise.all([matrixOnA(), serverKills3()]);
+  } finally {
+    await Promise.all([labA.teardown(), labB.teardown(), labC.teardown()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return { rows, serverKills, runProblems, restartSeconds: [labA, labB, labC].flatMap((l) => l.restartSeconds), seconds: (Date.now() - t0) / 1000 };
+}
+
+/** The matrix as the bench prints it. */
+export function matrixTable(r: MatrixReport): string {
+  const head = ['workflow', 'step', 'point', 'resume s', 'outcome'];
+  const body = r.rows.map((x) => [x.workflow, x.step, x.point, x.resumeSeconds?.toFixed(1) ?? '-', x.outcome]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const fmt = (cols: string[]) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
+  const resumes = r.rows.flatMap((x) => (x.resumeSeconds === undefined ? [] : [x.resumeSeconds]));
+  return [
+    fmt(head),
+    ...body.map(fmt),
+    '',
+    `${r.rows.length} kills, ${r.rows.filter((x) => x.outcome === 'ok').length} ok; largest resume ${Math.max(...resumes).toFixed(1)} s`,
+    ...r.serverKills.map((s) => `Temporal server SIGKILL during ${s.workflow}/${s.at}: ${s.outcome}`),
+    ...r.runProblems.map((p) => `problem: ${p}`),
+    `${r.restartSeconds.length} worker restarts, ${Math.min(...r.restartSeconds).toFixed(1)}-${Math.max(...r.restartSeconds).toFixed(1)} s each`,
+    `matrix took ${r.seconds.toFixed(0)} s`,
+  ].join('\n');
+}
