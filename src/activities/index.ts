@@ -41,7 +41,7 @@ function guarded<A extends [Spec, ...unknown[]], R>(fn: (...args: A) => Promise<
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const step = <A extends [Spec, ...unknown[]], R>(fn: (...args: A) => Promise<R>) => heartbeating(guarded(fn));
+  const step = <A extends [Spec, ...unknown[]], R>(fn: (...args: A) => Promise<R>) => guarded(heartbeating(fn));
   const ops = (spec: Spec) => new HostOps(attemptRemote(deps.remoteFor(spec.ssh)));
   return {
     preflight: step(async (spec: Spec) => preflight(ops(spec), spec)),
