@@ -1,7 +1,7 @@
 import { cmd, script, withStdin, type Arg, type Command } from '../remote/command';
 import { check } from '../remote/ssh-pool';
 import { refuse } from './failures';
-import { GUARDED, REFUSED_EXIT } from './path-guard';
+import { GUARDED, refusalOf } from './path-guard';
 import type { HostAddress, Remote, RunOptions, RunResult } from '../remote/types';
 
 export interface FileOwner {
@@ -52,7 +52,8 @@ export class HostOps {
   /** stdout of a command that must succeed; a path guard's refusal is never retried. */
   async must(host: HostAddress, c: Command, options?: RunOptions): Promise<string> {
     const r = await this.remote.run(host, c, options);
-    if (r.code === REFUSED_EXIT) throw refuse(`${host.name}: ${lastLine(r.stderr)}`, 'UnsafePath');
+    const refused = refusalOf(r);
+    if (refused !== undefined) throw refuse(`${host.name}: ${refused}`, 'UnsafePath');
     return check(host, c, r).stdout;
   }
 
@@ -89,9 +90,4 @@ export class HostOps {
     const [home, group] = check(host, c, r).stdout.trim().split('\n');
     return { home, group };
   }
-}
-
-function lastLine(text: string): string {
-  const lines = text.trim().split('\n');
-  return lines[lines.length - 1];
 }

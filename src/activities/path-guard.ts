@@ -13,10 +13,23 @@
  *   walked the same way.
  */
 
-/** Exit status of a refusal: the reason, naming the path, is the last line of stderr. */
-export const REFUSED_EXIT = 90;
+const REFUSED_EXIT = 90;
+const MARK = 'stanzactl refuses: ';
 
-const GUARD = `refusal() { echo "$*" >&2; exit ${REFUSED_EXIT}; }
+/**
+ * `refusal REASON` for our bash programs: exits with a status and a marked last line of stderr
+ * that no other program prints, so a refusal is never mistaken for a tool's own exit status.
+ */
+export const REFUSAL_FN = `refusal() { echo "${MARK}$*" >&2; exit ${REFUSED_EXIT}; }`;
+
+/** The reason of a refusal by one of our programs, if that is how it ended. */
+export function refusalOf(r: { code: number | null; stderr: string }): string | undefined {
+  if (r.code !== REFUSED_EXIT) return undefined;
+  const last = r.stderr.trimEnd().split('\n').pop() ?? '';
+  return last.startsWith(MARK) ? last.slice(MARK.length) : undefined;
+}
+
+const GUARD = `${REFUSAL_FN}
 # Walks the components of $1 with one lstat of them all; ctl ends as root, or as the account that
 # controls the directory holding the path. A root-made link restarts the walk from where it leads.
 guard() {

@@ -4,7 +4,7 @@ import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine } from '../facts/
 import type { Spec } from '../spec/schema';
 import { nodeAddress, repoHost } from './hosts';
 import type { HostOps } from './host-ops';
-import { REFUSED_EXIT } from './path-guard';
+import { REFUSAL_FN } from './path-guard';
 import { merge, type StepResult } from './types';
 
 interface Account {
@@ -17,9 +17,10 @@ interface Account {
 // ed25519: the seed's 4096-bit RSA works too, but costs seconds per key for no gain here. Run as
 // the account, so the kernel keeps it to its own files; a link where the key lives is refused.
 const ENSURE_KEYPAIR = `set -eu
+${REFUSAL_FN}
 umask 077
 for f in "$HOME/.ssh" "$HOME/.ssh/id_ed25519" "$HOME/.ssh/id_ed25519.pub"; do
-  if [ -L "$f" ]; then echo "$f is a symbolic link (to $(readlink -- "$f")): stanzactl does not follow it" >&2; exit ${REFUSED_EXIT}; fi
+  if [ -L "$f" ]; then refusal "$f is a symbolic link (to $(readlink -- "$f")): stanzactl does not follow it"; fi
 done
 mkdir -p "$HOME/.ssh"
 if [ ! -f "$HOME/.ssh/id_ed25519" ]; then ssh-keygen -q -N "" -t ed25519 -C "$1" -f "$HOME/.ssh/id_ed25519"; echo created; fi

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { GUARDED, REFUSED_EXIT } from '../../src/activities/path-guard';
+import { GUARDED, refusalOf } from '../../src/activities/path-guard';
 
 // The guard is bash run as root; here it runs on this machine's bash, in a directory tree made for
 // it below the build output (its ancestors must be root's alone, which /tmp's are not).
@@ -16,8 +16,15 @@ const rootOnly = (dir: string): boolean => {
   }
 };
 const ACCOUNT = 'nobody';
-const uid = Number(spawnSync('id', ['-u', ACCOUNT]).stdout);
+const id = spawnSync('id', ['-u', ACCOUNT], { encoding: 'utf8' });
+const uid = id.status === 0 ? Number(id.stdout) : NaN;
 const skip = process.getuid?.() !== 0 || !rootOnly(base) || !Number.isInteger(uid) ? 'needs root, a root-only build directory and user nobody' : false;
+
+test('only our marked refusal counts as one, not a tool that happens to exit 90', () => {
+  assert.equal(refusalOf({ code: 90, stderr: 'ERROR: [090]: something of the tool\n' }), undefined);
+  assert.equal(refusalOf({ code: 1, stderr: 'stanzactl refuses: no\n' }), undefined);
+  assert.equal(refusalOf({ code: 90, stderr: 'realpath: x\nstanzactl refuses: /a is a link\n' }), '/a is a link');
+});
 
 describe('path guard', { skip }, () => {
   const t = skip ? '' : mkdtempSync(join(base, '.path-guard-'));
@@ -36,7 +43,8 @@ describe('path guard', { skip }, () => {
   /** Runs `id -un` on `path` through the guard: who acted, or the refusal. */
   function who(path: string, owner = ''): { actor?: string; refused?: string } {
     const r = spawnSync('bash', ['-c', GUARDED, 'stanzactl', 'id -un', owner, path], { encoding: 'utf8' });
-    if (r.status === REFUSED_EXIT) return { refused: r.stderr.trim().split('\n').pop() };
+    const refused = refusalOf({ code: r.status, stderr: r.stderr });
+    if (refused !== undefined) return { refused };
     assert.equal(r.status, 0, r.stderr);
     return { actor: r.stdout.trim() };
   }
