@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../src/activities';
+import type { Command } from '../../src/remote/command';
 import { parseSpec } from '../../src/spec/load';
 
 const fixtures = resolve(__dirname, '../../../tests/fixtures/spec');
@@ -33,4 +35,34 @@ test('every activity refuses a bad spec, non-retryable and naming the field, bef
     });
   }
   assert.equal(asked, 0);
+});
+
+test('the activity that needs a {file:} secret refuses one outside the secrets directory before running any command', async (t) => {
+  const before = process.env.STANZACTL_SECRETS_DIR;
+  process.env.STANZACTL_SECRETS_DIR = mkdtempSync(join(tmpdir(), 'stanzactl-secrets-'));
+  t.after(() => {
+    rmSync(process.env.STANZACTL_SECRETS_DIR!, { recursive: true, force: true });
+    if (before === undefined) delete process.env.STANZACTL_SECRETS_DIR;
+    else process.env.STANZACTL_SECRETS_DIR = before;
+  });
+  const commands: Command[] = [];
+  const acts = createActivities({
+    remoteFor: () => ({
+      run: async (_host, c) => {
+        commands.push(c);
+        throw new Error('no command may run');
+      },
+      close: async () => undefined,
+    }),
+  });
+  const spec = JSON.parse(JSON.stringify(parseSpec(readFileSync(`${fixtures}/demo.yaml`, 'utf8'), 'demo.yaml')));
+  spec.replication.password = { file: '/etc/shadow' };
+  await assert.rejects(acts.ensureReplicationAccess(spec), (e: unknown) => {
+    assert.ok(e instanceof ApplicationFailure, String(e));
+    assert.equal(e.type, 'SecretRefused');
+    assert.equal(e.nonRetryable, true);
+    assert.match(e.message, /replication\.password: \/etc\/shadow is outside the worker's secrets directory/);
+    return true;
+  });
+  assert.deepEqual(commands, []);
 });

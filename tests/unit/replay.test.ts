@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
-import { Worker } from '@temporalio/worker';
+import { before, describe, test } from 'node:test';
+import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { projectRoot } from '../../src/paths';
 
@@ -12,19 +12,29 @@ const dir = join(projectRoot(), 'tests', 'histories');
 const histories = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
 describe('replay of recorded histories', () => {
+  // Bundled once, before any replay worker exists: a replay worker takes the SDK's Runtime before it
+  // bundles, and the previous worker's Runtime shutdown could land in that gap (a flaky
+  // "failed to downcast ... Runtime" TypeError once the bundle grew to take seconds).
+  let current: WorkflowBundle;
+  let changed: WorkflowBundle;
+  before(async () => {
+    current = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') });
+    changed = await bundleWorkflowCode({ workflowsPath: require.resolve('../fixtures/changed-workflow') });
+  });
+
   test('there is at least one recorded history', () => assert.ok(histories.length > 0));
 
   for (const file of histories) {
     test(`${file} replays on the current workflow code`, async () => {
       const history = JSON.parse(readFileSync(join(dir, file), 'utf8'));
-      await Worker.runReplayHistory({ workflowsPath: require.resolve('../../src/workflows') }, history, file);
+      await Worker.runReplayHistory({ workflowBundle: current }, history, file);
     });
   }
 
   test('a reordered workflow is caught as a determinism violation', async () => {
     const history = JSON.parse(readFileSync(join(dir, histories[0]), 'utf8'));
     await assert.rejects(
-      Worker.runReplayHistory({ workflowsPath: require.resolve('../fixtures/changed-workflow') }, history, 'changed'),
+      Worker.runReplayHistory({ workflowBundle: changed }, history, 'changed'),
       DeterminismViolationError,
     );
   });
