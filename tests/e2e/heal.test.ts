@@ -69,9 +69,9 @@ describe('interrupted steps heal', { timeout: 40 * 60_000 }, () => {
     writeFileSync(join(dir, 'spec.json'), JSON.stringify(changed));
     const cli = await runCli(['provision', '--spec', join(dir, 'spec.json')], f.workerEnv);
     rmSync(dir, { recursive: true });
+    assert.equal(cli.code, 1, cli.stdout + cli.stderr);
     // The refusal is only meaningful while the first run still runs.
     assert.equal((await running.describe()).status.name, 'RUNNING', 'the first provision was still running');
-    assert.equal(cli.code, 1, cli.stdout + cli.stderr);
     assert.match(cli.stderr, new RegExp(`provision-demo is already running \\(run ${running.firstExecutionRunId}\\) with a different spec: backups, repository differ`));
     const same = await startProvision(f.client, f.spec);
     assert.equal(same.firstExecutionRunId, running.firstExecutionRunId, 'the same spec attaches to the running run');
@@ -109,11 +109,12 @@ describe('interrupted steps heal', { timeout: 40 * 60_000 }, () => {
 
     // A's retry now: it must see the lock is no longer its own and refuse, starting nothing.
     const retried = await asA.run(() => acts.runBackup(f.spec, 'incr', false)).then(() => undefined, (e: unknown) => e);
+    // B ends whatever happened to A, so no poll of its result outlives the test.
+    const outcome = (await b.result()) as BackupOutcome;
     assert.ok(retried instanceof Error, 'the retry of the old holder failed');
     assert.match(retried.message, new RegExp(`no longer held by this run \\(${a.workflowId}\\): it is held by ${b.workflowId} since`));
     assert.equal((retried as Error & { nonRetryable?: boolean }).nonRetryable, true);
 
-    const outcome = (await b.result()) as BackupOutcome;
     assert.equal(outcome.status, 'done', JSON.stringify(outcome));
     assert.equal(await backupBegins(), before + 1, 'pgBackRest started one backup: the new holder\'s');
     // The old holder's release (its workflow's finally) leaves the lock alone; B already released it.
