@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startProvision, type ProvisionResult } from '../../src/client';
 import { labExec } from '../../src/lab';
 import { ClusterChecks } from './cluster-checks';
 import { ProvisionFixture } from './fixture';
+import { runCli } from './harness';
 
 const LONG = { timeout: 15 * 60_000 };
 
@@ -113,6 +117,23 @@ describe('provision on hosts laid out differently from the lab', { timeout: 40 *
 
   test('provision again changes nothing and says so', LONG, async () => {
     await f.checks.assertProvisionChangesNothing(() => startProvision(f.client, f.spec).then((h) => h.result() as Promise<ProvisionResult>));
+  });
+
+  test('a standby rebuilt on this layout streams again, still with nothing beside its data directory', LONG, async () => {
+    const pg = f.spec.postgres;
+    await exec('pg2-srv', ['runuser', '-u', pg.osUser, '--', `${pg.binDir}/pg_ctl`, '-D', DATA_DIR, 'stop', '-m', 'immediate']);
+    await exec('pg2-srv', ['rm', '-f', `${DATA_DIR}/global/pg_control`]);
+    const dir = mkdtempSync(join(tmpdir(), 'stanzactl-spec-'));
+    try {
+      writeFileSync(join(dir, 'spec.json'), JSON.stringify(f.spec));
+      const r = await runCli(['rebuild', '--node', 'pg2-srv', '--yes', '--spec', join(dir, 'spec.json')], f.workerEnv);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    await f.checks.rowReplicates();
+    assert.deepEqual(await f.checks.streamingStandbys(), ['pg2-srv', 'pg3-srv']);
+    assert.equal((await exec('pg2-srv', ['ls', '-A', DATA_PARENT])).trim(), 'as15');
   });
 
   test('a conf.d fragment that would silently override a setting of stanzactl is refused, naming the fragment', LONG, async () => {
