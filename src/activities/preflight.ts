@@ -1,6 +1,7 @@
 import { cmd, script } from '../remote/command';
 import type { HostAddress } from '../remote/types';
 import { commandLineOnly, describeChoice } from '../facts/pgbackrest-config';
+import { parseInfo, systemIdOf } from '../facts/pgbackrest-info';
 import { parsePgbackrestVersion } from '../facts/pgbackrest-version';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
@@ -9,6 +10,7 @@ import { refuse } from './failures';
 import { nodeAddress, repoHost } from './hosts';
 import type { HostOps } from './host-ops';
 import { detectConfigFile } from './pgbackrest-conf';
+import { pgbackrestCommand } from './pgbackrest';
 import type { StepResult } from './types';
 
 export interface PreflightReport extends StepResult {
@@ -21,8 +23,23 @@ export interface PreflightReport extends StepResult {
 
 const POSTGRES_VERSION = `if [ -x "$1/postgres" ]; then exec "$1/postgres" --version; else echo "missing"; fi`;
 
-// backup.info is pgBackRest's own record of which cluster a stanza belongs to.
-const REPO_SYSTEM_ID = `f="$1/backup/$2/backup.info"; if [ -f "$f" ]; then sed -n 's/^db-system-id=//p' "$f" | tail -n 1; fi`;
+// backup.info is pgBackRest's own record of which cluster a stanza belongs to. An encrypted
+// repository encrypts it too (openssl's "Salted__" header): then only pgBackRest can read it.
+const REPO_SYSTEM_ID = `f="$1/backup/$2/backup.info"; if [ -f "$f" ]; then
+  if [ "$(head -c 8 "$f")" = Salted__ ]; then echo encrypted; else sed -n 's/^db-system-id=//p' "$f" | tail -n 1; fi
+fi`;
+
+/** The cluster the repository holds the stanza for, when it holds one that can be read. */
+async function readRepoSystemId(ops: HostOps, spec: Spec): Promise<string | undefined> {
+  const repo = repoHost(spec);
+  const out = (await ops.must(repo, script(REPO_SYSTEM_ID, spec.repository.path, spec.stanza))).trim();
+  if (out !== 'encrypted') return out || undefined;
+  // Through the cipher pass an earlier provision wrote into the repository host's pgbackrest.conf.
+  // Without it, stanza-create compares the system identifiers itself and refuses a mismatch.
+  const r = await ops.run(repo, pgbackrestCommand(spec.repository.user, spec.stanza, 'info', '--output=json'));
+  const stanza = r.code === 0 ? parseInfo(r.stdout).find((s) => s.name === spec.stanza) : undefined;
+  return stanza && systemIdOf(stanza);
+}
 
 /** Everything is looked at, nothing is changed; a failure here leaves every host as it was. */
 export async function preflight(ops: HostOps, spec: Spec): Promise<PreflightReport> {
@@ -57,7 +74,7 @@ export async function preflight(ops: HostOps, spec: Spec): Promise<PreflightRepo
   const primaryAddr = nodeAddress(primaryNode(spec));
   const [primary, repoSystemId] = await Promise.all([
     clusterState(ops, primaryAddr, spec.postgres),
-    ops.must(repo, script(REPO_SYSTEM_ID, spec.repository.path, spec.stanza)).then((s) => s.trim() || undefined),
+    readRepoSystemId(ops, spec),
   ]);
   if (primary.exists && primary.controlState !== 'in production') {
     throw refuse(`${primaryAddr.name} is the primary in the spec, but its cluster is "${primary.controlState}", not a running primary; fix the spec's roles`, 'PreflightFailed');

@@ -15,7 +15,7 @@ export interface ScramVerifier {
 }
 
 /** libpq's defaults (scram_sha_256_iterations, SCRAM_DEFAULT_SALT_LEN). */
-export const SCRAM_ITERATIONS = 4096;
+const SCRAM_ITERATIONS = 4096;
 export const SCRAM_SALT_BYTES = 16;
 
 const hmac = (key: Buffer, text: string) => createHmac('sha256', key).update(text).digest();

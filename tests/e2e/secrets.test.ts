@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { startProvision } from '../../src/client';
+import { failureMessage, startProvision } from '../../src/client';
 import { startBackup } from '../../src/commands/backup';
 import { TASK_QUEUE } from '../../src/paths';
 import { scramMatches } from '../../src/render/scram';
@@ -136,6 +136,19 @@ describe('secrets: SCRAM verifier for the replication role, encrypted repository
     assert.equal(((await h.result()) as RebuildResult).node, 'pg2-srv');
     await f.checks.rowReplicates();
     assert.equal((await f.checks.fullBackups()).length, 2);
+  });
+
+  test('preflight reads the encrypted backup.info: a primary of another cluster is refused before anything changes', LONG, async () => {
+    // pg3-srv becomes the primary of a new cluster, with a system identifier of its own.
+    await sh('pg3-srv', 'pg_dropcluster 15 main --stop && pg_createcluster 15 main --locale C.UTF-8 -- --data-checksums >/dev/null && pg_ctlcluster 15 main start');
+    const repoConf = await sh('backup-srv', 'cat /etc/pgbackrest.conf');
+    const other: Spec = { ...spec, nodes: [{ ...spec.nodes.find((n) => n.name === 'pg3-srv')!, role: 'primary' }] };
+    const h = track(await startProvision(f.client, other));
+    await assert.rejects(h.result(), (e) => {
+      assert.match(failureMessage(e), /the repository on \S+ already holds stanza "demo" for another cluster/);
+      return true;
+    });
+    assert.equal(await sh('backup-srv', 'cat /etc/pgbackrest.conf'), repoConf);
   });
 
   test('neither secret is in any workflow history, the Schedule, or a log on any host', LONG, async () => {
