@@ -42,6 +42,9 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
     taskQueue: s.taskQueue ?? TASK_QUEUE,
     ...(s.workflowBundle ? { workflowBundle: s.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({ remoteFor: pools.remoteFor }),
+    // The SDK sends an activity's heartbeats at most every 0.8 x heartbeatTimeout (4 s of the
+    // profiles' 5 s), which would leave a live attempt 1 s of slack; once a second leaves it 4 s.
+    maxHeartbeatThrottleInterval: '1 second',
   });
   return {
     worker,

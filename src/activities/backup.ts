@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { cmd, script } from '../remote/command';
 import { copiedFrom, copyPercent, newBackupLabel } from '../facts/pgbackrest-output';
 import { describeFree, parseDfBytes } from '../facts/disk-space';
@@ -11,6 +10,7 @@ import { pollDetached, stopDetached } from '../remote/detached';
 import { runDetachedPgbackrest, runKey, runKeyOf } from './detached-run';
 import { refuse } from './failures';
 import { nodeAddress, repoHost } from './hosts';
+import { reportProgress } from './heartbeat';
 import type { HostOps } from './host-ops';
 import { PgbackrestError, pgbackrestCommand } from './pgbackrest';
 import { stanzaInfo } from './stanza';
@@ -134,7 +134,7 @@ export async function runBackup(ops: HostOps, spec: Spec, type: BackupType, back
   // Nothing half-done is reported as a backup: pgBackRest must have said so and info must list it whole.
   if (!label || !b || b.error) throw new Error(`pgBackRest exited 0 but ${label ? `backup ${label} is ${b ? 'marked with errors' : 'not in info'}` : 'printed no backup label'} (run ${runKey(host)})`);
   const seconds = (Date.now() - started) / 1000;
-  Context.current().heartbeat({ label, percent: 100 });
+  reportProgress({ label, percent: 100 });
   return {
     changed: true,
     seconds,

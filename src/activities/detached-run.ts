@@ -3,6 +3,7 @@ import { hostAwayBudgetMs, whileAway } from '../remote/away';
 import type { Command } from '../remote/command';
 import { clearDetached, pollDetached, startOrAttach, waitDetached } from '../remote/detached';
 import type { HostAddress } from '../remote/types';
+import { reportProgress } from './heartbeat';
 import type { HostOps } from './host-ops';
 import { PgbackrestError } from './pgbackrest';
 
@@ -41,36 +42,27 @@ export interface DetachedOptions {
   readonly progress?: (output: string) => number | undefined;
 }
 
-// Heartbeats go on while one poll waits for an unreachable host (up to its 30 s timeout), so the
-// attempt is not taken for a dead worker's and retried beside itself.
-const HEARTBEAT_MS = 5000;
-
 export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, command: Command, o: DetachedOptions = {}): Promise<DetachedOutcome> {
   const ctx = Context.current();
   const key = runKey(host);
   const budgetMs = hostAwayBudgetMs();
   let details: Record<string, unknown> = { runKey: key };
-  const beat = (d: Record<string, unknown>) => ctx.heartbeat((details = d));
-  const onAway = (awayMs: number, e: Error) => beat({ ...details, unreachableFor: Math.round(awayMs / 1000), last: e.message });
-  const timer = setInterval(() => ctx.heartbeat(details), HEARTBEAT_MS);
-  try {
-    const { attached } = await whileAway(host, () => startOrAttach(ops.remote, host, key, command), {
-      budgetMs, retryMs: 1000, what: `before run ${key} could start (or re-attach)`, signal: ctx.cancellationSignal, onAway,
-    });
-    const status = await waitDetached(ops.remote, host, key, {
-      intervalMs: 500,
-      tailLines: o.tailLines,
-      signal: ctx.cancellationSignal,
-      awayBudgetMs: budgetMs,
-      onAway,
-      onProgress: (s) => beat({ runKey: key, attached, percent: o.progress?.(s.outputTail), last: s.outputTail.trim().split('\n').pop() ?? '' }),
-    });
-    if (status.state === 'exited' && status.code === 0) return { attached, output: status.outputTail };
-    // A failed or vanished run must not be re-attached by the next attempt: that one starts afresh.
-    await clearDetached(ops.remote, host, key);
-    if (status.state === 'lost') throw new Error(`${host.name}: the pgBackRest process of run ${key} vanished without an exit status (host restarted?)`);
-    throw new PgbackrestError(host.name, status.code ?? -1, status.outputTail);
-  } finally {
-    clearInterval(timer);
-  }
+  const report = (d: Record<string, unknown>) => reportProgress((details = d));
+  const onAway = (awayMs: number, e: Error) => report({ ...details, unreachableFor: Math.round(awayMs / 1000), last: e.message.split('\n', 1)[0] });
+  const { attached } = await whileAway(host, () => startOrAttach(ops.remote, host, key, command), {
+    budgetMs, retryMs: 1000, what: `before run ${key} could start (or re-attach)`, signal: ctx.cancellationSignal, onAway,
+  });
+  const status = await waitDetached(ops.remote, host, key, {
+    intervalMs: 500,
+    tailLines: o.tailLines,
+    signal: ctx.cancellationSignal,
+    awayBudgetMs: budgetMs,
+    onAway,
+    onProgress: (s) => report({ runKey: key, attached, percent: o.progress?.(s.outputTail), last: s.outputTail.trim().split('\n').pop() ?? '' }),
+  });
+  if (status.state === 'exited' && status.code === 0) return { attached, output: status.outputTail };
+  // A failed or vanished run must not be re-attached by the next attempt: that one starts afresh.
+  await clearDetached(ops.remote, host, key);
+  if (status.state === 'lost') throw new Error(`${host.name}: the pgBackRest process of run ${key} vanished without an exit status (host restarted?)`);
+  throw new PgbackrestError(host.name, status.code ?? -1, status.outputTail);
 }

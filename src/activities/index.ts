@@ -11,7 +11,9 @@ import { chooseBackupSource, claimBackupLock, releaseBackupLock, runBackup, type
 import { inspectRebuildTarget, waitMarkerReplayed, writeMarker } from './rebuild';
 import { findNode } from './hosts';
 import { classified } from './failures';
+import { heartbeating } from './heartbeat';
 import { HostOps } from './host-ops';
+import { attemptRemote } from './attempt-remote';
 import { primaryStatus, repositoryStatus, standbyStatus } from './status';
 
 export interface ActivityDeps {
@@ -22,36 +24,38 @@ export interface ActivityDeps {
 /**
  * Every activity takes the validated spec (references to secrets, never their values) and reports
  * whether it changed anything. Names are part of recorded histories: renaming one breaks replay.
+ * Each heartbeats while it runs and throws classified failures.
  */
 export function createActivities(deps: ActivityDeps) {
-  const ops = (spec: Spec) => new HostOps(deps.remoteFor(spec.ssh));
+  const step = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => heartbeating(classified(fn));
+  const ops = (spec: Spec) => new HostOps(attemptRemote(deps.remoteFor(spec.ssh)));
   return {
-    preflight: classified(async (spec: Spec) => preflight(ops(spec), spec)),
-    ensureRepositoryHost: classified(async (spec: Spec) => ensureRepositoryHost(ops(spec), spec)),
-    ensureNodeDirectories: classified(async (spec: Spec, node: string) => ensureNodeDirectories(ops(spec), spec, findNode(spec, node))),
-    ensureSshTrust: classified(async (spec: Spec) => ensureSshTrust(ops(spec), spec)),
-    ensurePgbackrestConf: classified(async (spec: Spec, withStandbys: boolean) => ensurePgbackrestConf(ops(spec), spec, withStandbys)),
-    ensurePrimary: classified(async (spec: Spec) => ensurePrimary(ops(spec), spec)),
-    ensureStanza: classified(async (spec: Spec) => ensureStanza(ops(spec), spec)),
-    checkStanza: classified(async (spec: Spec) => checkStanza(ops(spec), spec)),
-    ensureFullBackup: classified(async (spec: Spec) => ensureFullBackup(ops(spec), spec)),
-    ensureReplicationAccess: classified(async (spec: Spec) => ensureReplicationAccess(ops(spec), spec)),
-    ensureStandbyPgpass: classified(async (spec: Spec, node: string) => ensureStandbyPgpass(ops(spec), spec, node)),
-    prepareStandby: classified(async (spec: Spec, node: string, primarySystemId: string, rebuild?: boolean) => prepareStandby(ops(spec), spec, node, primarySystemId, rebuild)),
-    restoreStandby: classified(async (spec: Spec, node: string, delta: boolean, targetTimeline?: number, deltaBy?: DeltaBy) =>
+    preflight: step(async (spec: Spec) => preflight(ops(spec), spec)),
+    ensureRepositoryHost: step(async (spec: Spec) => ensureRepositoryHost(ops(spec), spec)),
+    ensureNodeDirectories: step(async (spec: Spec, node: string) => ensureNodeDirectories(ops(spec), spec, findNode(spec, node))),
+    ensureSshTrust: step(async (spec: Spec) => ensureSshTrust(ops(spec), spec)),
+    ensurePgbackrestConf: step(async (spec: Spec, withStandbys: boolean) => ensurePgbackrestConf(ops(spec), spec, withStandbys)),
+    ensurePrimary: step(async (spec: Spec) => ensurePrimary(ops(spec), spec)),
+    ensureStanza: step(async (spec: Spec) => ensureStanza(ops(spec), spec)),
+    checkStanza: step(async (spec: Spec) => checkStanza(ops(spec), spec)),
+    ensureFullBackup: step(async (spec: Spec) => ensureFullBackup(ops(spec), spec)),
+    ensureReplicationAccess: step(async (spec: Spec) => ensureReplicationAccess(ops(spec), spec)),
+    ensureStandbyPgpass: step(async (spec: Spec, node: string) => ensureStandbyPgpass(ops(spec), spec, node)),
+    prepareStandby: step(async (spec: Spec, node: string, primarySystemId: string, rebuild?: boolean) => prepareStandby(ops(spec), spec, node, primarySystemId, rebuild)),
+    restoreStandby: step(async (spec: Spec, node: string, delta: boolean, targetTimeline?: number, deltaBy?: DeltaBy) =>
       restoreStandby(ops(spec), spec, node, delta, targetTimeline, deltaBy)),
-    startStandby: classified(async (spec: Spec, node: string) => startStandby(ops(spec), spec, node)),
-    waitStreaming: classified(async (spec: Spec, node: string) => waitStreaming(ops(spec), spec, node)),
-    repositoryStatus: classified(async (spec: Spec) => repositoryStatus(ops(spec), spec)),
-    primaryStatus: classified(async (spec: Spec) => primaryStatus(ops(spec), spec)),
-    standbyStatus: classified(async (spec: Spec, node: string) => standbyStatus(ops(spec), spec, node)),
-    claimBackupLock: classified(async (spec: Spec, owner: BackupOwner) => claimBackupLock(ops(spec), spec, owner)),
-    releaseBackupLock: classified(async (spec: Spec, owner: BackupOwner) => releaseBackupLock(ops(spec), spec, owner)),
-    chooseBackupSource: classified(async (spec: Spec) => chooseBackupSource(ops(spec), spec)),
-    inspectRebuildTarget: classified(async (spec: Spec, node: string) => inspectRebuildTarget(ops(spec), spec, node)),
-    writeMarker: classified(async (spec: Spec, id: string) => writeMarker(ops(spec), spec, id)),
-    waitMarkerReplayed: classified(async (spec: Spec, node: string, id: string) => waitMarkerReplayed(ops(spec), spec, node, id)),
-    runBackup: classified(async (spec: Spec, type: BackupType, backupStandby: boolean) => runBackup(ops(spec), spec, type, backupStandby)),
+    startStandby: step(async (spec: Spec, node: string) => startStandby(ops(spec), spec, node)),
+    waitStreaming: step(async (spec: Spec, node: string) => waitStreaming(ops(spec), spec, node)),
+    repositoryStatus: step(async (spec: Spec) => repositoryStatus(ops(spec), spec)),
+    primaryStatus: step(async (spec: Spec) => primaryStatus(ops(spec), spec)),
+    standbyStatus: step(async (spec: Spec, node: string) => standbyStatus(ops(spec), spec, node)),
+    claimBackupLock: step(async (spec: Spec, owner: BackupOwner) => claimBackupLock(ops(spec), spec, owner)),
+    releaseBackupLock: step(async (spec: Spec, owner: BackupOwner) => releaseBackupLock(ops(spec), spec, owner)),
+    chooseBackupSource: step(async (spec: Spec) => chooseBackupSource(ops(spec), spec)),
+    inspectRebuildTarget: step(async (spec: Spec, node: string) => inspectRebuildTarget(ops(spec), spec, node)),
+    writeMarker: step(async (spec: Spec, id: string) => writeMarker(ops(spec), spec, id)),
+    waitMarkerReplayed: step(async (spec: Spec, node: string, id: string) => waitMarkerReplayed(ops(spec), spec, node, id)),
+    runBackup: step(async (spec: Spec, type: BackupType, backupStandby: boolean) => runBackup(ops(spec), spec, type, backupStandby)),
   };
 }
 

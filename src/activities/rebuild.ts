@@ -6,6 +6,7 @@ import type { Spec } from '../spec/schema';
 import { clusterState, inRecovery, query, walReceiver } from './cluster-state';
 import { refuse } from './failures';
 import { findNode, nodeAddress, repoHost } from './hosts';
+import { reportProgress } from './heartbeat';
 import type { HostOps } from './host-ops';
 import type { StepResult } from './types';
 
@@ -96,7 +97,7 @@ export async function waitMarkerReplayed(ops: HostOps, spec: Spec, nodeName: str
   for (;;) {
     const seen = await query(ops, host, spec.postgres, sql).catch(() => 'f');
     if (seen === 't') break;
-    ctx.heartbeat({ node: nodeName, marker: id });
+    reportProgress({ node: nodeName, marker: id });
     await ctx.sleep(500);
   }
   const lag = await query(ops, nodeAddress(primaryNode(spec)), spec.postgres,

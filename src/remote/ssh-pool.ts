@@ -1,8 +1,10 @@
 import type { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { constants as os } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NodeSSH, SSHError } from 'node-ssh';
-import { cmd, describe, stdinValue, toShellLine, type Become, type Command } from './command';
+import { describe, stdinValue, toShellLine, type Become, type Command } from './command';
+import { killLine, markedPgid, unmarked, wrapLine, type AttemptTag } from './command-record';
 import { HostKeyError, RemoteCommandError, RemoteTimeoutError, SshConnectError } from './errors';
 import { blobKeyType, keysFor, parseKnownHosts, verifyHostKey } from './known-hosts';
 import type { HostAddress, Remote, RunOptions, RunResult } from './types';
@@ -25,6 +27,20 @@ interface Connection {
   readonly client: Client;
 }
 
+/** One connection to a host and the channels it carries now. */
+interface Slot {
+  readonly conn: Promise<Connection>;
+  channels: number;
+  ready: boolean;
+  gone: boolean;
+}
+
+interface HostSlots {
+  readonly slots: Slot[];
+  /** Commands waiting for a channel, woken when one closes or a connection opens or drops. */
+  readonly waiting: Array<() => void>;
+}
+
 export interface SshPoolOptions {
   readonly user: string;
   readonly privateKeyFile: string;
@@ -35,6 +51,17 @@ export interface SshPoolOptions {
   /** A host that answers no keepalive for 3 intervals is declared dead and its connection dropped. */
   readonly keepaliveIntervalMs?: number;
   readonly become?: Become;
+  /**
+   * Commands open at once on one connection. sshd refuses channels past its MaxSessions (10 by
+   * default); one more is kept for killing a command that timed out or was cancelled.
+   */
+  readonly maxChannelsPerConnection?: number;
+  /**
+   * Connections to one host; commands beyond what they carry wait for a channel. They are opened
+   * one at a time, far inside sshd's MaxStartups (10:30:100 by default: more unauthenticated
+   * connections at once are dropped at random).
+   */
+  readonly maxConnectionsPerHost?: number;
 }
 
 /** Host key algorithms ssh2 offers, most preferred first (ssh-rsa with SHA-1 left out, as OpenSSH does). */
@@ -50,21 +77,19 @@ function hostKeyAlgorithms(pinned: Buffer[]): string[] {
   return [...known, ...HOST_KEY_ALGORITHMS.filter((a) => !known.includes(a))];
 }
 
-/**
- * With a timeout, the remote shell first reports its pid on stderr (that line is removed from the
- * result). sshd makes each command's shell a session leader, so the pid names the process group
- * to kill. SSH "signal" requests cannot do it: sshd refuses them for root logins, which run
- * without privilege separation, and ssh2 1.17.0 drops them once stdin has ended.
+/*
+ * Every command's shell first reports its pid on stderr (that line is removed from the result).
+ * sshd makes each command's shell a session leader, so the pid names the process group to kill.
+ * SSH "signal" requests cannot do it: sshd refuses them for root logins, which run without
+ * privilege separation, and ssh2 1.17.0 drops them once stdin has ended.
  */
-const PGID_MARK = 'stanzactl-pgid:';
-// sshd may write its own notices to stderr before the shell runs, so the line is looked for.
-const MARK_LINE = new RegExp(`(^|\n)${PGID_MARK}(\\d+)\n`);
 const KILL_TIMEOUT_MS = 10_000;
+const MARK_WAIT_MS = 2_000;
+// With MaxSessions 10: 8 commands and a kill leave one channel spare for sshd's own accounting.
+const MAX_CHANNELS = 8;
+const MAX_CONNECTIONS = 4;
 
-function markedPgid(stderr: string): number | undefined {
-  const m = MARK_LINE.exec(stderr);
-  return m === null ? undefined : Number(m[2]);
-}
+const noop = () => undefined;
 
 /** Shell convention for a command killed by a signal; -1 for a signal name this OS does not know. */
 function signalCode(signal: string): number {
@@ -80,41 +105,63 @@ export function check(host: HostAddress, c: Command, r: RunResult): RunResult {
 }
 
 /**
- * One SSH connection per host, opened on first use and shared by every command to that host.
- * Host keys are pinned from knownHostsFile (no trust on first use); a dropped connection leaves
- * the pool and the next command reconnects. Non-zero exits are results, not errors: see check().
+ * Connections per host, opened on first use and shared by every command to that host: up to
+ * maxChannelsPerConnection commands ride one connection, more open further connections (one at a
+ * time, up to maxConnectionsPerHost), and beyond that commands wait for a channel. Host keys are
+ * pinned from knownHostsFile (no trust on first use); a dropped connection leaves the pool and the
+ * next command reconnects. Non-zero exits are results, not errors: see check().
  */
 export class SshPool implements Remote {
-  private readonly conns = new Map<string, Promise<Connection>>();
+  private readonly hosts = new Map<string, HostSlots>();
   private readonly port: number;
   private readonly become: Become;
+  private readonly maxChannels: number;
+  private readonly maxConnections: number;
   private closed = false;
 
   constructor(private readonly opts: SshPoolOptions) {
     this.port = opts.port ?? 22;
     this.become = opts.become ?? (opts.user === 'root' ? 'root' : 'sudo');
+    this.maxChannels = opts.maxChannelsPerConnection ?? MAX_CHANNELS;
+    this.maxConnections = opts.maxConnectionsPerHost ?? MAX_CONNECTIONS;
+    if (!(this.maxChannels >= 1 && this.maxConnections >= 1)) throw new Error('SshPool needs at least one connection and one channel per host');
   }
 
-  async run(host: HostAddress, command: Command, options: RunOptions = {}): Promise<RunResult> {
-    const { client } = await this.connection(host);
+  run(host: HostAddress, command: Command, options: RunOptions = {}): Promise<RunResult> {
+    return this.runOn(host, command, options, false);
+  }
+
+  private async runOn(host: HostAddress, command: Command, options: RunOptions, urgent: boolean): Promise<RunResult> {
+    const { timeoutMs, signal, attempt } = options;
     const what = describe(command, this.become);
-    const { timeoutMs } = options;
-    const line = toShellLine(command, this.become);
+    // The timeout runs from the call, so time spent waiting for a channel counts too.
+    const expiry = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+    const stops = [signal, expiry].filter((s): s is AbortSignal => s !== undefined);
+    const { client, release } = await this.channel(host, urgent, stops).catch((e: unknown) => {
+      if (signal?.aborted || !expiry?.aborted) throw e;
+      throw new RemoteTimeoutError(host, timeoutMs as number, `waiting for a free SSH channel to run ${what}`);
+    });
+    const line = wrapLine(toShellLine(command, this.become), this.become, attempt);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let channel: Channel | undefined;
     let pgid: number | undefined;
+    let marked: () => void = noop;
+    const markSeen = new Promise<void>((resolve) => (marked = resolve));
 
     const finished = new Promise<Exit>((resolve, reject) => {
       try {
-        client.exec(timeoutMs === undefined ? line : `echo ${PGID_MARK}$$ >&2; ${line}`, {}, (e, ch) => {
+        client.exec(line, {}, (e, ch) => {
           if (e) return reject(new SshConnectError(host, `cannot start ${what}: ${e.message}`, true, { cause: e }));
           channel = ch;
           let exit: Exit = { code: null, signal: null };
           ch.on('data', (b: Buffer) => out.push(b));
           ch.stderr.on('data', (b: Buffer) => {
             err.push(b);
-            if (timeoutMs !== undefined) pgid ??= markedPgid(Buffer.concat(err).toString('latin1'));
+            if (pgid === undefined) {
+              pgid = markedPgid(Buffer.concat(err).toString('latin1'));
+              if (pgid !== undefined) marked();
+            }
           });
           ch.on('exit', (code: number | null, signal?: string) => (exit = { code, signal: signal ?? null }));
           ch.on('close', () => resolve(exit));
@@ -126,75 +173,136 @@ export class SshPool implements Remote {
         reject(new SshConnectError(host, `cannot start ${what}: ${(e as Error).message}`, true, { cause: e }));
       }
     });
+    // The channel is free for the next command only once it closed, whoever stopped waiting for it.
+    finished.then(release, release);
 
-    let timer: NodeJS.Timeout | undefined;
-    let killing: Promise<void> | undefined;
-    const expired =
-      timeoutMs === undefined
-        ? undefined
-        : new Promise<'expired'>((resolve) => {
-            timer = setTimeout(() => {
-              killing = this.killGroup(host, pgid).then(() => {
-                try {
-                  channel?.close();
-                } catch {
-                  // the connection is gone, and the channel with it
-                }
-              });
-              resolve('expired');
-            }, timeoutMs);
-          });
-    // Once the timeout has won, the command may still end (or fail) later: nobody listens then.
+    // Stopped: the timeout expired or the activity's attempt ended. The command must not outlive
+    // that: its process group is killed on the host before anybody is told.
+    let onStop: (() => void) | undefined;
+    const stopped = new Promise<'expired' | 'aborted'>((resolve) => {
+      onStop = () => resolve(signal?.aborted ? 'aborted' : 'expired');
+      if (stops.some((s) => s.aborted)) onStop();
+      for (const s of stops) s.addEventListener('abort', onStop, { once: true });
+    });
+    // Once stopped, the command may still end (or fail) later: nobody listens then.
     finished.catch(() => undefined);
 
     try {
-      const exit = await (expired === undefined ? finished : Promise.race([finished, expired]));
-      if (exit === 'expired' || killing !== undefined) {
-        await killing;
+      const exit = await Promise.race([finished, stopped]);
+      if (exit === 'expired' || exit === 'aborted') {
+        // Stopped right after the start: the shell may not have told its pid yet.
+        if (channel !== undefined) await Promise.race([markSeen, finished.then(noop, noop), sleep(MARK_WAIT_MS)]);
+        await this.killGroup(host, pgid, attempt);
+        try {
+          channel?.close();
+        } catch {
+          // the connection is gone, and the channel with it
+        }
+        if (exit === 'aborted') throw signal?.reason;
         throw new RemoteTimeoutError(host, timeoutMs as number, `running ${what}`);
       }
-      const stderr = Buffer.concat(err).toString('utf8');
-      const result = { stdout: Buffer.concat(out).toString('utf8'), stderr: timeoutMs === undefined ? stderr : stderr.replace(MARK_LINE, '$1') };
+      const result = { stdout: Buffer.concat(out).toString('utf8'), stderr: unmarked(Buffer.concat(err).toString('utf8')) };
       if (exit.code !== null) return { code: exit.code, ...result };
       if (exit.signal !== null) return { code: signalCode(exit.signal), ...result };
       throw new SshConnectError(host, `connection lost while running ${what}`, true);
     } finally {
-      clearTimeout(timer);
+      for (const s of stops) s.removeEventListener('abort', onStop as () => void);
     }
   }
 
   /** Best effort: a kill that fails leaves the command to end on its own, and the caller has its error. */
-  private async killGroup(host: HostAddress, pgid: number | undefined): Promise<void> {
+  private async killGroup(host: HostAddress, pgid: number | undefined, attempt: AttemptTag | undefined): Promise<void> {
     if (pgid === undefined) return;
-    await this.run(host, cmd('kill', '-KILL', '--', `-${pgid}`), { timeoutMs: KILL_TIMEOUT_MS }).catch(() => undefined);
+    await this.runOn(host, { argv: killLine(pgid, attempt) }, { timeoutMs: KILL_TIMEOUT_MS }, true).catch(() => undefined);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    const pending = [...this.conns.values()];
-    this.conns.clear();
+    const all = [...this.hosts.values()];
+    this.hosts.clear();
     await Promise.all(
-      pending.map(async (p) => {
-        const c = await p.catch(() => undefined);
-        c?.client.end();
+      all.map(async (h) => {
+        for (const wake of h.waiting.splice(0)) wake();
+        await Promise.all(
+          h.slots.splice(0).map(async (slot) => {
+            const c = await slot.conn.catch(() => undefined);
+            c?.client.end();
+          }),
+        );
       }),
     );
   }
 
-  /** Concurrent first commands to a host share one connect: the promise is cached, not the result. */
-  private connection(host: HostAddress): Promise<Connection> {
-    if (this.closed) return Promise.reject(new Error('SshPool is closed'));
+  /**
+   * A channel on a connection to `host`, counted until `release`. Concurrent first commands share
+   * one connect: the promise is counted, not the result. An urgent caller (a kill) may use the one
+   * channel kept spare, and need not wait for a new connection's turn.
+   */
+  private async channel(host: HostAddress, urgent: boolean, stops: AbortSignal[]): Promise<{ client: Client; release: () => void }> {
     const key = `${host.name}\0${host.host}`;
-    let p = this.conns.get(key);
-    if (p === undefined) {
-      const evict = () => {
-        if (this.conns.get(key) === p) this.conns.delete(key);
-      };
-      p = this.open(host, evict);
-      p.catch(evict);
-      this.conns.set(key, p);
+    for (;;) {
+      if (this.closed) throw new Error('SshPool is closed');
+      for (const s of stops) s.throwIfAborted();
+      let h = this.hosts.get(key);
+      if (h === undefined) {
+        h = { slots: [], waiting: [] };
+        this.hosts.set(key, h);
+      }
+      const slot = this.pick(h, host, urgent);
+      if (slot !== undefined) {
+        slot.channels++;
+        let released = false;
+        const release = () => {
+          if (released) return;
+          released = true;
+          slot.channels--;
+          this.wake(h);
+        };
+        try {
+          return { client: (await slot.conn).client, release };
+        } catch (e) {
+          release();
+          throw e;
+        }
+      }
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          for (const s of stops) s.removeEventListener('abort', wake);
+          resolve();
+        };
+        h.waiting.push(wake);
+        for (const s of stops) s.addEventListener('abort', wake, { once: true });
+      });
     }
-    return p;
+  }
+
+  private pick(h: HostSlots, host: HostAddress, urgent: boolean): Slot | undefined {
+    const limit = this.maxChannels + (urgent ? 1 : 0);
+    const free = h.slots.filter((s) => s.channels < limit).sort((a, b) => Number(b.ready) - Number(a.ready) || a.channels - b.channels)[0];
+    if (free !== undefined) return free;
+    const opening = h.slots.some((s) => !s.ready);
+    if (h.slots.length >= this.maxConnections || (opening && !urgent)) return undefined;
+    let slot: Slot | undefined;
+    const drop = () => {
+      if (slot === undefined || slot.gone) return;
+      slot.gone = true;
+      h.slots.splice(h.slots.indexOf(slot), 1);
+      this.wake(h);
+    };
+    slot = { conn: this.open(host, drop), channels: 0, ready: false, gone: false };
+    slot.conn.then(
+      () => {
+        (slot as Slot).ready = true;
+        this.wake(h);
+      },
+      drop,
+    );
+    h.slots.push(slot);
+    return slot;
+  }
+
+  private wake(h: HostSlots): void {
+    for (const wake of h.waiting.splice(0)) wake();
   }
 
   private async open(host: HostAddress, evict: () => void): Promise<Connection> {

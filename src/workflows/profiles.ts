@@ -1,26 +1,34 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 
+/**
+ * Every activity heartbeats each second while it runs (activities/heartbeat.ts) and the worker
+ * sends one at least every second (maxHeartbeatThrottleInterval), so the server hears from a live
+ * attempt about once a second. 5 s of silence means the worker died or hangs: the attempt is
+ * failed and retried after the retry's initialInterval, so a step resumes about 6 s after a worker
+ * crash instead of after its whole startToCloseTimeout. 5 s leaves a live worker 4 s of slack,
+ * enough for a 2-core machine under load (an event loop stalled that long is itself a fault).
+ */
+const heartbeatTimeout = '5 seconds';
+
 /** Facts, files, psql: seconds each; SSH and lock trouble is retried with backoff. */
 export const quick: ActivityOptions = {
   startToCloseTimeout: '3 minutes',
+  heartbeatTimeout,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 8 },
 };
 
-/**
- * Backups and restores run detached on their host and heartbeat every poll: a short heartbeat
- * timeout hands a crashed worker's attempt to another worker quickly, which re-attaches.
- */
+/** Backups and restores run detached on their host: a retry re-attaches to the running command. */
 export const long: ActivityOptions = {
   startToCloseTimeout: '6 hours',
-  heartbeatTimeout: '20 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
+  heartbeatTimeout,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 5 },
 };
 
-/** Waiting for a standby to stream: heartbeats while it polls. */
+/** Waiting for a standby to stream: polls. */
 export const waiting: ActivityOptions = {
   startToCloseTimeout: '15 minutes',
-  heartbeatTimeout: '20 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3 },
+  heartbeatTimeout,
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 3 },
 };
 
 /**
@@ -30,5 +38,6 @@ export const waiting: ActivityOptions = {
 export const release: ActivityOptions = {
   startToCloseTimeout: '3 minutes',
   scheduleToCloseTimeout: '1 hour',
+  heartbeatTimeout,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 };

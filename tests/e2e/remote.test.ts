@@ -174,8 +174,7 @@ suite('remote layer against a private sshd', { skip }, () => {
         'KbdInteractiveAuthentication no',
         'StrictModes no',
         'UsePAM yes',
-        'MaxStartups 100:30:200',
-        'MaxSessions 100',
+        // MaxSessions and MaxStartups stay at OpenSSH's defaults (10, 10:30:100), as on real hosts.
         'LogLevel VERBOSE',
       ].join('\n') + '\n',
     );
@@ -255,13 +254,37 @@ suite('remote layer against a private sshd', { skip }, () => {
 
       const before2 = accepted();
       const q = pool();
-      const outs = await Promise.all(Array.from({ length: 10 }, (_, i) => q.run(host, cmd('echo', String(i)))));
+      const outs = await Promise.all(Array.from({ length: 8 }, (_, i) => q.run(host, cmd('echo', String(i)))));
       assert.deepEqual(
         outs.map((o) => o.stdout),
-        Array.from({ length: 10 }, (_, i) => `${i}\n`),
+        Array.from({ length: 8 }, (_, i) => `${i}\n`),
       );
       await sleep(200);
-      assert.equal(accepted() - before2, 1, 'ten concurrent first commands share one connection');
+      assert.equal(accepted() - before2, 1, 'eight concurrent first commands share one connection');
+    });
+
+    test('30 concurrent commands to a host with sshd defaults all pass: channels per connection bounded, more connections opened', async (t) => {
+      const before = accepted();
+      const p = pool();
+      const t0 = performance.now();
+      const outs = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => p.run(host, cmd('sh', '-c', 'sleep 1; echo "$1"', 'sh', String(i)))),
+      );
+      assert.deepEqual(
+        outs.map((o) => [o.code, o.stdout, o.stderr]),
+        Array.from({ length: 30 }, (_, i) => [0, `${i}\n`, '']),
+      );
+      t.diagnostic(`30 concurrent 1 s commands: ${(performance.now() - t0).toFixed(0)} ms`);
+      await until('sshd log', () => accepted() > before);
+      await sleep(200);
+      const connections = accepted() - before;
+      t.diagnostic(`connections opened: ${connections}`);
+      assert.ok(connections >= 2 && connections <= 4, `${connections} connections (8 channels each, at most 4)`);
+
+      // A bound of 2 channels on 1 connection: the rest wait their turn and still pass.
+      const narrow = pool({ maxChannelsPerConnection: 2, maxConnectionsPerHost: 1 });
+      const rs = await Promise.all(Array.from({ length: 6 }, (_, i) => narrow.run(host, cmd('echo', String(i)))));
+      assert.deepEqual(rs.map((r) => r.stdout), ['0\n', '1\n', '2\n', '3\n', '4\n', '5\n']);
     });
 
     test('a host key missing from known_hosts fails closed with HostKeyError, before authentication', async () => {
@@ -377,6 +400,19 @@ suite('remote layer against a private sshd', { skip }, () => {
       assert.deepEqual(await p.run(host, cmd('sh', '-c', 'echo out; echo err >&2'), { timeoutMs: 5000 }), { code: 0, stdout: 'out\n', stderr: 'err\n' });
       assert.equal((await p.run(host, cmd('echo', 'still here'))).stdout, 'still here\n');
       assert.equal(accepted(), before, 'same connection');
+    });
+
+    test('an aborted signal kills the remote command and rejects with its reason', async () => {
+      const p = pool();
+      const ac = new AbortController();
+      const c = asUser('nobody', cmd('sleep', '30.0044'));
+      const running = p.run(host, c, { signal: ac.signal });
+      await until('the sleep to start', () => countArgv(c.argv as string[]) === 1 || undefined);
+      const reason = new Error('attempt cancelled');
+      ac.abort(reason);
+      await assert.rejects(running, (e: unknown) => e === reason);
+      await until('the sleep to be killed', () => countArgv(c.argv as string[]) === 0 || undefined, 3000);
+      await assert.rejects(p.run(host, cmd('true'), { signal: ac.signal }), (e: unknown) => e === reason, 'an aborted signal starts nothing');
     });
   });
 

@@ -1,0 +1,86 @@
+import { quote, type Become } from './command';
+
+/**
+ * Each command of an activity attempt records its process group on its host, so that the next
+ * attempt of that activity can kill what a dead attempt (worker SIGKILLed, attempt timed out)
+ * left running before it runs anything there. The record and the reaping ride on the command's
+ * own line: no extra SSH round trip.
+ *
+ *   /var/lib/stanzactl/cmds/<key>.<attempt>.<pgid>   "PGID STARTTIME" (field 22 of /proc/PID/stat)
+ *
+ * The directory is root's (0700), so no other account can plant or remove records. Detached runs
+ * (runs/) start in their own session and are not in the group: they survive and are re-attached.
+ */
+export const CMDS = '/var/lib/stanzactl/cmds';
+
+/** Names one attempt of one activity; `key` stays the same across its attempts. */
+export interface AttemptTag {
+  /** [A-Za-z0-9_-], e.g. a hash of workflowId, runId and activityId. */
+  readonly key: string;
+  /** 1 for the first attempt. */
+  readonly attempt: number;
+}
+
+// POSIX sh (the login shell may be dash), run as root; $1 key, $2 attempt, $3 pid of the command's
+// shell (its process group). Kills the groups earlier attempts recorded, then records this one.
+// A recorded leader whose pid now has another start time was reaped and its pid reused: its group
+// is gone (a pid stays reserved while any process has it as group id), so only the record goes.
+// `kill -KILL -PGID` without `--`: dash's builtin kill takes `--` for a pid.
+const BOOK = `d=${CMDS}
+start() { read -r st < "/proc/$1/stat" || return 1; st=\${st##*) }; set -- $st; shift 19; echo "$1"; }
+if [ "$2" -gt 1 ]; then
+  for f in "$d/$1".*; do
+    [ -f "$f" ] || continue
+    case \${f#"$d/$1".} in "$2".*) continue ;; esac
+    if read -r p t < "$f" && [ "$(start "$p" 2>/dev/null || echo "$t")" = "$t" ]; then kill -KILL "-$p" 2>/dev/null; fi
+    rm -f -- "$f"
+  done
+fi
+mkdir -p -m 700 "$d" && echo "$3 $(start "$3")" > "$d/$1.$2.$3"`;
+
+const PGID_MARK = 'stanzactl-pgid:';
+
+function validTag(t: AttemptTag): AttemptTag {
+  if (!/^[A-Za-z0-9_-]{1,100}$/.test(t.key) || !Number.isInteger(t.attempt) || t.attempt < 1) throw new Error(`invalid attempt tag ${JSON.stringify(t)}`);
+  return t;
+}
+
+function privileged(become: Become): string {
+  return become === 'root' ? '' : 'sudo -n ';
+}
+
+/**
+ * The full line for the remote shell: the pid mark on stderr (the shell is its session's leader,
+ * so its pid names the process group to kill), and with a tag the record around the command.
+ * A command that cannot be recorded does not run: its retry could not stop it.
+ */
+export function wrapLine(line: string, become: Become, tag?: AttemptTag): string {
+  const mark = `echo ${PGID_MARK}$$ >&2; `;
+  if (tag === undefined) return `${mark}${line}`;
+  const { key, attempt } = validTag(tag);
+  const su = privileged(become);
+  const record = `${CMDS}/${key}.${attempt}.$$`;
+  return [
+    `${su}sh -c ${quote(BOOK)} stanzactl-cmd ${key} ${attempt} $$ || { echo "cannot record the command under ${CMDS}" >&2; exit 125; }`,
+    `${mark}${line}`,
+    `rc=$?; ${su}rm -f ${record}; exit $rc`,
+  ].join('\n');
+}
+
+/** Kills a process group and removes its record: the command line for it. */
+export function killLine(pgid: number, tag?: AttemptTag): string[] {
+  return tag === undefined ? ['kill', '-KILL', '--', `-${pgid}`] : ['sh', '-c', 'kill -KILL "-$1"; rm -f -- "$2"', 'stanzactl-kill', String(pgid), `${CMDS}/${validTag(tag).key}.${tag.attempt}.${pgid}`];
+}
+
+const MARK_LINE = new RegExp(`(^|\n)${PGID_MARK}(\\d+)\n`);
+
+/** The pid the shell marked on stderr, once that line has arrived. */
+export function markedPgid(stderr: string): number | undefined {
+  const m = MARK_LINE.exec(stderr);
+  return m === null ? undefined : Number(m[2]);
+}
+
+/** stderr without the mark line. */
+export function unmarked(stderr: string): string {
+  return stderr.replace(MARK_LINE, '$1');
+}
