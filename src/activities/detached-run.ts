@@ -49,8 +49,8 @@ export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, com
   const key = runKey(host);
   const budgetMs = hostAwayBudgetMs();
   let details: Record<string, unknown> = { runKey: key };
-  const beat = (d: Record<string, unknown>) => reportProgress((details = d));
-  const onAway = (awayMs: number, e: Error) => beat({ ...details, unreachableFor: Math.round(awayMs / 1000), last: e.message });
+  const report = (d: Record<string, unknown>) => reportProgress((details = d));
+  const onAway = (awayMs: number, e: Error) => report({ ...details, unreachableFor: Math.round(awayMs / 1000), last: e.message.split('\n', 1)[0] });
   const { attached } = await whileAway(host, () => startOrAttach(ops.remote, host, key, command), {
     budgetMs, retryMs: 1000, what: `before run ${key} could start (or re-attach)`, signal: ctx.cancellationSignal, onAway,
   });
@@ -61,7 +61,7 @@ export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, com
     signal: ctx.cancellationSignal,
     awayBudgetMs: budgetMs,
     onAway,
-    onProgress: (s) => beat({ runKey: key, attached, percent: o.progress?.(s.outputTail), last: s.outputTail.trim().split('\n').pop() ?? '' }),
+    onProgress: (s) => report({ runKey: key, attached, percent: o.progress?.(s.outputTail), last: s.outputTail.trim().split('\n').pop() ?? '' }),
   });
   if (status.state === 'exited' && status.code === 0) return { attached, finishedBefore, output: status.outputTail };
   // A failed or vanished run must not be re-attached by the next attempt: that one starts afresh.
