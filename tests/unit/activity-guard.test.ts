@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
 import type { Command } from '../../src/remote/command';
 import { parseSpec } from '../../src/spec/load';
@@ -57,7 +58,8 @@ test('the activity that needs a {file:} secret refuses one outside the secrets d
   });
   const spec = JSON.parse(JSON.stringify(parseSpec(readFileSync(`${fixtures}/demo.yaml`, 'utf8'), 'demo.yaml')));
   spec.replication.password = { file: '/etc/shadow' };
-  await assert.rejects(acts.ensureReplicationAccess(spec), (e: unknown) => {
+  // In an activity context, as the worker runs it: the step heartbeats and its commands get deadlines.
+  await assert.rejects(new MockActivityEnvironment().run(acts.ensureReplicationAccess, spec), (e: unknown) => {
     assert.ok(e instanceof ApplicationFailure, String(e));
     assert.equal(e.type, 'SecretRefused');
     assert.equal(e.nonRetryable, true);
