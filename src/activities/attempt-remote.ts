@@ -18,12 +18,19 @@ export function attemptKey(info: Pick<Info, 'workflowExecution' | 'activityId'>)
 }
 
 /**
- * The time a command may take: what it asks for, but never past the attempt's own deadline, so a
- * command always ends (killed, with a RemoteTimeoutError) before Temporal retries its activity.
- * Undefined when the attempt has no time left.
+ * The time a command may take: what it asks for, but never past the attempt's deadline (nor the
+ * activity's schedule-to-close deadline, when it has one), so a command always ends (killed, with
+ * a RemoteTimeoutError) before Temporal retries its activity. Undefined when no time is left.
  */
-export function commandTimeoutMs(info: Pick<Info, 'currentAttemptScheduledTimestampMs' | 'startToCloseTimeoutMs'>, now: number, askedMs?: number): number | undefined {
-  const left = info.currentAttemptScheduledTimestampMs + info.startToCloseTimeoutMs - KILL_MARGIN_MS - now;
+export function commandTimeoutMs(
+  info: Pick<Info, 'currentAttemptScheduledTimestampMs' | 'startToCloseTimeoutMs' | 'scheduledTimestampMs' | 'scheduleToCloseTimeoutMs'>,
+  now: number,
+  askedMs?: number,
+): number | undefined {
+  const attemptEnds = info.currentAttemptScheduledTimestampMs + info.startToCloseTimeoutMs;
+  // 0 when the activity has no schedule-to-close limit.
+  const activityEnds = info.scheduleToCloseTimeoutMs > 0 ? info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs : Infinity;
+  const left = Math.min(attemptEnds, activityEnds) - KILL_MARGIN_MS - now;
   if (left <= 0) return undefined;
   return askedMs === undefined ? left : Math.min(askedMs, left);
 }

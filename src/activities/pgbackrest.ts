@@ -30,6 +30,6 @@ export function throwIfFailed(host: HostAddress, r: RunResult): RunResult {
 }
 
 export async function runPgbackrest(ops: HostOps, host: HostAddress, user: string, spec: Spec, ...args: string[]): Promise<string> {
-  const r = throwIfFailed(host, await ops.run(host, pgbackrestCommand(user, spec.stanza, ...args), { timeoutMs: 10 * 60_000 }));
+  const r = throwIfFailed(host, await ops.run(host, pgbackrestCommand(user, spec.stanza, ...args)));
   return r.stdout;
 }

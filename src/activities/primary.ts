@@ -35,12 +35,12 @@ async function createCluster(ops: HostOps, host: HostAddress, spec: Spec): Promi
   const pg = spec.postgres;
   if (pg.control.type === 'pg_ctlcluster') {
     await ops.must(host, cmd('pg_createcluster', '--user', pg.osUser, '--port', String(pg.port), '--datadir', pg.dataDir, '--locale', 'C.UTF-8',
-      String(pg.version), pg.control.cluster, '--', '--data-checksums'), { timeoutMs: 300_000 });
+      String(pg.version), pg.control.cluster, '--', '--data-checksums'));
     return;
   }
   const account = await ops.user(host, pg.osUser);
   // INITDB runs initdb through runuser: as root only, so a sudo login goes through sudo for the whole script.
-  await ops.must(host, script(INITDB, pg.binDir, pg.dataDir, pg.osUser, account?.group ?? pg.osUser, String(pg.port)), { timeoutMs: 300_000 });
+  await ops.must(host, script(INITDB, pg.binDir, pg.dataDir, pg.osUser, account?.group ?? pg.osUser, String(pg.port)));
 }
 
 /**
@@ -58,7 +58,7 @@ export async function ensurePrimary(ops: HostOps, spec: Spec): Promise<PrimaryRe
     results.push({ changed: true, detail: `created a cluster with data checksums in ${pg.dataDir}` });
   }
   if (!state.running) {
-    await ops.must(host, controlCommand(pg, 'start'), { timeoutMs: 300_000 });
+    await ops.must(host, controlCommand(pg, 'start'));
     results.push({ changed: true, detail: 'started PostgreSQL' });
   }
   const desired = desiredSettings(spec);
@@ -69,7 +69,7 @@ export async function ensurePrimary(ops: HostOps, spec: Spec): Promise<PrimaryRe
     // Through stdin, one statement at a time: ALTER SYSTEM refuses to run in psql -c's implicit transaction.
     await ops.must(host, withStdin(psqlScriptCommand(pg), alterSystemSql(Object.fromEntries(differ.map((n) => [n, desired[n].value])))));
     const restart = differ.some((n) => desired[n].restart);
-    await ops.must(host, controlCommand(pg, restart ? 'restart' : 'reload'), { timeoutMs: 300_000 });
+    await ops.must(host, controlCommand(pg, restart ? 'restart' : 'reload'));
     results.push({ changed: true, detail: `set ${differ.join(', ')} and ${restart ? 'restarted' : 'reloaded'}` });
   }
   state = await clusterState(ops, host, pg);

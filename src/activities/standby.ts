@@ -71,13 +71,13 @@ export async function prepareStandby(ops: HostOps, spec: Spec, nodeName: string,
   }
   const results: StepResult[] = [];
   if (state.running) {
-    await ops.must(host, controlCommand(pg, 'stop'), { timeoutMs: 300_000 });
+    await ops.must(host, controlCommand(pg, 'stop'));
     results.push({ changed: true, detail: `stopped ${nodeName}` });
   }
   const account = await ops.user(host, pg.osUser);
   const group = account?.group ?? pg.osUser;
   if (pg.configDir && pg.control.type === 'pg_ctlcluster' && (await ops.readFile(host, `${pg.configDir}/postgresql.conf`)) === undefined) {
-    await ops.must(host, script(DEBIAN_CONFIG, String(pg.version), pg.control.cluster, pg.dataDir, pg.osUser, String(pg.port)), { timeoutMs: 300_000 });
+    await ops.must(host, script(DEBIAN_CONFIG, String(pg.version), pg.control.cluster, pg.dataDir, pg.osUser, String(pg.port)));
     results.push({ changed: true, detail: `created config ${pg.configDir}` });
   }
   if (await ops.ensureDir(host, pg.dataDir, { owner: pg.osUser, group, mode: '700' })) results.push({ changed: true, detail: `created ${pg.dataDir}` });
@@ -115,7 +115,7 @@ export async function startStandby(ops: HostOps, spec: Spec, nodeName: string): 
   const host = nodeAddress(findNode(spec, nodeName));
   const state = await clusterState(ops, host, spec.postgres);
   if (state.running) return { changed: false, detail: `${nodeName} is running` };
-  await ops.must(host, controlCommand(spec.postgres, 'start'), { timeoutMs: 300_000 });
+  await ops.must(host, controlCommand(spec.postgres, 'start'));
   return { changed: true, detail: `started ${nodeName}` };
 }
 

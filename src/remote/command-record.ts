@@ -23,20 +23,24 @@ export interface AttemptTag {
 
 // POSIX sh (the login shell may be dash), run as root; $1 key, $2 attempt, $3 pid of the command's
 // shell (its process group). Kills the groups earlier attempts recorded, then records this one.
+// Builtins only, apart from the first record's mkdir: it runs before every command.
 // A recorded leader whose pid now has another start time was reaped and its pid reused: its group
 // is gone (a pid stays reserved while any process has it as group id), so only the record goes.
 // `kill -KILL -PGID` without `--`: dash's builtin kill takes `--` for a pid.
-const BOOK = `d=${CMDS}
-start() { read -r st < "/proc/$1/stat" || return 1; st=\${st##*) }; set -- $st; shift 19; echo "$1"; }
-if [ "$2" -gt 1 ]; then
-  for f in "$d/$1".*; do
+const BOOK = `d=${CMDS} k=$1 a=$2 me=$3
+if [ "$a" -gt 1 ]; then
+  for f in "$d/$k".*; do
     [ -f "$f" ] || continue
-    case \${f#"$d/$1".} in "$2".*) continue ;; esac
-    if read -r p t < "$f" && [ "$(start "$p" 2>/dev/null || echo "$t")" = "$t" ]; then kill -KILL "-$p" 2>/dev/null; fi
+    case \${f#"$d/$k".} in "$a".*) continue ;; esac
+    if read -r p t < "$f"; then
+      now=$t
+      if read -r st 2>/dev/null < "/proc/$p/stat"; then set -- \${st##*) }; shift 19; now=$1; fi
+      [ "$now" = "$t" ] && kill -KILL "-$p" 2>/dev/null
+    fi
     rm -f -- "$f"
   done
 fi
-mkdir -p -m 700 "$d" && echo "$3 $(start "$3")" > "$d/$1.$2.$3"`;
+read -r st < "/proc/$me/stat" && set -- \${st##*) } && shift 19 && { [ -d "$d" ] || mkdir -p -m 700 "$d"; } && echo "$me $1" > "$d/$k.$a.$me"`;
 
 const PGID_MARK = 'stanzactl-pgid:';
 

@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { constants as os } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NodeSSH, SSHError } from 'node-ssh';
 import { describe, stdinValue, toShellLine, type Become, type Command } from './command';
 import { killLine, markedPgid, unmarked, wrapLine, type AttemptTag } from './command-record';
@@ -83,9 +84,12 @@ function hostKeyAlgorithms(pinned: Buffer[]): string[] {
  * privilege separation, and ssh2 1.17.0 drops them once stdin has ended.
  */
 const KILL_TIMEOUT_MS = 10_000;
+const MARK_WAIT_MS = 2_000;
 // With MaxSessions 10: 8 commands and a kill leave one channel spare for sshd's own accounting.
 const MAX_CHANNELS = 8;
 const MAX_CONNECTIONS = 4;
+
+const noop = () => undefined;
 
 /** Shell convention for a command killed by a signal; -1 for a signal name this OS does not know. */
 function signalCode(signal: string): number {
@@ -129,14 +133,21 @@ export class SshPool implements Remote {
 
   private async runOn(host: HostAddress, command: Command, options: RunOptions, urgent: boolean): Promise<RunResult> {
     const { timeoutMs, signal, attempt } = options;
-    signal?.throwIfAborted();
     const what = describe(command, this.become);
-    const { client, release } = await this.channel(host, urgent, signal);
+    // The timeout runs from the call, so time spent waiting for a channel counts too.
+    const expiry = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
+    const stops = [signal, expiry].filter((s): s is AbortSignal => s !== undefined);
+    const { client, release } = await this.channel(host, urgent, stops).catch((e: unknown) => {
+      if (signal?.aborted || !expiry?.aborted) throw e;
+      throw new RemoteTimeoutError(host, timeoutMs as number, `waiting for a free SSH channel to run ${what}`);
+    });
     const line = wrapLine(toShellLine(command, this.become), this.become, attempt);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let channel: Channel | undefined;
     let pgid: number | undefined;
+    let marked: () => void = noop;
+    const markSeen = new Promise<void>((resolve) => (marked = resolve));
 
     const finished = new Promise<Exit>((resolve, reject) => {
       try {
@@ -147,7 +158,10 @@ export class SshPool implements Remote {
           ch.on('data', (b: Buffer) => out.push(b));
           ch.stderr.on('data', (b: Buffer) => {
             err.push(b);
-            pgid ??= markedPgid(Buffer.concat(err).toString('latin1'));
+            if (pgid === undefined) {
+              pgid = markedPgid(Buffer.concat(err).toString('latin1'));
+              if (pgid !== undefined) marked();
+            }
           });
           ch.on('exit', (code: number | null, signal?: string) => (exit = { code, signal: signal ?? null }));
           ch.on('close', () => resolve(exit));
@@ -164,14 +178,11 @@ export class SshPool implements Remote {
 
     // Stopped: the timeout expired or the activity's attempt ended. The command must not outlive
     // that: its process group is killed on the host before anybody is told.
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
+    let onStop: (() => void) | undefined;
     const stopped = new Promise<'expired' | 'aborted'>((resolve) => {
-      if (timeoutMs !== undefined) timer = setTimeout(() => resolve('expired'), timeoutMs);
-      if (signal !== undefined) {
-        onAbort = () => resolve('aborted');
-        signal.addEventListener('abort', onAbort, { once: true });
-      }
+      onStop = () => resolve(signal?.aborted ? 'aborted' : 'expired');
+      if (stops.some((s) => s.aborted)) onStop();
+      for (const s of stops) s.addEventListener('abort', onStop, { once: true });
     });
     // Once stopped, the command may still end (or fail) later: nobody listens then.
     finished.catch(() => undefined);
@@ -179,6 +190,8 @@ export class SshPool implements Remote {
     try {
       const exit = await Promise.race([finished, stopped]);
       if (exit === 'expired' || exit === 'aborted') {
+        // Stopped right after the start: the shell may not have told its pid yet.
+        if (channel !== undefined) await Promise.race([markSeen, finished.then(noop, noop), sleep(MARK_WAIT_MS)]);
         await this.killGroup(host, pgid, attempt);
         try {
           channel?.close();
@@ -193,8 +206,7 @@ export class SshPool implements Remote {
       if (exit.signal !== null) return { code: signalCode(exit.signal), ...result };
       throw new SshConnectError(host, `connection lost while running ${what}`, true);
     } finally {
-      clearTimeout(timer);
-      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+      for (const s of stops) s.removeEventListener('abort', onStop as () => void);
     }
   }
 
@@ -226,11 +238,11 @@ export class SshPool implements Remote {
    * one connect: the promise is counted, not the result. An urgent caller (a kill) may use the one
    * channel kept spare, and need not wait for a new connection's turn.
    */
-  private async channel(host: HostAddress, urgent: boolean, signal?: AbortSignal): Promise<{ client: Client; release: () => void }> {
+  private async channel(host: HostAddress, urgent: boolean, stops: AbortSignal[]): Promise<{ client: Client; release: () => void }> {
     const key = `${host.name}\0${host.host}`;
     for (;;) {
       if (this.closed) throw new Error('SshPool is closed');
-      signal?.throwIfAborted();
+      for (const s of stops) s.throwIfAborted();
       let h = this.hosts.get(key);
       if (h === undefined) {
         h = { slots: [], waiting: [] };
@@ -255,11 +267,11 @@ export class SshPool implements Remote {
       }
       await new Promise<void>((resolve) => {
         const wake = () => {
-          signal?.removeEventListener('abort', wake);
+          for (const s of stops) s.removeEventListener('abort', wake);
           resolve();
         };
         h.waiting.push(wake);
-        signal?.addEventListener('abort', wake, { once: true });
+        for (const s of stops) s.addEventListener('abort', wake, { once: true });
       });
     }
   }

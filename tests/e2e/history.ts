@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { tsToMs } from '@temporalio/common/lib/time';
 import type { temporal } from '@temporalio/proto';
 import { temporalCli } from '../../src/paths';
 
@@ -24,6 +25,21 @@ export function activityRuns(history: temporal.api.history.v1.IHistory): Activit
     if (done) scheduled.get(String(done.scheduledEventId))!.completed = true;
   }
   return [...scheduled.values()];
+}
+
+/** The types of the activities scheduled before `ms` (epoch) and not completed by then, e.g. a crash's victims. */
+export function inFlightAt(history: temporal.api.history.v1.IHistory, ms: number): string[] {
+  const scheduled = new Map<string, string>();
+  const done = new Set<string>();
+  for (const e of history.events ?? []) {
+    const at = tsToMs(e.eventTime);
+    if (at > ms) continue;
+    const a = e.activityTaskScheduledEventAttributes;
+    if (a) scheduled.set(String(e.eventId), a.activityType?.name ?? '?');
+    const c = e.activityTaskCompletedEventAttributes;
+    if (c) done.add(String(c.scheduledEventId));
+  }
+  return [...scheduled].filter(([id]) => !done.has(id)).map(([, type]) => type);
 }
 
 /** A workflow's history as `temporal workflow show -o json` prints it: the form replay reads. */

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { attemptKey, commandTimeoutMs } from '../../src/activities/attempt-remote';
 import { CMDS, killLine, markedPgid, unmarked, wrapLine } from '../../src/remote/command-record';
 
-const info = { currentAttemptScheduledTimestampMs: 1_000_000, startToCloseTimeoutMs: 180_000 };
+const info = { currentAttemptScheduledTimestampMs: 1_000_000, startToCloseTimeoutMs: 180_000, scheduledTimestampMs: 900_000, scheduleToCloseTimeoutMs: 0 };
 
 describe('command timeouts within the attempt', () => {
   test('a command never outlives its attempt, minus the time to kill it', () => {
@@ -16,6 +16,7 @@ describe('command timeouts within the attempt', () => {
     assert.equal(commandTimeoutMs(info, 1_000_000, 30_000), 30_000);
     assert.equal(commandTimeoutMs(info, 1_170_000, 30_000), 5_000);
     assert.equal(commandTimeoutMs(info, 1_175_000), undefined, 'no time left: no command');
+    assert.equal(commandTimeoutMs({ ...info, scheduleToCloseTimeoutMs: 200_000 }, 1_000_000), 95_000, 'nor its activity');
   });
 
   test('the attempt key is the same for every attempt of one activity, and differs otherwise', () => {
