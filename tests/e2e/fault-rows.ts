@@ -54,7 +54,7 @@ export interface MatrixRow {
   readonly outcome: string;
   /** Kill to the retried attempt's ActivityTaskStarted, in seconds. */
   readonly resumeSeconds?: number;
-  /** The limit the resume is held to: the step's heartbeatTimeout + 2 s. */
+  /** The limit the resume is held to: the step's heartbeatTimeout + 2 s (+ the backoff's growth after a repeated kill). */
   readonly limitSeconds?: number;
 }
 
@@ -78,6 +78,8 @@ interface ActivityEvent {
   readonly type: string;
   readonly activityId: string;
   readonly heartbeatSeconds?: number;
+  /** The retry policy's wait before attempt n, in seconds. */
+  readonly backoffSeconds: (attempt: number) => number;
   startedAt?: number;
   attempt: number;
   result?: unknown;
@@ -92,7 +94,11 @@ export function activityEvents(history: temporal.api.history.v1.IHistory): Map<s
     const s = e.activityTaskScheduledEventAttributes;
     if (s) {
       const hb = s.heartbeatTimeout ? millis(s.heartbeatTimeout) / 1000 : undefined;
-      byScheduled.set(String(e.eventId), { type: s.activityType?.name ?? '?', activityId: s.activityId ?? '?', heartbeatSeconds: hb, attempt: 0 });
+      const r = s.retryPolicy;
+      const initial = r?.initialInterval ? millis(r.initialInterval) / 1000 : 1;
+      const max = r?.maximumInterval ? millis(r.maximumInterval) / 1000 : Infinity;
+      const backoffSeconds = (n: number) => Math.min(initial * (r?.backoffCoefficient ?? 2) ** Math.max(0, n - 2), max);
+      byScheduled.set(String(e.eventId), { type: s.activityType?.name ?? '?', activityId: s.activityId ?? '?', heartbeatSeconds: hb, backoffSeconds, attempt: 0 });
     }
     const st = e.activityTaskStartedEventAttributes;
     if (st) {
@@ -135,7 +141,9 @@ export function rowsOf(workflow: Workflow, point: FaultPoint, entries: FaultEntr
     // The kill this attempt resumed from: the last one before it started (a sibling's may come after this one's).
     const from = killTimes.filter((t) => t <= a.startedAt!).pop() ?? k.at;
     const resumeSeconds = (a.startedAt - from) / 1000;
-    const limitSeconds = (a.heartbeatSeconds ?? Infinity) + 2;
+    // A step killed again in its retry (first as a sibling in flight, then at its own point) waits
+    // the retry policy's longer backoff before the next attempt: that wait is policy, not latency.
+    const limitSeconds = (a.heartbeatSeconds ?? Infinity) + 2 + (a.backoffSeconds(a.attempt) - a.backoffSeconds(2));
     if (!(resumeSeconds <= limitSeconds)) problems.push(`resumed after ${resumeSeconds.toFixed(1)} s (limit ${limitSeconds} s)`);
     const changed = (a.result as { changed?: boolean } | undefined)?.changed;
     if (point === 'b' && changed === true) problems.push('the re-run of the completed step reported "changed"');
@@ -149,8 +157,8 @@ export function rowsOf(workflow: Workflow, point: FaultPoint, entries: FaultEntr
 
 /** The matrix as the bench prints it. */
 export function matrixTable(r: MatrixReport): string {
-  const head = ['workflow', 'step', 'point', 'resume s', 'outcome'];
-  const body = r.rows.map((x) => [x.workflow, x.step, x.point, x.resumeSeconds?.toFixed(1) ?? '-', x.outcome]);
+  const head = ['workflow', 'step', 'point', 'resume s', 'limit s', 'outcome'];
+  const body = r.rows.map((x) => [x.workflow, x.step, x.point, x.resumeSeconds?.toFixed(1) ?? '-', x.limitSeconds?.toFixed(0) ?? '-', x.outcome]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const fmt = (cols: string[]) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
   const resumes = r.rows.flatMap((x) => (x.resumeSeconds === undefined ? [] : [x.resumeSeconds]));

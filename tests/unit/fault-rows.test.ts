@@ -39,6 +39,14 @@ test('a row: resume from the kill to the retried start; a re-run reporting chang
   assert.deepEqual(problems, []);
 });
 
+test('a step killed again in its retry is held to the limit plus the backoff its retry policy adds', () => {
+  const events = activity(1, 'ensureStanza', 3, T + 7_800, { changed: true });
+  Object.assign(events[0].activityTaskScheduledEventAttributes!, { retryPolicy: { initialInterval: { seconds: 1 }, backoffCoefficient: 2, maximumInterval: { seconds: 30 } } });
+  const log = [{ ...kill('ensureStanza', '1', T), attempt: 2 }];
+  const { rows } = rowsOf('provisionCluster', 'a', [{ ...entry('ensureStanza'), id: 'provisionCluster/ensureStanza/b' }], log, { events }, 'r');
+  assert.deepEqual([rows[0].limitSeconds, rows[0].outcome], [8, 'ok']);
+});
+
 test('only killed attempts and those in flight beside them may run twice; a later kill is the one resumed from', () => {
   const history = { events: [
     ...activity(1, 'prepareStandby', 2, T + 6_500, { changed: false }),
