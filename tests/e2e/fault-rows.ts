@@ -1,0 +1,175 @@
+import type { temporal } from '@temporalio/proto';
+import type { FaultEntry, FaultPoint, FaultRecord } from '../../src/faults';
+
+/**
+ * The fault matrix's plan and rows, pure: which kills a workflow run takes, and what its history
+ * and the fault hook's log say about each (tests/unit/fault-rows.test.ts checks the reading).
+ */
+export type Workflow = 'provisionCluster' | 'backupStanza' | 'rebuildStandby';
+
+/** Point a of each step: the first command that changes something there (or a read, for steps that only read). */
+export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; output?: string }>> = {
+  provisionCluster: {
+    preflight: {},
+    ensureRepositoryHost: { command: 'useradd|mkdir -p' },
+    ensureNodeDirectories: { command: 'mkdir -p' },
+    ensureSshTrust: { output: '^created$' },
+    ensurePgbackrestConf: { command: 'mktemp' },
+    ensurePrimary: { command: 'pg_createcluster|initdb' },
+    ensureStanza: { command: 'stanza-create' },
+    checkStanza: {},
+    ensureFullBackup: { command: 'stanzactl-run' },
+    ensureReplicationAccess: {},
+    ensureStandbyPgpass: { command: 'mktemp' },
+    prepareStandby: { command: 'pg_createcluster|pg_ctlcluster .* stop|mkdir -p' },
+    restoreStandby: { command: 'stanzactl-run' },
+    startStandby: { command: 'pg_ctlcluster .* start' },
+    waitStreaming: {},
+  },
+  backupStanza: {
+    claimBackupLock: { command: 'install -d -m 700' },
+    chooseBackupSource: {},
+    runBackup: { command: 'stanzactl-run' },
+    releaseBackupLock: { command: 'rm -rf' },
+  },
+  rebuildStandby: {
+    inspectRebuildTarget: {},
+    ensureNodeDirectories: { command: 'mkdir -p' },
+    ensureSshTrust: {},
+    ensurePgbackrestConf: { command: 'mktemp' },
+    ensureStandbyPgpass: { command: 'mktemp' },
+    prepareStandby: { command: 'pg_ctlcluster .* stop' },
+    restoreStandby: { command: 'stanzactl-run' },
+    startStandby: { command: 'pg_ctlcluster .* start' },
+    writeMarker: {},
+    waitMarkerReplayed: {},
+  },
+};
+
+export interface MatrixRow {
+  readonly workflow: Workflow;
+  readonly step: string;
+  readonly point: FaultPoint;
+  /** "ok", or what went wrong for this kill. */
+  readonly outcome: string;
+  /** Kill to the retried attempt's ActivityTaskStarted, in seconds. */
+  readonly resumeSeconds?: number;
+  /** The limit the resume is held to: the step's heartbeatTimeout + 2 s (+ the backoff's growth after a repeated kill). */
+  readonly limitSeconds?: number;
+}
+
+export interface ServerKillRow {
+  readonly workflow: Workflow;
+  readonly at: string;
+  readonly outcome: string;
+}
+
+export interface MatrixReport {
+  readonly rows: MatrixRow[];
+  readonly serverKills: ServerKillRow[];
+  /** Per workflow run: what is wrong beyond single rows (end state, extra retries, repeated pgBackRest runs). */
+  readonly runProblems: string[];
+  /** Seconds from a worker's death to its successor polling. */
+  readonly restartSeconds: number[];
+  readonly seconds: number;
+}
+
+interface ActivityEvent {
+  readonly type: string;
+  readonly activityId: string;
+  readonly heartbeatSeconds?: number;
+  /** The retry policy's wait before attempt n, in seconds. */
+  readonly backoffSeconds: (attempt: number) => number;
+  startedAt?: number;
+  attempt: number;
+  result?: unknown;
+}
+
+const millis = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number => Number(t?.seconds ?? 0) * 1000 + (t?.nanos ?? 0) / 1e6;
+
+/** Each activity of a history by its activity id: type, last attempt, its start time and result. */
+export function activityEvents(history: temporal.api.history.v1.IHistory): Map<string, ActivityEvent> {
+  const byScheduled = new Map<string, ActivityEvent>();
+  for (const e of history.events ?? []) {
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) {
+      const hb = s.heartbeatTimeout ? millis(s.heartbeatTimeout) / 1000 : undefined;
+      const r = s.retryPolicy;
+      const initial = r?.initialInterval ? millis(r.initialInterval) / 1000 : 1;
+      const max = r?.maximumInterval ? millis(r.maximumInterval) / 1000 : Infinity;
+      const backoffSeconds = (n: number) => Math.min(initial * (r?.backoffCoefficient ?? 2) ** Math.max(0, n - 2), max);
+      byScheduled.set(String(e.eventId), { type: s.activityType?.name ?? '?', activityId: s.activityId ?? '?', heartbeatSeconds: hb, backoffSeconds, attempt: 0 });
+    }
+    const st = e.activityTaskStartedEventAttributes;
+    if (st) {
+      const a = byScheduled.get(String(st.scheduledEventId))!;
+      a.attempt = st.attempt ?? 0;
+      a.startedAt = millis(e.eventTime);
+    }
+    const done = e.activityTaskCompletedEventAttributes;
+    if (done) {
+      const p = done.result?.payloads?.[0];
+      byScheduled.get(String(done.scheduledEventId))!.result = p?.data ? JSON.parse(Buffer.from(p.data).toString()) : undefined;
+    }
+  }
+  return new Map([...byScheduled.values()].map((a) => [a.activityId, a]));
+}
+
+export function entriesFor(workflow: Workflow, point: FaultPoint): FaultEntry[] {
+  return Object.entries(FIRST_CHANGE[workflow]).map(([activityType, m]) => ({
+    id: `${workflow}/${activityType}/${point}`,
+    workflowType: workflow,
+    activityType,
+    point,
+    ...(point === 'a' ? m : {}),
+  }));
+}
+
+/** Rows of one workflow run that took the kills of `entries`, read from its history and the fault log. */
+export function rowsOf(workflow: Workflow, point: FaultPoint, entries: FaultEntry[], log: FaultRecord[], history: temporal.api.history.v1.IHistory, runId: string): { rows: MatrixRow[]; problems: string[] } {
+  const acts = activityEvents(history);
+  const kills = log.flatMap((r) => (r.kind === 'kill' && r.runId === runId ? [r] : []));
+  const killTimes = kills.map((k) => k.at).sort((x, y) => x - y);
+  const rows = entries.map((e): MatrixRow => {
+    const step = e.activityType;
+    const k = kills.find((x) => x.id === e.id);
+    if (!k) return { workflow, step, point, outcome: 'the kill never fired' };
+    const a = acts.get(k.activityId);
+    if (!a?.startedAt) return { workflow, step, point, outcome: `${step} (activity ${k.activityId}) never started again` };
+    const problems: string[] = [];
+    if (a.attempt <= k.attempt) problems.push(`attempt ${a.attempt} after a kill in attempt ${k.attempt}`);
+    // The kill this attempt resumed from: the last one before it started (a sibling's may come after this one's).
+    const from = killTimes.filter((t) => t <= a.startedAt!).pop() ?? k.at;
+    const resumeSeconds = (a.startedAt - from) / 1000;
+    // A step killed again in its retry (first as a sibling in flight, then at its own point) waits
+    // the retry policy's longer backoff before the next attempt: that wait is policy, not latency.
+    const limitSeconds = (a.heartbeatSeconds ?? Infinity) + 2 + (a.backoffSeconds(a.attempt) - a.backoffSeconds(2));
+    if (!(resumeSeconds <= limitSeconds)) problems.push(`resumed after ${resumeSeconds.toFixed(1)} s (limit ${limitSeconds} s)`);
+    const changed = (a.result as { changed?: boolean } | undefined)?.changed;
+    if (point === 'b' && changed === true) problems.push('the re-run of the completed step reported "changed"');
+    return { workflow, step, point, outcome: problems.join('; ') || 'ok', resumeSeconds, limitSeconds };
+  });
+  // Only a killed attempt, or one in flight beside it when the worker died, may have run twice.
+  const mayRetry = new Set(kills.flatMap((k) => [k.activityId, ...k.inFlight.filter((f) => f.runId === runId).map((f) => f.activityId)]));
+  const problems = [...acts.values()].filter((a) => a.attempt > 1 && !mayRetry.has(a.activityId)).map((a) => `${a.type} (activity ${a.activityId}) ran ${a.attempt} times without a kill`);
+  return { rows, problems };
+}
+
+/** The matrix as the bench prints it. */
+export function matrixTable(r: MatrixReport): string {
+  const head = ['workflow', 'step', 'point', 'resume s', 'limit s', 'outcome'];
+  const body = r.rows.map((x) => [x.workflow, x.step, x.point, x.resumeSeconds?.toFixed(1) ?? '-', x.limitSeconds?.toFixed(0) ?? '-', x.outcome]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const fmt = (cols: string[]) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
+  const resumes = r.rows.flatMap((x) => (x.resumeSeconds === undefined ? [] : [x.resumeSeconds]));
+  return [
+    fmt(head),
+    ...body.map(fmt),
+    '',
+    `${r.rows.length} kills, ${r.rows.filter((x) => x.outcome === 'ok').length} ok; largest resume ${Math.max(...resumes).toFixed(1)} s`,
+    ...r.serverKills.map((s) => `Temporal server SIGKILL during ${s.workflow}/${s.at}: ${s.outcome}`),
+    ...r.runProblems.map((p) => `problem: ${p}`),
+    `${r.restartSeconds.length} worker restarts, ${Math.min(...r.restartSeconds).toFixed(1)}-${Math.max(...r.restartSeconds).toFixed(1)} s each`,
+    `matrix took ${r.seconds.toFixed(0)} s`,
+  ].join('\n');
+}
