@@ -42,6 +42,16 @@ describe('host faults: hosts cut off and a full repository', { timeout: 90 * 60_
   const backupRunning = async () => (await sh('backup-srv', `pgrep -f -- '[-]-log-level-console=detail backup' >/dev/null && echo yes || echo no`)).trim() === 'yes';
   const cut = (host: string) => labSetLink(f.lab, host, false);
   const reconnect = (host: string) => labSetLink(f.lab, host, true);
+  /** Cuts `host` off for CUT_MS while the workflow watched by `w` must keep waiting for it. */
+  const cutWhileOpen = async (host: string, w: { open: boolean }, what: string) => {
+    await cut(host);
+    try {
+      await sleep(CUT_MS);
+      assert.ok(w.open, `${what} waits for its host`);
+    } finally {
+      await reconnect(host);
+    }
+  };
   const withBudget = async (seconds: string) => {
     f.workerEnv.STANZACTL_HOST_AWAY_SECONDS = seconds;
     await f.crashWorker();
@@ -94,13 +104,7 @@ describe('host faults: hosts cut off and a full repository', { timeout: 90 * 60_
     const handle = await startBackup(f.client, f.spec, 'full');
     const w = watch(handle);
     await copying('backup-srv', handle.firstExecutionRunId, 'runBackup', w);
-    await cut('backup-srv');
-    try {
-      await sleep(CUT_MS);
-      assert.ok(w.open, 'the backup waits for its host');
-    } finally {
-      await reconnect('backup-srv');
-    }
+    await cutWhileOpen('backup-srv', w, 'the backup');
     const o = (await handle.result()) as BackupOutcome;
     assert.ok(o.status === 'done');
     assert.equal(await backupsCompleted(), completed + 1, 'pgBackRest completed one backup');
@@ -178,13 +182,7 @@ describe('host faults: hosts cut off and a full repository', { timeout: 90 * 60_
     const handle = await startRebuild('pg2-srv');
     const w = watch(handle);
     await copying('pg2-srv', handle.firstExecutionRunId, 'restoreStandby', w);
-    await cut('pg2-srv');
-    try {
-      await sleep(CUT_MS);
-      assert.ok(w.open, 'the rebuild waits for its host');
-    } finally {
-      await reconnect('pg2-srv');
-    }
+    await cutWhileOpen('pg2-srv', w, 'the rebuild');
     assert.equal(((await handle.result()) as RebuildResult).node, 'pg2-srv');
     await f.checks.rowReplicates();
   });
@@ -211,13 +209,7 @@ describe('host faults: hosts cut off and a full repository', { timeout: 90 * 60_
     const handle = await startProvision(f.client, f.spec);
     const w = watch(handle);
     await copying('pg3-srv', handle.firstExecutionRunId, 'restoreStandby', w);
-    await cut('pg3-srv');
-    try {
-      await sleep(CUT_MS);
-      assert.ok(w.open, 'provision waits for its host');
-    } finally {
-      await reconnect('pg3-srv');
-    }
+    await cutWhileOpen('pg3-srv', w, 'provision');
     await handle.result();
     assert.deepEqual(await f.checks.streamingStandbys(), ['pg2-srv', 'pg3-srv']);
     await f.checks.rowReplicates();
