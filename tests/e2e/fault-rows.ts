@@ -129,7 +129,6 @@ export function entriesFor(workflow: Workflow, point: FaultPoint): FaultEntry[] 
 export function rowsOf(workflow: Workflow, point: FaultPoint, entries: FaultEntry[], log: FaultRecord[], history: temporal.api.history.v1.IHistory, runId: string): { rows: MatrixRow[]; problems: string[] } {
   const acts = activityEvents(history);
   const kills = log.flatMap((r) => (r.kind === 'kill' && r.runId === runId ? [r] : []));
-  const killTimes = kills.map((k) => k.at).sort((x, y) => x - y);
   const rows = entries.map((e): MatrixRow => {
     const step = e.activityType;
     const k = kills.find((x) => x.id === e.id);
@@ -138,8 +137,10 @@ export function rowsOf(workflow: Workflow, point: FaultPoint, entries: FaultEntr
     if (!a?.startedAt) return { workflow, step, point, outcome: `${step} (activity ${k.activityId}) never started again` };
     const problems: string[] = [];
     if (a.attempt <= k.attempt) problems.push(`attempt ${a.attempt} after a kill in attempt ${k.attempt}`);
-    // The kill this attempt resumed from: the last one before it started (a sibling's may come after this one's).
-    const from = killTimes.filter((t) => t <= a.startedAt!).pop() ?? k.at;
+    // The kill this attempt resumed from: the last one before it started that ended an attempt of
+    // this activity (its own, or a sibling's while it was in flight on the same worker).
+    const hits = kills.filter((x) => x.at <= a.startedAt! && (x.activityId === k.activityId || x.inFlight.some((f) => f.runId === runId && f.activityId === k.activityId)));
+    const from = Math.max(k.at, ...hits.map((x) => x.at));
     const resumeSeconds = (a.startedAt - from) / 1000;
     // A step killed again in its retry (first as a sibling in flight, then at its own point) waits
     // the retry policy's longer backoff before the next attempt: that wait is policy, not latency.

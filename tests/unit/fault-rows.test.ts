@@ -53,9 +53,13 @@ test('only killed attempts and those in flight beside them may run twice; a late
     ...activity(2, 'prepareStandby', 3, T + 12_000, { changed: true }),
     ...activity(3, 'ensureStanza', 2, T + 7_000, { changed: true }),
   ] };
-  // Activity 2 was in flight at the first kill and killed itself 6 s later.
-  const log = [kill('prepareStandby', '1', T, [ref('prepareStandby', '2')]), { ...kill('startStandby', '2', T + 6_000), id: 'other' }];
+  // Activity 2 was in flight at the first kill, activity 1 at the second; a third kill elsewhere is not theirs.
+  const log = [
+    kill('prepareStandby', '1', T, [ref('prepareStandby', '2')]),
+    { ...kill('startStandby', '2', T + 1_000, [ref('prepareStandby', '1')]), id: 'other' },
+    { ...kill('checkStanza', '4', T + 6_000), id: 'elsewhere' },
+  ];
   const { rows, problems } = rowsOf('provisionCluster', 'b', [entry('prepareStandby')], log, history, 'r');
-  assert.equal(rows[0].resumeSeconds, 0.5, 'resumed from the later kill that preceded the start');
+  assert.equal(rows[0].resumeSeconds, 5.5, 'resumed from the later kill that also ended this activity, not from an unrelated one');
   assert.deepEqual(problems, ['ensureStanza (activity 3) ran 2 times without a kill']);
 });
