@@ -93,9 +93,11 @@ describe('interrupted steps heal', { timeout: 40 * 60_000 }, () => {
     const acts = createActivities({ remoteFor: pools.remoteFor });
     // A: a scheduled run whose first runBackup attempt failed; its retry is due after a long backoff.
     const a = { workflowId: 'backup-demo-incr-2026-11-26T01:00:00Z', runId: 'heal-run-a' };
-    // Its attempt has the quick profile's 3 minutes: commands get deadlines within them.
+    // Its attempt has the quick profile's 3 minutes and no schedule-to-close: commands get deadlines within them.
+    const now = Date.now();
     const asA = new MockActivityEnvironment({
-      workflowExecution: a, activityType: 'runBackup', heartbeatTimeoutMs: 20_000, startToCloseTimeoutMs: 180_000, currentAttemptScheduledTimestampMs: Date.now(),
+      workflowExecution: a, activityType: 'runBackup', heartbeatTimeoutMs: 20_000,
+      startToCloseTimeoutMs: 180_000, currentAttemptScheduledTimestampMs: now, scheduledTimestampMs: now, scheduleToCloseTimeoutMs: 0,
     });
     const claimed = (await asA.run(() => acts.claimBackupLock(f.spec, a))) as LockResult;
     assert.equal(claimed.claimed, true);
