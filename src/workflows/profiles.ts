@@ -4,9 +4,10 @@ import type { ActivityOptions } from '@temporalio/workflow';
  * Every activity heartbeats each second while it runs (activities/heartbeat.ts) and the worker
  * sends one at least every second (maxHeartbeatThrottleInterval), so the server hears from a live
  * attempt about once a second. 5 s of silence means the worker died or hangs: the attempt is
- * failed and retried after the retry's initialInterval (half a second), so a step resumes about
- * 5.5 s after a worker crash instead of after its whole startToCloseTimeout. 5 s leaves a live worker 4 s of slack,
- * enough for a 2-core machine under load (an event loop stalled that long is itself a fault).
+ * failed and retried after the retry's initialInterval (0.2 s: the server's own latency takes most
+ * of the 2 s a resume may add to the timeout), so a step resumes about 6 s after a worker crash
+ * instead of after its whole startToCloseTimeout. 5 s leaves a live worker 4 s of slack, enough
+ * for a 2-core machine under load (an event loop stalled that long is itself a fault).
  */
 const heartbeatTimeout = '5 seconds';
 
@@ -14,22 +15,22 @@ const heartbeatTimeout = '5 seconds';
 export const quick: ActivityOptions = {
   startToCloseTimeout: '3 minutes',
   heartbeatTimeout,
-  // 9 attempts: about 90 s of backoff before a step gives up on an unreachable host.
-  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 9 },
+  // 10 attempts: about 80 s of backoff before a step gives up on an unreachable host.
+  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 10 },
 };
 
 /** Backups and restores run detached on their host: a retry re-attaches to the running command. */
 export const long: ActivityOptions = {
   startToCloseTimeout: '6 hours',
   heartbeatTimeout,
-  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6 },
+  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 7 },
 };
 
 /** Waiting for a standby to stream: polls. */
 export const waiting: ActivityOptions = {
   startToCloseTimeout: '15 minutes',
   heartbeatTimeout,
-  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 4 },
+  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: 5 },
 };
 
 /**
@@ -40,5 +41,5 @@ export const release: ActivityOptions = {
   startToCloseTimeout: '3 minutes',
   scheduleToCloseTimeout: '1 hour',
   heartbeatTimeout,
-  retry: { initialInterval: '500 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
 };
