@@ -57,10 +57,8 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
     activities: createActivities({ remoteFor: faults ? (ssh) => faults.remote(pools.remoteFor(ssh)) : pools.remoteFor }),
     ...(faults ? { interceptors: { activity: [faults.interceptor] } } : {}),
     // The SDK sends an activity's heartbeats at most every 0.8 x heartbeatTimeout (4 s of the
-    // profiles' 5 s), which would leave a live attempt 1 s of slack. Twice a second leaves it 4.5 s,
-    // and the server's last word from a worker that died is at most half a second old, so the
-    // retry comes about 5 s after the crash plus the server's own latency.
-    maxHeartbeatThrottleInterval: '500 milliseconds',
+    // profiles' 5 s), which would leave a live attempt 1 s of slack; once a second leaves it 4 s.
+    maxHeartbeatThrottleInterval: '1 second',
   });
   return {
     worker,

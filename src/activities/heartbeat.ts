@@ -9,7 +9,7 @@ import { Context } from '@temporalio/activity';
 // Far below every profile's heartbeatTimeout: the SDK sends the latest heartbeat at most once per
 // throttle interval (see the worker's maxHeartbeatThrottleInterval), so this only has to keep
 // a fresh one queued, and a busy event loop that delays a tick by seconds still makes it.
-const INTERVAL_MS = 500;
+const INTERVAL_MS = 1_000;
 
 // The details an activity reported last, re-sent by the periodic heartbeat so progress shown in
 // the UI (and read by the next attempt) is not blanked between two progress reports.
@@ -22,7 +22,7 @@ export function reportProgress(details: unknown): void {
   ctx.heartbeat(details);
 }
 
-/** Wraps an activity so it heartbeats twice a second from start to end. */
+/** Wraps an activity so it heartbeats every second from start to end. */
 export function heartbeating<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
   return async (...args: A) => {
     const ctx = Context.current();

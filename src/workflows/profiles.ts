@@ -1,9 +1,9 @@
 import type { ActivityOptions } from '@temporalio/workflow';
 
 /**
- * Every activity heartbeats twice a second while it runs (activities/heartbeat.ts) and the worker
- * sends one at least every half second (maxHeartbeatThrottleInterval), so the server hears from a
- * live attempt about twice a second. 5 s of silence means the worker died or hangs: the attempt is
+ * Every activity heartbeats each second while it runs (activities/heartbeat.ts) and the worker
+ * sends one at least every second (maxHeartbeatThrottleInterval), so the server hears from a live
+ * attempt about once a second. 5 s of silence means the worker died or hangs: the attempt is
  * failed and retried after the retry's initialInterval (0.2 s: the server's own latency takes most
  * of the 2 s a resume may add to the timeout), so a step resumes about 6 s after a worker crash
  * instead of after its whole startToCloseTimeout. 5 s leaves a live worker 4 s of slack, enough
