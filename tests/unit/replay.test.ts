@@ -40,11 +40,14 @@ describe('replay of recorded histories', () => {
     });
   }
 
-  test('a reordered workflow is caught as a determinism violation', async () => {
-    const history = JSON.parse(readFileSync(join(dir, 'provision-sdk-1.13.2.json'), 'utf8'));
-    await assert.rejects(
-      Worker.runReplayHistory({ workflowBundle: changed }, history, 'changed'),
-      DeterminismViolationError,
-    );
-  });
+  // Recorded before and after the move to SDK 1.24.0: the check must bite on both.
+  for (const file of ['provision-sdk-1.13.2.json', 'provision-sdk-1.24.0.json']) {
+    test(`a reordered workflow is caught as a determinism violation (${file})`, async () => {
+      const history = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+      await assert.rejects(
+        Worker.runReplayHistory({ workflowBundle: changed }, history, 'changed'),
+        DeterminismViolationError,
+      );
+    });
+  }
 });
