@@ -5,16 +5,24 @@ import { TASK_QUEUE, temporalAddress, temporalNamespace } from './paths';
 import { hostAwayBudgetMs } from './remote/away';
 import { SshPool } from './remote/ssh-pool';
 import type { Spec } from './spec/schema';
+import { describeLimits, workerLimits, type WorkerLimits } from './worker-limits';
 
 /** One SSH pool per distinct SSH settings, shared by all activities of this worker. */
-export function sshPools(): { remoteFor: (ssh: Spec['ssh']) => SshPool; closeAll: () => Promise<void> } {
+export function sshPools(limits: Pick<WorkerLimits, 'sshChannelsPerConnection' | 'sshConnectionsPerHost'> = workerLimits()): { remoteFor: (ssh: Spec['ssh']) => SshPool; closeAll: () => Promise<void> } {
   const pools = new Map<string, SshPool>();
   return {
     remoteFor(ssh) {
       const key = JSON.stringify([ssh.user, ssh.privateKeyFile, ssh.knownHostsFile, ssh.port ?? 22]);
       let pool = pools.get(key);
       if (!pool) {
-        pool = new SshPool({ user: ssh.user, privateKeyFile: ssh.privateKeyFile, knownHostsFile: ssh.knownHostsFile, port: ssh.port });
+        pool = new SshPool({
+          user: ssh.user,
+          privateKeyFile: ssh.privateKeyFile,
+          knownHostsFile: ssh.knownHostsFile,
+          port: ssh.port,
+          maxChannelsPerConnection: limits.sshChannelsPerConnection,
+          maxConnectionsPerHost: limits.sshConnectionsPerHost,
+        });
         pools.set(key, pool);
       }
       return pool;
@@ -32,6 +40,8 @@ export interface WorkerSettings {
   readonly taskQueue?: string;
   /** Prebuilt bundle (tests build it once); by default the workflows are bundled at start. */
   readonly workflowBundle?: WorkerOptions['workflowBundle'];
+  /** By default from the environment (src/worker-limits.ts). */
+  readonly limits?: WorkerLimits;
 }
 
 /**
@@ -44,8 +54,9 @@ function bundleFromEnv(): WorkerOptions['workflowBundle'] | undefined {
 }
 
 export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Worker; close: () => Promise<void> }> {
+  const limits = s.limits ?? workerLimits();
   const connection = await NativeConnection.connect({ address: s.address ?? temporalAddress() });
-  const pools = sshPools();
+  const pools = sshPools(limits);
   // Test-only (src/faults.ts): absent unless STANZACTL_FAULTS names a fault plan.
   const faults = FaultHook.fromEnv();
   const bundle = s.workflowBundle ?? bundleFromEnv();
@@ -59,6 +70,17 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
     // The SDK sends an activity's heartbeats at most every 0.8 x heartbeatTimeout (4 s of the
     // profiles' 5 s), which would leave a live attempt 1 s of slack; once a second leaves it 4 s.
     maxHeartbeatThrottleInterval: '1 second',
+    // Bounds chosen in src/worker-limits.ts (README "Worker settings").
+    maxConcurrentActivityTaskExecutions: limits.maxActivities,
+    maxConcurrentWorkflowTaskExecutions: limits.maxWorkflowTasks,
+    maxCachedWorkflows: limits.maxCachedWorkflows,
+    // No workflow schedules local activities: every step is an ordinary activity, so the server
+    // retries it on any worker and the history shows it. One slot instead of the SDK's 100.
+    maxConcurrentLocalActivityExecutions: 1,
+    // A workflow task waits this long on the sticky queue of the worker that ran the run before
+    // (10 s by default) before any worker may take it. When that worker was killed, this delays
+    // every next step of its runs; another worker replays the short history in milliseconds.
+    stickyQueueScheduleToStartTimeout: '3 seconds',
   });
   return {
     worker,
@@ -73,8 +95,9 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
 export async function runWorker(s: WorkerSettings = {}): Promise<void> {
   // A bad setting must stop the worker now, not fail the first backup hours later.
   const awaySeconds = hostAwayBudgetMs() / 1000;
-  const { worker, close } = await createWorker(s);
-  console.log(`stanzactl worker polling task queue ${s.taskQueue ?? TASK_QUEUE} at ${s.address ?? temporalAddress()} (namespace ${s.namespace ?? temporalNamespace()}; hosts may be away ${awaySeconds} s during a backup or restore)`);
+  const limits = s.limits ?? workerLimits();
+  const { worker, close } = await createWorker({ ...s, limits });
+  console.log(`stanzactl worker polling task queue ${s.taskQueue ?? TASK_QUEUE} at ${s.address ?? temporalAddress()} (namespace ${s.namespace ?? temporalNamespace()}; hosts may be away ${awaySeconds} s during a backup or restore; ${describeLimits(limits)})`);
   try {
     await worker.run();
   } finally {
