@@ -15,7 +15,7 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { describe, type Command } from './remote/command';
+import { describe, type Command } from './shell/command';
 import type { HostAddress, Remote, RunOptions, RunResult } from './remote/types';
 
 export type FaultPoint = 'a' | 'b';

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { hostAwayBudgetMs, whileAway } from '../remote/away';
-import type { Command } from '../remote/command';
+import type { Command } from '../shell/command';
 import { clearDetached, pollDetached, startOrAttach, waitDetached } from '../remote/detached';
 import type { HostAddress } from '../remote/types';
 import { reportProgress } from './heartbeat';

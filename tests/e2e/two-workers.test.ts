@@ -7,7 +7,7 @@ import { tsToMs } from '@temporalio/common/lib/time';
 import type { temporal } from '@temporalio/proto';
 import { startProvision, type ProvisionResult } from '../../src/client';
 import { findNode, nodeAddress } from '../../src/activities/hosts';
-import { cmd } from '../../src/remote/command';
+import { cmd } from '../../src/shell/command';
 import { SshPool } from '../../src/remote/ssh-pool';
 import { progressQuery } from '../../src/workflows/progress';
 import { workerLimits } from '../../src/worker-limits';
