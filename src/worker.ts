@@ -70,7 +70,7 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
     // The SDK sends an activity's heartbeats at most every 0.8 x heartbeatTimeout (4 s of the
     // profiles' 5 s), which would leave a live attempt 1 s of slack; once a second leaves it 4 s.
     maxHeartbeatThrottleInterval: '1 second',
-    // Bounds chosen in src/worker-limits.ts (README "Worker settings").
+    // Bounds chosen in src/worker-limits.ts (README "Workers: concurrency, several workers").
     maxConcurrentActivityTaskExecutions: limits.maxActivities,
     maxConcurrentWorkflowTaskExecutions: limits.maxWorkflowTasks,
     maxCachedWorkflows: limits.maxCachedWorkflows,

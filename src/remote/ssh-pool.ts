@@ -94,7 +94,7 @@ const noop = () => undefined;
 /*
  * sshd frees a closed session only after it has processed the close, in a later turn of its loop:
  * a channel opened right after another closed may meet MaxSessions though the pool counts fewer
- * (measured: 100 parallel commands at 8 per connection, 4-5 refused). Nothing ran then, so the
+ * (measured: 100 parallel commands at 8 per connection, 3-6 refused). Nothing ran then, so the
  * command takes the next free channel and tries again.
  */
 const REFUSED_TRIES = 40;
