@@ -15,6 +15,7 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { workflowRunOf } from './activities/workflow-run';
 import { describe, type Command } from './remote/command';
 import type { HostAddress, Remote, RunOptions, RunResult } from './remote/types';
 
@@ -62,9 +63,8 @@ function currentActivity(): (ActivityRef & { workflowType: string }) | undefined
     return undefined; // not inside an activity
   }
   return {
-    workflowType: info.workflowType,
-    workflowId: info.workflowExecution.workflowId,
-    runId: info.workflowExecution.runId,
+    workflowType: info.workflowType ?? '',
+    ...workflowRunOf(info),
     activityType: info.activityType,
     activityId: info.activityId,
     attempt: info.attempt,

@@ -16,6 +16,7 @@ import { reportProgress } from './heartbeat';
 import type { HostOps } from './host-ops';
 import { PgbackrestError, pgbackrestCommand } from './pgbackrest';
 import { stanzaInfo } from './stanza';
+import { workflowRunOf } from './workflow-run';
 import type { StepResult } from './types';
 
 export type BackupOwner = LockOwner;
@@ -47,7 +48,7 @@ export async function claimBackupLock(ops: HostOps, spec: Spec, owner: BackupOwn
  * retry came back after its claim went stale): pgBackRest must never start beside the new holder.
  */
 async function renewBackupLock(ops: HostOps, spec: Spec): Promise<void> {
-  const { workflowId, runId } = Context.current().info.workflowExecution;
+  const { workflowId, runId } = workflowRunOf(Context.current().info);
   const host = repoHost(spec);
   const out = (await ops.must(host, lockScripts.refresh(LOCKS, spec.stanza, { workflowId, runId }))).trim();
   if (out === 'held') return;
