@@ -9,7 +9,6 @@ import { labCommand } from './lab/cli';
 import { startDevServer } from './server';
 import { loadSpec } from './spec/load';
 import { SpecError } from './spec/errors';
-import { temporalAddress, temporalNamespace } from './paths';
 import { runWorker } from './worker';
 
 function printProvisionSummary(r: ProvisionResult, print: (s: string) => void): void {
@@ -31,9 +30,9 @@ each step as it starts and ends, and the summary. Exit 0 on success; non-zero wi
 message otherwise. Needs a running worker ("stanzactl worker").`,
   async run(args) {
     const spec = loadSpec(specArg(args));
-    return withClient('provision', async (client) => {
+    return withClient('provision', async (client, target) => {
       const handle = await startProvision(client, spec);
-      console.log(`workflow ${handle.workflowId} on ${temporalAddress()} (namespace ${temporalNamespace()})`);
+      console.log(`workflow ${handle.workflowId} on ${target.address} (namespace ${target.namespace})`);
       printProvisionSummary(await follow<ProvisionResult>(handle, (l) => console.log(l)), (l) => console.log(l));
       return 0;
     });
