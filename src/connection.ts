@@ -32,7 +32,7 @@ function source(s: ConfigDataSource | undefined): string | undefined {
   return 'path' in s ? s.path : 'inline data';
 }
 
-function describe(p: ClientConfigProfile, address: string, namespace: string, tls: boolean, env: Record<string, string | undefined>): string {
+function describe(p: ClientConfigProfile, address: string, namespace: string, tls: boolean, env: Record<string, string>): string {
   const parts = [`${address}, namespace ${namespace}`];
   if (tls) {
     const t = p.tls ?? {};
@@ -53,9 +53,9 @@ function describe(p: ClientConfigProfile, address: string, namespace: string, tl
   return parts.join('; ');
 }
 
-function loadProfile(env: Record<string, string | undefined>): ClientConfigProfile {
+function loadProfile(env: Record<string, string>): ClientConfigProfile {
   try {
-    return loadClientConfigProfile({ overrideEnvVars: env as Record<string, string> });
+    return loadClientConfigProfile({ overrideEnvVars: env });
   } catch (e) {
     const file = env.TEMPORAL_CONFIG_FILE ?? 'temporalio/temporal.toml in $XDG_CONFIG_HOME or ~/.config';
     const profile = env.TEMPORAL_PROFILE ? `TEMPORAL_PROFILE ${env.TEMPORAL_PROFILE} in ` : '';
@@ -63,8 +63,17 @@ function loadProfile(env: Record<string, string | undefined>): ClientConfigProfi
   }
 }
 
+/**
+ * An empty variable counts as unset (compose files pass `${VAR:-}` through); only an empty
+ * TEMPORAL_GRPC_META_* keeps its envconfig meaning of removing the profile's header.
+ */
+function setOnly(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && (e[1] !== '' || e[0].startsWith('TEMPORAL_GRPC_META_'))));
+}
+
 /** Reads the settings; certificate files are read here, so a missing one fails before connecting. */
-export function temporalTarget(env: Record<string, string | undefined> = process.env): TemporalTarget {
+export function temporalTarget(environment: Record<string, string | undefined> = process.env): TemporalTarget {
+  const env = setOnly(environment);
   if (env.TEMPORAL_TLS_DISABLE_HOST_VERIFICATION === 'true' || env.TEMPORAL_TLS_DISABLE_HOST_VERIFICATION === '1') {
     throw new TemporalSettingsError('TEMPORAL_TLS_DISABLE_HOST_VERIFICATION is not supported by the TypeScript SDK stanzactl runs on: ' +
       "set TEMPORAL_TLS_SERVER_NAME to the name in the server's certificate instead");
@@ -116,7 +125,7 @@ export function explainConnectError(target: TemporalTarget, e: unknown): string 
     if (/InvalidCertificate\(Expired|CertExpired/.test(raw)) return "the server's certificate has expired";
     if (/InvalidCertificate|UnknownIssuer|BadSignature/.test(raw)) return `the server's certificate is not signed by ${ca}: wrong CA file, or not the server you meant`;
     // The server's TLS alert races the client's first write: the same refusal may arrive as a closed stream.
-    const closed = /BrokenPipe|broken pipe|ConnectionReset|connection reset|UnexpectedEof|unexpected eof/i.test(raw);
+    const closed = /BrokenPipe|broken pipe|ConnectionReset|connection reset|UnexpectedEof|unexpected eof|connection closed/i.test(raw);
     const noCert = 'a client certificate and none is set: set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH';
     const badCert = `this client's certificate${tls.clientCert ? ` ${source(tls.clientCert)}` : ''}: it is not signed by a CA the server trusts, or expired, or revoked`;
     if (/CertificateRequired/.test(raw)) return `the server requires ${noCert}`;

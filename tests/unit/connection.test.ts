@@ -127,6 +127,8 @@ test('connection failures are explained: address, settings and the likely cause,
       /the server requires a client certificate and none is set: set TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH/],
     [noCert, new Error('Failed to call GetSystemInfo: code: \'Unknown error\', message: "transport error", source: tonic::transport::Error(Transport, hyper::Error(Io, Custom { kind: BrokenPipe, error: "stream closed because of a broken pipe" }))'),
       /the server closed the TLS connection: it likely requires a client certificate and none is set/],
+    [tlsTarget, new Error('Failed to call GetSystemInfo: code: \'The operation was cancelled\', message: "operation was canceled", source: tonic::transport::Error(Transport, hyper::Error(Canceled, "connection closed"))'),
+      new RegExp(`the server closed the TLS connection: it likely rejected this client's certificate ${crt}`)],
     [tlsTarget, new Error('... hyper::Error(Io, Custom { kind: InvalidData, error: "received fatal alert: UnknownCA" }))'),
       new RegExp(`the server rejected this client's certificate ${crt}: it is not signed by a CA the server trusts`)],
     [plain, new Error('... hyper::Error(Io, Custom { kind: BrokenPipe, error: "stream closed because of a broken pipe" }))'), /it closed the connection: if it expects TLS, set TEMPORAL_TLS=true/],
@@ -145,4 +147,9 @@ test('connection failures are explained: address, settings and the likely cause,
     assert.match(m, cause);
     assert.ok(m.endsWith(`[${(error as Error).message}]`), m);
   }
+});
+
+test('an empty variable counts as unset, as compose passes ${VAR:-}', () => {
+  const t = temporalTarget({ TEMPORAL_ADDRESS: '', TEMPORAL_NAMESPACE: '', TEMPORAL_API_KEY: '', TEMPORAL_TLS_CLIENT_CERT_PATH: '', TEMPORAL_TLS_CLIENT_KEY_PATH: '', TEMPORAL_PROFILE: '', TEMPORAL_CONFIG_FILE: '' });
+  assert.equal(t.description, '127.0.0.1:7233, namespace default; plaintext');
 });
