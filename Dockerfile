@@ -1,0 +1,26 @@
+# The stanzactl worker (and CLI) image. Node is pinned to the release the tests run on.
+#   docker build -t stanzactl .
+#   docker run --rm stanzactl --help
+
+FROM node:20.20.2-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json ./
+COPY bin ./bin
+COPY src ./src
+# npm ci runs the package's "prepare" script, which compiles src to dist; dev packages go after.
+RUN npm ci --no-audit --no-fund \
+ && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:20.20.2-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /app/package.json /app/package-lock.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/bin ./bin
+# The SSH key, known_hosts, specs and secrets are mounted read-only; the worker writes nothing
+# but its bundle in memory. The node image's own unprivileged user, node (uid 1000), runs it: the
+# mounted key must be readable by uid 1000.
+USER 1000:1000
+ENTRYPOINT ["node", "bin/stanzactl.js"]
+CMD ["worker"]
