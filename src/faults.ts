@@ -15,8 +15,7 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { workflowRunOf } from './activities/workflow-run';
-import { describe, type Command } from './remote/command';
+import { describe, type Command } from './shell/command';
 import type { HostAddress, Remote, RunOptions, RunResult } from './remote/types';
 
 export type FaultPoint = 'a' | 'b';
@@ -62,9 +61,12 @@ function currentActivity(): (ActivityRef & { workflowType: string }) | undefined
   } catch {
     return undefined; // not inside an activity
   }
+  // Fault plans name workflow steps; a standalone activity is none of them.
+  if (info.workflowType === undefined || info.workflowExecution === undefined) return undefined;
   return {
-    workflowType: info.workflowType ?? '',
-    ...workflowRunOf(info),
+    workflowType: info.workflowType,
+    workflowId: info.workflowExecution.workflowId,
+    runId: info.workflowExecution.runId,
     activityType: info.activityType,
     activityId: info.activityId,
     attempt: info.attempt,

@@ -1,12 +1,12 @@
 import { Context } from '@temporalio/activity';
 import { hostAwayBudgetMs, whileAway } from '../remote/away';
-import type { Command } from '../remote/command';
+import type { Command } from '../shell/command';
 import { clearDetached, pollDetached, startOrAttach, waitDetached } from '../remote/detached';
 import type { HostAddress } from '../remote/types';
 import { reportProgress } from './heartbeat';
 import type { HostOps } from './host-ops';
 import { PgbackrestError } from './pgbackrest';
-import { workflowRunOf } from './workflow-run';
+import { scheduledBy } from './scheduled-by';
 
 /**
  * A key that stays the same across retries of one activity in one workflow run, so a retry after a
@@ -14,7 +14,7 @@ import { workflowRunOf } from './workflow-run';
  */
 export function runKey(host: HostAddress): string {
   const info = Context.current().info;
-  const { workflowId, runId } = workflowRunOf(info);
+  const { workflowId, runId } = scheduledBy(info);
   return runKeyOf(workflowId, runId, info.activityType, host);
 }
 
