@@ -14,7 +14,7 @@ export const DEFAULT_NAMESPACE = 'default';
 export interface TemporalTarget {
   readonly address: string;
   readonly namespace: string;
-  /** For Connection.connect (CLI) and NativeConnection.connect (worker); holds the secrets. */
+  /** For NativeConnection.connect (worker and CLI alike); holds the secrets. */
   readonly connectionOptions: NativeConnectionOptions & { readonly address: string };
   readonly tls: boolean;
   /** What logs and errors show: never the API key, a key file's path or contents, a header value. */
