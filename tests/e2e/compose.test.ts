@@ -105,6 +105,8 @@ describe('docker-compose.yml and Dockerfile, by real parsers (no Docker engine)'
     for (const image of froms) assert.match(image, new RegExp(`^node:${process.versions.node.split('.')[0]}\\.\\d+\\.\\d+-bookworm-slim$`), `${image}: Node pinned to a release of the major the tests run on`);
     assert.match(dockerfile, /^RUN npm ci\b/m);
     assert.match(dockerfile, /^COPY --from=build \/app\/dist \.\/dist$/m);
+    assert.match(dockerfile, /bundleWorkflowCode\(.*'dist\/workflow-bundle\.js'/, 'the workflows bundled at build time');
+    assert.match(dockerfile, /^ENV .*STANZACTL_WORKFLOW_BUNDLE=\/app\/dist\/workflow-bundle\.js/m);
     const user = [...dockerfile.matchAll(/^USER (\S+)/gm)].at(-1)?.[1];
     assert.ok(user && !/^(0|root)(:|$)/.test(user), `runs as ${user}`);
     assert.match(dockerfile, /^ENTRYPOINT \["node", "bin\/stanzactl\.js"\]$/m);
