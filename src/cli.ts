@@ -9,7 +9,6 @@ import { labCommand } from './lab/cli';
 import { startDevServer } from './server';
 import { loadSpec } from './spec/load';
 import { SpecError } from './spec/errors';
-import { temporalAddress, temporalNamespace } from './paths';
 import { runWorker } from './worker';
 
 function printProvisionSummary(r: ProvisionResult, print: (s: string) => void): void {
@@ -31,9 +30,9 @@ each step as it starts and ends, and the summary. Exit 0 on success; non-zero wi
 message otherwise. Needs a running worker ("stanzactl worker").`,
   async run(args) {
     const spec = loadSpec(specArg(args));
-    return withClient('provision', async (client) => {
+    return withClient('provision', async (client, target) => {
       const handle = await startProvision(client, spec);
-      console.log(`workflow ${handle.workflowId} on ${temporalAddress()} (namespace ${temporalNamespace()})`);
+      console.log(`workflow ${handle.workflowId} on ${target.address} (namespace ${target.namespace})`);
       printProvisionSummary(await follow<ProvisionResult>(handle, (l) => console.log(l)), (l) => console.log(l));
       return 0;
     });
@@ -58,8 +57,10 @@ const worker: CliCommand = {
   summary: 'run a worker on task queue "stanzactl"',
   help: `Usage: stanzactl worker
 
-Runs a worker for task queue "stanzactl" against TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE until SIGINT/SIGTERM.
-Secrets named by specs ({env: NAME} or {file: PATH}) are resolved in this process.`,
+Runs a worker for task queue "stanzactl" until SIGINT/SIGTERM, connected to the Temporal server
+that Temporal's environment configuration names (see "stanzactl --help"); its first line says which
+server, namespace and TLS settings (never a key). Secrets named by specs ({env: NAME} or
+{file: PATH}) are resolved in this process.`,
   async run() {
     await runWorker();
     return 0;
@@ -105,8 +106,13 @@ Usage: stanzactl <command> [options]
 Commands:
 ${Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(42)} ${c.summary}`).join('\n')}
 
-Environment: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE (default default),
-STANZACTL_STATE (state directory, default .state in the checkout), TEMPORAL_CLI (temporal binary).
+Temporal connection (worker and every command), read as the temporal CLI reads it:
+  TEMPORAL_ADDRESS (default 127.0.0.1:7233, where "stanzactl server" listens), TEMPORAL_NAMESPACE
+  (default default), TEMPORAL_API_KEY, TEMPORAL_TLS, TEMPORAL_TLS_SERVER_CA_CERT_PATH|_DATA,
+  TEMPORAL_TLS_CLIENT_CERT_PATH|_DATA, TEMPORAL_TLS_CLIENT_KEY_PATH|_DATA, TEMPORAL_TLS_SERVER_NAME,
+  TEMPORAL_GRPC_META_*, and TEMPORAL_PROFILE in TEMPORAL_CONFIG_FILE (default
+  ~/.config/temporalio/temporal.toml); variables override the profile's fields.
+Other: STANZACTL_STATE (state directory, default .state in the checkout), TEMPORAL_CLI (temporal binary).
 Run "stanzactl <command> --help" for a command's options.`;
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,15 +1,23 @@
-import { ActivityFailure, ApplicationFailure, Client, Connection, WorkflowFailedError, WorkflowIdConflictPolicy, type WorkflowHandle } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, Client, WorkflowFailedError, WorkflowIdConflictPolicy, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { TASK_QUEUE, temporalAddress, temporalNamespace } from './paths';
+import { connectTemporal, temporalTarget, type TemporalTarget } from './connection';
+import { TASK_QUEUE } from './paths';
 import { specDifferences } from './spec/compare';
 import type { Spec } from './spec/schema';
 import { PROGRESS_QUERY, provisionWorkflowId } from './workflow-ids';
 import type { Progress, StepProgress } from './workflows/progress';
 import type { ProvisionResult } from './workflows/provision';
 
-export async function connectClient(address = temporalAddress(), namespace = temporalNamespace()): Promise<Client> {
-  const connection = await Connection.connect({ address });
-  return new Client({ connection, namespace });
+/**
+ * A client of the Temporal server the environment configures (src/connection.ts); `address`
+ * replaces only the address (tests and benches pass their own dev server's).
+ */
+export async function connectClient(address?: string): Promise<Client> {
+  return clientFor(temporalTarget(address === undefined ? process.env : { ...process.env, TEMPORAL_ADDRESS: address }));
+}
+
+export async function clientFor(target: TemporalTarget): Promise<Client> {
+  return new Client({ connection: await connectTemporal(target), namespace: target.namespace });
 }
 
 /** `provision` found a run of provision-<stanza> in progress that was started with another spec. */

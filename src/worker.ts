@@ -1,7 +1,8 @@
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { FaultHook } from './faults';
-import { TASK_QUEUE, temporalAddress, temporalNamespace } from './paths';
+import { connectTemporal, temporalTarget, type TemporalTarget } from './connection';
+import { TASK_QUEUE } from './paths';
 import { hostAwayBudgetMs } from './remote/away';
 import { SshPool } from './remote/ssh-pool';
 import type { Spec } from './spec/schema';
@@ -35,8 +36,8 @@ export function sshPools(limits: Pick<WorkerLimits, 'sshChannelsPerConnection' |
 }
 
 export interface WorkerSettings {
-  readonly address?: string;
-  readonly namespace?: string;
+  /** The server and namespace; by default Temporal's environment configuration (src/connection.ts). */
+  readonly target?: TemporalTarget;
   readonly taskQueue?: string;
   /** Prebuilt bundle (tests build it once); by default the workflows are bundled at start. */
   readonly workflowBundle?: WorkerOptions['workflowBundle'];
@@ -53,16 +54,17 @@ function bundleFromEnv(): WorkerOptions['workflowBundle'] | undefined {
   return codePath ? { codePath } : undefined;
 }
 
-export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Worker; close: () => Promise<void> }> {
+export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Worker; target: TemporalTarget; close: () => Promise<void> }> {
   const limits = s.limits ?? workerLimits();
-  const connection = await NativeConnection.connect({ address: s.address ?? temporalAddress() });
+  const target = s.target ?? temporalTarget();
+  const connection = await connectTemporal(target);
   const pools = sshPools(limits);
   // Test-only (src/faults.ts): absent unless STANZACTL_FAULTS names a fault plan.
   const faults = FaultHook.fromEnv();
   const bundle = s.workflowBundle ?? bundleFromEnv();
   const worker = await Worker.create({
     connection,
-    namespace: s.namespace ?? temporalNamespace(),
+    namespace: target.namespace,
     taskQueue: s.taskQueue ?? TASK_QUEUE,
     ...(bundle ? { workflowBundle: bundle } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({ remoteFor: faults ? (ssh) => faults.remote(pools.remoteFor(ssh)) : pools.remoteFor }),
@@ -84,6 +86,7 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
   });
   return {
     worker,
+    target,
     close: async () => {
       await pools.closeAll();
       await connection.close();
@@ -96,8 +99,8 @@ export async function runWorker(s: WorkerSettings = {}): Promise<void> {
   // A bad setting must stop the worker now, not fail the first backup hours later.
   const awaySeconds = hostAwayBudgetMs() / 1000;
   const limits = s.limits ?? workerLimits();
-  const { worker, close } = await createWorker({ ...s, limits });
-  console.log(`stanzactl worker polling task queue ${s.taskQueue ?? TASK_QUEUE} at ${s.address ?? temporalAddress()} (namespace ${s.namespace ?? temporalNamespace()}; hosts may be away ${awaySeconds} s during a backup or restore; ${describeLimits(limits)})`);
+  const { worker, target, close } = await createWorker({ ...s, limits });
+  console.log(`stanzactl worker polling task queue ${s.taskQueue ?? TASK_QUEUE} at ${target.description} (hosts may be away ${awaySeconds} s during a backup or restore; ${describeLimits(limits)})`);
   try {
     await worker.run();
   } finally {

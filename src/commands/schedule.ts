@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../client';
-import { temporalAddress, temporalNamespace } from '../paths';
 import { applySchedules, listSchedules, pauseSchedules, triggerSchedule, unpauseSchedules, type ScheduleView } from '../schedules';
 import { DEFAULT_CATCHUP_WINDOW } from '../schedules/plan';
 import { SpecError } from '../spec/errors';
@@ -110,12 +109,7 @@ async function trigger(client: Client, spec: Spec, type: BackupType, print: (l: 
 
 async function run(sub: Subcommand, f: Flags, print: (l: string) => void): Promise<number> {
   const spec = loadSpec(f.spec);
-  let client: Client;
-  try {
-    client = await connectClient();
-  } catch (e) {
-    throw new Error(`cannot reach Temporal at ${temporalAddress()} (namespace ${temporalNamespace()}): ${(e as Error).message}`);
-  }
+  const client = await connectClient();
   try {
     switch (sub) {
       case 'apply':
