@@ -61,6 +61,8 @@ function currentActivity(): (ActivityRef & { workflowType: string }) | undefined
   } catch {
     return undefined; // not inside an activity
   }
+  // Fault plans name workflow steps; a standalone activity is none of them.
+  if (info.workflowType === undefined || info.workflowExecution === undefined) return undefined;
   return {
     workflowType: info.workflowType,
     workflowId: info.workflowExecution.workflowId,

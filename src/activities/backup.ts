@@ -12,6 +12,7 @@ import { refuse } from './failures';
 import { describeHolder, isOwner, isStale, LOCKS, lockScripts, parseClaim, parseHolder, type LockOwner } from './backup-lock';
 import { nodeAddress, repoHost } from './hosts';
 import { reportProgress } from './heartbeat';
+import { scheduledBy } from './scheduled-by';
 import type { HostOps } from './host-ops';
 import { PgbackrestError, pgbackrestCommand } from './pgbackrest';
 import { stanzaInfo } from './stanza';
@@ -60,7 +61,7 @@ export async function claimBackupLock(ops: HostOps, spec: Spec, owner: BackupOwn
  * retry came back after its claim went stale): pgBackRest must never start beside the new holder.
  */
 async function renewBackupLock(ops: HostOps, spec: Spec): Promise<void> {
-  const { workflowId, runId } = Context.current().info.workflowExecution;
+  const { workflowId, runId } = scheduledBy(Context.current().info);
   const host = repoHost(spec);
   const out = (await ops.must(host, lockScripts.refresh(LOCKS, spec.stanza, { workflowId, runId }))).trim();
   if (out === 'held') return;
