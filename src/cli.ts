@@ -54,14 +54,17 @@ Validates a spec (YAML, or JSON for .json files). Prints each bad field with its
 };
 
 const worker: CliCommand = {
-  usage: 'worker',
+  usage: 'worker [--metrics-address HOST:PORT]',
   summary: 'run a worker on task queue "stanzactl"',
-  help: `Usage: stanzactl worker
+  help: `Usage: stanzactl worker [--metrics-address HOST:PORT]
 
 Runs a worker for task queue "stanzactl" against TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE until SIGINT/SIGTERM.
-Secrets named by specs ({env: NAME} or {file: PATH}) are resolved in this process.`,
-  async run() {
-    await runWorker();
+Secrets named by specs ({env: NAME} or {file: PATH}) are resolved in this process.
+--metrics-address (default STANZACTL_METRICS_ADDRESS; off when neither is set) serves Prometheus
+metrics at http://HOST:PORT/metrics: stanzactl's per-stanza gauges and the Temporal SDK's runtime metrics.`,
+  async run(args) {
+    const { values } = parseArgs({ args, options: { 'metrics-address': { type: 'string' } }, strict: true });
+    await runWorker({ metricsAddress: values['metrics-address'] });
     return 0;
   },
 };
