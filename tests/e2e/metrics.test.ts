@@ -4,18 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startProvision } from '../../src/client';
+import type { RawBackup } from './cluster-checks';
 import { ProvisionFixture } from './fixture';
 import { freePort, runCli } from './harness';
 
 const LONG = { timeout: 10 * 60_000 };
 const PRIMARY = 'pg1-srv';
-
-interface RawBackup {
-  label: string;
-  type: string;
-  timestamp: { start: number; stop: number };
-  info: { size: number; delta: number; repository: { size: number; delta: number } };
-}
 
 /** Exposition text as Prometheus reads it: `name{labels}` -> value, and the HELP/TYPE lines per name. */
 function parseExposition(text: string): { samples: Map<string, number>; meta: Map<string, string[]> } {
@@ -140,5 +134,27 @@ describe('metrics: the worker endpoint and status --format prometheus on a provi
     const second = await scrape();
     const key = `stanzactl_backup_newest_age_seconds{${st},kind="any"}`;
     assert.ok(second.samples.get(key)! - get(key) >= 2, `${get(key)} then ${second.samples.get(key)}`);
+  });
+
+  test('schedule apply keeps status-<stanza> with status.every, and its runs alone keep the gauges fresh', LONG, async () => {
+    const every = join(dir, 'every.json');
+    writeFileSync(every, JSON.stringify({ ...f.spec, status: { every: '10s' } }));
+    const applied = Date.now() / 1000;
+    const created = await runCli(['schedule', 'apply', '--spec', every], f.workerEnv);
+    assert.equal(created.code, 0, created.stdout + created.stderr);
+    assert.match(created.stdout, new RegExp(`^status-${f.spec.stanza}: created \\(every 10s\\)$`, 'm'));
+    // What the server echoes back (an interval in ms) is what the spec asks for: nothing to write.
+    const again = await runCli(['schedule', 'apply', '--spec', every], f.workerEnv);
+    assert.match(again.stdout, new RegExp(`^status-${f.spec.stanza}: unchanged$`, 'm'));
+    const key = `stanzactl_status_observed_timestamp_seconds{stanza="${f.spec.stanza}",part="primary",node="${PRIMARY}"}`;
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const seen = (await scrape()).samples.get(key);
+      if (seen !== undefined && seen > applied) break;
+      assert.ok(Date.now() < deadline, `no scheduled status run reached the worker: ${key} = ${seen}, applied at ${applied}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const removed = await runCli(['schedule', 'apply', '--spec', specFile], f.workerEnv);
+    assert.match(removed.stdout, new RegExp(`^status-${f.spec.stanza}: deleted$`, 'm'));
   });
 });
