@@ -60,7 +60,6 @@ export interface MetricsEndpoint {
 export async function serveMetrics(address: string, clock: () => number = Date.now): Promise<MetricsEndpoint> {
   const { host, port } = parseListenAddress(address);
   const sdkUrl = `http://127.0.0.1:${await freeLoopbackPort()}/metrics`;
-  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: new URL(sdkUrl).host } } } });
   const observations = new Observations();
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -86,6 +85,8 @@ export async function serveMetrics(address: string, clock: () => number = Date.n
     server.once('error', (e) => rej(new Error(`cannot serve metrics on ${address}: ${e.message}`)));
     server.listen(port, host, () => res());
   });
+  // Only once the endpoint is up: a bad address must fail the worker before anything else starts.
+  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: new URL(sdkUrl).host } } } });
   const bound = server.address() as AddressInfo;
   return {
     url: `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}/metrics`,

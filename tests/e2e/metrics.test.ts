@@ -157,4 +157,18 @@ describe('metrics: the worker endpoint and status --format prometheus on a provi
     const removed = await runCli(['schedule', 'apply', '--spec', specFile], f.workerEnv);
     assert.match(removed.stdout, new RegExp(`^status-${f.spec.stanza}: deleted$`, 'm'));
   });
+
+  test('a rebuild the worker ran shows as the last rebuild of its node', LONG, async () => {
+    const node = f.checks.standbys[1];
+    const started = Date.now() / 1000;
+    const cli = await runCli(['rebuild', '--spec', specFile, '--node', node, '--yes'], f.workerEnv);
+    assert.equal(cli.code, 0, cli.stdout + cli.stderr);
+    const { samples } = await scrape();
+    const k = `stanza="${f.spec.stanza}",node="${node}"`;
+    assert.equal(samples.get(`stanzactl_rebuild_last_success{${k}}`), 1);
+    const at = samples.get(`stanzactl_rebuild_last_timestamp_seconds{${k}}`)!;
+    assert.ok(at >= started && at <= Date.now() / 1000, `rebuild ended at ${at}`);
+    // Only the node that was rebuilt.
+    assert.deepEqual([...samples.keys()].filter((s) => s.startsWith('stanzactl_rebuild_last_success{')), [`stanzactl_rebuild_last_success{${k}}`]);
+  });
 });
