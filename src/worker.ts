@@ -83,12 +83,16 @@ export async function runWorker(s: WorkerSettings = {}): Promise<void> {
   const metricsAddress = s.metricsAddress ?? (process.env.STANZACTL_METRICS_ADDRESS || undefined);
   // Before the worker connects: the SDK's runtime takes its metrics exporter at installation.
   const metrics = metricsAddress ? await serveMetrics(metricsAddress) : undefined;
-  const { worker, close } = await createWorker({ ...s, observations: metrics?.observations });
-  console.log(`stanzactl worker polling task queue ${s.taskQueue ?? TASK_QUEUE} at ${s.address ?? temporalAddress()} (namespace ${s.namespace ?? temporalNamespace()}; hosts may be away ${awaySeconds} s during a backup or restore${metrics ? `; metrics at ${metrics.url}` : ''})`);
+  // Closed also when the worker cannot start: a listening endpoint would keep the process alive.
   try {
-    await worker.run();
+    const { worker, close } = await createWorker({ ...s, observations: metrics?.observations });
+    console.log(`stanzactl worker polling task queue ${s.taskQueue ?? TASK_QUEUE} at ${s.address ?? temporalAddress()} (namespace ${s.namespace ?? temporalNamespace()}; hosts may be away ${awaySeconds} s during a backup or restore${metrics ? `; metrics at ${metrics.url}` : ''})`);
+    try {
+      await worker.run();
+    } finally {
+      await close();
+    }
   } finally {
-    await close();
     await metrics?.close();
   }
 }

@@ -72,8 +72,9 @@ async function apply(client: Client, spec: Spec, print: (l: string) => void): Pr
   const rows = await applySchedules(client, spec);
   const sched = spec.backups?.schedule;
   for (const r of rows) {
-    const timing = r.type === 'status' ? `every ${spec.status?.every}` : when(sched![r.type]!, sched?.timezone ?? '');
-    const what = r.action === 'created' ? ` (${timing})` : r.action === 'updated' ? ` (${r.changes?.join(', ')})` : '';
+    // Only a created schedule is in the spec for sure: a deleted one has no timing there.
+    const timing = () => (r.type === 'status' ? `every ${spec.status?.every}` : when(sched![r.type]!, sched?.timezone ?? ''));
+    const what = r.action === 'created' ? ` (${timing()})` : r.action === 'updated' ? ` (${r.changes?.join(', ')})` : '';
     print(`${r.id}: ${r.action}${what}`);
   }
   if (rows.length === 0) print(`stanza ${spec.stanza}: no schedules in the spec and none on the server`);
