@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { projectRoot } from '../../src/paths';
 import { startProvision } from '../../src/client';
 import type { RawBackup } from './cluster-checks';
 import { ProvisionFixture } from './fixture';
@@ -171,4 +173,19 @@ describe('metrics: the worker endpoint and status --format prometheus on a provi
     // Only the node that was rebuilt.
     assert.deepEqual([...samples.keys()].filter((s) => s.startsWith('stanzactl_rebuild_last_success{')), [`stanzactl_rebuild_last_success{${k}}`]);
   });
+});
+
+/** `stanzactl worker` that must exit by itself: killed after 90 s (then `signal` is set), so a hang fails the test and leaves nothing behind. */
+function workerMustExit(args: string[], env: Record<string, string>) {
+  const r = spawnSync(process.execPath, [join(projectRoot(), 'bin', 'stanzactl.js'), 'worker', ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 90_000, killSignal: 'SIGKILL' });
+  return { code: r.status, signal: r.signal, output: r.stdout + r.stderr };
+}
+
+test('a bad metrics address stops the worker at once; a worker that cannot reach Temporal exits with its endpoint closed', async () => {
+  const bad = workerMustExit(['--metrics-address', 'localhost'], {});
+  assert.deepEqual([bad.code, bad.signal], [1, null], bad.output);
+  assert.match(bad.output, /metrics address "localhost": expected host:port/);
+  // Nothing listens on the Temporal port: the connection fails after the endpoint is up, and the worker must still exit.
+  const unreachable = workerMustExit([], { STANZACTL_METRICS_ADDRESS: `127.0.0.1:${await freePort()}`, TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}` });
+  assert.deepEqual([unreachable.code, unreachable.signal], [1, null], unreachable.output);
 });
