@@ -53,16 +53,19 @@ Validates a spec (YAML, or JSON for .json files). Prints each bad field with its
 };
 
 const worker: CliCommand = {
-  usage: 'worker',
+  usage: 'worker [--metrics-address HOST:PORT]',
   summary: 'run a worker on task queue "stanzactl"',
-  help: `Usage: stanzactl worker
+  help: `Usage: stanzactl worker [--metrics-address HOST:PORT]
 
 Runs a worker for task queue "stanzactl" until SIGINT/SIGTERM, connected to the Temporal server
 that Temporal's environment configuration names (see "stanzactl --help"); its first line says which
 server, namespace and TLS settings (never a key). Secrets named by specs ({env: NAME} or
-{file: PATH}) are resolved in this process.`,
-  async run() {
-    await runWorker();
+{file: PATH}) are resolved in this process.
+--metrics-address (default STANZACTL_METRICS_ADDRESS; off when neither is set) serves Prometheus
+metrics at http://HOST:PORT/metrics: stanzactl's per-stanza gauges and the Temporal SDK's runtime metrics.`,
+  async run(args) {
+    const { values } = parseArgs({ args, options: { 'metrics-address': { type: 'string' } }, strict: true });
+    await runWorker({ metricsAddress: values['metrics-address'] });
     return 0;
   },
 };

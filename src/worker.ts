@@ -3,9 +3,12 @@ import { createActivities } from './activities';
 import { FaultHook } from './faults';
 import { connectTemporal, temporalTarget, type TemporalTarget } from './connection';
 import { TASK_QUEUE } from './paths';
+import { recordingInterceptor } from './metrics/recorder';
+import { serveMetrics } from './metrics/server';
 import { hostAwayBudgetMs } from './remote/away';
 import { SshPool } from './remote/ssh-pool';
 import type { Spec } from './spec/schema';
+import type { Observations } from './status/observations';
 
 /** One SSH pool per distinct SSH settings, shared by all activities of this worker. */
 export function sshPools(): { remoteFor: (ssh: Spec['ssh']) => SshPool; closeAll: () => Promise<void> } {
@@ -33,6 +36,10 @@ export interface WorkerSettings {
   readonly taskQueue?: string;
   /** Prebuilt bundle (tests build it once); by default the workflows are bundled at start. */
   readonly workflowBundle?: WorkerOptions['workflowBundle'];
+  /** host:port of the Prometheus endpoint (src/metrics); default STANZACTL_METRICS_ADDRESS, off when neither is set. */
+  readonly metricsAddress?: string;
+  /** Where the activities' results feed the gauges; set by runWorker when metrics are on. */
+  readonly observations?: Observations;
 }
 
 /**
@@ -57,7 +64,7 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
     taskQueue: s.taskQueue ?? TASK_QUEUE,
     ...(bundle ? { workflowBundle: bundle } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({ remoteFor: faults ? (ssh) => faults.remote(pools.remoteFor(ssh)) : pools.remoteFor }),
-    ...(faults ? { interceptors: { activity: [faults.interceptor] } } : {}),
+    interceptors: { activity: [...(faults ? [faults.interceptor] : []), ...(s.observations ? [recordingInterceptor(s.observations)] : [])] },
     // The SDK sends an activity's heartbeats at most every 0.8 x heartbeatTimeout (4 s of the
     // profiles' 5 s), which would leave a live attempt 1 s of slack; once a second leaves it 4 s.
     maxHeartbeatThrottleInterval: '1 second',
@@ -76,11 +83,19 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
 export async function runWorker(s: WorkerSettings = {}): Promise<void> {
   // A bad setting must stop the worker now, not fail the first backup hours later.
   const awaySeconds = hostAwayBudgetMs() / 1000;
-  const { worker, target, close } = await createWorker(s);
-  console.log(`stanzactl worker polling task queue ${s.taskQueue ?? TASK_QUEUE} at ${target.description} (hosts may be away ${awaySeconds} s during a backup or restore)`);
+  const metricsAddress = s.metricsAddress ?? (process.env.STANZACTL_METRICS_ADDRESS || undefined);
+  // Before the worker connects: the SDK's runtime takes its metrics exporter at installation.
+  const metrics = metricsAddress ? await serveMetrics(metricsAddress) : undefined;
+  // Closed also when the worker cannot start: a listening endpoint would keep the process alive.
   try {
-    await worker.run();
+    const { worker, target, close } = await createWorker({ ...s, observations: metrics?.observations });
+    console.log(`stanzactl worker polling task queue ${s.taskQueue ?? TASK_QUEUE} at ${target.description} (hosts may be away ${awaySeconds} s during a backup or restore${metrics ? `; metrics at ${metrics.url}` : ''})`);
+    try {
+      await worker.run();
+    } finally {
+      await close();
+    }
   } finally {
-    await close();
+    await metrics?.close();
   }
 }

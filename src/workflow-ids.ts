@@ -19,6 +19,11 @@ export function scheduleId(stanza: string, type: BackupType): string {
   return `backup-${stanza}-${type}`;
 }
 
+/** `schedule apply` keeps it when the spec sets `status.every`: stanzaStatus runs that feed the workers' metrics. */
+export function statusScheduleId(stanza: string): string {
+  return `status-${stanza}`;
+}
+
 export function rebuildWorkflowId(stanza: string, node: string): string {
   return `rebuild-${stanza}-${node}`;
 }

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { cronProblem } from './cron';
-import { DURATION } from './duration';
+import { DURATION, durationMs } from './duration';
+
+const MIN_STATUS_EVERY_MS = 10_000;
 
 // Every value below may reach a host: as an argument (quoted, but a value that starts with "-" is
 // still read as an option by the program that gets it), in a config file, or, through pgBackRest,
@@ -148,6 +150,8 @@ export const specSchema = z
       })
       .strict()
       .optional(),
+    // How often `schedule apply`'s status-<stanza> schedule reads the stanza, so the workers' gauges stay fresh.
+    status: z.object({ every: duration }).strict().optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -164,6 +168,9 @@ export const specSchema = z
     });
     if (spec.postgres.control.type === 'pg_ctlcluster' && !spec.postgres.configDir) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['postgres', 'configDir'], message: 'pg_ctlcluster (Debian layout) keeps its config outside the data directory: set configDir' });
+    }
+    if (spec.status && DURATION.test(spec.status.every) && durationMs(spec.status.every) < MIN_STATUS_EVERY_MS) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['status', 'every'], message: 'at least 10s: each run reads every host over SSH' });
     }
     if (spec.backups?.fromStandby && !spec.nodes.some((n) => n.role === 'standby')) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['backups', 'fromStandby'], message: 'backups from a standby need at least one standby node' });
