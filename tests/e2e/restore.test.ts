@@ -149,6 +149,13 @@ function restoreSuite(layout: LabLayout, prefix: string, subnet: string): void {
       await assert.rejects(env.run(() => acts.removeCopy(f.spec, { ...place, host: f.lab.hosts.find((h) => h.name === 'pg2-srv')!.ip })), /is node pg2-srv/);
       assert.equal(await f.checks.psql('pg2-srv', 'SELECT pg_is_in_recovery()'), 't');
     });
+
+    test('a target the archive does not reach fails, with PostgreSQL\'s reason', LONG, async () => {
+      const later = await f.checks.psql('pg1-srv', `SELECT to_char((now() + interval '1 hour') AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00'`);
+      const r = await cli('restore', '--to', f.scratch.ip, '--type', 'time', '--target', later);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /restore failed: .*the copy .*(did not start|stopped during recovery)[\s\S]*recovery ended before configured recovery target was reached/);
+    });
   });
 }
 
