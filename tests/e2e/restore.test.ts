@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -90,6 +90,15 @@ function restoreSuite(layout: LabLayout, prefix: string, subnet: string): void {
         args: [f.spec, { place: defaultCopyPlace(f.spec, pg2), target: { type: 'default' }, reuse: true } satisfies RestoreRequest],
       });
       await assert.rejects(handle.result(), (e: unknown) => /invalid input, nothing was done[\s\S]*is node pg2-srv/.test(failureMessage(e)));
+      // The same node by another name: pinned with the same host key, so it is the same machine.
+      const aliased = join(dir, 'known_hosts');
+      const pg2Key = readFileSync(f.spec.ssh.knownHostsFile, 'utf8').split('\n').find((l) => l.startsWith('pg2-srv,'))!.split(' ').slice(1).join(' ');
+      writeFileSync(aliased, `${readFileSync(f.spec.ssh.knownHostsFile, 'utf8')}pg2-alias ${pg2Key}\n`);
+      const aliasSpec = join(dir, 'alias.json');
+      writeFileSync(aliasSpec, JSON.stringify({ ...f.spec, ssh: { ...f.spec.ssh, knownHostsFile: aliased } }));
+      const byAlias = await runCli(['restore', '--spec', aliasSpec, '--to', 'pg2-alias', '--yes'], f.workerEnv);
+      assert.equal(byAlias.code, 1, byAlias.stdout + byAlias.stderr);
+      assert.match(byAlias.stderr, /restore failed: pg2-alias presents the host key pinned for node pg2-srv of stanza demo: it is that machine/);
       assert.equal(await f.checks.psql('pg2-srv', 'SELECT pg_postmaster_start_time()'), pg2Started);
       assert.equal(await f.checks.psql('pg2-srv', 'SELECT pg_is_in_recovery()'), 't');
 
