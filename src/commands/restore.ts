@@ -14,7 +14,7 @@ function describeTarget(t: RecoveryTarget): string {
 }
 
 export const restoreCommand: CliCommand = {
-  usage: 'restore --spec FILE --to HOST [--type T --target V]',
+  usage: 'restore --spec FILE --to HOST',
   summary: 'restore a copy of the cluster to another host, to a point in time',
   help: `Usage: stanzactl restore --spec FILE --to HOST [--data-dir DIR] [--port N] [--set LABEL]
                          [--type default|immediate|time|lsn|xid|name --target VALUE] [--yes]

@@ -20,9 +20,9 @@ import { recordHistory } from './history';
 
 const LONG = { timeout: 10 * 60_000 };
 
-function restoreSuite(layout: LabLayout, prefix: string, subnet: string): void {
-  describe(`restore a copy to another host, to a point in time (${layout} layout)`, { timeout: 40 * 60_000 }, () => {
-    const f = new ProvisionFixture(layout, prefix, subnet);
+function restoreSuite(layout: LabLayout, prefix: string, subnet: string, sudoUser?: string): void {
+  describe(`restore a copy to another host, to a point in time (${layout} layout${sudoUser ? `, logged in as ${sudoUser} with sudo` : ''})`, { timeout: 40 * 60_000 }, () => {
+    const f = new ProvisionFixture(layout, prefix, subnet, sudoUser);
     const dir = mkdtempSync(join(tmpdir(), 'stanzactl-spec-'));
     const specFile = join(dir, 'spec.json');
     const pools = sshPools();
@@ -169,4 +169,4 @@ function restoreSuite(layout: LabLayout, prefix: string, subnet: string): void {
 }
 
 restoreSuite('debian', 'stoa', '10.231.206.0/24');
-restoreSuite('edb', 'stob', '10.231.207.0/24');
+restoreSuite('edb', 'stob', '10.231.207.0/24', 'dba');
