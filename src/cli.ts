@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { follow, startProvision, type ProvisionResult } from './client';
 import { backupCommand } from './commands/backup';
 import { rebuildCommand } from './commands/rebuild';
+import { restoreCommand } from './commands/restore';
 import { scheduleCommand } from './commands/schedule';
 import { statusCommand } from './commands/status';
 import { specArg, UsageError, withClient, type CliCommand } from './commands/command';
@@ -95,12 +96,12 @@ so workflows survive a server restart.`,
 
 const lab: CliCommand = {
   usage: 'lab up|down|status|spec',
-  summary: "the project's own four lab hosts (network namespaces)",
+  summary: "the project's own lab hosts (network namespaces)",
   help: '',
   run: labCommand,
 };
 
-const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server, lab };
+const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, restore: restoreCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server, lab };
 
 const USAGE = `stanzactl: durable automation of pgBackRest and PostgreSQL streaming replication on Temporal
 

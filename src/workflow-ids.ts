@@ -28,5 +28,10 @@ export function rebuildWorkflowId(stanza: string, node: string): string {
   return `rebuild-${stanza}-${node}`;
 }
 
+/** A restore of the stanza's cluster to a host that is none of its nodes; one per stanza and host at a time. */
+export function restoreWorkflowId(stanza: string, host: string): string {
+  return `restore-${stanza}-${host}`;
+}
+
 /** The query every long workflow answers with its steps so far. */
 export const PROGRESS_QUERY = 'progress';
