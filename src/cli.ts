@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { follow, startProvision, type ProvisionResult } from './client';
 import { backupCommand } from './commands/backup';
 import { rebuildCommand } from './commands/rebuild';
+import { restoreCommand } from './commands/restore';
 import { scheduleCommand } from './commands/schedule';
 import { statusCommand } from './commands/status';
 import { specArg, UsageError, withClient, type CliCommand } from './commands/command';
@@ -53,16 +54,19 @@ Validates a spec (YAML, or JSON for .json files). Prints each bad field with its
 };
 
 const worker: CliCommand = {
-  usage: 'worker',
+  usage: 'worker [--metrics-address HOST:PORT]',
   summary: 'run a worker on task queue "stanzactl"',
-  help: `Usage: stanzactl worker
+  help: `Usage: stanzactl worker [--metrics-address HOST:PORT]
 
 Runs a worker for task queue "stanzactl" until SIGINT/SIGTERM, connected to the Temporal server
 that Temporal's environment configuration names (see "stanzactl --help"); its first line says which
 server, namespace and TLS settings (never a key). Secrets named by specs ({env: NAME} or
-{file: PATH}) are resolved in this process.`,
-  async run() {
-    await runWorker();
+{file: PATH}) are resolved in this process.
+--metrics-address (default STANZACTL_METRICS_ADDRESS; off when neither is set) serves Prometheus
+metrics at http://HOST:PORT/metrics: stanzactl's per-stanza gauges and the Temporal SDK's runtime metrics.`,
+  async run(args) {
+    const { values } = parseArgs({ args, options: { 'metrics-address': { type: 'string' } }, strict: true });
+    await runWorker({ metricsAddress: values['metrics-address'] });
     return 0;
   },
 };
@@ -92,12 +96,12 @@ so workflows survive a server restart.`,
 
 const lab: CliCommand = {
   usage: 'lab up|down|status|spec',
-  summary: "the project's own four lab hosts (network namespaces)",
+  summary: "the project's own lab hosts (network namespaces)",
   help: '',
   run: labCommand,
 };
 
-const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server, lab };
+const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, restore: restoreCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server, lab };
 
 const USAGE = `stanzactl: durable automation of pgBackRest and PostgreSQL streaming replication on Temporal
 

@@ -3,9 +3,12 @@ import { createActivities } from './activities';
 import { FaultHook } from './faults';
 import { connectTemporal, temporalTarget, type TemporalTarget } from './connection';
 import { TASK_QUEUE } from './paths';
+import { recordingInterceptor } from './metrics/recorder';
+import { serveMetrics } from './metrics/server';
 import { hostAwayBudgetMs } from './remote/away';
 import { SshPool } from './remote/ssh-pool';
 import type { Spec } from './spec/schema';
+import type { Observations } from './status/observations';
 import { describeLimits, workerLimits, type WorkerLimits } from './worker-limits';
 
 /** One SSH pool per distinct SSH settings, shared by all activities of this worker. */
@@ -43,6 +46,10 @@ export interface WorkerSettings {
   readonly workflowBundle?: WorkerOptions['workflowBundle'];
   /** By default from the environment (src/worker-limits.ts). */
   readonly limits?: WorkerLimits;
+  /** host:port of the Prometheus endpoint (src/metrics); default STANZACTL_METRICS_ADDRESS, off when neither is set. */
+  readonly metricsAddress?: string;
+  /** Where the activities' results feed the gauges; set by runWorker when metrics are on. */
+  readonly observations?: Observations;
 }
 
 /**
@@ -68,7 +75,7 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
     taskQueue: s.taskQueue ?? TASK_QUEUE,
     ...(bundle ? { workflowBundle: bundle } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({ remoteFor: faults ? (ssh) => faults.remote(pools.remoteFor(ssh)) : pools.remoteFor }),
-    ...(faults ? { interceptors: { activity: [faults.interceptor] } } : {}),
+    interceptors: { activity: [...(faults ? [faults.interceptor] : []), ...(s.observations ? [recordingInterceptor(s.observations)] : [])] },
     // The SDK sends an activity's heartbeats at most every 0.8 x heartbeatTimeout (4 s of the
     // profiles' 5 s), which would leave a live attempt 1 s of slack; once a second leaves it 4 s.
     maxHeartbeatThrottleInterval: '1 second',
@@ -99,11 +106,19 @@ export async function runWorker(s: WorkerSettings = {}): Promise<void> {
   // A bad setting must stop the worker now, not fail the first backup hours later.
   const awaySeconds = hostAwayBudgetMs() / 1000;
   const limits = s.limits ?? workerLimits();
-  const { worker, target, close } = await createWorker({ ...s, limits });
-  console.log(`stanzactl worker polling task queue ${s.taskQueue ?? TASK_QUEUE} at ${target.description} (hosts may be away ${awaySeconds} s during a backup or restore; ${describeLimits(limits)})`);
+  const metricsAddress = s.metricsAddress ?? (process.env.STANZACTL_METRICS_ADDRESS || undefined);
+  // Before the worker connects: the SDK's runtime takes its metrics exporter at installation.
+  const metrics = metricsAddress ? await serveMetrics(metricsAddress) : undefined;
+  // Closed also when the worker cannot start: a listening endpoint would keep the process alive.
   try {
-    await worker.run();
+    const { worker, target, close } = await createWorker({ ...s, limits, observations: metrics?.observations });
+    console.log(`stanzactl worker polling task queue ${s.taskQueue ?? TASK_QUEUE} at ${target.description} (hosts may be away ${awaySeconds} s during a backup or restore; ${describeLimits(limits)}${metrics ? `; metrics at ${metrics.url}` : ''})`);
+    try {
+      await worker.run();
+    } finally {
+      await close();
+    }
   } finally {
-    await close();
+    await metrics?.close();
   }
 }

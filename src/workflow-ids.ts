@@ -19,8 +19,18 @@ export function scheduleId(stanza: string, type: BackupType): string {
   return `backup-${stanza}-${type}`;
 }
 
+/** `schedule apply` keeps it when the spec sets `status.every`: stanzaStatus runs that feed the workers' metrics. */
+export function statusScheduleId(stanza: string): string {
+  return `status-${stanza}`;
+}
+
 export function rebuildWorkflowId(stanza: string, node: string): string {
   return `rebuild-${stanza}-${node}`;
+}
+
+/** A restore of the stanza's cluster to a host that is none of its nodes; one per stanza and host at a time. */
+export function restoreWorkflowId(stanza: string, host: string): string {
+  return `restore-${stanza}-${host}`;
 }
 
 /** The query every long workflow answers with its steps so far. */
