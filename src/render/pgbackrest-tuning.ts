@@ -16,6 +16,10 @@ export const PROCESS_MAX_CAP = 4;
 /**
  * stanzactl's defaults, chosen for speed without risking the archive:
  * - zst compresses about as small as gz at a fraction of its CPU (pgBackRest's zst level is 3);
+ * - repo1-bundle: files under 2 MiB (most of a cluster's, by count) travel and land in the
+ *   repository in bundles, one request and one file per bundle instead of one per file; the cost:
+ *   an interrupted backup cannot reuse bundled files when resumed, and a single file is harder to
+ *   pick out of the repository by hand;
  * - asynchronous archiving pushes WAL in batches over one connection, and with process-max in
  *   parallel, instead of one SSH round trip per segment inside archive_command;
  * - archive-push-queue-max 4GiB: with the repository unreachable, WAL collects in pg_wal until
@@ -29,12 +33,15 @@ export const PROCESS_MAX_CAP = 4;
  */
 export const TUNING_DEFAULTS = {
   compressType: 'zst',
+  bundle: true,
   archiveAsync: true,
   archivePushQueueMax: '4GiB',
   archiveGetQueueMax: '1GiB',
 } as const satisfies PgbackrestTuning;
 
 type Value = string | number | boolean;
+/** A tuning field and its default (undefined: written only when the spec sets it). */
+type Entry = [keyof PgbackrestTuning, Value | undefined];
 
 /** Settings for one host, split by who decided them: only defaults give way to a site's conf.d. */
 export interface Tuned {
@@ -47,7 +54,7 @@ export function defaultProcessMax(cores: number): number {
   return Math.max(1, Math.min(cores, PROCESS_MAX_CAP));
 }
 
-function split(tuning: PgbackrestTuning | undefined, entries: [keyof PgbackrestTuning, Value | undefined][]): Tuned {
+function split(tuning: PgbackrestTuning | undefined, entries: Entry[]): Tuned {
   const out: Tuned = { fromSpec: [], defaults: [] };
   for (const [field, fallback] of entries) {
     const key = TUNING_KEYS[field];
@@ -58,17 +65,20 @@ function split(tuning: PgbackrestTuning | undefined, entries: [keyof PgbackrestT
   return out;
 }
 
+// Compression and parallelism matter on every host: compress-level is written only when the spec sets it.
+const everyHost = (cores: number): Entry[] => [
+  ['compressType', TUNING_DEFAULTS.compressType],
+  ['compressLevel', undefined],
+  ['processMax', defaultProcessMax(cores)],
+];
+
 /**
  * The repository host runs backups (process-max from its cores; the nodes compress under its
- * compress-type, which it passes to them) and expire. It pushes and gets no WAL: no archive settings.
+ * compress-type, which it passes to them; bundling is the repository's) and expire. It pushes and
+ * gets no WAL: no archive settings.
  */
 export function repositoryTuning(spec: Spec, cores: number): Tuned {
-  const t = spec.pgbackrest;
-  return split(t, [
-    ['compressType', TUNING_DEFAULTS.compressType],
-    ['compressLevel', undefined],
-    ['processMax', defaultProcessMax(cores)],
-  ]);
+  return split(spec.pgbackrest, [...everyHost(cores), ['bundle', TUNING_DEFAULTS.bundle]]);
 }
 
 /**
@@ -77,11 +87,8 @@ export function repositoryTuning(spec: Spec, cores: number): Tuned {
  * asynchronous archiver. Every node gets the same settings: a standby may be promoted.
  */
 export function nodeTuning(spec: Spec, cores: number): Tuned {
-  const t = spec.pgbackrest;
-  return split(t, [
-    ['compressType', TUNING_DEFAULTS.compressType],
-    ['compressLevel', undefined],
-    ['processMax', defaultProcessMax(cores)],
+  return split(spec.pgbackrest, [
+    ...everyHost(cores),
     ['archiveAsync', TUNING_DEFAULTS.archiveAsync],
     ['spoolPath', DEFAULT_SPOOL_PATH],
     ['archivePushQueueMax', TUNING_DEFAULTS.archivePushQueueMax],

@@ -45,7 +45,11 @@ function speedDefaultsSuite(layout: LabLayout, prefix: string, subnet: string): 
       const info = JSON.parse(await f.checks.pgbackrest('info', '--output=json')) as { name: string; backup: { label: string }[] }[];
       return info.find((s) => s.name === f.spec.stanza)!.backup.at(-1)!.label;
     };
-    const backupFiles = async (label: string) => f.checks.sh('backup-srv', ['find', `${f.spec.repository.path}/backup/${f.spec.stanza}/${label}/pg_data`, '-type', 'f', '-name', 'PG_VERSION*']);
+    // How the backup was stored, as its manifest records it (bundled files carry no extension).
+    const storedWith = async (label: string) => {
+      const manifest = await f.checks.sh('backup-srv', ['cat', `${f.spec.repository.path}/backup/${f.spec.stanza}/${label}/backup.manifest`], f.spec.repository.user);
+      return ['option-compress-type', 'backup-bundle'].map((k) => new RegExp(`^${k}=(.*)$`, 'm').exec(manifest)?.[1] ?? 'absent').join(' ');
+    };
     const started = async () => Promise.all(f.spec.nodes.map((n) => f.checks.psql(n.name, 'SELECT pg_postmaster_start_time()')));
     const status = async () => {
       const dir = mkdtempSync(join(tmpdir(), 'stanzactl-speed-'));
@@ -62,7 +66,7 @@ function speedDefaultsSuite(layout: LabLayout, prefix: string, subnet: string): 
       await provision();
       const cores = Number((await f.checks.sh('backup-srv', ['nproc'])).trim());
       const processMax = String(Math.min(cores, PROCESS_MAX_CAP));
-      assert.deepEqual(await global('backup-srv'), { 'compress-type': 'zst', 'process-max': processMax });
+      assert.deepEqual(await global('backup-srv'), { 'compress-type': 'zst', 'process-max': processMax, 'repo1-bundle': 'y' });
       for (const n of f.spec.nodes) {
         assert.deepEqual(await global(n.name), {
           'compress-type': 'zst', 'process-max': processMax, 'archive-async': 'y', 'spool-path': '/var/spool/pgbackrest',
@@ -84,7 +88,7 @@ function speedDefaultsSuite(layout: LabLayout, prefix: string, subnet: string): 
       await f.checks.psql(primary(), "CREATE TABLE speed_e2e (phase text); INSERT INTO speed_e2e VALUES ('old settings')");
       await f.checks.pgbackrest('--type=full', 'backup');
       const gz = await newestLabel();
-      assert.match(await backupFiles(gz), /PG_VERSION\.gz$/m);
+      assert.equal(await storedWith(gz), '"gz" absent');
 
       const before = await started();
       const converged = await provision();
@@ -96,7 +100,7 @@ function speedDefaultsSuite(layout: LabLayout, prefix: string, subnet: string): 
       await f.checks.psql(primary(), "INSERT INTO speed_e2e VALUES ('new settings')");
       await f.checks.pgbackrest('--type=full', 'backup');
       const zst = await newestLabel();
-      assert.match(await backupFiles(zst), /PG_VERSION\.zst$/m);
+      assert.equal(await storedWith(zst), '"zst" true');
 
       // Restored on a standby's host, into an empty directory, each backup by its label.
       const host = f.checks.standbys[0];

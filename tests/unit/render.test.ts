@@ -58,6 +58,7 @@ test('repository host conf has the seed shape', () => {
       'delta=y',
       'compress-type=zst',
       'process-max=2',
+      'repo1-bundle=y',
       '',
       '[demo]',
       'pg1-host=10.0.0.11',
@@ -271,19 +272,20 @@ test('speed defaults: process-max follows each host\'s cores up to 4; archive se
   assert.equal(repo['compress-type'], 'zst');
   // pgBackRest's own level for zst (3) unless the spec says otherwise.
   assert.equal(repo['compress-level'], undefined);
+  assert.equal(repo['repo1-bundle'], 'y');
   for (const key of ['archive-async', 'spool-path', 'archive-push-queue-max', 'archive-get-queue-max']) assert.equal(repo[key], undefined, key);
   for (const n of s.nodes) {
     const g = globalOf(nodeConf(undefined, s, n, CORES));
-    assert.deepEqual([g['compress-type'], g['archive-async'], g['spool-path'], g['archive-push-queue-max'], g['archive-get-queue-max']],
-      ['zst', 'y', '/var/spool/pgbackrest', '4GiB', '1GiB'], n.name);
+    assert.deepEqual([g['compress-type'], g['archive-async'], g['spool-path'], g['archive-push-queue-max'], g['archive-get-queue-max'], g['repo1-bundle']],
+      ['zst', 'y', '/var/spool/pgbackrest', '4GiB', '1GiB', undefined], n.name);
   }
 });
 
 test('speed settings: each one overridden by the spec, on every host; repository.options still win on the repository host', () => {
   const s = demo();
-  s.pgbackrest = { compressType: 'gz', compressLevel: 1, processMax: 6, archiveAsync: false, spoolPath: '/srv/spool', archivePushQueueMax: '16GiB', archiveGetQueueMax: 0 };
+  s.pgbackrest = { compressType: 'gz', compressLevel: 1, processMax: 6, bundle: false, archiveAsync: false, spoolPath: '/srv/spool', archivePushQueueMax: '16GiB', archiveGetQueueMax: 0 };
   const repo = globalOf(repoHostConf(undefined, s, 64));
-  assert.deepEqual([repo['compress-type'], repo['compress-level'], repo['process-max']], ['gz', '1', '6']);
+  assert.deepEqual([repo['compress-type'], repo['compress-level'], repo['process-max'], repo['repo1-bundle']], ['gz', '1', '6', 'n']);
   const node = globalOf(nodeConf(undefined, s, s.nodes[0], 1));
   assert.deepEqual(
     [node['compress-type'], node['compress-level'], node['process-max'], node['archive-async'], node['spool-path'], node['archive-push-queue-max'], node['archive-get-queue-max']],
@@ -313,7 +315,7 @@ test('a cluster provisioned before the speed defaults converges to them in one w
   const s = demo();
   // What stanzactl wrote before: the seed's settings, no tuning.
   const oldNode = nodeConf(undefined, s, s.nodes[0], CORES).replace(/^(compress-type|process-max|archive-[a-z-]+|spool-path)=.*\n/gm, '');
-  const oldRepo = repoHostConf(undefined, s, CORES).replace(/^(compress-type|process-max)=.*\n/gm, '');
+  const oldRepo = repoHostConf(undefined, s, CORES).replace(/^(compress-type|process-max|repo1-bundle)=.*\n/gm, '');
   assert.doesNotMatch(oldNode + oldRepo, /compress-type|archive-async/);
   const node = nodeConf(oldNode, s, s.nodes[0], CORES);
   const repo = repoHostConf(oldRepo, s, CORES);

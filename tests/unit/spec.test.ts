@@ -161,6 +161,7 @@ const invalid: [string, (s: Record<string, any>) => void, string, RegExp?][] = [
   ['pgbackrest queue size with a shell character', (s) => (s.pgbackrest = { archivePushQueueMax: '4GiB;id' }), 'pgbackrest.archivePushQueueMax'],
   ['pgbackrest spool path relative', (s) => (s.pgbackrest = { spoolPath: 'spool' }), 'pgbackrest.spoolPath', /absolute/],
   ['pgbackrest setting given twice', (s) => ((s.pgbackrest = { compressType: 'zst' }), (s.repository.options = { 'compress-type': 'gz' })), 'repository.options.compress-type', /set by pgbackrest\.compressType/],
+  ['pgbackrest bundle given twice', (s) => ((s.pgbackrest = { bundle: false }), (s.repository.options = { 'repo1-bundle': true })), 'repository.options.repo1-bundle', /set by pgbackrest\.bundle/],
   ['time zone starting with "-"', (s) => (s.backups.schedule = { full: '0 1 * * 0', timezone: '-x' }), 'backups.schedule.timezone'],
   // Cron strings are parsed for real, field by field.
   ['cron out of range', (s) => (s.backups.schedule = { full: '99 99 * * *' }), 'backups.schedule.full', /minute: 99/],
@@ -252,7 +253,7 @@ test('accepted: the formats a DBA needs (dotted host names, IPv6, unit with @, c
 test('accepted: every pgbackrest tuning field, sizes in bytes or with a unit, negative zst levels', () => {
   const s = demo();
   (s as Record<string, unknown>).pgbackrest = {
-    compressType: 'zst', compressLevel: -3, processMax: 8, archiveAsync: false, spoolPath: '/srv/spool/pgbackrest',
+    compressType: 'zst', compressLevel: -3, processMax: 8, bundle: false, archiveAsync: false, spoolPath: '/srv/spool/pgbackrest',
     archivePushQueueMax: 17179869184, archiveGetQueueMax: '512MiB',
   };
   assert.equal(parseSpec(JSON.stringify(s), 'ok.json').pgbackrest?.processMax, 8);
