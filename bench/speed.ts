@@ -23,7 +23,10 @@ const WAL_SCRIPT = '/tmp/bench-wal.sql';
 const WAL_ROWS = 20_000;
 
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return (s[Math.floor((s.length - 1) / 2)] + s[Math.ceil((s.length - 1) / 2)]) / 2;
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
@@ -51,7 +54,7 @@ async function main(): Promise<void> {
     await f.checks.sh('pg1-srv', [`${f.spec.postgres.binDir}/pgbench`, '-i', '-q', '-s', scale, '-p', String(f.spec.postgres.port), 'postgres'], f.spec.postgres.osUser);
     const size = await pg1('SELECT pg_size_pretty(pg_database_size(current_database()))');
     console.log(`pgbench scale ${scale}: database ${size}, loaded in ${seconds(t0).toFixed(0)} s; ${runs} runs, order alternating; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-    console.log(`stanzactl's settings on the repository host:\n  ${tuned['backup-srv'].split('\n').filter((l) => /^(compress|process-max)/.test(l)).join(', ')}`);
+    console.log(`stanzactl's settings on the repository host:\n  ${tuned['backup-srv'].split('\n').filter((l) => /^(compress|process-max|repo1-bundle)/.test(l)).join(', ')}`);
 
     const times: Record<Side, { backup: number[]; restore: number[]; size: number[] }> = {
       seed: { backup: [], restore: [], size: [] }, stanzactl: { backup: [], restore: [], size: [] },
