@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { script, type Arg } from '../remote/command';
+import { script, type Arg } from '../shell/command';
 import { check } from '../remote/ssh-pool';
 import type { HostAddress } from '../remote/types';
 import { refuse } from './failures';

@@ -1,11 +1,12 @@
 import { Context } from '@temporalio/activity';
 import { hostAwayBudgetMs, whileAway } from '../remote/away';
-import type { Command } from '../remote/command';
+import type { Command } from '../shell/command';
 import { clearDetached, pollDetached, startOrAttach, waitDetached } from '../remote/detached';
 import type { HostAddress } from '../remote/types';
 import { reportProgress } from './heartbeat';
 import type { HostOps } from './host-ops';
 import { PgbackrestError } from './pgbackrest';
+import { scheduledBy } from './scheduled-by';
 
 /**
  * A key that stays the same across retries of one activity in one workflow run, so a retry after a
@@ -13,7 +14,8 @@ import { PgbackrestError } from './pgbackrest';
  */
 export function runKey(host: HostAddress): string {
   const info = Context.current().info;
-  return runKeyOf(info.workflowExecution.workflowId, info.workflowExecution.runId, info.activityType, host);
+  const { workflowId, runId } = scheduledBy(info);
+  return runKeyOf(workflowId, runId, info.activityType, host);
 }
 
 /** The run key another workflow run's activity uses, e.g. to ask whether its backup still runs. */

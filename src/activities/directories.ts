@@ -1,4 +1,4 @@
-import { script } from '../remote/command';
+import { script } from '../shell/command';
 import { SERVER_LOG_ROOT, serverLogDir } from '../render/postgres-control';
 import { DEFAULT_SPOOL_PATH, spoolPath } from '../render/pgbackrest-tuning';
 import type { HostAddress } from '../remote/types';

@@ -2,7 +2,7 @@ import {
   chooseConfigFile, CONFIG_FACTS, CONFIG_INCLUDE_PATH, CONFIG_PATHS, ConfigPathError, fragmentConflicts, parseConfigFacts, parseFragments, READ_FRAGMENTS,
   type ConfigChoice,
 } from '../facts/pgbackrest-config';
-import { asUser, cmd, script, Secret } from '../remote/command';
+import { asUser, cmd, script, Secret } from '../shell/command';
 import { ConfigConflictError, mergeConf, nodeSettings, repoHostSettings, type ConfSettings } from '../render/pgbackrest-conf';
 import type { HostAddress } from '../remote/types';
 import type { Spec } from '../spec/schema';

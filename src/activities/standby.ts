@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { asUser, script, Secret } from '../remote/command';
+import { asUser, script, Secret } from '../shell/command';
 import { ensurePgpass, pgpassLine } from '../render/pgpass';
 import { controlCommand } from '../render/postgres-control';
 import { quoteLiteral } from '../render/sql';

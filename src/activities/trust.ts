@@ -1,4 +1,4 @@
-import { asUser, cmd, script } from '../remote/command';
+import { asUser, cmd, script } from '../shell/command';
 import type { HostAddress } from '../remote/types';
 import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine } from '../facts/ssh-keys';
 import type { Spec } from '../spec/schema';

@@ -7,7 +7,7 @@ import { DEFAULT_CATCHUP_WINDOW } from '../schedules/plan';
 import { SpecError } from '../spec/errors';
 import { loadSpec } from '../spec/load';
 import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
-import { scheduleId } from '../workflows/backup';
+import { scheduleId } from '../workflow-ids';
 import { UsageError, type CliCommand } from './command';
 
 const HELP = `Usage: stanzactl schedule <subcommand> --spec FILE [options]

@@ -6,8 +6,8 @@ import { loadSpec } from '../spec/load';
 import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
 import { evaluate } from '../status/policy';
 import { renderText, statusReport, type ScheduleState } from '../status/render';
-import { scheduleId } from '../workflows/backup';
-import type { StatusFacts } from '../workflows/status';
+import { scheduleId } from '../workflow-ids';
+import type { StatusFacts } from '../facts/status';
 import { UsageError, withClient, type CliCommand } from './command';
 
 /**

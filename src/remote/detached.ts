@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, script, toShellLine, withStdin, type Command } from './command';
+import { describe, script, toShellLine, withStdin, type Command } from '../shell/command';
 import { whileAway } from './away';
 import { RemoteTimeoutError } from './errors';
 import { check } from './ssh-pool';

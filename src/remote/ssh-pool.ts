@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { constants as os } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NodeSSH, SSHError } from 'node-ssh';
-import { describe, stdinValue, toShellLine, type Become, type Command } from './command';
+import { describe, stdinValue, toShellLine, type Become, type Command } from '../shell/command';
 import { killLine, markedPgid, unmarked, wrapLine, type AttemptTag } from './command-record';
 import { HostKeyError, RemoteCommandError, RemoteTimeoutError, SshConnectError } from './errors';
 import { blobKeyType, keysFor, parseKnownHosts, verifyHostKey } from './known-hosts';

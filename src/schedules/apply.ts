@@ -1,7 +1,7 @@
 import { ScheduleAlreadyRunning, type Client } from '@temporalio/client';
 import { TASK_QUEUE } from '../paths';
 import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
-import { scheduleId } from '../workflows/backup';
+import { scheduleId } from '../workflow-ids';
 import { describeSchedule } from './lookup';
 import { describedParts, desiredParts, desiredSchedule, differences, planTypes } from './plan';
 

@@ -3,7 +3,8 @@ import type { Workflow } from '@temporalio/common';
 import { TASK_QUEUE } from '../paths';
 import { durationMs } from '../spec/duration';
 import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
-import { scheduleId, type BackupRequest } from '../workflows/backup';
+import { scheduleId } from '../workflow-ids';
+import type { BackupRequest } from '../workflows/backup';
 
 /**
  * Without `catchupWindow` in the spec: a nightly backup that starts up to an hour late (the server

@@ -1,9 +1,8 @@
 import type { BackupInfo, StanzaInfo } from '../facts/pgbackrest-info';
-import type { ArchiverFacts } from '../activities/status';
+import type { ArchiverFacts, StatusFacts } from '../facts/status';
 import { walPosition } from '../facts/dropped-wal';
 import { durationMs } from '../spec/duration';
 import type { Spec } from '../spec/schema';
-import type { StatusFacts } from '../workflows/status';
 import { formatAge } from './age';
 
 export interface Evaluation {

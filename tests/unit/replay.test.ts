@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
@@ -23,6 +23,15 @@ describe('replay of recorded histories', () => {
   });
 
   test('there is at least one recorded history', () => assert.ok(histories.length > 0));
+
+  // SDK 1.24 builds its protobuf types with protobufjs 8 in @temporalio/proto and reads JSON with
+  // the protobufjs of @temporalio/common: two copies make every JSON history fail with "type must
+  // be a Type". npm nests a copy in each package unless protobufjs 8 is ours at the top (gRPC's
+  // proto-loader keeps 7 for itself), so package.json pins it.
+  test('the SDK packages share one protobufjs', () => {
+    const from = (pkg: string) => require.resolve('protobufjs', { paths: [dirname(require.resolve(`${pkg}/package.json`))] });
+    assert.deepEqual(new Set(['@temporalio/common', '@temporalio/proto', '@temporalio/worker'].map(from)).size, 1);
+  });
 
   for (const file of histories) {
     test(`${file} replays on the current workflow code`, async () => {
