@@ -1,5 +1,6 @@
 import { script } from '../shell/command';
 import { SERVER_LOG_ROOT, serverLogDir } from '../render/postgres-control';
+import { DEFAULT_SPOOL_PATH, spoolPath } from '../render/pgbackrest-tuning';
 import type { HostAddress } from '../remote/types';
 import type { Spec, SpecNode } from '../spec/schema';
 import { refuse } from './failures';
@@ -9,7 +10,7 @@ import { merge, type StepResult } from './types';
 
 // pgBackRest's own directories, as the Debian package ships them; the seed hands them to the user
 // that runs pgBackRest on that host (a root-owned lock or log dir breaks later runs).
-const PGBACKREST_DIRS = ['/var/lib/pgbackrest', '/var/log/pgbackrest', '/var/spool/pgbackrest'];
+const PGBACKREST_DIRS = ['/var/lib/pgbackrest', '/var/log/pgbackrest', DEFAULT_SPOOL_PATH];
 
 const CREATE_USER = `set -eu
 getent group "$1" >/dev/null || groupadd --system "$1"
@@ -36,16 +37,20 @@ export async function ensureRepositoryHost(ops: HostOps, spec: Spec): Promise<St
   return merge(results, `repository host ${host.name} ready: user ${user}, ${path}`);
 }
 
-/** The seed's "change directories ownership" on a PostgreSQL node. */
+/** The seed's "change directories ownership" on a PostgreSQL node, with the spec's spool path. */
 export async function ensureNodeDirectories(ops: HostOps, spec: Spec, node: SpecNode): Promise<StepResult> {
-  return ensurePostgresHostDirectories(ops, nodeAddress(node), spec.postgres);
+  return ensurePostgresHostDirectories(ops, nodeAddress(node), spec.postgres, spoolPath(spec));
 }
 
-/** The same on any host that runs pgBackRest as the cluster's OS user: a node, or a host a copy (`pg`) is restored to. */
-export async function ensurePostgresHostDirectories(ops: HostOps, host: HostAddress, pg: Spec['postgres']): Promise<StepResult> {
+/**
+ * The same on any host that runs pgBackRest as the cluster's OS user: a node, or a host a copy (`pg`)
+ * is restored to. The spool path must exist before archive-async is on: archive_command fails without it.
+ */
+export async function ensurePostgresHostDirectories(ops: HostOps, host: HostAddress, pg: Spec['postgres'], spool = DEFAULT_SPOOL_PATH): Promise<StepResult> {
   const account = await ops.user(host, pg.osUser);
   if (!account) throw refuse(`${host.name}: OS user ${pg.osUser} (postgres.osUser) does not exist; install PostgreSQL there first`, 'PreflightFailed');
-  const results = await ensureOwnedDirs(ops, host, PGBACKREST_DIRS, pg.osUser, account.group, '750');
+  const dirs = [...PGBACKREST_DIRS.filter((d) => d !== DEFAULT_SPOOL_PATH), spool];
+  const results = await ensureOwnedDirs(ops, host, dirs, pg.osUser, account.group, '750');
   if (pg.control.type === 'pg_ctl') {
     // pg_ctl's server log: root's directory first, then the user's inside it, so root never
     // creates or changes anything under a path that account controls.

@@ -2,7 +2,7 @@ import {
   chooseConfigFile, CONFIG_FACTS, CONFIG_INCLUDE_PATH, CONFIG_PATHS, ConfigPathError, fragmentConflicts, parseConfigFacts, parseFragments, READ_FRAGMENTS,
   type ConfigChoice,
 } from '../facts/pgbackrest-config';
-import { asUser, script, Secret } from '../shell/command';
+import { asUser, cmd, script, Secret } from '../shell/command';
 import { ConfigConflictError, copyHostSettings, mergeConf, nodeSettings, repoHostSettings, type ConfSettings } from '../render/pgbackrest-conf';
 import type { HostAddress } from '../remote/types';
 import type { Spec } from '../spec/schema';
@@ -23,12 +23,20 @@ export async function detectConfigFile(ops: HostOps, host: HostAddress): Promise
   }
 }
 
+/** The cores pgBackRest may use on the host (`nproc`: its CPU affinity; a cgroup CPU quota is not seen). */
+async function cores(ops: HostOps, host: HostAddress): Promise<number> {
+  const out = (await ops.must(host, cmd('nproc'))).trim();
+  const n = Number(out);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${host.name}: nproc printed ${JSON.stringify(out)}, not a number of cores`);
+  return n;
+}
+
 /** `runAs` runs pgBackRest on the host: it reads the conf.d fragments, as pgBackRest will. */
 async function ensureConf(
   ops: HostOps, host: HostAddress, runAs: string, group: string, stanza: string,
-  settingsFor: (existing: string | undefined, fragments: string[]) => ConfSettings,
+  settingsFor: (existing: string | undefined, cores: number, fragments: string[]) => ConfSettings,
 ): Promise<StepResult> {
-  const { write } = await detectConfigFile(ops, host);
+  const [{ write }, n] = await Promise.all([detectConfigFile(ops, host), cores(ops, host)]);
   const existing = await ops.readFile(host, write);
   const read = await ops.run(host, asUser(runAs, script(READ_FRAGMENTS, CONFIG_INCLUDE_PATH)));
   if (read.code !== 0) {
@@ -37,7 +45,7 @@ async function ensureConf(
   const fragments = parseFragments(read.stdout);
   let own: ConfSettings;
   try {
-    own = settingsFor(existing, fragments.map((f) => f.text));
+    own = settingsFor(existing, n, fragments.map((f) => f.text));
   } catch (e) {
     if (e instanceof ConfigConflictError) throw refuse(`${host.name}:${write}: ${e.message}`, 'ConfigConflict');
     throw e;
@@ -62,8 +70,8 @@ export async function ensurePgbackrestConf(ops: HostOps, spec: Spec, withStandby
   const { user: repoUser } = spec.repository;
   const { osUser } = spec.postgres;
   const results = await Promise.all([
-    ensureConf(ops, repo, repoUser, await groupOf(ops, repo, repoUser), spec.stanza, (e, fragments) => repoHostSettings(e, repoSpec, fragments)),
-    ...spec.nodes.map(async (n) => ensureConf(ops, nodeAddress(n), osUser, await groupOf(ops, nodeAddress(n), osUser), spec.stanza, (e, fragments) => nodeSettings(e, spec, n, fragments))),
+    ensureConf(ops, repo, repoUser, await groupOf(ops, repo, repoUser), spec.stanza, (e, n, fragments) => repoHostSettings(e, repoSpec, n, fragments)),
+    ...spec.nodes.map(async (n) => ensureConf(ops, nodeAddress(n), osUser, await groupOf(ops, nodeAddress(n), osUser), spec.stanza, (e, cpus, fragments) => nodeSettings(e, spec, n, cpus, fragments))),
   ]);
   return merge(results, `pgbackrest.conf up to date on ${results.length} hosts`);
 }
@@ -71,7 +79,7 @@ export async function ensurePgbackrestConf(ops: HostOps, spec: Spec, withStandby
 /** pgbackrest.conf on a host that restores copies of the stanza's cluster (no node): the repository, nothing of a node's. */
 export async function ensureCopyHostConf(ops: HostOps, spec: Spec, host: HostAddress): Promise<StepResult> {
   const { osUser } = spec.postgres;
-  return ensureConf(ops, host, osUser, await groupOf(ops, host, osUser), spec.stanza, (e, fragments) => copyHostSettings(e, spec, fragments));
+  return ensureConf(ops, host, osUser, await groupOf(ops, host, osUser), spec.stanza, (e, n, fragments) => copyHostSettings(e, spec, n, fragments));
 }
 
 async function groupOf(ops: HostOps, host: HostAddress, user: string): Promise<string> {

@@ -1,6 +1,8 @@
+import { newestDroppedWal } from '../facts/dropped-wal';
 import { parseInfo } from '../facts/pgbackrest-info';
 import type { ArchiverFacts, PrimaryFacts, RepositoryFacts, StandbyFacts } from '../facts/status';
 import { parseReplicationRows } from '../facts/postgres';
+import { asUser, script } from '../shell/command';
 import { RemoteCommandError } from '../remote/errors';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
@@ -27,6 +29,11 @@ FROM pg_stat_replication ORDER BY application_name`;
 const STANDBY_SQL = `SELECT pg_is_in_recovery(), coalesce((SELECT status FROM pg_stat_wal_receiver), ''),
   extract(epoch FROM now() - pg_last_xact_replay_timestamp()),
   pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()`;
+
+// The last warning of each archive-push log (pgBackRest's default log-path), read as the OS user
+// that owns them: root does not open files in a directory that account controls.
+const DROPPED_WAL_LINES = `for f in "$@"; do if [ -f "$f" ]; then grep -hF 'dropped WAL file' -- "$f" | tail -n 1; fi; done; true`;
+const archivePushLogs = (stanza: string) => [`/var/log/pgbackrest/${stanza}-archive-push.log`, `/var/log/pgbackrest/${stanza}-archive-push-async.log`];
 
 const orNull = (s: string): string | null => (s === '' ? null : s);
 const numberOrNull = (s: string): number | null => (s === '' ? null : Number(s));
@@ -82,8 +89,12 @@ export async function primaryStatus(ops: HostOps, spec: Spec): Promise<PrimaryFa
   const node = primaryNode(spec);
   const host = nodeAddress(node);
   try {
-    const [archiver, replication] = await Promise.all([query(ops, host, spec.postgres, ARCHIVER_SQL), query(ops, host, spec.postgres, REPLICATION_SQL)]);
-    return { name: node.name, archiver: parseArchiverRow(archiver), replication: parseReplicationRows(replication) };
+    const [archiver, replication, dropped] = await Promise.all([
+      query(ops, host, spec.postgres, ARCHIVER_SQL),
+      query(ops, host, spec.postgres, REPLICATION_SQL),
+      ops.must(host, asUser(spec.postgres.osUser, script(DROPPED_WAL_LINES, ...archivePushLogs(spec.stanza)))),
+    ]);
+    return { name: node.name, archiver: parseArchiverRow(archiver), replication: parseReplicationRows(replication), droppedWal: newestDroppedWal(dropped) };
   } catch (e) {
     return { name: node.name, archiver: null, replication: [], error: reason(e) };
   }

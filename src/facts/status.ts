@@ -1,3 +1,4 @@
+import type { DroppedWal } from './dropped-wal';
 import type { StanzaInfo } from './pgbackrest-info';
 import type { ReplicationRow } from './postgres';
 
@@ -31,6 +32,8 @@ export interface PrimaryFacts {
   readonly archiver: ArchiverFacts | null;
   /** pg_stat_replication: the standbys as the primary sees them. */
   readonly replication: ReplicationRow[];
+  /** The newest WAL segment pgBackRest dropped (archive-push-queue-max exceeded); absent in results recorded before it was read. */
+  readonly droppedWal?: DroppedWal | null;
   readonly error?: string;
 }
 

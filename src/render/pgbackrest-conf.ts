@@ -1,6 +1,7 @@
 import { nodeHost, primaryNode, standbyNodes } from '../spec/load';
 import type { Spec, SpecNode } from '../spec/schema';
 import { findSection, getValue, parseIni, renderIni, replaceSection, setValue, type Ini, type IniEntry } from './ini';
+import { copyHostTuning, nodeTuning, repositoryTuning, tunedSettings } from './pgbackrest-tuning';
 import { primaryConninfo } from './recovery';
 
 /** The file on a host already says something we must not overwrite; a human has to decide (the caller names host and file). */
@@ -61,9 +62,9 @@ const DEFAULT_REPO_PATH = '/var/lib/pgbackrest';
 // Keys the spec decides through its own fields: an `options` entry naming one would contradict it.
 const derivedKey = /^(repo1-path|repo1-retention-full|repo1-host|repo1-host-user|backup-standby|pg\d+-[a-z-]+)$/;
 
-/** pgbackrest.conf on the repository host. */
-export function repoHostConf(existing: string | undefined, spec: Spec, fragments: readonly string[] = []): string {
-  return mergeConf(existing, spec.stanza, repoHostSettings(existing, spec, fragments));
+/** pgbackrest.conf on the repository host, which has `cores` cores. */
+export function repoHostConf(existing: string | undefined, spec: Spec, cores: number, fragments: readonly string[] = []): string {
+  return mergeConf(existing, spec.stanza, repoHostSettings(existing, spec, cores, fragments));
 }
 
 /**
@@ -72,7 +73,7 @@ export function repoHostConf(existing: string | undefined, spec: Spec, fragments
  * gets `repository.options`: with the repository there, pgBackRest on the nodes reaches it through
  * the repository host, which encrypts and decrypts, so a cipher pass is needed (and kept) there only.
  */
-export function repoHostSettings(existing: string | undefined, spec: Spec, fragments: readonly string[] = []): ConfSettings {
+export function repoHostSettings(existing: string | undefined, spec: Spec, cores: number, fragments: readonly string[] = []): ConfSettings {
   const ini = parseIni(existing ?? '');
   const all = everything(existing, fragments);
   const written = getValue(findSection(ini, 'global'), 'repo1-path');
@@ -116,19 +117,20 @@ export function repoHostSettings(existing: string | undefined, spec: Spec, fragm
       ['log-level-file', 'detail'],
       ['start-fast', true],
       ['delta', true],
+      ...tunedSettings(repositoryTuning(spec, cores), spec.stanza, fragments),
       ...options,
     ],
     stanza,
   );
 }
 
-/** pgbackrest.conf on a PostgreSQL node (primary or standby). */
-export function nodeConf(existing: string | undefined, spec: Spec, node: SpecNode, fragments: readonly string[] = []): string {
-  return mergeConf(existing, spec.stanza, nodeSettings(existing, spec, node, fragments));
+/** pgbackrest.conf on a PostgreSQL node (primary or standby) that has `cores` cores. */
+export function nodeConf(existing: string | undefined, spec: Spec, node: SpecNode, cores: number, fragments: readonly string[] = []): string {
+  return mergeConf(existing, spec.stanza, nodeSettings(existing, spec, node, cores, fragments));
 }
 
 /** What a node's file must say; refuses to cut other stanzas on the node (main file or fragments) off their repository. */
-export function nodeSettings(existing: string | undefined, spec: Spec, node: SpecNode, fragments: readonly string[] = []): ConfSettings {
+export function nodeSettings(existing: string | undefined, spec: Spec, node: SpecNode, cores: number, fragments: readonly string[] = []): ConfSettings {
   const pg = spec.postgres;
   const stanza: [string, Value][] = [
     ['pg1-path', pg.dataDir],
@@ -144,7 +146,7 @@ export function nodeSettings(existing: string | undefined, spec: Spec, node: Spe
     });
     stanza.push(['recovery-option', `primary_conninfo=${conninfo}`]);
   }
-  return clientSettings(existing, spec, fragments, stanza);
+  return clientSettings(existing, spec, fragments, stanza, tunedSettings(nodeTuning(spec, cores), spec.stanza, fragments));
 }
 
 /**
@@ -152,12 +154,12 @@ export function nodeSettings(existing: string | undefined, spec: Spec, node: Spe
  * the repository only. Each copy's data directory and port go on the restore's command line, so
  * copies in several directories share the file.
  */
-export function copyHostSettings(existing: string | undefined, spec: Spec, fragments: readonly string[] = []): ConfSettings {
-  return clientSettings(existing, spec, fragments, []);
+export function copyHostSettings(existing: string | undefined, spec: Spec, cores: number, fragments: readonly string[] = []): ConfSettings {
+  return clientSettings(existing, spec, fragments, [], tunedSettings(copyHostTuning(spec, cores), spec.stanza, fragments));
 }
 
-/** A host that reaches the repository through the repository host, with `stanza` for its own section. */
-function clientSettings(existing: string | undefined, spec: Spec, fragments: readonly string[], stanza: [string, Value][]): ConfSettings {
+/** A host that reaches the repository through the repository host, with `stanza` for its own section and `tuned` its speed settings. */
+function clientSettings(existing: string | undefined, spec: Spec, fragments: readonly string[], stanza: [string, Value][], tuned: [string, Value][]): ConfSettings {
   const current = getValue(findSection(parseIni(existing ?? ''), 'global'), 'repo1-host');
   const others = otherStanzas(everything(existing, fragments), spec.stanza);
   // With no other stanza on the host, pointing it at the spec's repository is simply the change asked for.
@@ -177,6 +179,7 @@ function clientSettings(existing: string | undefined, spec: Spec, fragments: rea
       ['log-level-console', 'info'],
       ['log-level-file', 'detail'],
       ['delta', true],
+      ...tuned,
     ],
     stanza,
   );

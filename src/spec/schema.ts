@@ -99,6 +99,53 @@ const repoOptions = z
     }
   });
 
+// pgBackRest sizes: bytes, or a number with a unit it reads as a power of 1024.
+const byteSize = z.union([
+  z.number().int().min(0),
+  z.string().regex(/^[0-9]+(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/, 'bytes, or a number with KB, MB, GB, TB (powers of 1024; KiB ... TiB too)'),
+]);
+
+// The levels pgBackRest 2.45 accepts per compression type.
+export const COMPRESS_LEVELS = { gz: [0, 9], bz2: [1, 9], lz4: [-5, 12], zst: [-7, 22] } as const;
+
+/** The pgBackRest option each tuning field writes. */
+export const TUNING_KEYS = {
+  compressType: 'compress-type',
+  compressLevel: 'compress-level',
+  processMax: 'process-max',
+  bundle: 'repo1-bundle',
+  archiveAsync: 'archive-async',
+  spoolPath: 'spool-path',
+  archivePushQueueMax: 'archive-push-queue-max',
+  archiveGetQueueMax: 'archive-get-queue-max',
+} as const;
+
+/** Speed settings every host's pgbackrest.conf gets; each absent one takes stanzactl's default (README). */
+const pgbackrestTuning = z
+  .object({
+    compressType: z.enum(['zst', 'lz4', 'gz', 'bz2', 'none']).optional(),
+    compressLevel: z.number().int().optional(),
+    processMax: z.number().int().min(1).max(64).optional(),
+    bundle: z.boolean().optional(),
+    archiveAsync: z.boolean().optional(),
+    spoolPath: absPath.optional(),
+    archivePushQueueMax: byteSize.optional(),
+    archiveGetQueueMax: byteSize.optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.compressLevel === undefined) return;
+    const type = t.compressType ?? 'zst';
+    if (type === 'none') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['compressLevel'], message: 'compressType none takes no level' });
+      return;
+    }
+    const [min, max] = COMPRESS_LEVELS[type];
+    if (t.compressLevel < min || t.compressLevel > max) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['compressLevel'], message: `${type} levels run from ${min} to ${max}` });
+    }
+  });
+
 export const specSchema = z
   .object({
     stanza: stanzaName,
@@ -130,6 +177,7 @@ export const specSchema = z
         control: control,
       })
       .strict(),
+    pgbackrest: pgbackrestTuning.optional(),
     nodes: z.array(node).min(1),
     replication: z.object({ user: sqlRole, password: secretRef }).strict(),
     backups: z
@@ -172,6 +220,11 @@ export const specSchema = z
     if (spec.status && DURATION.test(spec.status.every) && durationMs(spec.status.every) < MIN_STATUS_EVERY_MS) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['status', 'every'], message: 'at least 10s: each run reads every host over SSH' });
     }
+    for (const [field, key] of Object.entries(TUNING_KEYS)) {
+      if (spec.pgbackrest?.[field as keyof typeof TUNING_KEYS] !== undefined && spec.repository.options?.[key] !== undefined) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['repository', 'options', key], message: `${key} is set by pgbackrest.${field}: remove one` });
+      }
+    }
     if (spec.backups?.fromStandby && !spec.nodes.some((n) => n.role === 'standby')) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['backups', 'fromStandby'], message: 'backups from a standby need at least one standby node' });
     }
@@ -180,6 +233,7 @@ export const specSchema = z
 export type Spec = z.infer<typeof specSchema>;
 export type SpecNode = Spec['nodes'][number];
 export type SecretRef = z.infer<typeof secretRef>;
+export type PgbackrestTuning = NonNullable<Spec['pgbackrest']>;
 export type Control = Spec['postgres']['control'];
 export type BackupType = 'full' | 'diff' | 'incr';
 export const BACKUP_TYPES: readonly BackupType[] = ['full', 'diff', 'incr'];

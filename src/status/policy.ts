@@ -1,5 +1,6 @@
 import type { BackupInfo, StanzaInfo } from '../facts/pgbackrest-info';
 import type { ArchiverFacts, StatusFacts } from '../facts/status';
+import { walPosition } from '../facts/dropped-wal';
 import { durationMs } from '../spec/duration';
 import type { Spec } from '../spec/schema';
 import { formatAge } from './age';
@@ -62,12 +63,29 @@ function archiveProblems(facts: StatusFacts, nowMs: number): string[] {
   return [`archiving is failing on the primary ${primary.name}: ${failed}; ${success}`];
 }
 
+/**
+ * pgBackRest dropped WAL (archive-push-queue-max) at or after the start of the newest backup: the
+ * archive has a gap that point-in-time recovery from any backup cannot cross. A backup started
+ * after the drop begins a whole chain again.
+ */
+function droppedWalProblems(facts: StatusFacts): string[] {
+  const dropped = facts.primary.droppedWal;
+  if (!dropped) return [];
+  const newest = newestBackup(facts.repository.stanza);
+  const start = newest?.archive.start;
+  if (start && walPosition(start) > walPosition(dropped.wal)) return [];
+  return [`pgBackRest dropped WAL on the primary ${facts.primary.name} (newest ${dropped.wal}, logged ${dropped.logged}): ` +
+    'the repository was out of reach longer than archive-push-queue-max allows, so the archive has a gap ' +
+    `${newest ? `after the start of the newest backup, ${newest.label}` : 'and no backup started after it'}, and no recovery can cross it. ` +
+    'Once archiving works again, take a full backup'];
+}
+
 /** Pure: facts, the spec's policies and the time in; what is wrong out. `nowMs` = epoch milliseconds. */
 export function evaluate(facts: StatusFacts, spec: Spec, nowMs: number): Evaluation {
   const maxAge = spec.backups?.maxAge;
   const stanza = facts.repository.stanza;
   // An unreadable repository is reported once, not again as "no backup" under each policy.
   const ages = facts.repository.error === undefined ? [maxAgeProblem('full', maxAge?.full, stanza, nowMs), maxAgeProblem('any', maxAge?.any, stanza, nowMs)] : [];
-  const problems = [...stanzaProblems(facts), ...ages.filter((p): p is string => p !== undefined), ...archiveProblems(facts, nowMs)];
+  const problems = [...stanzaProblems(facts), ...ages.filter((p): p is string => p !== undefined), ...archiveProblems(facts, nowMs), ...droppedWalProblems(facts)];
   return { ok: problems.length === 0, problems };
 }

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { labExec, type Lab } from '../../src/lab';
-import type { Spec } from '../../src/spec/schema';
+import { TUNING_KEYS, type Spec } from '../../src/spec/schema';
+
+const READ_CONF_PATH = 'f=/etc/pgbackrest.conf; if [ -e /etc/pgbackrest/pgbackrest.conf ]; then f=/etc/pgbackrest/pgbackrest.conf; fi';
+
+/** A pgbackrest.conf as stanzactl wrote it before its speed settings, and as the seed has it: gz, one process, archiving synchronously. */
+export function withoutTuning(conf: string): string {
+  const keys = new Set<string>(Object.values(TUNING_KEYS));
+  return conf.split('\n').filter((l) => !keys.has(l.split('=')[0].trim())).join('\n');
+}
 
 /** A backup as `pgbackrest info --output=json` prints it, read without stanzactl's parser. */
 export interface RawBackup {
@@ -66,7 +74,13 @@ export class ClusterChecks {
 
   /** The pgbackrest.conf pgBackRest reads on the host: the user guide's path when it exists. */
   async pgbackrestConf(host: string): Promise<string> {
-    return this.sh(host, ['bash', '-c', 'if [ -e /etc/pgbackrest/pgbackrest.conf ]; then cat /etc/pgbackrest/pgbackrest.conf; else cat /etc/pgbackrest.conf; fi']);
+    return this.sh(host, ['bash', '-c', `${READ_CONF_PATH}; cat "$f"`]);
+  }
+
+  /** Rewrites that file as a site's admin would (as root, keeping its owner and mode). */
+  async setPgbackrestConf(host: string, text: string): Promise<void> {
+    const r = await labExec(this.lab, host, ['bash', '-c', `${READ_CONF_PATH}; cat > "$f"`], { input: text });
+    assert.equal(r.code, 0, `${host}: cannot write pgbackrest.conf: ${r.stderr}`);
   }
 
   /** What a second provision must leave exactly as it was. */

@@ -17,6 +17,8 @@ import { withResolvedRepositoryOptions } from '../../src/activities/secrets';
 import { parseScramVerifier, SCRAM_SALT_BYTES, saslprepKeepsAsIs, scramMatches, scramVerifier } from '../../src/render/scram';
 import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine, parsePublicKey } from '../../src/facts/ssh-keys';
 
+// The repository host and nodes of these tests have two cores, as the lab machine does.
+const CORES = 2;
 const fixtures = resolve(__dirname, '../../../tests/fixtures');
 const demo = (): Spec => loadSpec(`${fixtures}/spec/demo.yaml`);
 const edb = (): Spec => loadSpec(`${fixtures}/spec/edb.yaml`);
@@ -45,7 +47,7 @@ test('ini: an edited entry is rendered canonically, the rest as read', () => {
 
 test('repository host conf has the seed shape', () => {
   assert.equal(
-    repoHostConf(undefined, demo()),
+    repoHostConf(undefined, demo(), CORES),
     [
       '[global]',
       'repo1-path=/backup_space',
@@ -54,6 +56,9 @@ test('repository host conf has the seed shape', () => {
       'log-level-file=detail',
       'start-fast=y',
       'delta=y',
+      'compress-type=zst',
+      'process-max=2',
+      'repo1-bundle=y',
       '',
       '[demo]',
       'pg1-host=10.0.0.11',
@@ -66,7 +71,7 @@ test('repository host conf has the seed shape', () => {
 });
 
 test('repository host conf with backups from standbys lists them as pg2, pg3 and sets backup-standby; options land in [global]', () => {
-  const out = repoHostConf(undefined, edb());
+  const out = repoHostConf(undefined, edb(), CORES);
   const ini = parseIni(out);
   const global = Object.fromEntries(ini.sections.find((s) => s.name === 'global')!.entries);
   assert.equal(global['compress-type'], 'zst');
@@ -93,26 +98,26 @@ test('repository host conf with backups from standbys lists them as pg2, pg3 and
 test('a spec option may override a default but not a key the spec sets elsewhere', () => {
   const s = demo();
   s.repository.options = { 'log-level-file': 'debug' };
-  assert.match(repoHostConf(undefined, s), /^log-level-file=debug$/m);
-  assert.doesNotMatch(repoHostConf(undefined, s), /log-level-file=detail/);
+  assert.match(repoHostConf(undefined, s, CORES), /^log-level-file=debug$/m);
+  assert.doesNotMatch(repoHostConf(undefined, s, CORES), /log-level-file=detail/);
   s.repository.options = { 'repo1-path': '/elsewhere' };
-  assert.throws(() => repoHostConf(undefined, s), ConfigConflictError);
+  assert.throws(() => repoHostConf(undefined, s, CORES), ConfigConflictError);
   s.repository.options = { 'pg1-host': 'x' };
-  assert.throws(() => repoHostConf(undefined, s), ConfigConflictError);
+  assert.throws(() => repoHostConf(undefined, s, CORES), ConfigConflictError);
 });
 
 test('secret options: resolved on the worker into the repository host\'s file only; an unresolved reference is never rendered', async () => {
   const s = demo();
   s.repository.options = { 'repo1-cipher-type': 'aes-256-cbc', 'repo1-cipher-pass': { env: 'STANZACTL_TEST_CIPHER' } };
-  assert.throws(() => repoHostConf(undefined, s), /repo1-cipher-pass is a secret reference that was not resolved/);
+  assert.throws(() => repoHostConf(undefined, s, CORES), /repo1-cipher-pass is a secret reference that was not resolved/);
   process.env.STANZACTL_TEST_CIPHER = 'pass phrase=with ; and #';
   try {
     const resolved = await withResolvedRepositoryOptions(s);
     assert.deepEqual(s.repository.options['repo1-cipher-pass'], { env: 'STANZACTL_TEST_CIPHER' }, 'the spec itself is left as it was');
-    const global = sectionText(repoHostConf(undefined, resolved), 'global');
+    const global = sectionText(repoHostConf(undefined, resolved, CORES), 'global');
     assert.match(global, /^repo1-cipher-type=aes-256-cbc$/m);
     assert.match(global, /^repo1-cipher-pass=pass phrase=with ; and #$/m);
-    for (const n of s.nodes) assert.doesNotMatch(nodeConf(undefined, resolved, n), /cipher/);
+    for (const n of s.nodes) assert.doesNotMatch(nodeConf(undefined, resolved, n, CORES), /cipher/);
   } finally {
     delete process.env.STANZACTL_TEST_CIPHER;
   }
@@ -150,10 +155,12 @@ function sectionText(conf: string, name: string): string {
 }
 
 test('repository host conf keeps other stanzas byte-for-byte and replaces ours whole', () => {
-  const out = repoHostConf(sharedRepoConf, demo());
+  const out = repoHostConf(sharedRepoConf, demo(), CORES);
   for (const other of ['other', 'other:backup']) assert.equal(sectionText(out, other), sectionText(sharedRepoConf, other));
   assert.ok(out.startsWith('# /etc/pgbackrest.conf -- shared by several clusters, edited by hand\n[global]\nrepo1-path = /backup_space\n'));
-  assert.match(out, /^process-max=4$/m);
+  // process-max is stanzactl's now (from the cores); a site keeps its own in the spec or a conf.d fragment.
+  assert.match(out, /^process-max=2$/m);
+  assert.doesNotMatch(out, /^process-max=4$/m);
   assert.match(out, /^repo1-retention-full=2$/m);
   assert.doesNotMatch(out, /retention-full=4/);
   assert.doesNotMatch(out, /old-primary|stale/);
@@ -162,22 +169,22 @@ test('repository host conf keeps other stanzas byte-for-byte and replaces ours w
 
 test('rendering is a fixed point: render(render(x)) == render(x)', () => {
   for (const start of [undefined, '', sharedRepoConf, '[global]\nrepo1-path=/backup_space']) {
-    const once = repoHostConf(start, demo());
-    assert.equal(repoHostConf(once, demo()), once);
-    const edbOnce = repoHostConf(start, edb());
-    assert.equal(repoHostConf(edbOnce, edb()), edbOnce);
+    const once = repoHostConf(start, demo(), CORES);
+    assert.equal(repoHostConf(once, demo(), CORES), once);
+    const edbOnce = repoHostConf(start, edb(), CORES);
+    assert.equal(repoHostConf(edbOnce, edb(), CORES), edbOnce);
   }
   for (const node of demo().nodes) {
-    const once = nodeConf(sharedRepoConf.replace('repo1-path = /backup_space', 'repo1-host=backup-srv'), demo(), node);
-    assert.equal(nodeConf(once, demo(), node), once);
+    const once = nodeConf(sharedRepoConf.replace('repo1-path = /backup_space', 'repo1-host=backup-srv'), demo(), node, CORES);
+    assert.equal(nodeConf(once, demo(), node, CORES), once);
   }
 });
 
 test('switching backups to the standbys and back edits only our stanza', () => {
   const s = edb();
-  const withStandbys = repoHostConf(sharedRepoConf, s);
+  const withStandbys = repoHostConf(sharedRepoConf, s, CORES);
   s.backups = { fromStandby: false };
-  const without = repoHostConf(withStandbys, s);
+  const without = repoHostConf(withStandbys, s, CORES);
   assert.doesNotMatch(without, /pg2-host=pg2-srv|backup-standby/);
   assert.equal(sectionText(without, 'other'), sectionText(sharedRepoConf, 'other'));
 });
@@ -185,7 +192,7 @@ test('switching backups to the standbys and back edits only our stanza', () => {
 test('a different repo1-path on the repository host is a conflict a DBA can act on', () => {
   const existing = sharedRepoConf.replace('repo1-path = /backup_space', 'repo1-path=/var/lib/pgbackrest');
   assert.throws(
-    () => repoHostConf(existing, demo()),
+    () => repoHostConf(existing, demo(), CORES),
     (e: unknown) => {
       assert.ok(e instanceof ConfigConflictError);
       assert.match(e.message, /repo1-path=\/var\/lib\/pgbackrest/);
@@ -196,21 +203,21 @@ test('a different repo1-path on the repository host is a conflict a DBA can act 
     },
   );
   // Without repo1-path, the other stanza's backups are in pgBackRest's default path.
-  assert.throws(() => repoHostConf('[other]\npg1-host=pg9-srv\n', demo()), /uses the default repo1-path=\/var\/lib\/pgbackrest.*\bother\b/);
+  assert.throws(() => repoHostConf('[other]\npg1-host=pg9-srv\n', demo(), CORES), /uses the default repo1-path=\/var\/lib\/pgbackrest.*\bother\b/);
   // ...unless that stanza names its own repository path.
-  assert.doesNotThrow(() => repoHostConf('[other]\nrepo1-path=/elsewhere\npg1-host=pg9-srv\n', demo()));
+  assert.doesNotThrow(() => repoHostConf('[other]\nrepo1-path=/elsewhere\npg1-host=pg9-srv\n', demo(), CORES));
   // A trailing slash names the same directory: no conflict, and the existing spelling stays.
-  const slash = repoHostConf('[global]\nrepo1-path=/backup_space/\n', demo());
+  const slash = repoHostConf('[global]\nrepo1-path=/backup_space/\n', demo(), CORES);
   assert.match(slash, /^repo1-path=\/backup_space\/$/m);
   // The package's own pgbackrest.conf names a path no stanza uses yet: it is simply replaced.
-  const packaged = repoHostConf(readFileSync(join(fixtures, 'pgbackrest', 'debian-package.conf'), 'utf8'), demo());
+  const packaged = repoHostConf(readFileSync(join(fixtures, 'pgbackrest', 'debian-package.conf'), 'utf8'), demo(), CORES);
   assert.match(packaged, /^repo1-path=\/backup_space$/m);
   assert.doesNotMatch(packaged, /^repo1-path=\/var\/lib\/pgbackrest$/m);
 });
 
 test('node conf has the seed shape; standbys get the recovery option, the primary does not', () => {
   const s = demo();
-  const primary = nodeConf(undefined, s, s.nodes[0]);
+  const primary = nodeConf(undefined, s, s.nodes[0], CORES);
   assert.equal(
     primary,
     [
@@ -221,6 +228,12 @@ test('node conf has the seed shape; standbys get the recovery option, the primar
       'log-level-console=info',
       'log-level-file=detail',
       'delta=y',
+      'compress-type=zst',
+      'process-max=2',
+      'archive-async=y',
+      'spool-path=/var/spool/pgbackrest',
+      'archive-push-queue-max=4GiB',
+      'archive-get-queue-max=1GiB',
       '',
       '[demo]',
       'pg1-path=/var/lib/postgresql/15/main',
@@ -229,21 +242,87 @@ test('node conf has the seed shape; standbys get the recovery option, the primar
       '',
     ].join('\n'),
   );
-  const standby = nodeConf(undefined, s, s.nodes[2]);
+  const standby = nodeConf(undefined, s, s.nodes[2], CORES);
   assert.match(standby, /^recovery-option=primary_conninfo=host=10\.0\.0\.11 port=5432 user=replic_user application_name=pg3-srv$/m);
   // A standby promoted to primary loses its recovery option.
-  assert.doesNotMatch(nodeConf(standby, s, { ...s.nodes[2], role: 'primary' }), /recovery-option/);
+  assert.doesNotMatch(nodeConf(standby, s, { ...s.nodes[2], role: 'primary' }, CORES), /recovery-option/);
 });
 
 test('node conf keeps other stanzas and refuses to re-point them to another repository host', () => {
   const s = demo();
   const existing = '[global]\nrepo1-host=backup-srv\nrepo1-host-user=pgbackrest\n\n[other]\npg1-path = /data/other\npg1-port=5433\n';
-  const out = nodeConf(existing, s, s.nodes[1]);
+  const out = nodeConf(existing, s, s.nodes[1], CORES);
   // Our stanza is appended: everything that was there stays, byte-for-byte.
-  assert.ok(out.startsWith(existing.replace('\n\n[other]', '\nrepo1-path=/backup_space\nlog-level-console=info\nlog-level-file=detail\ndelta=y\n\n[other]')), out);
-  assert.throws(() => nodeConf(existing.replace('repo1-host=backup-srv', 'repo1-host=old-backup'), s, s.nodes[1]), ConfigConflictError);
+  assert.ok(out.startsWith(existing.replace('\n\n[other]', '\nrepo1-path=/backup_space\nlog-level-console=info\nlog-level-file=detail\ndelta=y\n' +
+    'compress-type=zst\nprocess-max=2\narchive-async=y\nspool-path=/var/spool/pgbackrest\narchive-push-queue-max=4GiB\narchive-get-queue-max=1GiB\n\n[other]')), out);
+  assert.throws(() => nodeConf(existing.replace('repo1-host=backup-srv', 'repo1-host=old-backup'), s, s.nodes[1], CORES), ConfigConflictError);
   // Alone on the node, our stanza may move to the spec's repository host.
-  assert.match(nodeConf('[global]\nrepo1-host=old-backup\n', s, s.nodes[1]), /^repo1-host=backup-srv$/m);
+  assert.match(nodeConf('[global]\nrepo1-host=old-backup\n', s, s.nodes[1], CORES), /^repo1-host=backup-srv$/m);
+});
+
+const globalOf = (conf: string): Record<string, string> => Object.fromEntries(parseIni(conf).sections.find((x) => x.name === 'global')!.entries);
+
+test('speed defaults: process-max follows each host\'s cores up to 4; archive settings only on the nodes', () => {
+  const s = demo();
+  for (const [cores, want] of [[1, '1'], [2, '2'], [4, '4'], [64, '4']] as const) {
+    assert.equal(globalOf(repoHostConf(undefined, s, cores))['process-max'], want, `repository host, ${cores} cores`);
+    assert.equal(globalOf(nodeConf(undefined, s, s.nodes[1], cores))['process-max'], want, `node, ${cores} cores`);
+  }
+  const repo = globalOf(repoHostConf(undefined, s, CORES));
+  assert.equal(repo['compress-type'], 'zst');
+  // pgBackRest's own level for zst (3) unless the spec says otherwise.
+  assert.equal(repo['compress-level'], undefined);
+  assert.equal(repo['repo1-bundle'], 'y');
+  for (const key of ['archive-async', 'spool-path', 'archive-push-queue-max', 'archive-get-queue-max']) assert.equal(repo[key], undefined, key);
+  for (const n of s.nodes) {
+    const g = globalOf(nodeConf(undefined, s, n, CORES));
+    assert.deepEqual([g['compress-type'], g['archive-async'], g['spool-path'], g['archive-push-queue-max'], g['archive-get-queue-max'], g['repo1-bundle']],
+      ['zst', 'y', '/var/spool/pgbackrest', '4GiB', '1GiB', undefined], n.name);
+  }
+});
+
+test('speed settings: each one overridden by the spec, on every host; repository.options still win on the repository host', () => {
+  const s = demo();
+  s.pgbackrest = { compressType: 'gz', compressLevel: 1, processMax: 6, bundle: false, archiveAsync: false, spoolPath: '/srv/spool', archivePushQueueMax: '16GiB', archiveGetQueueMax: 0 };
+  const repo = globalOf(repoHostConf(undefined, s, 64));
+  assert.deepEqual([repo['compress-type'], repo['compress-level'], repo['process-max'], repo['repo1-bundle']], ['gz', '1', '6', 'n']);
+  const node = globalOf(nodeConf(undefined, s, s.nodes[0], 1));
+  assert.deepEqual(
+    [node['compress-type'], node['compress-level'], node['process-max'], node['archive-async'], node['spool-path'], node['archive-push-queue-max'], node['archive-get-queue-max']],
+    ['gz', '1', '6', 'n', '/srv/spool', '16GiB', '0'],
+  );
+  // The EDB fixture's options set process-max and compress-type on the repository host.
+  const e = edb();
+  e.pgbackrest = { compressLevel: 9 };
+  const edbRepo = globalOf(repoHostConf(undefined, e, 64));
+  assert.deepEqual([edbRepo['compress-type'], edbRepo['compress-level'], edbRepo['process-max']], ['zst', '9', '2']);
+});
+
+test('speed settings: a default a conf.d fragment sets is left to the fragment; a spec value is not', () => {
+  const s = demo();
+  const fragment = '# site\n[global]\ncompress-level=3\nprocess-max=1\n[global:archive-push]\narchive-push-queue-max=1GiB\n[other]\nrepo1-path=/elsewhere\ncompress-type=gz\n';
+  const g = globalOf(nodeConf(undefined, s, s.nodes[0], CORES, [fragment]));
+  assert.equal(g['process-max'], undefined);
+  assert.equal(g['archive-push-queue-max'], undefined);
+  // Another stanza's section is not ours to yield to.
+  assert.equal(g['compress-type'], 'zst');
+  s.pgbackrest = { processMax: 3 };
+  assert.equal(globalOf(nodeConf(undefined, s, s.nodes[0], CORES, [fragment]))['process-max'], '3');
+  assert.equal(globalOf(repoHostConf(undefined, s, CORES, [fragment]))['process-max'], '3');
+});
+
+test('a cluster provisioned before the speed defaults converges to them in one write, then stays put', () => {
+  const s = demo();
+  // What stanzactl wrote before: the seed's settings, no tuning.
+  const oldNode = nodeConf(undefined, s, s.nodes[0], CORES).replace(/^(compress-type|process-max|archive-[a-z-]+|spool-path)=.*\n/gm, '');
+  const oldRepo = repoHostConf(undefined, s, CORES).replace(/^(compress-type|process-max|repo1-bundle)=.*\n/gm, '');
+  assert.doesNotMatch(oldNode + oldRepo, /compress-type|archive-async/);
+  const node = nodeConf(oldNode, s, s.nodes[0], CORES);
+  const repo = repoHostConf(oldRepo, s, CORES);
+  assert.equal(node, nodeConf(undefined, s, s.nodes[0], CORES));
+  assert.equal(repo, repoHostConf(undefined, s, CORES));
+  assert.equal(nodeConf(node, s, s.nodes[0], CORES), node);
+  assert.equal(repoHostConf(repo, s, CORES), repo);
 });
 
 test('conninfo values are quoted per libpq when they need it', () => {
@@ -422,11 +501,11 @@ test('pg_ctl: the server log goes to stanzactl\'s own directory, never beside th
 test('stanzas that only a conf.d fragment names are protected like those in the main file', () => {
   const fragment = '# one file per cluster\n[other]\npg1-host=pg9-srv\n';
   // Their backups are in pgBackRest's default path: moving [global]'s repo1-path would orphan them.
-  assert.throws(() => repoHostConf(undefined, demo(), [fragment]), /uses the default repo1-path=\/var\/lib\/pgbackrest.*\bother\b/);
-  assert.doesNotThrow(() => repoHostConf('[global]\nrepo1-path=/backup_space\n', demo(), [fragment]));
-  assert.doesNotThrow(() => repoHostConf(undefined, demo(), ['[other]\nrepo1-path=/elsewhere\n']));
+  assert.throws(() => repoHostConf(undefined, demo(), CORES, [fragment]), /uses the default repo1-path=\/var\/lib\/pgbackrest.*\bother\b/);
+  assert.doesNotThrow(() => repoHostConf('[global]\nrepo1-path=/backup_space\n', demo(), CORES, [fragment]));
+  assert.doesNotThrow(() => repoHostConf(undefined, demo(), CORES, ['[other]\nrepo1-path=/elsewhere\n']));
   // On a node, a fragment's stanza archives to the repository host [global] names.
   const s = demo();
-  assert.throws(() => nodeConf('[global]\nrepo1-host=old-backup\n', s, s.nodes[0], [fragment]), /sends stanza\(s\) other to repository host old-backup/);
-  assert.doesNotThrow(() => nodeConf('[global]\nrepo1-host=old-backup\n', s, s.nodes[0]));
+  assert.throws(() => nodeConf('[global]\nrepo1-host=old-backup\n', s, s.nodes[0], CORES, [fragment]), /sends stanza\(s\) other to repository host old-backup/);
+  assert.doesNotThrow(() => nodeConf('[global]\nrepo1-host=old-backup\n', s, s.nodes[0], CORES));
 });

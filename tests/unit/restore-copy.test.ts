@@ -57,10 +57,14 @@ test('restore options for a copy: its own directory and port, archiving off, del
     ['--pg1-path=/d', '--delta', '--set=20261126-031500F', '--type=xid', '--target=42', '--target-action=promote', '--archive-mode=off', '--recovery-option=port=5433', '--log-level-console=detail', 'restore']);
 });
 
-test('pgbackrest.conf on a copy host: the repository, no pg1-* and no recovery-option', () => {
-  const s = copyHostSettings(undefined, demo());
+test('pgbackrest.conf on a copy host: the repository and restore speed, no pg1-*, recovery-option or asynchronous archiving', () => {
+  const s = copyHostSettings(undefined, demo(), 8);
   assert.deepEqual(s.stanza, []);
-  assert.equal(Object.fromEntries(s.global)['repo1-host'], demo().repository.host);
+  const g = Object.fromEntries(s.global);
+  assert.equal(g['repo1-host'], demo().repository.host);
+  assert.equal(g['process-max'], '4');
+  assert.equal(g['compress-type'], 'zst');
+  assert.equal(g['archive-async'], undefined);
 });
 
 test('what a promoted copy tells: backup start, timeline switch, WAL file names', () => {

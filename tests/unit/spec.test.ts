@@ -152,6 +152,16 @@ const invalid: [string, (s: Record<string, any>) => void, string, RegExp?][] = [
   ['repository option naming a program (repo1-host-cmd)', (s) => (s.repository.options = { 'repo1-host-cmd': '/tmp/x' }), 'repository.options.repo1-host-cmd', /program/],
   ['repository option naming a program (cmd)', (s) => (s.repository.options = { cmd: '/tmp/x' }), 'repository.options.cmd', /program/],
   ['repository option name starting with "-"', (s) => (s.repository.options = { '-x': 'y' }), 'repository.options.-x'],
+  ['pgbackrest with an unknown field', (s) => (s.pgbackrest = { compress: 'zst' }), 'pgbackrest.compress', /unknown field/],
+  ['pgbackrest compressType unknown', (s) => (s.pgbackrest = { compressType: 'xz' }), 'pgbackrest.compressType'],
+  ['pgbackrest zst level out of range', (s) => (s.pgbackrest = { compressLevel: 23 }), 'pgbackrest.compressLevel', /zst levels run from -7 to 22/],
+  ['pgbackrest gz level out of range', (s) => (s.pgbackrest = { compressType: 'gz', compressLevel: 10 }), 'pgbackrest.compressLevel', /gz levels/],
+  ['pgbackrest level without compression', (s) => (s.pgbackrest = { compressType: 'none', compressLevel: 1 }), 'pgbackrest.compressLevel', /no level/],
+  ['pgbackrest processMax 0', (s) => (s.pgbackrest = { processMax: 0 }), 'pgbackrest.processMax'],
+  ['pgbackrest queue size with a shell character', (s) => (s.pgbackrest = { archivePushQueueMax: '4GiB;id' }), 'pgbackrest.archivePushQueueMax'],
+  ['pgbackrest spool path relative', (s) => (s.pgbackrest = { spoolPath: 'spool' }), 'pgbackrest.spoolPath', /absolute/],
+  ['pgbackrest setting given twice', (s) => ((s.pgbackrest = { compressType: 'zst' }), (s.repository.options = { 'compress-type': 'gz' })), 'repository.options.compress-type', /set by pgbackrest\.compressType/],
+  ['pgbackrest bundle given twice', (s) => ((s.pgbackrest = { bundle: false }), (s.repository.options = { 'repo1-bundle': true })), 'repository.options.repo1-bundle', /set by pgbackrest\.bundle/],
   ['time zone starting with "-"', (s) => (s.backups.schedule = { full: '0 1 * * 0', timezone: '-x' }), 'backups.schedule.timezone'],
   // Cron strings are parsed for real, field by field.
   ['cron out of range', (s) => (s.backups.schedule = { full: '99 99 * * *' }), 'backups.schedule.full', /minute: 99/],
@@ -238,6 +248,17 @@ test('accepted: the formats a DBA needs (dotted host names, IPv6, unit with @, c
   const d = demo();
   d.postgres.control = { type: 'pg_ctlcluster', cluster: '_main-2' };
   assert.equal(parseSpec(JSON.stringify(d), 'ok.json').postgres.control.type, 'pg_ctlcluster');
+});
+
+test('accepted: every pgbackrest tuning field, sizes in bytes or with a unit, negative zst levels', () => {
+  const s = demo();
+  (s as Record<string, unknown>).pgbackrest = {
+    compressType: 'zst', compressLevel: -3, processMax: 8, bundle: false, archiveAsync: false, spoolPath: '/srv/spool/pgbackrest',
+    archivePushQueueMax: 17179869184, archiveGetQueueMax: '512MiB',
+  };
+  assert.equal(parseSpec(JSON.stringify(s), 'ok.json').pgbackrest?.processMax, 8);
+  (s as Record<string, unknown>).pgbackrest = { compressType: 'lz4', compressLevel: 12, archivePushQueueMax: '2GB' };
+  assert.equal(parseSpec(JSON.stringify(s), 'ok.json').pgbackrest?.compressLevel, 12);
 });
 
 test('workflow input: every bad argument named, spec fields by their spec path', () => {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { parseArchiverRow, parseStandbyRow } from '../../src/activities/status';
+import { newestDroppedWal, type DroppedWal } from '../../src/facts/dropped-wal';
 import type { ArchiverFacts } from '../../src/facts/status';
 import { parseInfo } from '../../src/facts/pgbackrest-info';
 import { specSchema, type Spec } from '../../src/spec/schema';
@@ -29,11 +30,11 @@ const healthyArchiver: ArchiverFacts = {
   lastFailedAt: null,
 };
 
-function facts(over: { archiver?: Partial<ArchiverFacts>; file?: string; repository?: Partial<StatusFacts['repository']> } = {}): StatusFacts {
+function facts(over: { archiver?: Partial<ArchiverFacts>; file?: string; repository?: Partial<StatusFacts['repository']>; droppedWal?: DroppedWal } = {}): StatusFacts {
   return {
     stanza: 'alpha',
     repository: { host: 'backup-srv', stanza: info(over.file ?? 'info-alpha-backups.json'), ...over.repository },
-    primary: { name: 'pg1', archiver: { ...healthyArchiver, ...over.archiver }, replication: [] },
+    primary: { name: 'pg1', archiver: { ...healthyArchiver, ...over.archiver }, replication: [], droppedWal: over.droppedWal ?? null },
     standbys: [],
   };
 }
@@ -53,6 +54,33 @@ function spec(maxAge?: { full?: string; any?: string }): Spec {
 describe('status policy', () => {
   test('fresh backups, archiving fine, no maxAge: ok', () => {
     assert.deepEqual(evaluate(facts(), spec(), NEWEST_STOP * 1000 + 60_000), { ok: true, problems: [] });
+  });
+
+  test('WAL dropped past archive-push-queue-max: a gap after the newest backup\'s start is a problem, one before it is history', () => {
+    const now = NEWEST_STOP * 1000 + 60_000;
+    // The newest backup (the diff) starts at segment 7, on timeline 1.
+    const at = (wal: string) => evaluate(facts({ droppedWal: { wal, logged: '2026-11-25 12:00:01.123' } }), spec(), now);
+    assert.deepEqual(at('000000010000000000000006'), { ok: true, problems: [] });
+    const gap = at('000000010000000000000007');
+    assert.equal(gap.ok, false);
+    assert.deepEqual(gap.problems, ['pgBackRest dropped WAL on the primary pg1 (newest 000000010000000000000007, logged 2026-11-25 12:00:01.123): ' +
+      'the repository was out of reach longer than archive-push-queue-max allows, so the archive has a gap after the start of the newest backup, ' +
+      '20261125-115815F_20261125-115821D, and no recovery can cross it. Once archiving works again, take a full backup']);
+    // After a promotion the timeline goes up, the position goes on: compared by position.
+    assert.equal(at('000000020000000000000009').ok, false);
+    assert.equal(at('000000020000000000000003').ok, true);
+    assert.match(evaluate(facts({ file: 'info-no-backups.json', droppedWal: { wal: '000000010000000000000001', logged: 'x' } }), spec(), now).problems.join('\n'), /no backup started after it/);
+  });
+
+  test('dropped WAL is read from pgBackRest\'s archive-push warnings, the newest segment wins', () => {
+    const log = [
+      "2026-11-26 04:01:02.345 P00   WARN: dropped WAL file '00000001000000000000000A' because archive queue exceeded 4GB",
+      '2026-11-26 04:01:03.000 P00   INFO: pushed WAL file \'00000001000000000000000B\' to the archive',
+      "2026-11-26 04:01:01.000 P01   WARN: dropped WAL file '000000010000000000000009' because archive queue exceeded 4GB",
+    ].join('\n');
+    assert.deepEqual(newestDroppedWal(log), { wal: '00000001000000000000000A', logged: '2026-11-26 04:01:02.345' });
+    assert.equal(newestDroppedWal(''), null);
+    assert.equal(newestDroppedWal("2026-11-26 04:01:03.000 P00   INFO: pushed WAL file '00000001000000000000000B' to the archive"), null);
   });
 
   test('maxAge.full holds at exactly the limit and breaks one second later', () => {
