@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { follow, startProvision, type ProvisionResult } from './client';
 import { backupCommand } from './commands/backup';
 import { rebuildCommand } from './commands/rebuild';
+import { recoverCommand } from './commands/recover';
 import { scheduleCommand } from './commands/schedule';
 import { statusCommand } from './commands/status';
 import { specArg, UsageError, withClient, type CliCommand } from './commands/command';
@@ -97,7 +98,7 @@ const lab: CliCommand = {
   run: labCommand,
 };
 
-const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server, lab };
+const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, recover: recoverCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server, lab };
 
 const USAGE = `stanzactl: durable automation of pgBackRest and PostgreSQL streaming replication on Temporal
 

@@ -1,12 +1,18 @@
 import { z } from 'zod';
 import { formatZodError, SpecError, type SpecIssue } from './errors';
 import { BACKUP_TYPES, nodeName, specSchema, type BackupType, type Spec } from './schema';
+import { recoveryTargetSchema } from './recovery-target';
 
 // Pure (zod only): the workflow bundle imports this, so the worker judges every spec it is handed
 // with the same rules as `stanzactl validate`, whoever started the workflow.
 
 const backupRequest = z.object({ type: z.enum(BACKUP_TYPES as [BackupType, ...BackupType[]]) }).strict();
 const rebuildOptions = z.object({ deltaBy: z.enum(['checksum', 'timestamp']).optional() }).strict();
+// In place, the end of the archive undoes nothing: recover takes a target.
+const recoverRequest = z.object({
+  target: recoveryTargetSchema.refine((t) => t.type !== 'default', 'recover needs a target: time, lsn, xid, name or immediate'),
+  backup: z.string().regex(/^\d{8}-\d{6}F(_\d{8}-\d{6}[DI])?$/, 'a pgBackRest backup label').optional(),
+}).strict();
 
 function issuesOf(schema: z.ZodTypeAny, value: unknown): SpecIssue[] {
   const r = schema.safeParse(value);
@@ -23,6 +29,7 @@ export interface WorkflowArguments {
   readonly node?: unknown;
   readonly request?: unknown;
   readonly options?: unknown;
+  readonly recovery?: unknown;
 }
 
 /**
@@ -45,6 +52,10 @@ export function inputIssues(spec: unknown, args: WorkflowArguments = {}): SpecIs
     // A workflow started without options gets its default: undefined is fine here.
     shape.options = rebuildOptions.optional();
     values.options = args.options;
+  }
+  if ('recovery' in args) {
+    shape.recovery = recoverRequest;
+    values.recovery = args.recovery;
   }
   issues.push(...issuesOf(z.object(shape), values));
   if (issues.length === 0 && 'node' in args) {
