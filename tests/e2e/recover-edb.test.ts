@@ -1,34 +1,18 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { startProvision } from '../../src/client';
-import { ProvisionFixture } from './fixture';
-import { runCli } from './harness';
+import { describe, test } from 'node:test';
+import { provisionedCluster, ProvisionFixture } from './fixture';
 import { RecoverChecks } from './recover-checks';
 
 // The EDB-like layout: pg_ctl, enterprisedb, port 5444, config (postgresql.auto.conf included) in the data directory.
 describe('recover the whole cluster in place (EDB-like layout)', { timeout: 30 * 60_000 }, () => {
   const f = new ProvisionFixture('edb', 'stpb', '10.231.212.0/24');
-  const dir = mkdtempSync(join(tmpdir(), 'stanzactl-spec-'));
-  const specFile = join(dir, 'spec.json');
-
-  before(async () => {
-    await f.setUp();
-    writeFileSync(specFile, JSON.stringify(f.spec));
-    await (await startProvision(f.client, f.spec)).result();
-  });
-  after(async () => {
-    rmSync(dir, { recursive: true, force: true });
-    await f.teardown();
-  });
+  const cli = provisionedCluster(f);
 
   test('recover to a time before a DROP TABLE: the table is back, standbys stream on the new timeline, a backup on it', { timeout: 15 * 60_000 }, async () => {
     const r = new RecoverChecks(f.checks);
     const target = await r.tableThenDrop('precious', 4);
     const timelineBefore = await r.primaryTimeline();
-    const out = await runCli(['recover', '--spec', specFile, '--type', 'time', '--target', target, '--yes'], f.workerEnv);
+    const out = await cli('recover', '--type', 'time', '--target', target, '--yes');
     assert.equal(out.code, 0, out.stdout + out.stderr);
     assert.match(out.stdout, /LOST +every transaction committed on pg1-srv after time /);
     assert.equal(await r.tableRows('precious'), '4');

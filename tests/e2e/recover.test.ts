@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { startProvision } from '../../src/client';
 import { recoverWorkflowId } from '../../src/workflow-ids';
-import { ProvisionFixture } from './fixture';
-import { runCli } from './harness';
+import { provisionedCluster, ProvisionFixture } from './fixture';
 import { recordHistory } from './history';
 import { RecoverChecks } from './recover-checks';
 
@@ -15,21 +10,9 @@ const LONG = { timeout: 15 * 60_000 };
 
 describe('recover the whole cluster in place (Debian layout)', { timeout: 50 * 60_000 }, () => {
   const f = new ProvisionFixture('debian', 'stpa', '10.231.211.0/24');
-  const dir = mkdtempSync(join(tmpdir(), 'stanzactl-spec-'));
-  const specFile = join(dir, 'spec.json');
-  const cli = (...args: string[]) => runCli([...args, '--spec', specFile], f.workerEnv);
+  const cli = provisionedCluster(f);
   let r!: RecoverChecks;
-
-  before(async () => {
-    await f.setUp();
-    writeFileSync(specFile, JSON.stringify(f.spec));
-    await (await startProvision(f.client, f.spec)).result();
-    r = new RecoverChecks(f.checks);
-  });
-  after(async () => {
-    rmSync(dir, { recursive: true, force: true });
-    await f.teardown();
-  });
+  before(() => (r = new RecoverChecks(f.checks)));
 
   test('without a terminal and without --yes it prints the plan, refuses, and changes nothing', LONG, async () => {
     const target = await r.tableThenDrop('plan_only', 3);
