@@ -35,8 +35,9 @@ export async function recoverPlan(spec: Spec, request: RecoverRequest): Promise<
 /**
  * Recovers the whole cluster in place to a target (undoes a bad change): holds the stanza (no
  * backup or rebuild meanwhile), stops the standbys and the primary, restores the primary to the
- * target with promotion, waits until it accepts writes on its new timeline, takes a full backup
- * there, and rebuilds every standby from it on that timeline; each must replay a marker row.
+ * target with promotion, waits until it accepts writes on its new timeline, ensures its replication
+ * access, takes a full backup there, and rebuilds every standby from it on that timeline; each must
+ * replay a marker row.
  */
 export async function recoverCluster(spec: Spec, request: RecoverRequest): Promise<RecoverResult> {
   checkInput('recoverCluster', spec, { recovery: request });
@@ -55,6 +56,10 @@ export async function recoverCluster(spec: Spec, request: RecoverRequest): Promi
     await log.run(`start ${primary}`, () => acts.startStandby.executeWithOptions(titled(quick, `start ${primary}: it recovers to the target and is promoted`), [spec, primary]));
     const promoted = await log.run(`${primary} accepts writes`, () =>
       acts.waitPrimaryPromoted.executeWithOptions(titled(waiting, `wait for ${primary} to accept writes on a new timeline`), [spec, plan.timeline]));
+    // Configuration kept in the data directory (EDB, RHEL) came back as the backup had it, before
+    // the replication access provision added: the standbys (and the backup they restore) need it.
+    await log.run('replication access', () =>
+      acts.ensureReplicationAccess.executeWithOptions(titled(quick, `replication role and pg_hba lines on ${primary}`), [spec]));
     // The recover holds the backup lock: runBackup renews it as its own.
     const backup = await log.run('full backup', () =>
       acts.runBackup.executeWithOptions(titled(long, `full backup of ${spec.stanza} on timeline ${promoted.timeline}`), [spec, 'full', false]));
