@@ -34,6 +34,14 @@ export class RecoverChecks {
     return parseInt((await this.c.psql(this.primary, 'SELECT pg_walfile_name(pg_current_wal_lsn())')).slice(0, 8), 16);
   }
 
+  /** Resolves once a rebuild of `node` has registered itself in the stanza lock on the repository host. */
+  async rebuildRegistered(node: string): Promise<void> {
+    const entry = `/var/lib/stanzactl/locks/rebuilds-${this.c.spec.stanza}/${node}`;
+    while ((await this.c.sh('backup-srv', ['bash', '-c', `test -e ${entry} && echo yes || echo no`])).trim() !== 'yes') {
+      await new Promise((res) => setTimeout(res, 100));
+    }
+  }
+
   /** pgBackRest restores begun on a node, from its restore log. */
   async restores(host: string): Promise<number> {
     const log = await this.c.sh(host, ['bash', '-c', `cat /var/log/pgbackrest/${this.c.spec.stanza}-restore.log 2>/dev/null || true`]);

@@ -28,6 +28,19 @@ describe('recover the whole cluster in place (Debian layout)', { timeout: 50 * 6
     assert.equal(await r.tableRows('plan_only'), undefined, 'the table is still dropped');
   });
 
+  test('a recover is refused, changing nothing, while a rebuild of the stanza runs', LONG, async () => {
+    const target = await r.tableThenDrop('during_rebuild', 1);
+    const started = await r.primaryStarted();
+    const rebuild = cli('rebuild', '--node', 'pg3-srv', '--yes');
+    await r.rebuildRegistered('pg3-srv');
+    const out = await cli('recover', '--type', 'time', '--target', target, '--yes');
+    assert.equal(out.code, 1, out.stdout + out.stderr);
+    assert.match(out.stderr, /recover failed: stanza demo is busy: a rebuild of pg3-srv \(rebuild-demo-pg3-srv since .*\) runs\. .*nothing was changed/);
+    assert.equal(await r.primaryStarted(), started, 'the primary was not touched');
+    const rebuilt = await rebuild;
+    assert.equal(rebuilt.code, 0, rebuilt.stdout + rebuilt.stderr);
+  });
+
   test('recover to a time before a DROP TABLE, with the worker killed mid-restore: one restore, the table is back, '
     + 'standbys stream on the new timeline, a backup on it; a second recover, a backup and a rebuild meanwhile are refused', LONG, async () => {
     const target = await r.tableThenDrop('precious', 5);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isStale, lockScripts, OWNERLESS_GRACE_SECONDS, parseBlockers, parseClaim, parseHolder, STALE_SECONDS, type LockOwner } from '../../src/activities/backup-lock';
+import { holderAlive } from '../../src/activities/stanza-lock';
 import type { Command } from '../../src/shell/command';
 
 // The lock's scripts run for real in a local bash on a temp directory: the same code the
@@ -135,5 +136,17 @@ describe('stanza operation lock scripts: recover, backups, rebuilds', () => {
     assert.equal(run(lockScripts.dropDead(locks, 'demo', blocker)).trim(), 'dropped');
     assert.ok(!existsSync(join(locks, 'backup-demo')) && !existsSync(join(locks, 'recover-demo')));
     assert.equal(run(lockScripts.registerRebuild(locks, 'demo', 'pg2-srv', rebuild)).trim(), 'registered');
+  });
+});
+
+describe('stanza lock holders', () => {
+  test('a holder lives while its workflow runs; a claim without an owner only within its grace', async () => {
+    const asked: string[] = [];
+    const alive = async (w: string, r: string) => (asked.push(`${w}/${r}`), w === 'recover-demo');
+    assert.equal(await holderAlive(parseHolder('recover-demo run-r 1000'), 5000, alive), true);
+    assert.equal(await holderAlive(parseHolder('rebuild-demo-pg2-srv run-x 1000'), 5000, alive), false);
+    assert.equal(await holderAlive(parseHolder('- - 1000'), 1000 + OWNERLESS_GRACE_SECONDS, alive), true);
+    assert.equal(await holderAlive(parseHolder('- - 1000'), 1001 + OWNERLESS_GRACE_SECONDS, alive), false);
+    assert.deepEqual(asked, ['recover-demo/run-r', 'rebuild-demo-pg2-srv/run-x'], 'an owner-less claim names no workflow to ask about');
   });
 });
