@@ -6,6 +6,7 @@ import { runKeyOf } from './detached-run';
 import { refuse } from './failures';
 import { repoHost } from './hosts';
 import type { HostOps } from './host-ops';
+import { scheduledBy } from './scheduled-by';
 import type { StepResult } from './types';
 
 /**
@@ -64,7 +65,7 @@ export async function releaseRecoverLock(ops: HostOps, spec: Spec, owner: LockOw
  * (non-retryable, nothing changed) while a recover of the stanza runs.
  */
 export async function registerRebuild(ops: HostOps, spec: Spec, node: string, alive: Liveness): Promise<void> {
-  const { workflowId, runId } = Context.current().info.workflowExecution;
+  const { workflowId, runId } = scheduledBy(Context.current().info);
   const host = repoHost(spec);
   for (let round = 1; ; round++) {
     const out = (await ops.must(host, lockScripts.registerRebuild(LOCKS, spec.stanza, node, { workflowId, runId }))).trim();
