@@ -1,3 +1,4 @@
+import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { FaultHook } from './faults';
@@ -38,6 +39,19 @@ export function sshPools(limits: Pick<WorkerLimits, 'sshChannelsPerConnection' |
   };
 }
 
+/** Whether a workflow run is open, asked of the worker's own server (activities judge lock holders by it). */
+function workflowOpen(client: Client): (workflowId: string, runId: string) => Promise<boolean> {
+  return async (workflowId, runId) => {
+    try {
+      return (await client.workflow.getHandle(workflowId, runId).describe()).status.name === 'RUNNING';
+    } catch (e) {
+      // Gone past the namespace's retention: long ended.
+      if (e instanceof WorkflowNotFoundError) return false;
+      throw e;
+    }
+  };
+}
+
 export interface WorkerSettings {
   /** The server and namespace; by default Temporal's environment configuration (src/connection.ts). */
   readonly target?: TemporalTarget;
@@ -74,7 +88,10 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
     namespace: target.namespace,
     taskQueue: s.taskQueue ?? TASK_QUEUE,
     ...(bundle ? { workflowBundle: bundle } : { workflowsPath: require.resolve('./workflows') }),
-    activities: createActivities({ remoteFor: faults ? (ssh) => faults.remote(pools.remoteFor(ssh)) : pools.remoteFor }),
+    activities: createActivities({
+      remoteFor: faults ? (ssh) => faults.remote(pools.remoteFor(ssh)) : pools.remoteFor,
+      workflowOpen: workflowOpen(new Client({ connection, namespace: target.namespace })),
+    }),
     interceptors: { activity: [...(faults ? [faults.interceptor] : []), ...(s.observations ? [recordingInterceptor(s.observations)] : [])] },
     // The SDK sends an activity's heartbeats at most every 0.8 x heartbeatTimeout (4 s of the
     // profiles' 5 s), which would leave a live attempt 1 s of slack; once a second leaves it 4 s.

@@ -33,5 +33,15 @@ export function restoreWorkflowId(stanza: string, host: string): string {
   return `restore-${stanza}-${host}`;
 }
 
+/** A recover of the whole cluster, at most one per stanza at a time. */
+export function recoverWorkflowId(stanza: string): string {
+  return `recover-${stanza}`;
+}
+
+/** The read-only plan the CLI shows before a recover: one per asking, named by the time. */
+export function recoverPlanWorkflowId(stanza: string, at: Date): string {
+  return `recover-plan-${stanza}-${at.toISOString().replace(/[:.]/g, '')}`;
+}
+
 /** The query every long workflow answers with its steps so far. */
 export const PROGRESS_QUERY = 'progress';

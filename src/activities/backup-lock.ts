@@ -1,10 +1,15 @@
 import { script, type Command } from '../shell/command';
 
 /**
- * One backup of a stanza at a time, whoever asks (CLI, schedule, trigger): a lock directory on the
- * repository host, where pgBackRest keeps its own lock. The directory holds `owner`, one line
- * "WORKFLOW_ID RUN_ID SINCE" (epoch seconds), always written to a temp file and renamed into place,
- * so a reader never sees half a line.
+ * The stanza's operation lock on the repository host, where pgBackRest keeps its own lock:
+ * - `backup-<stanza>/`: one backup at a time, whoever asks (CLI, schedule, trigger);
+ * - `recover-<stanza>/`: a recover of the whole cluster, which also holds `backup-<stanza>/` (it
+ *   takes a backup of its own) and excludes every backup and rebuild of the stanza while it runs;
+ * - `rebuilds-<stanza>/<node>`: a rebuild of that node registered itself (rebuilds of different
+ *   nodes run side by side, and beside backups); a recover waits for none of them: it is refused.
+ * A lock directory holds `owner`, a registration is itself, one line "WORKFLOW_ID RUN_ID SINCE"
+ * (epoch seconds), always written to a temp file and renamed into place, so a reader never sees
+ * half a line.
  *
  * Every script below runs under flock(1) on a file beside the directory: a claim, a takeover, a
  * refresh and a release are each one atomic read-compare-write against the others. The scripts
@@ -34,12 +39,22 @@ dir=$locks/backup-$stanza
 exec 9>"$locks/.backup-$stanza.flock"
 flock -w 20 9
 now=$(date +%s)
-write_owner() { printf '%s %s %s\\n' "$1" "$2" "$now" > "$dir/owner.tmp"; mv -f "$dir/owner.tmp" "$dir/owner"; }`;
+rec=$locks/recover-$stanza
+rebuilds=$locks/rebuilds-$stanza
+line_to() { printf '%s %s %s\\n' "$2" "$3" "$now" > "$1.tmp"; mv -f "$1.tmp" "$1"; }
+write_owner() { line_to "$dir/owner" "$1" "$2"; }
+holder_of() { cat "$1/owner" 2>/dev/null || echo "- - $(stat -c %Y "$1")"; }
+held_by() { [ "$(cut -d' ' -f1,2 "$1" 2>/dev/null)" = "$2 $3" ]; }`;
 
 // Prints the owner line ("- - MTIME" for an owner-less directory within its grace), now, and "new"
-// when this call made the claim (a retry of the claiming step finds its own claim: not new).
+// when this call made the claim (a retry of the claiming step finds its own claim: not new); a
+// fourth line, the holder of the stanza's recover lock, when a recover of another run holds it:
+// then nothing is claimed.
 const CLAIM = `${PRELUDE}
 new=
+if [ -d "$rec" ] && ! held_by "$rec/owner" "$3" "$4"; then
+  echo "- - 0"; echo "$now"; echo; holder_of "$rec"; exit 0
+fi
 if [ -d "$dir" ] && [ ! -e "$dir/owner" ] && [ $((now - $(stat -c %Y "$dir"))) -gt ${OWNERLESS_GRACE_SECONDS} ]; then
   rm -rf -- "$dir"
 fi
@@ -61,7 +76,50 @@ if [ "$(cut -d' ' -f1,2 "$dir/owner" 2>/dev/null)" = "$3 $4" ]; then write_owner
 else cat "$dir/owner" 2>/dev/null || echo "- - 0"; fi`;
 
 const RELEASE = `${PRELUDE}
-if [ "$(cut -d' ' -f1,2 "$dir/owner" 2>/dev/null)" = "$3 $4" ]; then rm -rf -- "$dir"; echo released; fi`;
+if held_by "$dir/owner" "$3" "$4"; then rm -rf -- "$dir"; echo released; fi`;
+
+// A recover claims the stanza when nothing else holds it: prints each holder in its way
+// ("recover LINE", "backup LINE", "rebuild NODE LINE"), or "claimed" once it holds both its own
+// lock and the backup lock, "claimed new" when this call made the claim (a retry finds it its own).
+const RECOVER_CLAIM = `${PRELUDE}
+# Another recover holds the backup lock too: it alone is named.
+if [ -d "$rec" ] && ! held_by "$rec/owner" "$3" "$4"; then echo "recover $(holder_of "$rec")"; exit 0; fi
+blocked=
+if [ -d "$dir" ] && ! held_by "$dir/owner" "$3" "$4"; then echo "backup $(holder_of "$dir")"; blocked=1; fi
+for f in "$rebuilds"/*; do
+  if [ -f "$f" ]; then echo "rebuild \${f##*/} $(cat "$f")"; blocked=1; fi
+done
+[ -n "$blocked" ] && exit 0
+new=new; [ -d "$rec" ] && new=
+mkdir -p "$rec" "$dir"
+line_to "$rec/owner" "$3" "$4"; line_to "$dir/owner" "$3" "$4"
+echo "claimed $new"`;
+
+// Gives back the recover lock and the backup lock it holds; prints "released" when it held them.
+const RECOVER_RELEASE = `${PRELUDE}
+if held_by "$dir/owner" "$3" "$4"; then rm -rf -- "$dir"; fi
+if held_by "$rec/owner" "$3" "$4"; then rm -rf -- "$rec"; echo released; fi`;
+
+// A rebuild of node $3 registers itself, unless a recover holds the stanza (prints its holder).
+const REBUILD_REGISTER = `${PRELUDE}
+if [ -d "$rec" ]; then echo "recover $(holder_of "$rec")"; exit 0; fi
+install -d -m 700 "$rebuilds"
+line_to "$rebuilds/$3" "$4" "$5"
+echo registered`;
+
+// Compare-and-set removal of a holder judged dead ($3 what, as RECOVER_CLAIM names it; $4 its
+// exact line, $5 the node of a rebuild): nothing is removed when the line changed meanwhile. A dead
+// recover's backup lock goes with it.
+const DROP_DEAD = `${PRELUDE}
+case $3 in
+  recover) f=$rec/owner; d=$rec ;;
+  backup) f=$dir/owner; d=$dir ;;
+  rebuild) f=$rebuilds/$5; d=$f ;;
+esac
+if [ "$(cat "$f" 2>/dev/null || echo "- - $(stat -c %Y "$d" 2>/dev/null)")" = "$4" ]; then
+  if [ "$3" = recover ] && held_by "$dir/owner" $4; then rm -rf -- "$dir"; fi
+  rm -rf -- "$d"; echo dropped
+fi`;
 
 export interface LockOwner {
   readonly workflowId: string;
@@ -99,10 +157,39 @@ export const lockScripts = {
   takeOver: (locks: string, stanza: string, o: LockOwner, judged: Holder): Command => script(TAKE_OVER, locks, stanza, o.workflowId, o.runId, judged.line),
   refresh: (locks: string, stanza: string, o: LockOwner): Command => script(REFRESH, locks, stanza, o.workflowId, o.runId),
   release: (locks: string, stanza: string, o: LockOwner): Command => script(RELEASE, locks, stanza, o.workflowId, o.runId),
+  recoverClaim: (locks: string, stanza: string, o: LockOwner): Command => script(RECOVER_CLAIM, locks, stanza, o.workflowId, o.runId),
+  recoverRelease: (locks: string, stanza: string, o: LockOwner): Command => script(RECOVER_RELEASE, locks, stanza, o.workflowId, o.runId),
+  registerRebuild: (locks: string, stanza: string, node: string, o: LockOwner): Command => script(REBUILD_REGISTER, locks, stanza, node, o.workflowId, o.runId),
+  dropDead: (locks: string, stanza: string, b: Blocker): Command => script(DROP_DEAD, locks, stanza, b.kind, b.holder.line, b.node ?? ''),
 };
 
-/** CLAIM's output: the holder now, the host's clock, and whether this call made the claim. */
-export function parseClaim(out: string): { holder: Holder; now: number; made: boolean } {
-  const [line, now, made] = out.split('\n');
-  return { holder: parseHolder(line), now: Number(now), made: made === 'new' };
+/** Who keeps a recover from claiming the stanza (or, kind `recover`, a backup or rebuild from starting). */
+export interface Blocker {
+  readonly kind: 'recover' | 'backup' | 'rebuild';
+  readonly holder: Holder;
+  /** The node a rebuild works on. */
+  readonly node?: string;
+}
+
+/** RECOVER_CLAIM's and REBUILD_REGISTER's output: "claimed"/"registered", or the holders in the way. */
+export function parseBlockers(out: string): Blocker[] {
+  return out.split('\n').filter((l) => /^(recover|backup|rebuild) /.test(l)).map((l) => {
+    const [kind, ...rest] = l.split(' ');
+    if (kind === 'rebuild') return { kind, node: rest[0], holder: parseHolder(rest.slice(1).join(' ')) };
+    return { kind: kind as Blocker['kind'], holder: parseHolder(rest.join(' ')) };
+  });
+}
+
+export function describeBlocker(b: Blocker): string {
+  const what = b.kind === 'rebuild' ? `a rebuild of ${b.node}` : `a ${b.kind}`;
+  return `${what} (${describeHolder(b.holder)})`;
+}
+
+/**
+ * CLAIM's output: the holder now, the host's clock, whether this call made the claim, and the
+ * holder of a recover of the stanza that kept this claim from being made.
+ */
+export function parseClaim(out: string): { holder: Holder; now: number; made: boolean; recover?: Holder } {
+  const [line, now, made, recover] = out.split('\n');
+  return { holder: parseHolder(line), now: Number(now), made: made === 'new', recover: recover ? parseHolder(recover) : undefined };
 }

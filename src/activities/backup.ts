@@ -14,6 +14,7 @@ import { nodeAddress, repoHost } from './hosts';
 import { reportProgress } from './heartbeat';
 import { scheduledBy } from './scheduled-by';
 import type { HostOps } from './host-ops';
+import { holderAlive, type Liveness } from './stanza-lock';
 import { PgbackrestError, pgbackrestCommand } from './pgbackrest';
 import { stanzaInfo } from './stanza';
 import type { StepResult } from './types';
@@ -39,9 +40,19 @@ export interface LockResult extends StepResult {
   readonly holder?: { readonly workflowId: string; readonly since: string };
 }
 
-export async function claimBackupLock(ops: HostOps, spec: Spec, owner: BackupOwner): Promise<LockResult> {
+export async function claimBackupLock(ops: HostOps, spec: Spec, owner: BackupOwner, alive: Liveness): Promise<LockResult> {
   const host = repoHost(spec);
-  const claim = parseClaim(await ops.must(host, lockScripts.claim(LOCKS, spec.stanza, owner)));
+  let claim = parseClaim(await ops.must(host, lockScripts.claim(LOCKS, spec.stanza, owner)));
+  if (claim.recover && !(await holderAlive(claim.recover, claim.now, alive))) {
+    await ops.must(host, lockScripts.dropDead(LOCKS, spec.stanza, { kind: 'recover', holder: claim.recover }));
+    claim = parseClaim(await ops.must(host, lockScripts.claim(LOCKS, spec.stanza, owner)));
+  }
+  if (claim.recover) {
+    // A recover restores the primary and takes its own backup: one now would copy a cluster being replaced.
+    const since = new Date(claim.recover.since * 1000).toISOString();
+    return { changed: false, claimed: false, holder: { workflowId: claim.recover.workflowId, since },
+      detail: `stanza ${spec.stanza} is being recovered by ${describeHolder(claim.recover)}: backups are skipped until the recover ends` };
+  }
   let holder = claim.holder;
   let changed = claim.made;
   if (!isOwner(holder, owner)) {

@@ -20,10 +20,17 @@ import { primaryStatus, repositoryStatus, standbyStatus } from './status';
 import { ensureCopyHost, inspectCopy, prepareCopy, removeCopy, restoreCopy, startCopy, waitCopyPromoted } from './restore-copy';
 import type { CopyPlace } from '../spec/restore-copy';
 import type { RecoveryTarget } from '../spec/recovery-target';
+import { claimRecoverLock, releaseRecoverLock, type Liveness } from './stanza-lock';
+import { archivePrimaryWal, planRecovery, restorePrimary, stopPostgres, waitPrimaryPromoted } from './recover';
 
 export interface ActivityDeps {
   /** A Remote for a spec's SSH settings; the worker caches one pool per settings. */
   readonly remoteFor: (ssh: Spec['ssh']) => Remote;
+  /**
+   * Whether a workflow run is open (the worker asks its Temporal server): decides whether a recover
+   * or rebuild that holds the stanza still runs. Without it every holder is taken as running.
+   */
+  readonly workflowOpen?: Liveness;
 }
 
 /**
@@ -46,6 +53,7 @@ function guarded<A extends [Spec, ...unknown[]], R>(fn: (...args: A) => Promise<
 export function createActivities(deps: ActivityDeps) {
   const step = <A extends [Spec, ...unknown[]], R>(fn: (...args: A) => Promise<R>) => guarded(heartbeating(fn));
   const ops = (spec: Spec) => new HostOps(attemptRemote(deps.remoteFor(spec.ssh)));
+  const alive: Liveness = deps.workflowOpen ?? (async () => true);
   return {
     preflight: step(async (spec: Spec) => preflight(ops(spec), spec)),
     ensureRepositoryHost: step(async (spec: Spec) => ensureRepositoryHost(ops(spec), spec)),
@@ -66,10 +74,10 @@ export function createActivities(deps: ActivityDeps) {
     repositoryStatus: step(async (spec: Spec) => repositoryStatus(ops(spec), spec)),
     primaryStatus: step(async (spec: Spec) => primaryStatus(ops(spec), spec)),
     standbyStatus: step(async (spec: Spec, node: string) => standbyStatus(ops(spec), spec, node)),
-    claimBackupLock: step(async (spec: Spec, owner: BackupOwner) => claimBackupLock(ops(spec), spec, owner)),
+    claimBackupLock: step(async (spec: Spec, owner: BackupOwner) => claimBackupLock(ops(spec), spec, owner, alive)),
     releaseBackupLock: step(async (spec: Spec, owner: BackupOwner) => releaseBackupLock(ops(spec), spec, owner)),
     chooseBackupSource: step(async (spec: Spec) => chooseBackupSource(ops(spec), spec)),
-    inspectRebuildTarget: step(async (spec: Spec, node: string) => inspectRebuildTarget(ops(spec), spec, node)),
+    inspectRebuildTarget: step(async (spec: Spec, node: string) => inspectRebuildTarget(ops(spec), spec, node, alive)),
     writeMarker: step(async (spec: Spec, id: string) => writeMarker(ops(spec), spec, id)),
     waitMarkerReplayed: step(async (spec: Spec, node: string, id: string) => waitMarkerReplayed(ops(spec), spec, node, id)),
     runBackup: step(async (spec: Spec, type: BackupType, backupStandby: boolean) => runBackup(ops(spec), spec, type, backupStandby)),
@@ -81,6 +89,13 @@ export function createActivities(deps: ActivityDeps) {
     waitCopyPromoted: step(async (spec: Spec, place: CopyPlace) => waitCopyPromoted(ops(spec), spec, place)),
     inspectCopy: step(async (spec: Spec, place: CopyPlace) => inspectCopy(ops(spec), spec, place)),
     removeCopy: step(async (spec: Spec, place: CopyPlace) => removeCopy(ops(spec), spec, place)),
+    claimRecoverLock: step(async (spec: Spec, owner: BackupOwner) => claimRecoverLock(ops(spec), spec, owner, alive)),
+    releaseRecoverLock: step(async (spec: Spec, owner: BackupOwner) => releaseRecoverLock(ops(spec), spec, owner)),
+    planRecovery: step(async (spec: Spec, target: unknown, confirmedBackup?: string) => planRecovery(ops(spec), spec, target, confirmedBackup)),
+    archivePrimaryWal: step(async (spec: Spec) => archivePrimaryWal(ops(spec), spec)),
+    stopPostgres: step(async (spec: Spec, node: string) => stopPostgres(ops(spec), spec, node)),
+    restorePrimary: step(async (spec: Spec, label: string, target: unknown, timeline: number) => restorePrimary(ops(spec), spec, label, target, timeline)),
+    waitPrimaryPromoted: step(async (spec: Spec, timeline: number) => waitPrimaryPromoted(ops(spec), spec, timeline)),
   };
 }
 

@@ -8,6 +8,7 @@ import { refuse } from './failures';
 import { findNode, nodeAddress, repoHost } from './hosts';
 import { reportProgress } from './heartbeat';
 import type { HostOps } from './host-ops';
+import { registerRebuild, type Liveness } from './stanza-lock';
 import type { StepResult } from './types';
 
 export interface RebuildTarget extends StepResult {
@@ -35,11 +36,13 @@ async function forkedTimeline(ops: HostOps, spec: Spec, primaryTimeline: number)
  * the spec's primary must be a running primary, and the node must serve no standby itself. A
  * standby promoted by mistake (out of recovery, nobody streaming from it) is a case to rebuild.
  */
-export async function inspectRebuildTarget(ops: HostOps, spec: Spec, nodeName: string): Promise<RebuildTarget> {
+export async function inspectRebuildTarget(ops: HostOps, spec: Spec, nodeName: string, alive: Liveness): Promise<RebuildTarget> {
   const node = spec.nodes.find((n) => n.name === nodeName);
   if (!node) throw refuse(`${nodeName} is not a node of stanza ${spec.stanza} (nodes: ${spec.nodes.map((n) => n.name).join(', ')})`, 'RefusedRebuild');
   const primary = primaryNode(spec);
   if (node.name === primary.name) throw refuse(`${nodeName} is the primary of stanza ${spec.stanza}: stanzactl never rebuilds the primary`, 'RefusedRebuild');
+  // Here, in the first step, rather than in a step of its own: running rebuilds replay unchanged.
+  await registerRebuild(ops, spec, nodeName, alive);
 
   const primaryAddr = nodeAddress(primary);
   const p = await clusterState(ops, primaryAddr, spec.postgres);

@@ -135,6 +135,11 @@ export function systemIdOf(s: StanzaInfo): string | undefined {
  * belong to another cluster and cannot seed a standby of this one.
  */
 export function fullBackups(s: StanzaInfo): BackupInfo[] {
+  return currentBackups(s).filter((b) => b.type === 'full');
+}
+
+/** Every backup of the current database, oldest first. */
+export function currentBackups(s: StanzaInfo): BackupInfo[] {
   const db = currentDb(s);
-  return s.backups.filter((b) => b.type === 'full' && (db === undefined || b.dbId === db.id));
+  return s.backups.filter((b) => db === undefined || b.dbId === db.id);
 }

@@ -10,6 +10,11 @@ import { BACKUP_TYPES, nodeName, specSchema, type BackupType, type Spec } from '
 const backupRequest = z.object({ type: z.enum(BACKUP_TYPES as [BackupType, ...BackupType[]]) }).strict();
 const rebuildOptions = z.object({ deltaBy: z.enum(['checksum', 'timestamp']).optional() }).strict();
 const restoreRequest = z.object({ place: copyPlaceSchema, target: recoveryTargetSchema, set: backupLabelSchema.optional(), reuse: z.boolean() }).strict();
+// In place, the end of the archive undoes nothing: recover takes a target.
+const recoverRequest = z.object({
+  target: recoveryTargetSchema.refine((t) => t.type !== 'default', 'recover needs a target: time, lsn, xid, name or immediate'),
+  backup: z.string().regex(/^\d{8}-\d{6}F(_\d{8}-\d{6}[DI])?$/, 'a pgBackRest backup label').optional(),
+}).strict();
 
 function issuesOf(schema: z.ZodTypeAny, value: unknown): SpecIssue[] {
   const r = schema.safeParse(value);
@@ -28,6 +33,7 @@ export interface WorkflowArguments {
   readonly options?: unknown;
   /** restoreToHost's request: where the copy goes, its target, the backup, whether to reuse files. */
   readonly restore?: unknown;
+  readonly recovery?: unknown;
 }
 
 /**
@@ -54,6 +60,10 @@ export function inputIssues(spec: unknown, args: WorkflowArguments = {}): SpecIs
   if ('restore' in args) {
     shape.restore = restoreRequest;
     values.restore = args.restore;
+  }
+  if ('recovery' in args) {
+    shape.recovery = recoverRequest;
+    values.recovery = args.recovery;
   }
   issues.push(...issuesOf(z.object(shape), values));
   if (issues.length === 0 && 'restore' in args) {

@@ -3,3 +3,4 @@ export { backupStanza } from './backup';
 export { stanzaStatus } from './status';
 export { rebuildStandby } from './rebuild';
 export { restoreToHost } from './restore';
+export { recoverCluster, recoverPlan } from './recover';

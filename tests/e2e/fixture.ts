@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import type { Client } from '@temporalio/client';
-import { connectClient } from '../../src/client';
+import { connectClient, startProvision } from '../../src/client';
 import { labDown, labExec, labSpec, labUp, SCRATCH_HOST, type Lab, type LabHost, type LabLayout } from '../../src/lab';
 import { specSchema, type Spec } from '../../src/spec/schema';
 import { ClusterChecks } from './cluster-checks';
-import { guardedTeardown, TestTemporal, WorkerProcess } from './harness';
+import { guardedTeardown, runCli, TestTemporal, WorkerProcess } from './harness';
 import { slotted } from './lab-slot';
 
 // An operator account as many sites have it: key login, password-less sudo, no root login needed.
@@ -78,4 +79,23 @@ export class ProvisionFixture {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+/**
+ * Hooks of a describe(): the fixture's lab provisioned before its tests and gone after them, also
+ * when they fail. Returns the CLI run against the spec, written to a file as a user has it.
+ */
+export function provisionedCluster(f: ProvisionFixture): (...args: string[]) => ReturnType<typeof runCli> {
+  const dir = mkdtempSync(join(tmpdir(), 'stanzactl-spec-'));
+  const specFile = join(dir, 'spec.json');
+  before(async () => {
+    await f.setUp();
+    writeFileSync(specFile, JSON.stringify(f.spec));
+    await (await startProvision(f.client, f.spec)).result();
+  });
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await f.teardown();
+  });
+  return (...args) => runCli([...args, '--spec', specFile], f.workerEnv);
 }

@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { failureMessage, startProvision } from '../../src/client';
 import { startBackup } from '../../src/commands/backup';
@@ -12,8 +9,7 @@ import type { BackupOutcome } from '../../src/workflows/backup';
 import type { Progress } from '../../src/workflows/progress';
 import { PROGRESS_QUERY, rebuildWorkflowId } from '../../src/workflow-ids';
 import type { RebuildResult } from '../../src/workflows/rebuild';
-import { ProvisionFixture } from './fixture';
-import { runCli } from './harness';
+import { provisionedCluster, ProvisionFixture } from './fixture';
 
 const LONG = { timeout: 12 * 60_000 };
 const DATA = '/var/lib/postgresql/15/main';
@@ -33,8 +29,8 @@ const awayPast = (name: string, activity: string) =>
 
 describe('host faults: hosts cut off and a full repository', { timeout: 90 * 60_000 }, () => {
   const f = new ProvisionFixture('debian', 'sth1', '10.231.171.0/24');
-  const dir = mkdtempSync(join(tmpdir(), 'stanzactl-spec-'));
-  const specFile = join(dir, 'spec.json');
+  f.workerEnv.STANZACTL_HOST_AWAY_SECONDS = WITHIN_BUDGET_S;
+  const cli = provisionedCluster(f);
   const sh = (host: string, script: string, user?: string) => f.checks.sh(host, ['bash', '-c', script], user);
   const labels = async () => (JSON.parse(await f.checks.pgbackrest('info', '--output=json'))[0].backup as { label: string }[]).map((b) => b.label);
   const backupsCompleted = async () => (await sh('backup-srv', `cat /var/log/pgbackrest/demo-backup.log`)).match(/backup command end: completed successfully/g)?.length ?? 0;
@@ -88,17 +84,6 @@ describe('host faults: hosts cut off and a full repository', { timeout: 90 * 60_
     f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: `${rebuildWorkflowId('demo', node)}-${Date.now()}`, args: [f.spec, node, {}] });
   const wipe = (node: string) => sh(node, `pg_ctlcluster 15 main stop -m immediate; rm -rf ${DATA}`);
 
-  before(async () => {
-    f.workerEnv.STANZACTL_HOST_AWAY_SECONDS = WITHIN_BUDGET_S;
-    await f.setUp();
-    writeFileSync(specFile, JSON.stringify(f.spec));
-    await (await startProvision(f.client, f.spec)).result();
-  });
-  after(async () => {
-    rmSync(dir, { recursive: true, force: true });
-    await f.teardown();
-  });
-
   test('repository host cut off mid-backup and back within the budget: exactly one backup', LONG, async () => {
     await withBudget(WITHIN_BUDGET_S);
     const [completed, before] = [await backupsCompleted(), await labels()];
@@ -124,7 +109,7 @@ describe('host faults: hosts cut off and a full repository', { timeout: 90 * 60_
     try {
       const detail = await stepFailed(handle, 'full backup');
       assert.match(detail, awayPast(f.spec.repository.host, 'runBackup'));
-      const status = await runCli(['status', '--spec', specFile], f.workerEnv);
+      const status = await cli('status');
       assert.equal(status.code, 1, status.stdout + status.stderr);
       assert.match(status.stdout, new RegExp(`cannot read pgbackrest info on the repository host ${literally(f.spec.repository.host)}`));
     } finally {
@@ -166,7 +151,7 @@ describe('host faults: hosts cut off and a full repository', { timeout: 90 * 60_
       const failedBefore = await failed();
       await f.checks.psql('pg1-srv', 'CREATE TABLE IF NOT EXISTS wal_filler AS SELECT 1 AS x; SELECT pg_switch_wal()');
       for (const deadline = Date.now() + 120_000; (await failed()) === failedBefore; await sleep(1000)) assert.ok(Date.now() < deadline, 'archive_command failed within 2 minutes');
-      const status = await runCli(['status', '--spec', specFile], f.workerEnv);
+      const status = await cli('status');
       assert.equal(status.code, 1, status.stdout + status.stderr);
       assert.match(status.stdout, /archiving is failing on the primary pg1-srv/);
     } finally {

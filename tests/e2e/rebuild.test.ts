@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { WorkflowIdConflictPolicy } from '@temporalio/client';
-import { startProvision } from '../../src/client';
 import { TASK_QUEUE } from '../../src/paths';
 import { rebuildWorkflowId } from '../../src/workflow-ids';
 import type { RebuildResult } from '../../src/workflows/rebuild';
-import { ProvisionFixture } from './fixture';
-import { runCli } from './harness';
+import { provisionedCluster, ProvisionFixture } from './fixture';
 import { recordHistory } from './history';
 
 const LONG = { timeout: 10 * 60_000 };
@@ -17,22 +12,10 @@ const DATA = '/var/lib/postgresql/15/main';
 
 describe('rebuild a failed standby', { timeout: 40 * 60_000 }, () => {
   const f = new ProvisionFixture('debian', 'stzr', '10.231.71.0/24');
-  const dir = mkdtempSync(join(tmpdir(), 'stanzactl-spec-'));
-  const specFile = join(dir, 'spec.json');
-  const cli = (...args: string[]) => runCli([...args, '--spec', specFile], f.workerEnv);
+  const cli = provisionedCluster(f);
   const sh = (host: string, script: string, user?: string) => f.checks.sh(host, ['bash', '-c', script], user);
   const restores = async (host: string) => (await sh(host, `cat /var/log/pgbackrest/demo-restore.log 2>/dev/null || true`)).match(/restore command begin/g)?.length ?? 0;
   const started = (host: string) => f.checks.psql(host, 'SELECT pg_postmaster_start_time()');
-
-  before(async () => {
-    await f.setUp();
-    writeFileSync(specFile, JSON.stringify(f.spec));
-    await (await startProvision(f.client, f.spec)).result();
-  });
-  after(async () => {
-    rmSync(dir, { recursive: true, force: true });
-    await f.teardown();
-  });
 
   /** Damages pg2-srv, rebuilds it, and checks it streams a new row while pg3-srv was left alone. */
   async function damageAndRebuild(damage: string, expectBroken: RegExp, user?: string): Promise<string> {

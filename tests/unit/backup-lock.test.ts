@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { isStale, lockScripts, OWNERLESS_GRACE_SECONDS, parseClaim, parseHolder, STALE_SECONDS, type LockOwner } from '../../src/activities/backup-lock';
+import { isStale, lockScripts, OWNERLESS_GRACE_SECONDS, parseBlockers, parseClaim, parseHolder, STALE_SECONDS, type LockOwner } from '../../src/activities/backup-lock';
+import { holderAlive } from '../../src/activities/stanza-lock';
 import type { Command } from '../../src/shell/command';
 
 // The lock's scripts run for real in a local bash on a temp directory: the same code the
@@ -88,5 +89,64 @@ describe('backup lock scripts', () => {
     run(lockScripts.claim(locks, stanza, a));
     assert.ok(existsSync(join(locks, `backup-${stanza}`, 'owner')));
     assert.ok(!existsSync('pwned'));
+  });
+});
+
+describe('stanza operation lock scripts: recover, backups, rebuilds', () => {
+  const r: LockOwner = { workflowId: 'recover-demo', runId: 'run-r' };
+  const rebuild: LockOwner = { workflowId: 'rebuild-demo-pg2-srv', runId: 'run-x' };
+
+  test('a recover holds its lock and the backup lock; a backup claim then claims nothing and names the recover', () => {
+    const locks = freshLocks();
+    assert.equal(run(lockScripts.recoverClaim(locks, 'demo', r)).trim(), 'claimed new');
+    assert.equal(run(lockScripts.recoverClaim(locks, 'demo', r)).trim(), 'claimed', 'a retry finds its own claim');
+    const blocked = parseClaim(run(lockScripts.claim(locks, 'demo', a)));
+    assert.equal(blocked.made, false);
+    assert.equal(blocked.recover?.workflowId, 'recover-demo');
+    // The recover's own backup renews the backup lock as its holder.
+    assert.equal(run(lockScripts.refresh(locks, 'demo', r)).trim(), 'held');
+    assert.equal(run(lockScripts.recoverRelease(locks, 'demo', r)).trim(), 'released');
+    assert.ok(!existsSync(join(locks, 'backup-demo')) && !existsSync(join(locks, 'recover-demo')));
+    assert.equal(parseClaim(run(lockScripts.claim(locks, 'demo', a))).holder.runId, a.runId);
+  });
+
+  test('a recover is blocked by a backup, a rebuild or another recover, and names each', () => {
+    const locks = freshLocks();
+    run(lockScripts.claim(locks, 'demo', a));
+    assert.equal(run(lockScripts.registerRebuild(locks, 'demo', 'pg2-srv', rebuild)).trim(), 'registered');
+    const blockers = parseBlockers(run(lockScripts.recoverClaim(locks, 'demo', r)));
+    assert.deepEqual(blockers.map((x) => [x.kind, x.node, x.holder.workflowId]), [['backup', undefined, a.workflowId], ['rebuild', 'pg2-srv', rebuild.workflowId]]);
+    assert.ok(!existsSync(join(locks, 'recover-demo')), 'nothing claimed');
+    // Holders judged dead are dropped by compare-and-set; then the claim goes through.
+    for (const x of blockers) assert.equal(run(lockScripts.dropDead(locks, 'demo', x)).trim(), 'dropped');
+    assert.equal(run(lockScripts.recoverClaim(locks, 'demo', r)).trim(), 'claimed new');
+    const other: LockOwner = { workflowId: 'recover-demo', runId: 'run-s' };
+    assert.deepEqual(parseBlockers(run(lockScripts.recoverClaim(locks, 'demo', other))).map((x) => x.kind), ['recover']);
+  });
+
+  test('a rebuild registers unless a recover holds the stanza; a dead recover is dropped with its backup lock', () => {
+    const locks = freshLocks();
+    run(lockScripts.recoverClaim(locks, 'demo', r));
+    const [blocker] = parseBlockers(run(lockScripts.registerRebuild(locks, 'demo', 'pg2-srv', rebuild)));
+    assert.equal(blocker.kind, 'recover');
+    assert.equal(blocker.holder.runId, r.runId);
+    assert.ok(!existsSync(join(locks, 'rebuilds-demo', 'pg2-srv')));
+    // A changed line is not dropped: the compare-and-set sees the renewal.
+    assert.equal(run(lockScripts.dropDead(locks, 'demo', { ...blocker, holder: parseHolder(`${r.workflowId} ${r.runId} 1`) })).trim(), '');
+    assert.equal(run(lockScripts.dropDead(locks, 'demo', blocker)).trim(), 'dropped');
+    assert.ok(!existsSync(join(locks, 'backup-demo')) && !existsSync(join(locks, 'recover-demo')));
+    assert.equal(run(lockScripts.registerRebuild(locks, 'demo', 'pg2-srv', rebuild)).trim(), 'registered');
+  });
+});
+
+describe('stanza lock holders', () => {
+  test('a holder lives while its workflow runs; a claim without an owner only within its grace', async () => {
+    const asked: string[] = [];
+    const alive = async (w: string, r: string) => (asked.push(`${w}/${r}`), w === 'recover-demo');
+    assert.equal(await holderAlive(parseHolder('recover-demo run-r 1000'), 5000, alive), true);
+    assert.equal(await holderAlive(parseHolder('rebuild-demo-pg2-srv run-x 1000'), 5000, alive), false);
+    assert.equal(await holderAlive(parseHolder('- - 1000'), 1000 + OWNERLESS_GRACE_SECONDS, alive), true);
+    assert.equal(await holderAlive(parseHolder('- - 1000'), 1001 + OWNERLESS_GRACE_SECONDS, alive), false);
+    assert.deepEqual(asked, ['recover-demo/run-r', 'rebuild-demo-pg2-srv/run-x'], 'an owner-less claim names no workflow to ask about');
   });
 });

@@ -1,0 +1,158 @@
+import { asUser, cmd } from '../shell/command';
+import { chooseRecoveryBackup } from '../facts/recovery-backup';
+import { currentBackups } from '../facts/pgbackrest-info';
+import { copyPercent } from '../facts/pgbackrest-output';
+import { describeRecoveryTarget, withoutStandbySettings } from '../render/recover-plan';
+import { controlCommand, psqlCommand } from '../render/postgres-control';
+import { restoreTargetArgs } from '../render/restore-target';
+import { quoteLiteral } from '../render/sql';
+import { primaryNode, standbyNodes } from '../spec/load';
+import { recoveryTargetSchema, type RecoveryTarget } from '../spec/recovery-target';
+import type { Spec } from '../spec/schema';
+import { clusterState, inRecovery, query } from './cluster-state';
+import { runDetachedPgbackrest, startedBefore } from './detached-run';
+import { refuse } from './failures';
+import { findNode, nodeAddress } from './hosts';
+import type { HostOps } from './host-ops';
+import { pgbackrestCommand } from './pgbackrest';
+import { waitAcceptingWrites, type Promotion } from './promotion';
+import { checkStanza, stanzaInfo } from './stanza';
+import type { StepResult } from './types';
+
+/** What `stanzactl recover` shows before anything changes, and what its workflow works from. */
+export interface RecoverPlan extends StepResult {
+  readonly target: string;
+  readonly backup: { readonly label: string; readonly type: string; readonly stoppedAt: number; readonly why: string };
+  readonly primary: string;
+  readonly primarySystemId: string;
+  /** The primary's timeline and WAL position when planned: recovery follows this timeline's history. */
+  readonly timeline: number;
+  readonly lsn: string;
+  readonly standbys: string[];
+  /** What is lost, in a DBA's words. */
+  readonly lost: string;
+}
+
+// Targets reach a command line and PostgreSQL's recovery settings: checked again here, whoever scheduled the activity.
+function checkedTarget(target: unknown): RecoveryTarget {
+  const r = recoveryTargetSchema.safeParse(target);
+  if (!r.success || r.data.type === 'default') throw refuse(`not a recovery target for recover: ${JSON.stringify(target)}`, 'InvalidSpec');
+  return r.data;
+}
+
+/**
+ * Reads, changes nothing: the backup a recover to `target` starts from, where the primary is now,
+ * and what is lost. The running primary reads a time target (its time zone is the one the restored
+ * server will read it in). `confirmed`: the backup label the DBA agreed to; another one is refused.
+ */
+export async function planRecovery(ops: HostOps, spec: Spec, rawTarget: unknown, confirmed?: string): Promise<RecoverPlan> {
+  const target = checkedTarget(rawTarget);
+  const primary = primaryNode(spec);
+  const host = nodeAddress(primary);
+  const pg = spec.postgres;
+  const state = await clusterState(ops, host, pg);
+  if (!state.running || (await inRecovery(ops, host, pg))) {
+    throw refuse(`${primary.name} is ${state.running ? 'in recovery' : 'not running'}: stanzactl recover undoes changes on a running primary ` +
+      '(it reads the target with the primary\'s clock and time zone, and follows its timeline). Start it, or restore by hand', 'RefusedRecover');
+  }
+  const [walFile, lsn, now] = (await query(ops, host, pg, 'SELECT pg_walfile_name(pg_current_wal_lsn()), pg_current_wal_lsn(), extract(epoch FROM now())')).split('\t');
+  const timeline = parseInt(walFile.slice(0, 8), 16);
+  let targetEpoch: number | undefined;
+  if (target.type === 'time') {
+    const r = await ops.run(host, psqlCommand(pg, `SELECT extract(epoch FROM ${quoteLiteral(target.target)}::timestamptz)`));
+    if (r.code !== 0) throw refuse(`${primary.name}: PostgreSQL does not read --target ${JSON.stringify(target.target)} as a time: ${r.stderr.trim()}`, 'InvalidSpec');
+    targetEpoch = Number(r.stdout.trim());
+    if (targetEpoch >= Number(now)) throw refuse(`the target ${target.target} is not in the past on ${primary.name} (its clock says ${new Date(Number(now) * 1000).toISOString()}): nothing to undo`, 'RefusedRecover');
+  }
+  const info = await stanzaInfo(ops, spec);
+  const chosen = chooseRecoveryBackup(info ? currentBackups(info) : [], target, targetEpoch);
+  if (!chosen.backup) throw refuse(`stanza ${spec.stanza}: ${chosen.why}: there is nothing to recover ${describeRecoveryTarget(target)} from`, 'RefusedRecover');
+  const b = chosen.backup;
+  if (confirmed !== undefined && confirmed !== b.label) {
+    throw refuse(`the plan changed since it was shown: backup ${b.label} would be used, not ${confirmed}. Nothing was changed; run recover again`, 'RefusedRecover');
+  }
+  const standbys = standbyNodes(spec).map((n) => n.name);
+  const lost = `every transaction committed on ${primary.name} after ${describeRecoveryTarget(target)} (the primary is at LSN ${lsn} on timeline ${timeline} now)`;
+  return {
+    changed: false, target: describeRecoveryTarget(target), primary: primary.name, primarySystemId: state.systemId ?? '', timeline, lsn, standbys, lost,
+    backup: { label: b.label, type: b.type, stoppedAt: b.timestamp.stop, why: chosen.why },
+    detail: `restore ${primary.name} from ${b.type} backup ${b.label} to ${describeRecoveryTarget(target)}; lost: ${lost}; rebuilt: ${standbys.join(', ') || 'no standby'}`,
+  };
+}
+
+/**
+ * The WAL up to now reaches the archive before the primary stops (pgbackrest check switches WAL and
+ * waits until it is archived): the target's commit records may still sit in the current segment.
+ * A primary already stopped (a recover run again after a failure) has nothing more to give.
+ */
+export async function archivePrimaryWal(ops: HostOps, spec: Spec): Promise<StepResult> {
+  const primary = primaryNode(spec);
+  const host = nodeAddress(primary);
+  const state = await clusterState(ops, host, spec.postgres);
+  if (!state.running || (await inRecovery(ops, host, spec.postgres))) return { changed: false, detail: `${primary.name} does not run as a primary: no WAL to archive` };
+  await checkStanza(ops, spec);
+  return { changed: true, detail: `switched WAL on ${primary.name}; the segment is archived` };
+}
+
+/** Stops PostgreSQL on a node (fast shutdown) when it runs. */
+export async function stopPostgres(ops: HostOps, spec: Spec, nodeName: string): Promise<StepResult> {
+  const host = nodeAddress(findNode(spec, nodeName));
+  if (!(await clusterState(ops, host, spec.postgres)).running) return { changed: false, detail: `${nodeName} is stopped` };
+  await ops.must(host, controlCommand(spec.postgres, 'stop'));
+  return { changed: true, detail: `stopped ${nodeName}` };
+}
+
+export interface PrimaryRestore extends StepResult {
+  readonly seconds: number;
+}
+
+/**
+ * `restore --delta` of the stopped primary from `label` to the target, promoting when reached,
+ * detached and re-attached like every restore. `timeline`: the primary's before the recover; the
+ * restore follows its history. A primary found on a later timeline was restored and promoted by an
+ * earlier attempt whose run record is gone: it is not restored again.
+ */
+export async function restorePrimary(ops: HostOps, spec: Spec, label: string, rawTarget: unknown, timeline: number): Promise<PrimaryRestore> {
+  const target = checkedTarget(rawTarget);
+  const primary = primaryNode(spec);
+  const host = nodeAddress(primary);
+  const pg = spec.postgres;
+  const started = Date.now();
+  if (!(await startedBefore(ops, host))) {
+    const state = await clusterState(ops, host, pg);
+    if ((state.timeline ?? 0) > timeline) return { changed: false, seconds: 0, detail: `${primary.name} is on timeline ${state.timeline} already: restored and promoted before` };
+    if (state.running) throw refuse(`${primary.name}: PostgreSQL runs again on timeline ${state.timeline} (started by someone after stanzactl stopped it): stanzactl will not restore under a running server`, 'RefusedRecover');
+  }
+  const timelineArgs = target.type === 'immediate' ? [] : [`--target-timeline=${timeline}`];
+  const { attached, finishedBefore } = await runDetachedPgbackrest(ops, host,
+    pgbackrestCommand(pg.osUser, spec.stanza, '--delta', `--set=${label}`, ...restoreTargetArgs(target), ...timelineArgs, '--log-level-console=detail', 'restore'),
+    { progress: copyPercent });
+  const cleaned = await dropStandbySettings(ops, spec);
+  const seconds = (Date.now() - started) / 1000;
+  const how = finishedBefore ? ' (made by an earlier attempt)' : attached ? ' (re-attached)' : '';
+  return { changed: !finishedBefore || cleaned, seconds, detail: `delta restore of ${primary.name} from ${label} to ${describeRecoveryTarget(target)} in ${seconds.toFixed(1)} s${how}${cleaned ? '; standby settings removed' : ''}` };
+}
+
+/** A primary restored from a backup taken on a standby would carry its standby.signal and primary_conninfo. */
+async function dropStandbySettings(ops: HostOps, spec: Spec): Promise<boolean> {
+  const host = nodeAddress(primaryNode(spec));
+  const pg = spec.postgres;
+  const autoConf = `${pg.dataDir}/postgresql.auto.conf`;
+  const text = await ops.readFile(host, autoConf);
+  let changed = false;
+  if (text !== undefined && withoutStandbySettings(text) !== text) {
+    const account = await ops.user(host, pg.osUser);
+    changed = await ops.ensureFile(host, autoConf, withoutStandbySettings(text), { owner: pg.osUser, group: account?.group ?? pg.osUser, mode: '600' });
+  }
+  const signal = `${pg.dataDir}/standby.signal`;
+  if ((await ops.readFile(host, signal)) !== undefined) {
+    await ops.must(host, asUser(pg.osUser, cmd('rm', '-f', '--', signal)));
+    changed = true;
+  }
+  return changed;
+}
+
+/** The restored primary recovers to the target, is promoted, and accepts writes on its new timeline. */
+export async function waitPrimaryPromoted(ops: HostOps, spec: Spec, timeline: number): Promise<Promotion> {
+  return waitAcceptingWrites(ops, nodeAddress(primaryNode(spec)), spec.postgres, timeline);
+}

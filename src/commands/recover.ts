@@ -1,0 +1,115 @@
+import { createInterface } from 'node:readline/promises';
+import { parseArgs } from 'node:util';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { RecoverPlan } from '../activities/recover';
+import { follow } from '../client';
+import { TASK_QUEUE } from '../paths';
+import { parseRecoveryTarget, type RecoveryTarget } from '../spec/recovery-target';
+import { loadSpec } from '../spec/load';
+import type { Spec } from '../spec/schema';
+import { recoverPlanWorkflowId, recoverWorkflowId } from '../workflow-ids';
+import type { RecoverRequest, RecoverResult } from '../workflows/recover';
+import { UsageError, withClient, type CliCommand } from './command';
+
+export function describePlan(spec: Spec, p: RecoverPlan): string[] {
+  return [
+    `Recover stanza ${spec.stanza} in place to ${p.target}:`,
+    `  backup    ${p.backup.label} (${p.backup.type}, finished ${new Date(p.backup.stoppedAt * 1000).toISOString()}): ${p.backup.why}`,
+    `  primary   ${p.primary} is stopped, restored from it (--delta), replays WAL to the target and is promoted to a new timeline`,
+    `  LOST      ${p.lost}`,
+    `  standbys  ${p.standbys.length ? `${p.standbys.join(', ')} are stopped now and rebuilt from a full backup taken on the new timeline` : 'none'}`,
+    `  meanwhile backups and rebuilds of stanza ${spec.stanza} are refused`,
+  ];
+}
+
+/** The running recover of the stanza, if any: refused before the DBA is asked anything. */
+async function runningRecover(client: Client, workflowId: string): Promise<string | undefined> {
+  try {
+    const d = await client.workflow.getHandle(workflowId).describe();
+    return d.status.name === 'RUNNING' ? `workflow ${workflowId} (run ${d.runId}), started ${d.startTime.toISOString()}` : undefined;
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) return undefined;
+    throw e;
+  }
+}
+
+async function confirmed(stanza: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return (await rl.question(`Type the stanza name (${stanza}) to recover it: `)).trim() === stanza;
+  } finally {
+    rl.close();
+  }
+}
+
+function recoverTarget(type: string | undefined, target: string | undefined): RecoveryTarget {
+  if (type === undefined || type === 'default') throw new UsageError('--type time|lsn|xid|name|immediate is required: recover undoes changes after a target');
+  const parsed = parseRecoveryTarget(type, target);
+  if ('error' in parsed) throw new UsageError(parsed.error);
+  return parsed.target;
+}
+
+export const recoverCommand: CliCommand = {
+  usage: 'recover --spec FILE --type T --target V [--yes]',
+  summary: 'recover the whole cluster in place to a point in time (undo a bad change)',
+  help: `Usage: stanzactl recover --spec FILE --type time|lsn|xid|name|immediate --target VALUE [--yes]
+
+The disaster path: undoes every change after the target on the primary. First prints a plan (read
+from the hosts, nothing changed): the backup used (for a time or an LSN the newest one that
+finished before the target), the target, that every transaction after it is lost, the standbys
+that will be rebuilt. Then asks for the stanza's name on a terminal; without a terminal --yes is
+required. Runs workflow recover-<stanza>: holds the stanza (backups and rebuilds of it are refused
+meanwhile; refused itself while one of them runs), stops the standbys and the primary, restores the
+primary (--delta) to the target with promotion, waits until it accepts writes on its new timeline,
+takes a full backup there, rebuilds every standby from it, and waits until each replays a marker
+row. One recover per stanza at a time. --type/--target mean what they mean to pgbackrest restore.`,
+  async run(args) {
+    const { values } = parseArgs({ args, options: { spec: { type: 'string' }, type: { type: 'string' }, target: { type: 'string' }, yes: { type: 'boolean' } }, strict: true });
+    if (!values.spec) throw new UsageError('--spec FILE is required');
+    const target = recoverTarget(values.type, values.target);
+    const spec = loadSpec(values.spec);
+    return withClient('recover', async (client) => {
+      const workflowId = recoverWorkflowId(spec.stanza);
+      const running = await runningRecover(client, workflowId);
+      if (running) {
+        console.error(`refused: a recover of stanza ${spec.stanza} is already running: ${running}. Nothing was changed`);
+        return 1;
+      }
+      const request: RecoverRequest = { target };
+      const plan = await client.workflow.execute('recoverPlan', {
+        taskQueue: TASK_QUEUE, workflowId: recoverPlanWorkflowId(spec.stanza, new Date()), args: [spec, request],
+        staticSummary: `plan a recover of stanza ${spec.stanza} (read-only)`,
+      }) as RecoverPlan;
+      for (const l of describePlan(spec, plan)) console.log(l);
+      if (!values.yes) {
+        if (!process.stdin.isTTY) {
+          console.error('refused: not a terminal to confirm on: pass --yes to recover without asking. Nothing was changed');
+          return 2;
+        }
+        if (!(await confirmed(spec.stanza))) {
+          console.error('not confirmed: nothing was changed');
+          return 1;
+        }
+      }
+      let handle;
+      try {
+        handle = await client.workflow.start('recoverCluster', {
+          taskQueue: TASK_QUEUE, workflowId, args: [spec, { ...request, backup: plan.backup.label }],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+          staticSummary: `recover stanza ${spec.stanza} to ${plan.target}`,
+        });
+      } catch (e) {
+        if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+        console.error(`refused: a recover of stanza ${spec.stanza} is already running: ${(await runningRecover(client, workflowId)) ?? `workflow ${workflowId}`}. Nothing was changed`);
+        return 1;
+      }
+      console.log(`workflow ${workflowId}`);
+      const r = await follow<RecoverResult>(handle, (l) => console.log(l));
+      console.log('');
+      console.log(`stanza ${spec.stanza} recovered to ${r.plan.target}: ${r.plan.primary} on timeline ${r.timeline} (was ${r.plan.timeline}), restore in ${r.restoreSeconds.toFixed(1)} s`);
+      console.log(`  full backup ${r.backup.label} on the new timeline`);
+      for (const s of r.standbys) console.log(`  standby ${s.name}: streaming, replay lag ${s.replayLagBytes} bytes`);
+      return 0;
+    });
+  },
+};

@@ -1,0 +1,84 @@
+import { CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { BackupDetails } from '../activities/backup';
+import type { RecoverPlan } from '../activities/recover';
+import type { RecoveryTarget } from '../spec/recovery-target';
+import type { Spec } from '../spec/schema';
+import { long, quick, release, waiting } from './profiles';
+import type { StepProgress } from './progress';
+import { StepLog, titled } from './steps';
+import { checkInput } from './input';
+
+const acts = proxyActivities<Activities>(quick);
+
+export interface RecoverRequest {
+  readonly target: RecoveryTarget;
+  /** The backup label of the plan the DBA confirmed: a recover that would use another is refused. */
+  readonly backup?: string;
+}
+
+export interface RecoverResult {
+  readonly plan: RecoverPlan;
+  readonly timeline: number;
+  readonly restoreSeconds: number;
+  readonly backup: BackupDetails;
+  readonly standbys: { readonly name: string; readonly replayLagBytes: number }[];
+  readonly steps: StepProgress[];
+}
+
+/** The plan `stanzactl recover` shows before it asks: reads the hosts, changes nothing. */
+export async function recoverPlan(spec: Spec, request: RecoverRequest): Promise<RecoverPlan> {
+  checkInput('recoverPlan', spec, { recovery: request });
+  return acts.planRecovery.executeWithOptions(titled(quick, `plan a recover of ${spec.stanza}`), [spec, request.target]);
+}
+
+/**
+ * Recovers the whole cluster in place to a target (undoes a bad change): holds the stanza (no
+ * backup or rebuild meanwhile), stops the standbys and the primary, restores the primary to the
+ * target with promotion, waits until it accepts writes on its new timeline, ensures its replication
+ * access, takes a full backup there, and rebuilds every standby from it on that timeline; each must
+ * replay a marker row.
+ */
+export async function recoverCluster(spec: Spec, request: RecoverRequest): Promise<RecoverResult> {
+  checkInput('recoverCluster', spec, { recovery: request });
+  const log = new StepLog();
+  const { workflowId, runId } = workflowInfo();
+  const owner = { workflowId, runId };
+  await log.run('lock', () => acts.claimRecoverLock.executeWithOptions(titled(quick, `hold stanza ${spec.stanza} for the recover`), [spec, owner]));
+  try {
+    const plan = await log.run('plan', () => acts.planRecovery.executeWithOptions(titled(quick, 'which backup, what is lost'), [spec, request.target, request.backup]));
+    const primary = plan.primary;
+    await log.run('archive WAL', () => acts.archivePrimaryWal.executeWithOptions(titled(quick, `archive ${primary}'s WAL up to now`), [spec]));
+    await Promise.all(plan.standbys.map((n) => log.run(`stop ${n}`, () => acts.stopPostgres.executeWithOptions(titled(quick, `stop standby ${n}`), [spec, n]))));
+    await log.run(`stop ${primary}`, () => acts.stopPostgres.executeWithOptions(titled(quick, `stop the primary ${primary}`), [spec, primary]));
+    const restore = await log.run(`restore ${primary}`, () =>
+      acts.restorePrimary.executeWithOptions(titled(long, `delta restore of ${primary} from ${plan.backup.label} to ${plan.target}`), [spec, plan.backup.label, request.target, plan.timeline]));
+    await log.run(`start ${primary}`, () => acts.startStandby.executeWithOptions(titled(quick, `start ${primary}: it recovers to the target and is promoted`), [spec, primary]));
+    const promoted = await log.run(`${primary} accepts writes`, () =>
+      acts.waitPrimaryPromoted.executeWithOptions(titled(waiting, `wait for ${primary} to accept writes on a new timeline`), [spec, plan.timeline]));
+    // Configuration kept in the data directory (EDB, RHEL) came back as the backup had it, before
+    // the replication access provision added: the standbys (and the backup they restore) need it.
+    await log.run('replication access', () =>
+      acts.ensureReplicationAccess.executeWithOptions(titled(quick, `replication role and pg_hba lines on ${primary}`), [spec]));
+    // The recover holds the backup lock: runBackup renews it as its own.
+    const backup = await log.run('full backup', () =>
+      acts.runBackup.executeWithOptions(titled(long, `full backup of ${spec.stanza} on timeline ${promoted.timeline}`), [spec, 'full', false]));
+    await Promise.all(plan.standbys.map(async (n) => {
+      const prepared = await log.run(`stop and prepare ${n}`, () =>
+        acts.prepareStandby.executeWithOptions(titled(quick, `stop and prepare ${n}`), [spec, n, plan.primarySystemId, true]));
+      await log.run(`restore ${n}`, () =>
+        acts.restoreStandby.executeWithOptions(titled(long, `restore --type=standby on ${n}, timeline ${promoted.timeline}`), [spec, n, prepared.delta, promoted.timeline, 'checksum']));
+      await log.run(`start ${n}`, () => acts.startStandby.executeWithOptions(titled(quick, `start ${n}`), [spec, n]));
+    }));
+    const marker = await log.run('marker', () => acts.writeMarker.executeWithOptions(titled(quick, 'write a marker row on the primary'), [spec, runId]));
+    const standbys = await Promise.all(plan.standbys.map(async (n) => {
+      const r = await log.run(`${n} replays the marker`, () =>
+        acts.waitMarkerReplayed.executeWithOptions(titled(waiting, `wait for ${n} to stream and replay the marker`), [spec, n, marker.id]));
+      return { name: n, replayLagBytes: r.replayLagBytes };
+    }));
+    return { plan, timeline: promoted.timeline, restoreSeconds: restore.seconds, backup: backup.backup, standbys, steps: log.steps };
+  } finally {
+    // Also when cancelled or failed: backups and rebuilds must not wait for a recover that ended.
+    await CancellationScope.nonCancellable(() => acts.releaseRecoverLock.executeWithOptions(titled(release, 'release the stanza'), [spec, owner]));
+  }
+}
