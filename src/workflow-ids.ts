@@ -1,4 +1,4 @@
-import type { BackupType } from './spec/schema';
+import type { ScheduleKind } from './spec/schema';
 
 /**
  * Names the CLI and the workflows both need. The CLI process must not load workflow code (it runs in
@@ -15,12 +15,21 @@ export function backupWorkflowId(stanza: string): string {
   return `backup-${stanza}`;
 }
 
-export function scheduleId(stanza: string, type: BackupType): string {
-  return `backup-${stanza}-${type}`;
+/** `backup-<stanza>-<type>` for backups, `drill-<stanza>` for the restore drill. */
+export function scheduleId(stanza: string, kind: ScheduleKind): string {
+  return kind === 'drill' ? drillWorkflowId(stanza) : `backup-${stanza}-${kind}`;
 }
 
 export function rebuildWorkflowId(stanza: string, node: string): string {
   return `rebuild-${stanza}-${node}`;
+}
+
+/**
+ * Restore drills: manual runs `drill-<stanza>-manual-<time>`, scheduled runs get the schedule's id
+ * `drill-<stanza>` plus the time the server appends.
+ */
+export function drillWorkflowId(stanza: string): string {
+  return `drill-${stanza}`;
 }
 
 /** The query every long workflow answers with its steps so far. */

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { TASK_QUEUE } from '../paths';
 import { loadSpec } from '../spec/load';
-import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
+import { SCHEDULE_KINDS, type ScheduleKind, type Spec } from '../spec/schema';
 import { evaluate } from '../status/policy';
 import { renderText, statusReport, type ScheduleState } from '../status/render';
 import { scheduleId } from '../workflow-ids';
@@ -29,7 +29,7 @@ export async function fetchStatusFacts(client: Client, spec: Spec): Promise<Stat
   });
 }
 
-async function scheduleState(client: Client, stanza: string, type: BackupType): Promise<ScheduleState | undefined> {
+async function scheduleState(client: Client, stanza: string, type: ScheduleKind): Promise<ScheduleState | undefined> {
   const id = scheduleId(stanza, type);
   try {
     const d = await client.schedule.getHandle(id).describe();
@@ -41,8 +41,8 @@ async function scheduleState(client: Client, stanza: string, type: BackupType): 
   }
 }
 
-export async function backupSchedules(client: Client, stanza: string): Promise<ScheduleState[]> {
-  const states = await Promise.all(BACKUP_TYPES.map((t) => scheduleState(client, stanza, t)));
+export async function stanzaSchedules(client: Client, stanza: string): Promise<ScheduleState[]> {
+  const states = await Promise.all(SCHEDULE_KINDS.map((t) => scheduleState(client, stanza, t)));
   return states.filter((s): s is ScheduleState => s !== undefined);
 }
 
@@ -53,19 +53,21 @@ export const statusCommand: CliCommand = {
 
 Reads, changes nothing: pgBackRest's view of the stanza (status, each backup with its type, sizes
 and age), archiving on the primary (last archived WAL and its age, failures), each standby's state
-and replay delay (a stopped or unreachable standby is reported as down), and the next run of each
-backup schedule (backup-<stanza>-full|diff|incr). Runs workflow status-<stanza>-<id>; needs a worker.
+and replay delay (a stopped or unreachable standby is reported as down), the last restore drill
+(with drills: in the spec: when, backup, each check, RTO, RPO) and the next run of each schedule
+(backup-<stanza>-full|diff|incr, drill-<stanza>). Runs workflow status-<stanza>-<id>; needs a worker.
 
 Exit 0 when all is well; 1 when a policy is broken (backups.maxAge.full / .any exceeded, no backup
-while maxAge is set), the stanza's pgBackRest status is not ok, archiving is failing or off, or the
-status could not be read; 2 on a bad command line or spec. --json prints one JSON object (times in
+while maxAge is set, the last drill failed, backups.maxAge.drill exceeded by the last passed drill),
+the stanza's pgBackRest status is not ok, archiving is failing or off, or the status could not be
+read; 2 on a bad command line or spec. --json prints one JSON object (times in
 epoch seconds, sizes in bytes) with "ok" and "problems".`,
   async run(args) {
     const { values } = parseArgs({ args, options: { spec: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
     if (!values.spec) throw new UsageError('--spec FILE is required');
     const spec = loadSpec(values.spec);
     return withClient('status', async (client) => {
-      const [facts, schedules] = await Promise.all([fetchStatusFacts(client, spec), backupSchedules(client, spec.stanza)]);
+      const [facts, schedules] = await Promise.all([fetchStatusFacts(client, spec), stanzaSchedules(client, spec.stanza)]);
       const now = Date.now();
       const report = statusReport(facts, schedules, evaluate(facts, spec, now), now);
       console.log(values.json ? JSON.stringify(report, null, 2) : renderText(report).join('\n'));

@@ -1,19 +1,19 @@
 import { ScheduleAlreadyRunning, type Client } from '@temporalio/client';
 import { TASK_QUEUE } from '../paths';
-import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
+import { SCHEDULE_KINDS, type ScheduleKind, type Spec } from '../spec/schema';
 import { scheduleId } from '../workflow-ids';
 import { describeSchedule } from './lookup';
 import { describedParts, desiredParts, desiredSchedule, differences, planTypes } from './plan';
 
 export interface AppliedSchedule {
   readonly id: string;
-  readonly type: BackupType;
+  readonly type: ScheduleKind;
   readonly action: 'created' | 'updated' | 'unchanged' | 'deleted';
   /** For `updated`: the owned parts that differed (cron, timezone, args, ...). */
   readonly changes?: string[];
 }
 
-async function ensureSchedule(client: Client, spec: Spec, type: BackupType, taskQueue: string): Promise<AppliedSchedule> {
+async function ensureSchedule(client: Client, spec: Spec, type: ScheduleKind, taskQueue: string): Promise<AppliedSchedule> {
   const want = desiredSchedule(spec, type, taskQueue);
   const id = want.scheduleId;
   let have = await describeSchedule(client, id);
@@ -40,9 +40,9 @@ async function ensureSchedule(client: Client, spec: Spec, type: BackupType, task
 }
 
 /**
- * Makes the stanza's Temporal Schedules what the spec's `backups.schedule` says: creates missing
+ * Makes the stanza's Temporal Schedules what the spec's `backups.schedule` and `drills.schedule` say: creates missing
  * ones, updates only those whose owned parts differ (so a second apply writes nothing), deletes
- * those of types the spec no longer names. Paused stays paused. Rows come in full/diff/incr order.
+ * those of kinds the spec no longer names. Paused stays paused. Rows come in full/diff/incr/drill order.
  */
 export async function applySchedules(client: Client, spec: Spec, taskQueue = TASK_QUEUE): Promise<AppliedSchedule[]> {
   const plan = planTypes(spec);
@@ -54,5 +54,5 @@ export async function applySchedules(client: Client, spec: Spec, taskQueue = TAS
     await client.schedule.getHandle(id).delete();
     rows.push({ id, type, action: 'deleted' });
   }
-  return rows.sort((a, b) => BACKUP_TYPES.indexOf(a.type) - BACKUP_TYPES.indexOf(b.type));
+  return rows.sort((a, b) => SCHEDULE_KINDS.indexOf(a.type) - SCHEDULE_KINDS.indexOf(b.type));
 }
