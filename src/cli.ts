@@ -91,7 +91,7 @@ so workflows survive a server restart.`,
 
 const lab: CliCommand = {
   usage: 'lab up|down|status|spec',
-  summary: "the project's own four lab hosts (network namespaces)",
+  summary: "the project's own lab hosts (network namespaces)",
   help: '',
   run: labCommand,
 };
