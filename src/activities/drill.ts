@@ -1,6 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { asUser, cmd } from '../shell/command';
 import { nextRecord, nextWalSegment, parseDrillRecord, parseVerifyOutput, type DrillCheck, type DrillFacts, type DrillResult } from '../facts/drill';
+import { copyPostgres } from '../render/copy-postgres';
+import { controlCommand, statusCommand } from '../render/postgres-control';
 import { quoteLiteral } from '../render/sql';
 import { primaryNode } from '../spec/load';
 import type { DrillSettings, Spec } from '../spec/schema';
@@ -25,10 +27,10 @@ export function drillHost(spec: Spec): HostAddress {
   return { name: d.host, host: d.host };
 }
 
-/** The restored copy as psql and pg_checksums reach it: the cluster's binaries and owner, the drill's directory and port. */
+/** The drill's copy as the restore activities run it (render/copy-postgres.ts): the drill's directory and port. */
 export function drillPostgres(spec: Spec): Spec['postgres'] {
   const d = drillSettings(spec);
-  return { ...spec.postgres, dataDir: d.dataDir, port: d.port };
+  return copyPostgres(spec.postgres, { host: d.host, dataDir: d.dataDir, port: d.port });
 }
 
 export interface DrillMarker extends StepResult {
@@ -74,8 +76,6 @@ export async function writeDrillMarker(ops: HostOps, spec: Spec, id: string): Pr
 }
 
 export interface CopyFacts {
-  /** Epoch seconds of the newest transaction the copy replayed, null when it replayed none. */
-  readonly lastRecoveredCommitAt: number | null;
   readonly dataChecksums: boolean;
   readonly checks: DrillCheck[];
 }
@@ -86,8 +86,7 @@ function failureText(e: unknown): string {
 }
 
 // After promotion these still say where recovery ended (PostgreSQL keeps them static).
-const RECOVERED_SQL = `SELECT coalesce(extract(epoch FROM pg_last_xact_replay_timestamp())::text, ''),
-  coalesce(pg_walfile_name(pg_last_wal_replay_lsn()), ''), current_setting('data_checksums')`;
+const RECOVERED_SQL = `SELECT coalesce(pg_walfile_name(pg_last_wal_replay_lsn()), ''), current_setting('data_checksums')`;
 
 /**
  * Everything checked on the running copy: the marker came back (else names the segment recovery
@@ -97,7 +96,7 @@ const RECOVERED_SQL = `SELECT coalesce(extract(epoch FROM pg_last_xact_replay_ti
 export async function checkDrillCopy(ops: HostOps, spec: Spec, marker: DrillMarker): Promise<StepResult & CopyFacts> {
   const host = drillHost(spec);
   const pg = drillPostgres(spec);
-  const [lastAt, replayWal, checksums] = (await query(ops, host, pg, RECOVERED_SQL)).split('\t');
+  const [replayWal, checksums] = (await query(ops, host, pg, RECOVERED_SQL)).split('\t');
   const checks: DrillCheck[] = [];
   const found = await query(ops, host, pg, `SELECT to_regclass('stanzactl.drill_marker') IS NOT NULL AND EXISTS (SELECT 1 FROM stanzactl.drill_marker WHERE id = ${quoteLiteral(marker.id)})`);
   // The copy's own timeline differs after promotion: name the segment on the primary's timeline.
@@ -127,17 +126,19 @@ export async function checkDrillCopy(ops: HostOps, spec: Spec, marker: DrillMark
   const failed = checks.filter((c) => !c.ok).map((c) => c.name);
   return {
     changed: false,
-    lastRecoveredCommitAt: lastAt === '' ? null : Number(lastAt),
     dataChecksums: checksums === 'on',
     checks,
     detail: failed.length ? `failed: ${failed.join(', ')}` : `${checks.length} checks passed`,
   };
 }
 
-/** pg_checksums --check on the stopped copy: every data page's checksum, which pg_amcheck does not read. */
+/** Stops the copy, then pg_checksums --check on it: every data page's checksum, which pg_amcheck does not read. */
 export async function checkDrillChecksums(ops: HostOps, spec: Spec): Promise<StepResult & { check: DrillCheck }> {
   const pg = drillPostgres(spec);
-  const r = await ops.run(drillHost(spec), asUser(pg.osUser, cmd(`${pg.binDir}/pg_checksums`, '--check', '-D', pg.dataDir)), { timeoutMs: 3_600_000 });
+  const host = drillHost(spec);
+  // pg_checksums reads only a cleanly stopped cluster; removeCopy finds it stopped and only empties it.
+  if ((await ops.run(host, statusCommand(pg))).code === 0) await ops.must(host, controlCommand(pg, 'stop'));
+  const r = await ops.run(host, asUser(pg.osUser, cmd(`${pg.binDir}/pg_checksums`, '--check', '-D', pg.dataDir)), { timeoutMs: 3_600_000 });
   const check: DrillCheck = r.code === 0
     ? { name: 'pg_checksums', ok: true, detail: r.stdout.split('\n').filter((l) => /Bad checksums|Blocks scanned/.test(l)).join(', ').replace(/\s+/g, ' ') || 'no bad checksum' }
     : { name: 'pg_checksums', ok: false, detail: `exit ${r.code}: ${failureText({ outputTail: `${r.stdout}\n${r.stderr}` })}` };
@@ -147,7 +148,7 @@ export async function checkDrillChecksums(ops: HostOps, spec: Spec): Promise<Ste
 /** `pgbackrest verify` on the repository host, detached (it reads the whole repository): every backup file's and WAL segment's checksum. */
 export async function verifyRepository(ops: HostOps, spec: Spec): Promise<StepResult & { check: DrillCheck }> {
   const host = repoHost(spec);
-  const { output } = await runDetachedPgbackrest(ops, host, pgbackrestCommand(spec.repository.user, spec.stanza, '--log-level-console=info', 'verify'), { tailLines: 2000 });
+  const { output } = await runDetachedPgbackrest(ops, host, pgbackrestCommand(spec.repository.user, spec.stanza, '--log-level-console=detail', 'verify'), { tailLines: 2000 });
   const v = parseVerifyOutput(output);
   const check: DrillCheck = { name: 'pgbackrest verify', ok: v.ok, detail: v.ok ? 'every backup file and WAL segment in the repository is valid' : v.problems.join('; ') };
   return { changed: false, check, detail: `${check.ok ? 'ok' : 'FAILED'}: ${check.detail}` };

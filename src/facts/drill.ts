@@ -53,19 +53,17 @@ export interface DrillFacts {
   readonly error?: string;
 }
 
+function walStep(name: string, by: 1 | -1): string {
+  if (!/^[0-9A-F]{24}$/.test(name)) throw new Error(`not a WAL segment name: ${JSON.stringify(name)}`);
+  // 16 MiB segments: 0x100 of them per 4 GiB "log" file.
+  const n = parseInt(name.slice(8, 16), 16) * 0x100 + parseInt(name.slice(16, 24), 16) + by;
+  const hex = (v: number) => v.toString(16).toUpperCase().padStart(8, '0');
+  return `${name.slice(0, 8)}${hex(Math.floor(n / 0x100))}${hex(n % 0x100)}`;
+}
+
 /** The WAL segment after `name` (24 hex digits, 16 MiB segments): where a recovery that stopped in `name` found nothing. */
 export function nextWalSegment(name: string): string {
-  if (!/^[0-9A-F]{24}$/.test(name)) throw new Error(`not a WAL segment name: ${JSON.stringify(name)}`);
-  const tli = name.slice(0, 8);
-  let log = parseInt(name.slice(8, 16), 16);
-  let seg = parseInt(name.slice(16, 24), 16) + 1;
-  // 16 MiB segments: 0x100 of them per 4 GiB "log" file.
-  if (seg > 0xff) {
-    seg = 0;
-    log += 1;
-  }
-  const hex = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
-  return `${tli}${hex(log)}${hex(seg)}`;
+  return walStep(name, 1);
 }
 
 /**
@@ -80,18 +78,29 @@ export function rpoSeconds(drillStartedAt: number, lastRecoveredCommitAt: number
 
 export interface VerifyOutcome {
   readonly ok: boolean;
-  /** Lines naming what is wrong: a file with an invalid checksum or size, missing WAL, a backup's status. */
+  /** What is wrong, each naming its file or WAL segments: invalid checksums or sizes, missing files, gaps in the archive. */
   readonly problems: string[];
 }
 
 /**
- * `pgbackrest verify --log-level-console=info`: it exits 0 even when it finds damage (its result is
- * the `status:` line), and names each bad file on a line of its own.
+ * `pgbackrest verify --log-level-console=detail` (2.45): it exits 0 even when it finds damage. A bad
+ * file gets a line of its own (`invalid checksum '<backup>/pg_data/...'`) and a `status: error`
+ * summary; a WAL segment missing from the archive only shows as two ranges of one archive id with a
+ * hole between them (`wal start: A, wal stop: B`).
  */
 export function parseVerifyOutput(output: string): VerifyOutcome {
-  const lines = output.split('\n').map((l) => l.replace(/^.*?P\d\d\s+(INFO|WARN|ERROR|DETAIL):\s*/, '').trim()).filter(Boolean);
-  const status = lines.map((l) => /^status:\s*(\S+)/.exec(l)?.[1]).filter((s): s is string => s !== undefined);
-  const named = lines.filter((l) => /^(invalid|missing|file missing|.*: (error|invalid))|checksum invalid: [1-9]|missing: [1-9]|size invalid: [1-9]|other: [1-9]/.test(l) && !/status: ok/.test(l));
-  const ok = status.length > 0 && status.every((s) => s === 'ok');
-  return { ok, problems: ok ? [] : named.length ? named : lines.slice(-5) };
+  const problems: string[] = [];
+  for (const m of output.matchAll(/P\d\d\s+(?:INFO|WARN|ERROR):\s+(?!verify command|duplicate WAL)([^\n]*'[^'\n]+'[^\n]*)/g)) problems.push(m[1].trim());
+  const ranges = [...output.matchAll(/archiveId: (\S+), wal start: ([0-9A-F]{24}), wal stop: ([0-9A-F]{24})/g)].map((m) => ({ id: m[1], start: m[2], stop: m[3] }));
+  for (const [i, r] of ranges.entries()) {
+    const prev = ranges[i - 1];
+    if (!prev || prev.id !== r.id || prev.stop.slice(0, 8) !== r.start.slice(0, 8)) continue;
+    const first = nextWalSegment(prev.stop);
+    if (first === r.start) continue;
+    const last = walStep(r.start, -1);
+    problems.push(`WAL missing from the archive (${r.id}): ${first === last ? first : `${first} .. ${last}`}`);
+  }
+  const statusError = /status: (error|invalid)/.test(output);
+  if (statusError && problems.length === 0) problems.push(output.trim().split('\n').slice(-4).join(' ').replace(/\s+/g, ' '));
+  return { ok: problems.length === 0, problems };
 }
