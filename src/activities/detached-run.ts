@@ -31,6 +31,8 @@ export interface DetachedOutcome {
   /** An earlier attempt's run had already ended when this one attached: this attempt changed nothing. */
   readonly finishedBefore: boolean;
   readonly output: string;
+  /** When the run started on its host (ISO 8601, whole seconds): the start of a run this attempt re-attached to. */
+  readonly startedAt?: string;
 }
 
 /**
@@ -63,7 +65,7 @@ export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, com
     onAway,
     onProgress: (s) => report({ runKey: key, attached, percent: o.progress?.(s.outputTail), last: s.outputTail.trim().split('\n').pop() ?? '' }),
   });
-  if (status.state === 'exited' && status.code === 0) return { attached, finishedBefore, output: status.outputTail };
+  if (status.state === 'exited' && status.code === 0) return { attached, finishedBefore, output: status.outputTail, startedAt: status.startedAt };
   // A failed or vanished run must not be re-attached by the next attempt: that one starts afresh.
   await clearDetached(ops.remote, host, key);
   if (status.state === 'lost') throw new Error(`${host.name}: the pgBackRest process of run ${key} vanished without an exit status (host restarted?)`);

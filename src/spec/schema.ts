@@ -17,7 +17,7 @@ const DNS_NAME = new RegExp(`^${LABEL}(\\.${LABEL})*$`);
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 // Loose on purpose (the SSH client and PostgreSQL judge the address), but it cannot start with "-".
 const IPV6 = /^[0-9A-Fa-f]*:[0-9A-Fa-f:.]*$/;
-const hostName = z
+export const hostName = z
   .string()
   .max(253)
   .refine((h) => {
@@ -31,7 +31,7 @@ const noDotDot = (p: string) => !p.split('/').includes('..');
 // Paths on the hosts: pgBackRest passes pg1-path, repo1-path and the like to other hosts through a
 // remote shell, so no character a shell treats specially (space included: it is where pgBackRest
 // starts quoting, with double quotes that still expand "$").
-const absPath = z
+export const absPath = z
   .string()
   .regex(/^\/[A-Za-z0-9._+@,:\/-]*$/, 'an absolute path of letters, digits and . _ + @ , : / - only')
   .refine(noDotDot, 'must not contain ".."');
@@ -40,7 +40,7 @@ const localPath = z
   .string()
   .regex(/^\/[^\0\n\r]*$/, 'an absolute path (no newline)')
   .refine(noDotDot, 'must not contain ".."');
-const port = z.number().int().min(1).max(65535);
+export const port = z.number().int().min(1).max(65535);
 const duration = z.string().regex(DURATION, 'a duration such as 90s, 30m, 26h, 8d or 2w');
 const cron = z.string().superRefine((text, ctx) => {
   const problem = cronProblem(text);
