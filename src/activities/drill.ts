@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { asUser, cmd } from '../shell/command';
-import { nextRecord, nextWalSegment, parseDrillRecord, parseVerifyOutput, type DrillCheck, type DrillFacts, type DrillResult } from '../facts/drill';
+import { nextRecord, nextWalSegment, parseDrillRecord, parseVerifyOutput, rpoSeconds, type DrillCheck, type DrillFacts, type DrillResult } from '../facts/drill';
 import { copyPostgres } from '../render/copy-postgres';
 import { controlCommand, statusCommand } from '../render/postgres-control';
 import { quoteLiteral } from '../render/sql';
@@ -77,6 +77,8 @@ export async function writeDrillMarker(ops: HostOps, spec: Spec, id: string): Pr
 
 export interface CopyFacts {
   readonly dataChecksums: boolean;
+  /** See facts/drill.ts rpoSeconds; null when the copy replayed no transaction. */
+  readonly rpoSeconds: number | null;
   readonly checks: DrillCheck[];
 }
 
@@ -93,7 +95,7 @@ const RECOVERED_SQL = `SELECT coalesce(pg_walfile_name(pg_last_wal_replay_lsn())
  * stopped before), pg_amcheck over every database, and the spec's own checks. Reads only; a check
  * that fails is a result, not an error of the activity.
  */
-export async function checkDrillCopy(ops: HostOps, spec: Spec, marker: DrillMarker): Promise<StepResult & CopyFacts> {
+export async function checkDrillCopy(ops: HostOps, spec: Spec, marker: DrillMarker, lastTransactionAt: string | null): Promise<StepResult & CopyFacts> {
   const host = drillHost(spec);
   const pg = drillPostgres(spec);
   const [replayWal, checksums] = (await query(ops, host, pg, RECOVERED_SQL)).split('\t');
@@ -110,7 +112,7 @@ export async function checkDrillCopy(ops: HostOps, spec: Spec, marker: DrillMark
           `${marker.archived ? '' : ` (archiving had not shipped ${marker.walFile} within ${ARCHIVE_WAIT_MS / 1000} s)`}`,
       });
   reportProgress({ check: 'pg_amcheck' });
-  const amcheck = await ops.run(host, asUser(pg.osUser, cmd(`${pg.binDir}/pg_amcheck`, '-p', String(pg.port), '--all', '--install-missing', '--no-progress')), { timeoutMs: 3_600_000 });
+  const amcheck = await ops.run(host, asUser(pg.osUser, cmd(`${pg.binDir}/pg_amcheck`, '-p', String(pg.port), '--all', '--install-missing')), { timeoutMs: 3_600_000 });
   checks.push(amcheck.code === 0
     ? { name: 'pg_amcheck', ok: true, detail: 'heap tables and B-tree indexes of every database: no corruption' }
     : { name: 'pg_amcheck', ok: false, detail: `exit ${amcheck.code}: ${failureText({ outputTail: `${amcheck.stdout}\n${amcheck.stderr}` })}` });
@@ -127,6 +129,7 @@ export async function checkDrillCopy(ops: HostOps, spec: Spec, marker: DrillMark
   return {
     changed: false,
     dataChecksums: checksums === 'on',
+    rpoSeconds: rpoSeconds(marker.writtenAt, lastTransactionAt === null ? null : Date.parse(lastTransactionAt) / 1000),
     checks,
     detail: failed.length ? `failed: ${failed.join(', ')}` : `${checks.length} checks passed`,
   };

@@ -71,7 +71,7 @@ export function createActivities(deps: ActivityDeps) {
     drillStatus: step(async (spec: Spec) => drillStatus(ops(spec), spec)),
     // Restore drills; the copy itself is restored, started and removed by the copy activities.
     writeDrillMarker: step(async (spec: Spec, id: string) => writeDrillMarker(ops(spec), spec, id)),
-    checkDrillCopy: step(async (spec: Spec, marker: DrillMarker) => checkDrillCopy(ops(spec), spec, marker)),
+    checkDrillCopy: step(async (spec: Spec, marker: DrillMarker, lastTransactionAt: string | null) => checkDrillCopy(ops(spec), spec, marker, lastTransactionAt)),
     checkDrillChecksums: step(async (spec: Spec) => checkDrillChecksums(ops(spec), spec)),
     verifyRepository: step(async (spec: Spec) => verifyRepository(ops(spec), spec)),
     recordDrill: step(async (spec: Spec, result: DrillResult) => recordDrill(ops(spec), spec, result)),

@@ -58,7 +58,7 @@ const drillCheck = z
 // The data directory is emptied and removed after every drill: never a top-level or system directory.
 const drillDataDir = absPath.refine((p) => p.split('/').filter(Boolean).length >= 2, 'at least two levels deep (the drill removes it after each run)');
 
-/** Restore drills on a scratch host that is no node of the cluster (see the superRefine below). */
+/** Restore drills on a scratch host that is no node of the cluster (spec/validate.ts judges the host against the nodes). */
 const drills = z
   .object({
     host: hostName,
@@ -189,16 +189,6 @@ export const specSchema = z
     });
     if (spec.postgres.control.type === 'pg_ctlcluster' && !spec.postgres.configDir) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['postgres', 'configDir'], message: 'pg_ctlcluster (Debian layout) keeps its config outside the data directory: set configDir' });
-    }
-    if (spec.drills) {
-      const { host } = spec.drills;
-      const node = spec.nodes.findIndex((n) => n.name === host || n.host === host);
-      if (node >= 0) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['drills', 'host'], message: `${host} is nodes[${node}] (${spec.nodes[node].name}): a drill restores over its host's data directory and port, so it runs on a scratch host, never on a node of the cluster` });
-      }
-      if (host === spec.repository.host) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['drills', 'host'], message: `${host} is the repository host: its pgbackrest.conf is the repository's; drill on a scratch host` });
-      }
     }
     if (spec.backups?.maxAge?.drill !== undefined && !spec.drills) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['backups', 'maxAge', 'drill'], message: 'a drill age limit needs a drills: section that says where drills run' });

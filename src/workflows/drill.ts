@@ -1,7 +1,7 @@
 import { ApplicationFailure, CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DrillMarker } from '../activities/drill';
-import { rpoSeconds, type DrillCheck, type DrillResult } from '../facts/drill';
+import type { DrillCheck, DrillResult } from '../facts/drill';
 import type { CopyPlace } from '../spec/restore-copy';
 import type { Spec } from '../spec/schema';
 import { checkInput } from './input';
@@ -65,8 +65,9 @@ export async function restoreDrill(spec: Spec): Promise<DrillOutcome> {
     if (rto !== null) {
       const reached = await log.run('what it reached', () => acts.inspectCopy.executeWithOptions(titled(quick, `what the copy on ${d.host} reached`), [spec, place]));
       backupLabel = reached.backupLabel;
-      rpo = rpoSeconds(marker.writtenAt, reached.lastTransactionAt === null ? null : Date.parse(reached.lastTransactionAt) / 1000);
-      const copy = await log.run('checks on the copy', () => acts.checkDrillCopy.executeWithOptions(titled(long, `marker, pg_amcheck and the spec's checks on ${d.host}`), [spec, marker]));
+      const copy = await log.run('checks on the copy', () =>
+        acts.checkDrillCopy.executeWithOptions(titled(long, `marker, pg_amcheck and the spec's checks on ${d.host}`), [spec, marker, reached.lastTransactionAt]));
+      rpo = copy.rpoSeconds;
       checks.push(...copy.checks);
       if (copy.dataChecksums) {
         const sums = await log.run('pg_checksums', () => acts.checkDrillChecksums.executeWithOptions(titled(long, `stop the copy, pg_checksums --check on ${at}`), [spec]));

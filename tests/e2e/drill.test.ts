@@ -117,8 +117,8 @@ describe('restore drills (Debian layout)', { timeout: 60 * 60_000 }, () => {
       assert.equal(r.code, 0, r.stdout + r.stderr);
       const workflowId = /started workflow (\S+)/.exec(r.stdout)?.[1];
       assert.ok(workflowId?.startsWith('drill-demo-'), r.stdout);
-      const outcome = await f.client.workflow.getHandle(workflowId).result() as DrillOutcome;
-      recordHistory(f.temporal.address, workflowId, 'drill-scheduled');
+      const outcome = (await f.client.workflow.getHandle(workflowId!).result()) as DrillOutcome;
+      recordHistory(f.temporal.address, workflowId!, 'drill-scheduled');
       const { report } = await lab.status();
       assert.equal(report.drill?.last?.workflowId, workflowId);
       assert.equal(report.drill?.last?.rtoSeconds, outcome.drill.rtoSeconds);

@@ -39,8 +39,8 @@ describe('drills in the spec', () => {
   test('bad drill fields are named by path', () => {
     assert.match(pathsOf((s) => (s.drills.schedule = '99 99 * * *')).join('\n'), /^drills\.schedule: /m);
     assert.match(pathsOf((s) => (s.drills.dataDir = '/drill')).join('\n'), /^drills\.dataDir: .*two levels/m);
-    assert.match(pathsOf((s) => (s.drills.checks = ['select 1; drop table x'])).join('\n'), /^drills\.checks\.0: /m);
-    assert.match(pathsOf((s) => (s.drills.checks = ['-c true'])).join('\n'), /^drills\.checks\.0: /m);
+    assert.match(pathsOf((s) => (s.drills.checks = ['select 1; drop table x'])).join('\n'), /^drills\.checks\[0\]: /m);
+    assert.match(pathsOf((s) => (s.drills.checks = ['-c true'])).join('\n'), /^drills\.checks\[0\]: /m);
     assert.match(pathsOf((s) => (s.drills.port = 0)).join('\n'), /^drills\.port: /m);
   });
 
