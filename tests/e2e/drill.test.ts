@@ -155,9 +155,10 @@ describe('restore drills (Debian layout)', { timeout: 60 * 60_000 }, () => {
     try {
       const r = await lab.cli(['drill']);
       assert.equal(r.code, 1, r.stdout + r.stderr);
-      const name = file.replace(/\.gz$/, '');
+      const name = `pg_data/base/5/${file}`;
       assert.match(r.stdout, /restore drill on .*: FAILED/);
-      assert.match(`${r.stdout}\n${r.stderr}`, new RegExp(`FAILED restore: .*${name}`), 'the restore names the file');
+      // pgBackRest's restore says only what broke (zlib, checksum); verify, run after it, names the file.
+      assert.match(r.stdout, /FAILED restore: pgBackRest on .* failed with \w+Error/);
       assert.match(r.stdout, new RegExp(`FAILED pgbackrest verify: invalid checksum '\\S+/pg_data/base/5/${file}'`));
       assert.match(r.stderr, /drill failed: restore drill of demo on .* failed: restore: /);
       assert.equal(await lab.leftovers(), '0 0', 'the failed copy is removed too');

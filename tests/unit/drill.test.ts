@@ -9,6 +9,7 @@ import { specSchema, type Spec } from '../../src/spec/schema';
 import { specIssues } from '../../src/spec/validate';
 import { drillProblems, evaluate } from '../../src/status/policy';
 import { renderText, statusReport } from '../../src/status/render';
+import { smallSpec } from './small-spec';
 
 const fixtures = resolve(__dirname, '../../../tests/fixtures');
 const verifyFixture = (name: string) => readFileSync(`${fixtures}/pgbackrest/${name}`, 'utf8');
@@ -104,13 +105,7 @@ describe('drill record and status', () => {
     assert.throws(() => parseDrillRecord('{"last": {}}'));
   });
 
-  const spec = (maxAge?: string): Spec => specSchema.parse({
-    stanza: 'alpha',
-    ssh: { user: 'root', privateKeyFile: '/k', knownHostsFile: '/kh' },
-    repository: { host: 'backup-srv', user: 'pgbackrest', path: '/backup_space', retentionFull: 2 },
-    postgres: { version: 15, osUser: 'postgres', port: 5432, dataDir: '/d', binDir: '/b', control: { type: 'pg_ctl' } },
-    nodes: [{ name: 'pg1', role: 'primary' }],
-    replication: { user: 'replic_user', password: { env: 'PW' } },
+  const spec = (maxAge?: string): Spec => smallSpec({
     drills: { host: 'drill-srv', dataDir: '/var/lib/drill/data', port: 5433 },
     ...(maxAge && { backups: { maxAge: { drill: maxAge } } }),
   });
