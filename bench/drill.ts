@@ -50,7 +50,8 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     await f.checks.sh('pg1-srv', ['/usr/lib/postgresql/15/bin/pgbench', '-i', '-q', '-s', scale, '-p', '5432', 'postgres'], 'postgres');
     const size = await f.checks.psql('pg1-srv', 'SELECT pg_size_pretty(pg_database_size(current_database()))');
-    await f.checks.pgbackrest('--type=full', 'backup');
+    // pgbench's WAL may still be on its way to the archive on a loaded machine: the backup waits for it.
+    await f.checks.pgbackrest('--type=full', '--archive-timeout=600', 'backup');
     console.log(`pgbench scale ${scale}: ${size}, loaded and backed up in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 
     const drill: number[] = [];
