@@ -3,6 +3,7 @@ import { follow, startProvision, type ProvisionResult } from './client';
 import { backupCommand } from './commands/backup';
 import { drillCommand } from './commands/drill';
 import { rebuildCommand } from './commands/rebuild';
+import { restoreCommand } from './commands/restore';
 import { scheduleCommand } from './commands/schedule';
 import { statusCommand } from './commands/status';
 import { specArg, UsageError, withClient, type CliCommand } from './commands/command';
@@ -97,7 +98,7 @@ const lab: CliCommand = {
   run: labCommand,
 };
 
-const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, drill: drillCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server, lab };
+const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, drill: drillCommand, restore: restoreCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server, lab };
 
 const USAGE = `stanzactl: durable automation of pgBackRest and PostgreSQL streaming replication on Temporal
 

@@ -25,11 +25,16 @@ export function rebuildWorkflowId(stanza: string, node: string): string {
 }
 
 /**
- * Restore drills: manual runs `drill-<stanza>-manual-<time>`, scheduled runs get the schedule's id
- * `drill-<stanza>` plus the time the server appends.
+ * Restore drills: a manual run is `drill-<stanza>` (one at a time), scheduled runs get the schedule's
+ * id `drill-<stanza>` plus the time the server appends.
  */
 export function drillWorkflowId(stanza: string): string {
   return `drill-${stanza}`;
+}
+
+/** A restore of the stanza's cluster to a host that is none of its nodes; one per stanza and host at a time. */
+export function restoreWorkflowId(stanza: string, host: string): string {
+  return `restore-${stanza}-${host}`;
 }
 
 /** The query every long workflow answers with its steps so far. */

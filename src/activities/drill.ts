@@ -11,6 +11,7 @@ import { runDetachedPgbackrest } from './detached-run';
 import { refuse } from './failures';
 import { nodeAddress, repoHost } from './hosts';
 import { reportProgress } from './heartbeat';
+import { refuseClusterMachine } from './restore-copy';
 import type { HostOps } from './host-ops';
 import { pgbackrestCommand } from './pgbackrest';
 import type { HostAddress } from '../remote/types';
@@ -22,8 +23,10 @@ export function drillSettings(spec: Spec): DrillSettings {
   return spec.drills;
 }
 
-export function drillHost(spec: Spec): HostAddress {
+/** The drill host, refused when its pinned key is a node's (an alias): these activities run SQL and stop a server there. */
+async function checkedDrillHost(spec: Spec): Promise<HostAddress> {
   const d = drillSettings(spec);
+  await refuseClusterMachine(spec, { host: d.host, dataDir: d.dataDir, port: d.port });
   return { name: d.host, host: d.host };
 }
 
@@ -96,7 +99,7 @@ const RECOVERED_SQL = `SELECT coalesce(pg_walfile_name(pg_last_wal_replay_lsn())
  * that fails is a result, not an error of the activity.
  */
 export async function checkDrillCopy(ops: HostOps, spec: Spec, marker: DrillMarker, lastTransactionAt: string | null): Promise<StepResult & CopyFacts> {
-  const host = drillHost(spec);
+  const host = await checkedDrillHost(spec);
   const pg = drillPostgres(spec);
   const [replayWal, checksums] = (await query(ops, host, pg, RECOVERED_SQL)).split('\t');
   const checks: DrillCheck[] = [];
@@ -138,7 +141,7 @@ export async function checkDrillCopy(ops: HostOps, spec: Spec, marker: DrillMark
 /** Stops the copy, then pg_checksums --check on it: every data page's checksum, which pg_amcheck does not read. */
 export async function checkDrillChecksums(ops: HostOps, spec: Spec): Promise<StepResult & { check: DrillCheck }> {
   const pg = drillPostgres(spec);
-  const host = drillHost(spec);
+  const host = await checkedDrillHost(spec);
   // pg_checksums reads only a cleanly stopped cluster; removeCopy finds it stopped and only empties it.
   if ((await ops.run(host, statusCommand(pg))).code === 0) await ops.must(host, controlCommand(pg, 'stop'));
   const r = await ops.run(host, asUser(pg.osUser, cmd(`${pg.binDir}/pg_checksums`, '--check', '-D', pg.dataDir)), { timeoutMs: 3_600_000 });

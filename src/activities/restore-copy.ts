@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import { backupStart, timelineSwitch, walFileName, type WalPosition } from '../facts/recovery';
 import { parseInfo } from '../facts/pgbackrest-info';
@@ -5,7 +6,9 @@ import { copyPercent } from '../facts/pgbackrest-output';
 import { copyPostgres } from '../render/copy-postgres';
 import { controlCommand, psqlCommand, startupLogFile, statusCommand } from '../render/postgres-control';
 import { copyRestoreArgs } from '../render/restore-target';
+import { keysFor, parseKnownHosts } from '../remote/known-hosts';
 import type { HostAddress } from '../remote/types';
+import { nodeHost } from '../spec/load';
 import { asUser, cmd, script } from '../shell/command';
 import { recoveryTargetSchema, type RecoveryTarget } from '../spec/recovery-target';
 import { backupLabelSchema, copyPlaceProblems, copyPlaceSchema, type CopyPlace } from '../spec/restore-copy';
@@ -45,9 +48,28 @@ function copyOf(spec: Spec, place: CopyPlace): Copy {
   return { host: { name: place.host, host: place.host }, pg: copyPostgres(spec.postgres, place) };
 }
 
+/**
+ * A node reached by another name or address (an alias, a second interface) is the same machine: it
+ * presents the same host key, pinned in the spec's known_hosts for both names. Read on the worker,
+ * before any connection, so it holds while the cluster's hosts are down.
+ */
+export async function refuseClusterMachine(spec: Spec, place: CopyPlace): Promise<void> {
+  const entries = parseKnownHosts(await readFile(spec.ssh.knownHostsFile, 'utf8'));
+  const port = spec.ssh.port ?? 22;
+  const pinned = (names: string[]) => keysFor(entries, names, port).accepted;
+  const target = pinned([place.host]);
+  const hosts = [
+    ...spec.nodes.map((n) => ({ what: `node ${n.name}`, names: [n.name, nodeHost(n)] })),
+    { what: 'the repository host', names: [spec.repository.host] },
+  ];
+  const same = hosts.find((h) => pinned(h.names).some((k) => target.some((t) => t.equals(k))));
+  if (same) throw refuse(`${place.host} presents the host key pinned for ${same.what} of stanza ${spec.stanza}: it is that machine. A copy goes to another host, never over the cluster's`, 'RefusedCopyHost');
+}
+
 /** The host can restore the stanza the way a node does: pgBackRest's dirs, SSH trust with the repository host both ways, pgbackrest.conf. */
 export async function ensureCopyHost(ops: HostOps, spec: Spec, place: CopyPlace): Promise<StepResult> {
   const { host, pg } = copyOf(spec, place);
+  await refuseClusterMachine(spec, place);
   const dirs = await ensurePostgresHostDirectories(ops, host, pg);
   const trust = await ensureHostTrust(ops, spec, host);
   const conf = await ensureCopyHostConf(ops, spec, host);
@@ -67,6 +89,7 @@ const DATA_DIRECTORY = /^\s*data_directory\s*=\s*'([^']*)'/m;
  */
 export async function prepareCopy(ops: HostOps, spec: Spec, place: CopyPlace, reuse: boolean): Promise<CopyPlan> {
   const { host, pg } = copyOf(spec, place);
+  await refuseClusterMachine(spec, place);
   const where = `${host.name}:${pg.dataDir}`;
   const existingConf = pg.configDir === undefined ? undefined : await ops.readFile(host, `${pg.configDir}/postgresql.conf`);
   const servedDir = existingConf === undefined ? undefined : DATA_DIRECTORY.exec(existingConf)?.[1];
@@ -217,6 +240,7 @@ export interface CopyRemoved extends StepResult {
 /** Stops a copy and empties its data directory (a Debian cluster config is kept, for the next copy there). */
 export async function removeCopy(ops: HostOps, spec: Spec, place: CopyPlace): Promise<CopyRemoved> {
   const { host, pg } = copyOf(spec, place);
+  await refuseClusterMachine(spec, place);
   const results: StepResult[] = [];
   if ((await clusterState(ops, host, pg)).running) {
     await ops.must(host, controlCommand(pg, 'stop'));

@@ -3,3 +3,4 @@ export { backupStanza } from './backup';
 export { stanzaStatus } from './status';
 export { rebuildStandby } from './rebuild';
 export { restoreDrill } from './drill';
+export { restoreToHost } from './restore';
