@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { follow, startProvision, type ProvisionResult } from './client';
 import { backupCommand } from './commands/backup';
+import { drillCommand } from './commands/drill';
 import { rebuildCommand } from './commands/rebuild';
 import { restoreCommand } from './commands/restore';
 import { recoverCommand } from './commands/recover';
@@ -102,7 +103,7 @@ const lab: CliCommand = {
   run: labCommand,
 };
 
-const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, restore: restoreCommand, recover: recoverCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server, lab };
+const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, drill: drillCommand, restore: restoreCommand, recover: recoverCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server, lab };
 
 const USAGE = `stanzactl: durable automation of pgBackRest and PostgreSQL streaming replication on Temporal
 

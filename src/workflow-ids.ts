@@ -1,4 +1,4 @@
-import type { BackupType } from './spec/schema';
+import type { ScheduleKind } from './spec/schema';
 
 /**
  * Names the CLI and the workflows both need. The CLI process must not load workflow code (it runs in
@@ -15,8 +15,9 @@ export function backupWorkflowId(stanza: string): string {
   return `backup-${stanza}`;
 }
 
-export function scheduleId(stanza: string, type: BackupType): string {
-  return `backup-${stanza}-${type}`;
+/** `backup-<stanza>-<type>` for backups, `drill-<stanza>` for the restore drill. */
+export function scheduleId(stanza: string, kind: ScheduleKind): string {
+  return kind === 'drill' ? drillWorkflowId(stanza) : `backup-${stanza}-${kind}`;
 }
 
 /** `schedule apply` keeps it when the spec sets `status.every`: stanzaStatus runs that feed the workers' metrics. */
@@ -26,6 +27,14 @@ export function statusScheduleId(stanza: string): string {
 
 export function rebuildWorkflowId(stanza: string, node: string): string {
   return `rebuild-${stanza}-${node}`;
+}
+
+/**
+ * Restore drills: a manual run is `drill-<stanza>` (one at a time), scheduled runs get the schedule's
+ * id `drill-<stanza>` plus the time the server appends.
+ */
+export function drillWorkflowId(stanza: string): string {
+  return `drill-${stanza}`;
 }
 
 /** A restore of the stanza's cluster to a host that is none of its nodes; one per stanza and host at a time. */

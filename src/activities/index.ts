@@ -9,6 +9,8 @@ import { checkStanza, ensureFullBackup, ensureStanza } from './stanza';
 import { ensureStandbyPgpass, prepareStandby, restoreStandby, startStandby, waitStreaming, type DeltaBy } from './standby';
 import { chooseBackupSource, claimBackupLock, releaseBackupLock, runBackup, type BackupOwner } from './backup';
 import { inspectRebuildTarget, waitMarkerReplayed, writeMarker } from './rebuild';
+import { checkDrillChecksums, checkDrillCopy, drillStatus, recordDrill, verifyRepository, writeDrillMarker, type DrillMarker } from './drill';
+import type { DrillResult } from '../facts/drill';
 import { findNode } from './hosts';
 import { heartbeating } from './heartbeat';
 import { classified, refuse } from './failures';
@@ -74,6 +76,13 @@ export function createActivities(deps: ActivityDeps) {
     repositoryStatus: step(async (spec: Spec) => repositoryStatus(ops(spec), spec)),
     primaryStatus: step(async (spec: Spec) => primaryStatus(ops(spec), spec)),
     standbyStatus: step(async (spec: Spec, node: string) => standbyStatus(ops(spec), spec, node)),
+    drillStatus: step(async (spec: Spec) => drillStatus(ops(spec), spec)),
+    // Restore drills; the copy itself is restored, started and removed by the copy activities.
+    writeDrillMarker: step(async (spec: Spec, id: string) => writeDrillMarker(ops(spec), spec, id)),
+    checkDrillCopy: step(async (spec: Spec, marker: DrillMarker, lastTransactionAt: string | null) => checkDrillCopy(ops(spec), spec, marker, lastTransactionAt)),
+    checkDrillChecksums: step(async (spec: Spec) => checkDrillChecksums(ops(spec), spec)),
+    verifyRepository: step(async (spec: Spec) => verifyRepository(ops(spec), spec)),
+    recordDrill: step(async (spec: Spec, result: DrillResult) => recordDrill(ops(spec), spec, result)),
     claimBackupLock: step(async (spec: Spec, owner: BackupOwner) => claimBackupLock(ops(spec), spec, owner, alive)),
     releaseBackupLock: step(async (spec: Spec, owner: BackupOwner) => releaseBackupLock(ops(spec), spec, owner)),
     chooseBackupSource: step(async (spec: Spec) => chooseBackupSource(ops(spec), spec)),

@@ -53,7 +53,7 @@ function copyOf(spec: Spec, place: CopyPlace): Copy {
  * presents the same host key, pinned in the spec's known_hosts for both names. Read on the worker,
  * before any connection, so it holds while the cluster's hosts are down.
  */
-async function refuseClusterMachine(spec: Spec, place: CopyPlace): Promise<void> {
+export async function refuseClusterMachine(spec: Spec, place: CopyPlace): Promise<void> {
   const entries = parseKnownHosts(await readFile(spec.ssh.knownHostsFile, 'utf8'));
   const port = spec.ssh.port ?? 22;
   const pinned = (names: string[]) => keysFor(entries, names, port).accepted;

@@ -2,19 +2,20 @@ import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../client';
 import { applySchedules, listSchedules, pauseSchedules, triggerSchedule, unpauseSchedules, type ScheduleView } from '../schedules';
-import { DEFAULT_CATCHUP_WINDOW } from '../schedules/plan';
+import { DEFAULT_CATCHUP_WINDOW, timingOf } from '../schedules/plan';
 import { SpecError } from '../spec/errors';
 import { loadSpec } from '../spec/load';
-import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
+import { SCHEDULE_KINDS, type ScheduleKind, type Spec } from '../spec/schema';
 import { scheduleId } from '../workflow-ids';
 import { UsageError, type CliCommand } from './command';
 
 const HELP = `Usage: stanzactl schedule <subcommand> --spec FILE [options]
 
-The stanza's Temporal Schedules, one per backup type in backups.schedule, with id
-backup-<stanza>-<type>. Each starts workflow backupStanza on task queue "stanzactl" (a worker must run).
+The stanza's Temporal Schedules: one per backup type in backups.schedule, with id
+backup-<stanza>-<type>, each starting workflow backupStanza; and drill-<stanza> for drills.schedule,
+starting workflow restoreDrill. All on task queue "stanzactl" (a worker must run).
 With status.every in the spec, apply also keeps status-<stanza>: workflow stanzaStatus that often,
-which keeps the workers' metrics fresh (list, pause, unpause and trigger handle the backup schedules only).
+which keeps the workers' metrics fresh (list, pause, unpause and trigger handle the others only).
 
 Subcommands:
   apply --spec FILE              create or update the schedules in place, delete those of types the
@@ -22,18 +23,18 @@ Subcommands:
   list --spec FILE [--json]      each schedule: cron, paused, next 3 runs, recent runs and their results
   pause --spec FILE [--type T] [--note TEXT]     pause all of the stanza's schedules, or type T
   unpause --spec FILE [--type T] [--note TEXT]
-  trigger --spec FILE --type T   run T's backup now, unless that schedule's previous backup still runs
+  trigger --spec FILE --type T   run T's backup (or the drill) now, unless that schedule's previous run still runs
 
 Policies: overlap SKIP (a run due while the previous one runs is skipped); catchupWindow from the
 spec, default ${DEFAULT_CATCHUP_WINDOW} (a run missed while the server was down starts late only within it);
-pauseOnFailure off. Types: ${BACKUP_TYPES.join(', ')}.`;
+pauseOnFailure off. Types: ${SCHEDULE_KINDS.join(', ')}.`;
 
 const SUBCOMMANDS = ['apply', 'list', 'pause', 'unpause', 'trigger'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 interface Flags {
   readonly spec: string;
-  readonly type?: BackupType;
+  readonly type?: ScheduleKind;
   readonly note?: string;
   readonly json: boolean;
 }
@@ -56,11 +57,11 @@ function parseFlags(sub: Subcommand, args: string[]): Flags {
     if (!ALLOWED[sub].includes(name)) throw new UsageError(`${sub} takes no --${name}`);
   }
   if (!values.spec) throw new UsageError('--spec FILE is required');
-  if (values.type !== undefined && !BACKUP_TYPES.includes(values.type as BackupType)) {
-    throw new UsageError(`--type must be one of ${BACKUP_TYPES.join(', ')} (got "${values.type}")`);
+  if (values.type !== undefined && !SCHEDULE_KINDS.includes(values.type as ScheduleKind)) {
+    throw new UsageError(`--type must be one of ${SCHEDULE_KINDS.join(', ')} (got "${values.type}")`);
   }
   if (sub === 'trigger' && !values.type) throw new UsageError('trigger needs --type T');
-  return { spec: values.spec, type: values.type as BackupType | undefined, note: values.note, json: values.json ?? false };
+  return { spec: values.spec, type: values.type as ScheduleKind | undefined, note: values.note, json: values.json ?? false };
 }
 
 function when(cron: string, timezone: string): string {
@@ -69,10 +70,13 @@ function when(cron: string, timezone: string): string {
 
 async function apply(client: Client, spec: Spec, print: (l: string) => void): Promise<number> {
   const rows = await applySchedules(client, spec);
-  const sched = spec.backups?.schedule;
   for (const r of rows) {
     // Only a created schedule is in the spec for sure: a deleted one has no timing there.
-    const timing = () => (r.type === 'status' ? `every ${spec.status?.every}` : when(sched![r.type]!, sched?.timezone ?? ''));
+    const timing = () => {
+      if (r.type === 'status') return `every ${spec.status?.every}`;
+      const t = timingOf(spec, r.type);
+      return when(t.cron ?? '', t.timezone ?? '');
+    };
     const what = r.action === 'created' ? ` (${timing()})` : r.action === 'updated' ? ` (${r.changes?.join(', ')})` : '';
     print(`${r.id}: ${r.action}${what}`);
   }
@@ -96,17 +100,17 @@ async function list(client: Client, spec: Spec, json: boolean, print: (l: string
     return 0;
   }
   for (const v of views) printView(v, print);
-  const missing = BACKUP_TYPES.filter((t) => spec.backups?.schedule?.[t] !== undefined && !views.some((v) => v.type === t));
+  const missing = SCHEDULE_KINDS.filter((t) => timingOf(spec, t).cron !== undefined && !views.some((v) => v.type === t));
   for (const t of missing) print(`${scheduleId(spec.stanza, t)}: in the spec but not on the server: run "stanzactl schedule apply"`);
   if (views.length === 0 && missing.length === 0) print(`stanza ${spec.stanza}: no schedules`);
   return 0;
 }
 
-async function trigger(client: Client, spec: Spec, type: BackupType, print: (l: string) => void): Promise<number> {
+async function trigger(client: Client, spec: Spec, type: ScheduleKind, print: (l: string) => void): Promise<number> {
   const r = await triggerSchedule(client, spec, type);
   if (r.outcome === 'started') print(`${r.id}: triggered, started workflow ${r.workflowId}`);
-  else if (r.outcome === 'skipped') print(`${r.id}: skipped, its previous backup still runs (${r.running.join(', ') || 'just finished'})`);
-  else print(`${r.id}: trigger requested; the server has not acted yet (it skips it if the previous backup still runs)`);
+  else if (r.outcome === 'skipped') print(`${r.id}: skipped, its previous run still runs (${r.running.join(', ') || 'just finished'})`);
+  else print(`${r.id}: trigger requested; the server has not acted yet (it skips it if the previous run still runs)`);
   return 0;
 }
 
@@ -135,7 +139,7 @@ async function run(sub: Subcommand, f: Flags, print: (l: string) => void): Promi
 
 export const scheduleCommand: CliCommand = {
   usage: 'schedule apply|list|pause|unpause|trigger',
-  summary: "the stanza's backup schedules (--spec FILE)",
+  summary: "the stanza's backup and drill schedules (--spec FILE)",
   help: HELP,
   async run(args: string[]): Promise<number> {
     const [sub, ...rest] = args;

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { TASK_QUEUE } from '../paths';
 import { loadSpec } from '../spec/load';
-import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
+import { SCHEDULE_KINDS, type ScheduleKind, type Spec } from '../spec/schema';
 import { renderMetrics } from '../status/gauges';
 import { Observations } from '../status/observations';
 import { evaluate } from '../status/policy';
@@ -31,7 +31,7 @@ export async function fetchStatusFacts(client: Client, spec: Spec): Promise<Stat
   });
 }
 
-async function scheduleState(client: Client, stanza: string, type: BackupType): Promise<ScheduleState | undefined> {
+async function scheduleState(client: Client, stanza: string, type: ScheduleKind): Promise<ScheduleState | undefined> {
   const id = scheduleId(stanza, type);
   try {
     const d = await client.schedule.getHandle(id).describe();
@@ -43,8 +43,8 @@ async function scheduleState(client: Client, stanza: string, type: BackupType): 
   }
 }
 
-export async function backupSchedules(client: Client, stanza: string): Promise<ScheduleState[]> {
-  const states = await Promise.all(BACKUP_TYPES.map((t) => scheduleState(client, stanza, t)));
+export async function stanzaSchedules(client: Client, stanza: string): Promise<ScheduleState[]> {
+  const states = await Promise.all(SCHEDULE_KINDS.map((t) => scheduleState(client, stanza, t)));
   return states.filter((s): s is ScheduleState => s !== undefined);
 }
 
@@ -65,15 +65,17 @@ export const statusCommand: CliCommand = {
 
 Reads, changes nothing: pgBackRest's view of the stanza (status, each backup with its type, sizes
 and age), archiving on the primary (last archived WAL and its age, failures), each standby's state
-and replay delay (a stopped or unreachable standby is reported as down), and the next run of each
-backup schedule (backup-<stanza>-full|diff|incr). Runs workflow status-<stanza>-<id>; needs a worker.
+and replay delay (a stopped or unreachable standby is reported as down), the last restore drill
+(with drills: in the spec: when, backup, each check, RTO, RPO) and the next run of each schedule
+(backup-<stanza>-full|diff|incr, drill-<stanza>). Runs workflow status-<stanza>-<id>; needs a worker.
 
 Exit 0 when all is well; 1 when a policy is broken (backups.maxAge.full / .any exceeded, no backup
-while maxAge is set), the stanza's pgBackRest status is not ok, archiving is failing or off, or the
-status could not be read; 2 on a bad command line or spec. --json (= --format json) prints one JSON
-object (times in epoch seconds, sizes in bytes) with "ok" and "problems". --format prometheus prints
-the worker's stanzactl_* gauges of this read (README "Metrics"), for node_exporter's textfile
-collector; the exit code is the same.`,
+while maxAge is set, the last drill failed, backups.maxAge.drill exceeded by the last passed drill),
+the stanza's pgBackRest status is not ok, archiving is failing or off, or the status could not be
+read; 2 on a bad command line or spec. --json (= --format json) prints one JSON object (times in
+epoch seconds, sizes in bytes) with "ok" and "problems". --format prometheus prints the worker's
+stanzactl_* gauges of this read (README "Metrics"), for node_exporter's textfile collector; the exit
+code is the same.`,
   async run(args) {
     const { values } = parseArgs({ args, options: { spec: { type: 'string' }, json: { type: 'boolean' }, format: { type: 'string' } }, strict: true });
     if (!values.spec) throw new UsageError('--spec FILE is required');
@@ -82,7 +84,7 @@ collector; the exit code is the same.`,
     if (values.json && format !== 'json') throw new UsageError('--json and --format ' + format + ' contradict each other');
     const spec = loadSpec(values.spec);
     return withClient('status', async (client) => {
-      const [facts, schedules] = await Promise.all([fetchStatusFacts(client, spec), backupSchedules(client, spec.stanza)]);
+      const [facts, schedules] = await Promise.all([fetchStatusFacts(client, spec), stanzaSchedules(client, spec.stanza)]);
       const now = Date.now();
       const report = statusReport(facts, schedules, evaluate(facts, spec, now), now);
       console.log(render(format as Format, report, facts, now));

@@ -1,3 +1,4 @@
+import type { DrillFacts } from './drill';
 import type { DroppedWal } from './dropped-wal';
 import type { StanzaInfo } from './pgbackrest-info';
 import type { ReplicationRow } from './postgres';
@@ -54,4 +55,6 @@ export interface StatusFacts {
   readonly repository: RepositoryFacts;
   readonly primary: PrimaryFacts;
   readonly standbys: StandbyFacts[];
+  /** The last restore drills, read from the repository host; absent when the spec has no `drills`. */
+  readonly drill?: DrillFacts;
 }

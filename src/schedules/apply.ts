@@ -1,23 +1,23 @@
 import { ScheduleAlreadyRunning, type Client } from '@temporalio/client';
 import { TASK_QUEUE } from '../paths';
-import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
+import { SCHEDULE_KINDS, type ScheduleKind, type Spec } from '../spec/schema';
 import { scheduleId, statusScheduleId } from '../workflow-ids';
 import { describeSchedule } from './lookup';
 import { describedParts, desiredParts, desiredSchedule, desiredStatusSchedule, differences, planTypes, type StanzaScheduleOptions } from './plan';
 
-/** `status`: the schedule `status-<stanza>` of stanzaStatus runs (spec `status.every`). */
-export type ScheduleKind = BackupType | 'status';
-const KIND_ORDER: readonly ScheduleKind[] = [...BACKUP_TYPES, 'status'];
+/** The cron schedules, and `status`: the schedule `status-<stanza>` of stanzaStatus runs (spec `status.every`). */
+export type AppliedKind = ScheduleKind | 'status';
+const APPLIED_ORDER: readonly AppliedKind[] = [...SCHEDULE_KINDS, 'status'];
 
 export interface AppliedSchedule {
   readonly id: string;
-  readonly type: ScheduleKind;
+  readonly type: AppliedKind;
   readonly action: 'created' | 'updated' | 'unchanged' | 'deleted';
   /** For `updated`: the owned parts that differed (cron, timezone, args, ...). */
   readonly changes?: string[];
 }
 
-async function ensureSchedule(client: Client, want: StanzaScheduleOptions, type: ScheduleKind): Promise<AppliedSchedule> {
+async function ensureSchedule(client: Client, want: StanzaScheduleOptions, type: AppliedKind): Promise<AppliedSchedule> {
   const id = want.scheduleId;
   let have = await describeSchedule(client, id);
   if (!have) {
@@ -42,7 +42,7 @@ async function ensureSchedule(client: Client, want: StanzaScheduleOptions, type:
   return { id, type, action: 'updated', changes };
 }
 
-async function deleteSchedule(client: Client, id: string, type: ScheduleKind): Promise<AppliedSchedule[]> {
+async function deleteSchedule(client: Client, id: string, type: AppliedKind): Promise<AppliedSchedule[]> {
   if (!(await describeSchedule(client, id))) return [];
   await client.schedule.getHandle(id).delete();
   return [{ id, type, action: 'deleted' }];
@@ -50,9 +50,9 @@ async function deleteSchedule(client: Client, id: string, type: ScheduleKind): P
 
 /**
  * Makes the stanza's Temporal Schedules what the spec says: `backups.schedule` (one per backup
- * type) and `status.every` (status-<stanza>). Creates missing ones, updates only those whose owned
- * parts differ (so a second apply writes nothing), deletes those the spec no longer names. Paused
- * stays paused. Rows come in full/diff/incr/status order.
+ * type), `drills.schedule` (drill-<stanza>) and `status.every` (status-<stanza>). Creates missing
+ * ones, updates only those whose owned parts differ (so a second apply writes nothing), deletes those
+ * the spec no longer names. Paused stays paused. Rows come in full/diff/incr/drill/status order.
  */
 export async function applySchedules(client: Client, spec: Spec, taskQueue = TASK_QUEUE): Promise<AppliedSchedule[]> {
   const plan = planTypes(spec);
@@ -61,5 +61,5 @@ export async function applySchedules(client: Client, spec: Spec, taskQueue = TAS
   for (const type of plan.remove) rows.push(...(await deleteSchedule(client, scheduleId(spec.stanza, type), type)));
   if (spec.status) rows.push(await ensureSchedule(client, desiredStatusSchedule(spec, taskQueue), 'status'));
   else rows.push(...(await deleteSchedule(client, statusScheduleId(spec.stanza), 'status')));
-  return rows.sort((a, b) => KIND_ORDER.indexOf(a.type) - KIND_ORDER.indexOf(b.type));
+  return rows.sort((a, b) => APPLIED_ORDER.indexOf(a.type) - APPLIED_ORDER.indexOf(b.type));
 }

@@ -1,20 +1,20 @@
 import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
-import type { BackupType, Spec } from '../spec/schema';
+import type { ScheduleKind, Spec } from '../spec/schema';
 import { findSchedules, requireSchedule, type FoundSchedule } from './lookup';
 
 export interface PauseOptions {
   /** One type; absent: every schedule of the stanza. */
-  readonly type?: BackupType;
+  readonly type?: ScheduleKind;
   readonly note?: string;
 }
 
 export interface PausedSchedule {
   readonly id: string;
-  readonly type: BackupType;
+  readonly type: ScheduleKind;
   readonly action: 'paused' | 'unpaused' | 'already paused' | 'already unpaused';
 }
 
-async function targets(client: Client, spec: Spec, type?: BackupType): Promise<FoundSchedule[]> {
+async function targets(client: Client, spec: Spec, type?: ScheduleKind): Promise<FoundSchedule[]> {
   if (type) return [await requireSchedule(client, spec, type)];
   const found = await findSchedules(client, spec);
   if (found.length === 0) throw new Error(`stanza ${spec.stanza} has no schedules on the server: run "stanzactl schedule apply" first`);
@@ -56,7 +56,7 @@ export type TriggerResult =
  * started and that still runs (the backup workflow itself skips when any other backup of the
  * stanza runs). Waits up to `waitMs` for the server's scheduler to act, to say which it did.
  */
-export async function triggerSchedule(client: Client, spec: Spec, type: BackupType, waitMs = 10_000): Promise<TriggerResult> {
+export async function triggerSchedule(client: Client, spec: Spec, type: ScheduleKind, waitMs = 10_000): Promise<TriggerResult> {
   const { id, description: before } = await requireSchedule(client, spec, type);
   const handle = client.schedule.getHandle(id);
   await handle.trigger(ScheduleOverlapPolicy.SKIP);

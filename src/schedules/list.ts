@@ -1,11 +1,11 @@
 import { WorkflowNotFoundError, type Client, type ScheduleDescription, type ScheduleExecutionResult } from '@temporalio/client';
 import { failureMessage } from '../client';
 import { TASK_QUEUE } from '../paths';
-import type { BackupType, Spec } from '../spec/schema';
+import type { ScheduleKind, Spec } from '../spec/schema';
 import { findSchedules } from './lookup';
-import { describedParts, desiredParts, desiredSchedule, differences } from './plan';
+import { describedParts, desiredParts, desiredSchedule, differences, timingOf } from './plan';
 
-/** `done`/`skipped` are the backup workflow's own outcome; the rest are Temporal's execution states. */
+/** `done`/`skipped` are the backup (or drill) workflow's own outcome; the rest are Temporal's execution states. */
 export type RunStatus = 'running' | 'done' | 'skipped' | 'completed' | 'failed' | 'cancelled' | 'terminated' | 'timed out' | 'continued as new' | 'unknown';
 
 export interface RecentRun {
@@ -19,7 +19,7 @@ export interface RecentRun {
 
 export interface ScheduleView {
   readonly id: string;
-  readonly type: BackupType;
+  readonly type: ScheduleKind;
   readonly cron: string;
   /** Empty: UTC. */
   readonly timezone: string;
@@ -43,9 +43,10 @@ const CLOSED: Record<string, RunStatus> = {
   CONTINUED_AS_NEW: 'continued as new',
 };
 
-/** A completed run's status from its result: the backup's own `done`/`skipped` when it says so. */
+/** A completed run's status from its result: the backup's (or drill's) own `done`/`skipped` when it says so. */
 export function outcomeOf(result: unknown): { status: RunStatus; detail?: string } {
-  const r = result as { status?: unknown; reason?: unknown; backup?: { label?: unknown } } | null;
+  const r = result as { status?: unknown; reason?: unknown; backup?: { label?: unknown }; summary?: unknown } | null;
+  if (r?.status === 'done' && typeof r.summary === 'string') return { status: 'done', detail: r.summary };
   if (r?.status === 'done') return { status: 'done', detail: typeof r.backup?.label === 'string' ? r.backup.label : undefined };
   if (r?.status === 'skipped') return { status: 'skipped', detail: typeof r.reason === 'string' ? r.reason : undefined };
   return { status: 'completed' };
@@ -76,8 +77,8 @@ function cronOf(d: ScheduleDescription): string {
   return describedParts(d).cron.map((c) => c.replace(/^cron /, '')).join(', ') || '(no cron: edited outside stanzactl)';
 }
 
-async function view(client: Client, spec: Spec, id: string, type: BackupType, d: ScheduleDescription, taskQueue: string): Promise<ScheduleView> {
-  const inSpec = spec.backups?.schedule?.[type] !== undefined;
+async function view(client: Client, spec: Spec, id: string, type: ScheduleKind, d: ScheduleDescription, taskQueue: string): Promise<ScheduleView> {
+  const inSpec = timingOf(spec, type).cron !== undefined;
   const recent = await Promise.all([...d.info.recentActions].reverse().map((a) => recentRun(client, a)));
   return {
     id,

@@ -1,10 +1,11 @@
 import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
-import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
+import { SCHEDULE_KINDS, type ScheduleKind, type Spec } from '../spec/schema';
 import { scheduleId } from '../workflow-ids';
+import { cronField, timingOf } from './plan';
 
 export interface FoundSchedule {
   readonly id: string;
-  readonly type: BackupType;
+  readonly type: ScheduleKind;
   readonly description: ScheduleDescription;
 }
 
@@ -18,9 +19,9 @@ export async function describeSchedule(client: Client, id: string): Promise<Sche
   }
 }
 
-/** The stanza's schedules that exist on the server, one per type at most; `only` narrows to one type. */
-export async function findSchedules(client: Client, spec: Spec, only?: BackupType): Promise<FoundSchedule[]> {
-  const types = only ? [only] : BACKUP_TYPES;
+/** The stanza's schedules that exist on the server, one per kind at most; `only` narrows to one kind. */
+export async function findSchedules(client: Client, spec: Spec, only?: ScheduleKind): Promise<FoundSchedule[]> {
+  const types = only ? [only] : SCHEDULE_KINDS;
   const found = await Promise.all(
     types.map(async (type) => {
       const id = scheduleId(spec.stanza, type);
@@ -32,11 +33,11 @@ export async function findSchedules(client: Client, spec: Spec, only?: BackupTyp
 }
 
 /** For an explicit `--type`: the schedule must exist, and the message says how to make it. */
-export async function requireSchedule(client: Client, spec: Spec, type: BackupType): Promise<FoundSchedule> {
+export async function requireSchedule(client: Client, spec: Spec, type: ScheduleKind): Promise<FoundSchedule> {
   const [found] = await findSchedules(client, spec, type);
   if (!found) {
-    const inSpec = spec.backups?.schedule?.[type] !== undefined;
-    throw new Error(`no schedule ${scheduleId(spec.stanza, type)} on the server: ${inSpec ? 'run "stanzactl schedule apply" first' : `the spec has no backups.schedule.${type}`}`);
+    const inSpec = timingOf(spec, type).cron !== undefined;
+    throw new Error(`no schedule ${scheduleId(spec.stanza, type)} on the server: ${inSpec ? 'run "stanzactl schedule apply" first' : `the spec has no ${cronField(type)}`}`);
   }
   return found;
 }

@@ -2,7 +2,7 @@ import { ScheduleOverlapPolicy, type ScheduleDescription, type ScheduleOptions, 
 import type { Workflow } from '@temporalio/common';
 import { TASK_QUEUE } from '../paths';
 import { durationMs } from '../spec/duration';
-import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
+import { SCHEDULE_KINDS, type ScheduleKind, type Spec } from '../spec/schema';
 import { scheduleId, statusScheduleId } from '../workflow-ids';
 import type { BackupRequest } from '../workflows/backup';
 
@@ -19,6 +19,7 @@ const MIN_CATCHUP_WINDOW_MS = 10_000;
 
 export const BACKUP_WORKFLOW = 'backupStanza';
 export const STATUS_WORKFLOW = 'stanzaStatus';
+export const DRILL_WORKFLOW = 'restoreDrill';
 
 export type StanzaScheduleOptions = ScheduleOptions<ScheduleOptionsStartWorkflowAction<Workflow>>;
 
@@ -42,17 +43,27 @@ export interface OwnedParts {
 }
 
 export interface TypePlan {
-  /** Types with a cron in the spec: created or updated. */
-  readonly keep: readonly BackupType[];
-  /** Types without one: their schedule, if any, is deleted. */
-  readonly remove: readonly BackupType[];
+  /** Kinds with a cron in the spec: created or updated. */
+  readonly keep: readonly ScheduleKind[];
+  /** Kinds without one: their schedule, if any, is deleted. */
+  readonly remove: readonly ScheduleKind[];
+}
+
+/** Where the spec keeps a kind's cron, for messages. */
+export function cronField(kind: ScheduleKind): string {
+  return kind === 'drill' ? 'drills.schedule' : `backups.schedule.${kind}`;
+}
+
+/** The cron and time zone the spec gives a kind; no cron when it schedules none. */
+export function timingOf(spec: Spec, kind: ScheduleKind): { cron?: string; timezone?: string } {
+  if (kind === 'drill') return { cron: spec.drills?.schedule?.trim(), timezone: spec.drills?.timezone };
+  return { cron: spec.backups?.schedule?.[kind]?.trim(), timezone: spec.backups?.schedule?.timezone };
 }
 
 export function planTypes(spec: Spec): TypePlan {
-  const schedule = spec.backups?.schedule;
   return {
-    keep: BACKUP_TYPES.filter((t) => schedule?.[t] !== undefined),
-    remove: BACKUP_TYPES.filter((t) => schedule?.[t] === undefined),
+    keep: SCHEDULE_KINDS.filter((k) => timingOf(spec, k).cron),
+    remove: SCHEDULE_KINDS.filter((k) => !timingOf(spec, k).cron),
   };
 }
 
@@ -68,37 +79,51 @@ export function catchupWindowMs(spec: Spec): number {
 }
 
 /**
- * The spec as a scheduled run receives it: without `backups.schedule` and `status`, which are the
- * schedules' business, not the run's. So editing one schedule's timing rewrites only that schedule.
+ * The spec as a scheduled run receives it: without the timing of any schedule (`backups.schedule`,
+ * `drills.schedule` and `drills.timezone`, `status.every`), which is the schedules' business, not the run's. So
+ * editing one cron rewrites only that schedule.
  */
-export function runArgsSpec(spec: Spec): Spec {
+export function scheduledArgsSpec(spec: Spec): Spec {
   const { status: _every, ...rest } = spec;
-  if (!rest.backups?.schedule) return rest;
-  const { schedule: _timing, ...backups } = rest.backups;
-  return { ...rest, backups };
+  let out: Spec = rest;
+  if (out.backups?.schedule) {
+    const { schedule: _timing, ...backups } = out.backups;
+    out = { ...out, backups };
+  }
+  if (out.drills && (out.drills.schedule !== undefined || out.drills.timezone !== undefined)) {
+    const { schedule: _cron, timezone: _tz, ...drills } = out.drills;
+    out = { ...out, drills };
+  }
+  return out;
 }
 
-/** The schedule `backup-<stanza>-<type>` as the spec asks for it; the spec must have a cron for `type`. */
-export function desiredSchedule(spec: Spec, type: BackupType, taskQueue = TASK_QUEUE): StanzaScheduleOptions {
-  const schedule = spec.backups?.schedule;
-  const cron = schedule?.[type]?.trim();
-  if (!cron) throw new Error(`backups.schedule.${type} is not set`);
-  const id = scheduleId(spec.stanza, type);
-  const request: BackupRequest = { type };
+/** The workflow a kind's schedule starts, with its arguments. */
+function actionOf(spec: Spec, kind: ScheduleKind): { workflowType: string; args: unknown[]; what: string } {
+  if (kind === 'drill') return { workflowType: DRILL_WORKFLOW, args: [scheduledArgsSpec(spec)], what: `restore drill on ${spec.drills?.host}` };
+  const request: BackupRequest = { type: kind };
+  return { workflowType: BACKUP_WORKFLOW, args: [scheduledArgsSpec(spec), request], what: `${kind} backup` };
+}
+
+/** The schedule of `kind` (`backup-<stanza>-<type>`, `drill-<stanza>`) as the spec asks for it; the spec must have its cron. */
+export function desiredSchedule(spec: Spec, kind: ScheduleKind, taskQueue = TASK_QUEUE): StanzaScheduleOptions {
+  const { cron, timezone } = timingOf(spec, kind);
+  if (!cron) throw new Error(`${cronField(kind)} is not set`);
+  const id = scheduleId(spec.stanza, kind);
+  const action = actionOf(spec, kind);
   return {
     scheduleId: id,
     spec: {
       cronExpressions: [`${cron} # ${cronComment(cron)}`],
-      ...(schedule?.timezone ? { timezone: schedule.timezone } : {}),
+      ...(timezone ? { timezone } : {}),
     },
     action: {
       type: 'startWorkflow',
-      workflowType: BACKUP_WORKFLOW,
+      workflowType: action.workflowType,
       taskQueue,
       // The server appends the scheduled time to this id for each run.
       workflowId: id,
-      args: [runArgsSpec(spec), request],
-      staticSummary: `scheduled ${type} backup of stanza ${spec.stanza} (${cron}${schedule?.timezone ? ` ${schedule.timezone}` : ''})`,
+      args: action.args,
+      staticSummary: `scheduled ${action.what} of stanza ${spec.stanza} (${cron}${timezone ? ` ${timezone}` : ''})`,
     },
     policies: {
       overlap: ScheduleOverlapPolicy.SKIP,
@@ -125,7 +150,7 @@ export function desiredStatusSchedule(spec: Spec, taskQueue = TASK_QUEUE): Stanz
       workflowType: STATUS_WORKFLOW,
       taskQueue,
       workflowId: id,
-      args: [runArgsSpec(spec)],
+      args: [scheduledArgsSpec(spec)],
       workflowExecutionTimeout: '2 minutes',
       staticSummary: `status of stanza ${spec.stanza} every ${every} (feeds the workers' metrics)`,
     },

@@ -48,6 +48,29 @@ const cron = z.string().superRefine((text, ctx) => {
   const problem = cronProblem(text);
   if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
 });
+const timezone = z.string().regex(/^[A-Za-z][A-Za-z0-9_+\-\/]{0,63}$/, 'an IANA time zone name, e.g. UTC or Europe/Paris');
+
+// SQL the DBA wants true on a restored copy. It reaches psql as one quoted argument (never a shell);
+// one statement that yields one boolean, so no ";" and nothing psql would read as an option.
+const drillCheck = z
+  .string()
+  .max(4000)
+  .regex(/^[A-Za-z(][^\0;]*$/, 'one SQL query returning true, starting with a letter or "(" (no ";")');
+
+// The data directory is emptied and removed after every drill: never a top-level or system directory.
+const drillDataDir = absPath.refine((p) => p.split('/').filter(Boolean).length >= 2, 'at least two levels deep (the drill removes it after each run)');
+
+/** Restore drills on a scratch host that is no node of the cluster (spec/validate.ts judges the host against the nodes). */
+const drills = z
+  .object({
+    host: hostName,
+    dataDir: drillDataDir,
+    port: port,
+    schedule: cron.optional(),
+    timezone: timezone.optional(),
+    checks: z.array(drillCheck).max(50).optional(),
+  })
+  .strict();
 
 export const secretRef = z.union([
   z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }).strict(),
@@ -189,17 +212,19 @@ export const specSchema = z
             full: cron.optional(),
             diff: cron.optional(),
             incr: cron.optional(),
-            timezone: z.string().regex(/^[A-Za-z][A-Za-z0-9_+\-\/]{0,63}$/, 'an IANA time zone name, e.g. UTC or Europe/Paris').optional(),
+            timezone: timezone.optional(),
             catchupWindow: duration.optional(),
           })
           .strict()
           .optional(),
-        maxAge: z.object({ full: duration.optional(), any: duration.optional() }).strict().optional(),
+        // drill: the last good restore drill (drills:) must be younger; a failed last drill breaks it too.
+        maxAge: z.object({ full: duration.optional(), any: duration.optional(), drill: duration.optional() }).strict().optional(),
       })
       .strict()
       .optional(),
     // How often `schedule apply`'s status-<stanza> schedule reads the stanza, so the workers' gauges stay fresh.
     status: z.object({ every: duration }).strict().optional(),
+    drills: drills.optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -225,6 +250,9 @@ export const specSchema = z
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['repository', 'options', key], message: `${key} is set by pgbackrest.${field}: remove one` });
       }
     }
+    if (spec.backups?.maxAge?.drill !== undefined && !spec.drills) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['backups', 'maxAge', 'drill'], message: 'a drill age limit needs a drills: section that says where drills run' });
+    }
     if (spec.backups?.fromStandby && !spec.nodes.some((n) => n.role === 'standby')) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['backups', 'fromStandby'], message: 'backups from a standby need at least one standby node' });
     }
@@ -235,5 +263,9 @@ export type SpecNode = Spec['nodes'][number];
 export type SecretRef = z.infer<typeof secretRef>;
 export type PgbackrestTuning = NonNullable<Spec['pgbackrest']>;
 export type Control = Spec['postgres']['control'];
+export type DrillSettings = NonNullable<Spec['drills']>;
 export type BackupType = 'full' | 'diff' | 'incr';
 export const BACKUP_TYPES: readonly BackupType[] = ['full', 'diff', 'incr'];
+/** What a stanza's Temporal Schedules run: one backup type each, and the restore drill. */
+export type ScheduleKind = BackupType | 'drill';
+export const SCHEDULE_KINDS: readonly ScheduleKind[] = [...BACKUP_TYPES, 'drill'];

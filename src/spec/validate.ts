@@ -21,9 +21,15 @@ function issuesOf(schema: z.ZodTypeAny, value: unknown): SpecIssue[] {
   return r.success ? [] : formatZodError(r.error).issues;
 }
 
-/** The spec's problems, each with its field path; none for a valid spec. */
+/**
+ * The spec's problems, each with its field path; none for a valid spec. A drill's copy is judged
+ * by the rules of every copy of the cluster (spec/restore-copy.ts): never on a node or the repository host.
+ */
 export function specIssues(raw: unknown): SpecIssue[] {
-  return issuesOf(specSchema, raw);
+  const issues = issuesOf(specSchema, raw);
+  const drills = issues.length === 0 ? (raw as Spec).drills : undefined;
+  if (drills) issues.push(...copyPlaceProblems(raw as Spec, { host: drills.host, dataDir: drills.dataDir, port: drills.port }).map((message) => ({ path: 'drills', message })));
+  return issues;
 }
 
 /** A workflow's other arguments, named as the workflow names them (`node`, `request.type`, ...). */

@@ -80,12 +80,30 @@ function droppedWalProblems(facts: StatusFacts): string[] {
     'Once archiving works again, take a full backup'];
 }
 
+/** A failed last drill, or (with `maxAge.drill`) no passed drill recent enough. */
+export function drillProblems(facts: StatusFacts, spec: Spec, nowMs: number): string[] {
+  const d = facts.drill;
+  if (!spec.drills || !d) return [];
+  if (d.error !== undefined) return [`cannot read the last restore drill on the repository host ${d.host}: ${d.error}`];
+  const problems: string[] = [];
+  const last = d.record?.last;
+  const ago = (epoch: number) => formatAge(nowMs / 1000 - epoch);
+  if (last && !last.ok) problems.push(`the last restore drill (${last.workflowId}, ${ago(last.startedAt)} ago) failed: ${last.failure ?? 'see its checks'}`);
+  const limit = spec.backups?.maxAge?.drill;
+  if (limit !== undefined) {
+    const good = d.record?.lastGood;
+    if (!good) problems.push(`maxAge.drill (${limit}) broken: no restore drill has passed yet`);
+    else if (nowMs - good.startedAt * 1000 > durationMs(limit)) problems.push(`maxAge.drill (${limit}) exceeded: the last passed restore drill started ${ago(good.startedAt)} ago`);
+  }
+  return problems;
+}
+
 /** Pure: facts, the spec's policies and the time in; what is wrong out. `nowMs` = epoch milliseconds. */
 export function evaluate(facts: StatusFacts, spec: Spec, nowMs: number): Evaluation {
   const maxAge = spec.backups?.maxAge;
   const stanza = facts.repository.stanza;
   // An unreadable repository is reported once, not again as "no backup" under each policy.
   const ages = facts.repository.error === undefined ? [maxAgeProblem('full', maxAge?.full, stanza, nowMs), maxAgeProblem('any', maxAge?.any, stanza, nowMs)] : [];
-  const problems = [...stanzaProblems(facts), ...ages.filter((p): p is string => p !== undefined), ...archiveProblems(facts, nowMs), ...droppedWalProblems(facts)];
+  const problems = [...stanzaProblems(facts), ...ages.filter((p): p is string => p !== undefined), ...archiveProblems(facts, nowMs), ...droppedWalProblems(facts), ...drillProblems(facts, spec, nowMs)];
   return { ok: problems.length === 0, problems };
 }

@@ -1,12 +1,13 @@
 import type { StandbyFacts, StatusFacts } from '../facts/status';
 import type { ReplicationRow } from '../facts/postgres';
-import type { BackupType } from '../spec/schema';
+import type { DrillResult } from '../facts/drill';
+import type { BackupType, ScheduleKind } from '../spec/schema';
 import { formatAge } from './age';
 import { archivingFailing, repositoryHasWal, type Evaluation } from './policy';
 
-/** A backup schedule as the Temporal server describes it; absent from the report when it does not exist. */
+/** A backup or drill schedule as the Temporal server describes it; absent from the report when it does not exist. */
 export interface ScheduleState {
-  readonly type: BackupType;
+  readonly type: ScheduleKind;
   readonly id: string;
   readonly paused: boolean;
   /** Epoch seconds; null when the server plans no further run. */
@@ -48,8 +49,19 @@ export interface StatusReport {
     readonly repository: { readonly min: string | null; readonly max: string | null } | null;
   };
   readonly standbys: (StandbyFacts & { readonly primaryView: Omit<ReplicationRow, 'applicationName'> | null })[];
+  /** Restore drills (null when the spec has none): the last one and the last one that passed. */
+  readonly drill: {
+    readonly host: string;
+    readonly error?: string;
+    readonly last: (DrillResult & { readonly ageSeconds: number }) | null;
+    readonly lastGood: (DrillResult & { readonly ageSeconds: number }) | null;
+  } | null;
   readonly schedules: ScheduleState[];
   readonly problems: string[];
+}
+
+function withAge(d: DrillResult | null, now: number): (DrillResult & { readonly ageSeconds: number }) | null {
+  return d && { ...d, ageSeconds: Math.floor(now - d.startedAt) };
 }
 
 export function statusReport(facts: StatusFacts, schedules: ScheduleState[], evaluation: Evaluation, nowMs: number): StatusReport {
@@ -95,6 +107,14 @@ export function statusReport(facts: StatusFacts, schedules: ScheduleState[], eva
       repository: currentArchive ? { min: currentArchive.min, max: currentArchive.max } : null,
     },
     standbys: facts.standbys.map((s) => ({ ...s, primaryView: viewOf(s.name) })),
+    drill: facts.drill
+      ? {
+          host: facts.drill.host,
+          ...(facts.drill.error !== undefined && { error: facts.drill.error }),
+          last: withAge(facts.drill.record?.last ?? null, now),
+          lastGood: withAge(facts.drill.record?.lastGood ?? null, now),
+        }
+      : null,
     schedules,
     problems: evaluation.problems,
   };
@@ -122,6 +142,19 @@ function standbyLine(s: StatusReport['standbys'][number]): string[] {
   const delay = s.state === 'down' ? '-' : s.replayDelaySeconds === null ? 'nothing replayed yet' : `${formatAge(s.replayDelaySeconds)}${s.caughtUp ? ' (caught up)' : ''}`;
   const seen = s.primaryView ? `${s.primaryView.state} ${s.primaryView.syncState}, ${s.primaryView.lagBytes ?? '?'} bytes behind` : 'not connected';
   return [s.name, s.state, delay, seen];
+}
+
+const seconds = (s: number | null): string => (s === null ? '-' : `${s.toFixed(1)} s`);
+
+function drillLines(d: NonNullable<StatusReport['drill']>, ago: (epoch: number) => string): string[] {
+  const out = [`restore drill (host ${d.host}):`];
+  if (d.error !== undefined) return [...out, `  cannot read: ${d.error}`];
+  const last = d.last;
+  if (!last) return [...out, '  none yet'];
+  out.push(`  last: ${iso(last.startedAt)} (${ago(last.startedAt)} ago), ${last.ok ? 'passed' : 'FAILED'}, backup ${last.backupLabel ?? '-'}, RTO ${seconds(last.rtoSeconds)}, RPO ${seconds(last.rpoSeconds)}`);
+  for (const c of last.checks) out.push(`    ${c.ok ? 'ok    ' : 'FAILED'} ${c.name}: ${c.detail}`);
+  if (!last.ok && d.lastGood) out.push(`  last passed: ${iso(d.lastGood.startedAt)} (${ago(d.lastGood.startedAt)} ago), RTO ${seconds(d.lastGood.rtoSeconds)}, RPO ${seconds(d.lastGood.rpoSeconds)}`);
+  return out;
 }
 
 /** The human view: one section per part, ages as 3m / 26h / 8d, problems last. */
@@ -155,6 +188,8 @@ export function renderText(r: StatusReport): string[] {
   else out.push(...table([['NODE', 'STATE', 'REPLAY DELAY', 'AS THE PRIMARY SEES IT'], ...r.standbys.map(standbyLine)]));
   // Below the table: an error line would stretch its columns.
   for (const s of r.standbys) if (s.error !== undefined) out.push(`  ${s.name} is ${s.state}: ${s.error}`);
+
+  if (r.drill) out.push('', ...drillLines(r.drill, ago));
 
   out.push('', 'schedules:');
   if (r.schedules.length === 0) out.push('  none');

@@ -2,5 +2,6 @@ export { provisionCluster } from './provision';
 export { backupStanza } from './backup';
 export { stanzaStatus } from './status';
 export { rebuildStandby } from './rebuild';
+export { restoreDrill } from './drill';
 export { restoreToHost } from './restore';
 export { recoverCluster, recoverPlan } from './recover';

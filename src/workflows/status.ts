@@ -13,10 +13,12 @@ const acts = proxyActivities<Activities>(quick);
 export async function stanzaStatus(spec: Spec): Promise<StatusFacts> {
   checkInput('stanzaStatus', spec);
   const standbys = spec.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
-  const [repository, primary, standbyFacts] = await Promise.all([
+  // Only specs with drills read the drill record: no spec before drills existed had one, so recorded histories replay unchanged.
+  const [repository, primary, standbyFacts, drill] = await Promise.all([
     acts.repositoryStatus.executeWithOptions(titled(quick, `pgbackrest info ${spec.stanza}`), [spec]),
     acts.primaryStatus.executeWithOptions(titled(quick, 'archiver and replication on the primary'), [spec]),
     Promise.all(standbys.map((node) => acts.standbyStatus.executeWithOptions(titled(quick, `recovery state of ${node}`), [spec, node]))),
+    spec.drills ? acts.drillStatus.executeWithOptions(titled(quick, `last restore drill of ${spec.stanza}`), [spec]) : undefined,
   ]);
-  return { stanza: spec.stanza, repository, primary, standbys: standbyFacts };
+  return { stanza: spec.stanza, repository, primary, standbys: standbyFacts, ...(drill && { drill }) };
 }

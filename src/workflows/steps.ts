@@ -6,7 +6,8 @@ export interface Changed {
   readonly detail: string;
 }
 
-function messageOf(e: unknown): string {
+/** The message a DBA acts on: an activity's own failure rather than Temporal's wrapper. */
+export function messageOf(e: unknown): string {
   if (e instanceof ActivityFailure && e.cause instanceof ApplicationFailure) return e.cause.message;
   return e instanceof Error ? e.message : String(e);
 }

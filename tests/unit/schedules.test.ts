@@ -28,6 +28,11 @@ function specWith(schedule: Record<string, string> | undefined): Spec {
   return parseSpec(JSON.stringify(raw), 'spec.json');
 }
 
+function withDrills(spec: Spec, schedule?: string, timezone?: string): Spec {
+  const drills = { host: 'drill-srv', dataDir: '/var/lib/postgresql/15/drill', port: 5433, ...(schedule && { schedule }), ...(timezone && { timezone }) };
+  return parseSpec(JSON.stringify({ ...spec, drills }), 'spec.json');
+}
+
 const ISSUE = { full: '30 1 * * 0', diff: '30 1 * * 1-6', timezone: 'UTC', catchupWindow: '1h' };
 
 /** What describe() returns for a schedule created from `o`, as observed on the dev server: the cron
@@ -83,6 +88,23 @@ describe('desired schedule from the spec', () => {
 
   test('a type without cron has no desired schedule', () => {
     assert.throws(() => desiredSchedule(specWith({ full: '0 2 * * *' }), 'incr'), /backups\.schedule\.incr is not set/);
+    assert.throws(() => desiredSchedule(withDrills(specWith(undefined)), 'drill'), /drills\.schedule is not set/);
+  });
+
+  test('the drill schedule: drill-<stanza> starts restoreDrill with the spec less every schedule timing', () => {
+    const spec = withDrills(specWith(ISSUE), '0 3 * * *', 'Europe/Paris');
+    const o = desiredSchedule(spec, 'drill');
+    assert.equal(o.scheduleId, 'drill-demo');
+    assert.equal(o.action.workflowId, 'drill-demo');
+    assert.equal(o.action.workflowType, 'restoreDrill');
+    assert.deepEqual(o.spec, { cronExpressions: ['0 3 * * * # cron 0 3 * * *'], timezone: 'Europe/Paris' });
+    const [arg] = o.action.args as [Spec];
+    assert.equal(arg.backups?.schedule, undefined);
+    assert.deepEqual(arg.drills, { host: 'drill-srv', dataDir: '/var/lib/postgresql/15/drill', port: 5433 });
+    assert.match(o.action.staticSummary!, /restore drill on drill-srv of stanza demo \(0 3 \* \* \* Europe\/Paris\)/);
+    // Editing the drill's cron leaves the backup schedules' arguments alone, and the other way round.
+    assert.equal(canonicalJson(desiredSchedule(withDrills(specWith(ISSUE), '0 4 * * *'), 'full').action.args), canonicalJson(desiredSchedule(spec, 'full').action.args));
+    assert.equal(canonicalJson(desiredSchedule(withDrills(specWith({ full: '0 1 * * *' }), '0 3 * * *', 'Europe/Paris'), 'drill').action.args), canonicalJson(o.action.args));
   });
 });
 
@@ -154,17 +176,20 @@ describe('the status schedule', () => {
 
 describe('plan of types', () => {
   test('types with a cron are kept, the others deleted', () => {
-    assert.deepEqual(planTypes(specWith(ISSUE)), { keep: ['full', 'diff'], remove: ['incr'] });
-    assert.deepEqual(planTypes(specWith({ incr: '0 * * * *' })), { keep: ['incr'], remove: ['full', 'diff'] });
+    assert.deepEqual(planTypes(specWith(ISSUE)), { keep: ['full', 'diff'], remove: ['incr', 'drill'] });
+    assert.deepEqual(planTypes(specWith({ incr: '0 * * * *' })), { keep: ['incr'], remove: ['full', 'diff', 'drill'] });
+    assert.deepEqual(planTypes(withDrills(specWith({ incr: '0 * * * *' }), '0 3 * * *')), { keep: ['incr', 'drill'], remove: ['full', 'diff'] });
+    assert.deepEqual(planTypes(withDrills(specWith(undefined))), { keep: [], remove: ['full', 'diff', 'incr', 'drill'] });
   });
 
   test('no schedule section: every type is deleted', () => {
-    assert.deepEqual(planTypes(specWith(undefined)), { keep: [], remove: ['full', 'diff', 'incr'] });
+    assert.deepEqual(planTypes(specWith(undefined)), { keep: [], remove: ['full', 'diff', 'incr', 'drill'] });
   });
 });
 
 describe('run outcome', () => {
-  test('the backup result says done or skipped; anything else is completed', () => {
+  test('the backup (or drill) result says done or skipped; anything else is completed', () => {
+    assert.deepEqual(outcomeOf({ status: 'done', summary: 'backup 20250101-013000F, RTO 9 s, RPO 0 s', drill: {} }), { status: 'done', detail: 'backup 20250101-013000F, RTO 9 s, RPO 0 s' });
     assert.deepEqual(outcomeOf({ status: 'done', backup: { label: '20250101-013000F' } }), { status: 'done', detail: '20250101-013000F' });
     assert.deepEqual(outcomeOf({ status: 'skipped', reason: 'backup-demo-full-x runs' }), { status: 'skipped', detail: 'backup-demo-full-x runs' });
     assert.deepEqual(outcomeOf(null), { status: 'completed' });

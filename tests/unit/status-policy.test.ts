@@ -6,11 +6,12 @@ import { parseArchiverRow, parseStandbyRow } from '../../src/activities/status';
 import { newestDroppedWal, type DroppedWal } from '../../src/facts/dropped-wal';
 import type { ArchiverFacts } from '../../src/facts/status';
 import { parseInfo } from '../../src/facts/pgbackrest-info';
-import { specSchema, type Spec } from '../../src/spec/schema';
+import type { Spec } from '../../src/spec/schema';
 import { formatAge } from '../../src/status/age';
 import { evaluate } from '../../src/status/policy';
 import { renderText, statusReport } from '../../src/status/render';
 import type { StatusFacts } from '../../src/facts/status';
+import { smallSpec } from './small-spec';
 
 const fixtures = resolve(__dirname, '../../../tests/fixtures');
 const info = (file: string) => parseInfo(readFileSync(`${fixtures}/pgbackrest/${file}`, 'utf8'))[0];
@@ -40,15 +41,7 @@ function facts(over: { archiver?: Partial<ArchiverFacts>; file?: string; reposit
 }
 
 function spec(maxAge?: { full?: string; any?: string }): Spec {
-  return specSchema.parse({
-    stanza: 'alpha',
-    ssh: { user: 'root', privateKeyFile: '/k', knownHostsFile: '/kh' },
-    repository: { host: 'backup-srv', user: 'pgbackrest', path: '/backup_space', retentionFull: 2 },
-    postgres: { version: 15, osUser: 'postgres', port: 5432, dataDir: '/d', binDir: '/b', control: { type: 'pg_ctl' } },
-    nodes: [{ name: 'pg1', role: 'primary' }],
-    replication: { user: 'replic_user', password: { env: 'PW' } },
-    ...(maxAge && { backups: { maxAge } }),
-  });
+  return smallSpec(maxAge && { backups: { maxAge } });
 }
 
 describe('status policy', () => {

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import { startProvision } from '../../src/client';
+import type { LabLayout } from '../../src/lab';
+import { TASK_QUEUE } from '../../src/paths';
+import type { Spec } from '../../src/spec/schema';
+import type { StatusReport } from '../../src/status/render';
+import type { DrillOutcome } from '../../src/workflows/drill';
+import { ProvisionFixture } from './fixture';
+import { runCli } from './harness';
+import { recordHistory } from './history';
+
+const LONG = { timeout: 10 * 60_000 };
+const CHECK = "select count(*) = 100 from drill_rows";
+
+/** A provisioned lab with the scratch host as drills.host, a table the spec's check counts, and helpers. */
+function drillLab(layout: LabLayout, prefix: string, subnet: string) {
+  const f = new ProvisionFixture(layout, prefix, subnet);
+  const dir = mkdtempSync(join(tmpdir(), 'stanzactl-drill-'));
+  const specFile = join(dir, 'spec.json');
+  const lab = {
+    f,
+    specFile,
+    spec: undefined as unknown as Spec,
+    writeSpec(spec: Spec, file = specFile) {
+      writeFileSync(file, JSON.stringify(spec));
+      return file;
+    },
+    cli: (args: string[], file = specFile) => runCli([...args, '--spec', file], f.workerEnv),
+    sh: (host: string, script: string, user?: string) => f.checks.sh(host, ['bash', '-c', script], user),
+    async status(): Promise<{ code: number; report: StatusReport }> {
+      const r = await lab.cli(['status', '--json']);
+      return { code: r.code, report: JSON.parse(r.stdout) as StatusReport };
+    },
+    /** What the drill left on the scratch host: its data directory's entries and whether a server listens on its port. */
+    async leftovers(): Promise<string> {
+      const d = lab.spec.drills!;
+      return (await lab.sh(f.scratch.name, `ls -A ${d.dataDir} 2>/dev/null | wc -l; ss -ltn 'sport = :${d.port}' | tail -n +2 | wc -l`)).replace(/\s+/g, ' ').trim();
+    },
+    restoreStarts: async () => ((await lab.sh(f.scratch.name, 'cat /var/log/pgbackrest/demo-restore.log 2>/dev/null || true')).match(/restore command begin/g) ?? []).length,
+  };
+  before(async () => {
+    await f.setUp();
+    const pg = f.spec.postgres;
+    lab.spec = {
+      ...f.spec,
+      drills: { host: f.scratch.ip, dataDir: pg.configDir ? '/var/lib/postgresql/15/drill' : '/var/lib/edb/as15/drill', port: 5433, checks: [CHECK] },
+      backups: { ...f.spec.backups, maxAge: { drill: '8d' } },
+    };
+    lab.writeSpec(lab.spec);
+    await (await startProvision(f.client, f.spec)).result();
+    await f.checks.psql('pg1-srv', 'CREATE TABLE drill_rows AS SELECT generate_series(1, 100) AS i');
+  });
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await f.teardown();
+  });
+  return lab;
+}
+
+describe('restore drills (Debian layout)', { timeout: 60 * 60_000 }, () => {
+  const lab = drillLab('debian', 'stwa', '10.231.216.0/24');
+  const { f } = lab;
+
+  test('a drill host that is a node is refused, by validate, by drill and by the workflow itself; nothing changes', LONG, async () => {
+    const onNode = { ...lab.spec, drills: { ...lab.spec.drills!, host: f.spec.nodes[1].host! } };
+    const file = lab.writeSpec(onNode, join(tmpdir(), `stanzactl-drill-node-${process.pid}.json`));
+    try {
+      const pg2Started = await f.checks.psql('pg2-srv', 'SELECT pg_postmaster_start_time()');
+      for (const args of [['validate'], ['drill']]) {
+        const r = await lab.cli(args, file);
+        assert.equal(r.code, 2, r.stdout + r.stderr);
+        assert.match(r.stderr, /drills.*pg2-srv/);
+      }
+      // A client other than the CLI: the workflow refuses before any activity.
+      await assert.rejects(
+        f.client.workflow.execute('restoreDrill', { taskQueue: TASK_QUEUE, workflowId: `drill-refused-${process.pid}`, args: [onNode] }),
+        (e: unknown) => e instanceof WorkflowFailedError && /InvalidSpec|pg2-srv/.test(`${(e.cause as Error).message} ${(e.cause as { type?: string }).type}`),
+      );
+      assert.equal(await f.checks.psql('pg2-srv', 'SELECT pg_postmaster_start_time()'), pg2Started, 'pg2-srv untouched');
+      assert.equal(await lab.restoreStarts(), 0, 'no restore ran anywhere');
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+
+  test('a drill passes, reports RTO and RPO, removes its copy, and status --json shows it', LONG, async () => {
+    const r = await lab.cli(['drill']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /restore drill on .*: passed; backup \d{8}-\d{6}F\S*, RTO [\d.]+ s, RPO [\d.]+ s/);
+    for (const check of ['restore', 'accepting connections', 'marker', 'pg_amcheck', 'check 1', 'pg_checksums', 'pgbackrest verify']) {
+      assert.match(r.stdout, new RegExp(`ok +${check}:`), `${check} passed`);
+    }
+    assert.equal(await lab.leftovers(), '0 0', 'the copy is stopped and its directory emptied');
+    const { code, report } = await lab.status();
+    assert.equal(code, 0, JSON.stringify(report.problems));
+    const last = report.drill?.last;
+    assert.ok(last?.ok, JSON.stringify(report.drill));
+    assert.ok(last.rtoSeconds !== null && last.rtoSeconds > 0, `RTO ${last.rtoSeconds}`);
+    assert.ok(last.rpoSeconds !== null && last.rpoSeconds >= 0 && last.rpoSeconds < 60, `RPO ${last.rpoSeconds}`);
+    assert.deepEqual(report.drill?.lastGood?.runId, last.runId);
+    recordHistory(f.temporal.address, last.workflowId, 'drill');
+    console.log(`drill (debian): RTO ${last.rtoSeconds} s, RPO ${last.rpoSeconds} s, backup ${last.backupLabel}`);
+  });
+
+  test('a scheduled drill fires and its RTO/RPO appear in status --json', LONG, async () => {
+    const scheduled = lab.writeSpec({ ...lab.spec, drills: { ...lab.spec.drills!, schedule: '0 3 * * *' } }, join(tmpdir(), `stanzactl-drill-sched-${process.pid}.json`));
+    try {
+      let r = await lab.cli(['schedule', 'apply'], scheduled);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /drill-demo: created \(0 3 \* \* \* UTC\)/);
+      r = await lab.cli(['schedule', 'trigger', '--type', 'drill'], scheduled);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const workflowId = /started workflow (\S+)/.exec(r.stdout)?.[1];
+      assert.ok(workflowId?.startsWith('drill-demo-'), r.stdout);
+      const outcome = (await f.client.workflow.getHandle(workflowId!).result()) as DrillOutcome;
+      recordHistory(f.temporal.address, workflowId!, 'drill-scheduled');
+      const { report } = await lab.status();
+      assert.equal(report.drill?.last?.workflowId, workflowId);
+      assert.equal(report.drill?.last?.rtoSeconds, outcome.drill.rtoSeconds);
+      assert.equal(report.drill?.last?.rpoSeconds, outcome.drill.rpoSeconds);
+      assert.ok(report.schedules.some((s) => s.type === 'drill' && s.id === 'drill-demo'), JSON.stringify(report.schedules));
+      r = await lab.cli(['schedule', 'list'], scheduled);
+      assert.match(r.stdout, new RegExp(`ran .* ${workflowId}: done \\(backup .*RTO`));
+    } finally {
+      // The spec without drills.schedule: apply deletes the drill schedule.
+      const r = await lab.cli(['schedule', 'apply']);
+      assert.match(r.stdout, /drill-demo: deleted/);
+      rmSync(scheduled, { force: true });
+    }
+  });
+
+  test('worker SIGKILL mid-restore in a drill: one restore, the drill completes', LONG, async () => {
+    const before = await lab.restoreStarts();
+    const handle = await f.client.workflow.start('restoreDrill', { taskQueue: TASK_QUEUE, workflowId: `drill-demo-kill-${process.pid}`, args: [lab.spec] });
+    let open = true;
+    const result = handle.result().finally(() => (open = false));
+    await f.runStarted(f.scratch.name, handle.firstExecutionRunId, 'restoreCopy', () => open);
+    await f.crashWorker();
+    const outcome = (await result) as DrillOutcome;
+    assert.ok(outcome.drill.ok, JSON.stringify(outcome.drill.checks));
+    assert.equal(await lab.restoreStarts(), before + 1, 'pgBackRest restored once: the retry re-attached');
+  });
+
+  test('a byte flipped in a backup file fails the drill red, naming the file; status exits 1', LONG, async () => {
+    const repo = f.spec.repository;
+    // The newest backup's largest relation file in the postgres database: restored by every drill.
+    const file = (await lab.sh('backup-srv', `cd ${repo.path}/backup/demo/latest/pg_data/base/5 && ls -S | head -1`)).trim();
+    const path = `${repo.path}/backup/demo/latest/pg_data/base/5/${file}`;
+    await lab.sh('backup-srv', `cp -p ${path} /root/flip.orig && printf '\\x42' | dd of=${path} bs=1 seek=100 conv=notrunc 2>/dev/null`);
+    try {
+      const r = await lab.cli(['drill']);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const name = `pg_data/base/5/${file}`;
+      assert.match(r.stdout, /restore drill on .*: FAILED/);
+      // pgBackRest's restore says only what broke (zlib, checksum); verify, run after it, names the file.
+      assert.match(r.stdout, /FAILED restore: pgBackRest on .* failed with \w+Error/);
+      assert.match(r.stdout, new RegExp(`FAILED pgbackrest verify: invalid checksum '\\S+/pg_data/base/5/${file}'`));
+      assert.match(r.stderr, /drill failed: restore drill of demo on .* failed: restore: /);
+      assert.equal(await lab.leftovers(), '0 0', 'the failed copy is removed too');
+      const { code, report } = await lab.status();
+      assert.equal(code, 1);
+      assert.ok(report.problems.some((p) => p.includes('the last restore drill') && p.includes(name)), JSON.stringify(report.problems));
+      assert.equal(report.drill?.lastGood?.ok, true, 'the last passed drill is still shown');
+    } finally {
+      await lab.sh('backup-srv', `cp -p /root/flip.orig ${path}`);
+    }
+  });
+
+  test('a WAL segment removed from the archive fails the drill red, naming it; status exits 1', LONG, async () => {
+    // Segments after the newest backup: the restore needs them to reach the end of the archive.
+    let segments: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      segments.push(await f.checks.psql('pg1-srv', `INSERT INTO drill_rows VALUES (${1000 + i}); SELECT pg_walfile_name(pg_switch_wal())`));
+    }
+    segments = segments.map((s) => s.split('\n').pop()!);
+    const gone = segments[1];
+    const archive = `${f.spec.repository.path}/archive/demo/15-1/${gone.slice(0, 16)}`;
+    await lab.sh('backup-srv', `for i in $(seq 1 100); do ls ${archive}/${segments[2]}-* >/dev/null 2>&1 && break; sleep 0.2; done; mv ${archive}/${gone}-* /root/`);
+    try {
+      const r = await lab.cli(['drill']);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, new RegExp(`FAILED marker: .*WAL segment ${gone} is missing`));
+      assert.match(r.stdout, new RegExp(`FAILED pgbackrest verify: WAL missing from the archive \\(15-1\\): ${gone}`));
+      const { code, report } = await lab.status();
+      assert.equal(code, 1);
+      assert.ok(report.problems.some((p) => p.includes(gone)), JSON.stringify(report.problems));
+    } finally {
+      await lab.sh('backup-srv', `mv /root/${gone}-* ${archive}/`);
+    }
+  });
+});
+
+describe('restore drills (EDB-like layout)', { timeout: 30 * 60_000 }, () => {
+  const lab = drillLab('edb', 'stwb', '10.231.217.0/24');
+
+  test('a drill passes and status --json shows RTO and RPO', LONG, async () => {
+    const r = await lab.cli(['drill']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /ok +pg_amcheck:/);
+    assert.match(r.stdout, /ok +check 1:/);
+    assert.equal(await lab.leftovers(), '0 0');
+    const { code, report } = await lab.status();
+    assert.equal(code, 0, JSON.stringify(report.problems));
+    assert.ok(report.drill?.last?.ok && report.drill.last.rtoSeconds! > 0, JSON.stringify(report.drill));
+    console.log(`drill (edb): RTO ${report.drill.last.rtoSeconds} s, RPO ${report.drill.last.rpoSeconds} s`);
+  });
+});
