@@ -2,14 +2,15 @@ import { Context, type Info } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import type { BackupRun } from '../activities/backup';
+import type { DrillFacts, DrillResult } from '../facts/drill';
 import type { PrimaryFacts, RepositoryFacts, StandbyFacts } from '../facts/status';
 import type { BackupType, Spec } from '../spec/schema';
 import type { Observations } from '../status/observations';
 import { rebuildWorkflowId } from '../workflow-ids';
 
 /**
- * Feeds the worker's gauges from the activities it runs: the results the status activities, runBackup
- * and a rebuild's last step return anyway, and their final failures. Nothing is added to any
+ * Feeds the worker's gauges from the activities it runs: the results the status activities, runBackup,
+ * a drill's record and a rebuild's last step return or take anyway, and their final failures. Nothing is added to any
  * workflow, so their command order (and every recorded history) stays as it was, and it costs no
  * I/O. What another worker ran, this one does not see (README: several workers).
  */
@@ -43,6 +44,14 @@ function record(o: Observations, info: Info, args: unknown[], nowMs: number, res
       return;
     case 'standbyStatus':
       if (ok) o.standby(spec.stanza, result.value as StandbyFacts, now);
+      return;
+    case 'drillStatus': {
+      const record = ok ? (result.value as DrillFacts).record : null;
+      if (record) o.drillRecord(spec.stanza, record);
+      return;
+    }
+    case 'recordDrill':
+      if (ok) o.drillRun(spec.stanza, args[1] as DrillResult);
       return;
     case 'runBackup': {
       if (!ok && !isFinalFailure(info, result.error)) return;

@@ -80,6 +80,11 @@ export const GAUGES: readonly Gauge[] = [
   gauge('stanzactl_standby_replay_lag_seconds', "pg_stat_replication.replay_lag on the primary (0 when caught up and idle)", (o) => replication(o, replayLagSeconds)),
   gauge('stanzactl_rebuild_last_success', '1 when the last rebuild of the node that this process saw end succeeded, 0 when it failed', (o) => runs(o.rebuilds, 'node', (r) => flag(r.ok))),
   gauge('stanzactl_rebuild_last_timestamp_seconds', 'When that rebuild ended', (o) => runs(o.rebuilds, 'node', (r) => r.at)),
+  gauge('stanzactl_drill_last_timestamp_seconds', 'When the last restore drill started', (o) => one(o.drills?.last.startedAt)),
+  gauge('stanzactl_drill_last_success', '1 when the last restore drill passed, 0 when it failed (a damaged backup or WAL, a check)', (o) => one(o.drills && flag(o.drills.last.ok))),
+  gauge('stanzactl_drill_last_passed_timestamp_seconds', 'When the last restore drill that passed started (the spec\'s maxAge.drill)', (o) => one(o.drills?.lastGood?.startedAt)),
+  gauge('stanzactl_drill_rto_seconds', 'Recovery time of the last passed drill: restore start to the copy accepting connections', (o) => one(o.drills?.lastGood?.rtoSeconds)),
+  gauge('stanzactl_drill_rpo_seconds', 'Recovery point of the last passed drill: drill start less the newest recovered transaction\'s commit time', (o) => one(o.drills?.lastGood?.rpoSeconds)),
   gauge('stanzactl_status_observed_timestamp_seconds', 'When this process last read the part (part="repository"|"primary"|"standby")', (o) => parts(o, (at) => at)),
   gauge('stanzactl_status_read_ok', '1 when that read succeeded, 0 when the host could not be read', (o) => parts(o, (_at, ok) => flag(ok))),
 ];

@@ -1,3 +1,4 @@
+import { nextRecord, type DrillRecord, type DrillResult } from '../facts/drill';
 import type { BackupInfo } from '../facts/pgbackrest-info';
 import type { PrimaryFacts, RepositoryFacts, StandbyFacts, StatusFacts } from '../facts/status';
 import type { BackupType } from '../spec/schema';
@@ -46,6 +47,8 @@ export interface StanzaObservations {
   readonly backupRuns: Map<BackupType, RunOutcome>;
   /** Keyed by node name. */
   readonly rebuilds: Map<string, RunOutcome>;
+  /** The last restore drill and the last that passed, from a status read of the drill record or a drill this process recorded. */
+  drills?: DrillRecord;
 }
 
 export function backupSummary(b: BackupInfo): BackupSummary {
@@ -66,6 +69,7 @@ export class Observations {
     o.repository(facts.stanza, facts.repository, at);
     o.primary(facts.stanza, facts.primary, at);
     for (const s of facts.standbys) o.standby(facts.stanza, s, at);
+    if (facts.drill?.record) o.drillRecord(facts.stanza, facts.drill.record);
     return o;
   }
 
@@ -113,5 +117,16 @@ export class Observations {
 
   rebuild(stanza: string, node: string, outcome: RunOutcome): void {
     this.of(stanza).rebuilds.set(node, outcome);
+  }
+
+  /** The drill record as the repository host keeps it (a status read). */
+  drillRecord(stanza: string, record: DrillRecord): void {
+    this.of(stanza).drills = record;
+  }
+
+  /** A drill this process recorded: the last one, and the last passed one when it passed. */
+  drillRun(stanza: string, result: DrillResult): void {
+    const o = this.of(stanza);
+    o.drills = nextRecord(o.drills ?? null, result);
   }
 }

@@ -201,3 +201,20 @@ test('metrics addresses: host:port and [ipv6]:port', () => {
   assert.deepEqual(parseListenAddress('worker.example:80'), { host: 'worker.example', port: 80 });
   for (const bad of ['9464', ':9464', '127.0.0.1:0', '127.0.0.1:70000', '::1:9464', 'a b:1']) assert.throws(() => parseListenAddress(bad), /expected host:port/, bad);
 });
+
+test('drills: the last one and the last passed one, from the record a status read finds or a drill this process recorded', () => {
+  const drill = (ok: boolean, startedAt: number) => ({
+    stanza: 'alpha', workflowId: 'drill-alpha', runId: 'r', host: 'drill1', startedAt, endedAt: startedAt + 60, ok,
+    backupLabel: '20261125-120000F', rtoSeconds: ok ? 31.5 : null, rpoSeconds: ok ? 0 : null, checks: [], failure: ok ? null : 'pgbackrest verify: invalid checksum',
+  });
+  const o = Observations.fromStatus({ ...FACTS, drill: { host: 'repo1', record: { last: drill(true, 1795600000), lastGood: drill(true, 1795600000) } } }, 1795608000);
+  const gauges = (name: string) => lines(renderMetrics(o, 1795608200_000), name);
+  assert.deepEqual(gauges('stanzactl_drill_rto_seconds'), ['stanzactl_drill_rto_seconds{stanza="alpha"} 31.5']);
+  assert.deepEqual(gauges('stanzactl_drill_rpo_seconds'), ['stanzactl_drill_rpo_seconds{stanza="alpha"} 0']);
+  o.drillRun('alpha', drill(false, 1795608100));
+  assert.deepEqual(gauges('stanzactl_drill_last_success'), ['stanzactl_drill_last_success{stanza="alpha"} 0']);
+  assert.deepEqual(gauges('stanzactl_drill_last_timestamp_seconds'), ['stanzactl_drill_last_timestamp_seconds{stanza="alpha"} 1795608100']);
+  // A failed drill measures nothing: RTO and RPO stay those of the last passed one.
+  assert.deepEqual(gauges('stanzactl_drill_last_passed_timestamp_seconds'), ['stanzactl_drill_last_passed_timestamp_seconds{stanza="alpha"} 1795600000']);
+  assert.deepEqual(gauges('stanzactl_drill_rto_seconds'), ['stanzactl_drill_rto_seconds{stanza="alpha"} 31.5']);
+});
