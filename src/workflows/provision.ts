@@ -67,14 +67,18 @@ export async function provisionCluster(spec: Spec): Promise<ProvisionResult> {
   let full: FullBackupResult;
   let states: StandbyState[];
   if (patched(STEPS_OVERLAPPED)) {
-    // Each step waits only for what it needs. The primary's archive_command names the stanza: it is
-    // set once pgbackrest.conf (and the primary's pgBackRest log dir) is in place. stanza-create
-    // needs all of it; the standbys are prepared and replication opened while the backup runs.
+    // Each step waits only for what it needs; stanza-create needs all of the first ones, and the
+    // standbys are prepared and replication opened while the backup runs. The primary's
+    // archive_command names the stanza: on a running cluster it archives at once, so it is set
+    // only once pgbackrest.conf says where that stanza's repository is. A cluster created now has
+    // next to no WAL, so its creation and start go beside the rest: should a segment be pushed
+    // before the conf is there, the push fails and PostgreSQL repeats it (a repository of another
+    // cluster refuses it).
     const dirs = spec.nodes.map((n) => nodeDirectories(n.name));
     const repository = repositoryHost();
     const conf = repository.then(pgbackrestConf);
-    const primaryDirs = dirs[spec.nodes.findIndex((n) => n.role === 'primary')];
-    const [primary] = await Promise.all([Promise.all([conf, primaryDirs]).then(primaryCluster), repository.then(sshTrust), ...dirs]);
+    const archiving = pre.primary.exists ? Promise.all([conf, dirs[spec.nodes.findIndex((n) => n.role === 'primary')]]) : Promise.resolve();
+    const [primary] = await Promise.all([archiving.then(primaryCluster), repository.then(sshTrust), conf, ...dirs]);
     await stanzaCreate();
     let plans: StandbyPlan[];
     [full, , plans] = await Promise.all([fullBackup(), replicationAccess(), Promise.all(standbys.map((n) => prepared(n, primary.systemId)))]);
