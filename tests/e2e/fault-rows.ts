@@ -15,7 +15,9 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; o
     ensureNodeDirectories: { command: 'mkdir -p' },
     ensureSshTrust: { output: '^created$' },
     ensurePgbackrestConf: { command: 'mktemp' },
-    ensurePrimary: { command: 'pg_createcluster|initdb' },
+    // A new cluster is created beside the first steps, whose kills may take down the attempt that
+    // created it: the retry's first change is then the start.
+    ensurePrimary: { command: 'pg_createcluster|initdb|pg_ctlcluster .* start' },
     ensureStanza: { command: 'stanza-create' },
     checkStanza: {},
     ensureFullBackup: { command: 'stanzactl-run' },
