@@ -60,6 +60,7 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
     // profiles' 5 s), which would leave a live attempt 1 s of slack; once a second leaves it 4 s.
     maxHeartbeatThrottleInterval: '1 second',
   });
+  faults?.ready();
   return {
     worker,
     close: async () => {

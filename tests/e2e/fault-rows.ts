@@ -16,8 +16,9 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; o
     ensureSshTrust: { output: '^created$' },
     ensurePgbackrestConf: { command: 'mktemp' },
     // A new cluster is created beside the first steps, whose kills may take down the attempt that
-    // created it: the retry's first change is then the start.
-    ensurePrimary: { command: 'pg_createcluster|initdb|pg_ctlcluster .* start' },
+    // created (and started: the postmaster outlives a killed pg_ctlcluster) it: the retry then
+    // changes nothing, and is killed after reading the settings.
+    ensurePrimary: { command: 'pg_createcluster|initdb|pg_ctlcluster .* start|FROM pg_settings' },
     ensureStanza: { command: 'stanza-create' },
     checkStanza: {},
     ensureFullBackup: { command: 'stanzactl-run' },
