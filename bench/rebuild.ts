@@ -3,7 +3,8 @@ import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { startProvision } from '../src/client';
 import type { DeltaBy } from '../src/activities/standby';
 import { TASK_QUEUE } from '../src/paths';
-import { rebuildWorkflowId, type RebuildResult } from '../src/workflows/rebuild';
+import { rebuildWorkflowId } from '../src/workflow-ids';
+import type { RebuildResult } from '../src/workflows/rebuild';
 import { ProvisionFixture } from '../tests/e2e/fixture';
 
 /**

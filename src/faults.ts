@@ -20,7 +20,7 @@ import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { describe, type Command } from './remote/command';
+import { describe, type Command } from './shell/command';
 import type { HostAddress, Remote, RunOptions, RunResult } from './remote/types';
 
 export type FaultPoint = 'a' | 'b';
@@ -66,6 +66,8 @@ function currentActivity(): (ActivityRef & { workflowType: string }) | undefined
   } catch {
     return undefined; // not inside an activity
   }
+  // Fault plans name workflow steps; a standalone activity is none of them.
+  if (info.workflowType === undefined || info.workflowExecution === undefined) return undefined;
   return {
     workflowType: info.workflowType,
     workflowId: info.workflowExecution.workflowId,

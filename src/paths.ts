@@ -23,11 +23,3 @@ export function temporalCli(): string {
 }
 
 export const TASK_QUEUE = 'stanzactl';
-
-export function temporalAddress(): string {
-  return process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-}
-
-export function temporalNamespace(): string {
-  return process.env.TEMPORAL_NAMESPACE ?? 'default';
-}

@@ -1,20 +1,32 @@
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { FaultHook } from './faults';
-import { TASK_QUEUE, temporalAddress, temporalNamespace } from './paths';
+import { connectTemporal, temporalTarget, type TemporalTarget } from './connection';
+import { TASK_QUEUE } from './paths';
+import { recordingInterceptor } from './metrics/recorder';
+import { serveMetrics } from './metrics/server';
 import { hostAwayBudgetMs } from './remote/away';
 import { SshPool } from './remote/ssh-pool';
 import type { Spec } from './spec/schema';
+import type { Observations } from './status/observations';
+import { describeLimits, workerLimits, type WorkerLimits } from './worker-limits';
 
 /** One SSH pool per distinct SSH settings, shared by all activities of this worker. */
-export function sshPools(): { remoteFor: (ssh: Spec['ssh']) => SshPool; closeAll: () => Promise<void> } {
+export function sshPools(limits: Pick<WorkerLimits, 'sshChannelsPerConnection' | 'sshConnectionsPerHost'> = workerLimits()): { remoteFor: (ssh: Spec['ssh']) => SshPool; closeAll: () => Promise<void> } {
   const pools = new Map<string, SshPool>();
   return {
     remoteFor(ssh) {
       const key = JSON.stringify([ssh.user, ssh.privateKeyFile, ssh.knownHostsFile, ssh.port ?? 22]);
       let pool = pools.get(key);
       if (!pool) {
-        pool = new SshPool({ user: ssh.user, privateKeyFile: ssh.privateKeyFile, knownHostsFile: ssh.knownHostsFile, port: ssh.port });
+        pool = new SshPool({
+          user: ssh.user,
+          privateKeyFile: ssh.privateKeyFile,
+          knownHostsFile: ssh.knownHostsFile,
+          port: ssh.port,
+          maxChannelsPerConnection: limits.sshChannelsPerConnection,
+          maxConnectionsPerHost: limits.sshConnectionsPerHost,
+        });
         pools.set(key, pool);
       }
       return pool;
@@ -27,11 +39,17 @@ export function sshPools(): { remoteFor: (ssh: Spec['ssh']) => SshPool; closeAll
 }
 
 export interface WorkerSettings {
-  readonly address?: string;
-  readonly namespace?: string;
+  /** The server and namespace; by default Temporal's environment configuration (src/connection.ts). */
+  readonly target?: TemporalTarget;
   readonly taskQueue?: string;
   /** Prebuilt bundle (tests build it once); by default the workflows are bundled at start. */
   readonly workflowBundle?: WorkerOptions['workflowBundle'];
+  /** By default from the environment (src/worker-limits.ts). */
+  readonly limits?: WorkerLimits;
+  /** host:port of the Prometheus endpoint (src/metrics); default STANZACTL_METRICS_ADDRESS, off when neither is set. */
+  readonly metricsAddress?: string;
+  /** Where the activities' results feed the gauges; set by runWorker when metrics are on. */
+  readonly observations?: Observations;
 }
 
 /**
@@ -43,26 +61,40 @@ function bundleFromEnv(): WorkerOptions['workflowBundle'] | undefined {
   return codePath ? { codePath } : undefined;
 }
 
-export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Worker; close: () => Promise<void> }> {
-  const connection = await NativeConnection.connect({ address: s.address ?? temporalAddress() });
-  const pools = sshPools();
+export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Worker; target: TemporalTarget; close: () => Promise<void> }> {
+  const limits = s.limits ?? workerLimits();
+  const target = s.target ?? temporalTarget();
+  const connection = await connectTemporal(target);
+  const pools = sshPools(limits);
   // Test-only (src/faults.ts): absent unless STANZACTL_FAULTS names a fault plan.
   const faults = FaultHook.fromEnv();
   const bundle = s.workflowBundle ?? bundleFromEnv();
   const worker = await Worker.create({
     connection,
-    namespace: s.namespace ?? temporalNamespace(),
+    namespace: target.namespace,
     taskQueue: s.taskQueue ?? TASK_QUEUE,
     ...(bundle ? { workflowBundle: bundle } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({ remoteFor: faults ? (ssh) => faults.remote(pools.remoteFor(ssh)) : pools.remoteFor }),
-    ...(faults ? { interceptors: { activity: [faults.interceptor] } } : {}),
+    interceptors: { activity: [...(faults ? [faults.interceptor] : []), ...(s.observations ? [recordingInterceptor(s.observations)] : [])] },
     // The SDK sends an activity's heartbeats at most every 0.8 x heartbeatTimeout (4 s of the
     // profiles' 5 s), which would leave a live attempt 1 s of slack; once a second leaves it 4 s.
     maxHeartbeatThrottleInterval: '1 second',
+    // Bounds chosen in src/worker-limits.ts (README "Workers: concurrency, several workers").
+    maxConcurrentActivityTaskExecutions: limits.maxActivities,
+    maxConcurrentWorkflowTaskExecutions: limits.maxWorkflowTasks,
+    maxCachedWorkflows: limits.maxCachedWorkflows,
+    // No workflow schedules local activities: every step is an ordinary activity, so the server
+    // retries it on any worker and the history shows it. One slot instead of the SDK's 100.
+    maxConcurrentLocalActivityExecutions: 1,
+    // A workflow task waits this long on the sticky queue of the worker that ran the run before
+    // (10 s by default) before any worker may take it. When that worker was killed, this delays
+    // every next step of its runs; another worker replays the short history in milliseconds.
+    stickyQueueScheduleToStartTimeout: '3 seconds',
   });
   faults?.ready();
   return {
     worker,
+    target,
     close: async () => {
       await pools.closeAll();
       await connection.close();
@@ -74,11 +106,20 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
 export async function runWorker(s: WorkerSettings = {}): Promise<void> {
   // A bad setting must stop the worker now, not fail the first backup hours later.
   const awaySeconds = hostAwayBudgetMs() / 1000;
-  const { worker, close } = await createWorker(s);
-  console.log(`stanzactl worker polling task queue ${s.taskQueue ?? TASK_QUEUE} at ${s.address ?? temporalAddress()} (namespace ${s.namespace ?? temporalNamespace()}; hosts may be away ${awaySeconds} s during a backup or restore)`);
+  const limits = s.limits ?? workerLimits();
+  const metricsAddress = s.metricsAddress ?? (process.env.STANZACTL_METRICS_ADDRESS || undefined);
+  // Before the worker connects: the SDK's runtime takes its metrics exporter at installation.
+  const metrics = metricsAddress ? await serveMetrics(metricsAddress) : undefined;
+  // Closed also when the worker cannot start: a listening endpoint would keep the process alive.
   try {
-    await worker.run();
+    const { worker, target, close } = await createWorker({ ...s, limits, observations: metrics?.observations });
+    console.log(`stanzactl worker polling task queue ${s.taskQueue ?? TASK_QUEUE} at ${target.description} (hosts may be away ${awaySeconds} s during a backup or restore; ${describeLimits(limits)}${metrics ? `; metrics at ${metrics.url}` : ''})`);
+    try {
+      await worker.run();
+    } finally {
+      await close();
+    }
   } finally {
-    await close();
+    await metrics?.close();
   }
 }

@@ -3,6 +3,7 @@ import { Context, type Info } from '@temporalio/activity';
 import type { AttemptTag } from '../remote/command-record';
 import { RemoteTimeoutError } from '../remote/errors';
 import type { HostAddress, Remote, RunOptions } from '../remote/types';
+import { scheduledBy } from './scheduled-by';
 
 /**
  * What a command needs to die with its attempt: killing its process group and reporting the
@@ -12,8 +13,8 @@ import type { HostAddress, Remote, RunOptions } from '../remote/types';
 const KILL_MARGIN_MS = 5_000;
 
 /** Same for every attempt of one activity in one workflow run, different between them. */
-export function attemptKey(info: Pick<Info, 'workflowExecution' | 'activityId'>): string {
-  const { workflowId, runId } = info.workflowExecution;
+export function attemptKey(info: Pick<Info, 'workflowExecution' | 'activityType' | 'activityId'>): string {
+  const { workflowId, runId } = scheduledBy(info);
   return createHash('sha256').update(`${workflowId}\0${runId}\0${info.activityId}`).digest('hex').slice(0, 32);
 }
 

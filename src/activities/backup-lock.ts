@@ -1,4 +1,4 @@
-import { script, type Command } from '../remote/command';
+import { script, type Command } from '../shell/command';
 
 /**
  * One backup of a stanza at a time, whoever asks (CLI, schedule, trigger): a lock directory on the

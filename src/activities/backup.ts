@@ -1,11 +1,10 @@
 import { Context } from '@temporalio/activity';
-import { cmd } from '../remote/command';
+import { cmd } from '../shell/command';
 import { copiedFrom, copyPercent, newBackupLabel } from '../facts/pgbackrest-output';
 import { describeFree, parseDfBytes } from '../facts/disk-space';
 import type { HostAddress } from '../remote/types';
 import { primaryNode } from '../spec/load';
 import type { BackupType, Spec } from '../spec/schema';
-import type { BackupDetails } from '../workflows/backup';
 import { streamingStandbys } from './cluster-state';
 import { pollDetached, stopDetached } from '../remote/detached';
 import { runDetachedPgbackrest, runKey, runKeyOf } from './detached-run';
@@ -13,10 +12,25 @@ import { refuse } from './failures';
 import { describeHolder, isOwner, isStale, LOCKS, lockScripts, parseClaim, parseHolder, type LockOwner } from './backup-lock';
 import { nodeAddress, repoHost } from './hosts';
 import { reportProgress } from './heartbeat';
+import { scheduledBy } from './scheduled-by';
 import type { HostOps } from './host-ops';
 import { PgbackrestError, pgbackrestCommand } from './pgbackrest';
 import { stanzaInfo } from './stanza';
 import type { StepResult } from './types';
+
+/** A finished backup as `pgbackrest info` reports it; sizes in bytes, times in epoch seconds. */
+export interface BackupDetails {
+  readonly label: string;
+  readonly type: BackupType;
+  readonly databaseSize: number;
+  readonly deltaSize: number;
+  readonly repoSize: number;
+  readonly repoDeltaSize: number;
+  readonly startedAt: number;
+  readonly stoppedAt: number;
+  readonly walStart: string;
+  readonly walStop: string;
+}
 
 export type BackupOwner = LockOwner;
 
@@ -47,7 +61,7 @@ export async function claimBackupLock(ops: HostOps, spec: Spec, owner: BackupOwn
  * retry came back after its claim went stale): pgBackRest must never start beside the new holder.
  */
 async function renewBackupLock(ops: HostOps, spec: Spec): Promise<void> {
-  const { workflowId, runId } = Context.current().info.workflowExecution;
+  const { workflowId, runId } = scheduledBy(Context.current().info);
   const host = repoHost(spec);
   const out = (await ops.must(host, lockScripts.refresh(LOCKS, spec.stanza, { workflowId, runId }))).trim();
   if (out === 'held') return;

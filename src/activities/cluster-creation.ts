@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { script, type Arg } from '../remote/command';
+import { script, type Arg } from '../shell/command';
 import { check } from '../remote/ssh-pool';
 import type { HostAddress } from '../remote/types';
 import { refuse } from './failures';
@@ -16,7 +16,7 @@ import type { HostOps } from './host-ops';
  */
 const PENDING = '/var/lib/stanzactl/pending';
 
-export type CreationKind = 'primary-cluster' | 'standby-config';
+export type CreationKind = 'primary-cluster' | 'standby-config' | 'copy-config';
 
 export function creationMarker(kind: CreationKind, dataDir: string): string {
   return `${PENDING}/${kind}-${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`;

@@ -1,4 +1,4 @@
-import { asUser, script } from '../remote/command';
+import { asUser, script } from '../shell/command';
 import type { HostAddress } from '../remote/types';
 import { parseControlData } from '../facts/postgres';
 import { psqlCommand, statusCommand } from '../render/postgres-control';

@@ -1,11 +1,12 @@
 import { Context } from '@temporalio/activity';
 import { hostAwayBudgetMs, whileAway } from '../remote/away';
-import type { Command } from '../remote/command';
+import type { Command } from '../shell/command';
 import { clearDetached, pollDetached, startOrAttach, waitDetached } from '../remote/detached';
 import type { HostAddress } from '../remote/types';
 import { reportProgress } from './heartbeat';
 import type { HostOps } from './host-ops';
 import { PgbackrestError } from './pgbackrest';
+import { scheduledBy } from './scheduled-by';
 
 /**
  * A key that stays the same across retries of one activity in one workflow run, so a retry after a
@@ -13,7 +14,8 @@ import { PgbackrestError } from './pgbackrest';
  */
 export function runKey(host: HostAddress): string {
   const info = Context.current().info;
-  return runKeyOf(info.workflowExecution.workflowId, info.workflowExecution.runId, info.activityType, host);
+  const { workflowId, runId } = scheduledBy(info);
+  return runKeyOf(workflowId, runId, info.activityType, host);
 }
 
 /** The run key another workflow run's activity uses, e.g. to ask whether its backup still runs. */
@@ -31,6 +33,8 @@ export interface DetachedOutcome {
   /** An earlier attempt's run had already ended when this one attached: this attempt changed nothing. */
   readonly finishedBefore: boolean;
   readonly output: string;
+  /** When the run started on its host (ISO 8601, whole seconds): the start of a run this attempt re-attached to. */
+  readonly startedAt?: string;
 }
 
 /**
@@ -65,7 +69,7 @@ export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, com
     onAway,
     onProgress: (s) => report({ runKey: key, attached, percent: o.progress?.(s.outputTail), last: s.outputTail.trim().split('\n').pop() ?? '' }),
   });
-  if (status.state === 'exited' && status.code === 0) return { attached, finishedBefore, output: status.outputTail };
+  if (status.state === 'exited' && status.code === 0) return { attached, finishedBefore, output: status.outputTail, startedAt: status.startedAt };
   // A failed or vanished run must not be re-attached by the next attempt: that one starts afresh.
   await clearDetached(ops.remote, host, key);
   if (status.state === 'lost') throw new Error(`${host.name}: the pgBackRest process of run ${key} vanished without an exit status (host restarted?)`);

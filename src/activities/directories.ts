@@ -1,4 +1,4 @@
-import { script } from '../remote/command';
+import { script } from '../shell/command';
 import { SERVER_LOG_ROOT, serverLogDir } from '../render/postgres-control';
 import type { HostAddress } from '../remote/types';
 import type { Spec, SpecNode } from '../spec/schema';
@@ -38,16 +38,20 @@ export async function ensureRepositoryHost(ops: HostOps, spec: Spec): Promise<St
 
 /** The seed's "change directories ownership" on a PostgreSQL node. */
 export async function ensureNodeDirectories(ops: HostOps, spec: Spec, node: SpecNode): Promise<StepResult> {
-  const host = nodeAddress(node);
-  const account = await ops.user(host, spec.postgres.osUser);
-  if (!account) throw refuse(`${node.name}: OS user ${spec.postgres.osUser} (postgres.osUser) does not exist; install PostgreSQL there first`, 'PreflightFailed');
-  const results = await ensureOwnedDirs(ops, host, PGBACKREST_DIRS, spec.postgres.osUser, account.group, '750');
-  if (spec.postgres.control.type === 'pg_ctl') {
+  return ensurePostgresHostDirectories(ops, nodeAddress(node), spec.postgres);
+}
+
+/** The same on any host that runs pgBackRest as the cluster's OS user: a node, or a host a copy (`pg`) is restored to. */
+export async function ensurePostgresHostDirectories(ops: HostOps, host: HostAddress, pg: Spec['postgres']): Promise<StepResult> {
+  const account = await ops.user(host, pg.osUser);
+  if (!account) throw refuse(`${host.name}: OS user ${pg.osUser} (postgres.osUser) does not exist; install PostgreSQL there first`, 'PreflightFailed');
+  const results = await ensureOwnedDirs(ops, host, PGBACKREST_DIRS, pg.osUser, account.group, '750');
+  if (pg.control.type === 'pg_ctl') {
     // pg_ctl's server log: root's directory first, then the user's inside it, so root never
     // creates or changes anything under a path that account controls.
-    results.push({ changed: await ops.ensureDir(host, SERVER_LOG_ROOT, { owner: 'root', group: 'root', mode: '755' }), detail: `${node.name}:${SERVER_LOG_ROOT}` });
-    const dir = serverLogDir(spec.postgres);
-    results.push({ changed: await ops.ensureDir(host, dir, { owner: spec.postgres.osUser, group: account.group, mode: '700' }), detail: `${node.name}:${dir} for pg_ctl's server log` });
+    results.push({ changed: await ops.ensureDir(host, SERVER_LOG_ROOT, { owner: 'root', group: 'root', mode: '755' }), detail: `${host.name}:${SERVER_LOG_ROOT}` });
+    const dir = serverLogDir(pg);
+    results.push({ changed: await ops.ensureDir(host, dir, { owner: pg.osUser, group: account.group, mode: '700' }), detail: `${host.name}:${dir} for pg_ctl's server log` });
   }
-  return merge(results, `${node.name}: pgBackRest directories owned by ${spec.postgres.osUser}`);
+  return merge(results, `${host.name}: pgBackRest directories owned by ${pg.osUser}`);
 }

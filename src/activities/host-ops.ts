@@ -1,4 +1,4 @@
-import { cmd, script, withStdin, type Arg, type Command } from '../remote/command';
+import { cmd, script, withStdin, type Arg, type Command } from '../shell/command';
 import { check } from '../remote/ssh-pool';
 import { refuse } from './failures';
 import { GUARDED, refusalOf } from './path-guard';

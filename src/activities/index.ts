@@ -17,6 +17,9 @@ import { specIssues } from '../spec/validate';
 import { HostOps } from './host-ops';
 import { attemptRemote } from './attempt-remote';
 import { primaryStatus, repositoryStatus, standbyStatus } from './status';
+import { ensureCopyHost, inspectCopy, prepareCopy, removeCopy, restoreCopy, startCopy, waitCopyPromoted } from './restore-copy';
+import type { CopyPlace } from '../spec/restore-copy';
+import type { RecoveryTarget } from '../spec/recovery-target';
 
 export interface ActivityDeps {
   /** A Remote for a spec's SSH settings; the worker caches one pool per settings. */
@@ -70,6 +73,14 @@ export function createActivities(deps: ActivityDeps) {
     writeMarker: step(async (spec: Spec, id: string) => writeMarker(ops(spec), spec, id)),
     waitMarkerReplayed: step(async (spec: Spec, node: string, id: string) => waitMarkerReplayed(ops(spec), spec, node, id)),
     runBackup: step(async (spec: Spec, type: BackupType, backupStandby: boolean) => runBackup(ops(spec), spec, type, backupStandby)),
+    // A copy of the cluster on a host that is no node (restore to a point in time, drills).
+    ensureCopyHost: step(async (spec: Spec, place: CopyPlace) => ensureCopyHost(ops(spec), spec, place)),
+    prepareCopy: step(async (spec: Spec, place: CopyPlace, reuse: boolean) => prepareCopy(ops(spec), spec, place, reuse)),
+    restoreCopy: step(async (spec: Spec, place: CopyPlace, target: RecoveryTarget, delta: boolean, set?: string) => restoreCopy(ops(spec), spec, place, target, delta, set)),
+    startCopy: step(async (spec: Spec, place: CopyPlace) => startCopy(ops(spec), spec, place)),
+    waitCopyPromoted: step(async (spec: Spec, place: CopyPlace) => waitCopyPromoted(ops(spec), spec, place)),
+    inspectCopy: step(async (spec: Spec, place: CopyPlace) => inspectCopy(ops(spec), spec, place)),
+    removeCopy: step(async (spec: Spec, place: CopyPlace) => removeCopy(ops(spec), spec, place)),
   };
 }
 

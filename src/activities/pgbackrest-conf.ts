@@ -2,8 +2,8 @@ import {
   chooseConfigFile, CONFIG_FACTS, CONFIG_INCLUDE_PATH, CONFIG_PATHS, ConfigPathError, fragmentConflicts, parseConfigFacts, parseFragments, READ_FRAGMENTS,
   type ConfigChoice,
 } from '../facts/pgbackrest-config';
-import { asUser, script, Secret } from '../remote/command';
-import { ConfigConflictError, mergeConf, nodeSettings, repoHostSettings, type ConfSettings } from '../render/pgbackrest-conf';
+import { asUser, script, Secret } from '../shell/command';
+import { ConfigConflictError, copyHostSettings, mergeConf, nodeSettings, repoHostSettings, type ConfSettings } from '../render/pgbackrest-conf';
 import type { HostAddress } from '../remote/types';
 import type { Spec } from '../spec/schema';
 import { refuse } from './failures';
@@ -59,12 +59,21 @@ export async function ensurePgbackrestConf(ops: HostOps, spec: Spec, withStandby
   const resolved = await withResolvedRepositoryOptions(spec);
   const repoSpec: Spec = { ...resolved, backups: { ...spec.backups, fromStandby: withStandbys ? spec.backups?.fromStandby : false } };
   const repo = repoHost(spec);
-  const groupOf = async (host: HostAddress, user: string) => (await ops.user(host, user))?.group ?? user;
   const { user: repoUser } = spec.repository;
   const { osUser } = spec.postgres;
   const results = await Promise.all([
-    ensureConf(ops, repo, repoUser, await groupOf(repo, repoUser), spec.stanza, (e, fragments) => repoHostSettings(e, repoSpec, fragments)),
-    ...spec.nodes.map(async (n) => ensureConf(ops, nodeAddress(n), osUser, await groupOf(nodeAddress(n), osUser), spec.stanza, (e, fragments) => nodeSettings(e, spec, n, fragments))),
+    ensureConf(ops, repo, repoUser, await groupOf(ops, repo, repoUser), spec.stanza, (e, fragments) => repoHostSettings(e, repoSpec, fragments)),
+    ...spec.nodes.map(async (n) => ensureConf(ops, nodeAddress(n), osUser, await groupOf(ops, nodeAddress(n), osUser), spec.stanza, (e, fragments) => nodeSettings(e, spec, n, fragments))),
   ]);
   return merge(results, `pgbackrest.conf up to date on ${results.length} hosts`);
+}
+
+/** pgbackrest.conf on a host that restores copies of the stanza's cluster (no node): the repository, nothing of a node's. */
+export async function ensureCopyHostConf(ops: HostOps, spec: Spec, host: HostAddress): Promise<StepResult> {
+  const { osUser } = spec.postgres;
+  return ensureConf(ops, host, osUser, await groupOf(ops, host, osUser), spec.stanza, (e, fragments) => copyHostSettings(e, spec, fragments));
+}
+
+async function groupOf(ops: HostOps, host: HostAddress, user: string): Promise<string> {
+  return (await ops.user(host, user))?.group ?? user;
 }

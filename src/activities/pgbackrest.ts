@@ -1,4 +1,4 @@
-import { asUser, cmd, type Command } from '../remote/command';
+import { asUser, cmd, type Command } from '../shell/command';
 import type { HostAddress, RunResult } from '../remote/types';
 import { classifyPgbackrestExit, pgbackrestErrorLine } from '../facts/pgbackrest-exit';
 import type { Spec } from '../spec/schema';

@@ -1,4 +1,4 @@
-import { cmd, script } from '../remote/command';
+import { cmd, script } from '../shell/command';
 import type { HostAddress } from '../remote/types';
 import { commandLineOnly, describeChoice } from '../facts/pgbackrest-config';
 import { parseInfo, systemIdOf } from '../facts/pgbackrest-info';

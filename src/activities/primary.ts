@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Secret, withStdin } from '../remote/command';
+import { Secret, withStdin } from '../shell/command';
 import type { HostAddress } from '../remote/types';
 import { ensureLines, replicationHbaLine } from '../render/pg-hba';
 import { controlCommand, psqlScriptCommand } from '../render/postgres-control';

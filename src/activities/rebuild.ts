@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { asUser, cmd, script } from '../remote/command';
+import { asUser, cmd, script } from '../shell/command';
 import { quoteLiteral } from '../render/sql';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';

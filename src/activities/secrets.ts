@@ -1,6 +1,6 @@
 import { open, realpath } from 'node:fs/promises';
 import { sep } from 'node:path';
-import { Secret } from '../remote/command';
+import { Secret } from '../shell/command';
 import type { SecretRef, Spec } from '../spec/schema';
 import { refuse } from './failures';
 

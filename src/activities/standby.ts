@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { asUser, script, Secret } from '../remote/command';
+import { asUser, script, Secret } from '../shell/command';
 import { ensurePgpass, pgpassLine } from '../render/pgpass';
 import { controlCommand } from '../render/postgres-control';
 import { quoteLiteral } from '../render/sql';
@@ -42,12 +42,12 @@ export interface StandbyPlan extends StepResult {
 // Its old data (if any) goes first: pg_createcluster runs initdb, which wants an empty directory.
 // Marked (cluster-creation.ts): an interrupted run leaves a fresh cluster that is redone, not refused.
 // The data directory exists (ensured, links refused) and is emptied by its owner, never by root.
-const DEBIAN_CONFIG = `ver=$1; cluster=$2; data=$3; user=$4; port=$5
+export const DEBIAN_CONFIG = `ver=$1; cluster=$2; data=$3; user=$4; port=$5
 runuser -u "$user" -- find "$data" -mindepth 1 -delete
 pg_createcluster --user "$user" --port "$port" --datadir "$data" --locale C.UTF-8 "$ver" "$cluster" >/dev/null
 runuser -u "$user" -- find "$data" -mindepth 1 -delete`;
 
-const HAS_FILES = `[ -n "$(ls -A "$1" 2>/dev/null)" ] && echo yes || echo no`;
+export const HAS_FILES = `[ -n "$(ls -A "$1" 2>/dev/null)" ] && echo yes || echo no`;
 
 /**
  * Decides what a standby needs and gets it ready for a restore: stopped, with its config directory.

@@ -1,5 +1,6 @@
-import { parseInfo, type StanzaInfo } from '../facts/pgbackrest-info';
-import { parseReplicationRows, type ReplicationRow } from '../facts/postgres';
+import { parseInfo } from '../facts/pgbackrest-info';
+import type { ArchiverFacts, PrimaryFacts, RepositoryFacts, StandbyFacts } from '../facts/status';
+import { parseReplicationRows } from '../facts/postgres';
 import { RemoteCommandError } from '../remote/errors';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
@@ -13,46 +14,6 @@ import { runPgbackrest } from './pgbackrest';
  * instead of failing the activity: status must answer quickly (cron, monitoring) and say what is
  * wrong, not retry for minutes and end in a stack trace.
  */
-
-export interface RepositoryFacts {
-  readonly host: string;
-  /** The stanza as `pgbackrest info` shows it; null when it could not be read or the repository has no such stanza. */
-  readonly stanza: StanzaInfo | null;
-  readonly error?: string;
-}
-
-export interface ArchiverFacts {
-  /** `archive_mode` of the primary: off, on or always. */
-  readonly archiveMode: string;
-  readonly archivedCount: number;
-  readonly lastArchivedWal: string | null;
-  /** Epoch seconds. */
-  readonly lastArchivedAt: number | null;
-  readonly failedCount: number;
-  readonly lastFailedWal: string | null;
-  readonly lastFailedAt: number | null;
-}
-
-export interface PrimaryFacts {
-  readonly name: string;
-  /** null when the primary could not be read (see `error`). */
-  readonly archiver: ArchiverFacts | null;
-  /** pg_stat_replication: the standbys as the primary sees them. */
-  readonly replication: ReplicationRow[];
-  readonly error?: string;
-}
-
-export interface StandbyFacts {
-  readonly name: string;
-  /** The WAL receiver's status (`streaming`, `catchup`, ...), `recovering` without one, `not in recovery`, or `down`. */
-  readonly state: string;
-  readonly inRecovery: boolean | null;
-  /** now() - pg_last_xact_replay_timestamp() on the standby; grows on an idle primary even when nothing is left to replay. */
-  readonly replayDelaySeconds: number | null;
-  /** Everything received has been replayed: a growing replay delay then only means the primary is idle. */
-  readonly caughtUp: boolean | null;
-  readonly error?: string;
-}
 
 // Epoch seconds as text: psql prints NULL as an empty field.
 const ARCHIVER_SQL = `SELECT current_setting('archive_mode'), archived_count, last_archived_wal,

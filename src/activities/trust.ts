@@ -1,4 +1,4 @@
-import { asUser, cmd, script } from '../remote/command';
+import { asUser, cmd, script } from '../shell/command';
 import type { HostAddress } from '../remote/types';
 import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine } from '../facts/ssh-keys';
 import type { Spec } from '../spec/schema';
@@ -64,8 +64,16 @@ async function verify(ops: HostOps, from: Account, to: Account): Promise<void> {
  * operator's pinned connections) instead of trusting the first connection.
  */
 export async function ensureSshTrust(ops: HostOps, spec: Spec): Promise<StepResult> {
+  return ensureTrustWith(ops, spec, spec.nodes.map((n) => ({ host: nodeAddress(n), user: spec.postgres.osUser, names: [...new Set([n.host ?? n.name, n.name])] })));
+}
+
+/** The same trust between the repository user and the cluster's OS user on a host that is no node (a copy is restored there). */
+export async function ensureHostTrust(ops: HostOps, spec: Spec, host: HostAddress): Promise<StepResult> {
+  return ensureTrustWith(ops, spec, [{ host, user: spec.postgres.osUser, names: [host.host] }]);
+}
+
+async function ensureTrustWith(ops: HostOps, spec: Spec, nodes: Account[]): Promise<StepResult> {
   const repo: Account = { host: repoHost(spec), user: spec.repository.user, names: [spec.repository.host] };
-  const nodes: Account[] = spec.nodes.map((n) => ({ host: nodeAddress(n), user: spec.postgres.osUser, names: [...new Set([n.host ?? n.name, n.name])] }));
   const all = [repo, ...nodes];
 
   const [keys, hostKeys] = await Promise.all([
@@ -87,7 +95,7 @@ export async function ensureSshTrust(ops: HostOps, spec: Spec): Promise<StepResu
   keys.forEach((k, i) => k.changed && results.push({ changed: true, detail: `new key pair for ${all[i].user} on ${all[i].host.name}` }));
 
   await Promise.all(nodes.flatMap((n) => [verify(ops, repo, n), verify(ops, n, repo)]));
-  return merge(results, `SSH trust verified both ways between ${repo.user}@${repo.host.name} and ${spec.postgres.osUser} on ${nodes.length} nodes`);
+  return merge(results, `SSH trust verified both ways between ${repo.user}@${repo.host.name} and ${spec.postgres.osUser} on ${nodes.map((n) => n.host.name).join(', ')}`);
 }
 
 function ensureAuthorizedKeys(ops: HostOps, a: Account, pubs: string[]): Promise<boolean> {

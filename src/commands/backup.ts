@@ -4,7 +4,8 @@ import { follow } from '../client';
 import { TASK_QUEUE } from '../paths';
 import { loadSpec } from '../spec/load';
 import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
-import { backupWorkflowId, type BackupOutcome } from '../workflows/backup';
+import { backupWorkflowId } from '../workflow-ids';
+import type { BackupOutcome } from '../workflows/backup';
 import { UsageError, withClient, type CliCommand } from './command';
 
 export function describeOutcome(o: BackupOutcome): string[] {

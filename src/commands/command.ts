@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
-import { connectClient, failureMessage } from '../client';
+import { clientFor, failureMessage } from '../client';
+import { temporalTarget, type TemporalTarget } from '../connection';
 
 /** A `stanzactl <name>` subcommand: its help text and what it runs; the exit code is its result. */
 export interface CliCommand {
@@ -24,10 +25,11 @@ export function specArg(args: string[]): string {
  * Runs `fn` with a Temporal client and closes it after. A failure is printed as
  * "<verb> failed: <the message a DBA can act on>" and exits 1.
  */
-export async function withClient(verb: string, fn: (client: Client) => Promise<number>): Promise<number> {
-  const client = await connectClient();
+export async function withClient(verb: string, fn: (client: Client, target: TemporalTarget) => Promise<number>): Promise<number> {
+  const target = temporalTarget();
+  const client = await clientFor(target);
   try {
-    return await fn(client);
+    return await fn(client, target);
   } catch (e) {
     console.error(`${verb} failed: ${failureMessage(e)}`);
     return 1;

@@ -6,7 +6,8 @@ import { TASK_QUEUE } from '../paths';
 import { loadSpec } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import type { DeltaBy } from '../activities/standby';
-import { rebuildWorkflowId, type RebuildResult } from '../workflows/rebuild';
+import { rebuildWorkflowId } from '../workflow-ids';
+import type { RebuildResult } from '../workflows/rebuild';
 import { UsageError, withClient, type CliCommand } from './command';
 
 async function confirmed(spec: Spec, node: string): Promise<boolean> {

@@ -1,19 +1,20 @@
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../client';
-import { temporalAddress, temporalNamespace } from '../paths';
 import { applySchedules, listSchedules, pauseSchedules, triggerSchedule, unpauseSchedules, type ScheduleView } from '../schedules';
 import { DEFAULT_CATCHUP_WINDOW } from '../schedules/plan';
 import { SpecError } from '../spec/errors';
 import { loadSpec } from '../spec/load';
 import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
-import { scheduleId } from '../workflows/backup';
+import { scheduleId } from '../workflow-ids';
 import { UsageError, type CliCommand } from './command';
 
 const HELP = `Usage: stanzactl schedule <subcommand> --spec FILE [options]
 
 The stanza's Temporal Schedules, one per backup type in backups.schedule, with id
 backup-<stanza>-<type>. Each starts workflow backupStanza on task queue "stanzactl" (a worker must run).
+With status.every in the spec, apply also keeps status-<stanza>: workflow stanzaStatus that often,
+which keeps the workers' metrics fresh (list, pause, unpause and trigger handle the backup schedules only).
 
 Subcommands:
   apply --spec FILE              create or update the schedules in place, delete those of types the
@@ -70,8 +71,9 @@ async function apply(client: Client, spec: Spec, print: (l: string) => void): Pr
   const rows = await applySchedules(client, spec);
   const sched = spec.backups?.schedule;
   for (const r of rows) {
-    const what =
-      r.action === 'created' ? ` (${when(sched![r.type]!, sched?.timezone ?? '')})` : r.action === 'updated' ? ` (${r.changes?.join(', ')})` : '';
+    // Only a created schedule is in the spec for sure: a deleted one has no timing there.
+    const timing = () => (r.type === 'status' ? `every ${spec.status?.every}` : when(sched![r.type]!, sched?.timezone ?? ''));
+    const what = r.action === 'created' ? ` (${timing()})` : r.action === 'updated' ? ` (${r.changes?.join(', ')})` : '';
     print(`${r.id}: ${r.action}${what}`);
   }
   if (rows.length === 0) print(`stanza ${spec.stanza}: no schedules in the spec and none on the server`);
@@ -110,12 +112,7 @@ async function trigger(client: Client, spec: Spec, type: BackupType, print: (l: 
 
 async function run(sub: Subcommand, f: Flags, print: (l: string) => void): Promise<number> {
   const spec = loadSpec(f.spec);
-  let client: Client;
-  try {
-    client = await connectClient();
-  } catch (e) {
-    throw new Error(`cannot reach Temporal at ${temporalAddress()} (namespace ${temporalNamespace()}): ${(e as Error).message}`);
-  }
+  const client = await connectClient();
   try {
     switch (sub) {
       case 'apply':

@@ -4,10 +4,12 @@ import { ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { TASK_QUEUE } from '../paths';
 import { loadSpec } from '../spec/load';
 import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
+import { renderMetrics } from '../status/gauges';
+import { Observations } from '../status/observations';
 import { evaluate } from '../status/policy';
-import { renderText, statusReport, type ScheduleState } from '../status/render';
-import { scheduleId } from '../workflows/backup';
-import type { StatusFacts } from '../workflows/status';
+import { renderText, statusReport, type ScheduleState, type StatusReport } from '../status/render';
+import { scheduleId } from '../workflow-ids';
+import type { StatusFacts } from '../facts/status';
 import { UsageError, withClient, type CliCommand } from './command';
 
 /**
@@ -46,10 +48,20 @@ export async function backupSchedules(client: Client, stanza: string): Promise<S
   return states.filter((s): s is ScheduleState => s !== undefined);
 }
 
+const FORMATS = ['text', 'json', 'prometheus'] as const;
+type Format = (typeof FORMATS)[number];
+
+function render(format: Format, report: StatusReport, facts: StatusFacts, nowMs: number): string {
+  if (format === 'json') return JSON.stringify(report, null, 2);
+  // The worker's gauges of this one read; the trailing newline is part of the format.
+  if (format === 'prometheus') return renderMetrics(Observations.fromStatus(facts, nowMs / 1000), nowMs).trimEnd();
+  return renderText(report).join('\n');
+}
+
 export const statusCommand: CliCommand = {
-  usage: 'status --spec FILE [--json]',
+  usage: 'status --spec FILE [--json | --format text|json|prometheus]',
   summary: 'backups, archiving, standbys, schedules; exit 1 on a broken policy',
-  help: `Usage: stanzactl status --spec FILE [--json]
+  help: `Usage: stanzactl status --spec FILE [--json | --format text|json|prometheus]
 
 Reads, changes nothing: pgBackRest's view of the stanza (status, each backup with its type, sizes
 and age), archiving on the primary (last archived WAL and its age, failures), each standby's state
@@ -58,17 +70,22 @@ backup schedule (backup-<stanza>-full|diff|incr). Runs workflow status-<stanza>-
 
 Exit 0 when all is well; 1 when a policy is broken (backups.maxAge.full / .any exceeded, no backup
 while maxAge is set), the stanza's pgBackRest status is not ok, archiving is failing or off, or the
-status could not be read; 2 on a bad command line or spec. --json prints one JSON object (times in
-epoch seconds, sizes in bytes) with "ok" and "problems".`,
+status could not be read; 2 on a bad command line or spec. --json (= --format json) prints one JSON
+object (times in epoch seconds, sizes in bytes) with "ok" and "problems". --format prometheus prints
+the worker's stanzactl_* gauges of this read (README "Metrics"), for node_exporter's textfile
+collector; the exit code is the same.`,
   async run(args) {
-    const { values } = parseArgs({ args, options: { spec: { type: 'string' }, json: { type: 'boolean' } }, strict: true });
+    const { values } = parseArgs({ args, options: { spec: { type: 'string' }, json: { type: 'boolean' }, format: { type: 'string' } }, strict: true });
     if (!values.spec) throw new UsageError('--spec FILE is required');
+    const format = values.format ?? (values.json ? 'json' : 'text');
+    if (!FORMATS.includes(format as Format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, not ${JSON.stringify(format)}`);
+    if (values.json && format !== 'json') throw new UsageError('--json and --format ' + format + ' contradict each other');
     const spec = loadSpec(values.spec);
     return withClient('status', async (client) => {
       const [facts, schedules] = await Promise.all([fetchStatusFacts(client, spec), backupSchedules(client, spec.stanza)]);
       const now = Date.now();
       const report = statusReport(facts, schedules, evaluate(facts, spec, now), now);
-      console.log(values.json ? JSON.stringify(report, null, 2) : renderText(report).join('\n'));
+      console.log(render(format as Format, report, facts, now));
       return report.ok ? 0 : 1;
     });
   },

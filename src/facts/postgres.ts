@@ -39,6 +39,17 @@ export function parseReplicationRows(out: string): ReplicationRow[] {
   });
 }
 
+/**
+ * Seconds of a `pg_stat_replication` lag interval as PostgreSQL prints it by default
+ * (IntervalStyle postgres: `00:00:00.017749`, `1 day 02:03:04.5`); undefined for the empty field
+ * (nothing replayed yet, or caught up and idle) and for any other shape.
+ */
+export function intervalSeconds(text: string): number | undefined {
+  const m = /^(?:(\d+) days? )?(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$/.exec(text.trim());
+  if (!m) return undefined;
+  return Number(m[1] ?? 0) * 86_400 + Number(m[2]) * 3600 + Number(m[3]) * 60 + Number(m[4]);
+}
+
 export interface ControlData {
   /** 64-bit: kept as the decimal string pg_controldata prints. */
   systemIdentifier: string;

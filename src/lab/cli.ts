@@ -6,8 +6,10 @@ import { labPaths } from './paths';
 
 const HELP = `usage: stanzactl lab <command>
 
-The project's own four test hosts (backup-srv, pg1-srv, pg2-srv, pg3-srv) on this machine,
-each with its own network namespace, address, sshd, processes and filesystem.
+The project's own test hosts on this machine: backup-srv (repository), pg1-srv, pg2-srv,
+pg3-srv (the spec's nodes) and drill-srv (a scratch host for restores and drills: PostgreSQL
+and pgBackRest installed, no cluster, not a node), each with its own network namespace,
+address, sshd, processes and filesystem.
 
 commands:
   up [--layout debian|edb] [--prefix P] [--subnet CIDR]

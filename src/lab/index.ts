@@ -3,6 +3,7 @@ import { planNetwork, setHostLink } from './network';
 import type { Lab } from './types';
 
 export type { Lab, LabHost, LabLayout } from './types';
+export { REPOSITORY_HOST, SCRATCH_HOST } from './types';
 export type { LabStatus } from './status';
 export type { LabUpOptions } from './up';
 export { labUp, DEFAULT_PREFIX, DEFAULT_SUBNET } from './up';

@@ -1,5 +1,5 @@
 import type { Spec } from '../spec/schema';
-import { REPOSITORY_HOST } from './types';
+import { REPOSITORY_HOST, SCRATCH_HOST } from './types';
 import type { Lab } from './types';
 
 const POSTGRES_BY_LAYOUT: Record<Lab['layout'], Spec['postgres']> = {
@@ -23,7 +23,7 @@ const POSTGRES_BY_LAYOUT: Record<Lab['layout'], Spec['postgres']> = {
   },
 };
 
-/** The seed's stanza for these hosts. Addresses, not names: the operator's namespace cannot resolve them. */
+/** The seed's stanza for these hosts (the scratch host is no node). Addresses, not names: the operator's namespace cannot resolve them. */
 export function labSpec(lab: Lab): Spec {
   const ipOf = (name: string) => {
     const h = lab.hosts.find((x) => x.name === name);
@@ -36,7 +36,7 @@ export function labSpec(lab: Lab): Spec {
     repository: { host: ipOf(REPOSITORY_HOST), user: 'pgbackrest', path: '/backup_space', retentionFull: 2 },
     postgres: structuredClone(POSTGRES_BY_LAYOUT[lab.layout]),
     nodes: lab.hosts
-      .filter((h) => h.name !== REPOSITORY_HOST)
+      .filter((h) => h.name !== REPOSITORY_HOST && h.name !== SCRATCH_HOST)
       .map((h, i) => ({ name: h.name, host: h.ip, role: i === 0 ? 'primary' : 'standby' })),
     replication: { user: 'replic_user', password: { env: 'STANZACTL_REPLICATION_PASSWORD' } },
     backups: { fromStandby: false },

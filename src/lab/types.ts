@@ -17,12 +17,18 @@ export interface Lab {
   knownHostsFile: string;
 }
 
-/** The four hosts of the seed procedure. `id` keeps link names within the kernel's 15 characters. */
+/**
+ * The four hosts of the seed procedure and a scratch host for restores and drills (PostgreSQL and
+ * pgBackRest installed like the nodes, no cluster, never a spec node). `id` keeps link names
+ * within the kernel's 15 characters.
+ */
 export const HOST_PLAN = [
-  { name: 'backup-srv', id: 'bak', octet: 10, pg: false },
-  { name: 'pg1-srv', id: 'pg1', octet: 11, pg: true },
-  { name: 'pg2-srv', id: 'pg2', octet: 12, pg: true },
-  { name: 'pg3-srv', id: 'pg3', octet: 13, pg: true },
+  { name: 'backup-srv', id: 'bak', octet: 10 },
+  { name: 'pg1-srv', id: 'pg1', octet: 11 },
+  { name: 'pg2-srv', id: 'pg2', octet: 12 },
+  { name: 'pg3-srv', id: 'pg3', octet: 13 },
+  { name: 'drill-srv', id: 'drl', octet: 14 },
 ] as const;
 
 export const REPOSITORY_HOST = 'backup-srv';
+export const SCRATCH_HOST = 'drill-srv';

@@ -22,7 +22,7 @@ export interface LabUpOptions {
 export const DEFAULT_PREFIX = 'stz';
 export const DEFAULT_SUBNET = '10.231.7.0/24';
 
-/** Brings the four hosts up; returns the recorded lab instead when it is already up and healthy. */
+/** Brings the lab's hosts up; returns the recorded lab instead when it is already up and healthy. */
 export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   const stateDir = resolveStateDir(opts.stateDir);
   const paths = labPaths(stateDir);

@@ -1,4 +1,4 @@
-import { quote, type Become } from './command';
+import { quote, type Become } from '../shell/command';
 
 /**
  * Each command of an activity attempt records its process group on its host, so that the next

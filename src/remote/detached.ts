@@ -1,4 +1,4 @@
-import { describe, script, toShellLine, withStdin, type Command } from './command';
+import { describe, script, toShellLine, withStdin, type Command } from '../shell/command';
 import { whileAway } from './away';
 import { RemoteTimeoutError } from './errors';
 import { check } from './ssh-pool';

@@ -1,4 +1,4 @@
-import { describe, Secret, type Command } from './command';
+import { describe, Secret, type Command } from '../shell/command';
 import { blobKeyType, fingerprint, type HostKeyVerdict } from './known-hosts';
 import type { HostAddress, RunResult } from './types';
 

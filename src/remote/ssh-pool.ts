@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { constants as os } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NodeSSH, SSHError } from 'node-ssh';
-import { describe, stdinValue, toShellLine, type Become, type Command } from './command';
+import { describe, stdinValue, toShellLine, type Become, type Command } from '../shell/command';
 import { killLine, markedPgid, unmarked, wrapLine, type AttemptTag } from './command-record';
 import { HostKeyError, RemoteCommandError, RemoteTimeoutError, SshConnectError } from './errors';
 import { blobKeyType, keysFor, parseKnownHosts, verifyHostKey } from './known-hosts';
@@ -86,10 +86,30 @@ function hostKeyAlgorithms(pinned: Buffer[]): string[] {
 const KILL_TIMEOUT_MS = 10_000;
 const MARK_WAIT_MS = 2_000;
 // With MaxSessions 10: 8 commands and a kill leave one channel spare for sshd's own accounting.
-const MAX_CHANNELS = 8;
-const MAX_CONNECTIONS = 4;
+export const DEFAULT_SSH_CHANNELS_PER_CONNECTION = 8;
+export const DEFAULT_SSH_CONNECTIONS_PER_HOST = 4;
 
 const noop = () => undefined;
+
+/*
+ * sshd frees a closed session only after it has processed the close, in a later turn of its loop:
+ * a channel opened right after another closed may meet MaxSessions though the pool counts fewer
+ * (measured: 100 parallel commands at 8 per connection, 3-6 refused). Nothing ran then, so the
+ * command takes the next free channel and tries again.
+ */
+const REFUSED_TRIES = 40;
+const REFUSED_RETRY_MS = 50;
+
+/** OpenSSH's answer to a session past MaxSessions: channel open failure, reason 2 (connect failed), "open failed". */
+function sessionRefused(e: Error): boolean {
+  return (e as Error & { reason?: unknown }).reason === 2;
+}
+
+class SessionRefused extends Error {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+  }
+}
 
 /** Shell convention for a command killed by a signal; -1 for a signal name this OS does not know. */
 function signalCode(signal: string): number {
@@ -122,8 +142,8 @@ export class SshPool implements Remote {
   constructor(private readonly opts: SshPoolOptions) {
     this.port = opts.port ?? 22;
     this.become = opts.become ?? (opts.user === 'root' ? 'root' : 'sudo');
-    this.maxChannels = opts.maxChannelsPerConnection ?? MAX_CHANNELS;
-    this.maxConnections = opts.maxConnectionsPerHost ?? MAX_CONNECTIONS;
+    this.maxChannels = opts.maxChannelsPerConnection ?? DEFAULT_SSH_CHANNELS_PER_CONNECTION;
+    this.maxConnections = opts.maxConnectionsPerHost ?? DEFAULT_SSH_CONNECTIONS_PER_HOST;
     if (!(this.maxChannels >= 1 && this.maxConnections >= 1)) throw new Error('SshPool needs at least one connection and one channel per host');
   }
 
@@ -137,10 +157,6 @@ export class SshPool implements Remote {
     // The timeout runs from the call, so time spent waiting for a channel counts too.
     const expiry = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
     const stops = [signal, expiry].filter((s): s is AbortSignal => s !== undefined);
-    const { client, release } = await this.channel(host, urgent, stops).catch((e: unknown) => {
-      if (signal?.aborted || !expiry?.aborted) throw e;
-      throw new RemoteTimeoutError(host, timeoutMs as number, `waiting for a free SSH channel to run ${what}`);
-    });
     const line = wrapLine(toShellLine(command, this.become), this.become, attempt);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -149,10 +165,10 @@ export class SshPool implements Remote {
     let marked: () => void = noop;
     const markSeen = new Promise<void>((resolve) => (marked = resolve));
 
-    const finished = new Promise<Exit>((resolve, reject) => {
+    const exec = (client: Client) => new Promise<Exit>((resolve, reject) => {
       try {
         client.exec(line, {}, (e, ch) => {
-          if (e) return reject(new SshConnectError(host, `cannot start ${what}: ${e.message}`, true, { cause: e }));
+          if (e) return reject(sessionRefused(e) ? new SessionRefused(e) : new SshConnectError(host, `cannot start ${what}: ${e.message}`, true, { cause: e }));
           channel = ch;
           let exit: Exit = { code: null, signal: null };
           ch.on('data', (b: Buffer) => out.push(b));
@@ -173,8 +189,24 @@ export class SshPool implements Remote {
         reject(new SshConnectError(host, `cannot start ${what}: ${(e as Error).message}`, true, { cause: e }));
       }
     });
-    // The channel is free for the next command only once it closed, whoever stopped waiting for it.
-    finished.then(release, release);
+
+    const finished = (async (): Promise<Exit> => {
+      for (let tries = 1; ; tries++) {
+        const { client, release } = await this.channel(host, urgent, stops);
+        try {
+          // The channel is free for the next command only once it closed.
+          return await exec(client);
+        } catch (e) {
+          if (!(e instanceof SessionRefused)) throw e;
+          if (tries >= REFUSED_TRIES) throw new SshConnectError(host, `cannot start ${what}: ${e.message} (sshd refused ${tries} times: are its MaxSessions below ${this.maxChannels + 1}?)`, true, { cause: e.cause });
+        } finally {
+          release();
+        }
+        await sleep(REFUSED_RETRY_MS);
+      }
+    })();
+    // Once stopped, the command may still end (or fail) later: nobody listens then.
+    finished.catch(() => undefined);
 
     // Stopped: the timeout expired or the activity's attempt ended. The command must not outlive
     // that: its process group is killed on the host before anybody is told.
@@ -184,9 +216,6 @@ export class SshPool implements Remote {
       if (stops.some((s) => s.aborted)) onStop();
       for (const s of stops) s.addEventListener('abort', onStop, { once: true });
     });
-    // Once stopped, the command may still end (or fail) later: nobody listens then.
-    finished.catch(() => undefined);
-
     try {
       const exit = await Promise.race([finished, stopped]);
       if (exit === 'expired' || exit === 'aborted') {
@@ -199,7 +228,7 @@ export class SshPool implements Remote {
           // the connection is gone, and the channel with it
         }
         if (exit === 'aborted') throw signal?.reason;
-        throw new RemoteTimeoutError(host, timeoutMs as number, `running ${what}`);
+        throw new RemoteTimeoutError(host, timeoutMs as number, channel === undefined ? `waiting for a free SSH channel to run ${what}` : `running ${what}`);
       }
       const result = { stdout: Buffer.concat(out).toString('utf8'), stderr: unmarked(Buffer.concat(err).toString('utf8')) };
       if (exit.code !== null) return { code: exit.code, ...result };

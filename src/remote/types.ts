@@ -1,4 +1,4 @@
-import type { Command } from './command';
+import type { Command } from '../shell/command';
 import type { AttemptTag } from './command-record';
 
 /** A host as the operator reaches it: `name` for messages and known_hosts, `host` to connect. */

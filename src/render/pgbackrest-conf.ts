@@ -129,16 +129,6 @@ export function nodeConf(existing: string | undefined, spec: Spec, node: SpecNod
 
 /** What a node's file must say; refuses to cut other stanzas on the node (main file or fragments) off their repository. */
 export function nodeSettings(existing: string | undefined, spec: Spec, node: SpecNode, fragments: readonly string[] = []): ConfSettings {
-  const current = getValue(findSection(parseIni(existing ?? ''), 'global'), 'repo1-host');
-  const others = otherStanzas(everything(existing, fragments), spec.stanza);
-  // With no other stanza on the node, pointing it at the spec's repository is simply the change asked for.
-  if (current !== undefined && current !== spec.repository.host && others.length > 0) {
-    throw new ConfigConflictError(
-      `sends stanza(s) ${others.join(', ')} to repository host ${current}, ` +
-        `the spec says ${spec.repository.host}. Changing repo1-host would cut their archiving off; ` +
-        'use the same repository host, or move those stanzas first.',
-    );
-  }
   const pg = spec.postgres;
   const stanza: [string, Value][] = [
     ['pg1-path', pg.dataDir],
@@ -153,6 +143,30 @@ export function nodeSettings(existing: string | undefined, spec: Spec, node: Spe
       applicationName: node.name,
     });
     stanza.push(['recovery-option', `primary_conninfo=${conninfo}`]);
+  }
+  return clientSettings(existing, spec, fragments, stanza);
+}
+
+/**
+ * What the file must say on a host that is no node but restores copies of the stanza's cluster:
+ * the repository only. Each copy's data directory and port go on the restore's command line, so
+ * copies in several directories share the file.
+ */
+export function copyHostSettings(existing: string | undefined, spec: Spec, fragments: readonly string[] = []): ConfSettings {
+  return clientSettings(existing, spec, fragments, []);
+}
+
+/** A host that reaches the repository through the repository host, with `stanza` for its own section. */
+function clientSettings(existing: string | undefined, spec: Spec, fragments: readonly string[], stanza: [string, Value][]): ConfSettings {
+  const current = getValue(findSection(parseIni(existing ?? ''), 'global'), 'repo1-host');
+  const others = otherStanzas(everything(existing, fragments), spec.stanza);
+  // With no other stanza on the host, pointing it at the spec's repository is simply the change asked for.
+  if (current !== undefined && current !== spec.repository.host && others.length > 0) {
+    throw new ConfigConflictError(
+      `sends stanza(s) ${others.join(', ')} to repository host ${current}, ` +
+        `the spec says ${spec.repository.host}. Changing repo1-host would cut their archiving off; ` +
+        'use the same repository host, or move those stanzas first.',
+    );
   }
   return settings(
     [

@@ -1,4 +1,4 @@
-import { asUser, cmd, type Command } from '../remote/command';
+import { asUser, cmd, type Command } from '../shell/command';
 import type { Spec } from '../spec/schema';
 
 /**
@@ -54,4 +54,9 @@ export function psqlCommand(pg: Spec['postgres'], sql: string): Command {
 /** psql reading its script from stdin: for SQL that carries a secret. */
 export function psqlScriptCommand(pg: Spec['postgres']): Command {
   return asUser(pg.osUser, cmd(`${pg.binDir}/psql`, '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-p', String(pg.port), '-d', 'postgres', '-f', '-'));
+}
+
+/** Where a cluster's server log goes while it starts (before any logging_collector): Debian's per-cluster file, else pg_ctl's. */
+export function startupLogFile(pg: Spec['postgres']): string {
+  return pg.control.type === 'pg_ctlcluster' ? `/var/log/postgresql/postgresql-${pg.version}-${pg.control.cluster}.log` : serverLogFile(pg);
 }

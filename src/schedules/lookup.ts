@@ -1,6 +1,6 @@
 import { ScheduleNotFoundError, type Client, type ScheduleDescription } from '@temporalio/client';
 import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
-import { scheduleId } from '../workflows/backup';
+import { scheduleId } from '../workflow-ids';
 
 export interface FoundSchedule {
   readonly id: string;

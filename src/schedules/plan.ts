@@ -3,7 +3,8 @@ import type { Workflow } from '@temporalio/common';
 import { TASK_QUEUE } from '../paths';
 import { durationMs } from '../spec/duration';
 import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
-import { scheduleId, type BackupRequest } from '../workflows/backup';
+import { scheduleId, statusScheduleId } from '../workflow-ids';
+import type { BackupRequest } from '../workflows/backup';
 
 /**
  * Without `catchupWindow` in the spec: a nightly backup that starts up to an hour late (the server
@@ -17,8 +18,9 @@ export const DEFAULT_CATCHUP_WINDOW = '1h';
 const MIN_CATCHUP_WINDOW_MS = 10_000;
 
 export const BACKUP_WORKFLOW = 'backupStanza';
+export const STATUS_WORKFLOW = 'stanzaStatus';
 
-export type BackupScheduleOptions = ScheduleOptions<ScheduleOptionsStartWorkflowAction<Workflow>>;
+export type StanzaScheduleOptions = ScheduleOptions<ScheduleOptionsStartWorkflowAction<Workflow>>;
 
 /**
  * The parts of a schedule stanzactl owns, in the shape both the spec and `describe()` reduce to.
@@ -66,17 +68,18 @@ export function catchupWindowMs(spec: Spec): number {
 }
 
 /**
- * The spec as the scheduled backup receives it: without `backups.schedule`, which is the
- * schedules' business, not the backup's. So editing one type's cron rewrites only that schedule.
+ * The spec as a scheduled run receives it: without `backups.schedule` and `status`, which are the
+ * schedules' business, not the run's. So editing one schedule's timing rewrites only that schedule.
  */
-export function backupArgsSpec(spec: Spec): Spec {
-  if (!spec.backups?.schedule) return spec;
-  const { schedule: _timing, ...backups } = spec.backups;
-  return { ...spec, backups };
+export function runArgsSpec(spec: Spec): Spec {
+  const { status: _every, ...rest } = spec;
+  if (!rest.backups?.schedule) return rest;
+  const { schedule: _timing, ...backups } = rest.backups;
+  return { ...rest, backups };
 }
 
 /** The schedule `backup-<stanza>-<type>` as the spec asks for it; the spec must have a cron for `type`. */
-export function desiredSchedule(spec: Spec, type: BackupType, taskQueue = TASK_QUEUE): BackupScheduleOptions {
+export function desiredSchedule(spec: Spec, type: BackupType, taskQueue = TASK_QUEUE): StanzaScheduleOptions {
   const schedule = spec.backups?.schedule;
   const cron = schedule?.[type]?.trim();
   if (!cron) throw new Error(`backups.schedule.${type} is not set`);
@@ -94,7 +97,7 @@ export function desiredSchedule(spec: Spec, type: BackupType, taskQueue = TASK_Q
       taskQueue,
       // The server appends the scheduled time to this id for each run.
       workflowId: id,
-      args: [backupArgsSpec(spec), request],
+      args: [runArgsSpec(spec), request],
       staticSummary: `scheduled ${type} backup of stanza ${spec.stanza} (${cron}${schedule?.timezone ? ` ${schedule.timezone}` : ''})`,
     },
     policies: {
@@ -105,6 +108,31 @@ export function desiredSchedule(spec: Spec, type: BackupType, taskQueue = TASK_Q
   };
 }
 
+/**
+ * The schedule `status-<stanza>`: stanzaStatus every `status.every`, so the workers' gauges are
+ * never older than that. A missed read is worth nothing later: no catch-up beyond Temporal's
+ * minimum, and a run that finds no worker ends after 2 minutes, as `stanzactl status` does.
+ */
+export function desiredStatusSchedule(spec: Spec, taskQueue = TASK_QUEUE): StanzaScheduleOptions {
+  const every = spec.status?.every;
+  if (!every) throw new Error('status.every is not set');
+  const id = statusScheduleId(spec.stanza);
+  return {
+    scheduleId: id,
+    spec: { intervals: [{ every: durationMs(every) }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: STATUS_WORKFLOW,
+      taskQueue,
+      workflowId: id,
+      args: [runArgsSpec(spec)],
+      workflowExecutionTimeout: '2 minutes',
+      staticSummary: `status of stanza ${spec.stanza} every ${every} (feeds the workers' metrics)`,
+    },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: MIN_CATCHUP_WINDOW_MS, pauseOnFailure: false },
+  };
+}
+
 /** JSON with sorted keys, so key order and `undefined` members never count as a change. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
@@ -112,10 +140,11 @@ export function canonicalJson(value: unknown): string {
   );
 }
 
-export function desiredParts(o: BackupScheduleOptions): OwnedParts {
+export function desiredParts(o: StanzaScheduleOptions): OwnedParts {
   const cronText = o.spec.cronExpressions ?? [];
   return {
-    cron: cronText.map((c) => c.slice(c.indexOf('#') + 1).trim()),
+    // As describedParts renders what the server holds: cron comments, then intervals in ms.
+    cron: [...cronText.map((c) => c.slice(c.indexOf('#') + 1).trim()), ...(o.spec.intervals ?? []).map((i) => `every ${Number(i.every)} ms`)],
     timezone: o.spec.timezone ?? '',
     overlap: o.policies?.overlap ?? '',
     catchupWindowMs: Number(o.policies?.catchupWindow),

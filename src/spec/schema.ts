@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { cronProblem } from './cron';
-import { DURATION } from './duration';
+import { DURATION, durationMs } from './duration';
+
+const MIN_STATUS_EVERY_MS = 10_000;
 
 // Every value below may reach a host: as an argument (quoted, but a value that starts with "-" is
 // still read as an option by the program that gets it), in a config file, or, through pgBackRest,
@@ -17,7 +19,7 @@ const DNS_NAME = new RegExp(`^${LABEL}(\\.${LABEL})*$`);
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 // Loose on purpose (the SSH client and PostgreSQL judge the address), but it cannot start with "-".
 const IPV6 = /^[0-9A-Fa-f]*:[0-9A-Fa-f:.]*$/;
-const hostName = z
+export const hostName = z
   .string()
   .max(253)
   .refine((h) => {
@@ -31,7 +33,7 @@ const noDotDot = (p: string) => !p.split('/').includes('..');
 // Paths on the hosts: pgBackRest passes pg1-path, repo1-path and the like to other hosts through a
 // remote shell, so no character a shell treats specially (space included: it is where pgBackRest
 // starts quoting, with double quotes that still expand "$").
-const absPath = z
+export const absPath = z
   .string()
   .regex(/^\/[A-Za-z0-9._+@,:\/-]*$/, 'an absolute path of letters, digits and . _ + @ , : / - only')
   .refine(noDotDot, 'must not contain ".."');
@@ -40,7 +42,7 @@ const localPath = z
   .string()
   .regex(/^\/[^\0\n\r]*$/, 'an absolute path (no newline)')
   .refine(noDotDot, 'must not contain ".."');
-const port = z.number().int().min(1).max(65535);
+export const port = z.number().int().min(1).max(65535);
 const duration = z.string().regex(DURATION, 'a duration such as 90s, 30m, 26h, 8d or 2w');
 const cron = z.string().superRefine((text, ctx) => {
   const problem = cronProblem(text);
@@ -148,6 +150,8 @@ export const specSchema = z
       })
       .strict()
       .optional(),
+    // How often `schedule apply`'s status-<stanza> schedule reads the stanza, so the workers' gauges stay fresh.
+    status: z.object({ every: duration }).strict().optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -164,6 +168,9 @@ export const specSchema = z
     });
     if (spec.postgres.control.type === 'pg_ctlcluster' && !spec.postgres.configDir) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['postgres', 'configDir'], message: 'pg_ctlcluster (Debian layout) keeps its config outside the data directory: set configDir' });
+    }
+    if (spec.status && DURATION.test(spec.status.every) && durationMs(spec.status.every) < MIN_STATUS_EVERY_MS) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['status', 'every'], message: 'at least 10s: each run reads every host over SSH' });
     }
     if (spec.backups?.fromStandby && !spec.nodes.some((n) => n.role === 'standby')) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['backups', 'fromStandby'], message: 'backups from a standby need at least one standby node' });

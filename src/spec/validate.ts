@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { formatZodError, SpecError, type SpecIssue } from './errors';
+import { recoveryTargetSchema } from './recovery-target';
+import { backupLabelSchema, copyPlaceProblems, copyPlaceSchema } from './restore-copy';
 import { BACKUP_TYPES, nodeName, specSchema, type BackupType, type Spec } from './schema';
 
 // Pure (zod only): the workflow bundle imports this, so the worker judges every spec it is handed
@@ -7,6 +9,7 @@ import { BACKUP_TYPES, nodeName, specSchema, type BackupType, type Spec } from '
 
 const backupRequest = z.object({ type: z.enum(BACKUP_TYPES as [BackupType, ...BackupType[]]) }).strict();
 const rebuildOptions = z.object({ deltaBy: z.enum(['checksum', 'timestamp']).optional() }).strict();
+const restoreRequest = z.object({ place: copyPlaceSchema, target: recoveryTargetSchema, set: backupLabelSchema.optional(), reuse: z.boolean() }).strict();
 
 function issuesOf(schema: z.ZodTypeAny, value: unknown): SpecIssue[] {
   const r = schema.safeParse(value);
@@ -23,6 +26,8 @@ export interface WorkflowArguments {
   readonly node?: unknown;
   readonly request?: unknown;
   readonly options?: unknown;
+  /** restoreToHost's request: where the copy goes, its target, the backup, whether to reuse files. */
+  readonly restore?: unknown;
 }
 
 /**
@@ -46,7 +51,15 @@ export function inputIssues(spec: unknown, args: WorkflowArguments = {}): SpecIs
     shape.options = rebuildOptions.optional();
     values.options = args.options;
   }
+  if ('restore' in args) {
+    shape.restore = restoreRequest;
+    values.restore = args.restore;
+  }
   issues.push(...issuesOf(z.object(shape), values));
+  if (issues.length === 0 && 'restore' in args) {
+    const { place } = args.restore as z.infer<typeof restoreRequest>;
+    issues.push(...copyPlaceProblems(spec as Spec, place).map((message) => ({ path: 'restore.place', message })));
+  }
   if (issues.length === 0 && 'node' in args) {
     const names = (spec as Spec).nodes.map((n) => n.name);
     if (!names.includes(args.node as string)) issues.push({ path: 'node', message: `"${String(args.node)}" is not a node of the spec (${names.join(', ')})` });

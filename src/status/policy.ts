@@ -1,8 +1,7 @@
 import type { BackupInfo, StanzaInfo } from '../facts/pgbackrest-info';
-import type { ArchiverFacts } from '../activities/status';
+import type { ArchiverFacts, StatusFacts } from '../facts/status';
 import { durationMs } from '../spec/duration';
 import type { Spec } from '../spec/schema';
-import type { StatusFacts } from '../workflows/status';
 import { formatAge } from './age';
 
 export interface Evaluation {

@@ -1,7 +1,6 @@
-import type { StandbyFacts } from '../activities/status';
+import type { StandbyFacts, StatusFacts } from '../facts/status';
 import type { ReplicationRow } from '../facts/postgres';
 import type { BackupType } from '../spec/schema';
-import type { StatusFacts } from '../workflows/status';
 import { formatAge } from './age';
 import { archivingFailing, repositoryHasWal, type Evaluation } from './policy';
 

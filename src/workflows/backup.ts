@@ -1,5 +1,6 @@
 import { CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { BackupDetails } from '../activities/backup';
 import type { BackupType, Spec } from '../spec/schema';
 import { long, quick, release } from './profiles';
 import { StepLog, titled } from './steps';
@@ -7,19 +8,6 @@ import { checkInput } from './input';
 
 export interface BackupRequest {
   readonly type: BackupType;
-}
-
-export interface BackupDetails {
-  readonly label: string;
-  readonly type: BackupType;
-  readonly databaseSize: number;
-  readonly deltaSize: number;
-  readonly repoSize: number;
-  readonly repoDeltaSize: number;
-  readonly startedAt: number;
-  readonly stoppedAt: number;
-  readonly walStart: string;
-  readonly walStop: string;
 }
 
 export type BackupOutcome =
@@ -37,14 +25,6 @@ export type BackupOutcome =
       readonly runningWorkflowId?: string;
     };
 
-/** Workflow ids: manual runs `backup-<stanza>`; scheduled runs `backup-<stanza>-<type>-<time>` (the server adds the time). */
-export function backupWorkflowId(stanza: string): string {
-  return `backup-${stanza}`;
-}
-
-export function scheduleId(stanza: string, type: BackupType): string {
-  return `backup-${stanza}-${type}`;
-}
 
 const acts = proxyActivities<Activities>(quick);
 

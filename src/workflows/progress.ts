@@ -1,4 +1,5 @@
 import { defineQuery } from '@temporalio/workflow';
+import { PROGRESS_QUERY } from '../workflow-ids';
 
 export interface StepProgress {
   readonly name: string;
@@ -14,4 +15,4 @@ export interface Progress {
 }
 
 /** Shared by workflows and the CLI: each step as it starts and ends. */
-export const progressQuery = defineQuery<Progress>('progress');
+export const progressQuery = defineQuery<Progress>(PROGRESS_QUERY);

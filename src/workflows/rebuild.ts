@@ -18,10 +18,6 @@ export interface RebuildResult {
   readonly steps: StepProgress[];
 }
 
-export function rebuildWorkflowId(stanza: string, node: string): string {
-  return `rebuild-${stanza}-${node}`;
-}
-
 /**
  * Rebuilds a failed standby from the repository: safety is decided from the hosts first, then the
  * node is stopped, its config and trust ensured (a host rebuilt from scratch lost them), restored

@@ -1,6 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { PrimaryFacts, RepositoryFacts, StandbyFacts } from '../activities/status';
+import type { StatusFacts } from '../facts/status';
 import type { Spec } from '../spec/schema';
 import { quick } from './profiles';
 import { titled } from './steps';
@@ -8,12 +8,6 @@ import { checkInput } from './input';
 
 const acts = proxyActivities<Activities>(quick);
 
-export interface StatusFacts {
-  readonly stanza: string;
-  readonly repository: RepositoryFacts;
-  readonly primary: PrimaryFacts;
-  readonly standbys: StandbyFacts[];
-}
 
 /** Reads the repository and every node at once; judging the facts is the caller's business. */
 export async function stanzaStatus(spec: Spec): Promise<StatusFacts> {

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { startProvision } from '../../src/client';
 import { labExec } from '../../src/lab';
-import { cmd } from '../../src/remote/command';
+import { cmd } from '../../src/shell/command';
 import { SshPool } from '../../src/remote/ssh-pool';
 import { ProvisionFixture } from './fixture';
 import { WorkerProcess } from './harness';

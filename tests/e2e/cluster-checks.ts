@@ -3,6 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { labExec, type Lab } from '../../src/lab';
 import type { Spec } from '../../src/spec/schema';
 
+/** A backup as `pgbackrest info --output=json` prints it, read without stanzactl's parser. */
+export interface RawBackup {
+  label: string;
+  type: string;
+  timestamp: { start: number; stop: number };
+  info: { size: number; delta: number; repository: { size: number; delta: number } };
+}
+
 /** Checks of a provisioned lab cluster made without stanzactl: psql and pgbackrest on the hosts. */
 export class ClusterChecks {
   constructor(readonly lab: Lab, readonly spec: Spec) {}

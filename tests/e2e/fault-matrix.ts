@@ -10,7 +10,7 @@ import { readFaultLog, type FaultEntry, type FaultPoint, type FaultRecord } from
 import { entriesFor, rowsOf, type MatrixReport, type MatrixRow, type ServerKillRow, type Workflow } from './fault-rows';
 import { TASK_QUEUE } from '../../src/paths';
 import type { BackupOutcome } from '../../src/workflows/backup';
-import { rebuildWorkflowId } from '../../src/workflows/rebuild';
+import { rebuildWorkflowId } from '../../src/workflow-ids';
 import { ProvisionFixture } from './fixture';
 import { buildWorkflowBundle, WorkerProcess } from './harness';
 

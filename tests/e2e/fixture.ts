@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { connectClient } from '../../src/client';
-import { labDown, labExec, labSpec, labUp, type Lab, type LabLayout } from '../../src/lab';
+import { labDown, labExec, labSpec, labUp, SCRATCH_HOST, type Lab, type LabHost, type LabLayout } from '../../src/lab';
 import { specSchema, type Spec } from '../../src/spec/schema';
 import { ClusterChecks } from './cluster-checks';
 import { guardedTeardown, TestTemporal, WorkerProcess } from './harness';
@@ -51,6 +51,11 @@ export class ProvisionFixture {
     this.workerEnv.TEMPORAL_ADDRESS = this.temporal.address;
     this.worker = new WorkerProcess(this.workerEnv);
     await this.worker.start();
+  }
+
+  /** The lab's scratch host (restores, drills): PostgreSQL and pgBackRest installed, no cluster, no spec node. */
+  get scratch(): LabHost {
+    return this.lab.hosts.find((h) => h.name === SCRATCH_HOST)!;
   }
 
   private async addSudoUser(host: string, user: string): Promise<void> {

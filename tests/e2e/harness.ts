@@ -92,6 +92,11 @@ export class WorkerProcess {
 
   constructor(private readonly env: Record<string, string>, private readonly restartOnCrash = false) {}
 
+  /** The SDK's default worker identity is `<pid>@<hostname>`: this names the process behind one. */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   async start(): Promise<void> {
     this.stopping = false;
     const child = spawn(process.execPath, [join(projectRoot(), 'bin', 'stanzactl.js'), 'worker'], {

@@ -9,8 +9,9 @@ import { startBackup } from '../../src/commands/backup';
 import { labSetLink } from '../../src/lab';
 import { TASK_QUEUE } from '../../src/paths';
 import type { BackupOutcome } from '../../src/workflows/backup';
-import { progressQuery } from '../../src/workflows/progress';
-import { rebuildWorkflowId, type RebuildResult } from '../../src/workflows/rebuild';
+import type { Progress } from '../../src/workflows/progress';
+import { PROGRESS_QUERY, rebuildWorkflowId } from '../../src/workflow-ids';
+import type { RebuildResult } from '../../src/workflows/rebuild';
 import { ProvisionFixture } from './fixture';
 import { runCli } from './harness';
 
@@ -69,7 +70,7 @@ describe('host faults: hosts cut off and a full repository', { timeout: 90 * 60_
   /** Waits until the workflow's step log shows `step` failed; returns its message. */
   const stepFailed = async (handle: WorkflowHandle, step: string) => {
     for (const deadline = Date.now() + 5 * 60_000; Date.now() < deadline; await sleep(1000)) {
-      const s = (await handle.query(progressQuery)).steps.find((x) => x.name === step && x.status === 'failed');
+      const s = (await handle.query<Progress>(PROGRESS_QUERY)).steps.find((x) => x.name === step && x.status === 'failed');
       if (s) return s.detail ?? '';
     }
     throw new Error(`step ${step} did not fail within 5 minutes`);

@@ -13,7 +13,8 @@ import { slotted } from './lab-slot';
 // Apart from the default lab (stz, 10.231.7.0/24) so a demo lab may run at the same time.
 const { prefix: PREFIX, subnet: SUBNET } = slotted('stzt', '10.231.9.0/24');
 const OTHER = slotted('stzu', '10.231.10.0/24');
-const HOSTS = ['backup-srv', 'pg1-srv', 'pg2-srv', 'pg3-srv'];
+const HOSTS = ['backup-srv', 'pg1-srv', 'pg2-srv', 'pg3-srv', 'drill-srv'];
+// The scratch host drill-srv is installed like the nodes (not a node of the spec).
 const PG_HOSTS = HOSTS.slice(1);
 
 const run = promisify(execFile);
@@ -85,7 +86,7 @@ describe('lab, debian layout', { skip: notRoot }, () => {
     const names = await Promise.all(fx.lab.hosts.map(async (h) => (await run('ssh', sshArgs(fx.lab, h.ip, 'hostname'))).stdout.trim()));
     assert.deepEqual(names, HOSTS);
     const keys = HOSTS.map((n) => knownKey(fx.lab, n));
-    assert.equal(new Set(keys).size, 4, 'hosts share a host key');
+    assert.equal(new Set(keys).size, HOSTS.length, 'hosts share a host key');
     const machineKey = fs.readFileSync('/etc/ssh/ssh_host_ed25519_key.pub', 'utf8').split(' ').slice(0, 2).join(' ');
     assert.ok(!keys.includes(machineKey), "a host kept the machine's own host key");
   });
@@ -108,13 +109,14 @@ describe('lab, debian layout', { skip: notRoot }, () => {
       '/run/postgresql postgres:postgres 2775', '/run/sshd root:root 755', '/root root:root 700', '/home root:root 755', '/tmp root:root 1777',
     ]);
     const ids = await Promise.all(HOSTS.map((h) => inHost(fx.lab, h, ['cat', '/etc/machine-id'])));
-    assert.equal(new Set(ids).size, 4, 'hosts share a machine-id');
+    assert.equal(new Set(ids).size, HOSTS.length, 'hosts share a machine-id');
   });
 
   it('hosts reach each other by name, with the keys the operator pinned', async () => {
     const scanned = await inHost(fx.lab, 'pg1-srv', ['ssh-keyscan', '-t', 'ed25519', 'backup-srv']);
     assert.equal(scanned.trim().split(' ').slice(1).join(' '), knownKey(fx.lab, 'backup-srv'));
     await inHost(fx.lab, 'backup-srv', ['bash', '-c', 'echo > /dev/tcp/pg3-srv/22']);
+    await inHost(fx.lab, 'drill-srv', ['bash', '-c', 'echo > /dev/tcp/backup-srv/22']);
   });
 
   it('processes are private to each host', async () => {
@@ -154,6 +156,7 @@ describe('lab, debian layout', { skip: notRoot }, () => {
       { name: 'pg2-srv', host: hostIp(fx.lab, 'pg2-srv'), role: 'standby' },
       { name: 'pg3-srv', host: hostIp(fx.lab, 'pg3-srv'), role: 'standby' },
     ]);
+    assert.ok(!JSON.stringify(spec).includes(hostIp(fx.lab, 'drill-srv')), 'the scratch host is in the spec');
     assert.equal(spec.postgres.osUser, 'postgres');
     assert.deepEqual(spec.postgres.control, { type: 'pg_ctlcluster', cluster: 'main' });
     assert.equal(spec.ssh.knownHostsFile, fx.lab.knownHostsFile);

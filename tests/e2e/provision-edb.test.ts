@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startProvision, type ProvisionResult } from '../../src/client';
-import { progressQuery } from '../../src/workflows/progress';
+import { PROGRESS_QUERY } from '../../src/workflow-ids';
+import type { Progress } from '../../src/workflows/progress';
 import { ProvisionFixture } from './fixture';
 
 const LONG = { timeout: 15 * 60_000 };
@@ -20,7 +21,7 @@ describe('provision on the EDB layout, logged in with sudo', { timeout: 40 * 60_
 
     // Kill the server once the workflow is past its first steps, restart it on the same SQLite file.
     for (;;) {
-      const steps = (await handle.query(progressQuery)).steps;
+      const steps = (await handle.query<Progress>(PROGRESS_QUERY)).steps;
       if (steps.some((s) => s.name === 'SSH trust')) break;
       assert.ok(open, 'the workflow ended before the server could be restarted');
       await new Promise((r) => setTimeout(r, 50));

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe as suite, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { asUser, cmd, Secret, withStdin } from '../../src/remote/command';
+import { asUser, cmd, Secret, withStdin } from '../../src/shell/command';
 import { clearDetached, pollDetached, startOrAttach, waitDetached, type DetachedStatus } from '../../src/remote/detached';
 import { HostKeyError, RemoteCommandError, RemoteTimeoutError, SshConnectError } from '../../src/remote/errors';
 import { check, SshPool, type SshPoolOptions } from '../../src/remote/ssh-pool';

@@ -4,7 +4,7 @@ import { ApplicationFailure, WorkflowFailedError, WorkflowIdConflictPolicy } fro
 import { startProvision } from '../../src/client';
 import { labExec } from '../../src/lab';
 import { TASK_QUEUE } from '../../src/paths';
-import { rebuildWorkflowId } from '../../src/workflows/rebuild';
+import { rebuildWorkflowId } from '../../src/workflow-ids';
 import { ProvisionFixture } from './fixture';
 
 const LONG = { timeout: 10 * 60_000 };

@@ -8,7 +8,8 @@ import { scramMatches } from '../../src/render/scram';
 import { applySchedules } from '../../src/schedules';
 import type { Spec } from '../../src/spec/schema';
 import type { BackupOutcome } from '../../src/workflows/backup';
-import { rebuildWorkflowId, type RebuildResult } from '../../src/workflows/rebuild';
+import { rebuildWorkflowId } from '../../src/workflow-ids';
+import type { RebuildResult } from '../../src/workflows/rebuild';
 import { ProvisionFixture } from './fixture';
 
 const LONG = { timeout: 10 * 60_000 };

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { fetchStatusFacts } from '../../src/commands/status';
 import { labExec } from '../../src/lab';
 import { TASK_QUEUE } from '../../src/paths';
-import { asUser, script, withStdin, type Command } from '../../src/remote/command';
+import { asUser, script, withStdin, type Command } from '../../src/shell/command';
 import { SshPool } from '../../src/remote/ssh-pool';
 import type { HostAddress } from '../../src/remote/types';
 import { formatPath } from '../../src/spec/errors';

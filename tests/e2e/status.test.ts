@@ -7,19 +7,13 @@ import { startProvision } from '../../src/client';
 import { quoteLiteral } from '../../src/render/sql';
 import type { Spec } from '../../src/spec/schema';
 import type { StatusReport } from '../../src/status/render';
+import type { RawBackup } from './cluster-checks';
 import { ProvisionFixture } from './fixture';
 import { runCli } from './harness';
 import { recordHistory } from './history';
 
 const LONG = { timeout: 5 * 60_000 };
 const PRIMARY = 'pg1-srv';
-
-interface RawBackup {
-  label: string;
-  type: string;
-  timestamp: { start: number; stop: number };
-  info: { size: number; delta: number; repository: { size: number; delta: number } };
-}
 
 async function until(what: string, ok: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
-import type { Command } from '../../src/remote/command';
+import type { Command } from '../../src/shell/command';
 import { parseSpec } from '../../src/spec/load';
 
 const fixtures = resolve(__dirname, '../../../tests/fixtures/spec');

@@ -3,6 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { attemptKey, commandTimeoutMs } from '../../src/activities/attempt-remote';
 import { CMDS, killLine, markedPgid, unmarked, wrapLine } from '../../src/remote/command-record';
@@ -20,11 +21,16 @@ describe('command timeouts within the attempt', () => {
   });
 
   test('the attempt key is the same for every attempt of one activity, and differs otherwise', () => {
-    const a = { workflowExecution: { workflowId: 'provision-demo', runId: 'r1' }, activityId: '3' };
+    const a = { workflowExecution: { workflowId: 'provision-demo', runId: 'r1' }, activityType: 'ensureRepoHost', activityId: '3' };
     assert.match(attemptKey(a), /^[0-9a-f]{32}$/);
     assert.equal(attemptKey(a), attemptKey({ ...a }));
     assert.notEqual(attemptKey(a), attemptKey({ ...a, activityId: '4' }));
     assert.notEqual(attemptKey(a), attemptKey({ ...a, workflowExecution: { workflowId: 'provision-demo', runId: 'r2' } }));
+  });
+
+  test('an activity started standalone (no workflow run, SDK >= 1.18) is refused, never keyed', () => {
+    assert.throws(() => attemptKey({ workflowExecution: undefined, activityType: 'runBackup', activityId: '1' }),
+      (e: ApplicationFailure) => e instanceof ApplicationFailure && e.nonRetryable === true && e.type === 'NotInWorkflow' && /runBackup runs only as a step/.test(e.message));
   });
 });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEFAULT_HOST_AWAY_SECONDS, hostAwayBudgetMs, whileAway } from '../../src/remote/away';
 import { HostAwayError, RemoteCommandError, RemoteTimeoutError, SshConnectError } from '../../src/remote/errors';
-import { cmd } from '../../src/remote/command';
+import { cmd } from '../../src/shell/command';
 
 const host = { name: 'repo', host: '10.0.0.5' };
 const lost = () => new SshConnectError(host, 'connection lost while running x', true);

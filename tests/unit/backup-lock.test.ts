@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isStale, lockScripts, OWNERLESS_GRACE_SECONDS, parseClaim, parseHolder, STALE_SECONDS, type LockOwner } from '../../src/activities/backup-lock';
-import type { Command } from '../../src/remote/command';
+import type { Command } from '../../src/shell/command';
 
 // The lock's scripts run for real in a local bash on a temp directory: the same code the
 // repository host runs, only the locks directory differs.

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe as suite, test } from 'node:test';
-import { asUser, cmd, describe, quote, script, Secret, stdinValue, toShellLine, withStdin } from '../../src/remote/command';
+import { asUser, cmd, describe, quote, script, Secret, stdinValue, toShellLine, withStdin } from '../../src/shell/command';
 
 // Every hostile string tries to create a file in `trap`: after all tests it must still be empty.
 const trap = mkdtempSync(join(tmpdir(), 'stanzactl-quote-'));

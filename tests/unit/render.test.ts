@@ -11,7 +11,7 @@ import { conninfoValue, primaryConninfo } from '../../src/render/recovery';
 import { ensureLines, replicationHbaLine } from '../../src/render/pg-hba';
 import { ensurePgpass, pgpassLine } from '../../src/render/pgpass';
 import { controlCommand, serverLogDir } from '../../src/render/postgres-control';
-import { describe } from '../../src/remote/command';
+import { describe } from '../../src/shell/command';
 import { alterSystemSql, autoConfLines, ensureReplicationRoleSql, quoteIdent, quoteLiteral, replicationRoleStateSql } from '../../src/render/sql';
 import { withResolvedRepositoryOptions } from '../../src/activities/secrets';
 import { parseScramVerifier, SCRAM_SALT_BYTES, saslprepKeepsAsIs, scramMatches, scramVerifier } from '../../src/render/scram';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
@@ -24,6 +24,15 @@ describe('replay of recorded histories', () => {
 
   test('there is at least one recorded history', () => assert.ok(histories.length > 0));
 
+  // SDK 1.24 builds its protobuf types with protobufjs 8 in @temporalio/proto and reads JSON with
+  // the protobufjs of @temporalio/common: two copies make every JSON history fail with "type must
+  // be a Type". npm nests a copy in each package unless protobufjs 8 is ours at the top (gRPC's
+  // proto-loader keeps 7 for itself), so package.json pins it.
+  test('the SDK packages share one protobufjs', () => {
+    const from = (pkg: string) => require.resolve('protobufjs', { paths: [dirname(require.resolve(`${pkg}/package.json`))] });
+    assert.deepEqual(new Set(['@temporalio/common', '@temporalio/proto', '@temporalio/worker'].map(from)).size, 1);
+  });
+
   for (const file of histories) {
     test(`${file} replays on the current workflow code`, async () => {
       const history = JSON.parse(readFileSync(join(dir, file), 'utf8'));
@@ -31,11 +40,14 @@ describe('replay of recorded histories', () => {
     });
   }
 
-  test('a reordered workflow is caught as a determinism violation', async () => {
-    const history = JSON.parse(readFileSync(join(dir, 'provision-sdk-1.13.2.json'), 'utf8'));
-    await assert.rejects(
-      Worker.runReplayHistory({ workflowBundle: changed }, history, 'changed'),
-      DeterminismViolationError,
-    );
-  });
+  // Recorded before and after the move to SDK 1.24.0: the check must bite on both.
+  for (const file of ['provision-sdk-1.13.2.json', 'provision-sdk-1.24.0.json']) {
+    test(`a reordered workflow is caught as a determinism violation (${file})`, async () => {
+      const history = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+      await assert.rejects(
+        Worker.runReplayHistory({ workflowBundle: changed }, history, 'changed'),
+        DeterminismViolationError,
+      );
+    });
+  }
 });

@@ -9,9 +9,10 @@ import {
   describedParts,
   desiredParts,
   desiredSchedule,
+  desiredStatusSchedule,
   differences,
   planTypes,
-  type BackupScheduleOptions,
+  type StanzaScheduleOptions,
   type DescribedSchedule,
 } from '../../src/schedules/plan';
 import { durationMs } from '../../src/spec/duration';
@@ -31,13 +32,13 @@ const ISSUE = { full: '30 1 * * 0', diff: '30 1 * * 1-6', timezone: 'UTC', catch
 
 /** What describe() returns for a schedule created from `o`, as observed on the dev server: the cron
  * compiled into a calendar keeping only its comment, no timezone as '', args decoded from JSON. */
-function serverEcho(o: BackupScheduleOptions): DescribedSchedule {
+function serverEcho(o: StanzaScheduleOptions): DescribedSchedule {
   const reversedKeys = (v: unknown): unknown =>
     v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reversedKeys(x)])) : v;
   return {
     spec: {
       calendars: (o.spec.cronExpressions ?? []).map((c) => ({ comment: c.slice(c.indexOf('#') + 1).trim() }) as never),
-      intervals: [],
+      intervals: (o.spec.intervals ?? []).map((i) => ({ every: Number(i.every), offset: 0 })),
       timezone: o.spec.timezone ?? '',
     },
     action: {
@@ -116,6 +117,38 @@ describe('differs?', () => {
   test('canonical JSON ignores key order and undefined members', () => {
     assert.equal(canonicalJson({ b: 1, a: { d: undefined, c: [2, { y: 1, x: 0 }] } }), canonicalJson({ a: { c: [2, { x: 0, y: 1 }] }, b: 1 }));
     assert.notEqual(canonicalJson([1, 2]), canonicalJson([2, 1]));
+  });
+});
+
+describe('the status schedule', () => {
+  const withStatus = (every: string, schedule: Record<string, string> | undefined = ISSUE): Spec => parseSpec(JSON.stringify({ ...specWith(schedule), status: { every } }), 'spec.json');
+
+  test('status-<stanza> runs stanzaStatus every status.every, with the spec minus the timing, never catching up', () => {
+    const spec = withStatus('1m');
+    const o = desiredStatusSchedule(spec);
+    assert.equal(o.scheduleId, 'status-demo');
+    assert.deepEqual(o.spec, { intervals: [{ every: 60_000 }] });
+    assert.equal(o.action.workflowType, 'stanzaStatus');
+    assert.equal(o.action.workflowId, 'status-demo');
+    const { status: _every, ...rest } = spec;
+    const { schedule: _timing, ...backups } = rest.backups!;
+    assert.deepEqual(o.action.args, [{ ...rest, backups }]);
+    assert.equal(o.action.workflowExecutionTimeout, '2 minutes');
+    assert.deepEqual(o.policies, { overlap: 'SKIP', catchupWindow: 10_000, pauseOnFailure: false });
+  });
+
+  test('as the server echoes it back it is equal; a new interval is named; status.every is no backup schedule\'s business', () => {
+    const onServer = serverEcho(desiredStatusSchedule(withStatus('1m')));
+    assert.deepEqual(differences(desiredParts(desiredStatusSchedule(withStatus('1m'))), describedParts(onServer)), []);
+    assert.deepEqual(differences(desiredParts(desiredStatusSchedule(withStatus('5m'))), describedParts(onServer)), ['cron', 'summary']);
+    assert.deepEqual(differences(desiredParts(desiredSchedule(withStatus('5m'), 'full')), describedParts(serverEcho(desiredSchedule(specWith(ISSUE), 'full')))), []);
+    // A backup cron is none of the status schedule's business either.
+    assert.deepEqual(differences(desiredParts(desiredStatusSchedule(withStatus('1m', { full: '0 5 * * *' }))), describedParts(onServer)), []);
+  });
+
+  test('status.every below 10s is refused with its path', () => {
+    assert.throws(() => withStatus('5s'), /status\.every.*at least 10s/s);
+    assert.doesNotThrow(() => withStatus('10s'));
   });
 });
 

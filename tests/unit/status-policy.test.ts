@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, test } from 'node:test';
-import { parseArchiverRow, parseStandbyRow, type ArchiverFacts } from '../../src/activities/status';
+import { parseArchiverRow, parseStandbyRow } from '../../src/activities/status';
+import type { ArchiverFacts } from '../../src/facts/status';
 import { parseInfo } from '../../src/facts/pgbackrest-info';
 import { specSchema, type Spec } from '../../src/spec/schema';
 import { formatAge } from '../../src/status/age';
 import { evaluate } from '../../src/status/policy';
 import { renderText, statusReport } from '../../src/status/render';
-import type { StatusFacts } from '../../src/workflows/status';
+import type { StatusFacts } from '../../src/facts/status';
 
 const fixtures = resolve(__dirname, '../../../tests/fixtures');
 const info = (file: string) => parseInfo(readFileSync(`${fixtures}/pgbackrest/${file}`, 'utf8'))[0];

@@ -5,9 +5,9 @@ import { test } from 'node:test';
 import { projectRoot } from '../../src/paths';
 
 // Workflow code runs in Temporal's deterministic sandbox and replays from history: it may import
-// the workflow SDK, its own folder and the spec's pure validation (zod, croner: no I/O, so the worker
+// the workflow SDK, its own folder, the ids it shares with the CLI and the spec's pure validation (zod, croner: no I/O, so the worker
 // judges a spec by the CLI's rules); activities, specs and the rest only as types.
-const ALLOWED = /^(@temporalio\/workflow|@temporalio\/common|\.\/[\w-]+|\.\.\/spec\/(errors|validate))$/;
+const ALLOWED = /^(@temporalio\/workflow|@temporalio\/common|\.\/[\w-]+|\.\.\/spec\/(errors|validate)|\.\.\/workflow-ids)$/;
 
 test('workflow files import no I/O: activities, SSH and Node built-ins only as types', () => {
   const dir = join(projectRoot(), 'src', 'workflows');

@@ -1,0 +1,89 @@
+import { parseArgs } from 'node:util';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy } from '@temporalio/client';
+import { follow } from '../client';
+import { TASK_QUEUE } from '../paths';
+import { loadSpec } from '../spec/load';
+import { parseRecoveryTarget, type RecoveryTarget } from '../spec/recovery-target';
+import { backupLabelSchema, copyPlaceProblems, copyPlaceSchema, defaultCopyPlace } from '../spec/restore-copy';
+import { restoreWorkflowId } from '../workflow-ids';
+import type { RestoreResult } from '../workflows/restore';
+import { UsageError, withClient, type CliCommand } from './command';
+
+function describeTarget(t: RecoveryTarget): string {
+  return t.type === 'default' ? 'the end of the archive' : t.type === 'immediate' ? 'the end of the backup (immediate)' : `${t.type} ${t.target}`;
+}
+
+export const restoreCommand: CliCommand = {
+  usage: 'restore --spec FILE --to HOST',
+  summary: 'restore a copy of the cluster to another host, to a point in time',
+  help: `Usage: stanzactl restore --spec FILE --to HOST [--data-dir DIR] [--port N] [--set LABEL]
+                         [--type default|immediate|time|lsn|xid|name --target VALUE] [--yes]
+
+Runs workflow restore-<stanza>-<host>: restores a copy of the stanza's cluster from its repository
+to HOST, which must not be one of the spec's nodes nor its repository host (refused, nothing
+changed): the cluster itself is never touched. HOST is reached like the nodes, with the spec's ssh
+settings (user, key; its host key must be in the spec's known_hosts file), and made able to use
+the repository as provision makes a node (pgBackRest directories, SSH trust with the repository
+host both ways, pgbackrest.conf for the stanza). The copy is restored (detached on HOST: a crashed
+worker's retry re-attaches), started standalone on --port with archive_mode=off and no
+primary_conninfo (it never archives into the repository, never streams), and promoted at the target.
+
+  --data-dir DIR   default: "restore" beside the spec's data directory (e.g. /var/lib/postgresql/15/restore);
+                   on a Debian layout the copy is cluster VERSION/<last component of DIR>
+  --port N         default: the spec's postgres.port
+  --set LABEL      the backup to restore (default: the newest that fits the target)
+  --type, --target as pgbackrest restore means them (default: to the end of the archive)
+  --yes            a data directory with files is refused without it; with it, reused (--delta)
+
+Prints each step, then the backup used, the timeline, the last recovered transaction's time, the
+WAL range replayed, and restore and recovery seconds.`,
+  async run(args) {
+    const { values } = parseArgs({
+      args, strict: true,
+      options: {
+        spec: { type: 'string' }, to: { type: 'string' }, 'data-dir': { type: 'string' }, port: { type: 'string' }, set: { type: 'string' },
+        type: { type: 'string' }, target: { type: 'string' }, yes: { type: 'boolean' },
+      },
+    });
+    if (!values.spec || !values.to) throw new UsageError('--spec FILE and --to HOST are required');
+    const parsed = parseRecoveryTarget(values.type, values.target);
+    if ('error' in parsed) throw new UsageError(parsed.error);
+    if (values.port !== undefined && !/^\d{1,5}$/.test(values.port)) throw new UsageError('--port must be a port number');
+    if (values.set !== undefined && !backupLabelSchema.safeParse(values.set).success) throw new UsageError(`--set: ${JSON.stringify(values.set)} is not a pgBackRest backup label`);
+    const spec = loadSpec(values.spec);
+    const place = defaultCopyPlace(spec, values.to, { dataDir: values['data-dir'], port: values.port === undefined ? undefined : Number(values.port) });
+    const bad = copyPlaceSchema.safeParse(place);
+    if (!bad.success) throw new UsageError(bad.error.issues.map((i) => `--${i.path[0] === 'host' ? 'to' : i.path[0] === 'dataDir' ? 'data-dir' : 'port'}: ${i.message}`).join('\n'));
+    const problems = copyPlaceProblems(spec, place);
+    if (problems.length > 0) {
+      console.error(`refused, nothing was done: ${problems.join('\n')}`);
+      return 1;
+    }
+    const request = { place, target: parsed.target, set: values.set, reuse: values.yes ?? false };
+    return withClient('restore', async (client) => {
+      const workflowId = restoreWorkflowId(spec.stanza, place.host);
+      let handle;
+      try {
+        handle = await client.workflow.start('restoreToHost', {
+          taskQueue: TASK_QUEUE, workflowId, args: [spec, request],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+          staticSummary: `restore stanza ${spec.stanza} to ${place.host}:${place.dataDir}, to ${describeTarget(parsed.target)}`,
+        });
+      } catch (e) {
+        if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+        const running = await client.workflow.getHandle(workflowId).describe();
+        console.error(`refused: a restore of stanza ${spec.stanza} to ${place.host} is already running: workflow ${workflowId} (run ${running.runId}), started ${running.startTime.toISOString()}`);
+        return 1;
+      }
+      console.log(`workflow ${workflowId}: restore to ${place.host}:${place.dataDir} (port ${place.port}), to ${describeTarget(parsed.target)}`);
+      const r = await follow<RestoreResult>(handle, (l) => console.log(l));
+      console.log('');
+      console.log(`copy of stanza ${spec.stanza} on ${place.host}:${place.port} (${place.dataDir}) is up, promoted on timeline ${r.timeline}`);
+      console.log(`  backup:           ${r.backupLabel ?? 'unknown'}${r.delta ? ' (delta restore)' : ''}`);
+      console.log(`  last transaction: ${r.lastTransactionAt ?? 'none replayed after the backup'}`);
+      console.log(`  WAL replayed:     ${r.walStart?.walFile ?? '?'} (${r.walStart?.lsn ?? '?'}) .. ${r.walEnd?.walFile ?? '?'} (${r.walEnd?.lsn ?? '?'})`);
+      console.log(`  restore ${r.restoreSeconds.toFixed(1)} s, recovery ${r.recoverySeconds.toFixed(1)} s`);
+      return 0;
+    });
+  },
+};

@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
+import { parseInfo } from '../../src/facts/pgbackrest-info';
+import { intervalSeconds, parseReplicationRows } from '../../src/facts/postgres';
+import type { StatusFacts } from '../../src/facts/status';
+import { isFinalFailure, recordingInterceptor } from '../../src/metrics/recorder';
+import { parseListenAddress } from '../../src/metrics/server';
+import { projectRoot } from '../../src/paths';
+import { renderExposition } from '../../src/render/prometheus';
+import { GAUGES, renderMetrics } from '../../src/status/gauges';
+import { Observations } from '../../src/status/observations';
+
+const fixture = (p: string) => readFileSync(join(projectRoot(), 'tests', 'fixtures', p), 'utf8');
+
+// The alpha fixture: full stopped at 1795607898, incr at 1795607900, diff at 1795607903 (newest).
+const FACTS: StatusFacts = {
+  stanza: 'alpha',
+  repository: { host: 'repo1', stanza: parseInfo(fixture('pgbackrest/info-alpha-backups.json'))[0] },
+  primary: {
+    name: 'pg1',
+    archiver: { archiveMode: 'on', archivedCount: 7, lastArchivedWal: '000000010000000000000007', lastArchivedAt: 1795607950, failedCount: 2, lastFailedWal: '000000010000000000000003', lastFailedAt: 1795607800 },
+    replication: parseReplicationRows(fixture('postgres/replication.tsv')),
+  },
+  standbys: [
+    { name: 'alpha-sb', state: 'streaming', inRecovery: true, replayDelaySeconds: 3, caughtUp: true },
+    { name: 'alpha-sb3', state: 'down', inRecovery: null, replayDelaySeconds: null, caughtUp: null, error: 'connection refused' },
+  ],
+};
+
+/** `name{labels} value` lines of one metric. */
+const lines = (text: string, name: string) => text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+
+test('exposition format: one HELP and TYPE per family, escaped HELP text and label values, special values', () => {
+  const text = renderExposition([
+    { name: 'x_bytes', help: 'a \\ path\nand a line', type: 'gauge', samples: [{ labels: { node: 'a"b\\c\nd', kind: 'full' }, value: 5 }, { labels: {}, value: 0.25 }] },
+    { name: 'x_empty', help: 'never observed', type: 'gauge', samples: [] },
+    { name: 'x_special', help: 'h', type: 'counter', samples: [{ labels: {}, value: NaN }, { labels: { a: '1' }, value: Infinity }, { labels: { a: '2' }, value: -Infinity }] },
+  ]);
+  assert.equal(text, [
+    '# HELP x_bytes a \\\\ path\\nand a line',
+    '# TYPE x_bytes gauge',
+    'x_bytes{node="a\\"b\\\\c\\nd",kind="full"} 5',
+    'x_bytes 0.25',
+    '# HELP x_special h',
+    '# TYPE x_special counter',
+    'x_special NaN',
+    'x_special{a="1"} +Inf',
+    'x_special{a="2"} -Inf',
+    '',
+  ].join('\n'));
+  assert.equal(renderExposition([]), '');
+  assert.throws(() => renderExposition([{ name: 'bad-name', help: '', type: 'gauge', samples: [] }]), /invalid metric name/);
+  assert.throws(() => renderExposition([{ name: 'ok', help: '', type: 'gauge', samples: [{ labels: { 'bad-label': 'x' }, value: 1 }] }]), /invalid label name/);
+  assert.throws(() => renderExposition([{ name: 'ok', help: '', type: 'gauge', samples: [{ labels: { __name__: 'x' }, value: 1 }] }]), /invalid label name/);
+});
+
+test('every gauge has a valid, unique stanzactl_ name and a help text', () => {
+  const names = GAUGES.map((g) => g.name);
+  assert.equal(new Set(names).size, names.length);
+  for (const g of GAUGES) {
+    assert.match(g.name, /^stanzactl_[a-z_]+$/);
+    assert.ok(g.help.length > 10, g.name);
+  }
+});
+
+test('gauges of one status read: values from pgBackRest info, pg_stat_archiver and pg_stat_replication', () => {
+  const now = 1795608000;
+  const text = renderMetrics(Observations.fromStatus(FACTS, now - 10), now * 1000);
+  const want: Record<string, string[]> = {
+    stanzactl_backup_newest_timestamp_seconds: ['{stanza="alpha",kind="full"} 1795607898', '{stanza="alpha",kind="any"} 1795607903'],
+    stanzactl_backup_newest_age_seconds: ['{stanza="alpha",kind="full"} 102', '{stanza="alpha",kind="any"} 97'],
+    stanzactl_backup_newest_duration_seconds: ['{stanza="alpha",kind="full"} 3', '{stanza="alpha",kind="any"} 2'],
+    stanzactl_backup_newest_database_bytes: ['{stanza="alpha",kind="full"} 22992588', '{stanza="alpha",kind="any"} 33896140'],
+    stanzactl_backup_newest_repository_delta_bytes: ['{stanza="alpha",kind="full"} 3056842', '{stanza="alpha",kind="any"} 1412738'],
+    stanzactl_stanza_status_code: ['{stanza="alpha"} 0'],
+    stanzactl_archive_last_archived_age_seconds: ['{stanza="alpha"} 50'],
+    stanzactl_archive_failed_count: ['{stanza="alpha"} 2'],
+    // Failed before the last success: not failing.
+    stanzactl_archive_failing: ['{stanza="alpha"} 0'],
+    stanzactl_standby_streaming: ['{stanza="alpha",node="alpha-sb"} 1', '{stanza="alpha",node="alpha-sb3"} 0'],
+    stanzactl_standby_replay_lag_seconds: ['{stanza="alpha",node="alpha-sb2"} 0.152071', '{stanza="alpha",node="alpha-sb"} 0.051017'],
+    stanzactl_standby_replay_lag_bytes: ['{stanza="alpha",node="alpha-sb2"} 0', '{stanza="alpha",node="alpha-sb"} 0'],
+    stanzactl_status_read_ok: [
+      '{stanza="alpha",part="repository",node="repo1"} 1',
+      '{stanza="alpha",part="primary",node="pg1"} 1',
+      '{stanza="alpha",part="standby",node="alpha-sb"} 1',
+      '{stanza="alpha",part="standby",node="alpha-sb3"} 0',
+    ],
+    // Runs are what a worker saw end: one status read knows of none.
+    stanzactl_backup_last_run_success: [],
+    stanzactl_rebuild_last_success: [],
+  };
+  for (const [name, samples] of Object.entries(want)) assert.deepEqual(lines(text, name), samples.map((s) => name + s), name);
+  assert.equal(lines(text, 'stanzactl_status_observed_timestamp_seconds').length, 4);
+  assert.doesNotMatch(text, /# HELP stanzactl_rebuild_last_success/);
+});
+
+test('ages are computed when rendered: a later scrape of the same observations shows them older', () => {
+  const o = Observations.fromStatus(FACTS, 1795608000);
+  const at = (nowS: number) => lines(renderMetrics(o, nowS * 1000), 'stanzactl_archive_last_archived_age_seconds')[0];
+  assert.equal(at(1795608000), 'stanzactl_archive_last_archived_age_seconds{stanza="alpha"} 50');
+  assert.equal(at(1795611600), 'stanzactl_archive_last_archived_age_seconds{stanza="alpha"} 3650');
+});
+
+test('archiving failing, an unreadable repository keeps the backups known, and nothing observed is absent', () => {
+  const o = Observations.fromStatus(FACTS, 1795608000);
+  o.repository('alpha', { host: 'repo1', stanza: null, error: 'connection refused' }, 1795608100);
+  o.primary('alpha', { ...FACTS.primary, archiver: { ...FACTS.primary.archiver!, lastFailedAt: 1795608050 } }, 1795608100);
+  const text = renderMetrics(o, 1795608200_000);
+  assert.deepEqual(lines(text, 'stanzactl_backup_newest_timestamp_seconds').length, 2);
+  assert.deepEqual(lines(text, 'stanzactl_stanza_status_code'), []);
+  assert.deepEqual(lines(text, 'stanzactl_archive_failing'), ['stanzactl_archive_failing{stanza="alpha"} 1']);
+  assert.ok(lines(text, 'stanzactl_status_read_ok').includes('stanzactl_status_read_ok{stanza="alpha",part="repository",node="repo1"} 0'));
+  // A repository read that succeeds replaces them: expired backups go.
+  o.repository('alpha', { host: 'repo1', stanza: { ...FACTS.repository.stanza!, backups: [] } }, 1795608300);
+  assert.deepEqual(lines(renderMetrics(o, 1795608300_000), 'stanzactl_backup_newest_timestamp_seconds'), []);
+  assert.equal(renderMetrics(new Observations(), Date.now()), '');
+});
+
+test('a backup run is the newest backup until info says otherwise; outcomes per type', () => {
+  const o = Observations.fromStatus(FACTS, 1795608000);
+  const backup = { label: '20261125-120000F', type: 'full' as const, startedAt: 1795608100, stoppedAt: 1795608160, databaseBytes: 1, deltaBytes: 1, repoBytes: 1, repoDeltaBytes: 1 };
+  o.backupRun('alpha', 'full', { ok: true, at: 1795608161, seconds: 65.5 }, backup);
+  o.backupRun('alpha', 'incr', { ok: false, at: 1795608170, seconds: 3 });
+  const text = renderMetrics(o, 1795608200_000);
+  assert.deepEqual(lines(text, 'stanzactl_backup_newest_timestamp_seconds'), [
+    'stanzactl_backup_newest_timestamp_seconds{stanza="alpha",kind="full"} 1795608160',
+    'stanzactl_backup_newest_timestamp_seconds{stanza="alpha",kind="any"} 1795608160',
+  ]);
+  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_success'), ['stanzactl_backup_last_run_success{stanza="alpha",type="full"} 1', 'stanzactl_backup_last_run_success{stanza="alpha",type="incr"} 0']);
+  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_duration_seconds'), ['stanzactl_backup_last_run_duration_seconds{stanza="alpha",type="full"} 65.5', 'stanzactl_backup_last_run_duration_seconds{stanza="alpha",type="incr"} 3']);
+  o.rebuild('alpha', 'alpha-sb', { ok: true, at: 1795608180 });
+  assert.deepEqual(lines(renderMetrics(o, 1795608200_000), 'stanzactl_rebuild_last_success'), ['stanzactl_rebuild_last_success{stanza="alpha",node="alpha-sb"} 1']);
+});
+
+test('replay_lag intervals as PostgreSQL prints them', () => {
+  assert.equal(intervalSeconds('00:00:00.017749'), 0.017749);
+  assert.equal(intervalSeconds('01:02:03'), 3723);
+  assert.equal(intervalSeconds('1 day 00:00:01.5'), 86_401.5);
+  assert.equal(intervalSeconds('3 days 00:00:00'), 259_200);
+  assert.equal(intervalSeconds(''), undefined);
+  assert.equal(intervalSeconds('1 mon'), undefined);
+});
+
+test('final failures: non-retryable, a type the policy does not retry, or the last attempt', () => {
+  const policy = { maximumAttempts: 7, nonRetryableErrorTypes: ['Fatal'] };
+  assert.equal(isFinalFailure({ attempt: 1, retryPolicy: policy }, ApplicationFailure.create({ message: 'x', nonRetryable: true })), true);
+  assert.equal(isFinalFailure({ attempt: 1, retryPolicy: policy }, ApplicationFailure.create({ message: 'x', type: 'Fatal' })), true);
+  assert.equal(isFinalFailure({ attempt: 1, retryPolicy: policy }, new Error('ssh reset')), false);
+  assert.equal(isFinalFailure({ attempt: 7, retryPolicy: policy }, new Error('ssh reset')), true);
+  assert.equal(isFinalFailure({ attempt: 50, retryPolicy: { maximumAttempts: 0 } }, new Error('ssh reset')), false);
+  assert.equal(isFinalFailure({ attempt: 50, retryPolicy: undefined }, new Error('ssh reset')), false);
+});
+
+test('the activity interceptor records results and final failures, in activity context', async () => {
+  const spec = JSON.parse(fixture('spec/demo.json')) as { stanza: string; nodes: { name: string }[] };
+  const o = new Observations();
+  const env = (activityType: string, workflowType: string, workflowId: string, attempt = 1) => new MockActivityEnvironment(
+    { activityType, workflowType, attempt, workflowExecution: { workflowId, runId: 'r' }, scheduledTimestampMs: 1795608000_000, retryPolicy: { maximumAttempts: 7 } },
+    // The failures are the point here: the SDK's warning about each would only be noise.
+    { interceptors: [recordingInterceptor(o, () => 1795608030_000)], logger: new DefaultLogger('ERROR') },
+  );
+  const backup = { label: 'L', type: 'full', databaseSize: 10, deltaSize: 10, repoSize: 4, repoDeltaSize: 4, startedAt: 1795608001, stoppedAt: 1795608029, walStart: '', walStop: '' };
+  await env('runBackup', 'backupStanza', `backup-${spec.stanza}-manual`).run(async () => ({ changed: true, seconds: 28, copiedFrom: [], backup }), spec, 'full', false);
+  const failing = async () => {
+    throw ApplicationFailure.create({ message: 'no', nonRetryable: true });
+  };
+  await assert.rejects(env('runBackup', 'backupStanza', 'b', 1).run(async () => {
+    throw new Error('transient');
+  }, spec, 'diff', false));
+  await assert.rejects(env('runBackup', 'backupStanza', 'b').run(failing, spec, 'incr', false));
+  const node = spec.nodes[1].name;
+  await assert.rejects(env('startStandby', 'rebuildStandby', `rebuild-${spec.stanza}-${node}`).run(failing, spec, node));
+  await env('writeMarker', 'rebuildStandby', `rebuild-${spec.stanza}-${spec.nodes[2].name}`).run(async () => ({ changed: true, id: 'x' }), spec, 'x');
+  // Status results are recorded whatever the workflow.
+  await env('standbyStatus', 'stanzaStatus', 'status-x').run(async () => ({ name: node, state: 'streaming', inRecovery: true, replayDelaySeconds: 1, caughtUp: true }), spec, node);
+
+  const text = renderMetrics(o, 1795608060_000);
+  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_success'), [
+    `stanzactl_backup_last_run_success{stanza="${spec.stanza}",type="full"} 1`,
+    `stanzactl_backup_last_run_success{stanza="${spec.stanza}",type="incr"} 0`,
+  ]);
+  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_duration_seconds')[0], `stanzactl_backup_last_run_duration_seconds{stanza="${spec.stanza}",type="full"} 30`);
+  assert.deepEqual(lines(text, 'stanzactl_backup_newest_repository_bytes'), [
+    `stanzactl_backup_newest_repository_bytes{stanza="${spec.stanza}",kind="full"} 4`,
+    `stanzactl_backup_newest_repository_bytes{stanza="${spec.stanza}",kind="any"} 4`,
+  ]);
+  // A failed step fails the rebuild; a step that is not the last one succeeding decides nothing.
+  assert.deepEqual(lines(text, 'stanzactl_rebuild_last_success'), [`stanzactl_rebuild_last_success{stanza="${spec.stanza}",node="${node}"} 0`]);
+  assert.deepEqual(lines(text, 'stanzactl_standby_streaming'), [`stanzactl_standby_streaming{stanza="${spec.stanza}",node="${node}"} 1`]);
+});
+
+test('metrics addresses: host:port and [ipv6]:port', () => {
+  assert.deepEqual(parseListenAddress('127.0.0.1:9464'), { host: '127.0.0.1', port: 9464 });
+  assert.deepEqual(parseListenAddress('[::1]:9464'), { host: '::1', port: 9464 });
+  assert.deepEqual(parseListenAddress('worker.example:80'), { host: 'worker.example', port: 80 });
+  for (const bad of ['9464', ':9464', '127.0.0.1:0', '127.0.0.1:70000', '::1:9464', 'a b:1']) assert.throws(() => parseListenAddress(bad), /expected host:port/, bad);
+});

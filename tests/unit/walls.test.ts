@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { test } from 'node:test';
+import { projectRoot } from '../../src/paths';
+
+// The flow runs one way: CLI -> client -> workflow -> activity -> render/facts -> remote. A runtime
+// import against that flow loads code into a process (or sandbox) that must not carry it; types
+// cross freely because they vanish at compile time.
+const src = join(projectRoot(), 'src');
+
+function files(path: string): string[] {
+  const full = join(src, path);
+  if (!statSync(full).isDirectory()) return [full];
+  return readdirSync(full).flatMap((f) => files(join(path, f))).filter((f) => f.endsWith('.ts'));
+}
+
+/** Imports of a file (runtime ones only unless `types`), as paths relative to src/ (packages as they are written). */
+function runtimeImports(file: string, types = false): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/^(?:import|export)\s+(type\s+)?[^;]*?from\s+'([^']+)'/gms)]
+    .filter((m) => types || !m[1])
+    .map((m) => (m[2].startsWith('.') ? relative(src, resolve(dirname(file), m[2])) : m[2]));
+}
+
+function breaches(from: string[], forbidden: RegExp, types = false): string[] {
+  return from.flatMap(files).flatMap((f) => runtimeImports(f, types).filter((i) => forbidden.test(i)).map((i) => `${relative(src, f)} -> ${i}`));
+}
+
+test('the CLI never loads workflow code: commands, schedules, status and the client import workflows only as types', () => {
+  assert.deepEqual(breaches(['commands', 'schedules', 'status', 'client.ts', 'cli.ts'], /^workflows\//), []);
+});
+
+test('renderers and parsers are pure: no SSH, activity or workflow code', () => {
+  assert.deepEqual(breaches(['render', 'facts', 'shell'], /^(remote|activities|workflows)\/|^node-ssh$|^ssh2$/), []);
+});
+
+// Not even types: activities/index.ts is what workflows import their types from, so a type taken
+// back from a workflow closes a loop; a type two rooms share lives beside the activity producing it.
+test('activities import nothing from workflows, not even types', () => {
+  assert.deepEqual(breaches(['activities'], /^workflows\//, true), []);
+});
+
+test('the wall test sees a runtime import when there is one', () => {
+  assert.deepEqual(runtimeImports(join(src, 'workflows', 'progress.ts')), ['@temporalio/workflow', 'workflow-ids']);
+});
