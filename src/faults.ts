@@ -11,8 +11,13 @@
  * Every kill is appended to the plan's log with a timestamp before the signal. An entry fires once:
  * its claim file (created exclusively, so two workers cannot both fire it) makes every worker,
  * restarted or not, skip it afterwards, so one workflow run can take several kills in turn.
+ * A kill waits (the activity held at its point, heartbeating) until another worker polls and is
+ * not about to die itself: steps that run side by side reach their points together, and a retry
+ * must have a worker to resume on, as at a site that runs several.
  */
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 import { describe, type Command } from './shell/command';
@@ -73,6 +78,15 @@ function currentActivity(): (ActivityRef & { workflowType: string }) | undefined
   };
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class FaultHook {
   private readonly inFlight = new Map<string, ActivityRef>();
 
@@ -95,12 +109,55 @@ export class FaultHook {
     return `${this.plan.log}.${e.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   }
 
-  /** Kills this process unless another worker fired the entry first. */
-  private fire(entry: FaultEntry, a: ActivityRef, command?: string): void {
+  private readyFile(pid: number): string {
+    return `${this.plan.log}.ready.${pid}`;
+  }
+
+  /** Called once the worker can take tasks: from then on it counts as a peer that retries can go to. */
+  ready(): void {
+    writeFileSync(this.readyFile(process.pid), '');
+  }
+
+  /** Whether another worker process that said ready still lives. */
+  private peerReady(): boolean {
+    const prefix = basename(this.readyFile(0)).slice(0, -1);
+    return readdirSync(dirname(this.plan.log)).some((f) => {
+      const pid = f.startsWith(prefix) ? Number(f.slice(prefix.length)) : NaN;
+      return Number.isInteger(pid) && pid !== process.pid && alive(pid);
+    });
+  }
+
+  /**
+   * Takes the one "dying" token (a dead holder's is stale) and checks for a ready peer; without
+   * one, gives the token back. So two workers never both kill themselves for want of the other.
+   */
+  private mayDie(): boolean {
+    const token = `${this.plan.log}.dying`;
+    try {
+      writeFileSync(token, String(process.pid), { flag: 'wx' });
+    } catch {
+      const holder = Number(readFileSync(token, 'utf8'));
+      if (alive(holder)) return false;
+      unlinkSync(token);
+      return this.mayDie();
+    }
+    if (this.peerReady()) return true;
+    unlinkSync(token);
+    return false;
+  }
+
+  /** Kills this process, once another worker can take the retry, unless another worker fired the entry first. */
+  private async fire(entry: FaultEntry, a: ActivityRef, command?: string): Promise<void> {
     try {
       writeFileSync(this.claimFile(entry), '', { flag: 'wx' });
     } catch {
       return;
+    }
+    const ctx = Context.current();
+    // Bounded: a peer that never comes would fail the row on its resume time, not hang the run.
+    for (let waited = 0; waited < 120_000 && !this.mayDie(); waited += 100) {
+      if (waited % 1000 === 0) ctx.heartbeat();
+      await sleep(100);
     }
     const { workflowId, runId, activityType, activityId, attempt } = a;
     this.append({ kind: 'kill', at: Date.now(), id: entry.id, point: entry.point, command, workflowId, runId, activityType, activityId, attempt, inFlight: [...this.inFlight.values()] });
@@ -120,7 +177,7 @@ export class FaultHook {
         try {
           const result = await next(input);
           const entry = this.due('b', a)[0];
-          if (entry) this.fire(entry, ref);
+          if (entry) await this.fire(entry, ref);
           return result;
         } finally {
           this.inFlight.delete(key);
@@ -140,7 +197,7 @@ export class FaultHook {
           const entry = this.due('a', a).find((e) => (!e.command || new RegExp(e.command).test(text)) && (!e.output || new RegExp(e.output, 'm').test(result.stdout)));
           if (entry) {
             const { workflowType: _, ...ref } = a;
-            this.fire(entry, ref, `${host.name}: ${text.slice(0, 200)}`);
+            await this.fire(entry, ref, `${host.name}: ${text.slice(0, 200)}`);
           }
         }
         return result;

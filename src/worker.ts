@@ -108,6 +108,7 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
     // every next step of its runs; another worker replays the short history in milliseconds.
     stickyQueueScheduleToStartTimeout: '3 seconds',
   });
+  faults?.ready();
   return {
     worker,
     target,

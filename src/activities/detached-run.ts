@@ -59,8 +59,10 @@ export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, com
     budgetMs, retryMs: 1000, what: `before run ${key} could start (or re-attach)`, signal: ctx.cancellationSignal, onAway,
   });
   const finishedBefore = attached && (await pollDetached(ops.remote, host, key, 0)).state === 'exited';
+  // The host watches for the end each tenth of a second: a short backup or restore is seen to end
+  // at once, while a long one costs a round trip (and a heartbeat with its latest line) a second.
   const status = await waitDetached(ops.remote, host, key, {
-    intervalMs: 500,
+    intervalMs: 1000,
     tailLines: o.tailLines,
     signal: ctx.cancellationSignal,
     awayBudgetMs: budgetMs,

@@ -4,7 +4,7 @@ import type { HostAddress } from '../remote/types';
 import { ensureLines, replicationHbaLine } from '../render/pg-hba';
 import { controlCommand, psqlScriptCommand } from '../render/postgres-control';
 import { saslprepKeepsAsIs, SCRAM_SALT_BYTES, scramMatches, scramVerifier } from '../render/scram';
-import { alterSystemSql, ensureReplicationRoleSql, replicationRoleStateSql } from '../render/sql';
+import { alterSystemSql, autoConfLines, ensureReplicationRoleSql, replicationRoleStateSql } from '../render/sql';
 import { parseSettings } from '../facts/postgres';
 import { primaryNode, standbyNodes, nodeHost } from '../spec/load';
 import type { Spec } from '../spec/schema';
@@ -29,16 +29,24 @@ function desiredSettings(spec: Spec): Record<string, { value: string; restart: b
   };
 }
 
+// The settings stanzactl wants, as ALTER SYSTEM would write them, go in before the first start.
+// As the data directory's owner, like initdb: root never writes where that account could plant a link.
+const AUTO_CONF = `printf '%s' "$settings" | runuser -u "$user" -- sh -c 'cat >> "$1/postgresql.auto.conf"' sh "$data"`;
+
 // The data directory exists (ensured, links refused); initdb and the port line run as its owner.
-const INITDB = `bin=$1; data=$2; user=$3; port=$4
+const INITDB = `bin=$1; data=$2; user=$3; port=$4; settings=$5
 runuser -u "$user" -- "$bin/initdb" -D "$data" --data-checksums -E UTF8 --locale=C.UTF-8 --auth-local=peer --auth-host=scram-sha-256 >/dev/null
-runuser -u "$user" -- sh -c 'printf "\\n# set by stanzactl when it created this cluster\\nport = %s\\n" "$2" >> "$1/postgresql.conf"' sh "$data" "$port"`;
+runuser -u "$user" -- sh -c 'printf "\\n# set by stanzactl when it created this cluster\\nport = %s\\n" "$2" >> "$1/postgresql.conf"' sh "$data" "$port"
+${AUTO_CONF}`;
 
-const CREATE_DEBIAN = `pg_createcluster --user "$1" --port "$2" --datadir "$3" --locale C.UTF-8 "$4" "$5" -- --data-checksums >/dev/null`;
+const CREATE_DEBIAN = `user=$1; data=$3; settings=$6
+pg_createcluster --user "$1" --port "$2" --datadir "$3" --locale C.UTF-8 "$4" "$5" -- --data-checksums >/dev/null
+${AUTO_CONF}`;
 
-/** initdb or pg_createcluster, and the port: marked, so an interrupted creation is redone, never adopted. */
+/** initdb or pg_createcluster, the port and the settings: marked, so an interrupted creation is redone, never adopted. */
 async function createCluster(ops: HostOps, host: HostAddress, spec: Spec): Promise<'created' | 'recreated'> {
   const pg = spec.postgres;
+  const settings = autoConfLines(Object.fromEntries(Object.entries(desiredSettings(spec)).map(([n, s]) => [n, s.value])));
   const account = await ops.user(host, pg.osUser);
   // Through the path guard: pg_createcluster runs as root and must not be pointed at a link an
   // account planted in place of the data directory or the config directory (or above them).
@@ -47,10 +55,10 @@ async function createCluster(ops: HostOps, host: HostAddress, spec: Spec): Promi
   if (pg.control.type === 'pg_ctlcluster') {
     if (pg.configDir) await ops.refuseLinks(host, pg.configDir);
     return runCreation(ops, host, { ...base, configDir: debianConfigDir(pg.version, pg.control.cluster), body: CREATE_DEBIAN,
-      args: [pg.osUser, String(pg.port), pg.dataDir, String(pg.version), pg.control.cluster] }, 300_000);
+      args: [pg.osUser, String(pg.port), pg.dataDir, String(pg.version), pg.control.cluster, settings] }, 300_000);
   }
   // INITDB runs initdb through runuser: as root only, so a sudo login goes through sudo for the whole script.
-  return runCreation(ops, host, { ...base, body: INITDB, args: [pg.binDir, pg.dataDir, pg.osUser, String(pg.port)] }, 300_000);
+  return runCreation(ops, host, { ...base, body: INITDB, args: [pg.binDir, pg.dataDir, pg.osUser, String(pg.port), settings] }, 300_000);
 }
 
 /**

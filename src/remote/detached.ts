@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, script, toShellLine, withStdin, type Command } from '../shell/command';
 import { whileAway } from './away';
 import { RemoteTimeoutError } from './errors';
@@ -71,8 +70,12 @@ alive() {
   [ "\${f[0]}" != Z ] && [ "\${f[19]}" = "$start" ]
 }`;
 
+// $3: tenths of a second to wait on the host for a running command to end, so that the end is
+// seen within 0.1 s of it, and a wait costs one round trip per $3 tenths.
 const POLL = `${ALIVE}
 if [ ! -d "$dir" ]; then echo absent; echo -; exit 0; fi
+i=0
+while [ "$i" -lt "$3" ] && [ ! -e "$dir/rc" ] && alive; do sleep 0.1; i=$((i + 1)); done
 if [ -e "$dir/rc" ]; then echo "exited $(cat "$dir/rc")"
 elif alive; then echo running
 elif [ -e "$dir/rc" ]; then echo "exited $(cat "$dir/rc")"
@@ -117,10 +120,13 @@ export async function startOrAttach(remote: Remote, host: HostAddress, runKey: s
   return { attached: r.stdout.trim() === 'true' };
 }
 
-/** One SSH round trip. `absent`: no run with this key was ever started (or it was cleared). */
-export async function pollDetached(remote: Remote, host: HostAddress, runKey: string, tailLines = 20): Promise<DetachedStatus> {
-  const c = script(POLL, validKey(runKey), String(tailLines));
-  const { stdout } = check(host, c, await remote.run(host, c, { timeoutMs: POLL_TIMEOUT_MS }));
+/**
+ * One SSH round trip. `absent`: no run with this key was ever started (or it was cleared).
+ * `waitMs`: a running command is given up to that long (to the next tenth of a second) to end before the answer.
+ */
+export async function pollDetached(remote: Remote, host: HostAddress, runKey: string, tailLines = 20, waitMs = 0, signal?: AbortSignal): Promise<DetachedStatus> {
+  const c = script(POLL, validKey(runKey), String(tailLines), String(Math.ceil(waitMs / 100)));
+  const { stdout } = check(host, c, await remote.run(host, c, { timeoutMs: POLL_TIMEOUT_MS + waitMs, signal }));
   const [state, started] = stdout.split('\n', 2);
   const outputTail = stdout.split('\n').slice(2).join('\n');
   const startedAt = started === '-' ? undefined : started;
@@ -131,6 +137,7 @@ export async function pollDetached(remote: Remote, host: HostAddress, runKey: st
 }
 
 export interface WaitOptions {
+  /** Each poll waits on the host up to this long for the run to end; the next one follows at once. */
   readonly intervalMs: number;
   readonly tailLines?: number;
   readonly onProgress?: (s: DetachedStatus) => void | Promise<void>;
@@ -151,7 +158,7 @@ export interface WaitOptions {
  */
 export async function waitDetached(remote: Remote, host: HostAddress, runKey: string, opts: WaitOptions): Promise<DetachedStatus & { state: 'exited' | 'lost' }> {
   const deadline = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
-  const poll = () => pollDetached(remote, host, runKey, opts.tailLines);
+  const poll = () => pollDetached(remote, host, runKey, opts.tailLines, opts.intervalMs, opts.signal);
   const { awayBudgetMs } = opts;
   for (;;) {
     opts.signal?.throwIfAborted();
@@ -163,12 +170,6 @@ export async function waitDetached(remote: Remote, host: HostAddress, runKey: st
     if (s.state !== 'running') return { ...s, state: s.state === 'absent' ? 'lost' : s.state };
     if (deadline !== undefined && Date.now() + opts.intervalMs > deadline) {
       throw new RemoteTimeoutError(host, opts.timeoutMs as number, `waiting for detached run ${runKey} (still running; a retry re-attaches)`);
-    }
-    try {
-      await sleep(opts.intervalMs, undefined, { signal: opts.signal });
-    } catch (e) {
-      opts.signal?.throwIfAborted();
-      throw e;
     }
   }
 }

@@ -53,12 +53,25 @@ export function ensureReplicationRoleSql(user: string, verifier: string): string
 /** GUC names as ALTER SYSTEM takes them bare: `name` or `extension.name`. */
 const gucName = /^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/;
 
+function settingName(name: string): string {
+  if (!gucName.test(name)) throw new Error(`not a PostgreSQL setting name: ${JSON.stringify(name)}`);
+  return name;
+}
+
 /** One ALTER SYSTEM per setting; each must run outside a transaction block (psql script, autocommit). */
 export function alterSystemSql(settings: Record<string, string>): string {
-  return Object.entries(settings)
-    .map(([name, value]) => {
-      if (!gucName.test(name)) throw new Error(`not a PostgreSQL setting name: ${JSON.stringify(name)}`);
-      return `ALTER SYSTEM SET ${name} = ${quoteLiteral(value)};\n`;
-    })
-    .join('');
+  return Object.entries(settings).map(([name, value]) => `ALTER SYSTEM SET ${settingName(name)} = ${quoteLiteral(value)};\n`).join('');
+}
+
+/**
+ * The lines ALTER SYSTEM SET would append to a new cluster's postgresql.auto.conf (PostgreSQL
+ * doubles `'` and `\` there), for writing them before its first start: one start instead of a
+ * start, ALTER SYSTEM and a restart.
+ */
+export function autoConfLines(settings: Record<string, string>): string {
+  return Object.entries(settings).map(([name, value]) => {
+    rejectNul(value);
+    if (/[\r\n]/.test(value)) throw new Error(`setting ${name}: a value in postgresql.auto.conf cannot span lines`);
+    return `${settingName(name)} = '${value.replace(/['\\]/g, (c) => c + c)}'\n`;
+  }).join('');
 }

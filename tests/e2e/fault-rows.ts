@@ -15,7 +15,10 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; o
     ensureNodeDirectories: { command: 'mkdir -p' },
     ensureSshTrust: { output: '^created$' },
     ensurePgbackrestConf: { command: 'mktemp' },
-    ensurePrimary: { command: 'pg_createcluster|initdb' },
+    // A new cluster is created beside the first steps, whose kills may take down the attempt that
+    // created (and started: the postmaster outlives a killed pg_ctlcluster) it: the retry then
+    // changes nothing, and is killed after reading the settings.
+    ensurePrimary: { command: 'pg_createcluster|initdb|pg_ctlcluster .* start|FROM pg_settings' },
     ensureStanza: { command: 'stanza-create' },
     checkStanza: {},
     ensureFullBackup: { command: 'stanzactl-run' },

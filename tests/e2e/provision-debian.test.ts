@@ -37,7 +37,7 @@ describe('provision on the Debian layout', { timeout: 40 * 60_000 }, () => {
     const handle = await startProvision(f.client, f.spec);
     let open = true;
     handle.result().finally(() => (open = false)).catch(() => undefined);
-    // The activity polls the detached backup twice a second: it is mid-flight when the run appears.
+    // The activity polls the detached backup each second: it is mid-flight when the run appears.
     await f.runStarted('backup-srv', handle.firstExecutionRunId, 'ensureFullBackup', () => open);
     const crashedAt = Date.now();
     await f.crashWorker();

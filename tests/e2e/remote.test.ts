@@ -496,7 +496,8 @@ suite('remote layer against a private sshd', { skip }, () => {
     test('waitDetached stops on abort and on its timeout, leaving the run going', async () => {
       const p = pool();
       const key = runKey('abort');
-      await startOrAttach(p, host, key, cmd('sleep', '2.0051'));
+      // Long enough to outlast the abort, which kills the poll waiting on the host (a round trip).
+      await startOrAttach(p, host, key, cmd('sleep', '6.0051'));
       const ac = new AbortController();
       const reason = new Error('cancelled by the workflow');
       setTimeout(() => ac.abort(reason), 300);

@@ -12,7 +12,7 @@ import { ensureLines, replicationHbaLine } from '../../src/render/pg-hba';
 import { ensurePgpass, pgpassLine } from '../../src/render/pgpass';
 import { controlCommand, serverLogDir } from '../../src/render/postgres-control';
 import { describe } from '../../src/shell/command';
-import { alterSystemSql, ensureReplicationRoleSql, quoteIdent, quoteLiteral, replicationRoleStateSql } from '../../src/render/sql';
+import { alterSystemSql, autoConfLines, ensureReplicationRoleSql, quoteIdent, quoteLiteral, replicationRoleStateSql } from '../../src/render/sql';
 import { withResolvedRepositoryOptions } from '../../src/activities/secrets';
 import { parseScramVerifier, SCRAM_SALT_BYTES, saslprepKeepsAsIs, scramMatches, scramVerifier } from '../../src/render/scram';
 import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine, parsePublicKey } from '../../src/facts/ssh-keys';
@@ -450,6 +450,16 @@ test('ALTER SYSTEM statements quote values and refuse odd names', () => {
   assert.equal(alterSystemSql({ 'pg_stat_statements.max': '1000' }), "ALTER SYSTEM SET pg_stat_statements.max = '1000';\n");
   assert.throws(() => alterSystemSql({ 'work_mem; DROP TABLE x': '1' }));
   assert.equal(alterSystemSql({}), '');
+});
+
+test('postgresql.auto.conf lines are what ALTER SYSTEM writes, and refuse what it could not', () => {
+  assert.equal(
+    autoConfLines({ listen_addresses: '*', archive_command: "pgbackrest --stanza=demo archive-push %p 'x' \\y" }),
+    "listen_addresses = '*'\narchive_command = 'pgbackrest --stanza=demo archive-push %p ''x'' \\\\y'\n",
+  );
+  assert.throws(() => autoConfLines({ 'work_mem = 1\nfsync': 'off' }), /not a PostgreSQL setting name/);
+  assert.throws(() => autoConfLines({ archive_command: 'true\nfsync = off' }), /cannot span lines/);
+  assert.equal(autoConfLines({}), '');
 });
 
 const ed = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
