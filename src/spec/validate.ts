@@ -48,29 +48,14 @@ export interface WorkflowArguments {
  */
 export function inputIssues(spec: unknown, args: WorkflowArguments = {}): SpecIssue[] {
   const issues = specIssues(spec);
-  const shape: Record<string, z.ZodTypeAny> = {};
-  const values: Record<string, unknown> = {};
-  if ('node' in args) {
-    shape.node = nodeName;
-    values.node = args.node;
-  }
-  if ('request' in args) {
-    shape.request = backupRequest;
-    values.request = args.request;
-  }
-  if ('options' in args) {
-    // A workflow started without options gets its default: undefined is fine here.
-    shape.options = rebuildOptions.optional();
-    values.options = args.options;
-  }
-  if ('restore' in args) {
-    shape.restore = restoreRequest;
-    values.restore = args.restore;
-  }
-  if ('recovery' in args) {
-    shape.recovery = recoverRequest;
-    values.recovery = args.recovery;
-  }
+  // Each argument the workflow was given, checked by its own schema (a workflow started without
+  // rebuild options gets their default: undefined is fine there).
+  const schemas: Record<keyof WorkflowArguments, z.ZodTypeAny> = {
+    node: nodeName, request: backupRequest, options: rebuildOptions.optional(), restore: restoreRequest, recovery: recoverRequest,
+  };
+  const given = (Object.keys(schemas) as (keyof WorkflowArguments)[]).filter((k) => k in args);
+  const shape = Object.fromEntries(given.map((k) => [k, schemas[k]]));
+  const values = Object.fromEntries(given.map((k) => [k, args[k]]));
   issues.push(...issuesOf(z.object(shape), values));
   if (issues.length === 0 && 'restore' in args) {
     const { place } = args.restore as z.infer<typeof restoreRequest>;

@@ -148,22 +148,27 @@ describe('restore drills (Debian layout)', { timeout: 60 * 60_000 }, () => {
 
   test('a byte flipped in a backup file fails the drill red, naming the file; status exits 1', LONG, async () => {
     const repo = f.spec.repository;
-    // The newest backup's largest relation file in the postgres database: restored by every drill.
-    const file = (await lab.sh('backup-srv', `cd ${repo.path}/backup/demo/latest/pg_data/base/5 && ls -S | head -1`)).trim();
-    const path = `${repo.path}/backup/demo/latest/pg_data/base/5/${file}`;
+    // The newest backup's largest file: with repo1-bundle (the default) a bundle of small files, else a
+    // relation file; either way restored by every drill.
+    const latest = `${repo.path}/backup/demo/latest`;
+    const file = (await lab.sh('backup-srv', `cd ${latest} && find . -type f ! -name 'backup.manifest*' -printf '%s %P\\n' | sort -rn | head -1 | cut -d' ' -f2`)).trim();
+    assert.ok(file, 'the newest backup holds a file');
+    const path = `${latest}/${file}`;
     await lab.sh('backup-srv', `cp -p ${path} /root/flip.orig && printf '\\x42' | dd of=${path} bs=1 seek=100 conv=notrunc 2>/dev/null`);
     try {
       const r = await lab.cli(['drill']);
       assert.equal(r.code, 1, r.stdout + r.stderr);
-      const name = `pg_data/base/5/${file}`;
       assert.match(r.stdout, /restore drill on .*: FAILED/);
-      // pgBackRest's restore says only what broke (zlib, checksum); verify, run after it, names the file.
+      // pgBackRest's restore says only what broke (zlib, checksum); verify, run after it, names the file
+      // (for a bundle, the file inside it that the flipped byte belongs to).
       assert.match(r.stdout, /FAILED restore: pgBackRest on .* failed with \w+Error/);
-      assert.match(r.stdout, new RegExp(`FAILED pgbackrest verify: invalid checksum '\\S+/pg_data/base/5/${file}'`));
+      const named = /FAILED pgbackrest verify: invalid checksum '(\S+\/pg_data\/\S+)'/.exec(r.stdout);
+      assert.ok(named, r.stdout);
       assert.match(r.stderr, /drill failed: restore drill of demo on .* failed: restore: /);
       assert.equal(await lab.leftovers(), '0 0', 'the failed copy is removed too');
       const { code, report } = await lab.status();
       assert.equal(code, 1);
+      const name = named[1].slice(named[1].indexOf('pg_data/'));
       assert.ok(report.problems.some((p) => p.includes('the last restore drill') && p.includes(name)), JSON.stringify(report.problems));
       assert.equal(report.drill?.lastGood?.ok, true, 'the last passed drill is still shown');
     } finally {

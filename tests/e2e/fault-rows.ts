@@ -26,7 +26,11 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; o
     ensureStandbyPgpass: { command: 'mktemp' },
     prepareStandby: { command: 'pg_createcluster|pg_ctlcluster .* stop|mkdir -p' },
     restoreStandby: { command: 'stanzactl-run' },
-    startStandby: { command: 'pg_ctlcluster .* start' },
+    // The standbys start side by side: a sibling's kill may take down the attempt that started this
+    // one (the postmaster outlives pg_ctlcluster), and the retry then only finds it running. So the
+    // kill follows the start, or a status read that says running (the output must not say "no
+    // server running"; matched from the output's first character only).
+    startStandby: { command: 'pg_ctlcluster .* (start|status)', output: '(?<![\\s\\S])(?![\\s\\S]*no server running)' },
     waitStreaming: {},
   },
   backupStanza: {
