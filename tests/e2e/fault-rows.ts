@@ -28,9 +28,9 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; o
     restoreStandby: { command: 'stanzactl-run' },
     // The standbys start side by side: a sibling's kill may take down the attempt that started this
     // one (the postmaster outlives pg_ctlcluster), and the retry then only finds it running. So the
-    // kill follows the start, or a status read that says running (the output must not say "no
-    // server running"; matched from the output's first character only).
-    startStandby: { command: 'pg_ctlcluster .* (start|status)', output: '(?<![\\s\\S])(?![\\s\\S]*no server running)' },
+    // kill follows the start, or the status read (pg_ctl status) that says running (the output must
+    // not say "no server running"; matched from the output's first character only).
+    startStandby: { command: 'pg_ctlcluster .* start|pg_ctl status', output: '(?<![\\s\\S])(?![\\s\\S]*no server running)' },
     waitStreaming: {},
   },
   backupStanza: {
