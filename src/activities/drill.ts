@@ -47,10 +47,13 @@ export interface DrillMarker extends StepResult {
 }
 
 // Our own schema and table, as the rebuild marker: nothing of the user's is read or written.
+// One round trip: the row's time, and whether this call inserted it (a retry finds it and keeps its
+// time). The outer SELECT does not see the CTE's insert, hence the coalesce.
 const DRILL_MARKER_SQL = (id: string) => `CREATE SCHEMA IF NOT EXISTS stanzactl;
 CREATE TABLE IF NOT EXISTS stanzactl.drill_marker (id text PRIMARY KEY, written_at timestamptz NOT NULL DEFAULT clock_timestamp());
-INSERT INTO stanzactl.drill_marker (id) VALUES (${quoteLiteral(id)}) ON CONFLICT (id) DO NOTHING;
-SELECT extract(epoch FROM written_at) FROM stanzactl.drill_marker WHERE id = ${quoteLiteral(id)};`;
+WITH inserted AS (INSERT INTO stanzactl.drill_marker (id) VALUES (${quoteLiteral(id)}) ON CONFLICT (id) DO NOTHING RETURNING written_at)
+SELECT extract(epoch FROM coalesce((SELECT written_at FROM inserted), (SELECT written_at FROM stanzactl.drill_marker WHERE id = ${quoteLiteral(id)}))),
+  EXISTS (SELECT 1 FROM inserted);`;
 
 const ARCHIVED_SQL = (walFile: string) => `SELECT coalesce(last_archived_wal >= ${quoteLiteral(walFile)}, false) FROM pg_stat_archiver`;
 
@@ -65,8 +68,8 @@ const ARCHIVE_WAIT_MS = 60_000;
 export async function writeDrillMarker(ops: HostOps, spec: Spec, id: string): Promise<DrillMarker> {
   const ctx = Context.current();
   const primary = nodeAddress(primaryNode(spec));
-  const before = await query(ops, primary, spec.postgres, `SELECT to_regclass('stanzactl.drill_marker') IS NOT NULL AND EXISTS (SELECT 1 FROM stanzactl.drill_marker WHERE id = ${quoteLiteral(id)})`).catch(() => 'f');
-  const writtenAt = Number(await query(ops, primary, spec.postgres, DRILL_MARKER_SQL(id)));
+  const [epoch, inserted] = (await query(ops, primary, spec.postgres, DRILL_MARKER_SQL(id))).split('\t');
+  const writtenAt = Number(epoch);
   const walFile = await query(ops, primary, spec.postgres, 'SELECT pg_walfile_name(pg_switch_wal())');
   const deadline = Date.now() + ARCHIVE_WAIT_MS;
   let archived = false;
@@ -75,7 +78,7 @@ export async function writeDrillMarker(ops: HostOps, spec: Spec, id: string): Pr
     await ctx.sleep(500);
   }
   const where = archived ? `${walFile} archived` : `${walFile} NOT archived after ${ARCHIVE_WAIT_MS / 1000} s`;
-  return { changed: before !== 't', id, writtenAt, walFile, archived, detail: `marker ${id} on ${primaryNode(spec).name}, ${where}` };
+  return { changed: inserted === 't', id, writtenAt, walFile, archived, detail: `marker ${id} on ${primaryNode(spec).name}, ${where}` };
 }
 
 export interface CopyFacts {
