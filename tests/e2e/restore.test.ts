@@ -120,7 +120,7 @@ function restoreSuite(layout: LabLayout, prefix: string, subnet: string, sudoUse
       assert.equal(await onCopy(place, "SELECT count(*) FROM pg_class WHERE relname = 'on_copy'"), '0', 'the old copy\'s own writes are gone');
     });
 
-    test('a worker SIGKILL mid-restore: one restore, the workflow completes', LONG, async () => {
+    test('a worker SIGKILL mid-restore: a second restore to the host is refused meanwhile, one restore ran, the workflow completes', LONG, async () => {
       const second = defaultCopyPlace(f.spec, f.scratch.ip, { dataDir: place.dataDir.replace(/restore$/, 'restore2'), port: f.spec.postgres.port + 1 });
       const before = await restores();
       const handle = await f.client.workflow.start('restoreToHost', {
@@ -132,6 +132,10 @@ function restoreSuite(layout: LabLayout, prefix: string, subnet: string, sudoUse
       handle.result().finally(() => (open = false)).catch(() => undefined);
       await f.runStarted(scratch, handle.firstExecutionRunId, 'restoreCopy', () => open);
       await f.crashWorker();
+      // A second restore to the same host while this one is still open (its worker just died): refused, naming it, nothing started.
+      const again = await cli('restore', '--to', f.scratch.ip, '--yes');
+      assert.equal(again.code, 1, again.stdout + again.stderr);
+      assert.match(again.stderr, new RegExp(`refused: a restore of stanza demo to ${f.scratch.ip.replace(/\./g, '\\.')} is already running: workflow ${restoreWorkflowId('demo', f.scratch.ip).replace(/\./g, '\\.')} \\(run ${handle.firstExecutionRunId}\\)`));
       const r = (await handle.result()) as RestoreResult;
       assert.equal(await restores(), before + 1, 'one restore ran');
       assert.match(r.steps.find((s) => s.name.startsWith('restore '))?.detail ?? '', /\((re-attached|made by an earlier attempt)\)/);
