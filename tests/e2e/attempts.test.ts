@@ -6,7 +6,7 @@ import { labExec } from '../../src/lab';
 import { cmd } from '../../src/shell/command';
 import { SshPool } from '../../src/remote/ssh-pool';
 import { ProvisionFixture } from './fixture';
-import { WorkerProcess } from './harness';
+import { until, WorkerProcess } from './harness';
 
 /*
  * A step whose command hangs on a host, and whose worker is SIGKILLed: the retry must start within
@@ -38,16 +38,6 @@ async function onHost(f: ProvisionFixture, script: string, input?: string): Prom
   return r.stdout.trim();
 }
 
-async function until<T>(what: string, ms: number, f: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 describe('activity attempts', { skip: process.getuid?.() !== 0 ? 'needs root' : false }, () => {
   const f = new ProvisionFixture('debian', 'stdh', '10.231.131.0/24');
 
@@ -59,7 +49,7 @@ describe('activity attempts', { skip: process.getuid?.() !== 0 ? 'needs root' : 
     const countHung = async () => Number(await onHost(f, `ps -eo args= | grep -cxF '${HANG}' || true`));
     const handle = await startProvision(f.client, f.spec);
     try {
-      await until('the first preflight to hang', 60_000, async () => ((await countHung()) === 1 ? true : undefined));
+      await until('the first preflight to hang', async () => ((await countHung()) === 1 ? true : undefined), 60_000, 50);
       // A second worker is already polling, so the resume time is Temporal's, not a worker's start-up.
       const spare = new WorkerProcess(f.workerEnv);
       await spare.start();
@@ -67,13 +57,13 @@ describe('activity attempts', { skip: process.getuid?.() !== 0 ? 'needs root' : 
       const killedAt = Date.now();
       f.worker = spare;
 
-      const retryAt = Number(await until('the retried preflight to ask pg2-srv again', 60_000, async () => (await onHost(f, 'cat /tmp/stzretry/at 2>/dev/null || true')) || undefined));
+      const retryAt = Number(await until('the retried preflight to ask pg2-srv again', async () => (await onHost(f, 'cat /tmp/stzretry/at 2>/dev/null || true')) || undefined, 60_000, 50));
       // The retry's start as the server recorded it (written once the attempt ended).
-      const started = await until('the retried preflight to end', 60_000, async () => {
+      const started = await until('the retried preflight to end', async () => {
         const { events } = await handle.fetchHistory();
         const e = events?.find((x) => (x.activityTaskStartedEventAttributes?.attempt ?? 0) >= 2);
         return e?.eventTime ? tsToMs(e.eventTime) : undefined;
-      });
+      }, 60_000, 50);
       t.diagnostic(`kill -> retried attempt started: ${started - killedAt} ms; -> its command on ${HOST}: ${retryAt - killedAt} ms`);
       assert.equal(await onHost(f, 'cat /tmp/stzretry/hung'), '0', 'the hung command was gone when the retry ran its command');
       assert.ok(started - killedAt <= RESUME_LIMIT_MS, `the retry started ${started - killedAt} ms after the kill (limit ${RESUME_LIMIT_MS} ms)`);
@@ -89,10 +79,10 @@ describe('activity attempts', { skip: process.getuid?.() !== 0 ? 'needs root' : 
     const countHung = async () => Number(await onHost(f, `ps -eo args= | grep -cxF '${HANG}' || true`));
     const handle = await startProvision(f.client, f.spec);
     try {
-      await until('preflight to hang', 60_000, async () => ((await countHung()) === 1 ? true : undefined));
+      await until('preflight to hang', async () => ((await countHung()) === 1 ? true : undefined), 60_000, 50);
       const t0 = Date.now();
       await handle.cancel();
-      await until('the hung command to be killed', 10_000, async () => ((await countHung()) === 0 ? true : undefined));
+      await until('the hung command to be killed', async () => ((await countHung()) === 0 ? true : undefined), 10_000, 50);
       t.diagnostic(`cancel -> command gone on ${HOST}: ${Date.now() - t0} ms`);
       await assert.rejects(handle.result());
       assert.equal(await onHost(f, 'ls -A /var/lib/stanzactl/cmds | wc -l'), '0', 'the killed command left no record');

@@ -11,7 +11,7 @@ import type { Spec } from '../../src/spec/schema';
 import type { StatusReport } from '../../src/status/render';
 import type { DrillOutcome } from '../../src/workflows/drill';
 import { ProvisionFixture } from './fixture';
-import { runCli } from './harness';
+import { runCli, until } from './harness';
 import { recordHistory } from './history';
 
 const LONG = { timeout: 10 * 60_000 };
@@ -185,7 +185,11 @@ describe('restore drills (Debian layout)', { timeout: 60 * 60_000 }, () => {
     segments = segments.map((s) => s.split('\n').pop()!);
     const gone = segments[1];
     const archive = `${f.spec.repository.path}/archive/demo/15-1/${gone.slice(0, 16)}`;
-    await lab.sh('backup-srv', `for i in $(seq 1 100); do ls ${archive}/${segments[2]}-* >/dev/null 2>&1 && break; sleep 0.2; done; mv ${archive}/${gone}-* /root/`);
+    // Asynchronous archiving pushes segments in parallel: the next one in the archive does not mean
+    // this one is complete (its temporary file may still be open). PostgreSQL marks a segment archived
+    // only once pgBackRest acknowledged it, and in order, so wait for the last one there.
+    await until(`${segments[2]} archived`, async () => (await f.checks.psql('pg1-srv', `SELECT coalesce(last_archived_wal >= '${segments[2]}', false) FROM pg_stat_archiver`)) === 't', 30_000);
+    await lab.sh('backup-srv', `mv ${archive}/${gone}-*.zst /root/`);
     try {
       const r = await lab.cli(['drill']);
       assert.equal(r.code, 1, r.stdout + r.stderr);
@@ -195,7 +199,7 @@ describe('restore drills (Debian layout)', { timeout: 60 * 60_000 }, () => {
       assert.equal(code, 1);
       assert.ok(report.problems.some((p) => p.includes(gone)), JSON.stringify(report.problems));
     } finally {
-      await lab.sh('backup-srv', `mv /root/${gone}-* ${archive}/`);
+      await lab.sh('backup-srv', `mv /root/${gone}-*.zst ${archive}/`);
     }
   });
 });

@@ -160,6 +160,17 @@ export function guardedTeardown(teardown: () => Promise<void>): () => Promise<vo
   return run;
 }
 
+/** Polls `f` until it gives something other than undefined or false, and returns that; fails naming `what`. */
+export async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 90_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
 /** `stanzactl ARGS` as a user runs it; resolves with its exit code and output. */
 export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [join(projectRoot(), 'bin', 'stanzactl.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

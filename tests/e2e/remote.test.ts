@@ -12,6 +12,7 @@ import { clearDetached, pollDetached, startOrAttach, waitDetached, type Detached
 import { HostKeyError, RemoteCommandError, RemoteTimeoutError, SshConnectError } from '../../src/remote/errors';
 import { check, SshPool, type SshPoolOptions } from '../../src/remote/ssh-pool';
 import type { HostAddress } from '../../src/remote/types';
+import { until } from './harness';
 
 /*
  * A private sshd on 127.0.0.1 (own host key, own config, own authorized key), started and killed
@@ -72,16 +73,6 @@ function countArgv(argv: string[]): number {
   return [...processes().values()].filter((p) => p.argv.join('\0') === argv.join('\0')).length;
 }
 
-async function until<T>(what: string, f: () => T | undefined, ms = 5000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -122,7 +113,7 @@ suite('remote layer against a private sshd', { skip }, () => {
       buf = lines.pop()!;
       log.push(...lines);
     });
-    await until('sshd to listen', () => log.some((l) => l.includes(`Server listening on 127.0.0.1 port ${port}`)) || child.exitCode !== null);
+    await until('sshd to listen', () => log.some((l) => l.includes(`Server listening on 127.0.0.1 port ${port}`)) || child.exitCode !== null, 5000, 50);
     assert.equal(child.exitCode, null, `sshd exited: ${log.join('\n')}`);
     log.length = 0;
   }
@@ -138,7 +129,7 @@ suite('remote layer against a private sshd', { skip }, () => {
         // already gone
       }
     }
-    await until('sshd to exit', () => child.exitCode !== null || child.signalCode !== null);
+    await until('sshd to exit', () => child.exitCode !== null || child.signalCode !== null, 5000, 50);
     sshd = undefined;
   }
 
@@ -244,7 +235,7 @@ suite('remote layer against a private sshd', { skip }, () => {
         rtts.push(performance.now() - s);
       }
       const twentyMs = performance.now() - t0;
-      await until('sshd log', () => accepted() > before);
+      await until('sshd log', () => accepted() > before, 5000, 50);
       assert.equal(accepted() - before, 1, 'one authentication for 21 commands');
       const established = execFileSync('ss', ['-Htn', 'state', 'established', `( dport = :${port} )`], { encoding: 'utf8' }).trim().split('\n');
       assert.equal(established.length, 1, `one TCP connection: ${established.join(' | ')}`);
@@ -275,7 +266,7 @@ suite('remote layer against a private sshd', { skip }, () => {
         Array.from({ length: 30 }, (_, i) => [0, `${i}\n`, '']),
       );
       t.diagnostic(`30 concurrent 1 s commands: ${(performance.now() - t0).toFixed(0)} ms`);
-      await until('sshd log', () => accepted() > before);
+      await until('sshd log', () => accepted() > before, 5000, 50);
       await sleep(200);
       const connections = accepted() - before;
       t.diagnostic(`connections opened: ${connections}`);
@@ -301,7 +292,7 @@ suite('remote layer against a private sshd', { skip }, () => {
           return true;
         });
       }
-      await until('sshd to log the dropped connections', () => log.filter((l) => l.includes('[preauth]')).length >= 2 || undefined);
+      await until('sshd to log the dropped connections', () => log.filter((l) => l.includes('[preauth]')).length >= 2 || undefined, 5000, 50);
       assert.deepEqual(
         log.filter((l) => /Accepted|publickey|Failed|Postponed|userauth/i.test(l)),
         [],
@@ -345,7 +336,7 @@ suite('remote layer against a private sshd', { skip }, () => {
         () => undefined,
         (e: unknown) => e,
       );
-      await until('the sleep to start', () => countArgv(['sleep', '20.0011']) === 1 || undefined);
+      await until('the sleep to start', () => countArgv(['sleep', '20.0011']) === 1 || undefined, 5000, 50);
       try {
         await stopSshd();
         const lost = await running;
@@ -395,7 +386,7 @@ suite('remote layer against a private sshd', { skip }, () => {
           return true;
         });
         assert.ok(performance.now() - t0 < 2000);
-        await until(`${c.argv.join(' ')} to be killed`, () => countArgv(c.argv as string[]) === 0 || undefined, 3000);
+        await until(`${c.argv.join(' ')} to be killed`, () => countArgv(c.argv as string[]) === 0 || undefined, 3000, 50);
       }
       assert.deepEqual(await p.run(host, cmd('sh', '-c', 'echo out; echo err >&2'), { timeoutMs: 5000 }), { code: 0, stdout: 'out\n', stderr: 'err\n' });
       assert.equal((await p.run(host, cmd('echo', 'still here'))).stdout, 'still here\n');
@@ -407,11 +398,11 @@ suite('remote layer against a private sshd', { skip }, () => {
       const ac = new AbortController();
       const c = asUser('nobody', cmd('sleep', '30.0044'));
       const running = p.run(host, c, { signal: ac.signal });
-      await until('the sleep to start', () => countArgv(c.argv as string[]) === 1 || undefined);
+      await until('the sleep to start', () => countArgv(c.argv as string[]) === 1 || undefined, 5000, 50);
       const reason = new Error('attempt cancelled');
       ac.abort(reason);
       await assert.rejects(running, (e: unknown) => e === reason);
-      await until('the sleep to be killed', () => countArgv(c.argv as string[]) === 0 || undefined, 3000);
+      await until('the sleep to be killed', () => countArgv(c.argv as string[]) === 0 || undefined, 3000, 50);
       await assert.rejects(p.run(host, cmd('true'), { signal: ac.signal }), (e: unknown) => e === reason, 'an aborted signal starts nothing');
     });
   });
@@ -460,7 +451,7 @@ suite('remote layer against a private sshd', { skip }, () => {
       const [pid] = readFileSync(join(RUNS, lost, 'pid'), 'utf8').split(' ').map(Number);
       await assert.rejects(clearDetached(p, host, lost), (e: unknown) => e instanceof RemoteCommandError && e.code === 3);
       process.kill(-pid, 'SIGKILL'); // the run's whole session: as a reboot or the OOM killer would
-      await until('the run to die', () => countArgv(['sleep', '30.0077']) === 0 || undefined);
+      await until('the run to die', () => countArgv(['sleep', '30.0077']) === 0 || undefined, 5000, 50);
       assert.equal((await pollDetached(p, host, lost)).state, 'lost');
       await clearDetached(p, host, lost);
       assert.ok(!existsSync(join(RUNS, lost)));

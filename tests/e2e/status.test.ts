@@ -9,19 +9,11 @@ import type { Spec } from '../../src/spec/schema';
 import type { StatusReport } from '../../src/status/render';
 import type { RawBackup } from './cluster-checks';
 import { ProvisionFixture } from './fixture';
-import { runCli } from './harness';
+import { runCli, until } from './harness';
 import { recordHistory } from './history';
 
 const LONG = { timeout: 5 * 60_000 };
 const PRIMARY = 'pg1-srv';
-
-async function until(what: string, ok: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 describe('stanzactl status on a provisioned lab', { timeout: 30 * 60_000 }, () => {
   const f = new ProvisionFixture('debian', 'stzs', '10.231.41.0/24');
