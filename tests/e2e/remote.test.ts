@@ -261,9 +261,10 @@ suite('remote layer against a private sshd', { skip }, () => {
       const outs = await Promise.all(
         Array.from({ length: 30 }, (_, i) => p.run(host, cmd('sh', '-c', 'sleep 1; echo "$1"', 'sh', String(i)))),
       );
+      // Not stderr: the account's shell start-up files may print there (pyenv's rehash on this machine).
       assert.deepEqual(
-        outs.map((o) => [o.code, o.stdout, o.stderr]),
-        Array.from({ length: 30 }, (_, i) => [0, `${i}\n`, '']),
+        outs.map((o) => [o.code, o.stdout]),
+        Array.from({ length: 30 }, (_, i) => [0, `${i}\n`]),
       );
       t.diagnostic(`30 concurrent 1 s commands: ${(performance.now() - t0).toFixed(0)} ms`);
       await until('sshd log', () => accepted() > before, 5000, 50);
