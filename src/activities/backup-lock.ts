@@ -6,7 +6,9 @@ import { script, type Command } from '../shell/command';
  * - `recover-<stanza>/`: a recover of the whole cluster, which also holds `backup-<stanza>/` (it
  *   takes a backup of its own) and excludes every backup and rebuild of the stanza while it runs;
  * - `rebuilds-<stanza>/<node>`: a rebuild of that node registered itself (rebuilds of different
- *   nodes run side by side, and beside backups); a recover waits for none of them: it is refused.
+ *   nodes run side by side, and beside backups); a recover waits for none of them: it is refused;
+ * - `drill-<stanza>/`: a restore drill, one at a time however started (its scratch directory and
+ *   port are the stanza's), beside anything else.
  * A lock directory holds `owner`, a registration is itself, one line "WORKFLOW_ID RUN_ID SINCE"
  * (epoch seconds), always written to a temp file and renamed into place, so a reader never sees
  * half a line.
@@ -41,6 +43,7 @@ flock -w 20 9
 now=$(date +%s)
 rec=$locks/recover-$stanza
 rebuilds=$locks/rebuilds-$stanza
+drl=$locks/drill-$stanza
 line_to() { printf '%s %s %s\\n' "$2" "$3" "$now" > "$1.tmp"; mv -f "$1.tmp" "$1"; }
 write_owner() { line_to "$dir/owner" "$1" "$2"; }
 holder_of() { cat "$1/owner" 2>/dev/null || echo "- - $(stat -c %Y "$1")"; }
@@ -107,6 +110,17 @@ install -d -m 700 "$rebuilds"
 line_to "$rebuilds/$3" "$4" "$5"
 echo registered`;
 
+// A drill claims the stanza's drill lock unless another drill holds it (prints "drill LINE"); prints
+// "claimed", "claimed new" when this call made the claim.
+const DRILL_CLAIM = `${PRELUDE}
+if [ -d "$drl" ] && ! held_by "$drl/owner" "$3" "$4"; then echo "drill $(holder_of "$drl")"; exit 0; fi
+new=new; [ -d "$drl" ] && new=
+mkdir -p "$drl"; line_to "$drl/owner" "$3" "$4"
+echo "claimed $new"`;
+
+const DRILL_RELEASE = `${PRELUDE}
+if held_by "$drl/owner" "$3" "$4"; then rm -rf -- "$drl"; echo released; fi`;
+
 // Compare-and-set removal of a holder judged dead ($3 what, as RECOVER_CLAIM names it; $4 its
 // exact line, $5 the node of a rebuild): nothing is removed when the line changed meanwhile. A dead
 // recover's backup lock goes with it.
@@ -115,6 +129,7 @@ case $3 in
   recover) f=$rec/owner; d=$rec ;;
   backup) f=$dir/owner; d=$dir ;;
   rebuild) f=$rebuilds/$5; d=$f ;;
+  drill) f=$drl/owner; d=$drl ;;
 esac
 if [ "$(cat "$f" 2>/dev/null || echo "- - $(stat -c %Y "$d" 2>/dev/null)")" = "$4" ]; then
   if [ "$3" = recover ] && held_by "$dir/owner" $4; then rm -rf -- "$dir"; fi
@@ -160,20 +175,22 @@ export const lockScripts = {
   recoverClaim: (locks: string, stanza: string, o: LockOwner): Command => script(RECOVER_CLAIM, locks, stanza, o.workflowId, o.runId),
   recoverRelease: (locks: string, stanza: string, o: LockOwner): Command => script(RECOVER_RELEASE, locks, stanza, o.workflowId, o.runId),
   registerRebuild: (locks: string, stanza: string, node: string, o: LockOwner): Command => script(REBUILD_REGISTER, locks, stanza, node, o.workflowId, o.runId),
+  drillClaim: (locks: string, stanza: string, o: LockOwner): Command => script(DRILL_CLAIM, locks, stanza, o.workflowId, o.runId),
+  drillRelease: (locks: string, stanza: string, o: LockOwner): Command => script(DRILL_RELEASE, locks, stanza, o.workflowId, o.runId),
   dropDead: (locks: string, stanza: string, b: Blocker): Command => script(DROP_DEAD, locks, stanza, b.kind, b.holder.line, b.node ?? ''),
 };
 
-/** Who keeps a recover from claiming the stanza (or, kind `recover`, a backup or rebuild from starting). */
+/** Who keeps a recover from claiming the stanza (or, kind `recover`, a backup or rebuild from starting; kind `drill`, another drill). */
 export interface Blocker {
-  readonly kind: 'recover' | 'backup' | 'rebuild';
+  readonly kind: 'recover' | 'backup' | 'rebuild' | 'drill';
   readonly holder: Holder;
   /** The node a rebuild works on. */
   readonly node?: string;
 }
 
-/** RECOVER_CLAIM's and REBUILD_REGISTER's output: "claimed"/"registered", or the holders in the way. */
+/** RECOVER_CLAIM's, REBUILD_REGISTER's and DRILL_CLAIM's output: "claimed"/"registered", or the holders in the way. */
 export function parseBlockers(out: string): Blocker[] {
-  return out.split('\n').filter((l) => /^(recover|backup|rebuild) /.test(l)).map((l) => {
+  return out.split('\n').filter((l) => /^(recover|backup|rebuild|drill) /.test(l)).map((l) => {
     const [kind, ...rest] = l.split(' ');
     if (kind === 'rebuild') return { kind, node: rest[0], holder: parseHolder(rest.slice(1).join(' ')) };
     return { kind: kind as Blocker['kind'], holder: parseHolder(rest.join(' ')) };

@@ -1,7 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { stopDetached } from '../remote/detached';
 import type { Spec } from '../spec/schema';
-import { describeBlocker, LOCKS, lockScripts, OWNERLESS_GRACE_SECONDS, parseBlockers, type Blocker, type Holder, type LockOwner } from './backup-lock';
+import type { Command } from '../shell/command';
+import { describeBlocker, describeHolder, LOCKS, lockScripts, OWNERLESS_GRACE_SECONDS, parseBlockers, type Blocker, type Holder, type LockOwner } from './backup-lock';
 import { runKeyOf } from './detached-run';
 import { refuse } from './failures';
 import { repoHost } from './hosts';
@@ -36,20 +37,30 @@ async function liveBlockers(ops: HostOps, spec: Spec, blockers: Blocker[], alive
 const ROUNDS = 3;
 
 /**
+ * Runs a claim script on the repository host until it holds: holders whose workflow ended are
+ * dropped and the claim tried again; live ones are refused with `busy(live)`. Returns the script's
+ * last output ("claimed", "claimed new", "registered").
+ */
+async function claimPastDead(ops: HostOps, spec: Spec, claim: Command, alive: Liveness, busy: (live: Blocker[]) => Error, what: string): Promise<string> {
+  for (let round = 1; ; round++) {
+    const out = (await ops.must(repoHost(spec), claim)).trim();
+    const blockers = parseBlockers(out);
+    if (blockers.length === 0) return out;
+    const live = await liveBlockers(ops, spec, blockers, alive);
+    if (live.length > 0) throw busy(live);
+    if (round === ROUNDS) throw new Error(`stanza ${spec.stanza}: the lock changed hands ${ROUNDS} times while ${what}`);
+  }
+}
+
+/**
  * A recover holds the whole stanza: refused (non-retryable, nothing changed) while a backup, a
  * rebuild or another recover of the stanza runs. Holds the backup lock too, for its own backup.
  */
 export async function claimRecoverLock(ops: HostOps, spec: Spec, owner: LockOwner, alive: Liveness): Promise<StepResult> {
-  const host = repoHost(spec);
-  for (let round = 1; ; round++) {
-    const out = (await ops.must(host, lockScripts.recoverClaim(LOCKS, spec.stanza, owner))).trim();
-    if (out.startsWith('claimed')) return { changed: out === 'claimed new', detail: `stanza ${spec.stanza} held for ${owner.workflowId}: backups and rebuilds of it are refused until it ends` };
-    const live = await liveBlockers(ops, spec, parseBlockers(out), alive);
-    if (live.length > 0) {
-      throw refuse(`stanza ${spec.stanza} is busy: ${live.map(describeBlocker).join('; ')} runs. A recover starts only when no backup, rebuild or other recover of the stanza runs; nothing was changed`, 'StanzaBusy');
-    }
-    if (round === ROUNDS) throw new Error(`stanza ${spec.stanza}: the lock changed hands ${ROUNDS} times while being claimed`);
-  }
+  const out = await claimPastDead(ops, spec, lockScripts.recoverClaim(LOCKS, spec.stanza, owner), alive,
+    (live) => refuse(`stanza ${spec.stanza} is busy: ${live.map(describeBlocker).join('; ')} runs. A recover starts only when no backup, rebuild or other recover of the stanza runs; nothing was changed`, 'StanzaBusy'),
+    'claiming it for a recover');
+  return { changed: out === 'claimed new', detail: `stanza ${spec.stanza} held for ${owner.workflowId}: backups and rebuilds of it are refused until it ends` };
 }
 
 /** Gives back the recover lock (and its backup lock), after stopping its backup if one still runs. */
@@ -66,14 +77,23 @@ export async function releaseRecoverLock(ops: HostOps, spec: Spec, owner: LockOw
  */
 export async function registerRebuild(ops: HostOps, spec: Spec, node: string, alive: Liveness): Promise<void> {
   const { workflowId, runId } = scheduledBy(Context.current().info);
-  const host = repoHost(spec);
-  for (let round = 1; ; round++) {
-    const out = (await ops.must(host, lockScripts.registerRebuild(LOCKS, spec.stanza, node, { workflowId, runId }))).trim();
-    if (out === 'registered') return;
-    const live = await liveBlockers(ops, spec, parseBlockers(out), alive);
-    if (live.length > 0) {
-      throw refuse(`stanza ${spec.stanza} is being recovered: ${live.map(describeBlocker).join('; ')}. It rebuilds every standby itself; a rebuild of ${node} is refused until it ends, nothing was changed`, 'RefusedRebuild');
-    }
-    if (round === ROUNDS) throw new Error(`stanza ${spec.stanza}: the recover lock changed hands ${ROUNDS} times while registering a rebuild of ${node}`);
-  }
+  await claimPastDead(ops, spec, lockScripts.registerRebuild(LOCKS, spec.stanza, node, { workflowId, runId }), alive,
+    (live) => refuse(`stanza ${spec.stanza} is being recovered: ${live.map(describeBlocker).join('; ')}. It rebuilds every standby itself; a rebuild of ${node} is refused until it ends, nothing was changed`, 'RefusedRebuild'),
+    `registering a rebuild of ${node}`);
+}
+
+/**
+ * One restore drill of a stanza at a time, however started (CLI, schedule, trigger): they share the
+ * scratch directory and port. A second is refused (non-retryable) before it changes anything.
+ */
+export async function claimDrillLock(ops: HostOps, spec: Spec, owner: LockOwner, alive: Liveness): Promise<StepResult> {
+  const out = await claimPastDead(ops, spec, lockScripts.drillClaim(LOCKS, spec.stanza, owner), alive,
+    (live) => refuse(`a restore drill of stanza ${spec.stanza} is already running: ${live.map((b) => describeHolder(b.holder)).join('; ')}. One drill at a time (they share ${spec.drills?.host}:${spec.drills?.dataDir}); nothing was done`, 'DrillBusy'),
+    'claiming it for a drill');
+  return { changed: out === 'claimed new', detail: `drills of ${spec.stanza} held for ${owner.workflowId}` };
+}
+
+export async function releaseDrillLock(ops: HostOps, spec: Spec, owner: LockOwner): Promise<StepResult> {
+  const released = (await ops.must(repoHost(spec), lockScripts.drillRelease(LOCKS, spec.stanza, owner))).trim() === 'released';
+  return { changed: released, detail: `drill lock ${released ? 'released' : 'was not held'}` };
 }

@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { DrillMarker } from '../activities/drill';
 import type { DrillCheck, DrillResult } from '../facts/drill';
@@ -21,6 +21,9 @@ export interface DrillOutcome {
 
 const seconds = (ms: number) => Math.round(ms) / 1000;
 
+// Runs recorded before drills held a lock replay without it.
+const DRILL_LOCKED = 'drill-locked';
+
 /**
  * A restore drill: proves the newest backup and the archive bring the cluster back, and measures
  * how long that takes (RTO) and how much would be lost (RPO). A marker row is written on the
@@ -28,16 +31,30 @@ const seconds = (ms: number) => Math.round(ms) / 1000;
  * the drill's data directory still has files) on the scratch host to the end of the archive, started
  * standalone, checked (the marker, pg_amcheck, the spec's checks, pg_checksums on the stopped copy),
  * the repository verified, the copy removed. The result is kept on the repository host for
- * `stanzactl status`; a drill that found damage fails, naming the file, segment or check.
+ * `stanzactl status`; a drill that found damage fails, naming the file, segment or check. One drill
+ * of a stanza at a time: a second is refused before its marker (the copy is the first one's).
  */
 export async function restoreDrill(spec: Spec): Promise<DrillOutcome> {
   checkInput('restoreDrill', spec);
   const d = spec.drills;
   if (!d) throw ApplicationFailure.create({ type: 'InvalidSpec', nonRetryable: true, message: `restoreDrill: stanza ${spec.stanza} has no drills: section (host, dataDir, port), nothing was done` });
+  const { workflowId, runId } = workflowInfo();
+  const log = new StepLog();
+  if (!patched(DRILL_LOCKED)) return runDrill(spec, d, log);
+  const owner = { workflowId, runId };
+  // Refused before the drill's try: a second drill must not remove the first one's copy.
+  await log.run('lock', () => acts.claimDrillLock.executeWithOptions(titled(quick, `hold the drills of ${spec.stanza}`), [spec, owner]));
+  try {
+    return await runDrill(spec, d, log);
+  } finally {
+    await CancellationScope.nonCancellable(() => log.run('unlock', () => acts.releaseDrillLock.executeWithOptions(titled(release, 'release the drills'), [spec, owner])));
+  }
+}
+
+async function runDrill(spec: Spec, d: NonNullable<Spec['drills']>, log: StepLog): Promise<DrillOutcome> {
   const place: CopyPlace = { host: d.host, dataDir: d.dataDir, port: d.port };
   const at = `${d.host}:${d.dataDir}`;
   const { workflowId, runId } = workflowInfo();
-  const log = new StepLog();
   const startedMs = Date.now();
   const checks: DrillCheck[] = [];
   let backupLabel: string | null = null;

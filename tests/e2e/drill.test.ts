@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { WorkflowFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { startProvision } from '../../src/client';
 import type { LabLayout } from '../../src/lab';
 import { TASK_QUEUE } from '../../src/paths';
@@ -130,6 +130,47 @@ describe('restore drills (Debian layout)', { timeout: 60 * 60_000 }, () => {
       // The spec without drills.schedule: apply deletes the drill schedule.
       const r = await lab.cli(['schedule', 'apply']);
       assert.match(r.stdout, /drill-demo: deleted/);
+      rmSync(scheduled, { force: true });
+    }
+  });
+
+  test('a scheduled drill fired while a manual one restores is refused, naming it; the manual drill passes', LONG, async () => {
+    const scheduled = lab.writeSpec({ ...lab.spec, drills: { ...lab.spec.drills!, schedule: '0 3 * * *' } }, join(tmpdir(), `stanzactl-drill-two-${process.pid}.json`));
+    const before = await lab.restoreStarts();
+    let manual: ReturnType<typeof lab.cli> | undefined;
+    try {
+      assert.equal((await lab.cli(['schedule', 'apply'], scheduled)).code, 0);
+      manual = lab.cli(['drill']);
+      let open = true;
+      void manual.finally(() => (open = false));
+      // drill-demo ran before: only a running one is this test's.
+      const { runId } = await until('the manual drill to start', async () => {
+        const d = await f.client.workflow.getHandle('drill-demo').describe().catch(() => undefined);
+        return d?.status.name === 'RUNNING' ? d : undefined;
+      }, 30_000);
+      await f.runStarted(f.scratch.name, runId, 'restoreCopy', () => open);
+      // The schedule's own start, as at 03:00: the CLI's check of running drills is not in its way.
+      const r = await lab.cli(['schedule', 'trigger', '--type', 'drill'], scheduled);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const second = /started workflow (\S+)/.exec(r.stdout)?.[1];
+      assert.ok(second, r.stdout);
+      await assert.rejects(f.client.workflow.getHandle(second).result(), (e: unknown) => {
+        // The workflow failed with its lock step's failure.
+        const cause = ((e as WorkflowFailedError).cause as ActivityFailure).cause as ApplicationFailure;
+        assert.equal(cause.type, 'DrillBusy', cause.message);
+        assert.match(cause.message, /a restore drill of stanza demo is already running: drill-demo since .*nothing was done/);
+        return true;
+      });
+      const done = await manual;
+      assert.equal(done.code, 0, done.stdout + done.stderr);
+      assert.equal(await lab.restoreStarts(), before + 1, 'only the manual drill restored');
+      assert.equal(await lab.leftovers(), '0 0');
+      const { report } = await lab.status();
+      assert.equal(report.drill?.last?.workflowId, 'drill-demo', 'the refused drill recorded nothing');
+      assert.equal(report.drill?.last?.ok, true);
+    } finally {
+      await manual; // the next test's drill would be refused beside it
+      assert.match((await lab.cli(['schedule', 'apply'])).stdout, /drill-demo: deleted/);
       rmSync(scheduled, { force: true });
     }
   });

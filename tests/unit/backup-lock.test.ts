@@ -139,6 +139,27 @@ describe('stanza operation lock scripts: recover, backups, rebuilds', () => {
   });
 });
 
+describe('drill lock script', () => {
+  const manual: LockOwner = { workflowId: 'drill-demo', runId: 'run-m' };
+  const scheduled: LockOwner = { workflowId: 'drill-demo-2026-11-26T03:00:00Z', runId: 'run-s' };
+
+  test('one drill of a stanza at a time: a second is named its holder; other stanzas, backups and recovers are not in the way', () => {
+    const locks = freshLocks();
+    assert.equal(run(lockScripts.drillClaim(locks, 'demo', manual)).trim(), 'claimed new');
+    assert.equal(run(lockScripts.drillClaim(locks, 'demo', manual)).trim(), 'claimed', 'a retry finds its own claim');
+    const [blocker] = parseBlockers(run(lockScripts.drillClaim(locks, 'demo', scheduled)));
+    assert.deepEqual([blocker.kind, blocker.holder.workflowId, blocker.holder.runId], ['drill', manual.workflowId, manual.runId]);
+    assert.equal(run(lockScripts.drillClaim(locks, 'other', scheduled)).trim(), 'claimed new');
+    assert.equal(run(lockScripts.recoverClaim(locks, 'demo', { workflowId: 'recover-demo', runId: 'run-r' })).trim(), 'claimed new');
+    // Only its holder releases it; a holder judged dead is dropped by compare-and-set.
+    assert.equal(run(lockScripts.drillRelease(locks, 'demo', scheduled)).trim(), '');
+    assert.equal(run(lockScripts.dropDead(locks, 'demo', blocker)).trim(), 'dropped');
+    assert.equal(run(lockScripts.drillClaim(locks, 'demo', scheduled)).trim(), 'claimed new');
+    assert.equal(run(lockScripts.drillRelease(locks, 'demo', scheduled)).trim(), 'released');
+    assert.ok(!existsSync(join(locks, 'drill-demo')));
+  });
+});
+
 describe('stanza lock holders', () => {
   test('a holder lives while its workflow runs; a claim without an owner only within its grace', async () => {
     const asked: string[] = [];
