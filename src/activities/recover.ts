@@ -90,8 +90,9 @@ export async function archivePrimaryWal(ops: HostOps, spec: Spec): Promise<StepR
   const host = nodeAddress(primary);
   const state = await clusterState(ops, host, spec.postgres);
   if (!state.running || (await inRecovery(ops, host, spec.postgres))) return { changed: false, detail: `${primary.name} does not run as a primary: no WAL to archive` };
+  // A check (as provision's): it switches the segment out and sees it archived, and a retry may repeat it.
   await checkStanza(ops, spec);
-  return { changed: true, detail: `switched WAL on ${primary.name}; the segment is archived` };
+  return { changed: false, detail: `switched WAL on ${primary.name}; the segment is archived` };
 }
 
 /** Stops PostgreSQL on a node (fast shutdown) when it runs. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { matrixTable, runFaultMatrix } from './fault-matrix';
 
-// Every step of provision, backup and rebuild, the worker SIGKILLed inside it and after it; the
+// Every step of provision, backup, rebuild and recover, the worker SIGKILLed inside it and after it; the
 // Temporal server SIGKILLed once in each workflow. The rows are the ones bench/fault-matrix.ts prints.
 test('fault matrix: every step survives a worker crash at both points', { timeout: 30 * 60_000 }, async () => {
   const report = await runFaultMatrix(
@@ -13,6 +13,6 @@ test('fault matrix: every step survives a worker crash at both points', { timeou
   assert.deepEqual(report.rows.filter((r) => r.outcome !== 'ok'), []);
   assert.deepEqual(report.runProblems, []);
   assert.deepEqual(report.serverKills.filter((s) => s.outcome !== 'ok'), []);
-  assert.equal(report.serverKills.length, 3);
-  assert.equal(report.rows.length, 2 * (15 + 4 + 10));
+  assert.equal(report.serverKills.length, 4);
+  assert.equal(report.rows.length, 2 * (15 + 4 + 10 + 14));
 });

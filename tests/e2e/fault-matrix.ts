@@ -10,12 +10,13 @@ import { readFaultLog, type FaultEntry, type FaultPoint, type FaultRecord } from
 import { entriesFor, rowsOf, type MatrixReport, type MatrixRow, type ServerKillRow, type Workflow } from './fault-rows';
 import { TASK_QUEUE } from '../../src/paths';
 import type { BackupOutcome } from '../../src/workflows/backup';
-import { rebuildWorkflowId } from '../../src/workflow-ids';
+import { rebuildWorkflowId, recoverWorkflowId } from '../../src/workflow-ids';
 import { ProvisionFixture } from './fixture';
 import { buildWorkflowBundle, WorkerProcess } from './harness';
+import { RecoverChecks } from './recover-checks';
 
 /**
- * The fault matrix: every activity of provisionCluster, backupStanza and rebuildStandby, killed
+ * The fault matrix: every activity of provisionCluster, backupStanza, rebuildStandby and recoverCluster, killed
  * (SIGKILL of the worker, src/faults.ts) at point a (inside, after its first change) and at point b
  * (done, not yet recorded). One workflow run takes all the kills of one workflow and point in turn.
  * Shared by tests/e2e/fault-matrix.test.ts (asserts every row) and bench/fault-matrix.ts (prints).
@@ -123,8 +124,9 @@ class FaultLab {
   }
 
   async lockReleased(): Promise<void> {
-    const r = await this.f.checks.sh('backup-srv', ['bash', '-c', 'ls /var/lib/stanzactl/locks 2>/dev/null || true']);
-    assert.equal(r.trim(), '', 'no backup lock left');
+    // A rebuild's registration (rebuilds-<stanza>/) stays as an empty directory.
+    const r = await this.f.checks.sh('backup-srv', ['bash', '-c', 'ls /var/lib/stanzactl/locks 2>/dev/null | grep -v "^rebuilds-" || true']);
+    assert.equal(r.trim(), '', 'no backup or recover lock left');
   }
 }
 
@@ -182,6 +184,28 @@ export async function runFaultMatrix(labs: { a: [string, string]; b: [string, st
       assert.deepEqual(await lab.f.checks.streamingStandbys(), ['pg2-srv', 'pg3-srv']);
       await lab.f.checks.rowReplicates();
     };
+    // A recover to a time between a table's creation and its drop: the table is back, the cluster
+    // on a new timeline, pgBackRest restored the primary and each standby once and backed up once.
+    const recover = (lab: FaultLab, id: string) => {
+      const r = new RecoverChecks(lab.f.checks);
+      let before: { timeline: number; backups: number; restores: number[]; table: string } | undefined;
+      const start = async () => {
+        const table = `recovered_${id}`;
+        const target = await r.tableThenDrop(table, 3);
+        const nodes = lab.f.spec.nodes.map((n) => n.name);
+        before = { timeline: await r.primaryTimeline(), backups: await lab.begins('backup-srv', 'backup'), restores: await Promise.all(nodes.map((n) => lab.begins(n, 'restore'))), table };
+        return lab.f.client.workflow.start('recoverCluster', { taskQueue: TASK_QUEUE, workflowId: `${recoverWorkflowId(spec.stanza)}-${id}`, args: [lab.f.spec, { target: { type: 'time', target } }] });
+      };
+      const recovered = async () => {
+        assert.equal(await r.tableRows(before!.table), '3', `the dropped table ${before!.table} is back`);
+        await r.assertOnNewTimeline(before!.timeline);
+        assert.equal(await lab.begins('backup-srv', 'backup'), before!.backups + 1, 'pgBackRest ran one backup');
+        for (const [i, n] of lab.f.spec.nodes.entries()) assert.equal(await lab.begins(n.name, 'restore'), before!.restores[i] + 1, `pgBackRest ran one restore on ${n.name}`);
+        await lab.lockReleased();
+      };
+      return { start, recovered };
+    };
+
     const matrixOnA = async () => {
       for (const point of ['a', 'b'] as const) {
         const before = await labA.begins('backup-srv', 'backup');
@@ -198,6 +222,11 @@ export async function runFaultMatrix(labs: { a: [string, string]; b: [string, st
       for (const point of ['a', 'b'] as const) {
         const [pg2, pg3] = [await labA.begins('pg2-srv', 'restore'), await labA.begins('pg3-srv', 'restore')];
         await run(labA, 'rebuildStandby', point, rebuild(labA, point), () => rebuilt(labA, pg2, pg3));
+      }
+
+      for (const point of ['a', 'b'] as const) {
+        const { start, recovered } = recover(labA, point);
+        await run(labA, 'recoverCluster', point, start, recovered);
       }
     };
 
@@ -232,6 +261,8 @@ export async function runFaultMatrix(labs: { a: [string, string]; b: [string, st
       });
       const [pg2, pg3] = [await labC.begins('pg2-srv', 'restore'), await labC.begins('pg3-srv', 'restore')];
       await serverKill(labC, 'rebuildStandby', { host: 'pg2-srv', activity: 'restoreStandby' }, rebuild(labC, 'server'), () => rebuilt(labC, pg2, pg3));
+      const { start, recovered } = recover(labC, 'server');
+      await serverKill(labC, 'recoverCluster', { host: 'pg1-srv', activity: 'restorePrimary' }, start, recovered);
     };
     await Promise.all([matrixOnA(), serverKills3()]);
   } finally {

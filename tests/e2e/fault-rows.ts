@@ -5,7 +5,7 @@ import type { FaultEntry, FaultPoint, FaultRecord } from '../../src/faults';
  * The fault matrix's plan and rows, pure: which kills a workflow run takes, and what its history
  * and the fault hook's log say about each (tests/unit/fault-rows.test.ts checks the reading).
  */
-export type Workflow = 'provisionCluster' | 'backupStanza' | 'rebuildStandby';
+export type Workflow = 'provisionCluster' | 'backupStanza' | 'rebuildStandby' | 'recoverCluster';
 
 /** Point a of each step: the first command that changes something there (or a read, for steps that only read). */
 export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; output?: string }>> = {
@@ -50,6 +50,25 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; o
     startStandby: { command: 'pg_ctlcluster .* start' },
     writeMarker: {},
     waitMarkerReplayed: {},
+  },
+  // Activity types run more than once (stopPostgres per node, startStandby for the primary and then
+  // the standbys) take their kill in the first run that matches.
+  recoverCluster: {
+    claimRecoverLock: { command: 'install -d -m 700' },
+    planRecovery: {},
+    archivePrimaryWal: { command: 'pgbackrest .*check' },
+    stopPostgres: { command: 'pg_ctlcluster .* stop' },
+    restorePrimary: { command: 'stanzactl-run' },
+    startStandby: { command: 'pg_ctlcluster .* start' },
+    waitPrimaryPromoted: {},
+    ensureReplicationAccess: {},
+    runBackup: { command: 'stanzactl-run' },
+    // The standbys were stopped by stopPostgres: preparing them only reads.
+    prepareStandby: {},
+    restoreStandby: { command: 'stanzactl-run' },
+    writeMarker: {},
+    waitMarkerReplayed: {},
+    releaseRecoverLock: { command: 'rm -rf' },
   },
 };
 
