@@ -12,8 +12,9 @@ import type { StepResult } from '../../src/activities/types';
 import { refuse, toFailure } from '../../src/activities/failures';
 import { projectRoot } from '../../src/paths';
 import { SshConnectError } from '../../src/remote/errors';
-import type { backupStanza } from '../../src/workflows';
+import type { DrillOutcome } from '../../src/workflows/drill';
 import { progressQuery, type StepProgress } from '../../src/workflows/progress';
+import type { DrillResult } from '../../src/facts/drill';
 import { smallSpec } from './small-spec';
 
 // The retry and timeout policies of src/workflows/profiles.ts take minutes to an hour of real time:
@@ -23,8 +24,7 @@ import { smallSpec } from './small-spec';
 // real toFailure), so what is proved is the workflow's reaction to time and failures.
 
 const MINUTE = 60_000;
-const repo = { name: 'backup-srv', host: '10.0.0.5' };
-const hostAway = () => toFailure(new SshConnectError(repo, 'connect ETIMEDOUT', true));
+const hostAway = (name = 'backup-srv') => toFailure(new SshConnectError({ name, host: '10.0.0.5' }, 'connect ETIMEDOUT', true));
 
 /**
  * One attempt of a stand-in, at the test server's (skipped) clock when it ran: read from the server,
@@ -33,6 +33,7 @@ const hostAway = () => toFailure(new SshConnectError(repo, 'connect ETIMEDOUT', 
  */
 interface Attempt {
   readonly activity: string;
+  readonly args: unknown[];
   readonly attempt: number;
   readonly atMs: number;
 }
@@ -45,26 +46,46 @@ const attempts = new Map<string, Attempt[]>();
 let env: TestWorkflowEnvironment;
 
 function standIn(activity: keyof Activities) {
-  return async () => {
+  return async (...args: unknown[]) => {
     const info = Context.current().info;
     const id = info.workflowExecution?.workflowId ?? '';
     const seen = attempts.get(id) ?? [];
     attempts.set(id, seen);
     const now = await env.currentTimeMs();
     const first = seen.find((a) => a.activity === activity)?.atMs ?? now;
-    seen.push({ activity, attempt: info.attempt, atMs: now });
+    seen.push({ activity, args, attempt: info.attempt, atMs: now });
     const act = scripts.get(id)?.[activity];
     if (!act) throw new Error(`no stand-in for ${activity} in ${id}`);
     return act(now - first);
   };
 }
 
-const names = ['claimBackupLock', 'chooseBackupSource', 'runBackup', 'releaseBackupLock'] as const;
+const names = ['claimBackupLock', 'chooseBackupSource', 'runBackup', 'releaseBackupLock', 'claimDrillLock', 'writeDrillMarker', 'ensureCopyHost',
+  'prepareCopy', 'restoreCopy', 'startCopy', 'waitCopyPromoted', 'inspectCopy', 'checkDrillCopy', 'verifyRepository', 'removeCopy', 'recordDrill',
+  'releaseDrillLock'] as const;
 
 const claimed = (): LockResult => ({ changed: true, claimed: true, detail: 'claimed' });
 const fromPrimary = (): BackupSource => ({ changed: false, node: 'pg1', role: 'primary', why: 'backups.fromStandby is false', backupStandby: false, detail: 'from the primary pg1' });
 const backupFailed = (): never => { throw refuse('pgbackrest backup exited 82 (ArchiveTimeoutError)', 'PgbackrestError'); };
 const released = (): StepResult => ({ changed: true, detail: 'backup lock released' });
+const ok = (detail: string) => (): StepResult => ({ changed: false, detail });
+
+/** A drill whose every step passes at once; `removeCopy` and `restoreCopy` as the test says. */
+function drill(removeCopy: Script['removeCopy'], restoreCopy: Script['restoreCopy'] = () => ({ changed: true, detail: 'restored', seconds: 1 })): Script {
+  const check = { name: 'verify', ok: true, detail: 'no damage' };
+  return {
+    claimDrillLock: ok('held'), releaseDrillLock: ok('released'), ensureCopyHost: ok('ready'), startCopy: ok('started'),
+    writeDrillMarker: () => ({ changed: true, detail: 'marker', id: 'm', writtenAt: 0, walFile: '000000010000000000000003', archived: true }),
+    prepareCopy: () => ({ changed: false, detail: 'empty', delta: false }),
+    restoreCopy,
+    waitCopyPromoted: () => ({ changed: false, detail: 'promoted', recoverySeconds: 1 }),
+    inspectCopy: () => ({ changed: false, detail: 'reached', backupLabel: '20261126-010000F', timeline: 2, lastTransactionAt: null, walStart: null, walEnd: null }),
+    checkDrillCopy: () => ({ changed: false, detail: 'checked', dataChecksums: false, rpoSeconds: 0, checks: [] }),
+    verifyRepository: () => ({ changed: false, detail: 'verified', check }),
+    removeCopy,
+    recordDrill: ok('kept'),
+  };
+}
 
 describe('workflow time: retry and timeout policies on the time-skipping test server', () => {
   let worker: Worker;
@@ -91,18 +112,28 @@ describe('workflow time: retry and timeout policies on the time-skipping test se
     await env?.teardown();
   });
 
-  /** Runs backupStanza with `script`; returns its failure, its attempts, its step log and its span in server time. */
-  async function backup(id: string, script: Script) {
+  const backup = (id: string, script: Script) => run(id, script, 'backupStanza', [smallSpec(), { type: 'full' }]);
+  const drillSpec = smallSpec({ drills: { host: 'drill-srv', dataDir: '/var/lib/drill/data', port: 5433 } });
+
+  /** Runs a workflow with `script`; returns its result or failure, its attempts, its step log and its span in server time. */
+  async function run(id: string, script: Script, workflow: string, args: unknown[]) {
     scripts.set(id, script);
-    const handle = await env.client.workflow.start<typeof backupStanza>('backupStanza', {
-      taskQueue: 'workflow-time', workflowId: id, args: [smallSpec(), { type: 'full' }],
-    });
-    const failure = await handle.result().then(() => undefined, (e: unknown) => e);
+    const handle = await env.client.workflow.start(workflow, { taskQueue: 'workflow-time', workflowId: id, args });
+    let result: unknown;
+    let failure: unknown;
+    try {
+      result = await handle.result();
+    } catch (e) {
+      failure = e;
+    }
     const { startTime, closeTime } = await handle.describe();
     const steps: StepProgress[] = (await handle.query(progressQuery)).steps;
     const seen = attempts.get(id) ?? [];
     return {
+      result,
       failure,
+      /** The stand-in's calls with `activity`'s arguments, attempt by attempt. */
+      args: (activity: string) => seen.filter((a) => a.activity === activity).map((a) => a.args),
       elapsedMs: (closeTime?.getTime() ?? NaN) - startTime.getTime(),
       of: (activity: string) => seen.filter((a) => a.activity === activity),
       /** Server time from the first attempt of `activity` to its last. */
@@ -182,5 +213,34 @@ describe('workflow time: retry and timeout policies on the time-skipping test se
     assert.ok(r.failure.cause.cause instanceof ApplicationFailure);
     assert.equal(r.failure.cause.cause.type, 'Refused');
     assert.equal(r.elapsedMs < 1000, true, `${r.elapsedMs} ms`);
+  });
+
+  // README, "Restore drills": the copy is removed also when the drill failed, the result is kept, and
+  // RTO is restore start to promotion in workflow time. Removing uses the release profile too.
+  test('drill: a scratch host away for 50 minutes is still cleaned; RTO counts the restore\'s retries in workflow time', async () => {
+    const r = await run('drill-back', drill(
+      (since) => { if (since < 50 * MINUTE) throw hostAway('drill-srv'); return { changed: true, detail: 'removed', freedBytes: 1 }; },
+      // The long profile: retried after 0.2, 0.4 and 0.8 s.
+      (since) => { if (since < 1000) throw hostAway('drill-srv'); return { changed: true, detail: 'restored', seconds: 1 }; },
+    ), 'restoreDrill', [drillSpec]);
+    assert.equal(r.failure, undefined);
+    const outcome = r.result as DrillOutcome;
+    assert.equal(outcome.drill.ok, true);
+    assert.equal(r.of('restoreCopy').length, 4);
+    assert.ok(outcome.drill.rtoSeconds! >= 1.4 && outcome.drill.rtoSeconds! < 2, `RTO ${outcome.drill.rtoSeconds} s`);
+    assert.ok(r.spanMs('removeCopy') >= 50 * MINUTE && r.spanMs('removeCopy') <= 50 * MINUTE + 30_000, `removed after ${r.spanMs('removeCopy')} ms`);
+    assert.deepEqual(r.args('recordDrill').map((a) => (a[1] as DrillResult).ok), [true]);
+  });
+
+  test('drill: a scratch host away past the hour fails the drill naming the removal, after keeping the result', async () => {
+    const r = await run('drill-gone', drill(() => { throw hostAway('drill-srv'); }), 'restoreDrill', [drillSpec]);
+    assert.ok(r.failure instanceof WorkflowFailedError);
+    assert.ok(r.failure.cause instanceof ApplicationFailure);
+    assert.equal(r.failure.cause.type, 'DrillFailed');
+    assert.match(r.failure.cause.message, /failed: remove drill-srv:\/var\/lib\/drill\/data: drill-srv \(10\.0\.0\.5\): connect ETIMEDOUT$/);
+    assert.ok(r.spanMs('removeCopy') > 59 * MINUTE && r.spanMs('removeCopy') <= 60 * MINUTE, `removal tried for ${r.spanMs('removeCopy')} ms`);
+    const kept = r.args('recordDrill').map((a) => a[1] as DrillResult);
+    assert.deepEqual(kept.map((d) => [d.ok, d.failure]), [[false, 'remove drill-srv:/var/lib/drill/data: drill-srv (10.0.0.5): connect ETIMEDOUT']]);
+    assert.deepEqual(r.trail().slice(-3).map((t) => t.split(':')[0]), ['remove drill-srv', 'keep the result done', 'unlock done']);
   });
 });
