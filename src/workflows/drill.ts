@@ -39,22 +39,21 @@ export async function restoreDrill(spec: Spec): Promise<DrillOutcome> {
   const d = spec.drills;
   if (!d) throw ApplicationFailure.create({ type: 'InvalidSpec', nonRetryable: true, message: `restoreDrill: stanza ${spec.stanza} has no drills: section (host, dataDir, port), nothing was done` });
   const { workflowId, runId } = workflowInfo();
-  const log = new StepLog();
-  if (!patched(DRILL_LOCKED)) return runDrill(spec, d, log);
   const owner = { workflowId, runId };
+  const log = new StepLog();
+  if (!patched(DRILL_LOCKED)) return runDrill(spec, d, log, owner);
   // Refused before the drill's try: a second drill must not remove the first one's copy.
   await log.run('lock', () => acts.claimDrillLock.executeWithOptions(titled(quick, `hold the drills of ${spec.stanza}`), [spec, owner]));
   try {
-    return await runDrill(spec, d, log);
+    return await runDrill(spec, d, log, owner);
   } finally {
     await CancellationScope.nonCancellable(() => log.run('unlock', () => acts.releaseDrillLock.executeWithOptions(titled(release, 'release the drills'), [spec, owner])));
   }
 }
 
-async function runDrill(spec: Spec, d: NonNullable<Spec['drills']>, log: StepLog): Promise<DrillOutcome> {
+async function runDrill(spec: Spec, d: NonNullable<Spec['drills']>, log: StepLog, { workflowId, runId }: { workflowId: string; runId: string }): Promise<DrillOutcome> {
   const place: CopyPlace = { host: d.host, dataDir: d.dataDir, port: d.port };
   const at = `${d.host}:${d.dataDir}`;
-  const { workflowId, runId } = workflowInfo();
   const startedMs = Date.now();
   const checks: DrillCheck[] = [];
   let backupLabel: string | null = null;
