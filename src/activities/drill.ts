@@ -93,8 +93,9 @@ function failureText(e: unknown): string {
   return (out && out.trim() ? out : e instanceof Error ? e.message : String(e)).trim().split('\n').slice(-5).join(' | ');
 }
 
-// After promotion these still say where recovery ended (PostgreSQL keeps them static).
-const RECOVERED_SQL = `SELECT coalesce(pg_walfile_name(pg_last_wal_replay_lsn()), ''), current_setting('data_checksums')`;
+// After promotion these still say where recovery ended (PostgreSQL keeps them static). Whether the
+// marker table exists is asked apart from its rows: a statement naming a missing table fails whole.
+const RECOVERED_SQL = `SELECT coalesce(pg_walfile_name(pg_last_wal_replay_lsn()), ''), current_setting('data_checksums'), to_regclass('stanzactl.drill_marker') IS NOT NULL`;
 
 /**
  * Everything checked on the running copy: the marker came back (else names the segment recovery
@@ -104,9 +105,10 @@ const RECOVERED_SQL = `SELECT coalesce(pg_walfile_name(pg_last_wal_replay_lsn())
 export async function checkDrillCopy(ops: HostOps, spec: Spec, marker: DrillMarker, lastTransactionAt: string | null): Promise<StepResult & CopyFacts> {
   const host = await checkedDrillHost(spec);
   const pg = drillPostgres(spec);
-  const [replayWal, checksums] = (await query(ops, host, pg, RECOVERED_SQL)).split('\t');
+  const [replayWal, checksums, markerTable] = (await query(ops, host, pg, RECOVERED_SQL)).split('\t');
   const checks: DrillCheck[] = [];
-  const found = await query(ops, host, pg, `SELECT to_regclass('stanzactl.drill_marker') IS NOT NULL AND EXISTS (SELECT 1 FROM stanzactl.drill_marker WHERE id = ${quoteLiteral(marker.id)})`);
+  // A first drill whose WAL stops before the marker table was created has no table to ask.
+  const found = markerTable === 't' ? await query(ops, host, pg, `SELECT EXISTS (SELECT 1 FROM stanzactl.drill_marker WHERE id = ${quoteLiteral(marker.id)})`) : 'f';
   // The copy's own timeline differs after promotion: name the segment on the primary's timeline.
   const stoppedIn = replayWal ? `${marker.walFile.slice(0, 8)}${replayWal.slice(8)}` : '';
   checks.push(found === 't'
