@@ -2,8 +2,8 @@ import { loadClientConfigProfile, toClientOptions, type ClientConfigProfile, typ
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 
 /** Where `stanzactl server` (the embedded dev server) listens: the target when nothing is set. */
-export const DEFAULT_ADDRESS = '127.0.0.1:7233';
-export const DEFAULT_NAMESPACE = 'default';
+const DEFAULT_ADDRESS = '127.0.0.1:7233';
+const DEFAULT_NAMESPACE = 'default';
 
 /**
  * The Temporal server the worker and the CLI talk to, read from Temporal's standard environment

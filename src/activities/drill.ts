@@ -18,7 +18,7 @@ import type { HostAddress } from '../remote/types';
 import type { StepResult } from './types';
 
 /** The spec's drill settings; the workflow refuses a spec without them before any activity runs. */
-export function drillSettings(spec: Spec): DrillSettings {
+function drillSettings(spec: Spec): DrillSettings {
   if (!spec.drills) throw refuse(`stanza ${spec.stanza} has no drills: section: nowhere to restore a drill`, 'InvalidSpec');
   return spec.drills;
 }
@@ -31,7 +31,7 @@ async function checkedDrillHost(spec: Spec): Promise<HostAddress> {
 }
 
 /** The drill's copy as the restore activities run it (render/copy-postgres.ts): the drill's directory and port. */
-export function drillPostgres(spec: Spec): Spec['postgres'] {
+function drillPostgres(spec: Spec): Spec['postgres'] {
   const d = drillSettings(spec);
   return copyPostgres(spec.postgres, { host: d.host, dataDir: d.dataDir, port: d.port });
 }

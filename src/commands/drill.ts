@@ -10,7 +10,7 @@ import { drillWorkflowId, scheduleId } from '../workflow-ids';
 import type { DrillOutcome } from '../workflows/drill';
 import { UsageError, withClient, type CliCommand } from './command';
 
-export function describeDrill(d: DrillResult): string[] {
+function describeDrill(d: DrillResult): string[] {
   const s = (v: number | null) => (v === null ? '-' : `${v} s`);
   return [
     `restore drill on ${d.host}: ${d.ok ? 'passed' : 'FAILED'}; backup ${d.backupLabel ?? '-'}, RTO ${s(d.rtoSeconds)}, RPO ${s(d.rpoSeconds)}`,
@@ -25,7 +25,7 @@ function failedDrill(e: unknown): DrillResult | undefined {
 }
 
 /** Manual drills run as drill-<stanza>: one at a time, and never beside the one the schedule started. */
-export async function startDrill(client: Client, spec: Spec) {
+async function startDrill(client: Client, spec: Spec) {
   const schedule = await describeSchedule(client, scheduleId(spec.stanza, 'drill'));
   const running = schedule?.info.runningActions.map((a) => a.workflow.workflowId) ?? [];
   if (running.length > 0) throw new Error(`refused: the scheduled drill ${running.join(', ')} is running; one drill of a stanza at a time`);

@@ -11,7 +11,7 @@ import { recoverPlanWorkflowId, recoverWorkflowId } from '../workflow-ids';
 import type { RecoverRequest, RecoverResult } from '../workflows/recover';
 import { UsageError, withClient, type CliCommand } from './command';
 
-export function describePlan(spec: Spec, p: RecoverPlan): string[] {
+function describePlan(spec: Spec, p: RecoverPlan): string[] {
   return [
     `Recover stanza ${spec.stanza} in place to ${p.target}:`,
     `  backup    ${p.backup.label} (${p.backup.type}, finished ${new Date(p.backup.stoppedAt * 1000).toISOString()}): ${p.backup.why}`,

@@ -3,15 +3,12 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy } from '
 import { follow } from '../client';
 import { TASK_QUEUE } from '../paths';
 import { loadSpec } from '../spec/load';
-import { parseRecoveryTarget, type RecoveryTarget } from '../spec/recovery-target';
+import { describeRecoveryTarget } from '../render/recover-plan';
+import { parseRecoveryTarget } from '../spec/recovery-target';
 import { backupLabelSchema, copyPlaceProblems, copyPlaceSchema, defaultCopyPlace } from '../spec/restore-copy';
 import { restoreWorkflowId } from '../workflow-ids';
 import type { RestoreResult } from '../workflows/restore';
 import { UsageError, withClient, type CliCommand } from './command';
-
-function describeTarget(t: RecoveryTarget): string {
-  return t.type === 'default' ? 'the end of the archive' : t.type === 'immediate' ? 'the end of the backup (immediate)' : `${t.type} ${t.target}`;
-}
 
 export const restoreCommand: CliCommand = {
   usage: 'restore --spec FILE --to HOST',
@@ -67,7 +64,7 @@ WAL range replayed, and restore and recovery seconds.`,
         handle = await client.workflow.start('restoreToHost', {
           taskQueue: TASK_QUEUE, workflowId, args: [spec, request],
           workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-          staticSummary: `restore stanza ${spec.stanza} to ${place.host}:${place.dataDir}, to ${describeTarget(parsed.target)}`,
+          staticSummary: `restore stanza ${spec.stanza} to ${place.host}:${place.dataDir}, to ${describeRecoveryTarget(parsed.target)}`,
         });
       } catch (e) {
         if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
@@ -75,7 +72,7 @@ WAL range replayed, and restore and recovery seconds.`,
         console.error(`refused: a restore of stanza ${spec.stanza} to ${place.host} is already running: workflow ${workflowId} (run ${running.runId}), started ${running.startTime.toISOString()}`);
         return 1;
       }
-      console.log(`workflow ${workflowId}: restore to ${place.host}:${place.dataDir} (port ${place.port}), to ${describeTarget(parsed.target)}`);
+      console.log(`workflow ${workflowId}: restore to ${place.host}:${place.dataDir} (port ${place.port}), to ${describeRecoveryTarget(parsed.target)}`);
       const r = await follow<RestoreResult>(handle, (l) => console.log(l));
       console.log('');
       console.log(`copy of stanza ${spec.stanza} on ${place.host}:${place.port} (${place.dataDir}) is up, promoted on timeline ${r.timeline}`);

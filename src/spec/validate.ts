@@ -13,7 +13,7 @@ const restoreRequest = z.object({ place: copyPlaceSchema, target: recoveryTarget
 // In place, the end of the archive undoes nothing: recover takes a target.
 const recoverRequest = z.object({
   target: recoveryTargetSchema.refine((t) => t.type !== 'default', 'recover needs a target: time, lsn, xid, name or immediate'),
-  backup: z.string().regex(/^\d{8}-\d{6}F(_\d{8}-\d{6}[DI])?$/, 'a pgBackRest backup label').optional(),
+  backup: backupLabelSchema.optional(),
 }).strict();
 
 function issuesOf(schema: z.ZodTypeAny, value: unknown): SpecIssue[] {
