@@ -1,4 +1,7 @@
-import { ActivityFailure, ApplicationFailure, Client, WorkflowFailedError, WorkflowIdConflictPolicy, type WorkflowHandle } from '@temporalio/client';
+import {
+  ActivityFailure, ApplicationFailure, Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowIdConflictPolicy, WorkflowNotFoundError,
+  type WorkflowExecutionDescription, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId, type WorkflowStartOptions,
+} from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { connectTemporal, temporalTarget, type TemporalTarget } from './connection';
 import { TASK_QUEUE } from './paths';
@@ -126,3 +129,33 @@ export function failureMessage(e: unknown): string {
 }
 
 export type { ProvisionResult };
+
+/** The run of `workflowId` (its newest, or `runId`) while it is open; undefined once it closed or is gone past retention. */
+export async function openRun(client: Client, workflowId: string, runId?: string): Promise<WorkflowExecutionDescription | undefined> {
+  try {
+    const d = await client.workflow.getHandle(workflowId, runId).describe();
+    return d.status.name === 'RUNNING' ? d : undefined;
+  } catch (e) {
+    if (e instanceof WorkflowNotFoundError) return undefined;
+    throw e;
+  }
+}
+
+/** "workflow ID (run R), started T": how a refusal names the run in the way. */
+export function describeRun(d: WorkflowExecutionDescription): string {
+  return `workflow ${d.workflowId} (run ${d.runId}), started ${d.startTime.toISOString()}`;
+}
+
+/**
+ * Starts a workflow that runs at most once per id at a time (the ids of src/workflow-ids.ts): its
+ * handle, or, when a run with that id is open, that run as `describeRun` names it.
+ */
+export async function startAlone(client: Client, workflowType: string, options: WorkflowStartOptions): Promise<WorkflowHandleWithFirstExecutionRunId | { running: string }> {
+  try {
+    return await client.workflow.start(workflowType, { ...options, workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL });
+  } catch (e) {
+    if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
+    const d = await openRun(client, options.workflowId);
+    return { running: d ? describeRun(d) : `workflow ${options.workflowId}` };
+  }
+}

@@ -1,6 +1,7 @@
-import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { openRun } from './client';
 import { FaultHook } from './faults';
 import { connectTemporal, temporalTarget, type TemporalTarget } from './connection';
 import { TASK_QUEUE } from './paths';
@@ -39,19 +40,6 @@ export function sshPools(limits: Pick<WorkerLimits, 'sshChannelsPerConnection' |
   };
 }
 
-/** Whether a workflow run is open, asked of the worker's own server (activities judge lock holders by it). */
-function workflowOpen(client: Client): (workflowId: string, runId: string) => Promise<boolean> {
-  return async (workflowId, runId) => {
-    try {
-      return (await client.workflow.getHandle(workflowId, runId).describe()).status.name === 'RUNNING';
-    } catch (e) {
-      // Gone past the namespace's retention: long ended.
-      if (e instanceof WorkflowNotFoundError) return false;
-      throw e;
-    }
-  };
-}
-
 export interface WorkerSettings {
   /** The server and namespace; by default Temporal's environment configuration (src/connection.ts). */
   readonly target?: TemporalTarget;
@@ -79,6 +67,7 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
   const limits = s.limits ?? workerLimits();
   const target = s.target ?? temporalTarget();
   const connection = await connectTemporal(target);
+  const client = new Client({ connection, namespace: target.namespace });
   const pools = sshPools(limits);
   // Test-only (src/faults.ts): absent unless STANZACTL_FAULTS names a fault plan.
   const faults = FaultHook.fromEnv();
@@ -90,7 +79,8 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
     ...(bundle ? { workflowBundle: bundle } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({
       remoteFor: faults ? (ssh) => faults.remote(pools.remoteFor(ssh)) : pools.remoteFor,
-      workflowOpen: workflowOpen(new Client({ connection, namespace: target.namespace })),
+      // Lock holders are judged by whether their run is open, asked of the worker's own server.
+      workflowOpen: async (workflowId, runId) => (await openRun(client, workflowId, runId)) !== undefined,
     }),
     interceptors: { activity: [...(faults ? [faults.interceptor] : []), ...(s.observations ? [recordingInterceptor(s.observations)] : [])] },
     // The SDK sends an activity's heartbeats at most every 0.8 x heartbeatTimeout (4 s of the

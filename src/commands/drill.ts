@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowIdConflictPolicy, type Client } from '@temporalio/client';
-import { failureMessage, follow } from '../client';
+import { ApplicationFailure, WorkflowFailedError, type Client } from '@temporalio/client';
+import { failureMessage, follow, startAlone } from '../client';
 import type { DrillResult } from '../facts/drill';
 import { TASK_QUEUE } from '../paths';
 import { describeSchedule } from '../schedules/lookup';
@@ -30,17 +30,12 @@ async function startDrill(client: Client, spec: Spec) {
   const running = schedule?.info.runningActions.map((a) => a.workflow.workflowId) ?? [];
   if (running.length > 0) throw new Error(`refused: the scheduled drill ${running.join(', ')} is running; one drill of a stanza at a time`);
   const workflowId = drillWorkflowId(spec.stanza);
-  try {
-    return await client.workflow.start('restoreDrill', {
-      taskQueue: TASK_QUEUE, workflowId, args: [spec],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-      staticSummary: `restore drill of stanza ${spec.stanza} on ${spec.drills?.host}`,
-    });
-  } catch (e) {
-    if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-    const other = await client.workflow.getHandle(workflowId).describe();
-    throw new Error(`refused: a drill is already running: workflow ${workflowId} (run ${other.runId}), started ${other.startTime.toISOString()}`);
-  }
+  const handle = await startAlone(client, 'restoreDrill', {
+    taskQueue: TASK_QUEUE, workflowId, args: [spec],
+    staticSummary: `restore drill of stanza ${spec.stanza} on ${spec.drills?.host}`,
+  });
+  if ('running' in handle) throw new Error(`refused: a drill is already running: ${handle.running}`);
+  return handle;
 }
 
 export const drillCommand: CliCommand = {

@@ -1,7 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy } from '@temporalio/client';
-import { follow } from '../client';
+import { follow, startAlone } from '../client';
 import { TASK_QUEUE } from '../paths';
 import { loadSpec } from '../spec/load';
 import type { Spec } from '../spec/schema';
@@ -49,17 +48,12 @@ large data directories, but it cannot see silent corruption; the default reads a
     }
     return withClient('rebuild', async (client) => {
       const workflowId = rebuildWorkflowId(spec.stanza, node);
-      let handle;
-      try {
-        handle = await client.workflow.start('rebuildStandby', {
-          taskQueue: TASK_QUEUE, workflowId, args: [spec, node, { deltaBy }],
-          workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-          staticSummary: `rebuild standby ${node} of stanza ${spec.stanza}`,
-        });
-      } catch (e) {
-        if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-        const running = await client.workflow.getHandle(workflowId).describe();
-        console.error(`refused: a rebuild of ${node} is already running: workflow ${workflowId} (run ${running.runId}), started ${running.startTime.toISOString()}`);
+      const handle = await startAlone(client, 'rebuildStandby', {
+        taskQueue: TASK_QUEUE, workflowId, args: [spec, node, { deltaBy }],
+        staticSummary: `rebuild standby ${node} of stanza ${spec.stanza}`,
+      });
+      if ('running' in handle) {
+        console.error(`refused: a rebuild of ${node} is already running: ${handle.running}`);
         return 1;
       }
       console.log(`workflow ${workflowId}`);

@@ -1,8 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { RecoverPlan } from '../activities/recover';
-import { follow } from '../client';
+import { describeRun, follow, openRun, startAlone } from '../client';
 import { TASK_QUEUE } from '../paths';
 import { parseRecoveryTarget, type RecoveryTarget } from '../spec/recovery-target';
 import { loadSpec } from '../spec/load';
@@ -20,17 +19,6 @@ function describePlan(spec: Spec, p: RecoverPlan): string[] {
     `  standbys  ${p.standbys.length ? `${p.standbys.join(', ')} are stopped now and rebuilt from a full backup taken on the new timeline` : 'none'}`,
     `  meanwhile backups and rebuilds of stanza ${spec.stanza} are refused`,
   ];
-}
-
-/** The running recover of the stanza, if any: refused before the DBA is asked anything. */
-async function runningRecover(client: Client, workflowId: string): Promise<string | undefined> {
-  try {
-    const d = await client.workflow.getHandle(workflowId).describe();
-    return d.status.name === 'RUNNING' ? `workflow ${workflowId} (run ${d.runId}), started ${d.startTime.toISOString()}` : undefined;
-  } catch (e) {
-    if (e instanceof WorkflowNotFoundError) return undefined;
-    throw e;
-  }
 }
 
 async function confirmed(stanza: string): Promise<boolean> {
@@ -70,9 +58,9 @@ row. One recover per stanza at a time. --type/--target mean what they mean to pg
     const spec = loadSpec(values.spec);
     return withClient('recover', async (client) => {
       const workflowId = recoverWorkflowId(spec.stanza);
-      const running = await runningRecover(client, workflowId);
+      const running = await openRun(client, workflowId);
       if (running) {
-        console.error(`refused: a recover of stanza ${spec.stanza} is already running: ${running}. Nothing was changed`);
+        console.error(`refused: a recover of stanza ${spec.stanza} is already running: ${describeRun(running)}. Nothing was changed`);
         return 1;
       }
       const request: RecoverRequest = { target };
@@ -91,16 +79,12 @@ row. One recover per stanza at a time. --type/--target mean what they mean to pg
           return 1;
         }
       }
-      let handle;
-      try {
-        handle = await client.workflow.start('recoverCluster', {
-          taskQueue: TASK_QUEUE, workflowId, args: [spec, { ...request, backup: plan.backup.label }],
-          workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-          staticSummary: `recover stanza ${spec.stanza} to ${plan.target}`,
-        });
-      } catch (e) {
-        if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-        console.error(`refused: a recover of stanza ${spec.stanza} is already running: ${(await runningRecover(client, workflowId)) ?? `workflow ${workflowId}`}. Nothing was changed`);
+      const handle = await startAlone(client, 'recoverCluster', {
+        taskQueue: TASK_QUEUE, workflowId, args: [spec, { ...request, backup: plan.backup.label }],
+        staticSummary: `recover stanza ${spec.stanza} to ${plan.target}`,
+      });
+      if ('running' in handle) {
+        console.error(`refused: a recover of stanza ${spec.stanza} is already running: ${handle.running}. Nothing was changed`);
         return 1;
       }
       console.log(`workflow ${workflowId}`);

@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util';
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy } from '@temporalio/client';
-import { follow } from '../client';
+import { follow, startAlone } from '../client';
 import { TASK_QUEUE } from '../paths';
 import { loadSpec } from '../spec/load';
 import { describeRecoveryTarget } from '../render/recover-plan';
@@ -59,17 +58,12 @@ WAL range replayed, and restore and recovery seconds.`,
     const request = { place, target: parsed.target, set: values.set, reuse: values.yes ?? false };
     return withClient('restore', async (client) => {
       const workflowId = restoreWorkflowId(spec.stanza, place.host);
-      let handle;
-      try {
-        handle = await client.workflow.start('restoreToHost', {
-          taskQueue: TASK_QUEUE, workflowId, args: [spec, request],
-          workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-          staticSummary: `restore stanza ${spec.stanza} to ${place.host}:${place.dataDir}, to ${describeRecoveryTarget(parsed.target)}`,
-        });
-      } catch (e) {
-        if (!(e instanceof WorkflowExecutionAlreadyStartedError)) throw e;
-        const running = await client.workflow.getHandle(workflowId).describe();
-        console.error(`refused: a restore of stanza ${spec.stanza} to ${place.host} is already running: workflow ${workflowId} (run ${running.runId}), started ${running.startTime.toISOString()}`);
+      const handle = await startAlone(client, 'restoreToHost', {
+        taskQueue: TASK_QUEUE, workflowId, args: [spec, request],
+        staticSummary: `restore stanza ${spec.stanza} to ${place.host}:${place.dataDir}, to ${describeRecoveryTarget(parsed.target)}`,
+      });
+      if ('running' in handle) {
+        console.error(`refused: a restore of stanza ${spec.stanza} to ${place.host} is already running: ${handle.running}`);
         return 1;
       }
       console.log(`workflow ${workflowId}: restore to ${place.host}:${place.dataDir} (port ${place.port}), to ${describeRecoveryTarget(parsed.target)}`);
