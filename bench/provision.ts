@@ -188,7 +188,7 @@ async function benchWorkflow(res: Resources): Promise<{ first: Sample; noop: Sam
     const temporal = new TestTemporal();
     res.add('Temporal dev server', () => temporal.stop());
     await temporal.start();
-    const worker = new WorkerProcess({ STANZACTL_REPLICATION_PASSWORD: randomBytes(12).toString('base64url'), TEMPORAL_ADDRESS: temporal.address });
+    const worker = new WorkerProcess({ STANZACTL_SECRET_REPLICATION_PASSWORD: randomBytes(12).toString('base64url'), TEMPORAL_ADDRESS: temporal.address });
     res.add('worker', () => worker.kill());
     progress('workflow: starting the worker (bundling, not timed)');
     await worker.start();

@@ -38,11 +38,11 @@ echo "Temporal server: ${TEMPORAL_ADDRESS:-127.0.0.1:7233} (log $STANZACTL_STATE
 
 stanzactl lab up
 
-# The spec names the password by reference ({env: STANZACTL_REPLICATION_PASSWORD}); the worker holds it.
-if [ -z "${STANZACTL_REPLICATION_PASSWORD:-}" ]; then
+# The spec names the password by reference ({env: STANZACTL_SECRET_REPLICATION_PASSWORD}); the worker holds it.
+if [ -z "${STANZACTL_SECRET_REPLICATION_PASSWORD:-}" ]; then
   [ -s "$STANZACTL_STATE/replication-password" ] || (umask 077; head -c 18 /dev/urandom | base64 > "$STANZACTL_STATE/replication-password")
-  STANZACTL_REPLICATION_PASSWORD=$(cat "$STANZACTL_STATE/replication-password")
-  export STANZACTL_REPLICATION_PASSWORD
+  STANZACTL_SECRET_REPLICATION_PASSWORD=$(cat "$STANZACTL_STATE/replication-password")
+  export STANZACTL_SECRET_REPLICATION_PASSWORD
 fi
 start worker
 

@@ -3,7 +3,7 @@ import { Secret, withStdin } from '../shell/command';
 import type { HostAddress } from '../remote/types';
 import { ensureLines, replicationHbaLine } from '../render/pg-hba';
 import { controlCommand, psqlScriptCommand } from '../render/postgres-control';
-import { saslprepKeepsAsIs, SCRAM_SALT_BYTES, scramMatches, scramVerifier } from '../render/scram';
+import { SCRAM_SALT_BYTES, scramMatches, scramVerifier } from '../render/scram';
 import { alterSystemSql, autoConfLines, ensureReplicationRoleSql, replicationRoleStateSql } from '../render/sql';
 import { parseSettings } from '../facts/postgres';
 import { primaryNode, standbyNodes, nodeHost } from '../spec/load';
@@ -12,8 +12,7 @@ import { clusterState, query } from './cluster-state';
 import { creationMarker, creationPending, debianConfigDir, runCreation } from './cluster-creation';
 import { nodeAddress } from './hosts';
 import type { HostOps } from './host-ops';
-import { resolveSecret } from './secrets';
-import { refuse } from './failures';
+import { resolveReplicationPassword } from './secrets';
 import { merge, type StepResult } from './types';
 
 export interface PrimaryResult extends StepResult {
@@ -106,10 +105,7 @@ export async function ensurePrimary(ops: HostOps, spec: Spec): Promise<PrimaryRe
 async function ensureReplicationRole(ops: HostOps, host: HostAddress, spec: Spec): Promise<StepResult> {
   const { user } = spec.replication;
   const pg = spec.postgres;
-  const password = (await resolveSecret(spec.replication.password, 'replication.password')).value;
-  if (!saslprepKeepsAsIs(password)) {
-    throw refuse('replication.password contains non-ASCII characters: stanzactl computes the SCRAM verifier on the worker and takes ASCII passwords only', 'BadSecret');
-  }
+  const password = (await resolveReplicationPassword(spec)).value;
   const row = await query(ops, host, pg, replicationRoleStateSql(user));
   if (row !== '') {
     const [login, replication, stored] = row.split('\t');

@@ -1,7 +1,8 @@
 import { open, realpath } from 'node:fs/promises';
 import { sep } from 'node:path';
+import type { z } from 'zod';
 import { Secret } from '../shell/command';
-import type { SecretRef, Spec } from '../spec/schema';
+import { optionText, passwordText, type SecretRef, type Spec } from '../spec/schema';
 import { refuse } from './failures';
 
 /** Where `{file: …}` secrets may live unless the worker's operator names another directory. */
@@ -46,17 +47,47 @@ async function readAllowedFile(file: string, what: string): Promise<string> {
   }
 }
 
-/** Secrets are resolved here, on the worker, so their values never enter workflow history. */
-export async function resolveSecret(ref: SecretRef, what: string): Promise<Secret> {
-  if ('env' in ref) {
-    const value = process.env[ref.env];
-    if (!value) throw refuse(`${what}: environment variable ${ref.env} is not set for the stanzactl worker`, 'SecretMissing');
-    return new Secret(value);
+/** The names `{env: …}` secrets must start with unless the worker's operator names another prefix. */
+export const DEFAULT_SECRET_ENV_PREFIX = 'STANZACTL_SECRET_';
+
+/**
+ * The prefix the operator marks shippable variables with. Without this bound, `{env: TEMPORAL_API_KEY}`
+ * (or a TLS key, or any setting of the worker) would go to a host the spec names; an empty setting
+ * means the default, so no setting allows every variable.
+ */
+export function secretEnvPrefix(): string {
+  return process.env.STANZACTL_SECRET_ENV_PREFIX || DEFAULT_SECRET_ENV_PREFIX;
+}
+
+function readAllowedEnv(name: string, what: string): string {
+  const prefix = secretEnvPrefix();
+  // Judged by name before the variable is read: whether another variable is set is no business of a spec.
+  if (!name.startsWith(prefix)) {
+    throw refuse(`${what}: environment variable ${name} is not one the worker gives out as a secret: only names starting with ${prefix} are ` +
+      `(STANZACTL_SECRET_ENV_PREFIX). Put the secret in ${prefix}..., name that in the spec, and restart the worker`, 'SecretRefused');
   }
-  const text = await readAllowedFile(ref.file, what);
-  const value = text.replace(/\r?\n$/, '');
-  if (!value) throw refuse(`${what}: ${ref.file} is empty`, 'SecretMissing');
+  const value = process.env[name];
+  if (!value) throw refuse(`${what}: environment variable ${name} is not set for the stanzactl worker`, 'SecretMissing');
+  return value;
+}
+
+/**
+ * Secrets are resolved here, on the worker, so their values never enter workflow history. The value
+ * is held to `rule`, the rule of a literal in the same place (it goes into the same file or command);
+ * a refusal names where the value came from, never the value.
+ */
+export async function resolveSecret(ref: SecretRef, what: string, rule: z.ZodType<string>): Promise<Secret> {
+  const value = 'env' in ref ? readAllowedEnv(ref.env, what) : (await readAllowedFile(ref.file, what)).replace(/\r?\n$/, '');
+  const from = 'env' in ref ? `environment variable ${ref.env}` : ref.file;
+  if (!value) throw refuse(`${what}: ${from} is empty`, 'SecretMissing');
+  const checked = rule.safeParse(value);
+  if (!checked.success) throw refuse(`${what}: the value in ${from} is refused: ${checked.error.issues[0].message}. Change the secret (its value is not shown)`, 'BadSecret');
   return new Secret(value);
+}
+
+/** replication.password's value, for ~/.pgpass and the SCRAM verifier. */
+export function resolveReplicationPassword(spec: Spec): Promise<Secret> {
+  return resolveSecret(spec.replication.password, 'replication.password', passwordText);
 }
 
 /**
@@ -65,6 +96,6 @@ export async function resolveSecret(ref: SecretRef, what: string): Promise<Secre
  */
 export async function withResolvedRepositoryOptions(spec: Spec): Promise<Spec> {
   const entries = await Promise.all(Object.entries(spec.repository.options ?? {}).map(async ([name, value]) =>
-    [name, typeof value === 'object' ? (await resolveSecret(value, `repository.options.${name}`)).value : value] as const));
+    [name, typeof value === 'object' ? (await resolveSecret(value, `repository.options.${name}`, optionText)).value : value] as const));
   return { ...spec, repository: { ...spec.repository, options: Object.fromEntries(entries) } };
 }

@@ -14,7 +14,7 @@ import { reportProgress } from './heartbeat';
 import type { HostOps } from './host-ops';
 import { pgbackrestCommand } from './pgbackrest';
 import { copyPercent } from '../facts/pgbackrest-output';
-import { resolveSecret } from './secrets';
+import { resolveReplicationPassword } from './secrets';
 import { merge, type StepResult } from './types';
 
 /** The seed's ~/.pgpass on a standby: the replication password, 0600, never in a command line. */
@@ -22,7 +22,7 @@ export async function ensureStandbyPgpass(ops: HostOps, spec: Spec, nodeName: st
   const host = nodeAddress(findNode(spec, nodeName));
   const account = await ops.user(host, spec.postgres.osUser);
   if (!account) throw refuse(`${nodeName}: OS user ${spec.postgres.osUser} does not exist`, 'PreflightFailed');
-  const password = await resolveSecret(spec.replication.password, 'replication.password');
+  const password = await resolveReplicationPassword(spec);
   const path = `${account.home}/.pgpass`;
   const line = pgpassLine({ host: '*', port: '*', database: 'replication', user: spec.replication.user, password: password.value });
   const { content } = ensurePgpass((await ops.readFile(host, path)) ?? '', line, { database: 'replication', user: spec.replication.user });

@@ -1,4 +1,5 @@
 import { parseIni } from '../render/ini';
+import { shownValue } from '../spec/secret-options';
 
 /**
  * Which configuration pgBackRest 2.45 really reads on a host (src/config/parse.c, cfgFileLoad):
@@ -141,7 +142,9 @@ export interface OwnSettings {
 /**
  * The settings of stanzactl that a fragment contradicts: set again in the same section (pgBackRest
  * then refuses to run) or, with another value, in a section that wins for this stanza (pgBackRest
- * then silently uses the fragment's). One message per clash, naming fragment, section and key.
+ * then silently uses the fragment's). One message per clash, naming fragment, section and key,
+ * and the values unless the option is a secret (spec/secret-options.ts): the message becomes a
+ * workflow failure, shown by the CLI and the UI and kept in history.
  */
 export function fragmentConflicts(host: string, mainPath: string, stanza: string, own: OwnSettings, fragments: readonly Fragment[]): string[] {
   // Lower wins: [stanza:cmd] 0, [stanza] 1, [global:cmd] 2, [global] 3.
@@ -161,11 +164,11 @@ export function fragmentConflicts(host: string, mainPath: string, stanza: string
       for (const [key, value] of section.entries) {
         const mine = key === '' ? undefined : ours.get(key);
         if (!mine || r > mine.rank) continue;
-        const where = `${host}:${f.path} sets ${key}=${value} in [${section.name}]`;
+        const where = `${host}:${f.path} sets ${key}=${shownValue(key, value)} in [${section.name}]`;
         if (r === mine.rank) {
           out.push(`${where}, and stanzactl sets ${key} in [${mine.section}] of ${mainPath}: pgBackRest refuses an option set twice in one section. Remove it from the fragment`);
         } else if (value !== mine.value) {
-          out.push(`${where}, which overrides stanzactl's ${key}=${mine.value} in [${mine.section}] of ${mainPath} for stanza ${stanza}. Remove it from the fragment or change the spec to match`);
+          out.push(`${where}, which overrides stanzactl's ${key}=${shownValue(key, mine.value)} in [${mine.section}] of ${mainPath} for stanza ${stanza}. Remove it from the fragment or change the spec to match`);
         }
       }
     }

@@ -38,7 +38,7 @@ export function labSpec(lab: Lab): Spec {
     nodes: lab.hosts
       .filter((h) => h.name !== REPOSITORY_HOST && h.name !== SCRATCH_HOST)
       .map((h, i) => ({ name: h.name, host: h.ip, role: i === 0 ? 'primary' : 'standby' })),
-    replication: { user: 'replic_user', password: { env: 'STANZACTL_REPLICATION_PASSWORD' } },
+    replication: { user: 'replic_user', password: { env: 'STANZACTL_SECRET_REPLICATION_PASSWORD' } },
     backups: { fromStandby: false },
   };
 }

@@ -20,16 +20,6 @@ export const SCRAM_SALT_BYTES = 16;
 
 const hmac = (key: Buffer, text: string) => createHmac('sha256', key).update(text).digest();
 
-/**
- * PostgreSQL runs the password through SASLprep first. For ASCII it changes nothing (control
- * characters are "prohibited", and then PostgreSQL hashes the raw password: the same bytes). Other
- * characters may be mapped, NFKC-normalized or refused; rather than reimplement RFC 4013,
- * stanzactl takes ASCII passwords only, so worker and server always hash the same bytes.
- */
-export function saslprepKeepsAsIs(password: string): boolean {
-  return /^[\x00-\x7f]*$/.test(password);
-}
-
 // Off the event loop, so an activity keeps heartbeating while it hashes.
 const pbkdf2Async = promisify(pbkdf2);
 

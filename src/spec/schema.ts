@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { cronProblem } from './cron';
 import { DURATION, durationMs } from './duration';
+import { isSecretOption } from './secret-options';
 
 const MIN_STATUS_EVERY_MS = 10_000;
 
@@ -72,6 +73,16 @@ const drills = z
   })
   .strict();
 
+/**
+ * The replication password's value, resolved on the worker: it goes into one ~/.pgpass line and a
+ * SCRAM verifier computed on the worker. PostgreSQL runs a password through SASLprep first, which
+ * leaves ASCII as it is but may map, normalize or refuse other characters: rather than reimplement
+ * RFC 4013, printable ASCII only, so worker and server always hash the same bytes.
+ */
+export const passwordText = z
+  .string()
+  .regex(/^[\x20-\x7e]+$/, 'printable ASCII only (no newline or other control character, nothing beyond ASCII: stanzactl computes the SCRAM verifier on the worker)');
+
 export const secretRef = z.union([
   z.object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name') }).strict(),
   z.object({ file: localPath }).strict(),
@@ -98,8 +109,11 @@ const node = z
 // is not secret on the command line it runs on other hosts over SSH, quoting only values with a
 // space, and then in double quotes: no character a shell expands, even inside double quotes.
 // A value may be a secret reference, resolved on the worker; options that hold secrets must be
-// one, since a literal value travels in workflow history and Schedule arguments.
-const secretOption = /^repo\d+-(cipher-pass|s3-key|s3-key-secret|s3-token|azure-key)$/;
+// one, since a literal value travels in workflow history and Schedule arguments. A reference's
+// value, once the worker resolved it, is held to the same rule as a literal (activities/secrets.ts).
+export const optionText = z
+  .string()
+  .regex(/^[A-Za-z0-9._+@,:\/=%][A-Za-z0-9 ._+@,:\/=%-]*$/, 'letters, digits, space and . _ + @ , : / = % - only, not starting with "-" or a space (pgBackRest passes options to other hosts through a shell)');
 const repoOptions = z
   .record(
     z
@@ -108,7 +122,7 @@ const repoOptions = z
       // cmd, cmd-ssh, repo1-host-cmd, pg1-host-cmd: programs pgBackRest runs; a spec chooses none.
       .refine((k) => k !== 'cmd' && !k.startsWith('cmd-') && !k.endsWith('-cmd'), 'names a program pgBackRest runs on the hosts: not settable from a spec'),
     z.union([
-      z.string().regex(/^[A-Za-z0-9._+@,:\/=%][A-Za-z0-9 ._+@,:\/=%-]*$/, 'letters, digits, space and . _ + @ , : / = % - only, not starting with "-" or a space (pgBackRest passes options to other hosts through a shell)'),
+      optionText,
       z.number(),
       z.boolean(),
       secretRef,
@@ -116,7 +130,7 @@ const repoOptions = z
   )
   .superRefine((options, ctx) => {
     for (const [name, value] of Object.entries(options)) {
-      if (secretOption.test(name) && typeof value !== 'object') {
+      if (isSecretOption(name) && typeof value !== 'object') {
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name], message: `${name} is a secret: give a reference ({env: NAME} or {file: PATH}), never the value` });
       }
     }

@@ -16,7 +16,7 @@ const root = projectRoot();
 // Stand-ins for what the operator exports; the values only prove that they are interpolated.
 const operatorEnv = {
   TEMPORAL_DB_PASSWORD: 'db-secret-from-env',
-  STANZACTL_REPLICATION_PASSWORD: 'replication-secret-from-env',
+  STANZACTL_SECRET_REPLICATION_PASSWORD: 'replication-secret-from-env',
   STANZACTL_SSH_KEY: '/home/dba/.ssh/id_ed25519',
   STANZACTL_KNOWN_HOSTS: '/home/dba/.ssh/known_hosts',
 };
@@ -50,7 +50,7 @@ describe('docker-compose.yml and Dockerfile, by real parsers (no Docker engine)'
     for (const name of Object.keys(operatorEnv)) {
       const r = compose(['config', '-q'], { ...operatorEnv, [name]: '' });
       assert.notEqual(r.status, 0, `${name} unset`);
-      assert.match(r.stderr, new RegExp(`set ${name === 'STANZACTL_REPLICATION_PASSWORD' ? 'the replication password' : name}`));
+      assert.match(r.stderr, new RegExp(`set ${name === 'STANZACTL_SECRET_REPLICATION_PASSWORD' ? 'the replication password' : name}`));
     }
   });
 
@@ -81,7 +81,7 @@ describe('docker-compose.yml and Dockerfile, by real parsers (no Docker engine)'
     assert.equal(env.TEMPORAL_ADDRESS, 'temporal:7233');
     assert.equal(env.TEMPORAL_NAMESPACE, 'default');
     assert.equal(env.TEMPORAL_API_KEY, '', 'passed through from the environment, empty = unset');
-    assert.equal(env.STANZACTL_REPLICATION_PASSWORD, operatorEnv.STANZACTL_REPLICATION_PASSWORD);
+    assert.equal(env.STANZACTL_SECRET_REPLICATION_PASSWORD, operatorEnv.STANZACTL_SECRET_REPLICATION_PASSWORD);
     assert.equal(services.temporal.environment?.POSTGRES_PWD, operatorEnv.TEMPORAL_DB_PASSWORD);
     assert.deepEqual(worker.volumes, [
       `${operatorEnv.STANZACTL_SSH_KEY}:/etc/stanzactl/ssh/id:ro`,

@@ -58,7 +58,7 @@ function specFile(sshPort: number): string {
     repository: { host: '127.0.0.1', user: 'pgbackrest', path: '/backup_space', retentionFull: 2, options: {} },
     postgres: { version: 15, osUser: 'postgres', port: 5432, dataDir: '/var/lib/postgresql/15/main', binDir: '/usr/lib/postgresql/15/bin', configDir: '/etc/postgresql/15/main', control: { type: 'pg_ctlcluster', cluster: 'main' } },
     nodes: [{ name: 'pg1', host: '127.0.0.1', role: 'primary' }, { name: 'pg2', host: '127.0.0.1', role: 'standby' }],
-    replication: { user: 'replic_user', password: { env: 'STANZACTL_REPLICATION_PASSWORD' } },
+    replication: { user: 'replic_user', password: { env: 'STANZACTL_SECRET_REPLICATION_PASSWORD' } },
     backups: { fromStandby: false },
   };
   writeFileSync(path('spec.json'), JSON.stringify(spec));

@@ -23,7 +23,7 @@ chmod 440 "/etc/sudoers.d/$1"`;
 export class ProvisionFixture {
   readonly temporal = new TestTemporal();
   readonly stateDir = mkdtempSync(join(tmpdir(), 'stanzactl-lab-'));
-  readonly workerEnv: Record<string, string> = { STANZACTL_REPLICATION_PASSWORD: randomBytes(12).toString('base64url') };
+  readonly workerEnv: Record<string, string> = { STANZACTL_SECRET_REPLICATION_PASSWORD: randomBytes(12).toString('base64url') };
   lab!: Lab;
   spec!: Spec;
   client!: Client;

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { failureMessage, startProvision } from '../../src/client';
 import { startBackup } from '../../src/commands/backup';
@@ -11,11 +14,14 @@ import type { BackupOutcome } from '../../src/workflows/backup';
 import { rebuildWorkflowId } from '../../src/workflow-ids';
 import type { RebuildResult } from '../../src/workflows/rebuild';
 import { ProvisionFixture } from './fixture';
+import { runCli } from './harness';
 
 const LONG = { timeout: 10 * 60_000 };
-const CIPHER_ENV = 'STANZACTL_E2E_CIPHER_PASS';
+const CIPHER_ENV = 'STANZACTL_SECRET_E2E_CIPHER_PASS';
 const DATA = '/var/lib/postgresql/15/main';
 const HOSTS = ['pg1-srv', 'pg2-srv', 'pg3-srv', 'backup-srv'];
+// A worker variable outside the secret prefix, and a secret whose value would add ini lines: specs naming them are refused.
+const REFUSED_ENV = ['STANZACTL_E2E_NOT_A_SECRET', 'STANZACTL_SECRET_E2E_INJECTED'] as const;
 
 /** Every string in a value, and every byte field (Temporal payloads) read as UTF-8 text. */
 function texts(value: unknown, out: string[] = []): string[] {
@@ -33,9 +39,17 @@ function leaks(value: unknown, secret: string): boolean {
 
 describe('secrets: SCRAM verifier for the replication role, encrypted repository with a referenced cipher pass', { timeout: 40 * 60_000 }, () => {
   const f = new ProvisionFixture('debian', 'stfa', '10.231.151.0/24');
-  const passphrase = randomBytes(24).toString('base64url');
+  // Hex: a secret's value is held to the rule of a literal option, which takes no leading "-".
+  const passphrase = randomBytes(24).toString('hex');
+  // A cipher pass a site put in a conf.d fragment, read from the host by stanzactl.
+  const fragmentPass = randomBytes(24).toString('hex');
+  const dir = mkdtempSync(join(tmpdir(), 'stanzactl-secrets-'));
   f.workerEnv[CIPHER_ENV] = passphrase;
-  const password = () => f.workerEnv.STANZACTL_REPLICATION_PASSWORD;
+  const notSecret = randomBytes(18).toString('hex');
+  const injected = `${randomBytes(18).toString('hex')}\n[global]\nrepo1-host-cmd=/tmp/x`;
+  f.workerEnv[REFUSED_ENV[0]] = notSecret;
+  f.workerEnv[REFUSED_ENV[1]] = injected;
+  const password = () => f.workerEnv.STANZACTL_SECRET_REPLICATION_PASSWORD;
   const passwords = [password()];
   const storedVerifier = () => f.checks.psql('pg1-srv', "SELECT rolpassword FROM pg_authid WHERE rolname = 'replic_user'");
   let spec: Spec;
@@ -59,7 +73,10 @@ describe('secrets: SCRAM verifier for the replication role, encrypted repository
       pg_ctlcluster 15 main start
       runuser -u postgres -- psql -Xqc 'CREATE EXTENSION pg_stat_statements'`);
   });
-  after(f.teardown);
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await f.teardown();
+  });
 
   test('provision: standbys restored from the encrypted repository and streaming; the password reached the server only as a SCRAM verifier', LONG, async () => {
     const r = await provision();
@@ -85,7 +102,7 @@ describe('secrets: SCRAM verifier for the replication role, encrypted repository
 
   test('a new password: the role gets a verifier of it by ALTER ROLE, and the standbys log in with it', LONG, async () => {
     const old = password();
-    f.workerEnv.STANZACTL_REPLICATION_PASSWORD = randomBytes(12).toString('base64url');
+    f.workerEnv.STANZACTL_SECRET_REPLICATION_PASSWORD = randomBytes(12).toString('base64url');
     passwords.push(password());
     await f.crashWorker(); // a worker reads its secrets from its environment
     const r = await provision();
@@ -139,6 +156,48 @@ describe('secrets: SCRAM verifier for the replication role, encrypted repository
     assert.equal((await f.checks.fullBackups()).length, 2);
   });
 
+  test('a conf.d fragment setting the cipher pass: provision refused naming fragment, section and key; no pass in the failure, the CLI output or the worker log', LONG, async () => {
+    const fragment = '/etc/pgbackrest/conf.d/zz-site.conf';
+    const specFile = join(dir, 'spec.json');
+    writeFileSync(specFile, JSON.stringify(spec));
+    // For backups only: preflight's `pgbackrest info` still reads the repository with the spec's pass.
+    await sh('backup-srv', `mkdir -p /etc/pgbackrest/conf.d && printf '[demo:backup]\\nrepo1-cipher-pass=%s\\n' ${fragmentPass} > ${fragment}`);
+    const conf = await sh('backup-srv', 'cat /etc/pgbackrest.conf');
+    const logFrom = f.worker.output.length;
+    try {
+      const r = await runCli(['provision', '--spec', specFile], f.workerEnv);
+      const cli = r.stdout + r.stderr;
+      assert.notEqual(r.code, 0, cli);
+      assert.match(cli, /zz-site\.conf sets repo1-cipher-pass=\(a secret, not shown\) in \[demo:backup\], which overrides stanzactl's repo1-cipher-pass=\(a secret, not shown\) in \[global\]/);
+      const log = f.worker.output.slice(logFrom);
+      assert.match(log, /zz-site\.conf sets repo1-cipher-pass/, 'the worker logged the refusal');
+      for (const [what, text] of [['the CLI output', cli], ['the worker log', log]]) {
+        assert.ok(!leaks(text, fragmentPass), `the fragment's cipher pass is in ${what}`);
+        assert.ok(!leaks(text, passphrase), `the spec's cipher pass is in ${what}`);
+      }
+      assert.equal(await sh('backup-srv', 'cat /etc/pgbackrest.conf'), conf, 'the refusal changed the file');
+    } finally {
+      await sh('backup-srv', `rm -f ${fragment}`);
+    }
+  });
+
+  test('{env:} outside the secret prefix, and a value a literal could not be: refused naming the variable, nothing changed, no value shown', LONG, async () => {
+    const conf = await sh('backup-srv', 'cat /etc/pgbackrest.conf');
+    const [outside, injecting] = REFUSED_ENV;
+    for (const [name, value, message] of [
+      [outside, notSecret, /environment variable STANZACTL_E2E_NOT_A_SECRET is not one the worker gives out as a secret: only names starting with STANZACTL_SECRET_/],
+      [injecting, injected, /the value in environment variable STANZACTL_SECRET_E2E_INJECTED is refused: letters, digits/],
+    ] as const) {
+      const h = track(await startProvision(f.client, { ...spec, repository: { ...spec.repository, options: { ...spec.repository.options, 'repo1-cipher-pass': { env: name } } } }));
+      await assert.rejects(h.result(), (e) => {
+        assert.match(failureMessage(e), message);
+        assert.ok(!leaks(failureMessage(e), value.split('\n')[0]), failureMessage(e));
+        return true;
+      });
+    }
+    assert.equal(await sh('backup-srv', 'cat /etc/pgbackrest.conf'), conf, 'a refusal changed the file');
+  });
+
   test('preflight reads the encrypted backup.info: a primary of another cluster is refused before anything changes', LONG, async () => {
     // pg3-srv becomes the primary of a new cluster, with a system identifier of its own.
     await sh('pg3-srv', 'pg_dropcluster 15 main --stop && pg_createcluster 15 main --locale C.UTF-8 -- --data-checksums >/dev/null && pg_ctlcluster 15 main start');
@@ -174,13 +233,17 @@ describe('secrets: SCRAM verifier for the replication role, encrypted repository
     for (const [runId, id] of all) {
       const history = await f.client.workflow.getHandle(id, runId).fetchHistory();
       assert.ok(!leaks(history, passphrase), `${id} ${runId}: the cipher pass is in its history`);
+      assert.ok(!leaks(history, fragmentPass), `${id} ${runId}: the fragment's cipher pass is in its history`);
+      assert.ok(!leaks(history, notSecret), `${id} ${runId}: a worker variable outside the secret prefix is in its history`);
+      assert.ok(!leaks(history, injected.split('\n')[0]), `${id} ${runId}: a refused secret value is in its history`);
       for (const pw of passwords) assert.ok(!leaks(history, pw), `${id} ${runId}: a replication password is in its history`);
-      assert.ok(leaks(history, CIPHER_ENV), `${id}: the scan sees the spec in the history`);
+      assert.ok([CIPHER_ENV, ...REFUSED_ENV].some((name) => leaks(history, name)), `${id}: the scan sees the spec in the history`);
     }
 
     for (const host of HOSTS) {
       const logs = await sh(host, 'cat /var/log/pgbackrest/*.log /var/log/postgresql/*.log 2>/dev/null || true');
       assert.ok(!logs.includes(passphrase), `${host}: the cipher pass is in a log`);
+      assert.ok(!logs.includes(fragmentPass), `${host}: the fragment's cipher pass is in a log`);
       for (const pw of passwords) assert.ok(!logs.includes(pw), `${host}: a replication password is in a log`);
     }
   });

@@ -8,6 +8,7 @@ import {
   chooseConfigFile, commandLineOnly, CONFIG_FACTS, ConfigPathError, describeChoice, fragmentConflicts, parseConfigFacts, parseFragments, READ_FRAGMENTS,
   type ConfigPathFact, type OwnSettings,
 } from '../../src/facts/pgbackrest-config';
+import { isSecretOption } from '../../src/spec/secret-options';
 
 const GUIDE = '/etc/pgbackrest/pgbackrest.conf';
 const ORIG = '/etc/pgbackrest.conf';
@@ -105,6 +106,25 @@ test('fragments: a section that wins for the stanza must not contradict stanzact
   assert.deepEqual(conflicts('[global:backup]\npg1-port=5432\n[demo]\nrepo1-path=/backup_space\n[other]\nrepo1-path=/x\n[other:backup]\nstart-fast=n\n'), []);
   // Settings stanzactl does not make are the site's own.
   assert.deepEqual(conflicts('# site\n[global]\ncompress-level=3\n[demo]\nprocess-max=4\n'), []);
+});
+
+test('fragments: a clash on a secret option names fragment, section and key, never the fragment\'s or stanzactl\'s value', () => {
+  const withCipher: OwnSettings = { global: [...own.global, ['repo1-cipher-pass', 'spec-cipher-value']], stanza: own.stanza };
+  const clash = (text: string) => fragmentConflicts('backup-srv', GUIDE, 'demo', withCipher, [{ path: '/etc/pgbackrest/conf.d/x.conf', text }]);
+  const [twice] = clash('[global]\nrepo1-cipher-pass=fragment-cipher-value\n');
+  assert.match(twice, /conf\.d\/x\.conf sets repo1-cipher-pass=\(a secret, not shown\) in \[global\], and stanzactl sets repo1-cipher-pass in \[global\]/);
+  const [overrides] = clash('[demo]\nrepo1-cipher-pass=fragment-cipher-value\n');
+  assert.match(overrides, /sets repo1-cipher-pass=\(a secret, not shown\) in \[demo\], which overrides stanzactl's repo1-cipher-pass=\(a secret, not shown\) in \[global\]/);
+  for (const m of [twice, overrides]) assert.ok(!m.includes('fragment-cipher-value') && !m.includes('spec-cipher-value'), m);
+});
+
+test('secret options: one set, every index, by the kind of value; key files and key types are none', () => {
+  for (const name of ['repo1-cipher-pass', 'repo2-cipher-pass', 'repo1-s3-key', 'repo1-s3-key-secret', 'repo1-s3-token', 'repo1-azure-key', 'repo1-gcs-key', 'repo1-sftp-private-key-passphrase', 'pg1-password']) {
+    assert.equal(isSecretOption(name), true, name);
+  }
+  for (const name of ['repo1-cipher-type', 'repo1-s3-key-type', 'repo1-host-key-file', 'repo1-s3-bucket', 'repo1-path', 'compress-type', 'log-level-file']) {
+    assert.equal(isSecretOption(name), false, name);
+  }
 });
 
 test('config options in a file are reported: pgBackRest takes them from the command line only', () => {

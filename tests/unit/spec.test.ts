@@ -55,7 +55,7 @@ test('the EDB layout spec is valid: no configDir with pg_ctl', () => {
 
 test('repository options may be secret references ({env:}/{file:}), for any option', () => {
   const s = demo();
-  s.repository.options = { 'repo1-cipher-type': 'aes-256-cbc', 'repo1-cipher-pass': { env: 'STANZACTL_CIPHER_PASS' }, 'repo1-s3-key': { file: '/etc/stanzactl/s3-key' }, 'compress-type': 'zst' };
+  s.repository.options = { 'repo1-cipher-type': 'aes-256-cbc', 'repo1-cipher-pass': { env: 'STANZACTL_SECRET_CIPHER_PASS' }, 'repo1-s3-key': { file: '/etc/stanzactl/s3-key' }, 'compress-type': 'zst' };
   assert.deepEqual(parseSpec(JSON.stringify(s), 'ok.json').repository.options, s.repository.options);
 });
 
