@@ -94,6 +94,11 @@ export function temporalTarget(environment: Record<string, string | undefined> =
   const address = profile.address ?? DEFAULT_ADDRESS;
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
   const tls = Boolean(options.connectionOptions.tls);
+  // envconfig turns TLS on for an API key unless told not to; told not to, the key would cross the network readable.
+  if (profile.apiKey !== undefined && !tls) {
+    throw new TemporalSettingsError('Temporal connection settings: an API key (TEMPORAL_API_KEY or the profile\'s api_key) with TLS turned off ' +
+      '(TEMPORAL_TLS=false or the profile\'s tls.disabled) would be sent in plaintext: turn TLS on, or remove the API key');
+  }
   return {
     address,
     namespace,

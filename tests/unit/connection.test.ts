@@ -114,6 +114,21 @@ test('bad settings fail before connecting, with what to fix', () => {
   refused({ TEMPORAL_TLS_DISABLE_HOST_VERIFICATION: 'true' }, /not supported by the TypeScript SDK.*TEMPORAL_TLS_SERVER_NAME/);
 });
 
+test('an API key with TLS turned off is refused: it would go out in plaintext', () => {
+  const plaintextKey = /an API key \(TEMPORAL_API_KEY or the profile's api_key\) with TLS turned off \(TEMPORAL_TLS=false or the profile's tls\.disabled\) would be sent in plaintext/;
+  const refusedWith = (env: Record<string, string>) => assert.throws(() => temporalTarget(env), (e: unknown) => {
+    assert.ok(e instanceof TemporalSettingsError, String(e));
+    assert.match(e.message, plaintextKey);
+    assert.doesNotMatch(e.message, /0xSECRET/);
+    return true;
+  });
+  refusedWith({ TEMPORAL_ADDRESS: 'temporal:7233', TEMPORAL_API_KEY: 'API-KEY-0xSECRET', TEMPORAL_TLS: 'false' });
+  refusedWith({ TEMPORAL_CONFIG_FILE: file('plain-key.toml', '[profile.default]\naddress = "t:7233"\napi_key = "API-KEY-0xSECRET"\n[profile.default.tls]\ndisabled = true\n') });
+  // TLS off without a key, and a key with TLS, stay allowed.
+  assert.equal(temporalTarget({ TEMPORAL_ADDRESS: 'temporal:7233', TEMPORAL_TLS: 'false' }).tls, false);
+  assert.equal(temporalTarget({ TEMPORAL_ADDRESS: 'temporal:7233', TEMPORAL_API_KEY: 'k', TEMPORAL_TLS: 'true' }).tls, true);
+});
+
 // Raw errors as the SDK's native connection raised them against a dev server behind HAProxy
 // (tests/e2e/connection-tls.test.ts runs the real ones).
 test('connection failures are explained: address, settings and the likely cause, the raw error last', () => {
