@@ -1,16 +1,16 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { Runtime } from '@temporalio/worker';
+import type { AddressInfo } from 'node:net';
 import { EXPOSITION_CONTENT_TYPE, renderExposition } from '../render/prometheus';
 import { renderMetrics } from '../status/gauges';
 import { Observations } from '../status/observations';
+import { installSdkExporter, type SdkExporter } from './sdk-exporter';
 
 /**
  * The worker's one Prometheus endpoint, http://ADDRESS/metrics: stanzactl's gauges, rendered at
  * scrape time from what this worker observed (ages are as of the scrape), followed by the
- * Temporal SDK's own runtime metrics (temporal_*: task slots, pollers, latencies). The SDK exports
- * those from its native core through an exporter of its own; that one is bound to a free loopback
- * port and fetched on every scrape, so Prometheus needs a single target per worker.
+ * Temporal SDK's own runtime metrics (temporal_*: task slots, pollers, latencies), read on every
+ * scrape from the SDK's exporter on loopback (sdk-exporter.ts), so Prometheus needs a single target
+ * per worker.
  */
 
 export interface ListenAddress {
@@ -26,26 +26,6 @@ export function parseListenAddress(text: string): ListenAddress {
   return { host: m[1] ?? m[2], port };
 }
 
-async function freeLoopbackPort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createNetServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => res(port));
-    });
-  });
-}
-
-async function sdkExposition(url: string): Promise<string | undefined> {
-  try {
-    const r = await fetch(url, { signal: AbortSignal.timeout(5_000) });
-    return r.ok ? await r.text() : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export interface MetricsEndpoint {
   readonly url: string;
   /** What the worker's activities feed (src/metrics/recorder.ts). */
@@ -59,8 +39,8 @@ export interface MetricsEndpoint {
  */
 export async function serveMetrics(address: string, clock: () => number = Date.now): Promise<MetricsEndpoint> {
   const { host, port } = parseListenAddress(address);
-  const sdkUrl = `http://127.0.0.1:${await freeLoopbackPort()}/metrics`;
   const observations = new Observations();
+  let sdk: SdkExporter | undefined;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== '/metrics') {
@@ -71,9 +51,9 @@ export async function serveMetrics(address: string, clock: () => number = Date.n
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
     }
-    const sdk = await sdkExposition(sdkUrl);
-    const up = renderExposition([{ name: 'stanzactl_sdk_metrics_up', help: "1 when the Temporal SDK's runtime metrics could be read for this scrape", type: 'gauge', samples: [{ labels: {}, value: sdk === undefined ? 0 : 1 }] }]);
-    res.writeHead(200, { 'content-type': EXPOSITION_CONTENT_TYPE }).end(req.method === 'HEAD' ? undefined : renderMetrics(observations, clock()) + up + (sdk ?? ''));
+    const text = await sdk?.read();
+    const up = renderExposition([{ name: 'stanzactl_sdk_metrics_up', help: "1 when the Temporal SDK's runtime metrics could be read for this scrape", type: 'gauge', samples: [{ labels: {}, value: text === undefined ? 0 : 1 }] }]);
+    res.writeHead(200, { 'content-type': EXPOSITION_CONTENT_TYPE }).end(req.method === 'HEAD' ? undefined : renderMetrics(observations, clock()) + up + (text ?? ''));
   };
   const server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
@@ -86,7 +66,12 @@ export async function serveMetrics(address: string, clock: () => number = Date.n
     server.listen(port, host, () => res());
   });
   // Only once the endpoint is up: a bad address must fail the worker before anything else starts.
-  Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: new URL(sdkUrl).host } } } });
+  try {
+    sdk = await installSdkExporter();
+  } catch (e) {
+    await new Promise((res) => server.close(() => res(undefined)));
+    throw e;
+  }
   const bound = server.address() as AddressInfo;
   return {
     url: `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}/metrics`,

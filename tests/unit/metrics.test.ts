@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
@@ -9,7 +11,9 @@ import { parseInfo } from '../../src/facts/pgbackrest-info';
 import { intervalSeconds, parseReplicationRows } from '../../src/facts/postgres';
 import type { StatusFacts } from '../../src/facts/status';
 import { isFinalFailure, recordingInterceptor } from '../../src/metrics/recorder';
+import { readOwnListener } from '../../src/metrics/sdk-exporter';
 import { parseListenAddress } from '../../src/metrics/server';
+import { ownListeners, parseTcpListeners } from '../../src/metrics/sockets';
 import { projectRoot } from '../../src/paths';
 import { renderExposition } from '../../src/render/prometheus';
 import { GAUGES, renderMetrics } from '../../src/status/gauges';
@@ -217,4 +221,33 @@ test('drills: the last one and the last passed one, from the record a status rea
   // A failed drill measures nothing: RTO and RPO stay those of the last passed one.
   assert.deepEqual(gauges('stanzactl_drill_last_passed_timestamp_seconds'), ['stanzactl_drill_last_passed_timestamp_seconds{stanza="alpha"} 1795600000']);
   assert.deepEqual(gauges('stanzactl_drill_rto_seconds'), ['stanzactl_drill_rto_seconds{stanza="alpha"} 31.5']);
+});
+
+test('listening sockets as /proc/net/tcp lists them: address, port and inode of state 0A only', () => {
+  const text = [
+    '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode',
+    '   0: 0100007F:24F8 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 87928 1 0000000000000000 100 0 0 10 0',
+    '   1: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1234 1 0000000000000000 100 0 0 10 0',
+    '   2: 0100007F:24F8 0100007F:D2A4 01 00000000:00000000 00:00000000 00000000  1000        0 99999 1 0000000000000000 20 4 30 10 -1',
+  ].join('\n');
+  assert.deepEqual(parseTcpListeners(text), [{ address: '127.0.0.1', port: 9464, inode: '87928' }, { address: '0.0.0.0', port: 22, inode: '1234' }]);
+});
+
+test('the SDK exporter\'s text is read only from the socket this process holds, and only up to the cap', async (t) => {
+  const serve = async (body: string) => {
+    const server = createServer((_req, res) => res.end(body));
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+    t.after(() => new Promise<void>((res) => server.close(() => res())));
+    const { port } = server.address() as AddressInfo;
+    const listener = (await ownListeners()).find((l) => l.port === port);
+    assert.ok(listener, `this process's listener on ${port} is not found in /proc`);
+    return listener;
+  };
+  const small = await serve('temporal_x 1\n');
+  assert.equal(await readOwnListener(small, 1000), 'temporal_x 1\n');
+  // Another socket on the same port would have another inode: what it answers is not taken.
+  assert.equal(await readOwnListener({ ...small, inode: '1' }, 1000), undefined);
+  const big = await serve('x'.repeat(5000));
+  assert.equal(await readOwnListener(big, 1000), undefined, 'past the cap the text is dropped');
+  assert.equal((await readOwnListener(big, 5000))?.length, 5000);
 });
