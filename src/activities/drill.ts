@@ -144,10 +144,11 @@ export async function checkDrillCopy(ops: HostOps, spec: Spec, marker: DrillMark
   checks.push(amcheck.code === 0
     ? { name: 'pg_amcheck', ok: true, detail: 'heap tables and B-tree indexes of every database: no corruption' }
     : { name: 'pg_amcheck', ok: false, detail: `exit ${amcheck.code}: ${failureText({ outputTail: `${amcheck.stdout}\n${amcheck.stderr}` })}` });
-  checks.push(...(await runSpecChecks(ops, host, pg, drillSettings(spec).checks ?? [])));
+  const specChecks = drillSettings(spec).checks ?? [];
+  checks.push(...(await runSpecChecks(ops, host, pg, specChecks)));
   const failed = checks.filter((c) => !c.ok).map((c) => c.name);
   return {
-    changed: false,
+    changed: specChecks.length > 0,
     dataChecksums: checksums === 'on',
     rpoSeconds: rpoSeconds(marker.writtenAt, lastTransactionAt === null ? null : Date.parse(lastTransactionAt) / 1000),
     checks,
