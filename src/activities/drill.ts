@@ -1,9 +1,11 @@
 import { Context } from '@temporalio/activity';
-import { asUser, cmd } from '../shell/command';
-import { nextRecord, nextWalSegment, parseDrillRecord, parseVerifyOutput, rpoSeconds, type DrillCheck, type DrillFacts, type DrillResult } from '../facts/drill';
+import { asUser, cmd, withStdin } from '../shell/command';
+import { drillRecordProblem, nextRecord, nextWalSegment, parseDrillRecord, parseVerifyOutput, rpoSeconds, type DrillCheck, type DrillFacts, type DrillResult } from '../facts/drill';
 import { copyPostgres } from '../render/copy-postgres';
-import { controlCommand, statusCommand } from '../render/postgres-control';
+import { CHECK_ROLE, CHECK_TIMEOUT_MS, CONFINED, drillCheckCommand, drillCheckOutcome, drillChecksSetupSql } from '../render/drill-checks';
+import { controlCommand, psqlScriptCommand, statusCommand } from '../render/postgres-control';
 import { quoteLiteral } from '../render/sql';
+import { DRILL_WORKFLOW } from '../schedules/plan';
 import { primaryNode } from '../spec/load';
 import type { DrillSettings, Spec } from '../spec/schema';
 import { query } from './cluster-state';
@@ -98,9 +100,27 @@ function failureText(e: unknown): string {
 const RECOVERED_SQL = `SELECT coalesce(pg_walfile_name(pg_last_wal_replay_lsn()), ''), current_setting('data_checksums'), to_regclass('stanzactl.drill_marker') IS NOT NULL`;
 
 /**
+ * The spec's checks, each as the read-only role of render/drill-checks.ts (made on the copy first),
+ * each a pass or a fail with a fixed phrase: nothing a check returned or PostgreSQL said about it.
+ */
+async function runSpecChecks(ops: HostOps, host: HostAddress, pg: Spec['postgres'], sqls: readonly string[]): Promise<DrillCheck[]> {
+  if (sqls.length === 0) return [];
+  reportProgress({ check: 'the spec\'s checks' });
+  const confined = (await ops.must(host, withStdin(psqlScriptCommand(pg), drillChecksSetupSql(sqls)))).trim().split('\n').pop();
+  if (confined !== CONFINED) throw refuse(`${host.name}: role ${CHECK_ROLE} on the drill's copy still has rights beyond pg_read_all_data: no check was run`, 'CheckRoleNotConfined');
+  const out: DrillCheck[] = [];
+  for (const i of sqls.keys()) {
+    reportProgress({ check: `check ${i + 1}` });
+    const r = await ops.run(host, drillCheckCommand(pg, i), { timeoutMs: CHECK_TIMEOUT_MS + 60_000 });
+    out.push({ name: `check ${i + 1}`, ...drillCheckOutcome(r) });
+  }
+  return out;
+}
+
+/**
  * Everything checked on the running copy: the marker came back (else names the segment recovery
- * stopped before), pg_amcheck over every database, and the spec's own checks. Reads only; a check
- * that fails is a result, not an error of the activity.
+ * stopped before), pg_amcheck over every database, and the spec's own checks. Writes nothing but the
+ * checks' role and functions on the copy; a check that fails is a result, not an error of the activity.
  */
 export async function checkDrillCopy(ops: HostOps, spec: Spec, marker: DrillMarker, lastTransactionAt: string | null): Promise<StepResult & CopyFacts> {
   const host = await checkedDrillHost(spec);
@@ -124,18 +144,11 @@ export async function checkDrillCopy(ops: HostOps, spec: Spec, marker: DrillMark
   checks.push(amcheck.code === 0
     ? { name: 'pg_amcheck', ok: true, detail: 'heap tables and B-tree indexes of every database: no corruption' }
     : { name: 'pg_amcheck', ok: false, detail: `exit ${amcheck.code}: ${failureText({ outputTail: `${amcheck.stdout}\n${amcheck.stderr}` })}` });
-  for (const [i, sql] of (drillSettings(spec).checks ?? []).entries()) {
-    const name = `check ${i + 1}`;
-    try {
-      const got = await query(ops, host, pg, sql);
-      checks.push({ name, ok: got === 't', detail: got === 't' ? sql : `${sql}: returned ${JSON.stringify(got)}, not true` });
-    } catch (e) {
-      checks.push({ name, ok: false, detail: `${sql}: ${failureText(e)}` });
-    }
-  }
+  const specChecks = drillSettings(spec).checks ?? [];
+  checks.push(...(await runSpecChecks(ops, host, pg, specChecks)));
   const failed = checks.filter((c) => !c.ok).map((c) => c.name);
   return {
-    changed: false,
+    changed: specChecks.length > 0,
     dataChecksums: checksums === 'on',
     rpoSeconds: rpoSeconds(marker.writtenAt, lastTransactionAt === null ? null : Date.parse(lastTransactionAt) / 1000),
     checks,
@@ -172,8 +185,15 @@ function recordPath(spec: Spec): string {
   return `${DRILLS}/${spec.stanza}.json`;
 }
 
-/** Keeps the drill's result as the stanza's last drill (and last good one when it passed). A retry rewrites the same record. */
+/**
+ * Keeps the drill's result as the stanza's last drill (and last good one when it passed). A retry
+ * rewrites the same record. Only the restoreDrill run that ran records, and only its own result (by
+ * Temporal's word on the calling run, facts/drill.ts drillRecordProblem); anything else is refused.
+ */
 export async function recordDrill(ops: HostOps, spec: Spec, result: DrillResult): Promise<StepResult> {
+  const { workflowType, workflowExecution } = Context.current().info;
+  const problem = drillRecordProblem({ workflowType, ...workflowExecution }, DRILL_WORKFLOW, spec.stanza, drillSettings(spec).host, result, Date.now() / 1000);
+  if (problem) throw refuse(`stanza ${spec.stanza}: drill record not written: ${problem}`, 'ForgedDrillRecord');
   const host = repoHost(spec);
   const text = await ops.readFile(host, recordPath(spec));
   const before = text === undefined ? null : parseDrillRecord(text);

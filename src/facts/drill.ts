@@ -42,6 +42,34 @@ export function nextRecord(before: DrillRecord | null, result: DrillResult): Dri
   return { last: result, lastGood: result.ok ? result : (before?.lastGood ?? null) };
 }
 
+/** The drill run an activity was called from, as Temporal says it (the activity's info), not as its arguments say. */
+export interface CallingRun {
+  /** Absent when no workflow scheduled the activity. */
+  readonly workflowType?: string;
+  readonly workflowId?: string;
+  readonly runId?: string;
+}
+
+/** How far the worker recording a result may find its end in the future (another worker's clock). */
+const CLOCK_SKEW_SECONDS = 300;
+
+/**
+ * Why `result` may not become the stanza's drill record, or undefined: only the drill run that
+ * ran may record, and only its own result, whole and consistent (status and the gauges believe it:
+ * a forged "passed" with a future start would hold maxAge.drill off forever).
+ */
+export function drillRecordProblem(run: CallingRun, drillWorkflow: string, stanza: string, host: string, result: unknown, nowSeconds: number): string | undefined {
+  if (run.workflowType !== drillWorkflow) return `only a ${drillWorkflow} run records its own drill: this call came from ${run.workflowType === undefined ? 'no workflow' : `${run.workflowType} ${run.workflowId}`}`;
+  const parsed = resultSchema.safeParse(result);
+  if (!parsed.success) return `not a drill result: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`;
+  const r = parsed.data;
+  if (r.workflowId !== run.workflowId || r.runId !== run.runId) return `the result names run ${r.runId} of ${r.workflowId}, not the run recording it (${run.runId} of ${run.workflowId})`;
+  if (r.stanza !== stanza || r.host !== host) return `the result is of stanza ${r.stanza} on ${r.host}, not of ${stanza} on ${host}`;
+  if (r.startedAt > r.endedAt || r.endedAt > nowSeconds + CLOCK_SKEW_SECONDS) return `the result's times (${r.startedAt}..${r.endedAt}) are not of a drill that has ended`;
+  if (r.ok !== r.checks.every((c) => c.ok) || r.ok !== (r.failure === null)) return 'the result says passed and failed at once (ok, its checks and its failure disagree)';
+  return undefined;
+}
+
 export function parseDrillRecord(text: string): DrillRecord {
   return recordSchema.parse(JSON.parse(text));
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { cronProblem } from './cron';
 import { DURATION, durationMs } from './duration';
 import { isSecretOption } from './secret-options';
+import { drillCheckProblem } from './drill-check';
 
 const MIN_STATUS_EVERY_MS = 10_000;
 
@@ -51,12 +52,14 @@ const cron = z.string().superRefine((text, ctx) => {
 });
 const timezone = z.string().regex(/^[A-Za-z][A-Za-z0-9_+\-\/]{0,63}$/, 'an IANA time zone name, e.g. UTC or Europe/Paris');
 
-// SQL the DBA wants true on a restored copy. It reaches psql as one quoted argument (never a shell);
-// one statement that yields one boolean, so no ";" and nothing psql would read as an option.
+// SQL the DBA wants true on a restored copy: one query that reads, in the grammar of spec/drill-check.ts.
 const drillCheck = z
   .string()
   .max(4000)
-  .regex(/^[A-Za-z(][^\0;]*$/, 'one SQL query returning true, starting with a letter or "(" (no ";")');
+  .superRefine((sql, ctx) => {
+    const problem = drillCheckProblem(sql);
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `not a drill check stanzactl runs: ${problem}` });
+  });
 
 // The data directory is emptied and removed after every drill: never a top-level or system directory.
 const drillDataDir = absPath.refine((p) => p.split('/').filter(Boolean).length >= 2, 'at least two levels deep (the drill removes it after each run)');
@@ -266,6 +269,9 @@ export const specSchema = z
     }
     if (spec.backups?.maxAge?.drill !== undefined && !spec.drills) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['backups', 'maxAge', 'drill'], message: 'a drill age limit needs a drills: section that says where drills run' });
+    }
+    if (spec.drills?.checks?.length && spec.postgres.version < 14) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['drills', 'checks'], message: 'checks run as a role with pg_read_all_data, which PostgreSQL 14 brought: none before it' });
     }
     if (spec.backups?.fromStandby && !spec.nodes.some((n) => n.role === 'standby')) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['backups', 'fromStandby'], message: 'backups from a standby need at least one standby node' });

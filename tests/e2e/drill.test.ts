@@ -248,6 +248,69 @@ describe('restore drills (Debian layout)', { timeout: 60 * 60_000 }, () => {
       await lab.sh('backup-srv', `mv /root/${gone}-*.zst ${archive}/`);
     }
   });
+  test('checks run as a read-only role: a write through a production function fails and touches nothing, data never reaches the record', LONG, async () => {
+    const probe = `/tmp/stanzactl-check-probe-${process.pid}`;
+    const secret = `secret-${process.pid}`;
+    // What a check may reach on a production copy: a function anyone may call that runs a program
+    // (it passes validation: the grammar cannot know what a user's function does) and a value
+    // that an error message would quote.
+    await f.checks.psql('pg1-srv', `CREATE OR REPLACE FUNCTION public.stanzactl_probe() RETURNS int LANGUAGE plpgsql AS $$ BEGIN COPY (SELECT 1) TO PROGRAM 'touch ${probe}'; RETURN 1; END $$;
+      DROP TABLE IF EXISTS check_secrets; CREATE TABLE check_secrets AS SELECT '${secret}'::text AS s`);
+    const copyToProgram = { ...lab.spec, drills: { ...lab.spec.drills!, checks: [CHECK, `COPY (SELECT 1) TO PROGRAM 'touch ${probe}'`] } };
+    const refusedFile = lab.writeSpec(copyToProgram, join(tmpdir(), `stanzactl-drill-copy-${process.pid}.json`));
+    const checks = [CHECK, 'select public.stanzactl_probe() = 1', 'select (select s from check_secrets)::int = 1'];
+    const file = lab.writeSpec({ ...lab.spec, drills: { ...lab.spec.drills!, checks } }, join(tmpdir(), `stanzactl-drill-checks-${process.pid}.json`));
+    try {
+      for (const args of [['validate'], ['drill']]) {
+        const refused = await lab.cli(args, refusedFile);
+        assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+        assert.match(refused.stderr, /drills\.checks\[1\]: not a drill check stanzactl runs: the keyword COPY/);
+      }
+      const r = await lab.cli(['drill'], file);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.match(r.stdout, /ok +check 1: returned true/);
+      assert.match(r.stdout, /FAILED check 2: failed: SQLSTATE 42501 \(insufficient privilege/);
+      assert.match(r.stdout, /FAILED check 3: failed: SQLSTATE 22P02 \(data exception\)/);
+      assert.equal((await lab.sh(f.scratch.name, `test -e ${probe} && echo created || echo absent`)).trim(), 'absent', 'the check ran no program on the scratch host');
+      const { report } = await lab.status();
+      const last = report.drill!.last!;
+      assert.deepEqual(last.checks.filter((c) => c.name.startsWith('check ')).map((c) => [c.name, c.ok]), [['check 1', true], ['check 2', false], ['check 3', false]]);
+      const record = await lab.sh('backup-srv', 'cat /var/lib/stanzactl/drills/demo.json');
+      // Payloads are bytes: read them as the text they carry.
+      const history = JSON.stringify(await f.client.workflow.getHandle(last.workflowId, last.runId).fetchHistory(), (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v));
+      for (const [where, text] of [['the record', record], ['status --json', JSON.stringify(report)], ['the CLI', r.stdout + r.stderr], ['the history', history]]) {
+        assert.ok(!text.includes(secret), `${where} quotes the copy's data`);
+      }
+    } finally {
+      rmSync(refusedFile, { force: true });
+      rmSync(file, { force: true });
+      await f.checks.psql('pg1-srv', 'DROP FUNCTION IF EXISTS public.stanzactl_probe(); DROP TABLE IF EXISTS check_secrets');
+    }
+  });
+
+  test('a workflow that is not the drill cannot record a drill result; status shows only real drills', LONG, async () => {
+    const { NativeConnection, Worker } = await import('@temporalio/worker');
+    const before = (await lab.status()).report.drill?.last?.runId;
+    const year = Date.now() / 1000 + 365 * 86_400;
+    const forged = {
+      stanza: lab.spec.stanza, workflowId: 'drill-demo', runId: 'forged', host: lab.spec.drills!.host, startedAt: year, endedAt: year, ok: true,
+      backupLabel: 'forged', rtoSeconds: 1, rpoSeconds: 0, checks: [], failure: null,
+    };
+    const connection = await NativeConnection.connect({ address: f.temporal.address });
+    try {
+      const taskQueue = `forger-${process.pid}`;
+      const worker = await Worker.create({ connection, taskQueue, workflowsPath: require.resolve('./forged-drill-workflow') });
+      const outcome = await worker.runUntil(f.client.workflow.execute('forgeDrillRecord', { taskQueue, workflowId: `forge-${process.pid}`, args: [lab.spec, forged] }).then(() => undefined, (e: unknown) => e));
+      assert.ok(outcome instanceof WorkflowFailedError, 'the forging workflow completed: recordDrill kept its result');
+      const cause = (outcome.cause as ActivityFailure).cause as ApplicationFailure;
+      assert.equal(cause.type, 'ForgedDrillRecord', String(outcome));
+      assert.match(cause.message, /only a restoreDrill run records its own drill: this call came from forgeDrillRecord/);
+    } finally {
+      await connection.close();
+    }
+    const { report } = await lab.status();
+    assert.equal(report.drill?.last?.runId, before, 'the record is the last real drill\'s');
+  });
 });
 
 describe('restore drills (EDB-like layout)', { timeout: 30 * 60_000 }, () => {

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, test } from 'node:test';
-import { nextRecord, nextWalSegment, parseDrillRecord, parseVerifyOutput, rpoSeconds, type DrillResult } from '../../src/facts/drill';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../src/activities';
+import { drillRecordProblem, nextRecord, nextWalSegment, parseDrillRecord, parseVerifyOutput, rpoSeconds, type DrillResult } from '../../src/facts/drill';
+import { CHECK_ROLE, drillCheckCommand, drillCheckOutcome, drillChecksSetupSql } from '../../src/render/drill-checks';
+import type { Command } from '../../src/shell/command';
+import { drillCheckProblem } from '../../src/spec/drill-check';
 import type { StatusFacts } from '../../src/facts/status';
 import { parseSpec } from '../../src/spec/load';
 import { specSchema, type Spec } from '../../src/spec/schema';
@@ -43,6 +49,46 @@ describe('drills in the spec', () => {
     assert.match(pathsOf((s) => (s.drills.checks = ['select 1; drop table x'])).join('\n'), /^drills\.checks\[0\]: /m);
     assert.match(pathsOf((s) => (s.drills.checks = ['-c true'])).join('\n'), /^drills\.checks\[0\]: /m);
     assert.match(pathsOf((s) => (s.drills.port = 0)).join('\n'), /^drills\.port: /m);
+  });
+
+  test('checks: one query that reads, in the conservative grammar; anything else is refused naming drills.checks[i]', () => {
+    for (const ok of [
+      'select count(*) = 100 from drill_rows',
+      "SELECT 'copy; do $$ -- /*' = 'copy; do $$ -- /*'",
+      'with t as (select 1 as n) select n = 1 from t',
+      '(select true)',
+      'select exists (select 1 from pg_catalog.pg_class where relname = \'x\')',
+      'select "count"(*) > 0 from "Drill Rows"',
+    ]) assert.equal(drillCheckProblem(ok), undefined, ok);
+    const refused: [string, RegExp][] = [
+      ["COPY (SELECT 1) TO PROGRAM 'touch /tmp/x'", /COPY/],
+      ["select true from (copy (select 1) to program 'id') x", /COPY/],
+      ['select 1; drop table x', /DROP|";"/],
+      ['select true; reset role', /";"|RESET/],
+      ["select set_config('role', 'postgres', false) is not null", /set_config/],
+      ["select \"set_config\"('role', 'postgres', false) is not null", /set_config/],
+      ["select pg_read_file('/etc/passwd') <> ''", /pg_read_file/],
+      ["select lo_export(1, '/tmp/x') = 1", /lo_export/],
+      ["select query_to_xml('delete from t', true, true, '') is not null", /query_to_xml/],
+      ["select dblink_exec('dbname=postgres', 'drop table t') = 'x'", /dblink/],
+      ["select E'\\'' = 'x'", /backslash/],
+      ["select e'a' = 'a'", /prefixed/],
+      ["select U&\"d\" = 1", /prefixed/],
+      ['select $$a$$ = \'a\'', /\$/],
+      ['select true -- comment', /comment/],
+      ['select true /* x */', /comment/],
+      ['select (true)) or ((true', /without its/],
+      ['select (true', /unbalanced/],
+      ["select 'open", /unterminated/],
+      ['values (true)', /SELECT or WITH/],
+      ['-c true', /SELECT or WITH/],
+      ['do $$ begin end $$', /DO/],
+      ['select 1 into t', /INTO/],
+      ['with d as (delete from t returning 1) select true', /DELETE/],
+    ];
+    for (const [sql, why] of refused) assert.match(drillCheckProblem(sql) ?? 'accepted', why, sql);
+    assert.match(pathsOf((s) => (s.drills.checks = ['select true', "COPY (SELECT 1) TO PROGRAM 'touch /tmp/x'"])).join('\n'), /^drills\.checks\[1\]: not a drill check stanzactl runs: the keyword COPY/m);
+    assert.match(pathsOf((s) => (s.postgres.version = 13)).join('\n'), /^drills\.checks: .*pg_read_all_data.*14/m);
   });
 
   test('maxAge.drill without a drills: section is refused', () => {
@@ -149,5 +195,90 @@ describe('drill record and status', () => {
     const f = facts(undefined);
     const s = specSchema.parse({ ...spec(), drills: undefined });
     assert.equal(statusReport(f, [], evaluate(f, s, 0), 0).drill, null);
+  });
+});
+
+describe('drill checks on the copy', () => {
+  const pg = { version: 15, osUser: 'postgres', port: 5433, dataDir: '/var/lib/postgresql/15/drill', binDir: '/usr/lib/postgresql/15/bin', control: { type: 'pg_ctl' as const } };
+
+  test('each check is a STABLE SECURITY DEFINER function owned by the role, its text only inside a literal', () => {
+    const sql = drillChecksSetupSql(["select count(*) = 1 from t where s = 'it''s'"]);
+    assert.match(sql, new RegExp(`ALTER ROLE ${CHECK_ROLE} NOSUPERUSER .*NOLOGIN`));
+    assert.match(sql, new RegExp(`GRANT pg_read_all_data TO ${CHECK_ROLE};`));
+    assert.match(sql, /CREATE FUNCTION stanzactl_drill\.check_1\(\) RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER AS 'SELECT \(select count\(\*\) = 1 from t where s = ''it''''s''\) IS TRUE';/);
+    assert.match(sql, new RegExp(`ALTER FUNCTION stanzactl_drill\\.check_1\\(\\) OWNER TO ${CHECK_ROLE};`));
+  });
+
+  test('a check is called read-only, with a timeout, errors as their SQLSTATE alone and out of the server log', () => {
+    const argv = drillCheckCommand(pg, 1).argv.join(' ');
+    assert.match(argv, /VERBOSITY=sqlstate/);
+    assert.match(argv, /options='-c default_transaction_read_only=on -c statement_timeout=\d+ -c log_min_messages=panic -c log_min_error_statement=panic'/);
+    assert.match(argv, /-c SELECT stanzactl_drill\.check_2\(\)$/);
+  });
+
+  test('only a boolean or an SQLSTATE is kept: nothing the server printed', () => {
+    assert.deepEqual(drillCheckOutcome({ code: 0, stdout: 't\n', stderr: '' }), { ok: true, detail: 'returned true' });
+    assert.equal(drillCheckOutcome({ code: 0, stdout: 'f\n', stderr: '' }).ok, false);
+    assert.equal(drillCheckOutcome({ code: 0, stdout: 'secret-1\n', stderr: '' }).detail, 'unexpected output from psql (not shown)');
+    assert.equal(drillCheckOutcome({ code: 1, stdout: '', stderr: 'NOTICE:  00000\nERROR:  42501\n' }).detail, 'failed: SQLSTATE 42501 (insufficient privilege: the check needs more than reading)');
+    assert.equal(drillCheckOutcome({ code: 1, stdout: '', stderr: 'ERROR:  22P02\n' }).detail, 'failed: SQLSTATE 22P02 (data exception)');
+    const leaky = drillCheckOutcome({ code: 1, stdout: '', stderr: 'ERROR:  invalid input syntax for type integer: "secret-1"\n' });
+    assert.equal(leaky.ok, false);
+    assert.doesNotMatch(leaky.detail, /secret/);
+  });
+});
+
+describe('who may record a drill', () => {
+  const drill = result({});
+  const run = { workflowType: 'restoreDrill', workflowId: 'drill-alpha', runId: 'r1' };
+  const now = drill.endedAt + 1;
+  const problem = (over: Partial<typeof run>, r: unknown = drill, at = now) => drillRecordProblem({ ...run, ...over }, 'restoreDrill', 'alpha', 'drill-srv', r, at);
+
+  test('the drill run records its own result', () => {
+    assert.equal(problem({}), undefined);
+    assert.equal(problem({}, result({ ok: false, checks: [{ name: 'check 1', ok: false, detail: 'returned false, or no row' }], failure: 'check 1: returned false, or no row' })), undefined);
+  });
+
+  test('another workflow, another run, another stanza, times to come and a self-contradicting result are refused', () => {
+    assert.match(problem({ workflowType: 'backupStanza' }) ?? '', /only a restoreDrill run records its own drill: this call came from backupStanza/);
+    assert.match(problem({ workflowType: undefined, workflowId: undefined, runId: undefined }) ?? '', /came from no workflow/);
+    assert.match(problem({ runId: 'r2' }) ?? '', /names run r1 of drill-alpha, not the run recording it \(r2 of drill-alpha\)/);
+    assert.match(problem({ workflowId: 'drill-other' }) ?? '', /not the run recording it/);
+    assert.match(problem({}, result({ stanza: 'beta' })) ?? '', /stanza beta/);
+    assert.match(problem({}, result({ host: 'elsewhere' })) ?? '', /on elsewhere/);
+    assert.match(problem({}, result({ startedAt: now + 86_400 * 365, endedAt: now + 86_400 * 365 })) ?? '', /not of a drill that has ended/);
+    assert.match(problem({}, result({ checks: [{ name: 'check 1', ok: false, detail: 'x' }] })) ?? '', /passed and failed at once/);
+    assert.match(problem({}, { ...drill, checks: 'all fine' }) ?? '', /not a drill result: checks/);
+  });
+
+  test('recordDrill refuses a result from another workflow, non-retryable, before it touches the repository host', async () => {
+    const commands: Command[] = [];
+    const acts = createActivities({
+      remoteFor: () => ({
+        run: async (_host, c) => {
+          commands.push(c);
+          throw new Error('no command may run');
+        },
+        close: async () => undefined,
+      }),
+    });
+    const spec = demo() as Spec & Record<string, any>;
+    spec.drills = { ...DRILLS };
+    const forged = { ...drill, stanza: spec.stanza, host: DRILLS.host, workflowId: 'drill-demo', runId: 'r1' };
+    const env = new MockActivityEnvironment({ workflowType: 'backupStanza', workflowExecution: { workflowId: 'backup-demo-manual', runId: 'r9' } });
+    await assert.rejects(env.run(acts.recordDrill, spec, forged), (e: unknown) => {
+      assert.ok(e instanceof ApplicationFailure, String(e));
+      assert.equal(e.type, 'ForgedDrillRecord');
+      assert.equal(e.nonRetryable, true);
+      assert.match(e.message, /drill record not written: only a restoreDrill run records its own drill: this call came from backupStanza backup-demo-manual/);
+      return true;
+    });
+    assert.deepEqual(commands, []);
+    // The drill run itself gets past the check, to the repository host.
+    const own = new MockActivityEnvironment({
+      workflowType: 'restoreDrill', workflowExecution: { workflowId: 'drill-demo', runId: 'r1' }, currentAttemptScheduledTimestampMs: Date.now(), scheduledTimestampMs: Date.now(), startToCloseTimeoutMs: 600_000, scheduleToCloseTimeoutMs: 0,
+    });
+    await assert.rejects(own.run(acts.recordDrill, spec, forged), /no command may run/);
+    assert.ok(commands.length > 0);
   });
 });
