@@ -25,7 +25,7 @@ export function planId(facts: PlanFacts): string {
   return `plan-${createHash('sha256').update(canonical).digest('hex').slice(0, 20)}`;
 }
 
-export function describeFacts(facts: PlanFacts): string {
+function describeFacts(facts: PlanFacts): string {
   return Object.entries(facts).map(([k, v]) => `${k} ${Array.isArray(v) ? (v.length ? v.join(', ') : 'none') : String(v)}`).join('; ');
 }
 
