@@ -6,6 +6,7 @@ import { TASK_QUEUE } from '../src/paths';
 import { rebuildWorkflowId } from '../src/workflow-ids';
 import type { RebuildResult } from '../src/workflows/rebuild';
 import { ProvisionFixture } from '../tests/e2e/fixture';
+import { confirmedRebuild } from '../tests/e2e/confirmed';
 
 /**
  * Rebuild of a standby holding about 1 GB after a small divergence: delta restore against a restore
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   const rebuild = async (deltaBy: DeltaBy): Promise<{ wall: number; r: RebuildResult }> => {
     const t0 = performance.now();
     const handle = await f.client.workflow.start('rebuildStandby', {
-      taskQueue: TASK_QUEUE, workflowId: rebuildWorkflowId('demo', 'pg2-srv'), args: [f.spec, 'pg2-srv', { deltaBy }], workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      taskQueue: TASK_QUEUE, workflowId: rebuildWorkflowId('demo', 'pg2-srv'), args: [f.spec, 'pg2-srv', { deltaBy, confirm: confirmedRebuild(f.spec, 'pg2-srv') }], workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
     });
     const r = (await handle.result()) as RebuildResult;
     const slow = r.steps.map((s) => [s.name, ((s.endedAt ?? s.startedAt) - s.startedAt) / 1000] as const).filter(([, t]) => t >= 1);

@@ -23,6 +23,8 @@ import { ensureCopyHost, inspectCopy, prepareCopy, removeCopy, restoreCopy, star
 import type { CopyPlace } from '../spec/restore-copy';
 import type { RecoveryTarget } from '../spec/recovery-target';
 import { claimDrillLock, claimRecoverLock, releaseDrillLock, releaseRecoverLock, type Liveness } from './stanza-lock';
+import { requireConfirmed } from './confirmation';
+import type { DestructiveAction } from '../spec/confirmation';
 import { archivePrimaryWal, planRecovery, restorePrimary, stopPostgres, waitPrimaryPromoted } from './recover';
 
 export interface ActivityDeps {
@@ -102,6 +104,7 @@ export function createActivities(deps: ActivityDeps) {
     releaseRecoverLock: step(async (spec: Spec, owner: BackupOwner) => releaseRecoverLock(ops(spec), spec, owner)),
     claimDrillLock: step(async (spec: Spec, owner: BackupOwner) => claimDrillLock(ops(spec), spec, owner, alive)),
     releaseDrillLock: step(async (spec: Spec, owner: BackupOwner) => releaseDrillLock(ops(spec), spec, owner)),
+    requireConfirmed: step(async (spec: Spec, action: DestructiveAction, confirm?: string) => requireConfirmed(ops(spec), spec, action, confirm)),
     planRecovery: step(async (spec: Spec, target: unknown, confirmedBackup?: string) => planRecovery(ops(spec), spec, target, confirmedBackup)),
     archivePrimaryWal: step(async (spec: Spec) => archivePrimaryWal(ops(spec), spec)),
     stopPostgres: step(async (spec: Spec, node: string) => stopPostgres(ops(spec), spec, node)),

@@ -5,6 +5,7 @@ import { TASK_QUEUE } from '../paths';
 import { loadSpec } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import type { DeltaBy } from '../activities/standby';
+import { planId, rebuildFacts } from '../spec/confirmation';
 import { rebuildWorkflowId } from '../workflow-ids';
 import type { RebuildResult } from '../workflows/rebuild';
 import { UsageError, withClient, type CliCommand } from './command';
@@ -49,7 +50,7 @@ large data directories, but it cannot see silent corruption; the default reads a
     return withClient('rebuild', async (client) => {
       const workflowId = rebuildWorkflowId(spec.stanza, node);
       const handle = await startAlone(client, 'rebuildStandby', {
-        taskQueue: TASK_QUEUE, workflowId, args: [spec, node, { deltaBy }],
+        taskQueue: TASK_QUEUE, workflowId, args: [spec, node, { deltaBy, confirm: planId(rebuildFacts(spec, node)) }],
         staticSummary: `rebuild standby ${node} of stanza ${spec.stanza}`,
       });
       if ('running' in handle) {

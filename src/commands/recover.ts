@@ -6,6 +6,7 @@ import { TASK_QUEUE } from '../paths';
 import { parseRecoveryTarget, type RecoveryTarget } from '../spec/recovery-target';
 import { loadSpec } from '../spec/load';
 import type { Spec } from '../spec/schema';
+import { planId, recoverFacts } from '../spec/confirmation';
 import { recoverPlanWorkflowId, recoverWorkflowId } from '../workflow-ids';
 import type { RecoverRequest, RecoverResult } from '../workflows/recover';
 import { UsageError, withClient, type CliCommand } from './command';
@@ -80,7 +81,7 @@ row. One recover per stanza at a time. --type/--target mean what they mean to pg
         }
       }
       const handle = await startAlone(client, 'recoverCluster', {
-        taskQueue: TASK_QUEUE, workflowId, args: [spec, { ...request, backup: plan.backup.label }],
+        taskQueue: TASK_QUEUE, workflowId, args: [spec, { ...request, backup: plan.backup.label, confirm: planId(recoverFacts(spec, plan)) }],
         staticSummary: `recover stanza ${spec.stanza} to ${plan.target}`,
       });
       if ('running' in handle) {

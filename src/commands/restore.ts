@@ -5,6 +5,7 @@ import { loadSpec } from '../spec/load';
 import { describeRecoveryTarget } from '../render/recover-plan';
 import { parseRecoveryTarget } from '../spec/recovery-target';
 import { backupLabelSchema, copyPlaceProblems, copyPlaceSchema, defaultCopyPlace } from '../spec/restore-copy';
+import { planId, restoreFacts } from '../spec/confirmation';
 import { restoreWorkflowId } from '../workflow-ids';
 import type { RestoreResult } from '../workflows/restore';
 import { UsageError, withClient, type CliCommand } from './command';
@@ -55,7 +56,8 @@ WAL range replayed, and restore and recovery seconds.`,
       console.error(`refused, nothing was done: ${problems.join('\n')}`);
       return 1;
     }
-    const request = { place, target: parsed.target, set: values.set, reuse: values.yes ?? false };
+    const asked = { place, target: parsed.target, set: values.set, reuse: values.yes ?? false };
+    const request = { ...asked, confirm: planId(restoreFacts(spec, asked)) };
     return withClient('restore', async (client) => {
       const workflowId = restoreWorkflowId(spec.stanza, place.host);
       const handle = await startAlone(client, 'restoreToHost', {

@@ -8,12 +8,15 @@ import { BACKUP_TYPES, nodeName, specSchema, type BackupType, type Spec } from '
 // with the same rules as `stanzactl validate`, whoever started the workflow.
 
 const backupRequest = z.object({ type: z.enum(BACKUP_TYPES as [BackupType, ...BackupType[]]) }).strict();
-const rebuildOptions = z.object({ deltaBy: z.enum(['checksum', 'timestamp']).optional() }).strict();
-const restoreRequest = z.object({ place: copyPlaceSchema, target: recoveryTargetSchema, set: backupLabelSchema.optional(), reuse: z.boolean() }).strict();
+// The id of the plan a DBA confirmed (spec/confirmation.ts), as the CLI passes it.
+const confirm = z.string().regex(/^plan-[0-9a-f]{20}$/, 'a plan id as stanzactl makes it: plan- and 20 hex digits').optional();
+const rebuildOptions = z.object({ deltaBy: z.enum(['checksum', 'timestamp']).optional(), confirm }).strict();
+const restoreRequest = z.object({ place: copyPlaceSchema, target: recoveryTargetSchema, set: backupLabelSchema.optional(), reuse: z.boolean(), confirm }).strict();
 // In place, the end of the archive undoes nothing: recover takes a target.
 const recoverRequest = z.object({
   target: recoveryTargetSchema.refine((t) => t.type !== 'default', 'recover needs a target: time, lsn, xid, name or immediate'),
   backup: backupLabelSchema.optional(),
+  confirm,
 }).strict();
 
 function issuesOf(schema: z.ZodTypeAny, value: unknown): SpecIssue[] {

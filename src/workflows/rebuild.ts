@@ -6,6 +6,7 @@ import { long, quick, waiting } from './profiles';
 import type { StepProgress } from './progress';
 import { StepLog, titled } from './steps';
 import { checkInput } from './input';
+import { requireConfirmed } from './confirmation';
 
 const acts = proxyActivities<Activities>(quick);
 
@@ -25,11 +26,14 @@ export interface RebuildResult {
  */
 export interface RebuildOptions {
   readonly deltaBy?: DeltaBy;
+  /** The plan id the DBA confirmed (spec/confirmation.ts): required. */
+  readonly confirm?: string;
 }
 
 export async function rebuildStandby(spec: Spec, node: string, options: RebuildOptions = {}): Promise<RebuildResult> {
   checkInput('rebuildStandby', spec, { node, options });
   const log = new StepLog();
+  await requireConfirmed(log, spec, { kind: 'rebuild', node }, options.confirm);
   const target = await log.run('inspect', () => acts.inspectRebuildTarget.executeWithOptions(titled(quick, `is ${node} safe to rebuild?`), [spec, node]));
   await log.run(`pgBackRest dirs on ${node}`, () => acts.ensureNodeDirectories.executeWithOptions(titled(quick, `pgBackRest dirs on ${node}`), [spec, node]));
   await log.run('SSH trust', () => acts.ensureSshTrust.executeWithOptions(titled(quick, 'SSH trust repository <-> nodes'), [spec]));

@@ -8,6 +8,7 @@ import { long, quick, release, waiting } from './profiles';
 import type { StepProgress } from './progress';
 import { StepLog, titled } from './steps';
 import { checkInput } from './input';
+import { requireConfirmed } from './confirmation';
 
 const acts = proxyActivities<Activities>(quick);
 
@@ -15,6 +16,8 @@ export interface RecoverRequest {
   readonly target: RecoveryTarget;
   /** The backup label of the plan the DBA confirmed: a recover that would use another is refused. */
   readonly backup?: string;
+  /** The plan id the DBA confirmed (spec/confirmation.ts): recoverCluster requires it. */
+  readonly confirm?: string;
 }
 
 export interface RecoverResult {
@@ -44,6 +47,7 @@ export async function recoverCluster(spec: Spec, request: RecoverRequest): Promi
   const log = new StepLog();
   const { workflowId, runId } = workflowInfo();
   const owner = { workflowId, runId };
+  await requireConfirmed(log, spec, { kind: 'recover', target: request.target }, request.confirm);
   await log.run('lock', () => acts.claimRecoverLock.executeWithOptions(titled(quick, `hold stanza ${spec.stanza} for the recover`), [spec, owner]));
   try {
     const plan = await log.run('plan', () => acts.planRecovery.executeWithOptions(titled(quick, 'which backup, what is lost'), [spec, request.target, request.backup]));

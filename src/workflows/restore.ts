@@ -5,6 +5,7 @@ import type { RecoveryTarget } from '../spec/recovery-target';
 import type { CopyPlace } from '../spec/restore-copy';
 import type { Spec } from '../spec/schema';
 import { checkInput } from './input';
+import { requireConfirmed } from './confirmation';
 import { long, quick } from './profiles';
 import type { StepProgress } from './progress';
 import { StepLog, titled } from './steps';
@@ -18,6 +19,8 @@ export interface RestoreRequest {
   readonly set?: string;
   /** The data directory may hold files: reuse them (`--delta`) instead of refusing. */
   readonly reuse: boolean;
+  /** The plan id the DBA confirmed (spec/confirmation.ts): required. */
+  readonly confirm?: string;
 }
 
 export interface RestoreResult {
@@ -45,6 +48,7 @@ export async function restoreToHost(spec: Spec, request: RestoreRequest): Promis
   const { place, target, set, reuse } = request;
   const at = `${place.host}:${place.dataDir}`;
   const log = new StepLog();
+  await requireConfirmed(log, spec, { kind: 'restore', request: { place, target, set, reuse } }, request.confirm);
   await log.run(`${place.host} ready`, () => acts.ensureCopyHost.executeWithOptions(titled(quick, `pgBackRest, trust and config on ${place.host}`), [spec, place]));
   const plan = await log.run(`prepare ${at}`, () => acts.prepareCopy.executeWithOptions(titled(quick, `prepare ${at}`), [spec, place, reuse]));
   const restore = await log.run(`restore ${at}`, () =>

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
@@ -33,6 +34,8 @@ interface Service {
   volumes?: string[];
   ports?: string[];
   depends_on?: Record<string, { condition: string }>;
+  profiles?: string[];
+  command?: string[];
 }
 
 /** Server and UI versions the pinned temporal CLI embeds, which every other test runs against. */
@@ -72,7 +75,7 @@ describe('docker-compose.yml and Dockerfile, by real parsers (no Docker engine)'
     assert.equal(services.temporal.depends_on?.['temporal-schema'].condition, 'service_completed_successfully');
     for (const s of Object.values(services)) {
       if (s.image && !s.build) assert.match(s.image, /:\d+\.\d+(\.\d+)?(-[a-z]+)?$/, `${s.image}: pinned by version tag`);
-      for (const p of s.ports ?? []) assert.match(String(p), /^127\.0\.0\.1:/, `${p}: plaintext and unauthenticated, so loopback only`);
+      for (const p of s.ports ?? []) assert.match(String(p), /^127\.0\.0\.1:/, `${p}: published on loopback only`);
     }
 
     const worker = services.worker;
@@ -87,10 +90,71 @@ describe('docker-compose.yml and Dockerfile, by real parsers (no Docker engine)'
       `${operatorEnv.STANZACTL_SSH_KEY}:/etc/stanzactl/ssh/id:ro`,
       `${operatorEnv.STANZACTL_KNOWN_HOSTS}:/etc/stanzactl/ssh/known_hosts:ro`,
       `${join(root, 'specs')}:/specs:ro`,
+      ...['ca.pem', 'worker.pem', 'worker.key'].map((f) => `${join(root, 'tls', f)}:/etc/stanzactl/tls/${f}:ro`),
     ]);
     const source = readFileSync(join(root, 'docker-compose.yml'), 'utf8');
     for (const secret of Object.values(operatorEnv)) assert.ok(!source.includes(secret));
     assert.doesNotMatch(source, /(PASSWORD|PWD|API_KEY|KEY_DATA):\s+[^$\s{]/, 'every secret is ${...} from the environment');
+  });
+
+  test('mTLS: the frontend requires a client certificate of the CA that scripts/make-certs.sh makes; worker and namespace set-up present theirs; the UI is off by default', () => {
+    const r = compose(['config'], operatorEnv);
+    assert.equal(r.status, 0, r.stderr);
+    const services = (parse(r.stdout) as { services: Record<string, Service> }).services;
+    const tls = join(root, 'tls');
+    /** What a service sees of STANZACTL_TLS_DIR: container path -> file name there, each read-only. */
+    const mounted = (s: Service): Record<string, string> => Object.fromEntries((s.volumes ?? []).filter((v) => v.startsWith(`${tls}/`)).map((v) => {
+      const [from, to, mode] = v.split(':');
+      assert.equal(mode, 'ro', `${v}: read-only`);
+      return [to, from.slice(tls.length + 1)];
+    }));
+
+    const server = services.temporal.environment ?? {};
+    assert.equal(server.TEMPORAL_TLS_REQUIRE_CLIENT_AUTH, 'true', 'a client without a certificate of the CA is refused');
+    const serverFiles = mounted(services.temporal);
+    for (const v of ['TEMPORAL_TLS_FRONTEND_CERT', 'TEMPORAL_TLS_SERVER_CERT']) assert.equal(serverFiles[server[v]], 'server.pem', v);
+    for (const v of ['TEMPORAL_TLS_FRONTEND_KEY', 'TEMPORAL_TLS_SERVER_KEY']) assert.equal(serverFiles[server[v]], 'server.key', v);
+    for (const v of ['TEMPORAL_TLS_CLIENT1_CA_CERT', 'TEMPORAL_TLS_CLIENT2_CA_CERT', 'TEMPORAL_TLS_SERVER_CA_CERT']) assert.equal(serverFiles[server[v]], 'ca.pem', v);
+    assert.equal(server.TEMPORAL_TLS_FRONTEND_SERVER_NAME, 'temporal');
+
+    const worker = services.worker.environment ?? {};
+    const workerFiles = mounted(services.worker);
+    assert.equal(worker.TEMPORAL_ADDRESS, 'temporal:7233');
+    assert.equal(worker.TEMPORAL_TLS_SERVER_NAME, 'temporal');
+    assert.equal(workerFiles[worker.TEMPORAL_TLS_SERVER_CA_CERT_PATH], 'ca.pem');
+    assert.equal(workerFiles[worker.TEMPORAL_TLS_CLIENT_CERT_PATH], 'worker.pem');
+    assert.equal(workerFiles[worker.TEMPORAL_TLS_CLIENT_KEY_PATH], 'worker.key');
+
+    const namespace = services['temporal-namespace'];
+    const nsFiles = mounted(namespace);
+    const command = (namespace.command ?? []).join(' ');
+    for (const [flag, file] of [['--tls-ca-path', 'ca.pem'], ['--tls-cert-path', 'cli.pem'], ['--tls-key-path', 'cli.key']]) {
+      const path = new RegExp(`${flag} (\\S+)`).exec(command)?.[1];
+      assert.equal(path && nsFiles[path], file, `${flag} in ${command}`);
+    }
+    assert.match(command, /--tls-server-name temporal/);
+    assert.equal((command.match(/\$\$tls/g) ?? []).length, 2, 'both namespace commands connect with the certificate');
+
+    const ui = services['temporal-ui'];
+    assert.deepEqual(ui.profiles, ['ui'], 'the UI starts only with --profile ui');
+    const uiFiles = mounted(ui);
+    assert.equal(uiFiles[ui.environment?.TEMPORAL_TLS_CERT ?? ''], 'ui.pem');
+    assert.equal(uiFiles[ui.environment?.TEMPORAL_TLS_KEY ?? ''], 'ui.key');
+    assert.equal(uiFiles[ui.environment?.TEMPORAL_TLS_CA ?? ''], 'ca.pem');
+    assert.equal(ui.environment?.TEMPORAL_TLS_ENABLE_HOST_VERIFICATION, 'true');
+
+    // The files compose mounts are the ones the script makes; the CA's key is mounted nowhere.
+    const dir = mkdtempSync(join(tmpdir(), 'stanzactl-certs-'));
+    try {
+      const made = spawnSync('bash', [join(root, 'scripts', 'make-certs.sh'), '--dir', join(dir, 'tls')], { encoding: 'utf8' });
+      assert.equal(made.status, 0, made.stderr);
+      const files = readdirSync(join(dir, 'tls')).sort();
+      assert.deepEqual(files, ['ca.key', 'ca.pem', 'cli.key', 'cli.pem', 'server.key', 'server.pem', 'ui.key', 'ui.pem', 'worker.key', 'worker.pem']);
+      for (const f of files) assert.equal(statSync(join(dir, 'tls', f)).mode & 0o777, f.endsWith('.key') ? 0o600 : 0o644, f);
+      for (const s of Object.values(services)) for (const f of Object.values(mounted(s))) assert.ok(files.includes(f) && f !== 'ca.key', f);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('hadolint passes the Dockerfile; it pins Node, runs npm ci, ships the compiled output and runs as a non-root user', () => {

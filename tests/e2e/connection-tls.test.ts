@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { projectRoot } from '../../src/paths';
 import { waitForPort } from '../../src/server';
 import { buildWorkflowBundle, freePort, guardedTeardown, runCli, TestTemporal, WorkerProcess } from './harness';
 
@@ -30,7 +31,16 @@ function makeCert(name: string, ca: string, extensions: string): void {
   openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
 }
 
-function haproxyConfig(listen: string, backend: string): string {
+interface Frontend {
+  readonly name: string;
+  readonly listen: string;
+  /** Server certificate and key, concatenated. */
+  readonly bundle: string;
+  /** The CA a client certificate must be signed by. */
+  readonly ca: string;
+}
+
+function haproxyConfig(frontends: Frontend[], backend: string): string {
   return `global
   log stderr format raw local0 info
 defaults
@@ -40,10 +50,10 @@ defaults
   timeout connect 5s
   timeout client 1h
   timeout server 1h
-frontend temporal_tls
-  bind ${listen} ssl crt ${path('server-bundle.pem')} ca-file ${path('ca.pem')} verify required alpn h2
+${frontends.map((f) => `frontend ${f.name}
+  bind ${f.listen} ssl crt ${f.bundle} ca-file ${f.ca} verify required alpn h2
   default_backend temporal
-backend temporal
+`).join('')}backend temporal
   server dev ${backend}
 `;
 }
@@ -71,6 +81,9 @@ describe('worker and CLI against Temporal over TLS with client certificates', { 
   let proxyLog = '';
   let worker: WorkerProcess | undefined;
   let tlsAddress = '';
+  // The frontend with the certificates scripts/make-certs.sh makes (the compose deployment's).
+  let madeAddress = '';
+  const made = (name: string) => path(join('made', name));
   let spec = '';
   let bundle = '';
   const teardown = guardedTeardown(async () => {
@@ -100,11 +113,18 @@ describe('worker and CLI against Temporal over TLS with client certificates', { 
 
     await temporal.start();
     tlsAddress = `127.0.0.1:${await freePort()}`;
-    writeFileSync(path('haproxy.cfg'), haproxyConfig(tlsAddress, temporal.address));
+    madeAddress = `127.0.0.1:${await freePort()}`;
+    execFileSync('bash', [join(projectRoot(), 'scripts', 'make-certs.sh'), '--dir', path('made')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('sh', ['-c', 'cat made/server.pem made/server.key > made-bundle.pem'], { cwd: dir });
+    writeFileSync(path('haproxy.cfg'), haproxyConfig([
+      { name: 'temporal_tls', listen: tlsAddress, bundle: path('server-bundle.pem'), ca: path('ca.pem') },
+      { name: 'temporal_made', listen: madeAddress, bundle: path('made-bundle.pem'), ca: made('ca.pem') },
+    ], temporal.address));
     proxy = spawn('haproxy', ['-db', '-f', path('haproxy.cfg')], { stdio: ['ignore', 'pipe', 'pipe'] });
     proxy.stdout?.on('data', (d) => (proxyLog += d));
     proxy.stderr?.on('data', (d) => (proxyLog += d));
     await waitForPort(tlsAddress, 15_000);
+    await waitForPort(madeAddress, 15_000);
   });
   after(async () => {
     await teardown();
@@ -175,6 +195,35 @@ server_name = "localhost"
   test('a client certificate of another CA: the server rejects it', async () => {
     await bothRefused({ ...good(), TEMPORAL_TLS_CLIENT_CERT_PATH: path('stranger.pem'), TEMPORAL_TLS_CLIENT_KEY_PATH: path('stranger.key') },
       new RegExp(`rejected this client's certificate ${path('stranger.pem')}: it is not signed by a CA the server trusts`));
+  });
+
+  test('the certificates scripts/make-certs.sh makes: the worker (worker.pem) and the CLI (cli.pem) connect; no certificate, or one of another CA, is refused', async () => {
+    const madeEnv = (cert: string) => ({
+      ...base, TEMPORAL_ADDRESS: madeAddress, TEMPORAL_TLS_SERVER_NAME: 'temporal',
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: made('ca.pem'), TEMPORAL_TLS_CLIENT_CERT_PATH: made(`${cert}.pem`), TEMPORAL_TLS_CLIENT_KEY_PATH: made(`${cert}.key`),
+    });
+    const second = new WorkerProcess({ ...madeEnv('worker'), STANZACTL_WORKFLOW_BUNDLE: bundle });
+    try {
+      await second.start();
+      assert.match(second.output, new RegExp(`polling task queue stanzactl at ${madeAddress}, namespace default; TLS \\(CA ${made('ca.pem')}, client certificate ${made('worker.pem')}, server name temporal\\)`));
+    } finally {
+      await second.kill('SIGTERM');
+    }
+    const r = await runCli(['status', '--spec', spec, '--json'], madeEnv('cli'));
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(JSON.parse(r.stdout).stanza, 'tls', 'the status workflow completed');
+
+    const refused = async (env: Record<string, string>, message: RegExp) => {
+      const x = await runCli(['status', '--spec', spec], env);
+      assert.equal(x.code, 1);
+      assert.equal(x.stdout, '');
+      assert.match(x.stderr, new RegExp(`^stanzactl: cannot reach Temporal at ${madeAddress}`));
+      assert.match(x.stderr, message);
+    };
+    await refused({ ...madeEnv('cli'), TEMPORAL_TLS_CLIENT_CERT_PATH: '', TEMPORAL_TLS_CLIENT_KEY_PATH: '' }, /requires a client certificate and none is set/);
+    await refused({ ...madeEnv('cli'), TEMPORAL_TLS_CLIENT_CERT_PATH: path('client.pem'), TEMPORAL_TLS_CLIENT_KEY_PATH: path('client.key') },
+      /rejected this client's certificate .*client\.pem: it is not signed by a CA the server trusts/);
+    assert.match(proxyLog, /temporal_made~ temporal\/dev/, 'HAProxy passed connections of the made certificates to the server');
   });
 
   test('plaintext to the TLS port: told to turn TLS on', async () => {

@@ -12,6 +12,7 @@ import { TASK_QUEUE } from '../../src/paths';
 import type { BackupOutcome } from '../../src/workflows/backup';
 import { rebuildWorkflowId, recoverWorkflowId } from '../../src/workflow-ids';
 import { ProvisionFixture } from './fixture';
+import { confirmedRebuild, confirmedRecover } from './confirmed';
 import { buildWorkflowBundle, WorkerProcess } from './harness';
 import { RecoverChecks } from './recover-checks';
 
@@ -177,7 +178,7 @@ export async function runFaultMatrix(labs: { a: [string, string]; b: [string, st
     await Promise.all([provision(labA, 'a'), provision(labB, 'b')]);
 
     const rebuild = (lab: FaultLab, id: string) => () =>
-      lab.f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: `${rebuildWorkflowId(spec.stanza, 'pg2-srv')}-${id}`, args: [lab.f.spec, 'pg2-srv', {}] });
+      lab.f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: `${rebuildWorkflowId(spec.stanza, 'pg2-srv')}-${id}`, args: [lab.f.spec, 'pg2-srv', { confirm: confirmedRebuild(lab.f.spec, 'pg2-srv') }] });
     const rebuilt = async (lab: FaultLab, restoresBefore: number, pg3Before: number) => {
       assert.equal(await lab.begins('pg2-srv', 'restore'), restoresBefore + 1, 'pgBackRest ran one restore on pg2-srv');
       assert.equal(await lab.begins('pg3-srv', 'restore'), pg3Before, 'pg3-srv was not restored');
@@ -194,7 +195,7 @@ export async function runFaultMatrix(labs: { a: [string, string]; b: [string, st
         const target = await r.tableThenDrop(table, 3);
         const nodes = lab.f.spec.nodes.map((n) => n.name);
         before = { timeline: await r.primaryTimeline(), backups: await lab.begins('backup-srv', 'backup'), restores: await Promise.all(nodes.map((n) => lab.begins(n, 'restore'))), table };
-        return lab.f.client.workflow.start('recoverCluster', { taskQueue: TASK_QUEUE, workflowId: `${recoverWorkflowId(spec.stanza)}-${id}`, args: [lab.f.spec, { target: { type: 'time', target } }] });
+        return lab.f.client.workflow.start('recoverCluster', { taskQueue: TASK_QUEUE, workflowId: `${recoverWorkflowId(spec.stanza)}-${id}`, args: [lab.f.spec, await confirmedRecover(lab.f.client, lab.f.spec, { type: 'time', target })] });
       };
       const recovered = async () => {
         assert.equal(await r.tableRows(before!.table), '3', `the dropped table ${before!.table} is back`);

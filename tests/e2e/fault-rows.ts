@@ -40,6 +40,7 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; o
     releaseBackupLock: { command: 'rm -rf' },
   },
   rebuildStandby: {
+    requireConfirmed: {},
     inspectRebuildTarget: {},
     ensureNodeDirectories: { command: 'mkdir -p' },
     ensureSshTrust: {},
@@ -54,6 +55,7 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; o
   // Activity types run more than once (stopPostgres per node, startStandby for the primary and then
   // the standbys) take their kill in the first run that matches.
   recoverCluster: {
+    requireConfirmed: {},
     claimRecoverLock: { command: 'install -d -m 700' },
     planRecovery: {},
     archivePrimaryWal: { command: 'pgbackrest .*check' },

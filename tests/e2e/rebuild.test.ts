@@ -5,6 +5,7 @@ import { TASK_QUEUE } from '../../src/paths';
 import { rebuildWorkflowId } from '../../src/workflow-ids';
 import type { RebuildResult } from '../../src/workflows/rebuild';
 import { provisionedCluster, ProvisionFixture } from './fixture';
+import { confirmedRebuild } from './confirmed';
 import { recordHistory } from './history';
 
 const LONG = { timeout: 10 * 60_000 };
@@ -84,7 +85,7 @@ describe('rebuild a failed standby', { timeout: 40 * 60_000 }, () => {
   test('a second rebuild of the same node is refused and names the running one; a worker crash mid-restore is survived with one restore', LONG, async () => {
     const pg2Restores = await restores('pg2-srv');
     const handle = await f.client.workflow.start('rebuildStandby', {
-      taskQueue: TASK_QUEUE, workflowId: rebuildWorkflowId('demo', 'pg2-srv'), args: [f.spec, 'pg2-srv'], workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      taskQueue: TASK_QUEUE, workflowId: rebuildWorkflowId('demo', 'pg2-srv'), args: [f.spec, 'pg2-srv', { confirm: confirmedRebuild(f.spec, 'pg2-srv') }], workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
     });
     const second = await cli('rebuild', '--node', 'pg2-srv', '--yes');
     assert.equal(second.code, 1);

@@ -10,6 +10,7 @@ import type { CopyRemoved } from '../../src/activities/restore-copy';
 import { failureMessage, startProvision } from '../../src/client';
 import type { LabLayout } from '../../src/lab';
 import { TASK_QUEUE } from '../../src/paths';
+import { planId, restoreFacts } from '../../src/spec/confirmation';
 import { defaultCopyPlace, type CopyPlace } from '../../src/spec/restore-copy';
 import { sshPools } from '../../src/worker';
 import { restoreWorkflowId } from '../../src/workflow-ids';
@@ -125,7 +126,7 @@ function restoreSuite(layout: LabLayout, prefix: string, subnet: string, sudoUse
       const before = await restores();
       const handle = await f.client.workflow.start('restoreToHost', {
         taskQueue: TASK_QUEUE, workflowId: restoreWorkflowId('demo', f.scratch.ip),
-        args: [f.spec, { place: second, target: { type: 'default' }, reuse: false } satisfies RestoreRequest],
+        args: [f.spec, { place: second, target: { type: 'default' }, reuse: false, confirm: planId(restoreFacts(f.spec, { place: second, target: { type: 'default' }, reuse: false })) } satisfies RestoreRequest],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
       });
       let open = true;

@@ -1,0 +1,20 @@
+import { confirmationProblem, recoverFacts, rebuildFacts, restoreFacts, type DestructiveAction, type PlanFacts } from '../spec/confirmation';
+import type { Spec } from '../spec/schema';
+import { refuse } from './failures';
+import type { HostOps } from './host-ops';
+import { planRecovery } from './recover';
+import type { StepResult } from './types';
+
+/**
+ * The first step of every destructive workflow: the plan is computed again (a recover's from the
+ * hosts, read-only) and must be the one the DBA confirmed; otherwise a non-retryable refusal,
+ * before anything (a lock included) is touched.
+ */
+export async function requireConfirmed(ops: HostOps, spec: Spec, action: DestructiveAction, confirm: string | undefined): Promise<StepResult> {
+  const facts: PlanFacts = action.kind === 'recover' ? recoverFacts(spec, await planRecovery(ops, spec, action.target))
+    : action.kind === 'rebuild' ? rebuildFacts(spec, action.node)
+      : restoreFacts(spec, action.request);
+  const problem = confirmationProblem(facts, confirm);
+  if (problem) throw refuse(`${problem}. Nothing was changed`, 'Unconfirmed');
+  return { changed: false, detail: `plan ${confirm} is the one confirmed` };
+}
