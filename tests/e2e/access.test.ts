@@ -36,7 +36,9 @@ describe('accounts reach no further than pgBackRest needs (Debian layout)', { ti
   /** `ssh <to> <command>` as `user` on `host`: the exit code and all it printed. */
   async function sshFrom(host: string, user: string, to: string, ...command: string[]): Promise<{ code: number | null; out: string }> {
     const opts = '-o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10';
-    const r = await run(host, `ssh ${opts} ${command.length ? '' : '-tt'} ${to} ${command.join(' ')} </dev/null`, user);
+    // No command: the session asks for a shell, as an interactive login does (its pty is refused by `restrict` anyway).
+    const remote = command.length ? `'${command.join(' ')}'` : '';
+    const r = await run(host, `ssh ${opts} ${to} ${remote} </dev/null`, user);
     return { code: r.code, out: r.stdout + r.stderr };
   }
 
