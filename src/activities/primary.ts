@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Secret, withStdin } from '../shell/command';
+import { asUser, script, Secret, withStdin, type Command } from '../shell/command';
 import type { HostAddress } from '../remote/types';
 import { ensureLines, replicationHbaLine } from '../render/pg-hba';
 import { controlCommand, psqlScriptCommand } from '../render/postgres-control';
@@ -13,6 +13,7 @@ import { creationMarker, creationPending, debianConfigDir, runCreation } from '.
 import { nodeAddress } from './hosts';
 import type { HostOps } from './host-ops';
 import { resolveReplicationPassword } from './secrets';
+import { REFUSAL_FN } from './path-guard';
 import { merge, type StepResult } from './types';
 
 export interface PrimaryResult extends StepResult {
@@ -118,6 +119,39 @@ async function ensureReplicationRole(ops: HostOps, host: HostAddress, spec: Spec
   return { changed: true, detail: `role ${user} ${done === 'created' ? 'created' : 'given LOGIN, REPLICATION and the spec\'s password'}` };
 }
 
+// The server reports where its pg_hba.conf is, and the database account owns the settings that say
+// so (postgresql.auto.conf): it could point hba_file at any file. So the file is read and rewritten
+// AS that account, never as root, and only once its resolved path (links followed) lies inside a
+// directory the spec names and belongs to the account. Check and write are one program: the account
+// that runs it could only swap in files it can write itself.
+const SERVER_FILE = `set -eu
+${REFUSAL_FN}
+setting=$1; path=$2; action=$3; dirs=$4
+real=$(realpath -e -- "$path" 2>/dev/null) || refusal "$setting $path does not exist: refused, nothing changed"
+shown=$path; [ "$real" = "$path" ] || shown="$path (resolving to $real)"
+inside=
+while IFS= read -r d; do
+  r=$(realpath -e -- "$d" 2>/dev/null) || continue
+  case $real in "$r"/*) inside=$r ;; esac
+done <<< "$dirs"
+[ -n "$inside" ] || refusal "$setting $shown is outside the config and data directories the spec names ($(echo $dirs)): refused, nothing changed"
+[ -f "$real" ] || refusal "$setting $shown is not a regular file: refused, nothing changed"
+owner=$(stat -c %U -- "$real")
+[ "$owner" = "$(id -un)" ] || refusal "$setting $shown belongs to $owner, not to the database account $(id -un): refused, nothing changed"
+if [ "$action" = read ]; then exec cat -- "$real"; fi
+tmp=$(mktemp "$(dirname "$real")/.stanzactl.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+cat > "$tmp"
+chmod --reference="$real" -- "$tmp"
+mv -f -- "$tmp" "$real"; trap - EXIT`;
+
+/** Reads or rewrites a file the server names in `setting`, as the database account and only inside the spec's directories. */
+function serverFile(spec: Spec, setting: string, path: string, action: 'read' | 'write'): Command {
+  const pg = spec.postgres;
+  const dirs = [pg.dataDir, ...(pg.configDir ? [pg.configDir] : [])].join('\n');
+  return asUser(pg.osUser, script(SERVER_FILE, setting, path, action, dirs));
+}
+
 /** The seed's replication role, one pg_hba line per standby, and a reload when pg_hba changed. */
 export async function ensureReplicationAccess(ops: HostOps, spec: Spec): Promise<StepResult> {
   const host = nodeAddress(primaryNode(spec));
@@ -125,13 +159,12 @@ export async function ensureReplicationAccess(ops: HostOps, spec: Spec): Promise
   const results: StepResult[] = [await ensureReplicationRole(ops, host, spec)];
 
   const hbaFile = await query(ops, host, pg, 'SHOW hba_file');
-  const existing = (await ops.readFile(host, hbaFile)) ?? '';
+  const existing = await ops.must(host, serverFile(spec, 'hba_file', hbaFile, 'read'));
   const { content, added } = ensureLines(existing, standbyNodes(spec).map((n) => replicationHbaLine(spec.replication.user, nodeHost(n))));
   if (added.length) {
-    await ops.ensureFile(host, hbaFile, content, await ops.owner(host, hbaFile));
+    await ops.must(host, withStdin(serverFile(spec, 'hba_file', hbaFile, 'write'), content));
     await query(ops, host, pg, 'SELECT pg_reload_conf()');
     results.push({ changed: true, detail: `pg_hba: added ${added.length} line(s) and reloaded` });
   }
   return merge(results, `replication role ${spec.replication.user} and pg_hba lines for ${standbyNodes(spec).length} standbys in place`);
 }
-

@@ -24,7 +24,7 @@ import { repoHost } from './hosts';
 import { ensureCopyHostConf } from './pgbackrest-conf';
 import { pgbackrestCommand, runPgbackrest } from './pgbackrest';
 import { DEBIAN_CONFIG, HAS_FILES } from './standby';
-import { ensureHostTrust } from './trust';
+import { ensureHostTrust, removeHostTrust } from './trust';
 import { merge, type StepResult } from './types';
 
 /**
@@ -237,7 +237,7 @@ export interface CopyRemoved extends StepResult {
   readonly freedBytes: number;
 }
 
-/** Stops a copy and empties its data directory (a Debian cluster config is kept, for the next copy there). */
+/** Stops a copy, empties its data directory (a Debian cluster config is kept, for the next copy there) and removes the host's SSH trust with the repository. */
 export async function removeCopy(ops: HostOps, spec: Spec, place: CopyPlace): Promise<CopyRemoved> {
   const { host, pg } = copyOf(spec, place);
   await refuseClusterMachine(spec, place);
@@ -248,5 +248,7 @@ export async function removeCopy(ops: HostOps, spec: Spec, place: CopyPlace): Pr
   }
   const [entries, freedBytes] = (await ops.must(host, asUser(pg.osUser, script(EMPTY_DIR, pg.dataDir)))).trim().split(' ').map(Number);
   if (entries > 0) results.push({ changed: true, detail: `emptied ${host.name}:${pg.dataDir} (${freedBytes} bytes)` });
+  // The copy was what the host's SSH trust with the repository was for.
+  results.push(await removeHostTrust(ops, spec, host));
   return { ...merge(results, `no copy on ${host.name}:${pg.dataDir}`), freedBytes };
 }

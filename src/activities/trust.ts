@@ -1,6 +1,7 @@
 import { asUser, cmd, script } from '../shell/command';
 import type { HostAddress } from '../remote/types';
-import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine } from '../facts/ssh-keys';
+import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine, removeAuthorizedKey } from '../facts/ssh-keys';
+import { fromPin, REMOTE_GATE, remoteGateScript, type KeyAccess } from '../render/authorized-keys';
 import type { Spec } from '../spec/schema';
 import { nodeAddress, repoHost } from './hosts';
 import type { HostOps } from './host-ops';
@@ -10,9 +11,14 @@ import { merge, type StepResult } from './types';
 interface Account {
   readonly host: HostAddress;
   readonly user: string;
-  /** Names the other side uses to reach this host, as they must appear in known_hosts. */
+  /** Names the other side uses to reach this host, as they must appear in known_hosts; the first is its address in the spec. */
   readonly names: string[];
+  /** Pins of the forced command on the keys this account authorizes: what its pgBackRest remote serves (render/authorized-keys.ts). */
+  readonly pins: string[];
 }
+
+/** How `at` authorizes the key of `from`: pgBackRest's remote only, with at's pins, from the address the spec gives `from`. */
+const access = (at: Account, from: Account): KeyAccess => ({ pins: at.pins, from: fromPin(from.names[0]) });
 
 // ed25519: the seed's 4096-bit RSA works too, but costs seconds per key for no gain here. Run as
 // the account, so the kernel keeps it to its own files; a link where the key lives is refused.
@@ -50,12 +56,25 @@ function home(ops: HostOps, a: Account): Promise<{ home: string; group: string }
 async function ensureInSshFile(ops: HostOps, a: Account, file: 'authorized_keys' | 'known_hosts', edit: (existing: string) => { content: string; changed: boolean }): Promise<boolean> {
   const { home: dir, group } = await home(ops, a);
   const path = `${dir}/.ssh/${file}`;
-  const { content } = edit((await ops.readFile(a.host, path)) ?? '');
+  const existing = await ops.readFile(a.host, path);
+  const { content, changed } = edit(existing ?? '');
+  if (existing === undefined && !changed) return false;
   return ops.ensureFile(a.host, path, content, { owner: a.user, group, mode: '600' });
 }
 
+// The keys' forced command, root's: the accounts it confines cannot change it. It runs the host's own pgbackrest.
+const GATE_DIR = REMOTE_GATE.slice(0, REMOTE_GATE.lastIndexOf('/'));
+
+async function ensureRemoteGate(ops: HostOps, host: HostAddress): Promise<boolean> {
+  const pgbackrest = (await ops.must(host, script('command -v pgbackrest'))).trim();
+  const root = { owner: 'root', group: 'root', mode: '755' };
+  const dir = await ops.ensureDir(host, GATE_DIR, root);
+  return (await ops.ensureFile(host, REMOTE_GATE, remoteGateScript(pgbackrest), root)) || dir;
+}
+
+// `pgbackrest version`: the one command besides a remote that the forced command lets through.
 async function verify(ops: HostOps, from: Account, to: Account): Promise<void> {
-  await ops.must(from.host, asUser(from.user, cmd('ssh', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=10', `${to.user}@${to.names[0]}`, 'true')), { timeoutMs: 30_000 });
+  await ops.must(from.host, asUser(from.user, cmd('ssh', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', 'ConnectTimeout=10', `${to.user}@${to.names[0]}`, 'pgbackrest', 'version')), { timeoutMs: 30_000 });
 }
 
 /**
@@ -64,49 +83,79 @@ async function verify(ops: HostOps, from: Account, to: Account): Promise<void> {
  * operator's pinned connections) instead of trusting the first connection.
  */
 export async function ensureSshTrust(ops: HostOps, spec: Spec): Promise<StepResult> {
-  return ensureTrustWith(ops, spec, spec.nodes.map((n) => ({ host: nodeAddress(n), user: spec.postgres.osUser, names: [...new Set([n.host ?? n.name, n.name])] })));
+  const pins = [`pg1-path=${spec.postgres.dataDir}`];
+  return ensureTrustWith(ops, spec, spec.nodes.map((n) => ({ host: nodeAddress(n), user: spec.postgres.osUser, names: [...new Set([n.host ?? n.name, n.name])], pins })));
 }
 
 /** The same trust between the repository user and the cluster's OS user on a host that is no node (a copy is restored there). */
 export async function ensureHostTrust(ops: HostOps, spec: Spec, host: HostAddress): Promise<StepResult> {
-  return ensureTrustWith(ops, spec, [{ host, user: spec.postgres.osUser, names: [host.host] }]);
+  return ensureTrustWith(ops, spec, [copyHostAccount(spec, host)]);
+}
+
+// The repository host runs no remote on a copy host (the copy's restore runs there and reaches the repository): no pin needed.
+const copyHostAccount = (spec: Spec, host: HostAddress): Account => ({ host, user: spec.postgres.osUser, names: [host.host], pins: [] });
+
+const repoAccount = (spec: Spec): Account => ({ host: repoHost(spec), user: spec.repository.user, names: [spec.repository.host], pins: [`repo1-path=${spec.repository.path}`] });
+
+/**
+ * Takes back what ensureHostTrust gave a copy host: its key at the repository user and the
+ * repository user's key at its database account. A key the host does not have is nothing to remove.
+ */
+export async function removeHostTrust(ops: HostOps, spec: Spec, host: HostAddress): Promise<StepResult> {
+  const repo = repoAccount(spec);
+  const copy = copyHostAccount(spec, host);
+  const [repoPub, copyPub] = await Promise.all([publicKey(ops, repo), publicKey(ops, copy)]);
+  const edits = await Promise.all([
+    copyPub !== undefined && ensureInSshFile(ops, repo, 'authorized_keys', (e) => removeAuthorizedKey(e, copyPub)),
+    repoPub !== undefined && ensureInSshFile(ops, copy, 'authorized_keys', (e) => removeAuthorizedKey(e, repoPub)),
+  ]);
+  return { changed: edits.some(Boolean), detail: `${host.name}: no SSH trust with ${repo.user}@${repo.host.name} left` };
+}
+
+const READ_PUBLIC_KEY = 'f="$HOME/.ssh/id_ed25519.pub"; if [ -f "$f" ] && [ ! -L "$f" ]; then cat -- "$f"; fi';
+
+async function publicKey(ops: HostOps, a: Account): Promise<string | undefined> {
+  const out = (await ops.must(a.host, asUser(a.user, script(READ_PUBLIC_KEY)))).trim();
+  return out === '' ? undefined : out;
 }
 
 async function ensureTrustWith(ops: HostOps, spec: Spec, nodes: Account[]): Promise<StepResult> {
-  const repo: Account = { host: repoHost(spec), user: spec.repository.user, names: [spec.repository.host] };
+  const repo = repoAccount(spec);
   const all = [repo, ...nodes];
 
-  const [keys, hostKeys] = await Promise.all([
+  const [keys, hostKeys, gates] = await Promise.all([
     Promise.all(all.map((a) => ensureKeypair(ops, a))),
     Promise.all(all.map(async (a) => (await ops.must(a.host, cmd('cat', '/etc/ssh/ssh_host_ed25519_key.pub'))).trim())),
+    Promise.all(all.map((a) => ensureRemoteGate(ops, a.host))),
   ]);
   const [repoKey, ...nodeKeys] = keys;
   const [repoHostKey, ...nodeHostKeys] = hostKeys;
 
   const edits: Promise<StepResult>[] = [];
   const step = (a: Account, what: string, p: Promise<boolean>): Promise<StepResult> => p.then((changed) => ({ changed, detail: `${what} on ${a.host.name}` }));
-  edits.push(step(repo, 'authorized nodes', ensureAuthorizedKeys(ops, repo, nodeKeys.map((k) => k.pub))));
+  edits.push(step(repo, 'authorized nodes (pgBackRest remote only)', ensureAuthorizedKeys(ops, repo, nodeKeys.map((k, i) => ({ pub: k.pub, access: access(repo, nodes[i]) })))));
   edits.push(step(repo, 'known_hosts of nodes', ensureKnownHostLines(ops, repo, nodes.map((n, i) => knownHostsLine(n.names, nodeHostKeys[i])))));
   nodes.forEach((n) => {
-    edits.push(step(n, 'authorized repository user', ensureAuthorizedKeys(ops, n, [repoKey.pub])));
+    edits.push(step(n, 'authorized repository user (pgBackRest remote only)', ensureAuthorizedKeys(ops, n, [{ pub: repoKey.pub, access: access(n, repo) }])));
     edits.push(step(n, 'known_hosts of repository host', ensureKnownHostLines(ops, n, [knownHostsLine(repo.names, repoHostKey)])));
   });
   const results = await Promise.all(edits);
   keys.forEach((k, i) => k.changed && results.push({ changed: true, detail: `new key pair for ${all[i].user} on ${all[i].host.name}` }));
+  gates.forEach((changed, i) => changed && results.push({ changed: true, detail: `forced command ${REMOTE_GATE} on ${all[i].host.name}` }));
 
   await Promise.all(nodes.flatMap((n) => [verify(ops, repo, n), verify(ops, n, repo)]));
   return merge(results, `SSH trust verified both ways between ${repo.user}@${repo.host.name} and ${spec.postgres.osUser} on ${nodes.map((n) => n.host.name).join(', ')}`);
 }
 
-function ensureAuthorizedKeys(ops: HostOps, a: Account, pubs: string[]): Promise<boolean> {
-  return ensureInSshFile(ops, a, 'authorized_keys', (existing) => applyAll(existing, pubs, ensureAuthorizedKey));
+function ensureAuthorizedKeys(ops: HostOps, a: Account, keys: { pub: string; access: KeyAccess }[]): Promise<boolean> {
+  return ensureInSshFile(ops, a, 'authorized_keys', (existing) => applyAll(existing, keys, (content, k) => ensureAuthorizedKey(content, k.pub, k.access)));
 }
 
 function ensureKnownHostLines(ops: HostOps, a: Account, lines: string[]): Promise<boolean> {
   return ensureInSshFile(ops, a, 'known_hosts', (existing) => applyAll(existing, lines, ensureKnownHosts));
 }
 
-function applyAll(existing: string, items: string[], f: (content: string, item: string) => { content: string; changed: boolean }): { content: string; changed: boolean } {
+function applyAll<T>(existing: string, items: T[], f: (content: string, item: T) => { content: string; changed: boolean }): { content: string; changed: boolean } {
   return items.reduce<{ content: string; changed: boolean }>((acc, item) => {
     const r = f(acc.content, item);
     return { content: r.content, changed: acc.changed || r.changed };

@@ -2,6 +2,8 @@
  * OpenSSH public key lines (`type base64 [comment]`), authorized_keys and known_hosts. Files are
  * edited line by line: lines we do not manage stay as they are.
  */
+import { gatePins, keyOptions, splitOptions, type KeyAccess } from '../render/authorized-keys';
+
 export interface PublicKey {
   type: string;
   key: string;
@@ -29,24 +31,49 @@ function join(ls: string[]): string {
 }
 
 /** The key in an authorized_keys line, which may start with options (`from="..." ssh-ed25519 AAAA...`). */
-function keyIn(line: string): { type: string; key: string } | undefined {
+function keyIn(line: string): { options: string[]; type: string; key: string } | undefined {
   const t = line.trim();
   if (t === '' || t.startsWith('#')) return undefined;
-  const fields = t.split(/\s+/);
-  const i = fields.findIndex((f) => keyType.test(f));
-  return i >= 0 && fields[i + 1] ? { type: fields[i], key: fields[i + 1] } : undefined;
+  const { options, rest } = splitOptions(t, (w) => keyType.test(w));
+  const [type, key] = rest.split(/\s+/);
+  return type !== undefined && keyType.test(type) && key ? { options, type, key } : undefined;
 }
 
-/** Appends the key unless the same type+key is authorized already (whatever its comment or options). */
-export function ensureAuthorizedKey(existing: string, pubLine: string): { content: string; changed: boolean } {
+const sameKey = (pub: PublicKey) => (l: string) => {
+  const k = keyIn(l);
+  return k !== undefined && k.type === pub.type && k.key === pub.key;
+};
+
+/**
+ * The key on one line with the options `access` gives: an unrestricted line, or one with other
+ * options, becomes that line (its place kept, duplicates dropped). The pins of a forced command of
+ * ours already there are kept too: the same key may serve two stanzas with their own pins.
+ */
+export function ensureAuthorizedKey(existing: string, pubLine: string, access: KeyAccess): { content: string; changed: boolean } {
   const pub = parsePublicKey(pubLine);
-  const present = lines(existing).some((l) => {
-    const k = keyIn(l);
-    return k !== undefined && k.type === pub.type && k.key === pub.key;
-  });
-  if (present) return { content: existing, changed: false };
-  const line = [pub.type, pub.key, pub.comment].filter((x) => x !== undefined).join(' ');
-  return { content: join([...lines(existing), line]), changed: true };
+  const matches = sameKey(pub);
+  const all = lines(existing);
+  const kept = all.flatMap((l) => (matches(l) ? gatePins(keyIn(l)!.options) ?? [] : []));
+  const line = [keyOptions({ ...access, pins: [...access.pins, ...kept] }), pub.type, pub.key, pub.comment].filter((x) => x !== undefined).join(' ');
+  const out: string[] = [];
+  let placed = false;
+  for (const l of all) {
+    if (!matches(l)) out.push(l);
+    else if (!placed) {
+      out.push(line);
+      placed = true;
+    }
+  }
+  if (!placed) out.push(line);
+  const content = join(out);
+  return { content, changed: content !== existing };
+}
+
+/** Drops every line that authorizes the key, whatever its options. */
+export function removeAuthorizedKey(existing: string, pubLine: string): { content: string; changed: boolean } {
+  const matches = sameKey(parsePublicKey(pubLine));
+  const content = join(lines(existing).filter((l) => !matches(l)));
+  return { content, changed: content !== existing };
 }
 
 /** `name1,name2 type key` from a host's `ssh_host_*_key.pub` content; the host's own comment is dropped. */

@@ -15,7 +15,8 @@ import { describe } from '../../src/shell/command';
 import { alterSystemSql, autoConfLines, ensureReplicationRoleSql, quoteIdent, quoteLiteral, replicationRoleStateSql } from '../../src/render/sql';
 import { withResolvedRepositoryOptions } from '../../src/activities/secrets';
 import { parseScramVerifier, SCRAM_SALT_BYTES, scramMatches, scramVerifier } from '../../src/render/scram';
-import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine, parsePublicKey } from '../../src/facts/ssh-keys';
+import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine, parsePublicKey, removeAuthorizedKey } from '../../src/facts/ssh-keys';
+import { fromPin, keyOptions, REMOTE_GATE } from '../../src/render/authorized-keys';
 
 // The repository host and nodes of these tests have two cores, as the lab machine does.
 const CORES = 2;
@@ -470,15 +471,42 @@ test('public keys parse with and without a comment; garbage is refused', () => {
   assert.throws(() => parsePublicKey(''));
 });
 
-test('authorized_keys: same type+key is present whatever its comment or options; no duplicates', () => {
-  const existing = `# keys\nfrom="10.0.0.0/24" ${ed} old-comment\n`;
-  assert.deepEqual(ensureAuthorizedKey(existing, `${ed} postgres@pg1-srv`), { content: existing, changed: false });
-  const added = ensureAuthorizedKey(existing, `${ed2} pgbackrest@backup-srv`);
-  assert.equal(added.content, `${existing}${ed2} pgbackrest@backup-srv\n`);
+const gate = `command="${REMOTE_GATE} repo1-path=/backup_space"`;
+const toRepo = { pins: ['repo1-path=/backup_space'], from: '10.0.0.11' };
+
+test('authorized_keys: a key stanzactl adds is restricted to the remote gate, pinned, from its address; other lines stay', () => {
+  const added = ensureAuthorizedKey('# keys\nssh-rsa AAAAB3Nza other@host\n', `${ed2} pgbackrest@backup-srv`, toRepo);
+  assert.equal(added.content, `# keys\nssh-rsa AAAAB3Nza other@host\nrestrict,${gate},from="10.0.0.11" ${ed2} pgbackrest@backup-srv\n`);
   assert.equal(added.changed, true);
-  assert.deepEqual(ensureAuthorizedKey(added.content, ed2), { content: added.content, changed: false });
-  assert.equal(ensureAuthorizedKey('', ed).content, `${ed}\n`);
-  assert.equal(ensureAuthorizedKey('x', ed).content, `x\n${ed}\n`);
+  assert.deepEqual(ensureAuthorizedKey(added.content, `${ed2} pgbackrest@backup-srv`, toRepo), { content: added.content, changed: false });
+  assert.equal(ensureAuthorizedKey('', ed, { pins: [] }).content, `restrict,command="${REMOTE_GATE}" ${ed}\n`);
+  assert.equal(ensureAuthorizedKey('x', ed, { pins: [] }).content, `x\nrestrict,command="${REMOTE_GATE}" ${ed}\n`);
+});
+
+test('authorized_keys: an unrestricted or differently restricted line of the key converges to one restricted line, in its place', () => {
+  const existing = `# keys\n${ed} postgres@pg1-srv\nssh-rsa AAAAB3Nza other@host\nfrom="10.0.0.0/24",no-pty ${ed} old-comment\n`;
+  const r = ensureAuthorizedKey(existing, `${ed} postgres@pg1-srv`, toRepo);
+  assert.equal(r.content, `# keys\nrestrict,${gate},from="10.0.0.11" ${ed} postgres@pg1-srv\nssh-rsa AAAAB3Nza other@host\n`);
+  assert.equal(r.changed, true);
+  // A second stanza's pin on the same key is kept beside this one's.
+  const two = ensureAuthorizedKey(r.content, ed, { pins: ['repo1-path=/other'], from: '10.0.0.11' });
+  assert.match(two.content, new RegExp(`restrict,command="${REMOTE_GATE} repo1-path=/backup_space repo1-path=/other",from="10.0.0.11" ${ed}\n`));
+  assert.equal(ensureAuthorizedKey(two.content, ed, toRepo).changed, false);
+});
+
+test('authorized_keys: removing a key drops every line of it, whatever its options', () => {
+  const existing = `# keys\nrestrict,${gate} ${ed} a\nssh-rsa AAAAB3Nza other@host\n${ed} b\n`;
+  assert.deepEqual(removeAuthorizedKey(existing, `${ed} c`), { content: '# keys\nssh-rsa AAAAB3Nza other@host\n', changed: true });
+  assert.deepEqual(removeAuthorizedKey('# keys\n', ed), { content: '# keys\n', changed: false });
+});
+
+test('authorized_keys options: pins and from= are refused when they cannot be written safely; names are not pinned', () => {
+  assert.throws(() => keyOptions({ pins: ['repo1-path=/a b'] }), /pin/);
+  assert.throws(() => keyOptions({ pins: ['repo1-path=/a"'] }), /pin/);
+  assert.throws(() => keyOptions({ pins: [], from: 'pg1-srv' }), /IP address/);
+  assert.equal(fromPin('pg1-srv'), undefined);
+  assert.equal(fromPin('10.0.0.11'), '10.0.0.11');
+  assert.equal(fromPin('fd00::1'), 'fd00::1');
 });
 
 test('known_hosts: a line per host from its host key; a changed key replaces the old line', () => {
