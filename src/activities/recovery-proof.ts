@@ -33,14 +33,14 @@ SELECT coalesce(txid_status(CASE WHEN x >= 4294967296 THEN x WHEN base = 0 OR ba
 // restore_command would), or from pg_wal when not archived yet (the newest ones), into a private
 // temporary directory; then pg_waldump over them, keeping only the lines that can be a stop record.
 const WAL_RECORDS = `set -u
-bin=$1; data=$2; stanza=$3; tl=$4; from=$5; to=$6; rmgr=$7; keep=$8; shift 8
+bin=$1; data=$2; stanza=$3; tl=$4; from=$5; to=$6; rmgr=$7; keep=$8; xid=$9; shift 9
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf -- "$tmp"' EXIT
 for s in "$@"; do
   pgbackrest --stanza="$stanza" --no-archive-async archive-get "$s" "$tmp/$s" >/dev/null 2>&1 || cp -- "$data/pg_wal/$s" "$tmp/$s" 2>/dev/null ||
     { echo "WAL segment $s is neither in the archive nor in $data/pg_wal" >&2; exit 3; }
 done
-"$bin/pg_waldump" -p "$tmp" -t "$tl" -s "$from" -e "$to" -r "$rmgr" > "$tmp/out" 2> "$tmp/err"
+"$bin/pg_waldump" -p "$tmp" -t "$tl" -s "$from" -e "$to" -r "$rmgr" \${xid:+-x "$xid"} > "$tmp/out" 2> "$tmp/err"
 rc=$?
 grep -F -- "$keep" "$tmp/out"
 cat "$tmp/err" >&2
@@ -53,8 +53,9 @@ exit $rc`;
 async function stopRecordsIn(ops: HostOps, host: HostAddress, spec: Spec, stop: StopRecord, now: WalNow, from: string, segmentBytes: number): Promise<string[]> {
   const pg = spec.postgres;
   const segments = walSegments(now.timeline, from, now.lsn, segmentBytes);
-  const [rmgr, keep] = 'xid' in stop ? ['Transaction', 'desc: COMMIT'] : ['XLOG', 'desc: RESTORE_POINT '];
-  const r = await ops.run(host, asUser(pg.osUser, script(WAL_RECORDS, pg.binDir, pg.dataDir, spec.stanza, String(now.timeline), from, now.lsn, rmgr, keep, ...segments)));
+  // Only the lines that can stop the recovery come back: the commits of that xid, the restore points.
+  const [rmgr, keep, xid] = 'xid' in stop ? ['Transaction', 'desc: COMMIT', String(stop.xid)] : ['XLOG', 'desc: RESTORE_POINT ', ''];
+  const r = await ops.run(host, asUser(pg.osUser, script(WAL_RECORDS, pg.binDir, pg.dataDir, spec.stanza, String(now.timeline), from, now.lsn, rmgr, keep, xid, ...segments)));
   if (r.code === 3) throw refuse(`${host.name}: ${r.stderr.trim()}: the WAL has a gap, no recovery can cross it. Nothing was changed`, 'RefusedRecover');
   const badAt = unreadableAt(r.stderr);
   // The newest segment is copied while the primary writes it: its unfinished tail is the end.
