@@ -32,7 +32,7 @@ export interface RecoverPlan extends StepResult {
   readonly timeline: number;
   readonly lsn: string;
   readonly standbys: string[];
-  /** What each standby was found to be, e.g. "pg2-srv: a standby, streaming". */
+  /** What each standby was found to be, e.g. "pg2-srv (a standby, streaming)". */
   readonly found?: string[];
   /** What is lost, in a DBA's words. */
   readonly lost: string;
