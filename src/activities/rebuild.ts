@@ -3,11 +3,12 @@ import { asUser, cmd, script } from '../shell/command';
 import { quoteLiteral } from '../render/sql';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
-import { clusterState, inRecovery, query, walReceiver } from './cluster-state';
+import { clusterState, inRecovery, query } from './cluster-state';
 import { refuse } from './failures';
 import { findNode, nodeAddress, repoHost } from './hosts';
 import { reportProgress } from './heartbeat';
 import type { HostOps } from './host-ops';
+import { readNodeRole } from './node-role';
 import { registerRebuild, type Liveness } from './stanza-lock';
 import type { StepResult } from './types';
 
@@ -52,18 +53,16 @@ export async function inspectRebuildTarget(ops: HostOps, spec: Spec, nodeName: s
 
   const host = nodeAddress(node);
   const broken: string[] = [];
-  const s = await clusterState(ops, host, spec.postgres);
+  const s = await readNodeRole(ops, host, spec.postgres);
   const dataDir = (await ops.run(host, cmd('test', '-d', spec.postgres.dataDir))).code === 0;
   if (!dataDir) broken.push(`data directory ${spec.postgres.dataDir} is missing`);
   else if (!s.exists) broken.push('global/pg_control is missing');
   if (s.exists && s.systemId !== p.systemId) broken.push(`holds another cluster (system identifier ${s.systemId})`);
   if (!s.running) broken.push('PostgreSQL is not running');
   else {
-    const downstream = await query(ops, host, spec.postgres, 'SELECT count(*) FROM pg_stat_replication');
-    if (downstream !== '0') throw refuse(`${nodeName} is a primary now: ${downstream} standby(s) stream from it. stanzactl will not rebuild it`, 'RefusedRebuild');
-    const receiver = await walReceiver(ops, host, spec.postgres);
-    if (!receiver.inRecovery) broken.push('promoted: out of recovery, on a timeline of its own');
-    else if (receiver.status !== 'streaming') broken.push(`not streaming (WAL receiver: ${receiver.status})`);
+    if (s.downstream) throw refuse(`${nodeName} is a primary now: ${s.downstream} standby(s) stream from it. stanzactl will not rebuild it`, 'RefusedRebuild');
+    if (!s.inRecovery) broken.push('promoted: out of recovery, on a timeline of its own');
+    else if (s.receiver !== 'streaming') broken.push(`not streaming (WAL receiver: ${s.receiver})`);
   }
   if (spec.postgres.configDir && (await ops.readFile(host, `${spec.postgres.configDir}/postgresql.conf`)) === undefined) {
     broken.push(`config ${spec.postgres.configDir} is missing`);

@@ -2,7 +2,7 @@ import { asUser, cmd } from '../shell/command';
 import { chooseRecoveryBackup } from '../facts/recovery-backup';
 import { currentBackups } from '../facts/pgbackrest-info';
 import { copyPercent } from '../facts/pgbackrest-output';
-import { describeRecoveryTarget, withoutStandbySettings } from '../render/recover-plan';
+import { describeRecoveryTarget, resumeAdvice, withoutStandbySettings, type ResumeAdvice } from '../render/recover-plan';
 import { controlCommand, psqlCommand } from '../render/postgres-control';
 import { restoreTargetArgs } from '../render/restore-target';
 import { quoteLiteral } from '../render/sql';
@@ -10,6 +10,9 @@ import { primaryNode, standbyNodes } from '../spec/load';
 import { recoveryTargetSchema, type RecoveryTarget } from '../spec/recovery-target';
 import type { Spec } from '../spec/schema';
 import { clusterState, inRecovery, query } from './cluster-state';
+import { judgeStandbyForRecover, type NodeRole } from '../facts/node-role';
+import { readNodeRole } from './node-role';
+import { proveRecordTarget } from './recovery-proof';
 import { runDetachedPgbackrest, startedBefore } from './detached-run';
 import { refuse } from './failures';
 import { findNode, nodeAddress } from './hosts';
@@ -29,8 +32,12 @@ export interface RecoverPlan extends StepResult {
   readonly timeline: number;
   readonly lsn: string;
   readonly standbys: string[];
+  /** What each standby was found to be, e.g. "pg2-srv (a standby, streaming)". */
+  readonly found?: string[];
   /** What is lost, in a DBA's words. */
   readonly lost: string;
+  /** What a failed recover says to resume from, by where it failed. */
+  readonly resume?: ResumeAdvice;
 }
 
 // Targets reach a command line and PostgreSQL's recovery settings: checked again here, whoever scheduled the activity.
@@ -42,8 +49,12 @@ function checkedTarget(target: unknown): RecoveryTarget {
 
 /**
  * Reads, changes nothing: the backup a recover to `target` starts from, where the primary is now,
- * and what is lost. The running primary reads a time target (its time zone is the one the restored
- * server will read it in). `confirmed`: the backup label the DBA agreed to; another one is refused.
+ * and what is lost. Proves while the cluster is up that the recover can go through: the spec's
+ * primary runs as a primary; every node the spec calls a standby is one (or a stopped standby), not
+ * a primary or a node others stream from, whose writes the rebuild would wipe; an xid or a restore
+ * point is reached (proveRecordTarget). The running primary reads a time target (its time zone is
+ * the one the restored server will read it in). `confirmed`: the backup label the DBA agreed to;
+ * another one is refused.
  */
 export async function planRecovery(ops: HostOps, spec: Spec, rawTarget: unknown, confirmed?: string): Promise<RecoverPlan> {
   const target = checkedTarget(rawTarget);
@@ -55,6 +66,7 @@ export async function planRecovery(ops: HostOps, spec: Spec, rawTarget: unknown,
     throw refuse(`${primary.name} is ${state.running ? 'in recovery' : 'not running'}: stanzactl recover undoes changes on a running primary ` +
       '(it reads the target with the primary\'s clock and time zone, and follows its timeline). Start it, or restore by hand', 'RefusedRecover');
   }
+  const found = await standbysAsFound(ops, spec, state.systemId);
   const [walFile, lsn, now] = (await query(ops, host, pg, 'SELECT pg_walfile_name(pg_current_wal_lsn()), pg_current_wal_lsn(), extract(epoch FROM now())')).split('\t');
   const timeline = parseInt(walFile.slice(0, 8), 16);
   let targetEpoch: number | undefined;
@@ -65,7 +77,10 @@ export async function planRecovery(ops: HostOps, spec: Spec, rawTarget: unknown,
     if (targetEpoch >= Number(now)) throw refuse(`the target ${target.target} is not in the past on ${primary.name} (its clock says ${new Date(Number(now) * 1000).toISOString()}): nothing to undo`, 'RefusedRecover');
   }
   const info = await stanzaInfo(ops, spec);
-  const chosen = chooseRecoveryBackup(info ? currentBackups(info) : [], target, targetEpoch);
+  const backups = info ? currentBackups(info) : [];
+  const chosen = target.type === 'xid' || target.type === 'name'
+    ? await proveRecordTarget(ops, host, spec, target, { timeline, lsn }, backups)
+    : chooseRecoveryBackup(backups, target, targetEpoch);
   if (!chosen.backup) throw refuse(`stanza ${spec.stanza}: ${chosen.why}: there is nothing to recover ${describeRecoveryTarget(target)} from`, 'RefusedRecover');
   const b = chosen.backup;
   if (confirmed !== undefined && confirmed !== b.label) {
@@ -74,10 +89,33 @@ export async function planRecovery(ops: HostOps, spec: Spec, rawTarget: unknown,
   const standbys = standbyNodes(spec).map((n) => n.name);
   const lost = `every transaction committed on ${primary.name} after ${describeRecoveryTarget(target)} (the primary is at LSN ${lsn} on timeline ${timeline} now)`;
   return {
-    changed: false, target: describeRecoveryTarget(target), primary: primary.name, primarySystemId: state.systemId ?? '', timeline, lsn, standbys, lost,
+    changed: false, target: describeRecoveryTarget(target), primary: primary.name, primarySystemId: state.systemId ?? '', timeline, lsn, standbys, found, lost,
     backup: { label: b.label, type: b.type, stoppedAt: b.timestamp.stop, why: chosen.why },
-    detail: `restore ${primary.name} from ${b.type} backup ${b.label} to ${describeRecoveryTarget(target)}; lost: ${lost}; rebuilt: ${standbys.join(', ') || 'no standby'}`,
+    resume: resumeAdvice(pg, { stanza: spec.stanza, primary: primary.name, standbys, timeline, lsn, backup: b.label, target: describeRecoveryTarget(target) }),
+    detail: `restore ${primary.name} from ${b.type} backup ${b.label} to ${describeRecoveryTarget(target)}; lost: ${lost}; rebuilt: ${found.join(', ') || 'no standby'}`,
   };
+}
+
+/**
+ * What each node the spec calls a standby really is, read from it; refused, changing nothing, when
+ * one is something recover must not overwrite, or cannot be read (it cannot be told from a primary).
+ */
+async function standbysAsFound(ops: HostOps, spec: Spec, primarySystemId: string | undefined): Promise<string[]> {
+  return Promise.all(standbyNodes(spec).map(async (n) => {
+    let role: NodeRole;
+    try {
+      role = await readNodeRole(ops, nodeAddress(n), spec.postgres);
+    } catch (e) {
+      throw refuse(`${n.name} cannot be read (${(e as Error).message}): recover cannot tell whether it is still a standby, and would stop and overwrite it. ` +
+        'Nothing was changed. Bring it back, or take it out of the spec, and recover again', 'RefusedRecover');
+    }
+    const { seen, refusal } = judgeStandbyForRecover(n.name, role, primarySystemId);
+    if (refusal) {
+      throw refuse(`${refusal}. The spec calls it a standby of ${primaryNode(spec).name}: recover would stop it and overwrite its data directory, and what was written there would be lost. ` +
+        'Nothing was changed. If it is the primary now, correct the spec; if its data is not needed, rebuild it or take it out of the spec; then recover again', 'RefusedRecover');
+    }
+    return `${n.name} (${seen})`;
+  }));
 }
 
 /**

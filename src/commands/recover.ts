@@ -18,6 +18,7 @@ function describePlan(spec: Spec, p: RecoverPlan): string[] {
     `  primary   ${p.primary} is stopped, restored from it (--delta), replays WAL to the target and is promoted to a new timeline`,
     `  LOST      ${p.lost}`,
     `  standbys  ${p.standbys.length ? `${p.standbys.join(', ')} are stopped now and rebuilt from a full backup taken on the new timeline` : 'none'}`,
+    ...(p.found?.length ? [`  found     ${p.found.join(', ')}`] : []),
     `  meanwhile backups and rebuilds of stanza ${spec.stanza} are refused`,
   ];
 }
@@ -45,8 +46,11 @@ export const recoverCommand: CliCommand = {
 
 The disaster path: undoes every change after the target on the primary. First prints a plan (read
 from the hosts, nothing changed): the backup used (for a time or an LSN the newest one that
-finished before the target), the target, that every transaction after it is lost, the standbys
-that will be rebuilt. Then asks for the stanza's name on a terminal; without a terminal --yes is
+finished before the target; for an xid or a restore point the newest one that ended before its
+record, found in the WAL), the target, that every transaction after it is lost, the standbys
+that will be rebuilt and what each was found to be. Refused, changing nothing, when the target
+cannot be reached (an xid not committed, a restore point not in the WAL after a backup) or a node
+the spec calls a standby is not one (a primary, a node others stream from, unreachable). Then asks for the stanza's name on a terminal; without a terminal --yes is
 required. Runs workflow recover-<stanza>: holds the stanza (backups and rebuilds of it are refused
 meanwhile; refused itself while one of them runs), stops the standbys and the primary, restores the
 primary (--delta) to the target with promotion, waits until it accepts writes on its new timeline,

@@ -28,9 +28,17 @@ const hex8 = (n: number) => n.toString(16).toUpperCase().padStart(8, '0');
 
 /** The WAL segment holding `lsn` on `timeline` (pg_walfile_name's rule), for 16 MiB segments by default. */
 export function walFileName(timeline: number, lsn: string, segmentBytes = 16 * 1024 * 1024): string {
-  const [hi, lo] = lsn.split('/').map((x) => BigInt(`0x${x}`));
-  const pos = (hi << 32n) + lo;
-  const seg = pos / BigInt(segmentBytes);
+  return walSegments(timeline, lsn, lsn, segmentBytes)[0];
+}
+
+/** The WAL segments holding `from` to `to` on `timeline`, in order. */
+export function walSegments(timeline: number, from: string, to: string, segmentBytes = 16 * 1024 * 1024): string[] {
+  const seg = (lsn: string) => {
+    const [hi, lo] = lsn.split('/').map((x) => BigInt(`0x${x}`));
+    return ((hi << 32n) + lo) / BigInt(segmentBytes);
+  };
   const perXlogId = 0x1_0000_0000n / BigInt(segmentBytes);
-  return `${hex8(timeline)}${hex8(Number(seg / perXlogId))}${hex8(Number(seg % perXlogId))}`;
+  const out: string[] = [];
+  for (let s = seg(from); s <= seg(to); s++) out.push(`${hex8(timeline)}${hex8(Number(s / perXlogId))}${hex8(Number(s % perXlogId))}`);
+  return out;
 }

@@ -1,4 +1,4 @@
-import { CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { BackupDetails } from '../activities/backup';
 import type { RecoverPlan } from '../activities/recover';
@@ -6,11 +6,14 @@ import type { RecoveryTarget } from '../spec/recovery-target';
 import type { Spec } from '../spec/schema';
 import { long, quick, release, waiting } from './profiles';
 import type { StepProgress } from './progress';
-import { StepLog, titled } from './steps';
+import { messageOf, StepLog, titled } from './steps';
 import { checkInput } from './input';
 import { requireConfirmed } from './confirmation';
 
 const acts = proxyActivities<Activities>(quick);
+
+// A recover that fails after it stopped a node says, in its failure, where it left the cluster and how to bring it back.
+const RESUME_ADVICE = 'recover-resume-advice';
 
 export interface RecoverRequest {
   readonly target: RecoveryTarget;
@@ -49,17 +52,24 @@ export async function recoverCluster(spec: Spec, request: RecoverRequest): Promi
   const owner = { workflowId, runId };
   await requireConfirmed(log, spec, { kind: 'recover', target: request.target }, request.confirm);
   await log.run('lock', () => acts.claimRecoverLock.executeWithOptions(titled(quick, `hold stanza ${spec.stanza} for the recover`), [spec, owner]));
+  let plan: RecoverPlan | undefined;
+  // How far it got: what a failure must tell the DBA to resume from.
+  let phase: keyof NonNullable<RecoverPlan['resume']> | undefined;
   try {
-    const plan = await log.run('plan', () => acts.planRecovery.executeWithOptions(titled(quick, 'which backup, what is lost'), [spec, request.target, request.backup]));
-    const primary = plan.primary;
+    const p = await log.run('plan', () => acts.planRecovery.executeWithOptions(titled(quick, 'which backup, what is lost'), [spec, request.target, request.backup]));
+    plan = p;
+    const primary = p.primary;
     await log.run('archive WAL', () => acts.archivePrimaryWal.executeWithOptions(titled(quick, `archive ${primary}'s WAL up to now`), [spec]));
-    await Promise.all(plan.standbys.map((n) => log.run(`stop ${n}`, () => acts.stopPostgres.executeWithOptions(titled(quick, `stop standby ${n}`), [spec, n]))));
+    phase = 'stopping';
+    await Promise.all(p.standbys.map((n) => log.run(`stop ${n}`, () => acts.stopPostgres.executeWithOptions(titled(quick, `stop standby ${n}`), [spec, n]))));
     await log.run(`stop ${primary}`, () => acts.stopPostgres.executeWithOptions(titled(quick, `stop the primary ${primary}`), [spec, primary]));
+    phase = 'restoring';
     const restore = await log.run(`restore ${primary}`, () =>
-      acts.restorePrimary.executeWithOptions(titled(long, `delta restore of ${primary} from ${plan.backup.label} to ${plan.target}`), [spec, plan.backup.label, request.target, plan.timeline]));
+      acts.restorePrimary.executeWithOptions(titled(long, `delta restore of ${primary} from ${p.backup.label} to ${p.target}`), [spec, p.backup.label, request.target, p.timeline]));
     await log.run(`start ${primary}`, () => acts.startStandby.executeWithOptions(titled(quick, `start ${primary}: it recovers to the target and is promoted`), [spec, primary]));
     const promoted = await log.run(`${primary} accepts writes`, () =>
-      acts.waitPrimaryPromoted.executeWithOptions(titled(waiting, `wait for ${primary} to accept writes on a new timeline`), [spec, plan.timeline]));
+      acts.waitPrimaryPromoted.executeWithOptions(titled(waiting, `wait for ${primary} to accept writes on a new timeline`), [spec, p.timeline]));
+    phase = 'promoted';
     // Configuration kept in the data directory (EDB, RHEL) came back as the backup had it, before
     // the replication access provision added: the standbys (and the backup they restore) need it.
     await log.run('replication access', () =>
@@ -67,20 +77,26 @@ export async function recoverCluster(spec: Spec, request: RecoverRequest): Promi
     // The recover holds the backup lock: runBackup renews it as its own.
     const backup = await log.run('full backup', () =>
       acts.runBackup.executeWithOptions(titled(long, `full backup of ${spec.stanza} on timeline ${promoted.timeline}`), [spec, 'full', false]));
-    await Promise.all(plan.standbys.map(async (n) => {
+    await Promise.all(p.standbys.map(async (n) => {
       const prepared = await log.run(`stop and prepare ${n}`, () =>
-        acts.prepareStandby.executeWithOptions(titled(quick, `stop and prepare ${n}`), [spec, n, plan.primarySystemId, true]));
+        acts.prepareStandby.executeWithOptions(titled(quick, `stop and prepare ${n}`), [spec, n, p.primarySystemId, true]));
       await log.run(`restore ${n}`, () =>
         acts.restoreStandby.executeWithOptions(titled(long, `restore --type=standby on ${n}, timeline ${promoted.timeline}`), [spec, n, prepared.delta, promoted.timeline, 'checksum']));
       await log.run(`start ${n}`, () => acts.startStandby.executeWithOptions(titled(quick, `start ${n}`), [spec, n]));
     }));
     const marker = await log.run('marker', () => acts.writeMarker.executeWithOptions(titled(quick, 'write a marker row on the primary'), [spec, runId]));
-    const standbys = await Promise.all(plan.standbys.map(async (n) => {
+    const standbys = await Promise.all(p.standbys.map(async (n) => {
       const r = await log.run(`${n} replays the marker`, () =>
         acts.waitMarkerReplayed.executeWithOptions(titled(waiting, `wait for ${n} to stream and replay the marker`), [spec, n, marker.id]));
       return { name: n, replayLagBytes: r.replayLagBytes };
     }));
-    return { plan, timeline: promoted.timeline, restoreSeconds: restore.seconds, backup: backup.backup, standbys, steps: log.steps };
+    return { plan: p, timeline: promoted.timeline, restoreSeconds: restore.seconds, backup: backup.backup, standbys, steps: log.steps };
+  } catch (e) {
+    const advice = phase && plan?.resume?.[phase];
+    if (advice && !isCancellation(e) && patched(RESUME_ADVICE)) {
+      throw ApplicationFailure.create({ type: 'RecoverFailed', nonRetryable: true, message: `${messageOf(e)}\n${advice}`, cause: e instanceof Error ? e : undefined });
+    }
+    throw e;
   } finally {
     // Also when cancelled or failed: backups and rebuilds must not wait for a recover that ended.
     await CancellationScope.nonCancellable(() => acts.releaseRecoverLock.executeWithOptions(titled(release, 'release the stanza'), [spec, owner]));

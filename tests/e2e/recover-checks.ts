@@ -30,6 +30,25 @@ export class RecoverChecks {
     return this.c.psql(this.primary, 'SELECT pg_postmaster_start_time()');
   }
 
+  /** Every node's postmaster start time: a refused recover stops and restarts none. */
+  async startTimes(): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const n of this.c.spec.nodes) out[n.name] = await this.c.psql(n.name, 'SELECT pg_postmaster_start_time()');
+    return out;
+  }
+
+  /** Restores begun on any node, from their restore logs. */
+  async allRestores(): Promise<number> {
+    let n = 0;
+    for (const node of this.c.spec.nodes) n += await this.restores(node.name);
+    return n;
+  }
+
+  /** The transaction that created `table` (its pg_class row's xmin). */
+  async creatingXid(table: string): Promise<string> {
+    return this.c.psql(this.primary, `SELECT xmin FROM pg_class WHERE relname = '${table}'`);
+  }
+
   async primaryTimeline(): Promise<number> {
     return parseInt((await this.c.psql(this.primary, 'SELECT pg_walfile_name(pg_current_wal_lsn())')).slice(0, 8), 16);
   }

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BackupInfo } from '../../src/facts/pgbackrest-info';
-import { chooseRecoveryBackup, lsnValue } from '../../src/facts/recovery-backup';
-import { describeRecoveryTarget, withoutStandbySettings } from '../../src/render/recover-plan';
+import { judgeStandbyForRecover } from '../../src/facts/node-role';
+import { walFileName, walSegments } from '../../src/facts/recovery';
+import { backupBeforeRecord, chooseRecoveryBackup, lsnValue } from '../../src/facts/recovery-backup';
+import { stopRecordLsns, unreadableAt } from '../../src/facts/waldump';
+import { describeRecoveryTarget, resumeAdvice, withoutStandbySettings } from '../../src/render/recover-plan';
 import { inputIssues } from '../../src/spec/validate';
 
 const backup = (label: string, stop: number, lsnStop: string, error = false): BackupInfo => ({
@@ -22,7 +25,7 @@ test('the backup for a target: the newest that finished before it; errors never;
   assert.match(chooseRecoveryBackup(backups, { type: 'time', target: '2026-01-01' }, 900).why, /no backup finished before 2026-01-01/);
   assert.equal(chooseRecoveryBackup(backups, { type: 'lsn', target: '0/4000000' }).backup?.label, 'A');
   assert.equal(chooseRecoveryBackup(backups, { type: 'lsn', target: '2/0' }).backup?.label, 'B', 'the damaged one is skipped');
-  assert.equal(chooseRecoveryBackup(backups, { type: 'xid', target: '1234' }).backup?.label, 'B');
+  assert.throws(() => chooseRecoveryBackup(backups, { type: 'xid', target: '1234' }), /found in the WAL/);
   assert.match(chooseRecoveryBackup([], { type: 'immediate' }).why, /no backup/);
 });
 
@@ -48,4 +51,71 @@ test('recover workflows refuse a target they cannot take, naming the field', () 
   assert.deepEqual(paths({ target: { type: 'default' } }), ['recovery.target']);
   assert.deepEqual(paths({ target: { type: 'time', target: "x'; drop" } }), ['recovery.target.target']);
   assert.deepEqual(paths({ target: { type: 'immediate' }, backup: '$(x)' }), ['recovery.backup']);
+});
+
+// Backups on timeline 1: A ran from 0/2000028 to 0/2000100, B from 0/6000028 to 0/6000138.
+const onTimeline = (label: string, start: string, stop: string, tl = 1, error = false): BackupInfo => ({
+  ...backup(label, 0, stop, error), archive: { start: `0000000${tl}0000000000000002`, stop: null }, lsn: { start, stop },
+});
+const ab = [onTimeline('A', '0/2000028', '0/2000100'), onTimeline('B', '0/6000028', '0/6000138')];
+
+test('an xid or restore point: the newest backup whose end comes before the first such record after its start; the WAL is read backwards as needed', () => {
+  assert.deepEqual(backupBeforeRecord(ab, 1, [], '0/9000000', 'x'), { readFrom: '0/6000028' }, 'read from the newest backup first');
+  const afterB = backupBeforeRecord(ab, 1, ['0/7000010'], '0/6000028', 'the commit of transaction 9');
+  assert.ok('backup' in afterB && afterB.backup.label === 'B' && afterB.lsn === '0/7000010', JSON.stringify(afterB));
+  assert.match((afterB as { why: string }).why, /ended before the commit of transaction 9 \(found in the WAL at LSN 0\/7000010\)/);
+  assert.deepEqual(backupBeforeRecord(ab, 1, [], '0/6000028', 'x'), { readFrom: '0/2000028' }, 'not after B: read from A');
+  const inB = backupBeforeRecord(ab, 1, ['0/6000100'], '0/2000028', 'restore point "p"');
+  assert.ok('backup' in inB && inB.backup.label === 'A', 'a record inside B (before its end) is reached from A');
+  const notFound = backupBeforeRecord(ab, 1, [], '0/2000028', 'restore point "nope"');
+  assert.match((notFound as { why: string }).why, /restore point "nope" is not in the WAL written since backup A started/);
+  const tooEarly = backupBeforeRecord(ab, 1, ['0/2000050'], '0/2000028', 'x');
+  assert.match((tooEarly as { why: string }).why, /no backup on timeline 1 ended before x: A \(x at LSN 0\/2000050 comes before it ended at 0\/2000100\)/);
+  assert.match((backupBeforeRecord(ab, 2, [], '0/9000000', 'x') as { why: string }).why, /no backup on timeline 2/);
+  assert.deepEqual(backupBeforeRecord([onTimeline('A', '0/2000028', '0/2000100'), onTimeline('B', '0/6000028', '0/6000138', 1, true)], 1, [], '0/9000000', 'x'),
+    { readFrom: '0/2000028' }, 'a damaged backup is skipped');
+  const twice = backupBeforeRecord(ab, 1, ['0/6000100', '0/8000000'], '0/2000028', 'x');
+  assert.ok('backup' in twice && twice.backup.label === 'A' && twice.lsn === '0/6000100', 'from A recovery stops at the first one');
+});
+
+test('pg_waldump lines: the commit of the xid, the restore point by its exact name; the end of readable WAL', () => {
+  const out = [
+    'rmgr: Transaction len (rec/tot):     34/    34, tx:        739, lsn: 0/03000A28, prev 0/030009F0, desc: COMMIT 2026-12-03 08:00:00.123456 UTC',
+    'rmgr: Transaction len (rec/tot):     34/    34, tx:        740, lsn: 0/03000B28, prev 0/03000A28, desc: ABORT 2026-12-03 08:00:01.123456 UTC',
+    'rmgr: XLOG        len (rec/tot):     98/    98, tx:          0, lsn: 0/03000C00, prev 0/03000B28, desc: RESTORE_POINT before_drop',
+    'rmgr: XLOG        len (rec/tot):     98/    98, tx:          0, lsn: 0/03000D00, prev 0/03000C00, desc: RESTORE_POINT before_drop2',
+  ].join('\n');
+  assert.deepEqual(stopRecordLsns(out, { xid: 739 }), ['0/03000A28']);
+  assert.deepEqual(stopRecordLsns(out, { xid: 740 }), [], 'an abort is no commit');
+  assert.deepEqual(stopRecordLsns(out, { restorePoint: 'before_drop' }), ['0/03000C00']);
+  assert.deepEqual(stopRecordLsns(out, { restorePoint: 'before' }), []);
+  assert.equal(unreadableAt('pg_waldump: error: error in WAL record at 0/3000D60: invalid record length at 0/3000D98: wanted 24, got 0'), '0/3000D60');
+});
+
+test('WAL segments between two LSNs, as pg_walfile_name names them', () => {
+  assert.deepEqual(walSegments(2, '0/FF000028', '1/01000000'), ['0000000200000000000000FF', '000000020000000100000000', '000000020000000100000001']);
+  assert.equal(walFileName(1, '0/2000028'), '000000010000000000000002');
+});
+
+test('recover overwrites only what is a standby: a primary, a node others stream from, one last shut down as a primary or another cluster are refused', () => {
+  const base = { exists: true, systemId: '7', timeline: 3 };
+  assert.equal(judgeStandbyForRecover('n', { ...base, running: true, inRecovery: true, receiver: 'streaming', downstream: 0 }, '7').refusal, undefined);
+  assert.match(judgeStandbyForRecover('n', { ...base, running: true, inRecovery: false, receiver: 'none', downstream: 0 }, '7').refusal!, /^n is a primary now: out of recovery on timeline 3$/);
+  assert.match(judgeStandbyForRecover('n', { ...base, running: true, inRecovery: false, receiver: 'none', downstream: 2 }, '7').refusal!, /2 standby\(s\) stream from it/);
+  assert.match(judgeStandbyForRecover('n', { ...base, running: true, inRecovery: true, receiver: 'streaming', downstream: 1 }, '7').refusal!, /n serves standbys/);
+  assert.match(judgeStandbyForRecover('n', { ...base, running: false, controlState: 'shut down' }, '7').refusal!, /pg_control says "shut down" on timeline 3: it was last a primary/);
+  assert.equal(judgeStandbyForRecover('n', { ...base, running: false, controlState: 'shut down in recovery' }, '7').refusal, undefined);
+  assert.equal(judgeStandbyForRecover('n', { exists: false, running: false }, '7').refusal, undefined);
+  assert.match(judgeStandbyForRecover('n', { ...base, systemId: '8', running: true, inRecovery: true, downstream: 0 }, '7').refusal!, /another cluster/);
+});
+
+test('a failed recover says how to bring the old timeline back, with the layout\'s commands', () => {
+  const pg = { version: 15, osUser: 'postgres', binDir: '/usr/lib/postgresql/15/bin', dataDir: '/var/lib/postgresql/15/main', port: 5432,
+    control: { type: 'pg_ctlcluster', cluster: 'main' } } as never;
+  const a = resumeAdvice(pg, { stanza: 'demo', primary: 'pg1', standbys: ['pg2', 'pg3'], timeline: 1, lsn: '0/5000000', backup: 'F1', target: 'transaction 9 (included)' });
+  assert.match(a.restoring, /pgbackrest --stanza=demo --delta --type=default --target-timeline=1 --target-action=promote restore/);
+  assert.match(a.restoring, /pg2, pg3 were only stopped: their data directories are untouched, on timeline 1/);
+  assert.match(a.restoring, /pg_ctlcluster 15 main start/);
+  assert.match(a.stopping, /Nothing was restored/);
+  assert.match(a.promoted, /stanzactl rebuild/);
 });
