@@ -149,7 +149,7 @@ function restoreSuite(layout: LabLayout, prefix: string, subnet: string, sudoUse
       const acts = createActivities({ remoteFor: pools.remoteFor });
       const now = Date.now();
       const env = new MockActivityEnvironment({
-        activityType: 'removeCopy', heartbeatTimeoutMs: 20_000, startToCloseTimeoutMs: 180_000,
+        activityType: 'removeCopy', workflowType: 'restoreToHost', heartbeatTimeoutMs: 20_000, startToCloseTimeoutMs: 180_000,
         currentAttemptScheduledTimestampMs: now, scheduledTimestampMs: now, scheduleToCloseTimeoutMs: 0,
       });
       const removed = (await env.run(() => acts.removeCopy(f.spec, place))) as CopyRemoved;
