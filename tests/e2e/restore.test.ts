@@ -156,12 +156,13 @@ function restoreSuite(layout: LabLayout, prefix: string, subnet: string, sudoUse
       // An interrupted creation (its marker), and the account's link where the config directory was:
       // what the check before the creation would have refused, swapped in after it.
       await sh(scratch, `set -e; install -d -m 755 /srv/root-owned; echo keep > /srv/root-owned/pg_hba.conf
-        install -d -o postgres -g postgres -m 700 ${data}; runuser -u postgres -- ln -sfn /srv/root-owned ${conf}
+        install -d -o postgres -g postgres -m 700 ${data}; install -d -o postgres -g postgres /etc/postgresql/15; runuser -u postgres -- ln -sfn /srv/root-owned ${conf}
         install -d -m 700 /var/lib/stanzactl/pending; echo ${data} > ${marker}`);
       try {
         const creation = { kind: 'copy-config', dataDir: data, configDir: conf, owner: 'postgres', strict: false, body: DEBIAN_CONFIG, args: ['15', 'swapped', data, 'postgres', '5499'] } as Creation;
-        await assert.rejects(runCreation(new HostOps(pools.remoteFor(f.spec.ssh)), { name: scratch, host: f.scratch.ip }, creation, 120_000), /Permission denied/);
-        assert.equal((await sh(scratch, 'stat -c %U /srv/root-owned/pg_hba.conf; cat /srv/root-owned/pg_hba.conf')).trim(), 'root\nkeep', 'root\'s file is still there');
+        const outcome = await runCreation(new HostOps(pools.remoteFor(f.spec.ssh)), { name: scratch, host: f.scratch.ip }, creation, 120_000).then((how) => how, (e: unknown) => String(e));
+        assert.equal((await sh(scratch, 'stat -c %U /srv/root-owned/pg_hba.conf 2>&1; cat /srv/root-owned/pg_hba.conf 2>&1')).trim(), 'root\nkeep', 'root\'s file is still there');
+        assert.match(outcome, /rm: cannot remove '\/etc\/postgresql\/15\/swapped\/pg_hba.conf': Permission denied/);
       } finally {
         await sh(scratch, `rm -f ${marker} ${conf}; rm -rf /srv/root-owned ${data}`);
       }
