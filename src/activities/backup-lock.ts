@@ -180,19 +180,23 @@ export const lockScripts = {
   dropDead: (locks: string, stanza: string, b: Blocker): Command => script(DROP_DEAD, locks, stanza, b.kind, b.holder.line, b.node ?? ''),
 };
 
-/** Who keeps a recover from claiming the stanza (or, kind `recover`, a backup or rebuild from starting; kind `drill`, another drill). */
+/**
+ * Who keeps a recover from claiming the stanza (or, kind `recover`, a backup or rebuild from
+ * starting; kind `drill`, another drill; kind `copy`, a drill or restore --to from using a copy
+ * host's directory or port: activities/copy-lock.ts).
+ */
 export interface Blocker {
-  readonly kind: 'recover' | 'backup' | 'rebuild' | 'drill';
+  readonly kind: 'recover' | 'backup' | 'rebuild' | 'drill' | 'copy';
   readonly holder: Holder;
-  /** The node a rebuild works on. */
+  /** The node a rebuild works on; the directory or port a copy holds. */
   readonly node?: string;
 }
 
 /** RECOVER_CLAIM's, REBUILD_REGISTER's and DRILL_CLAIM's output: "claimed"/"registered", or the holders in the way. */
 export function parseBlockers(out: string): Blocker[] {
-  return out.split('\n').filter((l) => /^(recover|backup|rebuild|drill) /.test(l)).map((l) => {
+  return out.split('\n').filter((l) => /^(recover|backup|rebuild|drill|copy) /.test(l)).map((l) => {
     const [kind, ...rest] = l.split(' ');
-    if (kind === 'rebuild') return { kind, node: rest[0], holder: parseHolder(rest.slice(1).join(' ')) };
+    if (kind === 'rebuild' || kind === 'copy') return { kind, node: rest[0], holder: parseHolder(rest.slice(1).join(' ')) };
     return { kind: kind as Blocker['kind'], holder: parseHolder(rest.join(' ')) };
   });
 }

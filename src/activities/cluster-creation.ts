@@ -29,10 +29,12 @@ export async function creationPending(ops: HostOps, host: HostAddress, marker: s
 }
 
 // $1 marker, $2 data dir, $3 the config dir pg_createcluster writes ('' for none), $4 "strict" to
-// refuse a data directory that holds files (a creation that must find it empty); the body's own
-// arguments follow. Exit 3: a refusal for a human. The last line printed says what happened.
+// refuse a data directory that holds files (a creation that must find it empty), $5 the account
+// that owns both; the body's own arguments follow. Exit 3: a refusal for a human. The last line
+// printed says what happened. What is removed is removed as that account: the directories are its,
+// and a link it swapped in between two commands then leads nowhere root could be made to write.
 const BEGIN = `set -eu
-marker=$1 data=$2 confdir=$3 strict=$4; shift 4
+marker=$1 data=$2 confdir=$3 strict=$4 owner=$5; shift 5
 outcome=created
 if [ -e "$marker" ]; then
   # Only a postmaster writes postmaster.opts (initdb's killed backends may leave postmaster.pid).
@@ -40,9 +42,9 @@ if [ -e "$marker" ]; then
     echo "$data was left by an interrupted cluster creation (marker $marker), but a server has run on it since: stanzactl will not remove it. Check it, then remove $marker" >&2
     exit 3
   fi
-  if [ -d "$data" ]; then find "$data" -mindepth 1 -delete; fi
+  if [ -d "$data" ]; then runuser -u "$owner" -- find "$data" -mindepth 1 -delete; fi
   if [ -n "$confdir" ]; then
-    for f in postgresql.conf pg_hba.conf pg_ident.conf start.conf pg_ctl.conf environment; do rm -f -- "$confdir/$f"; done
+    for f in postgresql.conf pg_hba.conf pg_ident.conf start.conf pg_ctl.conf environment; do runuser -u "$owner" -- rm -f -- "$confdir/$f"; done
   fi
   outcome=recreated
 elif [ "$strict" = strict ] && [ -n "$(ls -A "$data" 2>/dev/null)" ]; then
@@ -63,6 +65,8 @@ export interface Creation {
   readonly dataDir: string;
   /** The config directory pg_createcluster writes, for a Debian cluster. */
   readonly configDir?: string;
+  /** The account that owns the data (and config) directory: what the creation removes, it removes as that account. */
+  readonly owner: string;
   /** The data directory must be empty (or absent) unless an interrupted creation left it. */
   readonly strict: boolean;
   /** A bash body of ours, with `set -eu` in force and its inputs in "$@". */
@@ -72,7 +76,7 @@ export interface Creation {
 
 /** Runs a marked creation; says whether it made the cluster afresh or redid an interrupted one. */
 export async function runCreation(ops: HostOps, host: HostAddress, c: Creation, timeoutMs: number): Promise<'created' | 'recreated'> {
-  const command = script(`${BEGIN}${c.body}${END}`, creationMarker(c.kind, c.dataDir), c.dataDir, c.configDir ?? '', c.strict ? 'strict' : 'lenient', ...c.args);
+  const command = script(`${BEGIN}${c.body}${END}`, creationMarker(c.kind, c.dataDir), c.dataDir, c.configDir ?? '', c.strict ? 'strict' : 'lenient', c.owner, ...c.args);
   const r = await ops.run(host, command, { timeoutMs });
   if (r.code === 3) throw refuse(`${host.name}: ${r.stderr.trim()}`, 'CreationRefused');
   const last = check(host, command, r).stdout.trim().split('\n').pop();

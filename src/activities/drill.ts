@@ -1,7 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { asUser, cmd, withStdin } from '../shell/command';
 import { drillRecordProblem, nextRecord, nextWalSegment, parseDrillRecord, parseVerifyOutput, rpoSeconds, type DrillCheck, type DrillFacts, type DrillResult } from '../facts/drill';
-import { copyPostgres } from '../render/copy-postgres';
 import { CHECK_ROLE, CHECK_TIMEOUT_MS, CONFINED, drillCheckCommand, drillCheckOutcome, drillChecksSetupSql } from '../render/drill-checks';
 import { controlCommand, psqlScriptCommand, statusCommand } from '../render/postgres-control';
 import { quoteLiteral } from '../render/sql';
@@ -13,7 +12,7 @@ import { runDetachedPgbackrest } from './detached-run';
 import { refuse } from './failures';
 import { nodeAddress, repoHost } from './hosts';
 import { reportProgress } from './heartbeat';
-import { refuseClusterMachine } from './restore-copy';
+import { checkedCopy } from './restore-copy';
 import type { HostOps } from './host-ops';
 import { pgbackrestCommand } from './pgbackrest';
 import type { HostAddress } from '../remote/types';
@@ -25,17 +24,10 @@ function drillSettings(spec: Spec): DrillSettings {
   return spec.drills;
 }
 
-/** The drill host, refused when its pinned key is a node's (an alias): these activities run SQL and stop a server there. */
-async function checkedDrillHost(spec: Spec): Promise<HostAddress> {
+/** The drill's copy as the copy activities judge it (restore-copy.ts checkedCopy): these activities run SQL and stop a server there. */
+function drillCopy(ops: HostOps, spec: Spec): Promise<{ host: HostAddress; pg: Spec['postgres'] }> {
   const d = drillSettings(spec);
-  await refuseClusterMachine(spec, { host: d.host, dataDir: d.dataDir, port: d.port });
-  return { name: d.host, host: d.host };
-}
-
-/** The drill's copy as the restore activities run it (render/copy-postgres.ts): the drill's directory and port. */
-function drillPostgres(spec: Spec): Spec['postgres'] {
-  const d = drillSettings(spec);
-  return copyPostgres(spec.postgres, { host: d.host, dataDir: d.dataDir, port: d.port });
+  return checkedCopy(ops, spec, { host: d.host, dataDir: d.dataDir, port: d.port });
 }
 
 export interface DrillMarker extends StepResult {
@@ -123,8 +115,7 @@ async function runSpecChecks(ops: HostOps, host: HostAddress, pg: Spec['postgres
  * checks' role and functions on the copy; a check that fails is a result, not an error of the activity.
  */
 export async function checkDrillCopy(ops: HostOps, spec: Spec, marker: DrillMarker, lastTransactionAt: string | null): Promise<StepResult & CopyFacts> {
-  const host = await checkedDrillHost(spec);
-  const pg = drillPostgres(spec);
+  const { host, pg } = await drillCopy(ops, spec);
   const [replayWal, checksums, markerTable] = (await query(ops, host, pg, RECOVERED_SQL)).split('\t');
   const checks: DrillCheck[] = [];
   // A first drill whose WAL stops before the marker table was created has no table to ask.
@@ -158,8 +149,7 @@ export async function checkDrillCopy(ops: HostOps, spec: Spec, marker: DrillMark
 
 /** Stops the copy, then pg_checksums --check on it: every data page's checksum, which pg_amcheck does not read. */
 export async function checkDrillChecksums(ops: HostOps, spec: Spec): Promise<StepResult & { check: DrillCheck }> {
-  const pg = drillPostgres(spec);
-  const host = await checkedDrillHost(spec);
+  const { host, pg } = await drillCopy(ops, spec);
   // pg_checksums reads only a cleanly stopped cluster; removeCopy finds it stopped and only empties it.
   if ((await ops.run(host, statusCommand(pg))).code === 0) await ops.must(host, controlCommand(pg, 'stop'));
   const r = await ops.run(host, asUser(pg.osUser, cmd(`${pg.binDir}/pg_checksums`, '--check', '-D', pg.dataDir)), { timeoutMs: 3_600_000 });

@@ -21,6 +21,9 @@ import { attemptRemote } from './attempt-remote';
 import { primaryStatus, repositoryStatus, standbyStatus } from './status';
 import { ensureCopyHost, inspectCopy, prepareCopy, removeCopy, restoreCopy, startCopy, waitCopyPromoted } from './restore-copy';
 import type { CopyPlace } from '../spec/restore-copy';
+import { copyPurpose } from './copy-dir';
+import { claimCopyLock, releaseCopyLock } from './copy-lock';
+import { rememberSpec } from './known-specs';
 import type { RecoveryTarget } from '../spec/recovery-target';
 import { claimDrillLock, claimRecoverLock, releaseDrillLock, releaseRecoverLock, type Liveness } from './stanza-lock';
 import { requireConfirmed } from './confirmation';
@@ -50,6 +53,7 @@ function guarded<A extends [Spec, ...unknown[]], R>(fn: (...args: A) => Promise<
   return classified(async (...args: A) => {
     const issues = specIssues(args[0]);
     if (issues.length > 0) throw refuse(new SpecError(issues, 'invalid spec, nothing was done').message, 'InvalidSpec');
+    rememberSpec(args[0]);
     return fn(...args);
   });
 }
@@ -94,12 +98,14 @@ export function createActivities(deps: ActivityDeps) {
     runBackup: step(async (spec: Spec, type: BackupType, backupStandby: boolean) => runBackup(ops(spec), spec, type, backupStandby)),
     // A copy of the cluster on a host that is no node (restore to a point in time, drills).
     ensureCopyHost: step(async (spec: Spec, place: CopyPlace) => ensureCopyHost(ops(spec), spec, place)),
-    prepareCopy: step(async (spec: Spec, place: CopyPlace, reuse: boolean) => prepareCopy(ops(spec), spec, place, reuse)),
+    prepareCopy: step(async (spec: Spec, place: CopyPlace, reuse: boolean) => prepareCopy(ops(spec), spec, place, reuse, copyPurpose())),
     restoreCopy: step(async (spec: Spec, place: CopyPlace, target: RecoveryTarget, delta: boolean, set?: string) => restoreCopy(ops(spec), spec, place, target, delta, set)),
     startCopy: step(async (spec: Spec, place: CopyPlace) => startCopy(ops(spec), spec, place)),
     waitCopyPromoted: step(async (spec: Spec, place: CopyPlace) => waitCopyPromoted(ops(spec), spec, place)),
     inspectCopy: step(async (spec: Spec, place: CopyPlace) => inspectCopy(ops(spec), spec, place)),
-    removeCopy: step(async (spec: Spec, place: CopyPlace) => removeCopy(ops(spec), spec, place)),
+    removeCopy: step(async (spec: Spec, place: CopyPlace) => removeCopy(ops(spec), spec, place, copyPurpose())),
+    claimCopyLock: step(async (spec: Spec, place: CopyPlace, owner: BackupOwner) => claimCopyLock(ops(spec), spec, place, owner, alive, copyPurpose() === 'drill' ? 'DrillBusy' : 'CopyBusy')),
+    releaseCopyLock: step(async (spec: Spec, place: CopyPlace, owner: BackupOwner) => releaseCopyLock(ops(spec), spec, place, owner)),
     claimRecoverLock: step(async (spec: Spec, owner: BackupOwner) => claimRecoverLock(ops(spec), spec, owner, alive)),
     releaseRecoverLock: step(async (spec: Spec, owner: BackupOwner) => releaseRecoverLock(ops(spec), spec, owner)),
     claimDrillLock: step(async (spec: Spec, owner: BackupOwner) => claimDrillLock(ops(spec), spec, owner, alive)),

@@ -39,8 +39,9 @@ runuser -u "$user" -- "$bin/initdb" -D "$data" --data-checksums -E UTF8 --locale
 runuser -u "$user" -- sh -c 'printf "\\n# set by stanzactl when it created this cluster\\nport = %s\\n" "$2" >> "$1/postgresql.conf"' sh "$data" "$port"
 ${AUTO_CONF}`;
 
+// As the owner, like DEBIAN_CONFIG (standby.ts): root never writes below that account's directories.
 const CREATE_DEBIAN = `user=$1; data=$3; settings=$6
-pg_createcluster --user "$1" --port "$2" --datadir "$3" --locale C.UTF-8 "$4" "$5" -- --data-checksums >/dev/null
+runuser -u "$1" -- pg_createcluster --user "$1" --port "$2" --datadir "$3" --locale C.UTF-8 "$4" "$5" -- --data-checksums >/dev/null
 ${AUTO_CONF}`;
 
 /** initdb or pg_createcluster, the port and the settings: marked, so an interrupted creation is redone, never adopted. */
@@ -48,10 +49,11 @@ async function createCluster(ops: HostOps, host: HostAddress, spec: Spec): Promi
   const pg = spec.postgres;
   const settings = autoConfLines(Object.fromEntries(Object.entries(desiredSettings(spec)).map(([n, s]) => [n, s.value])));
   const account = await ops.user(host, pg.osUser);
-  // Through the path guard: pg_createcluster runs as root and must not be pointed at a link an
-  // account planted in place of the data directory or the config directory (or above them).
+  // Through the path guard, refusing a link an account planted in place of the data directory or
+  // the config directory (or above them); the creation itself runs as the owner, so a link swapped
+  // in after this check leads nowhere the owner could not write anyway.
   await ops.ensureDir(host, pg.dataDir, { owner: pg.osUser, group: account?.group ?? pg.osUser, mode: '700' });
-  const base = { kind: 'primary-cluster' as const, dataDir: pg.dataDir, strict: true };
+  const base = { kind: 'primary-cluster' as const, dataDir: pg.dataDir, owner: pg.osUser, strict: true };
   if (pg.control.type === 'pg_ctlcluster') {
     if (pg.configDir) await ops.refuseLinks(host, pg.configDir);
     return runCreation(ops, host, { ...base, configDir: debianConfigDir(pg.version, pg.control.cluster), body: CREATE_DEBIAN,

@@ -7,6 +7,8 @@ import { copyPostgres } from '../render/copy-postgres';
 import { controlCommand, psqlCommand, startupLogFile, statusCommand } from '../render/postgres-control';
 import { copyRestoreArgs } from '../render/restore-target';
 import { keysFor, parseKnownHosts } from '../remote/known-hosts';
+import type { CopyPurpose } from '../facts/copy-dir';
+import { machineHolding, parsePublicKeys, type PinnedMachine } from '../remote/host-keys';
 import type { HostAddress } from '../remote/types';
 import { nodeHost } from '../spec/load';
 import { asUser, cmd, script } from '../shell/command';
@@ -14,6 +16,8 @@ import { recoveryTargetSchema, type RecoveryTarget } from '../spec/recovery-targ
 import { backupLabelSchema, copyPlaceProblems, copyPlaceSchema, type CopyPlace } from '../spec/restore-copy';
 import type { Spec } from '../spec/schema';
 import { creationMarker, creationPending, runCreation } from './cluster-creation';
+import { claimCopyDir, judgeCopyDirOn } from './copy-dir';
+import { knownSpecs } from './known-specs';
 import { clusterState, query } from './cluster-state';
 import { runDetachedPgbackrest } from './detached-run';
 import { ensurePostgresHostDirectories } from './directories';
@@ -48,28 +52,54 @@ function copyOf(spec: Spec, place: CopyPlace): Copy {
   return { host: { name: place.host, host: place.host }, pg: copyPostgres(spec.postgres, place) };
 }
 
+/** The nodes and repository host of every spec the worker knows, with all the keys pinned for each. */
+async function clusterMachines(spec: Spec): Promise<PinnedMachine[]> {
+  const machines: PinnedMachine[] = [];
+  for (const s of knownSpecs(spec)) {
+    const entries = parseKnownHosts(await readFile(s.ssh.knownHostsFile, 'utf8'));
+    const pinned = (names: string[]) => keysFor(entries, names, s.ssh.port ?? 22).accepted;
+    machines.push(
+      ...s.nodes.map((n) => ({ what: `node ${n.name} of stanza ${s.stanza}`, keys: pinned([n.name, nodeHost(n)]) })),
+      { what: `the repository host of stanza ${s.stanza}`, keys: pinned([s.repository.host]) },
+    );
+  }
+  return machines;
+}
+
+const refusedMachine = (host: string, m: PinnedMachine, how: string) =>
+  refuse(`${host} ${how} pinned for ${m.what}: it is that machine. A copy goes to another host, never over a cluster's`, 'RefusedCopyHost');
+
 /**
  * A node reached by another name or address (an alias, a second interface) is the same machine: it
- * presents the same host key, pinned in the spec's known_hosts for both names. Read on the worker,
- * before any connection, so it holds while the cluster's hosts are down.
+ * presents a key pinned for the node under its own name. Read on the worker, before any connection,
+ * so it holds while the cluster's hosts are down; against the nodes of every spec the worker knows.
  */
 export async function refuseClusterMachine(spec: Spec, place: CopyPlace): Promise<void> {
   const entries = parseKnownHosts(await readFile(spec.ssh.knownHostsFile, 'utf8'));
-  const port = spec.ssh.port ?? 22;
-  const pinned = (names: string[]) => keysFor(entries, names, port).accepted;
-  const target = pinned([place.host]);
-  const hosts = [
-    ...spec.nodes.map((n) => ({ what: `node ${n.name}`, names: [n.name, nodeHost(n)] })),
-    { what: 'the repository host', names: [spec.repository.host] },
-  ];
-  const same = hosts.find((h) => pinned(h.names).some((k) => target.some((t) => t.equals(k))));
-  if (same) throw refuse(`${place.host} presents the host key pinned for ${same.what} of stanza ${spec.stanza}: it is that machine. A copy goes to another host, never over the cluster's`, 'RefusedCopyHost');
+  const target = keysFor(entries, [place.host], spec.ssh.port ?? 22).accepted;
+  const same = machineHolding(target, await clusterMachines(spec));
+  if (same) throw refusedMachine(place.host, same, 'presents the host key');
+}
+
+// Every host key the machine has, of every type: an alias may be pinned with another type than the node.
+const HOST_KEYS = 'cat /etc/ssh/ssh_host_*_key.pub 2>/dev/null || true';
+
+/**
+ * The copy, judged before every copy activity acts: the place is valid and no node's, its pinned key
+ * is no cluster machine's (on the worker), and none of the keys the host holds is pinned for one
+ * (on the host, over the pinned connection).
+ */
+export async function checkedCopy(ops: HostOps, spec: Spec, place: CopyPlace): Promise<Copy> {
+  const copy = copyOf(spec, place);
+  const held = parsePublicKeys(await ops.must(copy.host, script(HOST_KEYS)));
+  const same = machineHolding(held, await clusterMachines(spec));
+  if (same) throw refusedMachine(place.host, same, 'holds a host key');
+  return copy;
 }
 
 /** The host can restore the stanza the way a node does: pgBackRest's dirs, SSH trust with the repository host both ways, pgbackrest.conf. */
 export async function ensureCopyHost(ops: HostOps, spec: Spec, place: CopyPlace): Promise<StepResult> {
-  const { host, pg } = copyOf(spec, place);
-  await refuseClusterMachine(spec, place);
+  const { host, pg } = await checkedCopy(ops, spec, place);
   const dirs = await ensurePostgresHostDirectories(ops, host, pg);
   const trust = await ensureHostTrust(ops, spec, host);
   const conf = await ensureCopyHostConf(ops, spec, host);
@@ -84,12 +114,14 @@ export interface CopyPlan extends StepResult {
 const DATA_DIRECTORY = /^\s*data_directory\s*=\s*'([^']*)'/m;
 
 /**
- * Gets the data directory ready: refuses one with files unless `reuse` (the CLI's --yes), stops a
- * server running on it, and on a Debian layout gives the copy a cluster config of its own.
+ * Gets the data directory ready: uses only one that is empty (and claims it) or that holds what
+ * stanzactl put there for this stanza and purpose (facts/copy-dir.ts); anything else is refused,
+ * named, before anything changes. A restore reuses its own files only when asked (`reuse`, the
+ * CLI's --yes); a server running on them is stopped; a Debian layout gets a cluster config of its own.
  */
-export async function prepareCopy(ops: HostOps, spec: Spec, place: CopyPlace, reuse: boolean): Promise<CopyPlan> {
-  const { host, pg } = copyOf(spec, place);
-  await refuseClusterMachine(spec, place);
+export async function prepareCopy(ops: HostOps, spec: Spec, place: CopyPlace, reuse: boolean, purpose: CopyPurpose): Promise<CopyPlan> {
+  const copy = await checkedCopy(ops, spec, place);
+  const { host, pg } = copy;
   const where = `${host.name}:${pg.dataDir}`;
   const existingConf = pg.configDir === undefined ? undefined : await ops.readFile(host, `${pg.configDir}/postgresql.conf`);
   const servedDir = existingConf === undefined ? undefined : DATA_DIRECTORY.exec(existingConf)?.[1];
@@ -98,8 +130,9 @@ export async function prepareCopy(ops: HostOps, spec: Spec, place: CopyPlace, re
   }
   // What an interrupted config creation left is ours to redo, not a user's files to refuse.
   const interrupted = pg.configDir !== undefined && (await creationPending(ops, host, creationMarker('copy-config', pg.dataDir)));
-  const hasFiles = async () => (await ops.must(host, asUser(pg.osUser, script(HAS_FILES, pg.dataDir)))).trim() === 'yes';
-  if (!reuse && !interrupted && (await hasFiles())) {
+  const verdict = await judgeCopyDirOn(ops, spec, copy, purpose, interrupted);
+  if (verdict.use === 'refused') throw refuse(`${where} ${verdict.why}`, 'RefusedCopyDir');
+  if (verdict.use === 'ours' && !reuse && !interrupted) {
     throw refuse(`${where} is not empty: stanzactl will not restore over it unless asked to (--yes), and then reuses its files with a delta restore`, 'DataDirNotEmpty');
   }
   const results: StepResult[] = [];
@@ -110,14 +143,15 @@ export async function prepareCopy(ops: HostOps, spec: Spec, place: CopyPlace, re
   }
   const group = (await ops.user(host, pg.osUser))?.group ?? pg.osUser;
   if (await ops.ensureDir(host, pg.dataDir, { owner: pg.osUser, group, mode: '700' })) results.push({ changed: true, detail: `created ${where}` });
+  if (await claimCopyDir(ops, spec, copy, purpose)) results.push({ changed: true, detail: `claimed ${where} for the ${purpose === 'drill' ? 'drills' : 'restores'} of ${spec.stanza}` });
   if (pg.control.type === 'pg_ctlcluster' && (interrupted || existingConf === undefined)) {
     const how = await runCreation(ops, host, {
-      kind: 'copy-config', dataDir: pg.dataDir, configDir: pg.configDir, strict: false,
+      kind: 'copy-config', dataDir: pg.dataDir, configDir: pg.configDir, owner: pg.osUser, strict: false,
       body: DEBIAN_CONFIG, args: [String(pg.version), pg.control.cluster, pg.dataDir, pg.osUser, String(pg.port)],
     }, 300_000);
     results.push({ changed: true, detail: `${how === 'recreated' ? 'redid an interrupted config creation: ' : ''}cluster config ${pg.configDir} (${pg.version}/${pg.control.cluster})` });
   }
-  const delta = await hasFiles();
+  const delta = (await ops.must(host, asUser(pg.osUser, script(HAS_FILES, pg.dataDir)))).trim() === 'yes';
   return { ...merge(results, `${where} ready for the restore`), delta };
 }
 
@@ -127,7 +161,7 @@ export interface CopyRestoreResult extends StepResult {
 
 /** `pgbackrest restore` of the copy, detached on its host (a retry re-attaches), percent done in the heartbeat. */
 export async function restoreCopy(ops: HostOps, spec: Spec, place: CopyPlace, target: RecoveryTarget, delta: boolean, set?: string): Promise<CopyRestoreResult> {
-  const { host, pg } = copyOf(spec, place);
+  const { host, pg } = await checkedCopy(ops, spec, place);
   const t = recoveryTargetSchema.safeParse(target);
   if (!t.success) throw refuse(`invalid recovery target ${JSON.stringify(target)}`, 'InvalidInput');
   if (set !== undefined && !backupLabelSchema.safeParse(set).success) throw refuse(`invalid backup label ${JSON.stringify(set)}`, 'InvalidInput');
@@ -150,7 +184,7 @@ async function logTail(ops: HostOps, copy: Copy): Promise<string> {
 
 /** Starts the copy; PostgreSQL then replays WAL from the archive up to the target. */
 export async function startCopy(ops: HostOps, spec: Spec, place: CopyPlace): Promise<StepResult> {
-  const copy = copyOf(spec, place);
+  const copy = await checkedCopy(ops, spec, place);
   const { host, pg } = copy;
   if ((await clusterState(ops, host, pg)).running) return { changed: false, detail: `the copy on ${host.name}:${pg.port} is running` };
   const r = await ops.run(host, controlCommand(pg, 'start'), { timeoutMs: 600_000 });
@@ -169,7 +203,7 @@ export interface CopyPromoted extends StepResult {
 /** Waits until the copy has promoted at its target and accepts connections; fails, with its log, if it stopped instead. */
 export async function waitCopyPromoted(ops: HostOps, spec: Spec, place: CopyPlace): Promise<CopyPromoted> {
   const ctx = Context.current();
-  const copy = copyOf(spec, place);
+  const copy = await checkedCopy(ops, spec, place);
   const { host, pg } = copy;
   const sql = "SELECT pg_is_in_recovery(), extract(epoch FROM now() - pg_postmaster_start_time()), coalesce(pg_last_wal_replay_lsn()::text, '')";
   for (;;) {
@@ -205,7 +239,7 @@ export interface CopyReached extends StepResult {
 
 /** What the promoted copy reached, read from the copy itself and the repository's list of backups. */
 export async function inspectCopy(ops: HostOps, spec: Spec, place: CopyPlace): Promise<CopyReached> {
-  const { host, pg } = copyOf(spec, place);
+  const { host, pg } = await checkedCopy(ops, spec, place);
   const q = (sql: string) => query(ops, host, pg, sql);
   const [tliHex, lastTx] = (await q(
     `SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8), coalesce(to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), '')`)).split('\t');
@@ -237,18 +271,25 @@ export interface CopyRemoved extends StepResult {
   readonly freedBytes: number;
 }
 
-/** Stops a copy, empties its data directory (a Debian cluster config is kept, for the next copy there) and removes the host's SSH trust with the repository. */
-export async function removeCopy(ops: HostOps, spec: Spec, place: CopyPlace): Promise<CopyRemoved> {
-  const { host, pg } = copyOf(spec, place);
-  await refuseClusterMachine(spec, place);
+/**
+ * Stops a copy and empties its data directory (a Debian cluster config and stanzactl's claim are
+ * kept, for the next copy there). Only a directory that holds what stanzactl put there for this
+ * stanza and purpose: anything else (what prepareCopy refused) is left as it is, and said so.
+ */
+export async function removeCopy(ops: HostOps, spec: Spec, place: CopyPlace, purpose: CopyPurpose): Promise<CopyRemoved> {
+  const copy = await checkedCopy(ops, spec, place);
+  const { host, pg } = copy;
+  const where = `${host.name}:${pg.dataDir}`;
+  const verdict = await judgeCopyDirOn(ops, spec, copy, purpose, false);
+  if (verdict.use === 'refused') return { changed: false, freedBytes: 0, detail: `left ${where} as it is: it ${verdict.why.replace(/: refused, nothing changed.*/, '')}` };
   const results: StepResult[] = [];
   if ((await clusterState(ops, host, pg)).running) {
     await ops.must(host, controlCommand(pg, 'stop'));
     results.push({ changed: true, detail: `stopped the copy on ${host.name}:${pg.port}` });
   }
   const [entries, freedBytes] = (await ops.must(host, asUser(pg.osUser, script(EMPTY_DIR, pg.dataDir)))).trim().split(' ').map(Number);
-  if (entries > 0) results.push({ changed: true, detail: `emptied ${host.name}:${pg.dataDir} (${freedBytes} bytes)` });
+  if (entries > 0) results.push({ changed: true, detail: `emptied ${where} (${freedBytes} bytes)` });
   // The copy was what the host's SSH trust with the repository was for.
   results.push(await removeHostTrust(ops, spec, host));
-  return { ...merge(results, `no copy on ${host.name}:${pg.dataDir}`), freedBytes };
+  return { ...merge(results, `no copy on ${where}`), freedBytes };
 }

@@ -42,9 +42,11 @@ export interface StandbyPlan extends StepResult {
 // Its old data (if any) goes first: pg_createcluster runs initdb, which wants an empty directory.
 // Marked (cluster-creation.ts): an interrupted run leaves a fresh cluster that is redone, not refused.
 // The data directory exists (ensured, links refused) and is emptied by its owner, never by root.
+// All as the cluster's owner, pg_createcluster too: the data directory and /etc/postgresql/VERSION
+// are that account's, so root would follow a link it planted there (and chown its target).
 export const DEBIAN_CONFIG = `ver=$1; cluster=$2; data=$3; user=$4; port=$5
 runuser -u "$user" -- find "$data" -mindepth 1 -delete
-pg_createcluster --user "$user" --port "$port" --datadir "$data" --locale C.UTF-8 "$ver" "$cluster" >/dev/null
+runuser -u "$user" -- pg_createcluster --user "$user" --port "$port" --datadir "$data" --locale C.UTF-8 "$ver" "$cluster" >/dev/null
 runuser -u "$user" -- find "$data" -mindepth 1 -delete`;
 
 export const HAS_FILES = `[ -n "$(ls -A "$1" 2>/dev/null)" ] && echo yes || echo no`;
@@ -88,7 +90,7 @@ export async function prepareStandby(ops: HostOps, spec: Spec, nodeName: string,
   if (await ops.ensureDir(host, pg.dataDir, { owner: pg.osUser, group, mode: '700' })) results.push({ changed: true, detail: `created ${pg.dataDir}` });
   if (pg.control.type === 'pg_ctlcluster' && debianConfig && (interrupted || (await ops.readFile(host, `${pg.configDir}/postgresql.conf`)) === undefined)) {
     const how = await runCreation(ops, host, {
-      kind: 'standby-config', dataDir: pg.dataDir, configDir: debianConfigDir(pg.version, pg.control.cluster), strict: false,
+      kind: 'standby-config', dataDir: pg.dataDir, configDir: debianConfigDir(pg.version, pg.control.cluster), owner: pg.osUser, strict: false,
       body: DEBIAN_CONFIG, args: [String(pg.version), pg.control.cluster, pg.dataDir, pg.osUser, String(pg.port)],
     }, 300_000);
     results.push({ changed: true, detail: how === 'recreated' ? `an earlier config creation was interrupted: created config ${pg.configDir} again` : `created config ${pg.configDir}` });

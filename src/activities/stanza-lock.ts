@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { stopDetached } from '../remote/detached';
 import type { Spec } from '../spec/schema';
 import type { Command } from '../shell/command';
+import type { HostAddress } from '../remote/types';
 import { describeBlocker, describeHolder, LOCKS, lockScripts, OWNERLESS_GRACE_SECONDS, parseBlockers, type Blocker, type Holder, type LockOwner } from './backup-lock';
 import { runKeyOf } from './detached-run';
 import { refuse } from './failures';
@@ -22,13 +23,13 @@ export async function holderAlive(h: Holder, now: number, alive: Liveness): Prom
   return alive(h.workflowId, h.runId);
 }
 
-/** Removes the holders whose workflow ended (compare-and-set); returns those still alive. */
-async function liveBlockers(ops: HostOps, spec: Spec, blockers: Blocker[], alive: Liveness): Promise<Blocker[]> {
+/** Removes the holders whose workflow ended (compare-and-set, by `drop`); returns those still alive. */
+async function liveBlockers(ops: HostOps, host: HostAddress, blockers: Blocker[], drop: (b: Blocker) => Command, alive: Liveness): Promise<Blocker[]> {
   const now = Date.now() / 1000;
   const live: Blocker[] = [];
   for (const b of blockers) {
     if (await holderAlive(b.holder, now, alive)) live.push(b);
-    else await ops.must(repoHost(spec), lockScripts.dropDead(LOCKS, spec.stanza, b));
+    else await ops.must(host, drop(b));
   }
   return live;
 }
@@ -37,19 +38,24 @@ async function liveBlockers(ops: HostOps, spec: Spec, blockers: Blocker[], alive
 const ROUNDS = 3;
 
 /**
- * Runs a claim script on the repository host until it holds: holders whose workflow ended are
- * dropped and the claim tried again; live ones are refused with `busy(live)`. Returns the script's
- * last output ("claimed", "claimed new", "registered").
+ * Runs a claim script on `host` until it holds: holders whose workflow ended are dropped (`drop`)
+ * and the claim tried again; live ones are refused with `busy(live)`. Returns the script's last
+ * output ("claimed", "claimed new", "registered").
  */
-async function claimPastDead(ops: HostOps, spec: Spec, claim: Command, alive: Liveness, busy: (live: Blocker[]) => Error, what: string): Promise<string> {
+export async function claimPastDead(ops: HostOps, host: HostAddress, claim: Command, drop: (b: Blocker) => Command, alive: Liveness, busy: (live: Blocker[]) => Error, what: string): Promise<string> {
   for (let round = 1; ; round++) {
-    const out = (await ops.must(repoHost(spec), claim)).trim();
+    const out = (await ops.must(host, claim)).trim();
     const blockers = parseBlockers(out);
     if (blockers.length === 0) return out;
-    const live = await liveBlockers(ops, spec, blockers, alive);
+    const live = await liveBlockers(ops, host, blockers, drop, alive);
     if (live.length > 0) throw busy(live);
-    if (round === ROUNDS) throw new Error(`stanza ${spec.stanza}: the lock changed hands ${ROUNDS} times while ${what}`);
+    if (round === ROUNDS) throw new Error(`${host.name}: the lock changed hands ${ROUNDS} times while ${what}`);
   }
+}
+
+/** The stanza's lock on its repository host. */
+function claimStanza(ops: HostOps, spec: Spec, claim: Command, alive: Liveness, busy: (live: Blocker[]) => Error, what: string): Promise<string> {
+  return claimPastDead(ops, repoHost(spec), claim, (b) => lockScripts.dropDead(LOCKS, spec.stanza, b), alive, busy, `${what} (stanza ${spec.stanza})`);
 }
 
 /**
@@ -57,7 +63,7 @@ async function claimPastDead(ops: HostOps, spec: Spec, claim: Command, alive: Li
  * rebuild or another recover of the stanza runs. Holds the backup lock too, for its own backup.
  */
 export async function claimRecoverLock(ops: HostOps, spec: Spec, owner: LockOwner, alive: Liveness): Promise<StepResult> {
-  const out = await claimPastDead(ops, spec, lockScripts.recoverClaim(LOCKS, spec.stanza, owner), alive,
+  const out = await claimStanza(ops, spec, lockScripts.recoverClaim(LOCKS, spec.stanza, owner), alive,
     (live) => refuse(`stanza ${spec.stanza} is busy: ${live.map(describeBlocker).join('; ')} runs. A recover starts only when no backup, rebuild or other recover of the stanza runs; nothing was changed`, 'StanzaBusy'),
     'claiming it for a recover');
   return { changed: out === 'claimed new', detail: `stanza ${spec.stanza} held for ${owner.workflowId}: backups and rebuilds of it are refused until it ends` };
@@ -77,7 +83,7 @@ export async function releaseRecoverLock(ops: HostOps, spec: Spec, owner: LockOw
  */
 export async function registerRebuild(ops: HostOps, spec: Spec, node: string, alive: Liveness): Promise<void> {
   const { workflowId, runId } = scheduledBy(Context.current().info);
-  await claimPastDead(ops, spec, lockScripts.registerRebuild(LOCKS, spec.stanza, node, { workflowId, runId }), alive,
+  await claimStanza(ops, spec, lockScripts.registerRebuild(LOCKS, spec.stanza, node, { workflowId, runId }), alive,
     (live) => refuse(`stanza ${spec.stanza} is being recovered: ${live.map(describeBlocker).join('; ')}. It rebuilds every standby itself; a rebuild of ${node} is refused until it ends, nothing was changed`, 'RefusedRebuild'),
     `registering a rebuild of ${node}`);
 }
@@ -87,7 +93,7 @@ export async function registerRebuild(ops: HostOps, spec: Spec, node: string, al
  * scratch directory and port. A second is refused (non-retryable) before it changes anything.
  */
 export async function claimDrillLock(ops: HostOps, spec: Spec, owner: LockOwner, alive: Liveness): Promise<StepResult> {
-  const out = await claimPastDead(ops, spec, lockScripts.drillClaim(LOCKS, spec.stanza, owner), alive,
+  const out = await claimStanza(ops, spec, lockScripts.drillClaim(LOCKS, spec.stanza, owner), alive,
     (live) => refuse(`a restore drill of stanza ${spec.stanza} is already running: ${live.map((b) => describeHolder(b.holder)).join('; ')}. One drill at a time (they share ${spec.drills?.host}:${spec.drills?.dataDir}); nothing was done`, 'DrillBusy'),
     'claiming it for a drill');
   return { changed: out === 'claimed new', detail: `drills of ${spec.stanza} held for ${owner.workflowId}` };

@@ -21,18 +21,21 @@ export interface DrillOutcome {
 
 const seconds = (ms: number) => Math.round(ms) / 1000;
 
-// Runs recorded before drills held a lock replay without it.
+// Runs recorded before drills held a lock replay without it; runs recorded before the lock was the
+// copy host's directory and port (not the stanza's drills) replay with the stanza's.
 const DRILL_LOCKED = 'drill-locked';
+const DRILL_COPY_LOCKED = 'drill-copy-locked';
 
 /**
  * A restore drill: proves the newest backup and the archive bring the cluster back, and measures
  * how long that takes (RTO) and how much would be lost (RPO). A marker row is written on the
  * primary and its WAL segment switched out at the start; the newest backup is restored (delta when
- * the drill's data directory still has files) on the scratch host to the end of the archive, started
- * standalone, checked (the marker, pg_amcheck, the spec's checks, pg_checksums on the stopped copy),
- * the repository verified, the copy removed. The result is kept on the repository host for
- * `stanzactl status`; a drill that found damage fails, naming the file, segment or check. One drill
- * of a stanza at a time: a second is refused before its marker (the copy is the first one's).
+ * the drill's data directory still has files of an earlier drill) on the scratch host to the end of
+ * the archive, started standalone, checked (the marker, pg_amcheck, the spec's checks, pg_checksums
+ * on the stopped copy), the repository verified, the copy removed. The result is kept on the
+ * repository host for `stanzactl status`; a drill that found damage fails, naming the file, segment
+ * or check. One drill or restore --to at a time on the scratch host's directory and port, whatever
+ * the stanza: a second is refused before its marker (the copy is the first one's).
  */
 export async function restoreDrill(spec: Spec): Promise<DrillOutcome> {
   checkInput('restoreDrill', spec);
@@ -42,12 +45,19 @@ export async function restoreDrill(spec: Spec): Promise<DrillOutcome> {
   const owner = { workflowId, runId };
   const log = new StepLog();
   if (!patched(DRILL_LOCKED)) return runDrill(spec, d, log, owner);
+  const place: CopyPlace = { host: d.host, dataDir: d.dataDir, port: d.port };
+  const at = `${d.host}:${d.dataDir}`;
+  const perCopy = patched(DRILL_COPY_LOCKED);
   // Refused before the drill's try: a second drill must not remove the first one's copy.
-  await log.run('lock', () => acts.claimDrillLock.executeWithOptions(titled(quick, `hold the drills of ${spec.stanza}`), [spec, owner]));
+  await log.run('lock', () => perCopy
+    ? acts.claimCopyLock.executeWithOptions(titled(quick, `hold ${at} and port ${d.port}`), [spec, place, owner])
+    : acts.claimDrillLock.executeWithOptions(titled(quick, `hold the drills of ${spec.stanza}`), [spec, owner]));
   try {
     return await runDrill(spec, d, log, owner);
   } finally {
-    await CancellationScope.nonCancellable(() => log.run('unlock', () => acts.releaseDrillLock.executeWithOptions(titled(release, 'release the drills'), [spec, owner])));
+    await CancellationScope.nonCancellable(() => log.run('unlock', () => perCopy
+      ? acts.releaseCopyLock.executeWithOptions(titled(release, `release ${at}`), [spec, place, owner])
+      : acts.releaseDrillLock.executeWithOptions(titled(release, 'release the drills'), [spec, owner])));
   }
 }
 

@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { CancellationScope, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { WalPosition } from '../facts/recovery';
 import type { RecoveryTarget } from '../spec/recovery-target';
@@ -6,7 +6,7 @@ import type { CopyPlace } from '../spec/restore-copy';
 import type { Spec } from '../spec/schema';
 import { checkInput } from './input';
 import { requireConfirmed } from './confirmation';
-import { long, quick } from './profiles';
+import { long, quick, release } from './profiles';
 import type { StepProgress } from './progress';
 import { StepLog, titled } from './steps';
 
@@ -37,18 +37,36 @@ export interface RestoreResult {
   readonly steps: StepProgress[];
 }
 
+// Runs recorded before a restore held the copy host's directory and port replay without it.
+const RESTORE_COPY_LOCKED = 'restore-copy-locked';
+
 /**
  * Restores a copy of the stanza's cluster to a host that is none of its nodes, to a point in
- * time: the non-destructive path (nothing of the cluster changes). The host is made able to use
- * the repository as provision makes a node, the copy is restored (detached: a crashed worker's
- * retry re-attaches), started standalone, promoted at its target, and what it reached is reported.
+ * time: the non-destructive path (nothing of the cluster changes). The copy's directory and port on
+ * the host are held for the run (a drill or another restore there is refused), the host is made able
+ * to use the repository as provision makes a node, the copy is restored (detached: a crashed
+ * worker's retry re-attaches), started standalone, promoted at its target, and what it reached is
+ * reported. The copy is left running.
  */
 export async function restoreToHost(spec: Spec, request: RestoreRequest): Promise<RestoreResult> {
   checkInput('restoreToHost', spec, { restore: request });
-  const { place, target, set, reuse } = request;
+  const { place } = request;
   const at = `${place.host}:${place.dataDir}`;
   const log = new StepLog();
-  await requireConfirmed(log, spec, { kind: 'restore', request: { place, target, set, reuse } }, request.confirm);
+  await requireConfirmed(log, spec, { kind: 'restore', request: { place, target: request.target, set: request.set, reuse: request.reuse } }, request.confirm);
+  if (!patched(RESTORE_COPY_LOCKED)) return restoreCopyOf(spec, request, log);
+  const { workflowId, runId } = workflowInfo();
+  const owner = { workflowId, runId };
+  await log.run('lock', () => acts.claimCopyLock.executeWithOptions(titled(quick, `hold ${at} and port ${place.port}`), [spec, place, owner]));
+  try {
+    return await restoreCopyOf(spec, request, log);
+  } finally {
+    await CancellationScope.nonCancellable(() => log.run('unlock', () => acts.releaseCopyLock.executeWithOptions(titled(release, `release ${at}`), [spec, place, owner])));
+  }
+}
+
+async function restoreCopyOf(spec: Spec, { place, target, set, reuse }: RestoreRequest, log: StepLog): Promise<RestoreResult> {
+  const at = `${place.host}:${place.dataDir}`;
   await log.run(`${place.host} ready`, () => acts.ensureCopyHost.executeWithOptions(titled(quick, `pgBackRest, trust and config on ${place.host}`), [spec, place]));
   const plan = await log.run(`prepare ${at}`, () => acts.prepareCopy.executeWithOptions(titled(quick, `prepare ${at}`), [spec, place, reuse]));
   const restore = await log.run(`restore ${at}`, () =>

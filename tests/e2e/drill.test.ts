@@ -158,7 +158,7 @@ describe('restore drills (Debian layout)', { timeout: 60 * 60_000 }, () => {
         // The workflow failed with its lock step's failure.
         const cause = ((e as WorkflowFailedError).cause as ActivityFailure).cause as ApplicationFailure;
         assert.equal(cause.type, 'DrillBusy', cause.message);
-        assert.match(cause.message, /a restore drill of stanza demo is already running: drill-demo since .*nothing was done/);
+        assert.match(cause.message, /:\/var\/lib\/postgresql\/15\/drill \(port 5433\) is busy: the directory held by drill-demo since .*; port 5433 held by drill-demo since .*nothing was done/);
         return true;
       });
       const done = await manual;
@@ -310,6 +310,64 @@ describe('restore drills (Debian layout)', { timeout: 60 * 60_000 }, () => {
     }
     const { report } = await lab.status();
     assert.equal(report.drill?.last?.runId, before, 'the record is the last real drill\'s');
+  });
+
+  // What sits at drills.dataDir: every file's checksum and the postmaster's pid if one runs. An idle
+  // server still writes its WAL (a running-xacts record after a checkpoint) and pg_control: those are
+  // left out; a restore or an emptying would change the relation and catalog files.
+  const snapshot = (dir: string) => lab.sh(f.scratch.name,
+    `cd ${dir} && find . -type f ! -name 'postmaster.*' ! -path './pg_wal/*' ! -path './global/pg_control' ! -path './pg_logical/*' -print0 | sort -z | xargs -0 md5sum; ` +
+    `p=$(head -1 postmaster.pid 2>/dev/null); if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then echo "postmaster $p runs"; else echo "no postmaster"; fi`).then((s) => s.trim());
+  const foreignBin = '/usr/lib/postgresql/15/bin';
+
+  test('a foreign cluster running at drills.dataDir: drill and restore --to --yes are refused, naming it; it still runs, its files unchanged', LONG, async () => {
+    const d = lab.spec.drills!;
+    // A cluster stanzactl did not make, running on the drill's directory and port.
+    await lab.sh(f.scratch.name, `set -e; pg_ctlcluster 15 drill stop 2>/dev/null || true
+      rm -rf ${d.dataDir}; install -d -o postgres -g postgres -m 700 ${d.dataDir}
+      runuser -u postgres -- ${foreignBin}/initdb -D ${d.dataDir} >/dev/null
+      runuser -u postgres -- ${foreignBin}/pg_ctl -D ${d.dataDir} -o '-p ${d.port}' -l /tmp/foreign.log -w start >/dev/null
+      runuser -u postgres -- ${foreignBin}/psql -X -q -p ${d.port} -d postgres -c 'CREATE TABLE forensic AS SELECT 1 AS i' -c CHECKPOINT`);
+    const systemId = (await lab.sh(f.scratch.name, `runuser -u postgres -- ${foreignBin}/pg_controldata ${d.dataDir} | sed -n 's/^Database system identifier: *//p'`)).trim();
+    try {
+      const before = await snapshot(d.dataDir);
+      assert.match(before, /postmaster \d+ runs/);
+      const starts = await lab.restoreStarts();
+      const r = await lab.cli(['drill']);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      const named = new RegExp(`${f.scratch.ip.replace(/\./g, '\\.')}:${d.dataDir} holds a PostgreSQL cluster \\(system id ${systemId}, running\\) that stanzactl did not create for drills of stanza demo: refused, nothing changed`);
+      assert.match(r.stdout + r.stderr, named);
+      const restore = await runCli(['restore', '--to', f.scratch.ip, '--data-dir', d.dataDir, '--port', String(d.port), '--yes', '--spec', lab.specFile], f.workerEnv);
+      assert.notEqual(restore.code, 0, restore.stdout + restore.stderr);
+      assert.match(restore.stdout + restore.stderr, /holds a PostgreSQL cluster \(system id \d+, running\) that stanzactl did not create for restores of stanza demo: refused, nothing changed/);
+      assert.equal(await snapshot(d.dataDir), before, 'the foreign cluster still runs and its files are unchanged');
+      assert.equal(await lab.restoreStarts(), starts, 'no restore ran');
+      assert.equal((await lab.sh(f.scratch.name, `runuser -u postgres -- ${foreignBin}/psql -X -At -p ${d.port} -d postgres -c 'SELECT count(*) FROM forensic'`)).trim(), '1');
+    } finally {
+      await lab.sh(f.scratch.name, `pg_ctlcluster 15 drill stop 2>/dev/null; runuser -u postgres -- ${foreignBin}/pg_ctl -D ${d.dataDir} -m fast -w stop >/dev/null 2>&1; find ${d.dataDir} -mindepth 1 -delete; true`);
+    }
+  });
+
+  test("a copy made by restore --to on the drill's directory: the drill is refused and the copy still runs", LONG, async () => {
+    const d = lab.spec.drills!;
+    // Whatever an earlier test left there (nothing, after a passing one) goes: the directory is empty.
+    await lab.sh(f.scratch.name, `pg_ctlcluster 15 drill stop 2>/dev/null; runuser -u postgres -- ${foreignBin}/pg_ctl -D ${d.dataDir} -m fast -w stop >/dev/null 2>&1; find ${d.dataDir} -mindepth 1 -delete; true`);
+    const r = await runCli(['restore', '--to', f.scratch.ip, '--data-dir', d.dataDir, '--port', String(d.port), '--spec', lab.specFile], f.workerEnv);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    try {
+      await lab.sh(f.scratch.name, `runuser -u postgres -- ${foreignBin}/psql -X -q -p ${d.port} -d postgres -c 'CREATE TABLE forensic AS SELECT 1 AS i' -c CHECKPOINT`);
+      const before = await snapshot(d.dataDir);
+      assert.match(before, /postmaster \d+ runs/);
+      const starts = await lab.restoreStarts();
+      const drill = await lab.cli(['drill']);
+      assert.equal(drill.code, 1, drill.stdout + drill.stderr);
+      assert.match(drill.stdout + drill.stderr, /holds a copy of stanza demo \(system id \d+, running\) that stanzactl restored for a restore --to, not for drills of stanza demo: refused, nothing changed/);
+      assert.equal(await snapshot(d.dataDir), before, 'the copy still runs and its files are unchanged');
+      assert.equal(await lab.restoreStarts(), starts, 'no restore ran');
+    } finally {
+      // As a DBA done with the copy: stop it, empty the directory and drop stanzactl's claim on it.
+      await lab.sh(f.scratch.name, `pg_ctlcluster 15 drill stop 2>/dev/null || true; find ${d.dataDir} -mindepth 1 -delete; rm -rf /var/lib/stanzactl/copies`);
+    }
   });
 });
 

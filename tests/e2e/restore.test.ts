@@ -6,7 +6,10 @@ import { after, before, describe, test } from 'node:test';
 import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
+import { creationMarker, runCreation, type Creation } from '../../src/activities/cluster-creation';
+import { HostOps } from '../../src/activities/host-ops';
 import type { CopyRemoved } from '../../src/activities/restore-copy';
+import { DEBIAN_CONFIG } from '../../src/activities/standby';
 import { failureMessage, startProvision } from '../../src/client';
 import type { LabLayout } from '../../src/lab';
 import { TASK_QUEUE } from '../../src/paths';
@@ -146,11 +149,31 @@ function restoreSuite(layout: LabLayout, prefix: string, subnet: string, sudoUse
       if (layout === 'debian') recordHistory(f.temporal.address, handle.workflowId, 'restore');
     });
 
+    test('the clean-up of an interrupted cluster creation runs as the database account: a config directory it swapped for a link to root\'s leaves root\'s files alone', LONG, async (t) => {
+      if (layout !== 'debian') return t.skip('a Debian cluster config only');
+      const data = '/var/lib/postgresql/15/swapped';
+      const conf = '/etc/postgresql/15/swapped';
+      const marker = creationMarker('copy-config', data);
+      // An interrupted creation (its marker), and the account's link where the config directory was:
+      // what the check before the creation would have refused, swapped in after it.
+      await sh(scratch, `set -e; install -d -m 755 /srv/root-owned; echo keep > /srv/root-owned/pg_hba.conf
+        install -d -o postgres -g postgres -m 700 ${data}; install -d -o postgres -g postgres /etc/postgresql/15; runuser -u postgres -- ln -sfn /srv/root-owned ${conf}
+        install -d -m 700 /var/lib/stanzactl/pending; echo ${data} > ${marker}`);
+      try {
+        const creation = { kind: 'copy-config', dataDir: data, configDir: conf, owner: 'postgres', strict: false, body: DEBIAN_CONFIG, args: ['15', 'swapped', data, 'postgres', '5499'] } as Creation;
+        const outcome = await runCreation(new HostOps(pools.remoteFor(f.spec.ssh)), { name: scratch, host: f.scratch.ip }, creation, 120_000).then((how) => how, (e: unknown) => String(e));
+        assert.equal((await sh(scratch, 'stat -c %U /srv/root-owned/pg_hba.conf 2>&1; cat /srv/root-owned/pg_hba.conf 2>&1')).trim(), 'root\nkeep', 'root\'s file is still there');
+        assert.match(outcome, /rm: cannot remove '\/etc\/postgresql\/15\/swapped\/pg_hba.conf': Permission denied/);
+      } finally {
+        await sh(scratch, `rm -f ${marker} ${conf}; rm -rf /srv/root-owned ${data}`);
+      }
+    });
+
     test('removeCopy stops a copy and frees its data directory (the drills\' clean-up)', LONG, async () => {
       const acts = createActivities({ remoteFor: pools.remoteFor });
       const now = Date.now();
       const env = new MockActivityEnvironment({
-        activityType: 'removeCopy', heartbeatTimeoutMs: 20_000, startToCloseTimeoutMs: 180_000,
+        activityType: 'removeCopy', workflowType: 'restoreToHost', heartbeatTimeoutMs: 20_000, startToCloseTimeoutMs: 180_000,
         currentAttemptScheduledTimestampMs: now, scheduledTimestampMs: now, scheduleToCloseTimeoutMs: 0,
       });
       const removed = (await env.run(() => acts.removeCopy(f.spec, place))) as CopyRemoved;

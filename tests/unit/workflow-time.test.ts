@@ -62,7 +62,7 @@ function standIn(activity: keyof Activities) {
 
 const names = ['claimBackupLock', 'chooseBackupSource', 'runBackup', 'releaseBackupLock', 'claimDrillLock', 'writeDrillMarker', 'ensureCopyHost',
   'prepareCopy', 'restoreCopy', 'startCopy', 'waitCopyPromoted', 'inspectCopy', 'checkDrillCopy', 'verifyRepository', 'removeCopy', 'recordDrill',
-  'releaseDrillLock'] as const;
+  'releaseDrillLock', 'claimCopyLock', 'releaseCopyLock'] as const;
 
 const claimed = (): LockResult => ({ changed: true, claimed: true, detail: 'claimed' });
 const fromPrimary = (): BackupSource => ({ changed: false, node: 'pg1', role: 'primary', why: 'backups.fromStandby is false', backupStandby: false, detail: 'from the primary pg1' });
@@ -74,7 +74,7 @@ const ok = (detail: string) => (): StepResult => ({ changed: false, detail });
 function drill(removeCopy: Script['removeCopy'], restoreCopy: Script['restoreCopy'] = () => ({ changed: true, detail: 'restored', seconds: 1 })): Script {
   const check = { name: 'verify', ok: true, detail: 'no damage' };
   return {
-    claimDrillLock: ok('held'), releaseDrillLock: ok('released'), ensureCopyHost: ok('ready'), startCopy: ok('started'),
+    claimCopyLock: ok('held'), releaseCopyLock: ok('released'), ensureCopyHost: ok('ready'), startCopy: ok('started'),
     writeDrillMarker: () => ({ changed: true, detail: 'marker', id: 'm', writtenAt: 0, walFile: '000000010000000000000003', archived: true }),
     prepareCopy: () => ({ changed: false, detail: 'empty', delta: false }),
     restoreCopy,

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { runCreation } from '../../src/activities/cluster-creation';
+import { copyLockNames, copyLockScripts } from '../../src/activities/copy-lock';
+import type { HostOps } from '../../src/activities/host-ops';
+import { parseBlockers } from '../../src/activities/backup-lock';
+import { DEBIAN_CONFIG } from '../../src/activities/standby';
+import { judgeCopyDir, parseClaim, parseCopyDirFacts, renderClaim, type CopyDirFacts, type CopyDirWant } from '../../src/facts/copy-dir';
+import { machineHolding, parsePublicKeys } from '../../src/remote/host-keys';
+import type { Command } from '../../src/shell/command';
+
+const want: CopyDirWant = { stanza: 'demo', purpose: 'drill', systemIds: ['7300000000000000001'], interrupted: false };
+const dir = (o: Partial<CopyDirFacts>): CopyDirFacts => ({ kind: 'directory', inode: '2049:77', entries: 19, running: false, ...o });
+const ours = { stanza: 'demo', purpose: 'drill' as const, inode: '2049:77' };
+
+describe('whose a copy directory is', () => {
+  test('an empty or absent directory is claimed; a full one only with our claim, on the same inode, holding a copy of the stanza', () => {
+    assert.deepEqual(judgeCopyDir(dir({ kind: 'absent', entries: 0 }), want), { use: 'claim' });
+    assert.deepEqual(judgeCopyDir(dir({ entries: 0, claim: { ...ours, stanza: 'other' } }), want), { use: 'claim' });
+    assert.deepEqual(judgeCopyDir(dir({ claim: ours, systemId: '7300000000000000001', running: true }), want), { use: 'ours' });
+    // A restore interrupted before pg_control, or what an interrupted config creation left.
+    assert.deepEqual(judgeCopyDir(dir({ claim: ours }), want), { use: 'ours' });
+    assert.deepEqual(judgeCopyDir(dir({ claim: ours, systemId: '1' }), { ...want, interrupted: true }), { use: 'ours' });
+  });
+
+  test('anything else is refused, naming what is there', () => {
+    const refused = (f: CopyDirFacts, w = want) => {
+      const v = judgeCopyDir(f, w);
+      assert.equal(v.use, 'refused');
+      return v.use === 'refused' ? v.why : '';
+    };
+    assert.match(refused(dir({ systemId: '42', running: true })), /^holds a PostgreSQL cluster \(system id 42, running\) that stanzactl did not create for drills of stanza demo: refused, nothing changed/);
+    // Our claim, but another cluster put in the directory since.
+    assert.match(refused(dir({ claim: ours, systemId: '42' })), /PostgreSQL cluster \(system id 42, stopped\) that stanzactl did not create/);
+    // The directory was removed and made again: the claim was on the old one.
+    assert.match(refused(dir({ claim: { ...ours, inode: '2049:5' }, systemId: '7300000000000000001' })), /that stanzactl did not create for drills/);
+    assert.match(refused(dir({ claim: { ...ours, purpose: 'restore' }, systemId: '7300000000000000001', running: true })),
+      /^holds a copy of stanza demo \(system id 7300000000000000001, running\) that stanzactl restored for a restore --to, not for drills of stanza demo: refused/);
+    assert.match(refused(dir({ claim: { ...ours, stanza: 'other' }, systemId: '99' })), /holds a copy of stanza other .* restored for its drills, not for drills of stanza demo/);
+    assert.match(refused(dir({ entries: 3 })), /holds 3 entries that stanzactl did not put there for drills/);
+    assert.match(refused(dir({ entries: undefined }), { ...want, purpose: 'restore' }), /holds files that stanzactl did not put there for restores/);
+    assert.match(refused(dir({ kind: 'other', entries: 0 })), /not a directory/);
+  });
+
+  test('facts and claims parse as the scripts print them', () => {
+    const claim = renderClaim(ours, '/var/lib/postgresql/15/drill');
+    assert.deepEqual(parseClaim(claim), ours);
+    assert.equal(parseClaim('demo drill'), undefined);
+    assert.deepEqual(parseCopyDirFacts(`directory 2049:77 19\nsystem-id 42\nrunning yes\n${claim}`), dir({ systemId: '42', running: true, claim: ours }));
+    assert.deepEqual(parseCopyDirFacts('absent - 0\nsystem-id -\nrunning no\n'), { kind: 'absent', inode: '-', entries: 0, systemId: undefined, running: false, claim: undefined });
+    assert.equal(parseCopyDirFacts('directory 2049:77 ?\nsystem-id -\nrunning no\n').entries, undefined);
+  });
+});
+
+describe('a machine is known by all its host keys', () => {
+  const d = mkdtempSync(join(tmpdir(), 'stanzactl-hostkeys-'));
+  after(() => rmSync(d, { recursive: true, force: true }));
+  const keygen = (name: string, type: string) => {
+    execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', `root@${name}`, '-f', join(d, name)]);
+    return readFileSync(join(d, `${name}.pub`), 'utf8');
+  };
+
+  test('a node pinned with its ed25519 key is found through the RSA key its alias is pinned with', () => {
+    const ed = keygen('ed', 'ed25519');
+    const rsa = keygen('rsa', 'rsa');
+    const other = keygen('other', 'ed25519');
+    const held = parsePublicKeys(`${rsa}\n${ed}\nnot a key\n`);
+    assert.equal(held.length, 2);
+    const node = { what: 'node pg2-srv of stanza demo', keys: parsePublicKeys(ed) };
+    // What the worker alone sees: the alias's pinned RSA key is none of the node's pinned keys.
+    assert.equal(machineHolding(parsePublicKeys(rsa), [node]), undefined);
+    // What the host holds: both, so it is the node.
+    assert.equal(machineHolding(held, [{ what: 'x', keys: parsePublicKeys(other) }, node]), node);
+  });
+});
+
+describe('copy locks: one drill or restore --to at a time per host directory and port, whatever the stanza', () => {
+  const root = mkdtempSync(join(tmpdir(), 'stanzactl-copy-locks-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+  const run = (c: Command) => execFileSync(c.argv[0] as string, c.argv.slice(1) as string[], { encoding: 'utf8' }).trim();
+  const a = { workflowId: 'drill-demo', runId: 'a' };
+  const b = { workflowId: 'drill-other', runId: 'b' };
+
+  test('a second claim of the directory or the port is refused, naming the holder; a release frees both', () => {
+    const locks = join(root, 'l');
+    const shared = copyLockNames({ dataDir: '/var/lib/postgresql/15/drill', port: 5433 });
+    assert.equal(run(copyLockScripts.claim(locks, a, shared)), 'claimed new');
+    assert.equal(run(copyLockScripts.claim(locks, a, shared)), 'claimed', 'a retry finds its own claim');
+    const sameDir = parseBlockers(run(copyLockScripts.claim(locks, b, copyLockNames({ dataDir: '/var/lib/postgresql/15/drill', port: 5434 }))));
+    assert.deepEqual(sameDir.map((x) => [x.kind, x.node, x.holder.workflowId]), [['copy', shared[0], 'drill-demo']]);
+    const samePort = parseBlockers(run(copyLockScripts.claim(locks, b, copyLockNames({ dataDir: '/srv/other', port: 5433 }))));
+    assert.deepEqual(samePort.map((x) => x.node), ['port-5433']);
+    // Refused claims took nothing: the other directory and port are still free.
+    assert.equal(run(copyLockScripts.claim(locks, b, copyLockNames({ dataDir: '/srv/other', port: 5434 }))), 'claimed new');
+    assert.equal(run(copyLockScripts.release(locks, b, shared)), '', 'only the holder releases');
+    assert.match(run(copyLockScripts.release(locks, a, shared)), /released/);
+    assert.equal(run(copyLockScripts.claim(locks, b, shared)), 'claimed new');
+    // A holder judged dead is dropped only while its line is unchanged.
+    const [blocker] = parseBlockers(run(copyLockScripts.claim(locks, a, shared)));
+    assert.equal(run(copyLockScripts.dropDead(locks, { ...blocker, holder: { ...blocker.holder, line: 'x y 1' } })), '');
+    assert.equal(run(copyLockScripts.dropDead(locks, blocker)), 'dropped');
+  });
+});
+
+describe('check-then-act as root under a directory the database account owns', () => {
+  const capture = async (owner: string): Promise<Command> => {
+    let seen: Command | undefined;
+    const ops = { run: async (_h: unknown, c: Command) => { seen = c; return { code: 0, stdout: 'created\n', stderr: '' }; } } as unknown as HostOps;
+    await runCreation(ops, { name: 'h', host: 'h' }, { kind: 'copy-config', dataDir: '/var/lib/postgresql/15/drill', configDir: '/etc/postgresql/15/drill', owner, strict: false, body: DEBIAN_CONFIG, args: ['15', 'drill', '/var/lib/postgresql/15/drill', owner, '5433'] }, 1000);
+    return seen!;
+  };
+
+  test('one command, and every removal and pg_createcluster in it runs as the account, never as root', async () => {
+    const c = await capture('postgres');
+    assert.equal(c.user, undefined, 'the command itself is root\'s (it writes the marker in root\'s directory)');
+    const body = c.argv[2] as string;
+    const acting = body.split('\n').filter((l) => /\b(find|rm|pg_createcluster)\b/.test(l) && !/^\s*(#|rm -f -- "\$marker")/.test(l) && !l.includes('$marker'));
+    assert.ok(acting.length >= 5, acting.join('\n'));
+    for (const l of acting) assert.match(l, /runuser -u "\$(owner|user)" -- (find|rm|pg_createcluster)/, l);
+    // The account is the data directory's owner, passed as an argument, never text in the body.
+    assert.equal(c.argv[8], 'postgres');
+  });
+});
