@@ -22,7 +22,7 @@ import { primaryStatus, repositoryStatus, standbyStatus } from './status';
 import { ensureCopyHost, inspectCopy, prepareCopy, removeCopy, restoreCopy, startCopy, waitCopyPromoted } from './restore-copy';
 import type { CopyPlace } from '../spec/restore-copy';
 import type { RecoveryTarget } from '../spec/recovery-target';
-import { claimDrillLock, claimRecoverLock, releaseDrillLock, releaseRecoverLock, type Liveness } from './stanza-lock';
+import { claimDrillLock, claimProvisionLock, claimRecoverLock, registerRestore, releaseDrillLock, releaseProvisionLock, releaseRecoverLock, releaseRestore, type Liveness } from './stanza-lock';
 import { archivePrimaryWal, planRecovery, restorePrimary, stopPostgres, waitPrimaryPromoted } from './recover';
 
 export interface ActivityDeps {
@@ -102,6 +102,10 @@ export function createActivities(deps: ActivityDeps) {
     releaseRecoverLock: step(async (spec: Spec, owner: BackupOwner) => releaseRecoverLock(ops(spec), spec, owner)),
     claimDrillLock: step(async (spec: Spec, owner: BackupOwner) => claimDrillLock(ops(spec), spec, owner, alive)),
     releaseDrillLock: step(async (spec: Spec, owner: BackupOwner) => releaseDrillLock(ops(spec), spec, owner)),
+    claimProvisionLock: step(async (spec: Spec, owner: BackupOwner) => claimProvisionLock(ops(spec), spec, owner, alive)),
+    releaseProvisionLock: step(async (spec: Spec, owner: BackupOwner) => releaseProvisionLock(ops(spec), spec, owner)),
+    registerRestore: step(async (spec: Spec, owner: BackupOwner) => registerRestore(ops(spec), spec, owner, alive)),
+    releaseRestore: step(async (spec: Spec, owner: BackupOwner) => releaseRestore(ops(spec), spec, owner)),
     planRecovery: step(async (spec: Spec, target: unknown, confirmedBackup?: string) => planRecovery(ops(spec), spec, target, confirmedBackup)),
     archivePrimaryWal: step(async (spec: Spec) => archivePrimaryWal(ops(spec), spec)),
     stopPostgres: step(async (spec: Spec, node: string) => stopPostgres(ops(spec), spec, node)),

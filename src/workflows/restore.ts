@@ -1,15 +1,18 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { CancellationScope, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { WalPosition } from '../facts/recovery';
 import type { RecoveryTarget } from '../spec/recovery-target';
 import type { CopyPlace } from '../spec/restore-copy';
 import type { Spec } from '../spec/schema';
 import { checkInput } from './input';
-import { long, quick } from './profiles';
+import { long, quick, release } from './profiles';
 import type { StepProgress } from './progress';
 import { StepLog, titled } from './steps';
 
 const acts = proxyActivities<Activities>(quick);
+
+// Histories recorded before this change registered no restore in the stanza lock (tests/histories).
+const RESTORE_LOCKED = 'restore-locked';
 
 export interface RestoreRequest {
   readonly place: CopyPlace;
@@ -42,9 +45,23 @@ export interface RestoreResult {
  */
 export async function restoreToHost(spec: Spec, request: RestoreRequest): Promise<RestoreResult> {
   checkInput('restoreToHost', spec, { restore: request });
+  const log = new StepLog();
+  if (!patched(RESTORE_LOCKED)) return restoreCopySteps(spec, request, log);
+  // Registered in the stanza lock: refused while a recover replaces what it would restore, and a
+  // recover is refused while it runs.
+  const { workflowId, runId } = workflowInfo();
+  const owner = { workflowId, runId };
+  await log.run('lock', () => acts.registerRestore.executeWithOptions(titled(quick, `register the restore with stanza ${spec.stanza}`), [spec, owner]));
+  try {
+    return await restoreCopySteps(spec, request, log);
+  } finally {
+    await CancellationScope.nonCancellable(() => log.run('unlock', () => acts.releaseRestore.executeWithOptions(titled(release, 'unregister the restore'), [spec, owner])));
+  }
+}
+
+async function restoreCopySteps(spec: Spec, request: RestoreRequest, log: StepLog): Promise<RestoreResult> {
   const { place, target, set, reuse } = request;
   const at = `${place.host}:${place.dataDir}`;
-  const log = new StepLog();
   await log.run(`${place.host} ready`, () => acts.ensureCopyHost.executeWithOptions(titled(quick, `pgBackRest, trust and config on ${place.host}`), [spec, place]));
   const plan = await log.run(`prepare ${at}`, () => acts.prepareCopy.executeWithOptions(titled(quick, `prepare ${at}`), [spec, place, reuse]));
   const restore = await log.run(`restore ${at}`, () =>
