@@ -92,12 +92,13 @@ export async function claimProvisionLock(ops: HostOps, spec: Spec, owner: LockOw
   const out = await claimPastDead(ops, spec, lockScripts.provisionClaim(LOCKS, spec.stanza, owner), alive,
     (live) => refuse(`stanza ${spec.stanza} is busy: ${live.map(describeBlocker).join('; ')} runs. A provision starts only when no recover, rebuild or other provision of the stanza runs; nothing was changed`, 'StanzaBusy'),
     'claiming it for a provision');
-  return { changed: out === 'claimed new', detail: `stanza ${spec.stanza} held for ${owner.workflowId}: recovers and rebuilds of it are refused until it ends` };
+  // The lock is no part of the cluster: a provision that changed nothing else reports unchanged.
+  return { changed: false, detail: `stanza ${spec.stanza} held for ${owner.workflowId}${out === 'claimed new' ? '' : ' (claimed by an earlier attempt)'}: recovers and rebuilds of it are refused until it ends` };
 }
 
 export async function releaseProvisionLock(ops: HostOps, spec: Spec, owner: LockOwner): Promise<StepResult> {
   const released = (await ops.must(repoHost(spec), lockScripts.provisionRelease(LOCKS, spec.stanza, owner))).trim() === 'released';
-  return { changed: released, detail: `provision lock ${released ? 'released' : 'was not held'}` };
+  return { changed: false, detail: `provision lock ${released ? 'released' : 'was not held'}` };
 }
 
 /**

@@ -25,7 +25,14 @@ describe('the stanza lock: provision and restore --to', { timeout: 40 * 60_000 }
   const pools = sshPools();
   after(() => pools.closeAll());
   const acts = () => createActivities({ remoteFor: pools.remoteFor });
-  const as = (owner: LockOwner, activityType: string) => new MockActivityEnvironment({ workflowExecution: owner, activityType, heartbeatTimeoutMs: 20_000, startToCloseTimeoutMs: 180_000 });
+  // An attempt of the quick profile: 3 minutes, no schedule-to-close (commands get deadlines within them).
+  const as = (owner: LockOwner, activityType: string) => {
+    const now = Date.now();
+    return new MockActivityEnvironment({
+      workflowExecution: owner, activityType, heartbeatTimeoutMs: 20_000,
+      startToCloseTimeoutMs: 180_000, currentAttemptScheduledTimestampMs: now, scheduledTimestampMs: now, scheduleToCloseTimeoutMs: 0,
+    });
+  };
   const sh = (host: string, script: string) => f.checks.sh(host, ['bash', '-c', script]);
   const started = (host: string) => f.checks.psql(host, 'SELECT pg_postmaster_start_time()');
 
@@ -35,7 +42,12 @@ describe('the stanza lock: provision and restore --to', { timeout: 40 * 60_000 }
       taskQueue: `${TASK_QUEUE}-nobody`, workflowId: recoverWorkflowId(f.spec.stanza), args: [f.spec, { target: { type: 'immediate' } }],
     });
     const owner = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
-    await as(owner, 'claimRecoverLock').run(() => acts().claimRecoverLock(f.spec, owner));
+    try {
+      await as(owner, 'claimRecoverLock').run(() => acts().claimRecoverLock(f.spec, owner));
+    } catch (e) {
+      await handle.terminate('its lock was not claimed');
+      throw e;
+    }
     return { owner, handle };
   }
   async function recoverEnds({ owner, handle }: { owner: LockOwner; handle: WorkflowHandle }): Promise<void> {
