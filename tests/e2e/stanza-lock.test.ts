@@ -7,7 +7,7 @@ import type { LockOwner } from '../../src/activities/backup-lock';
 import { failureMessage, startProvision } from '../../src/client';
 import { TASK_QUEUE } from '../../src/paths';
 import { sshPools } from '../../src/worker';
-import { provisionWorkflowId, recoverWorkflowId } from '../../src/workflow-ids';
+import { provisionWorkflowId, recoverWorkflowId, restoreWorkflowId } from '../../src/workflow-ids';
 import { provisionedCluster, ProvisionFixture } from './fixture';
 import { RecoverChecks } from './recover-checks';
 
@@ -91,8 +91,13 @@ describe('the stanza lock: provision and restore --to', { timeout: 40 * 60_000 }
   test('while a provision runs a recover is refused at once, naming it, and the provision completes', LONG, async () => {
     // pg3-srv is still stopped: this provision restores it, so it runs a while after its lock.
     const provision = await startProvision(f.client, f.spec);
+    let open = true;
+    provision.result().finally(() => (open = false)).catch(() => undefined);
     const lock = `/var/lib/stanzactl/locks/provision-${f.spec.stanza}/owner`;
-    while ((await sh('backup-srv', `cat ${lock} 2>/dev/null || true`)).trim() === '') await new Promise((r) => setTimeout(r, 100));
+    while ((await sh('backup-srv', `cat ${lock} 2>/dev/null || true`)).trim() === '') {
+      assert.ok(open, 'the provision ended without holding the stanza');
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const recover = await f.client.workflow.start('recoverCluster', {
       taskQueue: TASK_QUEUE, workflowId: recoverWorkflowId(f.spec.stanza), args: [f.spec, { target: { type: 'immediate' } }],
     });
@@ -102,5 +107,21 @@ describe('the stanza lock: provision and restore --to', { timeout: 40 * 60_000 }
     const done = (await provision.result()) as { standbys: { name: string; state: string }[] };
     assert.deepEqual(done.standbys.map((s) => [s.name, s.state]), [['pg2-srv', 'streaming'], ['pg3-srv', 'streaming']]);
     assert.equal((await sh('backup-srv', 'ls /var/lib/stanzactl/locks')).trim(), '', 'the provision released the stanza');
+  });
+
+  test('while a restore --to runs a recover is refused at once, naming it, and the restore completes', LONG, async () => {
+    const restore = cli('restore', '--to', f.scratch.ip, '--yes');
+    const entries = `/var/lib/stanzactl/locks/restores-${f.spec.stanza}`;
+    while ((await sh('backup-srv', `cat ${entries}/* 2>/dev/null || true`)).trim() === '') await new Promise((r) => setTimeout(r, 100));
+    const primaryStarted = await started('pg1-srv');
+    const recover = await f.client.workflow.start('recoverCluster', {
+      taskQueue: TASK_QUEUE, workflowId: recoverWorkflowId(f.spec.stanza), args: [f.spec, { target: { type: 'immediate' } }],
+    });
+    const refused = await recover.result().then(() => 'completed', failureMessage);
+    assert.match(refused, new RegExp(`stanza demo is busy: a restore --to \\(${restoreWorkflowId('demo', f.scratch.ip)} since .*\\) runs\\. A recover starts only when .*nothing was changed`));
+    assert.equal(await started('pg1-srv'), primaryStarted, 'the primary was not touched');
+    const out = await restore;
+    assert.equal(out.code, 0, out.stdout + out.stderr);
+    assert.equal((await sh('backup-srv', 'ls /var/lib/stanzactl/locks')).trim(), '', 'the restore unregistered');
   });
 });
