@@ -89,15 +89,12 @@ describe('the stanza lock: provision and restore --to', { timeout: 40 * 60_000 }
   });
 
   test('while a provision runs a recover is refused at once, naming it, and the provision completes', LONG, async () => {
-    // pg3-srv is still stopped: this provision restores it, so it runs a while after its lock.
+    // pg3-srv is still stopped: this provision restores it.
     const provision = await startProvision(f.client, f.spec);
     let open = true;
     provision.result().finally(() => (open = false)).catch(() => undefined);
-    const lock = `/var/lib/stanzactl/locks/provision-${f.spec.stanza}/owner`;
-    while ((await sh('backup-srv', `cat ${lock} 2>/dev/null || true`)).trim() === '') {
-      assert.ok(open, 'the provision ended without holding the stanza');
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // Well into it: the standby's restore began (its start and streaming come after).
+    await f.runStarted('pg3-srv', provision.firstExecutionRunId, 'restoreStandby', () => open);
     const recover = await f.client.workflow.start('recoverCluster', {
       taskQueue: TASK_QUEUE, workflowId: recoverWorkflowId(f.spec.stanza), args: [f.spec, { target: { type: 'immediate' } }],
     });
@@ -110,9 +107,13 @@ describe('the stanza lock: provision and restore --to', { timeout: 40 * 60_000 }
   });
 
   test('while a restore --to runs a recover is refused at once, naming it, and the restore completes', LONG, async () => {
-    const restore = cli('restore', '--to', f.scratch.ip, '--yes');
-    const entries = `/var/lib/stanzactl/locks/restores-${f.spec.stanza}`;
-    while ((await sh('backup-srv', `cat ${entries}/* 2>/dev/null || true`)).trim() === '') await new Promise((r) => setTimeout(r, 100));
+    let open = true;
+    const restore = cli('restore', '--to', f.scratch.ip, '--yes').finally(() => (open = false));
+    // Well into it: the copy's restore began (its start and promotion come after).
+    while (!(await sh('drill-srv', 'ls /var/lib/stanzactl/runs 2>/dev/null || true')).includes('.restoreCopy.')) {
+      assert.ok(open, 'the restore ended before its copy was restored');
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const primaryStarted = await started('pg1-srv');
     const recover = await f.client.workflow.start('recoverCluster', {
       taskQueue: TASK_QUEUE, workflowId: recoverWorkflowId(f.spec.stanza), args: [f.spec, { target: { type: 'immediate' } }],
