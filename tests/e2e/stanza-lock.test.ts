@@ -89,7 +89,8 @@ describe('the stanza lock: provision and restore --to', { timeout: 40 * 60_000 }
   });
 
   test('while a provision runs a recover is refused at once, naming it, and the provision completes', LONG, async () => {
-    // pg3-srv is still stopped: this provision restores it.
+    // pg3-srv stopped (still, after the first test): this provision restores it.
+    await sh('pg3-srv', `pg_ctlcluster ${f.spec.postgres.version} main stop 2>/dev/null || true`);
     const provision = await startProvision(f.client, f.spec);
     let open = true;
     provision.result().finally(() => (open = false)).catch(() => undefined);
@@ -99,8 +100,8 @@ describe('the stanza lock: provision and restore --to', { timeout: 40 * 60_000 }
       taskQueue: TASK_QUEUE, workflowId: recoverWorkflowId(f.spec.stanza), args: [f.spec, { target: { type: 'immediate' } }],
     });
     const refused = await recover.result().then(() => 'completed', failureMessage);
-    assert.equal((await provision.describe()).status.name, 'RUNNING', 'the provision was still running when the recover was refused');
     assert.match(refused, new RegExp(`stanza demo is busy: a provision \\(${provisionWorkflowId('demo')} since .*\\) runs\\. A recover starts only when .*nothing was changed`));
+    assert.equal((await provision.describe()).status.name, 'RUNNING', 'the provision was still running when the recover was refused');
     const done = (await provision.result()) as { standbys: { name: string; state: string }[] };
     assert.deepEqual(done.standbys.map((s) => [s.name, s.state]), [['pg2-srv', 'streaming'], ['pg3-srv', 'streaming']]);
     assert.equal((await sh('backup-srv', 'ls /var/lib/stanzactl/locks')).trim(), '', 'the provision released the stanza');
