@@ -8,7 +8,12 @@ import { script, type Command } from '../shell/command';
  * - `rebuilds-<stanza>/<node>`: a rebuild of that node registered itself (rebuilds of different
  *   nodes run side by side, and beside backups); a recover waits for none of them: it is refused;
  * - `drill-<stanza>/`: a restore drill, one at a time however started (its scratch directory and
- *   port are the stanza's), beside anything else.
+ *   port are the stanza's), beside anything else;
+ * - `provision-<stanza>/`: a provision, which creates, starts and restores nodes: it excludes a
+ *   recover, a rebuild and another provision of the stanza (each way round), not backups;
+ * - `restores-<stanza>/<run id>`: a `restore --to` registered itself: it only reads the repository,
+ *   side by side with anything but a recover, which replaces what it would restore.
+ * Every holder but a backup holds as long as its workflow run is open (stanza-lock.ts).
  * A lock directory holds `owner`, a registration is itself, one line "WORKFLOW_ID RUN_ID SINCE"
  * (epoch seconds), always written to a temp file and renamed into place, so a reader never sees
  * half a line.
@@ -44,6 +49,8 @@ now=$(date +%s)
 rec=$locks/recover-$stanza
 rebuilds=$locks/rebuilds-$stanza
 drl=$locks/drill-$stanza
+prov=$locks/provision-$stanza
+restores=$locks/restores-$stanza
 line_to() { printf '%s %s %s\\n' "$2" "$3" "$now" > "$1.tmp"; mv -f "$1.tmp" "$1"; }
 write_owner() { line_to "$dir/owner" "$1" "$2"; }
 holder_of() { cat "$1/owner" 2>/dev/null || echo "- - $(stat -c %Y "$1")"; }
@@ -82,7 +89,7 @@ const RELEASE = `${PRELUDE}
 if held_by "$dir/owner" "$3" "$4"; then rm -rf -- "$dir"; echo released; fi`;
 
 // A recover claims the stanza when nothing else holds it: prints each holder in its way
-// ("recover LINE", "backup LINE", "rebuild NODE LINE"), or "claimed" once it holds both its own
+// ("recover LINE", "backup LINE", "rebuild NODE LINE", "provision LINE", "restore LINE"), or "claimed" once it holds both its own
 // lock and the backup lock, "claimed new" when this call made the claim (a retry finds it its own).
 const RECOVER_CLAIM = `${PRELUDE}
 # Another recover holds the backup lock too: it alone is named.
@@ -91,6 +98,10 @@ blocked=
 if [ -d "$dir" ] && ! held_by "$dir/owner" "$3" "$4"; then echo "backup $(holder_of "$dir")"; blocked=1; fi
 for f in "$rebuilds"/*; do
   if [ -f "$f" ]; then echo "rebuild \${f##*/} $(cat "$f")"; blocked=1; fi
+done
+if [ -d "$prov" ]; then echo "provision $(holder_of "$prov")"; blocked=1; fi
+for f in "$restores"/*; do
+  if [ -f "$f" ]; then echo "restore $(cat "$f")"; blocked=1; fi
 done
 [ -n "$blocked" ] && exit 0
 new=new; [ -d "$rec" ] && new=
@@ -103,9 +114,10 @@ const RECOVER_RELEASE = `${PRELUDE}
 if held_by "$dir/owner" "$3" "$4"; then rm -rf -- "$dir"; fi
 if held_by "$rec/owner" "$3" "$4"; then rm -rf -- "$rec"; echo released; fi`;
 
-// A rebuild of node $3 registers itself, unless a recover holds the stanza (prints its holder).
+// A rebuild of node $3 registers itself, unless a recover or a provision holds the stanza (prints its holder).
 const REBUILD_REGISTER = `${PRELUDE}
 if [ -d "$rec" ]; then echo "recover $(holder_of "$rec")"; exit 0; fi
+if [ -d "$prov" ]; then echo "provision $(holder_of "$prov")"; exit 0; fi
 install -d -m 700 "$rebuilds"
 line_to "$rebuilds/$3" "$4" "$5"
 echo registered`;
@@ -121,6 +133,40 @@ echo "claimed $new"`;
 const DRILL_RELEASE = `${PRELUDE}
 if held_by "$drl/owner" "$3" "$4"; then rm -rf -- "$drl"; echo released; fi`;
 
+// A provision claims the stanza unless a recover, a rebuild or another provision holds it (prints
+// each, as RECOVER_CLAIM does); prints "claimed", "claimed new" when this call made the claim.
+const PROVISION_CLAIM = `${PRELUDE}
+blocked=
+if [ -d "$rec" ]; then echo "recover $(holder_of "$rec")"; blocked=1; fi
+if [ -d "$prov" ] && ! held_by "$prov/owner" "$3" "$4"; then echo "provision $(holder_of "$prov")"; blocked=1; fi
+for f in "$rebuilds"/*; do
+  if [ -f "$f" ]; then echo "rebuild \${f##*/} $(cat "$f")"; blocked=1; fi
+done
+[ -n "$blocked" ] && exit 0
+new=new; [ -d "$prov" ] && new=
+mkdir -p "$prov"; line_to "$prov/owner" "$3" "$4"
+echo "claimed $new"`;
+
+/** Gives back a lock directory (shell variable `dir` of PRELUDE) held by $3 $4; prints "released" when it held it. */
+const releaseOf = (dir: string) => `${PRELUDE}
+if held_by "$${dir}/owner" "$3" "$4"; then rm -rf -- "$${dir}"; echo released; fi`;
+
+// A registration is a file named after its run id: a run id is letters, digits and dashes, never a path.
+const RUN_ENTRY = `case $4 in ''|*[!A-Za-z0-9-]*) echo "not a run id: $4" >&2; exit 2 ;; esac
+entry=$restores/$4`;
+
+// A restore --to registers itself (one file per run) unless a recover holds the stanza (prints it).
+const RESTORE_REGISTER = `${PRELUDE}
+${RUN_ENTRY}
+if [ -d "$rec" ]; then echo "recover $(holder_of "$rec")"; exit 0; fi
+install -d -m 700 "$restores"
+line_to "$entry" "$3" "$4"
+echo registered`;
+
+const RESTORE_RELEASE = `${PRELUDE}
+${RUN_ENTRY}
+if held_by "$entry" "$3" "$4"; then rm -f -- "$entry"; rmdir "$restores" 2>/dev/null || true; echo released; fi`;
+
 // Compare-and-set removal of a holder judged dead ($3 what, as RECOVER_CLAIM names it; $4 its
 // exact line, $5 the node of a rebuild): nothing is removed when the line changed meanwhile. A dead
 // recover's backup lock goes with it.
@@ -130,6 +176,8 @@ case $3 in
   backup) f=$dir/owner; d=$dir ;;
   rebuild) f=$rebuilds/$5; d=$f ;;
   drill) f=$drl/owner; d=$drl ;;
+  provision) f=$prov/owner; d=$prov ;;
+  restore) r=$(printf '%s' "$4" | cut -d' ' -f2); case $r in ''|*[!A-Za-z0-9-]*) exit 0 ;; esac; f=$restores/$r; d=$f ;;
 esac
 if [ "$(cat "$f" 2>/dev/null || echo "- - $(stat -c %Y "$d" 2>/dev/null)")" = "$4" ]; then
   if [ "$3" = recover ] && held_by "$dir/owner" $4; then rm -rf -- "$dir"; fi
@@ -177,24 +225,29 @@ export const lockScripts = {
   registerRebuild: (locks: string, stanza: string, node: string, o: LockOwner): Command => script(REBUILD_REGISTER, locks, stanza, node, o.workflowId, o.runId),
   drillClaim: (locks: string, stanza: string, o: LockOwner): Command => script(DRILL_CLAIM, locks, stanza, o.workflowId, o.runId),
   drillRelease: (locks: string, stanza: string, o: LockOwner): Command => script(DRILL_RELEASE, locks, stanza, o.workflowId, o.runId),
+  provisionClaim: (locks: string, stanza: string, o: LockOwner): Command => script(PROVISION_CLAIM, locks, stanza, o.workflowId, o.runId),
+  provisionRelease: (locks: string, stanza: string, o: LockOwner): Command => script(releaseOf('prov'), locks, stanza, o.workflowId, o.runId),
+  registerRestore: (locks: string, stanza: string, o: LockOwner): Command => script(RESTORE_REGISTER, locks, stanza, o.workflowId, o.runId),
+  restoreRelease: (locks: string, stanza: string, o: LockOwner): Command => script(RESTORE_RELEASE, locks, stanza, o.workflowId, o.runId),
   dropDead: (locks: string, stanza: string, b: Blocker): Command => script(DROP_DEAD, locks, stanza, b.kind, b.holder.line, b.node ?? ''),
 };
 
 /**
  * Who keeps a recover from claiming the stanza (or, kind `recover`, a backup or rebuild from
  * starting; kind `drill`, another drill; kind `copy`, a drill or restore --to from using a copy
- * host's directory or port: activities/copy-lock.ts).
+ * host's directory or port: activities/copy-lock.ts; kinds `provision` and `restore`: PROVISION_CLAIM,
+ * RESTORE_REGISTER).
  */
 export interface Blocker {
-  readonly kind: 'recover' | 'backup' | 'rebuild' | 'drill' | 'copy';
+  readonly kind: 'recover' | 'backup' | 'rebuild' | 'drill' | 'copy' | 'provision' | 'restore';
   readonly holder: Holder;
   /** The node a rebuild works on; the directory or port a copy holds. */
   readonly node?: string;
 }
 
-/** RECOVER_CLAIM's, REBUILD_REGISTER's and DRILL_CLAIM's output: "claimed"/"registered", or the holders in the way. */
+/** A claim script's output: "claimed"/"registered", or the holders in the way. */
 export function parseBlockers(out: string): Blocker[] {
-  return out.split('\n').filter((l) => /^(recover|backup|rebuild|drill|copy) /.test(l)).map((l) => {
+  return out.split('\n').filter((l) => /^(recover|backup|rebuild|drill|copy|provision|restore) /.test(l)).map((l) => {
     const [kind, ...rest] = l.split(' ');
     if (kind === 'rebuild' || kind === 'copy') return { kind, node: rest[0], holder: parseHolder(rest.slice(1).join(' ')) };
     return { kind: kind as Blocker['kind'], holder: parseHolder(rest.join(' ')) };
@@ -202,7 +255,7 @@ export function parseBlockers(out: string): Blocker[] {
 }
 
 export function describeBlocker(b: Blocker): string {
-  const what = b.kind === 'rebuild' ? `a rebuild of ${b.node}` : `a ${b.kind}`;
+  const what = b.kind === 'rebuild' ? `a rebuild of ${b.node}` : b.kind === 'restore' ? 'a restore --to' : `a ${b.kind}`;
   return `${what} (${describeHolder(b.holder)})`;
 }
 

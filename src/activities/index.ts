@@ -25,7 +25,7 @@ import { copyPurpose } from './copy-dir';
 import { claimCopyLock, releaseCopyLock } from './copy-lock';
 import { rememberSpec } from './known-specs';
 import type { RecoveryTarget } from '../spec/recovery-target';
-import { claimDrillLock, claimRecoverLock, releaseDrillLock, releaseRecoverLock, type Liveness } from './stanza-lock';
+import { claimDrillLock, claimProvisionLock, claimRecoverLock, registerRestore, releaseDrillLock, releaseProvisionLock, releaseRecoverLock, releaseRestore, type Liveness } from './stanza-lock';
 import { requireConfirmed } from './confirmation';
 import type { DestructiveAction } from '../spec/confirmation';
 import { archivePrimaryWal, planRecovery, restorePrimary, stopPostgres, waitPrimaryPromoted } from './recover';
@@ -111,6 +111,10 @@ export function createActivities(deps: ActivityDeps) {
     claimDrillLock: step(async (spec: Spec, owner: BackupOwner) => claimDrillLock(ops(spec), spec, owner, alive)),
     releaseDrillLock: step(async (spec: Spec, owner: BackupOwner) => releaseDrillLock(ops(spec), spec, owner)),
     requireConfirmed: step(async (spec: Spec, action: DestructiveAction, confirm?: string) => requireConfirmed(ops(spec), spec, action, confirm)),
+    claimProvisionLock: step(async (spec: Spec, owner: BackupOwner) => claimProvisionLock(ops(spec), spec, owner, alive)),
+    releaseProvisionLock: step(async (spec: Spec, owner: BackupOwner) => releaseProvisionLock(ops(spec), spec, owner)),
+    registerRestore: step(async (spec: Spec, owner: BackupOwner) => registerRestore(ops(spec), spec, owner, alive)),
+    releaseRestore: step(async (spec: Spec, owner: BackupOwner) => releaseRestore(ops(spec), spec, owner)),
     planRecovery: step(async (spec: Spec, target: unknown, confirmedBackup?: string) => planRecovery(ops(spec), spec, target, confirmedBackup)),
     archivePrimaryWal: step(async (spec: Spec) => archivePrimaryWal(ops(spec), spec)),
     stopPostgres: step(async (spec: Spec, node: string) => stopPostgres(ops(spec), spec, node)),

@@ -60,11 +60,11 @@ function claimStanza(ops: HostOps, spec: Spec, claim: Command, alive: Liveness, 
 
 /**
  * A recover holds the whole stanza: refused (non-retryable, nothing changed) while a backup, a
- * rebuild or another recover of the stanza runs. Holds the backup lock too, for its own backup.
+ * rebuild, a provision, a `restore --to` or another recover of the stanza runs. Holds the backup lock too, for its own backup.
  */
 export async function claimRecoverLock(ops: HostOps, spec: Spec, owner: LockOwner, alive: Liveness): Promise<StepResult> {
   const out = await claimStanza(ops, spec, lockScripts.recoverClaim(LOCKS, spec.stanza, owner), alive,
-    (live) => refuse(`stanza ${spec.stanza} is busy: ${live.map(describeBlocker).join('; ')} runs. A recover starts only when no backup, rebuild or other recover of the stanza runs; nothing was changed`, 'StanzaBusy'),
+    (live) => refuse(`stanza ${spec.stanza} is busy: ${live.map(describeBlocker).join('; ')} runs. A recover starts only when no backup, rebuild, provision, restore or other recover of the stanza runs; nothing was changed`, 'StanzaBusy'),
     'claiming it for a recover');
   return { changed: out === 'claimed new', detail: `stanza ${spec.stanza} held for ${owner.workflowId}: backups and rebuilds of it are refused until it ends` };
 }
@@ -84,8 +84,44 @@ export async function releaseRecoverLock(ops: HostOps, spec: Spec, owner: LockOw
 export async function registerRebuild(ops: HostOps, spec: Spec, node: string, alive: Liveness): Promise<void> {
   const { workflowId, runId } = scheduledBy(Context.current().info);
   await claimStanza(ops, spec, lockScripts.registerRebuild(LOCKS, spec.stanza, node, { workflowId, runId }), alive,
-    (live) => refuse(`stanza ${spec.stanza} is being recovered: ${live.map(describeBlocker).join('; ')}. It rebuilds every standby itself; a rebuild of ${node} is refused until it ends, nothing was changed`, 'RefusedRebuild'),
+    (live) => refuse(`stanza ${spec.stanza} is being ${live[0].kind === 'provision' ? 'provisioned' : 'recovered'}: ${live.map(describeBlocker).join('; ')}. ` +
+      `It ${live[0].kind === 'provision' ? 'restores the standbys' : 'rebuilds every standby'} itself; a rebuild of ${node} is refused until it ends, nothing was changed`, 'RefusedRebuild'),
     `registering a rebuild of ${node}`);
+}
+
+/**
+ * A provision creates, starts and restores nodes: it holds the stanza against a recover, a rebuild
+ * and another provision of it (each refused, non-retryable, while the other runs), not against
+ * backups (pgBackRest's own lock orders them) or drills and restores, which only read the repository.
+ */
+export async function claimProvisionLock(ops: HostOps, spec: Spec, owner: LockOwner, alive: Liveness): Promise<StepResult> {
+  const out = await claimStanza(ops, spec, lockScripts.provisionClaim(LOCKS, spec.stanza, owner), alive,
+    (live) => refuse(`stanza ${spec.stanza} is busy: ${live.map(describeBlocker).join('; ')} runs. A provision starts only when no recover, rebuild or other provision of the stanza runs; nothing was changed`, 'StanzaBusy'),
+    'claiming it for a provision');
+  // The lock is no part of the cluster: a provision that changed nothing else reports unchanged.
+  return { changed: false, detail: `stanza ${spec.stanza} held for ${owner.workflowId}${out === 'claimed new' ? '' : ' (claimed by an earlier attempt)'}: recovers and rebuilds of it are refused until it ends` };
+}
+
+export async function releaseProvisionLock(ops: HostOps, spec: Spec, owner: LockOwner): Promise<StepResult> {
+  const released = (await ops.must(repoHost(spec), lockScripts.provisionRelease(LOCKS, spec.stanza, owner))).trim() === 'released';
+  return { changed: false, detail: `provision lock ${released ? 'released' : 'was not held'}` };
+}
+
+/**
+ * A `restore --to` only reads the repository, beside backups, rebuilds, drills and other restores;
+ * a recover would replace its timeline and backups under it: it is refused (non-retryable, nothing
+ * done) while a recover runs, and a recover is refused while it is registered.
+ */
+export async function registerRestore(ops: HostOps, spec: Spec, owner: LockOwner, alive: Liveness): Promise<StepResult> {
+  const out = await claimStanza(ops, spec, lockScripts.registerRestore(LOCKS, spec.stanza, owner), alive,
+    (live) => refuse(`stanza ${spec.stanza} is being recovered: ${live.map(describeBlocker).join('; ')}. It replaces the timeline and backups a copy would be restored from; a restore is refused until it ends, nothing was done`, 'StanzaBusy'),
+    'registering a restore');
+  return { changed: out === 'registered', detail: `restore ${owner.workflowId} registered: a recover of ${spec.stanza} is refused until it ends` };
+}
+
+export async function releaseRestore(ops: HostOps, spec: Spec, owner: LockOwner): Promise<StepResult> {
+  const released = (await ops.must(repoHost(spec), lockScripts.restoreRelease(LOCKS, spec.stanza, owner))).trim() === 'released';
+  return { changed: released, detail: `restore registration ${released ? 'removed' : 'was not there'}` };
 }
 
 /**

@@ -1,10 +1,11 @@
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { PreflightReport } from '../activities/preflight';
 import type { FullBackupResult } from '../activities/stanza';
 import type { StandbyPlan, StandbyState } from '../activities/standby';
 import type { Spec } from '../spec/schema';
-import { long, quick, waiting } from './profiles';
-import { StepLog, titled } from './steps';
+import { long, quick, release, waiting } from './profiles';
+import { holding, StepLog, titled } from './steps';
 import type { StepProgress } from './progress';
 import { checkInput } from './input';
 
@@ -14,6 +15,8 @@ const acts = proxyActivities<Activities>(quick);
 const STANDBYS_PREPARED_DURING_BACKUP = 'standbys-prepared-during-backup';
 // Histories recorded before this change ran the steps one after the other (tests/histories).
 const STEPS_OVERLAPPED = 'provision-steps-overlapped';
+// Histories recorded before this change held no stanza lock (tests/histories).
+const PROVISION_LOCKED = 'provision-locked';
 
 export interface ProvisionResult {
   readonly stanza: string;
@@ -29,14 +32,29 @@ function names(spec: Spec, role: 'primary' | 'standby'): string[] {
   return spec.nodes.filter((n) => n.role === role).map((n) => n.name);
 }
 
-/** The seed's procedure, end to end; every step an idempotent activity, standbys in parallel. */
+/**
+ * The seed's procedure, end to end; every step an idempotent activity, standbys in parallel. Holds
+ * the stanza from after the preflight (which only reads) to its end: refused while a recover, a
+ * rebuild or another provision runs, and they are refused while it does.
+ */
 export async function provisionCluster(spec: Spec): Promise<ProvisionResult> {
   checkInput('provisionCluster', spec);
   const log = new StepLog();
+  const pre = await log.run('preflight', () => acts.preflight.executeWithOptions(titled(quick, `preflight of ${spec.nodes.length + 1} hosts`), [spec]));
+  if (!patched(PROVISION_LOCKED)) return provisionSteps(spec, log, pre);
+  // The lock directory is made by its claim on the repository host, which preflight reached: it
+  // needs neither the repository account nor its path. A retry of the claim finds it its own.
+  const { workflowId, runId } = workflowInfo();
+  const owner = { workflowId, runId };
+  return holding(log,
+    () => acts.claimProvisionLock.executeWithOptions(titled(quick, `hold stanza ${spec.stanza} for the provision`), [spec, owner]),
+    () => acts.releaseProvisionLock.executeWithOptions(titled(release, 'release the stanza'), [spec, owner]),
+    () => provisionSteps(spec, log, pre));
+}
+
+async function provisionSteps(spec: Spec, log: StepLog, pre: PreflightReport): Promise<ProvisionResult> {
   const standbys = names(spec, 'standby');
   const fromStandby = (spec.backups?.fromStandby ?? false) !== false;
-
-  const pre = await log.run('preflight', () => acts.preflight.executeWithOptions(titled(quick, `preflight of ${spec.nodes.length + 1} hosts`), [spec]));
   // A provisioned cluster already streams: keep its standbys in the repository's config from the start.
   const standbysStream = standbys.length > 0 && standbys.every((s) => pre.streamingStandbys.includes(s));
 

@@ -50,12 +50,14 @@ export async function recoverCluster(spec: Spec, request: RecoverRequest): Promi
   const log = new StepLog();
   const { workflowId, runId } = workflowInfo();
   const owner = { workflowId, runId };
-  await requireConfirmed(log, spec, { kind: 'recover', target: request.target }, request.confirm);
   await log.run('lock', () => acts.claimRecoverLock.executeWithOptions(titled(quick, `hold stanza ${spec.stanza} for the recover`), [spec, owner]));
   let plan: RecoverPlan | undefined;
   // How far it got: what a failure must tell the DBA to resume from.
   let phase: keyof NonNullable<RecoverPlan['resume']> | undefined;
   try {
+    // Checked while the stanza is held: the plan confirmed cannot change under the run, and a busy
+    // stanza is refused as such before its plan is read.
+    await requireConfirmed(log, spec, { kind: 'recover', target: request.target }, request.confirm);
     const p = await log.run('plan', () => acts.planRecovery.executeWithOptions(titled(quick, 'which backup, what is lost'), [spec, request.target, request.backup]));
     plan = p;
     const primary = p.primary;

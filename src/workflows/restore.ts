@@ -1,4 +1,4 @@
-import { CancellationScope, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { WalPosition } from '../facts/recovery';
 import type { RecoveryTarget } from '../spec/recovery-target';
@@ -8,9 +8,12 @@ import { checkInput } from './input';
 import { requireConfirmed } from './confirmation';
 import { long, quick, release } from './profiles';
 import type { StepProgress } from './progress';
-import { StepLog, titled } from './steps';
+import { holding, StepLog, titled } from './steps';
 
 const acts = proxyActivities<Activities>(quick);
+
+// Histories recorded before this change registered no restore in the stanza lock (tests/histories).
+const RESTORE_LOCKED = 'restore-locked';
 
 export interface RestoreRequest {
   readonly place: CopyPlace;
@@ -54,18 +57,24 @@ export async function restoreToHost(spec: Spec, request: RestoreRequest): Promis
   const at = `${place.host}:${place.dataDir}`;
   const log = new StepLog();
   await requireConfirmed(log, spec, { kind: 'restore', request: { place, target: request.target, set: request.set, reuse: request.reuse } }, request.confirm);
-  if (!patched(RESTORE_COPY_LOCKED)) return restoreCopyOf(spec, request, log);
   const { workflowId, runId } = workflowInfo();
   const owner = { workflowId, runId };
-  await log.run('lock', () => acts.claimCopyLock.executeWithOptions(titled(quick, `hold ${at} and port ${place.port}`), [spec, place, owner]));
-  try {
-    return await restoreCopyOf(spec, request, log);
-  } finally {
-    await CancellationScope.nonCancellable(() => log.run('unlock', () => acts.releaseCopyLock.executeWithOptions(titled(release, `release ${at}`), [spec, place, owner])));
-  }
+  const steps = () => restoreCopySteps(spec, request, log);
+  // Held on the scratch host: no drill or other restore in that directory or on that port meanwhile.
+  const copyHeld = () => !patched(RESTORE_COPY_LOCKED) ? steps() : holding(log,
+    () => acts.claimCopyLock.executeWithOptions(titled(quick, `hold ${at} and port ${place.port}`), [spec, place, owner]),
+    () => acts.releaseCopyLock.executeWithOptions(titled(release, `release ${at}`), [spec, place, owner]),
+    steps);
+  // Registered in the stanza lock: refused while a recover replaces what it would restore, and a
+  // recover is refused while it runs.
+  return !patched(RESTORE_LOCKED) ? copyHeld() : holding(log,
+    () => acts.registerRestore.executeWithOptions(titled(quick, `register the restore with stanza ${spec.stanza}`), [spec, owner]),
+    () => acts.releaseRestore.executeWithOptions(titled(release, 'unregister the restore'), [spec, owner]),
+    copyHeld, ['register', 'unregister']);
 }
 
-async function restoreCopyOf(spec: Spec, { place, target, set, reuse }: RestoreRequest, log: StepLog): Promise<RestoreResult> {
+async function restoreCopySteps(spec: Spec, request: RestoreRequest, log: StepLog): Promise<RestoreResult> {
+  const { place, target, set, reuse } = request;
   const at = `${place.host}:${place.dataDir}`;
   await log.run(`${place.host} ready`, () => acts.ensureCopyHost.executeWithOptions(titled(quick, `pgBackRest, trust and config on ${place.host}`), [spec, place]));
   const plan = await log.run(`prepare ${at}`, () => acts.prepareCopy.executeWithOptions(titled(quick, `prepare ${at}`), [spec, place, reuse]));

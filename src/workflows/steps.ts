@@ -1,4 +1,4 @@
-import { ApplicationFailure, ActivityFailure, setHandler, type ActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, ActivityFailure, CancellationScope, setHandler, type ActivityOptions } from '@temporalio/workflow';
 import { progressQuery, type StepProgress } from './progress';
 
 export interface Changed {
@@ -41,4 +41,17 @@ export class StepLog {
 /** Activity options plus the one-line summary the Temporal UI shows for the call. */
 export function titled(profile: ActivityOptions, summary: string): ActivityOptions {
   return { ...profile, summary };
+}
+
+/**
+ * Claims a lock as step `lock`, runs the body, and releases it as step `unlock` also when the body
+ * failed or was cancelled: nobody must wait for a run that ended.
+ */
+export async function holding<T>(log: StepLog, claim: () => Promise<Changed>, free: () => Promise<Changed>, body: () => Promise<T>, [lock, unlock] = ['lock', 'unlock']): Promise<T> {
+  await log.run(lock, claim);
+  try {
+    return await body();
+  } finally {
+    await CancellationScope.nonCancellable(() => log.run(unlock, free));
+  }
 }

@@ -29,7 +29,7 @@ describe('rebuild, recover and restore refuse a request nobody confirmed', { tim
   });
   after(f.teardown);
 
-  async function refusedAtOnce(type: string, workflowId: string, args: unknown[], expect: RegExp): Promise<void> {
+  async function refusedAtOnce(type: string, workflowId: string, args: unknown[], expect: RegExp, ran = ['requireConfirmed']): Promise<void> {
     const before = await f.checks.snapshot();
     const started = Date.now();
     const handle = await f.client.workflow.start(type, { taskQueue: TASK_QUEUE, workflowId, args });
@@ -47,7 +47,7 @@ describe('rebuild, recover and restore refuse a request nobody confirmed', { tim
     assert.match(cause.message, /Nothing was changed$/);
     assert.ok(seconds < 60, `refused at once, not after retries (${seconds} s)`);
     const scheduled = ((await handle.fetchHistory()).events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
-    assert.deepEqual(scheduled, ['requireConfirmed'], 'nothing but the check ran: no lock taken, nothing stopped');
+    assert.deepEqual(scheduled, ran, 'nothing but the check (and a recover\'s hold of the stanza) ran: nothing stopped');
   }
 
   test('rebuild: without confirm, and with the plan id of another node', LONG, async () => {
@@ -58,15 +58,18 @@ describe('rebuild, recover and restore refuse a request nobody confirmed', { tim
       /^rebuild of stanza demo refused: the plan confirmed \(plan-[0-9a-f]{20}\) is not the plan now \(action rebuild; stanza demo; node pg2-srv;/);
   });
 
+  // A recover checks its plan while it holds the stanza, and gives the stanza back.
+  const RECOVER_RAN = ['claimRecoverLock', 'requireConfirmed', 'releaseRecoverLock'];
+
   test('recover: without confirm, and confirmed before a newer backup changed its plan', LONG, async () => {
     const id = recoverWorkflowId(f.spec.stanza);
     await refusedAtOnce('recoverCluster', id, [f.spec, { target: { type: 'immediate' } } satisfies RecoverRequest],
-      /^recover of stanza demo refused: the request carries no confirmed plan id \(confirm\).*backup \d{8}-\d{6}F; primary pg1-srv; .*standbys pg2-srv, pg3-srv/);
+      /^recover of stanza demo refused: the request carries no confirmed plan id \(confirm\).*backup \d{8}-\d{6}F; primary pg1-srv; .*standbys pg2-srv, pg3-srv/, RECOVER_RAN);
     const shown = await confirmedRecover(f.client, f.spec, { type: 'immediate' });
     const newer = await (await startBackup(f.client, f.spec, 'full')).result() as BackupOutcome;
     assert.ok(newer.status === 'done' && newer.backup.label !== shown.backup);
     await refusedAtOnce('recoverCluster', id, [f.spec, shown],
-      new RegExp(`^recover of stanza demo refused: the plan confirmed \\(${shown.confirm}\\) is not the plan now \\(.*backup ${newer.backup.label}`));
+      new RegExp(`^recover of stanza demo refused: the plan confirmed \\(${shown.confirm}\\) is not the plan now \\(.*backup ${newer.backup.label}`), RECOVER_RAN);
   });
 
   test('restore to the scratch host: without confirm, and with a plan id that did not say the directory is reused', LONG, async () => {

@@ -11,6 +11,7 @@ export type Workflow = 'provisionCluster' | 'backupStanza' | 'rebuildStandby' | 
 export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; output?: string }>> = {
   provisionCluster: {
     preflight: {},
+    claimProvisionLock: { command: 'install -d -m 700' },
     ensureRepositoryHost: { command: 'useradd|mkdir -p' },
     ensureNodeDirectories: { command: 'mkdir -p' },
     ensureSshTrust: { output: '^created$' },
@@ -32,6 +33,7 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; o
     // not say "no server running"; matched from the output's first character only).
     startStandby: { command: 'pg_ctlcluster .* start|pg_ctl status', output: '(?<![\\s\\S])(?![\\s\\S]*no server running)' },
     waitStreaming: {},
+    releaseProvisionLock: { command: 'rm -rf' },
   },
   backupStanza: {
     claimBackupLock: { command: 'install -d -m 700' },

@@ -160,6 +160,72 @@ describe('drill lock script', () => {
   });
 });
 
+describe('provision and restore --to in the stanza lock', () => {
+  const p: LockOwner = { workflowId: 'provision-demo', runId: 'run-p' };
+  const r: LockOwner = { workflowId: 'recover-demo', runId: 'run-r' };
+  const rebuild: LockOwner = { workflowId: 'rebuild-demo-pg2-srv', runId: 'run-x' };
+  const copy: LockOwner = { workflowId: 'restore-demo-drill-srv', runId: '0c1a-77' };
+
+  test('a provision is refused while a recover or a rebuild runs, naming it; a retry finds its own claim, a second provision is refused', () => {
+    const locks = freshLocks();
+    run(lockScripts.recoverClaim(locks, 'demo', r));
+    assert.deepEqual(parseBlockers(run(lockScripts.provisionClaim(locks, 'demo', p))).map((x) => [x.kind, x.holder.runId]), [['recover', r.runId]]);
+    assert.ok(!existsSync(join(locks, 'provision-demo')), 'nothing claimed');
+    run(lockScripts.recoverRelease(locks, 'demo', r));
+    run(lockScripts.registerRebuild(locks, 'demo', 'pg2-srv', rebuild));
+    const [blocker] = parseBlockers(run(lockScripts.provisionClaim(locks, 'demo', p)));
+    assert.deepEqual([blocker.kind, blocker.node, blocker.holder.runId], ['rebuild', 'pg2-srv', rebuild.runId]);
+    assert.equal(run(lockScripts.dropDead(locks, 'demo', blocker)).trim(), 'dropped');
+    assert.equal(run(lockScripts.provisionClaim(locks, 'demo', p)).trim(), 'claimed new');
+    assert.equal(run(lockScripts.provisionClaim(locks, 'demo', p)).trim(), 'claimed', 'a retry finds its own claim');
+    const other = { ...p, runId: 'run-q' };
+    assert.deepEqual(parseBlockers(run(lockScripts.provisionClaim(locks, 'demo', other))).map((x) => [x.kind, x.holder.runId]), [['provision', p.runId]]);
+    // Backups and drills go on beside a provision (its own first backup among them).
+    assert.equal(parseClaim(run(lockScripts.claim(locks, 'demo', a))).made, true);
+    assert.equal(run(lockScripts.drillClaim(locks, 'demo', { workflowId: 'drill-demo', runId: 'run-d' })).trim(), 'claimed new');
+    assert.equal(run(lockScripts.provisionRelease(locks, 'demo', other)).trim(), '', 'only its holder releases it');
+    assert.equal(run(lockScripts.provisionRelease(locks, 'demo', p)).trim(), 'released');
+    assert.ok(!existsSync(join(locks, 'provision-demo')));
+  });
+
+  test('while a provision runs a recover and a rebuild are refused, naming it; a dead provision is dropped', () => {
+    const locks = freshLocks();
+    run(lockScripts.provisionClaim(locks, 'demo', p));
+    const [blocker] = parseBlockers(run(lockScripts.recoverClaim(locks, 'demo', r)));
+    assert.deepEqual([blocker.kind, blocker.holder.workflowId], ['provision', p.workflowId]);
+    assert.deepEqual(parseBlockers(run(lockScripts.registerRebuild(locks, 'demo', 'pg2-srv', rebuild))).map((x) => x.kind), ['provision']);
+    assert.ok(!existsSync(join(locks, 'recover-demo')) && !existsSync(join(locks, 'rebuilds-demo', 'pg2-srv')), 'nothing claimed');
+    assert.equal(run(lockScripts.dropDead(locks, 'demo', blocker)).trim(), 'dropped');
+    assert.equal(run(lockScripts.recoverClaim(locks, 'demo', r)).trim(), 'claimed new');
+  });
+
+  test('a restore --to registers beside backups, rebuilds, provisions and other restores; not while a recover runs, and a recover not while it is registered', () => {
+    const locks = freshLocks();
+    run(lockScripts.claim(locks, 'demo', a));
+    run(lockScripts.provisionClaim(locks, 'demo', p));
+    assert.equal(run(lockScripts.registerRestore(locks, 'demo', copy)).trim(), 'registered');
+    assert.equal(run(lockScripts.registerRestore(locks, 'demo', { workflowId: 'restore-demo-other', runId: 'run-o' })).trim(), 'registered');
+    run(lockScripts.release(locks, 'demo', a));
+    run(lockScripts.provisionRelease(locks, 'demo', p));
+    const blockers = parseBlockers(run(lockScripts.recoverClaim(locks, 'demo', r)));
+    assert.deepEqual(blockers.map((x) => [x.kind, x.holder.workflowId]).sort(), [['restore', copy.workflowId], ['restore', 'restore-demo-other']]);
+    assert.equal(run(lockScripts.restoreRelease(locks, 'demo', copy)).trim(), 'released');
+    const dead = blockers.find((x) => x.holder.workflowId === 'restore-demo-other')!;
+    assert.equal(run(lockScripts.dropDead(locks, 'demo', dead)).trim(), 'dropped');
+    assert.equal(run(lockScripts.recoverClaim(locks, 'demo', r)).trim(), 'claimed new');
+    assert.deepEqual(parseBlockers(run(lockScripts.registerRestore(locks, 'demo', copy))).map((x) => [x.kind, x.holder.workflowId]), [['recover', r.workflowId]]);
+    assert.ok(!existsSync(join(locks, 'restores-demo', copy.runId)), 'nothing registered');
+  });
+
+  test('a restore registration is named by its run id, never a path', () => {
+    const locks = freshLocks();
+    assert.throws(() => run(lockScripts.registerRestore(locks, 'demo', { workflowId: 'w', runId: '../recover-demo' })));
+    assert.throws(() => run(lockScripts.restoreRelease(locks, 'demo', { workflowId: 'w', runId: '..' })));
+    assert.equal(run(lockScripts.dropDead(locks, 'demo', { kind: 'restore', holder: parseHolder('w .. 1') })).trim(), '');
+    assert.ok(existsSync(locks));
+  });
+});
+
 describe('stanza lock holders', () => {
   test('a holder lives while its workflow runs; a claim without an owner only within its grace', async () => {
     const asked: string[] = [];
