@@ -74,7 +74,7 @@ const refusedMachine = (host: string, m: PinnedMachine, how: string) =>
  * presents a key pinned for the node under its own name. Read on the worker, before any connection,
  * so it holds while the cluster's hosts are down; against the nodes of every spec the worker knows.
  */
-export async function refuseClusterMachine(spec: Spec, place: CopyPlace): Promise<void> {
+async function refuseClusterMachine(spec: Spec, place: CopyPlace): Promise<void> {
   const entries = parseKnownHosts(await readFile(spec.ssh.knownHostsFile, 'utf8'));
   const target = keysFor(entries, [place.host], spec.ssh.port ?? 22).accepted;
   const same = machineHolding(target, await clusterMachines(spec));
@@ -91,6 +91,7 @@ const HOST_KEYS = 'cat /etc/ssh/ssh_host_*_key.pub 2>/dev/null || true';
  */
 export async function checkedCopy(ops: HostOps, spec: Spec, place: CopyPlace): Promise<Copy> {
   const copy = copyOf(spec, place);
+  await refuseClusterMachine(spec, place);
   const held = parsePublicKeys(await ops.must(copy.host, script(HOST_KEYS)));
   const same = machineHolding(held, await clusterMachines(spec));
   if (same) throw refusedMachine(place.host, same, 'holds a host key');
