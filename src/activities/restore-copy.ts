@@ -52,16 +52,29 @@ function copyOf(spec: Spec, place: CopyPlace): Copy {
   return { host: { name: place.host, host: place.host }, pg: copyPostgres(spec.postgres, place) };
 }
 
-/** The nodes and repository host of every spec the worker knows, with all the keys pinned for each. */
+/** The machines of a spec, as its known_hosts pinned them when last read. */
+const pinnedLastRead = new WeakMap<Spec, PinnedMachine[]>();
+
+async function machinesOf(s: Spec): Promise<PinnedMachine[]> {
+  const entries = parseKnownHosts(await readFile(s.ssh.knownHostsFile, 'utf8'));
+  const pinned = (names: string[]) => keysFor(entries, names, s.ssh.port ?? 22).accepted;
+  const machines = [
+    ...s.nodes.map((n) => ({ what: `node ${n.name} of stanza ${s.stanza}`, keys: pinned([n.name, nodeHost(n)]) })),
+    { what: `the repository host of stanza ${s.stanza}`, keys: pinned([s.repository.host]) },
+  ];
+  pinnedLastRead.set(s, machines);
+  return machines;
+}
+
+/**
+ * The nodes and repository host of every spec the worker knows, with all the keys pinned for each.
+ * Another stanza's known_hosts that can no longer be read (its operator moved it) counts as last read:
+ * its machines stay refused, and this stanza's copies go on.
+ */
 async function clusterMachines(spec: Spec): Promise<PinnedMachine[]> {
   const machines: PinnedMachine[] = [];
   for (const s of knownSpecs(spec)) {
-    const entries = parseKnownHosts(await readFile(s.ssh.knownHostsFile, 'utf8'));
-    const pinned = (names: string[]) => keysFor(entries, names, s.ssh.port ?? 22).accepted;
-    machines.push(
-      ...s.nodes.map((n) => ({ what: `node ${n.name} of stanza ${s.stanza}`, keys: pinned([n.name, nodeHost(n)]) })),
-      { what: `the repository host of stanza ${s.stanza}`, keys: pinned([s.repository.host]) },
-    );
+    machines.push(...(s === spec ? await machinesOf(s) : await machinesOf(s).catch(() => pinnedLastRead.get(s) ?? [])));
   }
   return machines;
 }
