@@ -6,9 +6,9 @@ import { planRecovery } from './recover';
 import type { StepResult } from './types';
 
 /**
- * The first step of every destructive workflow: the plan is computed again (a recover's from the
- * hosts, read-only) and must be the one the DBA confirmed; otherwise a non-retryable refusal,
- * before anything (a lock included) is touched.
+ * The first step of every destructive workflow (a recover's first once it holds the stanza): the
+ * plan is computed again (a recover's from the hosts, read-only) and must be the one the DBA
+ * confirmed; otherwise a non-retryable refusal, before anything is stopped or written.
  */
 export async function requireConfirmed(ops: HostOps, spec: Spec, action: DestructiveAction, confirm: string | undefined): Promise<StepResult> {
   const facts: PlanFacts = action.kind === 'recover' ? recoverFacts(spec, await planRecovery(ops, spec, action.target))
