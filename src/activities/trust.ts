@@ -83,7 +83,8 @@ async function verify(ops: HostOps, from: Account, to: Account): Promise<void> {
  * operator's pinned connections) instead of trusting the first connection.
  */
 export async function ensureSshTrust(ops: HostOps, spec: Spec): Promise<StepResult> {
-  const pins = [`pg1-path=${spec.postgres.dataDir}`];
+  // A node serves the repository host's pg remotes only, on its data directory.
+  const pins = [`pg1-path=${spec.postgres.dataDir}`, 'remote-type=pg'];
   return ensureTrustWith(ops, spec, spec.nodes.map((n) => ({ host: nodeAddress(n), user: spec.postgres.osUser, names: [...new Set([n.host ?? n.name, n.name])], pins })));
 }
 
@@ -92,10 +93,10 @@ export async function ensureHostTrust(ops: HostOps, spec: Spec, host: HostAddres
   return ensureTrustWith(ops, spec, [copyHostAccount(spec, host)]);
 }
 
-// The repository host runs no remote on a copy host (the copy's restore runs there and reaches the repository): no pin needed.
-const copyHostAccount = (spec: Spec, host: HostAddress): Account => ({ host, user: spec.postgres.osUser, names: [host.host], pins: [] });
+// The repository host runs no remote on a copy host (the copy's restore runs there and reaches the repository): were it to, a pg remote only.
+const copyHostAccount = (spec: Spec, host: HostAddress): Account => ({ host, user: spec.postgres.osUser, names: [host.host], pins: ['remote-type=pg'] });
 
-const repoAccount = (spec: Spec): Account => ({ host: repoHost(spec), user: spec.repository.user, names: [spec.repository.host], pins: [`repo1-path=${spec.repository.path}`] });
+const repoAccount = (spec: Spec): Account => ({ host: repoHost(spec), user: spec.repository.user, names: [spec.repository.host], pins: [`repo1-path=${spec.repository.path}`, 'remote-type=repo'] });
 
 /**
  * Takes back what ensureHostTrust gave a copy host: its key at the repository user and the

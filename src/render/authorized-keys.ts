@@ -79,7 +79,8 @@ export function gatePins(options: readonly string[]): string[] | undefined {
  * 2.45, protocol/helper.c). It is split here without any shell: a word must be a plain option, a
  * quoted one without anything a shell expands, or the remote command; options that name programs,
  * configs or paths of the host's own (config, log/lock/spool path, cmd) are refused, a pinned
- * option must carry a pinned value, and the host's own pgbackrest runs with the words as argv.
+ * option must carry a pinned value (a `repo1-path` or `pg1-path` pin holds for that path of every
+ * index), and the host's own pgbackrest runs with the words as argv.
  * `pgbackrest version` is allowed too: stanzactl's check that the trust works.
  */
 export function remoteGateScript(pgbackrest: string): string {
@@ -117,9 +118,11 @@ for ((i = 1; i < n - 1; i++)); do
     config | config-path | config-include-path | log-path | lock-path | spool-path | cmd | cmd-ssh | *-host-cmd | *-host-config*) deny "option --$name" ;;
     remote-type) type=$value ;;
   esac
+  # repo2-path is as much the repository's path as repo1-path (--repo=2 picks it): a path pin holds for every index.
+  key=$name; [[ $name =~ ^(repo|pg)[0-9]+-path$ ]] && key=\${BASH_REMATCH[1]}1-path
   pinned=no; ok=no
   for pin in "$@"; do
-    [ "\${pin%%=*}" = "$name" ] || continue
+    [ "\${pin%%=*}" = "$key" ] || continue
     pinned=yes; [ "\${pin#*=}" = "$value" ] && ok=yes
   done
   [ $pinned = no ] || [ $ok = yes ] || deny "--$name=$value"

@@ -68,6 +68,27 @@ test('the gate refuses a shell, any other command, shell syntax, host-side paths
   }
 });
 
+test("a key's pins hold its side: the repository's path at every index and its remote type", () => {
+  const atRepository = ['repo1-path=/backup_space', 'remote-type=repo'];
+  const atNode = ['pg1-path=/var/lib/postgresql/15/main', 'remote-type=pg'];
+  // What pgBackRest itself sends to either side runs.
+  assert.equal(run(REMOTE, ...atRepository).code, 0);
+  assert.equal(run('pgbackrest --pg=2 --pg2-path=/var/lib/postgresql/15/main --remote-type=pg --stanza=demo backup:remote', ...atNode).code, 0);
+  // Another index of the path would be a storage rooted anywhere the account can write (its ~/.ssh);
+  // the other remote type would serve that other storage.
+  for (const [original, pins, why] of [
+    ['pgbackrest --remote-type=repo --repo=2 --repo2-path=/var/lib/pgbackrest/.ssh --stanza=demo archive-push:remote', atRepository, /--repo2-path=/],
+    ['pgbackrest --remote-type=pg --pg1-path=/var/lib/pgbackrest/.ssh --repo1-path=/backup_space --stanza=demo backup:remote', atRepository, /--remote-type=pg/],
+    ['pgbackrest --pg=2 --pg2-path=/var/lib/postgresql/.ssh --remote-type=pg --stanza=demo backup:remote', atNode, /--pg2-path=/],
+    ['pgbackrest --remote-type=repo --repo1-path=/var/lib/postgresql/.ssh --pg1-path=/var/lib/postgresql/15/main --stanza=demo archive-get:remote', atNode, /--remote-type=repo/],
+  ] as const) {
+    const r = run(original, ...pins);
+    assert.equal(r.code, 1, `${original} ran: ${r.out}`);
+    assert.equal(r.out, '');
+    assert.match(r.err, why, original);
+  }
+});
+
 test('the gate is only rendered for an absolute program path', () => {
   assert.throws(() => remoteGateScript('pgbackrest'), /absolute/);
   assert.throws(() => remoteGateScript('/usr/bin/pg backrest'), /absolute/);
