@@ -6,8 +6,8 @@ import { join, resolve } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
-import type { Command } from '../../src/shell/command';
 import { parseSpec } from '../../src/spec/load';
+import { noCommandActivities } from './no-command-activities';
 
 const fixtures = resolve(__dirname, '../../../tests/fixtures/spec');
 
@@ -46,16 +46,7 @@ test('the activity that needs a {file:} secret refuses one outside the secrets d
     if (before === undefined) delete process.env.STANZACTL_SECRETS_DIR;
     else process.env.STANZACTL_SECRETS_DIR = before;
   });
-  const commands: Command[] = [];
-  const acts = createActivities({
-    remoteFor: () => ({
-      run: async (_host, c) => {
-        commands.push(c);
-        throw new Error('no command may run');
-      },
-      close: async () => undefined,
-    }),
-  });
+  const { acts, commands } = noCommandActivities();
   const spec = JSON.parse(JSON.stringify(parseSpec(readFileSync(`${fixtures}/demo.yaml`, 'utf8'), 'demo.yaml')));
   spec.replication.password = { file: '/etc/shadow' };
   // In an activity context, as the worker runs it: the step heartbeats and its commands get deadlines.

@@ -4,10 +4,8 @@ import { resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities } from '../../src/activities';
 import { drillRecordProblem, nextRecord, nextWalSegment, parseDrillRecord, parseVerifyOutput, rpoSeconds, type DrillResult } from '../../src/facts/drill';
 import { CHECK_ROLE, drillCheckCommand, drillCheckOutcome, drillChecksSetupSql } from '../../src/render/drill-checks';
-import type { Command } from '../../src/shell/command';
 import { drillCheckProblem } from '../../src/spec/drill-check';
 import type { StatusFacts } from '../../src/facts/status';
 import { parseSpec } from '../../src/spec/load';
@@ -15,6 +13,7 @@ import { specSchema, type Spec } from '../../src/spec/schema';
 import { specIssues } from '../../src/spec/validate';
 import { drillProblems, evaluate } from '../../src/status/policy';
 import { renderText, statusReport } from '../../src/status/render';
+import { noCommandActivities } from './no-command-activities';
 import { smallSpec } from './small-spec';
 
 const fixtures = resolve(__dirname, '../../../tests/fixtures');
@@ -252,16 +251,7 @@ describe('who may record a drill', () => {
   });
 
   test('recordDrill refuses a result from another workflow, non-retryable, before it touches the repository host', async () => {
-    const commands: Command[] = [];
-    const acts = createActivities({
-      remoteFor: () => ({
-        run: async (_host, c) => {
-          commands.push(c);
-          throw new Error('no command may run');
-        },
-        close: async () => undefined,
-      }),
-    });
+    const { acts, commands } = noCommandActivities();
     const spec = demo() as Spec & Record<string, any>;
     spec.drills = { ...DRILLS };
     const forged = { ...drill, stanza: spec.stanza, host: DRILLS.host, workflowId: 'drill-demo', runId: 'r1' };
