@@ -8,7 +8,8 @@ import type { FaultEntry, FaultPoint, FaultRecord } from '../../src/faults';
 export type Workflow = 'provisionCluster' | 'backupStanza' | 'rebuildStandby' | 'recoverCluster';
 
 /** Point a of each step: the first command that changes something there (or a read, for steps that only read). */
-export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; output?: string }>> = {
+/** `hostless`: the step touches no host (it checks its arguments only), so it has no point a. */
+export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; output?: string; hostless?: true }>> = {
   provisionCluster: {
     preflight: {},
     claimProvisionLock: { command: 'install -d -m 700' },
@@ -42,7 +43,8 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; o
     releaseBackupLock: { command: 'rm -rf' },
   },
   rebuildStandby: {
-    requireConfirmed: {},
+    // A rebuild's plan is its arguments' (node, host, data directory): nothing to read.
+    requireConfirmed: { hostless: true },
     inspectRebuildTarget: {},
     ensureNodeDirectories: { command: 'mkdir -p' },
     ensureSshTrust: {},
@@ -146,7 +148,7 @@ export function activityEvents(history: temporal.api.history.v1.IHistory): Map<s
 }
 
 export function entriesFor(workflow: Workflow, point: FaultPoint): FaultEntry[] {
-  return Object.entries(FIRST_CHANGE[workflow]).map(([activityType, m]) => ({
+  return Object.entries(FIRST_CHANGE[workflow]).filter(([, m]) => point === 'b' || !m.hostless).map(([activityType, { hostless: _, ...m }]) => ({
     id: `${workflow}/${activityType}/${point}`,
     workflowType: workflow,
     activityType,
