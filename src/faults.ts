@@ -89,6 +89,8 @@ function alive(pid: number): boolean {
 
 export class FaultHook {
   private readonly inFlight = new Map<string, ActivityRef>();
+  /** Entries this process claimed and holds at their points: one kill ends them all. */
+  private readonly held: { entry: FaultEntry; ref: ActivityRef; command?: string }[] = [];
 
   constructor(private readonly plan: FaultPlan) {}
 
@@ -154,13 +156,21 @@ export class FaultHook {
       return;
     }
     const ctx = Context.current();
+    const mine = { entry, ref: a, command };
+    this.held.push(mine);
     // Bounded: a peer that never comes would fail the row on its resume time, not hang the run.
     for (let waited = 0; waited < 120_000 && !this.mayDie(); waited += 100) {
       if (waited % 1000 === 0) ctx.heartbeat();
       await sleep(100);
     }
-    const { workflowId, runId, activityType, activityId, attempt } = a;
-    this.append({ kind: 'kill', at: Date.now(), id: entry.id, point: entry.point, command, workflowId, runId, activityType, activityId, attempt, inFlight: [...this.inFlight.values()] });
+    // Steps side by side on this worker may hold their points together: the one kill is each one's,
+    // recorded for each (an entry claimed and not recorded would read as a kill that never fired).
+    const at = Date.now();
+    const inFlight = [...this.inFlight.values()];
+    for (const h of [mine, ...this.held.filter((x) => x !== mine)]) {
+      const { workflowId, runId, activityType, activityId, attempt } = h.ref;
+      this.append({ kind: 'kill', at, id: h.entry.id, point: h.entry.point, command: h.command, workflowId, runId, activityType, activityId, attempt, inFlight });
+    }
     process.kill(process.pid, 'SIGKILL');
   }
 
