@@ -9,7 +9,7 @@ import { labExec } from '../../src/lab';
 import { REMOTE_GATE } from '../../src/render/authorized-keys';
 import type { Spec } from '../../src/spec/schema';
 import { ProvisionFixture } from './fixture';
-import { runCli } from './harness';
+import { literally, runCli } from './harness';
 
 const LONG = { timeout: 15 * 60_000 };
 const REPO = 'backup-srv';
@@ -79,10 +79,10 @@ describe('accounts reach no further than pgBackRest needs (Debian layout)', { ti
     await provision();
     const lines = (await repoKeys()).split('\n').filter((l) => l.includes(pg2));
     assert.deepEqual(lines.length, 1, lines.join('\n'));
-    assert.match(lines[0], new RegExp(`^restrict,command="${REMOTE_GATE} remote-type=repo repo1-path=${spec.repository.path}",from="${ipOf('pg2-srv')}" ${pg2} `));
+    assert.match(lines[0], new RegExp(`^${literally(`restrict,command="${REMOTE_GATE} remote-type=repo repo1-path=${spec.repository.path}",from="${ipOf('pg2-srv')}" ${pg2} `)}`));
     const onPg1 = (await sh('pg1-srv', 'cat /var/lib/postgresql/.ssh/authorized_keys')).split('\n').filter((l) => l.includes(repoPub));
     assert.deepEqual(onPg1.length, 1);
-    assert.match(onPg1[0], new RegExp(`^restrict,command="${REMOTE_GATE} pg1-path=${spec.postgres.dataDir} remote-type=pg",from="${spec.repository.host}" `));
+    assert.match(onPg1[0], new RegExp(`^${literally(`restrict,command="${REMOTE_GATE} pg1-path=${spec.postgres.dataDir} remote-type=pg",from="${spec.repository.host}" `)}`));
     await assertRefused('pg2-srv', pg, repo);
     await assertRefused(REPO, spec.repository.user, `${pg}@${ipOf('pg1-srv')}`);
 
@@ -143,7 +143,7 @@ describe('accounts reach no further than pgBackRest needs (Debian layout)', { ti
     const d = await cli('drill');
     assert.equal(d.code, 0, d.stdout + d.stderr);
     const scratchPub = await pub(f.scratch.name, pg);
-    assert.doesNotMatch(await repoKeys(), new RegExp(scratchPub.split(' ')[1].replace(/[+/]/g, '\\$&')), 'the drill host key is removed with its copy');
+    assert.doesNotMatch(await repoKeys(), new RegExp(literally(scratchPub.split(' ')[1])), 'the drill host key is removed with its copy');
     const gone = await sshFrom(f.scratch.name, pg, repo, 'id');
     assert.notEqual(gone.code, 0, gone.out);
     assert.match(gone.out, /Permission denied \(publickey/);
@@ -151,7 +151,7 @@ describe('accounts reach no further than pgBackRest needs (Debian layout)', { ti
     const r = await cli('restore', '--to', f.scratch.ip, '--yes');
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const line = (await repoKeys()).split('\n').find((l) => l.includes(scratchPub));
-    assert.match(line ?? '', new RegExp(`^restrict,command="${REMOTE_GATE} remote-type=repo repo1-path=${spec.repository.path}",from="${f.scratch.ip}" `));
+    assert.match(line ?? '', new RegExp(`^${literally(`restrict,command="${REMOTE_GATE} remote-type=repo repo1-path=${spec.repository.path}",from="${f.scratch.ip}" `)}`));
     await assertRefused(f.scratch.name, pg, repo);
   });
 });

@@ -172,6 +172,9 @@ export async function until<T>(what: string, f: () => T | undefined | false | Pr
 }
 
 /** `stanzactl ARGS` as a user runs it; resolves with its exit code and output. */
+/** A string as a regular expression that matches it literally (keys hold '+' and '/', addresses '.'). */
+export const literally = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
 export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [join(projectRoot(), 'bin', 'stanzactl.js'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

@@ -11,6 +11,7 @@ import { PROGRESS_QUERY, rebuildWorkflowId } from '../../src/workflow-ids';
 import type { RebuildResult } from '../../src/workflows/rebuild';
 import { provisionedCluster, ProvisionFixture } from './fixture';
 import { confirmedRebuild } from './confirmed';
+import { literally } from './harness';
 
 const LONG = { timeout: 12 * 60_000 };
 const DATA = '/var/lib/postgresql/15/main';
@@ -23,7 +24,6 @@ const PAST_BUDGET_S = '20';
 const CUT_MS = 40_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const literally = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** How the failure of a host away past the budget begins: the host as the spec names it (and its address). */
 const awayPast = (name: string, activity: string) =>
   new RegExp(`^${literally(name)}( \\([\\d.]+\\))?: unreachable for \\d+ s while run \\S*${activity}\\S* ran there, longer than the ${PAST_BUDGET_S} s a host may be away \\(STANZACTL_HOST_AWAY_SECONDS\\)`);
