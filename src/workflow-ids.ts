@@ -47,6 +47,11 @@ export function recoverWorkflowId(stanza: string): string {
   return `recover-${stanza}`;
 }
 
+/** The rehearsal a recover runs on drills.host before it stops anything (a child of recover-<stanza>). */
+export function rehearsalWorkflowId(stanza: string): string {
+  return `rehearse-${stanza}`;
+}
+
 /** The read-only plan the CLI shows before a recover: one per asking, named by the time. */
 export function recoverPlanWorkflowId(stanza: string, at: Date): string {
   return `recover-plan-${stanza}-${at.toISOString().replace(/[:.]/g, '')}`;

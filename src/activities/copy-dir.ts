@@ -18,13 +18,14 @@ export function claimFile(dataDir: string): string {
   return `${CLAIMS}/${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`;
 }
 
-const WORKFLOW_PURPOSE: Record<string, CopyPurpose> = { restoreDrill: 'drill', restoreToHost: 'restore' };
+// A recover's rehearsal restores to the drills' directory, as a drill.
+const WORKFLOW_PURPOSE: Record<string, CopyPurpose> = { restoreDrill: 'drill', rehearseRecover: 'drill', restoreToHost: 'restore' };
 
 /** What the copy is for, by the workflow that scheduled the activity: only ours use copy directories. */
 export function copyPurpose(): CopyPurpose {
   const { workflowType, activityType } = Context.current().info;
   const purpose = WORKFLOW_PURPOSE[workflowType ?? ''];
-  if (!purpose) throw refuse(`${activityType} works on a copy only for a drill or a restore --to, not for workflow ${workflowType}`, 'RefusedCopyHost');
+  if (!purpose) throw refuse(`${activityType} works on a copy only for a drill, a recover's rehearsal or a restore --to, not for workflow ${workflowType}`, 'RefusedCopyHost');
   return purpose;
 }
 

@@ -13,6 +13,7 @@ import { refuse } from './failures';
 import { nodeAddress, repoHost } from './hosts';
 import { reportProgress } from './heartbeat';
 import { checkedCopy } from './restore-copy';
+import { drillsPlace } from '../spec/restore-copy';
 import type { HostOps } from './host-ops';
 import { pgbackrestCommand } from './pgbackrest';
 import type { HostAddress } from '../remote/types';
@@ -27,7 +28,7 @@ function drillSettings(spec: Spec): DrillSettings {
 /** The drill's copy as the copy activities judge it (restore-copy.ts checkedCopy): these activities run SQL and stop a server there. */
 function drillCopy(ops: HostOps, spec: Spec): Promise<{ host: HostAddress; pg: Spec['postgres'] }> {
   const d = drillSettings(spec);
-  return checkedCopy(ops, spec, { host: d.host, dataDir: d.dataDir, port: d.port });
+  return checkedCopy(ops, spec, drillsPlace(d));
 }
 
 export interface DrillMarker extends StepResult {

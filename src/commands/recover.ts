@@ -11,9 +11,11 @@ import { recoverPlanWorkflowId, recoverWorkflowId } from '../workflow-ids';
 import type { RecoverRequest, RecoverResult } from '../workflows/recover';
 import { UsageError, withClient, type CliCommand } from './command';
 
-function describePlan(spec: Spec, p: RecoverPlan): string[] {
+function describePlan(spec: Spec, p: RecoverPlan, rehearse: boolean): string[] {
+  const d = spec.drills;
   return [
     `Recover stanza ${spec.stanza} in place to ${p.target}:`,
+    ...(rehearse && d ? [`  rehearsal first on ${d.host}:${d.dataDir} (port ${d.port}): the same backup restored to the same target and promoted there; nothing below happens unless it is, and the copy is removed`] : []),
     `  backup    ${p.backup.label} (${p.backup.type}, finished ${new Date(p.backup.stoppedAt * 1000).toISOString()}): ${p.backup.why}`,
     `  primary   ${p.primary} is stopped, restored from it (--delta), replays WAL to the target and is promoted to a new timeline`,
     `  LOST      ${p.lost}`,
@@ -40,9 +42,9 @@ function recoverTarget(type: string | undefined, target: string | undefined): Re
 }
 
 export const recoverCommand: CliCommand = {
-  usage: 'recover --spec FILE --type T --target V [--yes]',
+  usage: 'recover --spec FILE --type T --target V [--rehearse] [--yes]',
   summary: 'recover the whole cluster in place to a point in time (undo a bad change)',
-  help: `Usage: stanzactl recover --spec FILE --type time|lsn|xid|name|immediate --target VALUE [--yes]
+  help: `Usage: stanzactl recover --spec FILE --type time|lsn|xid|name|immediate --target VALUE [--rehearse] [--yes]
 
 The disaster path: undoes every change after the target on the primary. First prints a plan (read
 from the hosts, nothing changed): the backup used (for a time or an LSN the newest one that
@@ -55,12 +57,20 @@ required. Runs workflow recover-<stanza>: holds the stanza (backups and rebuilds
 meanwhile; refused itself while one of them runs), stops the standbys and the primary, restores the
 primary (--delta) to the target with promotion, waits until it accepts writes on its new timeline,
 takes a full backup there, rebuilds every standby from it, and waits until each replays a marker
-row. One recover per stanza at a time. --type/--target mean what they mean to pgbackrest restore.`,
+row. One recover per stanza at a time. --type/--target mean what they mean to pgbackrest restore.
+
+--rehearse (needs the spec's drills: section): before stopping anything, restores the plan's
+backup to the target in the drills' directory on drills.host, starts it and waits for its
+promotion, then removes it (workflow rehearse-<stanza>, refused beside a drill there). A
+rehearsal that does not reach the target refuses the recover with PostgreSQL's reason; the
+cluster is not touched. It costs one restore's time while the stanza is held (no backups).`,
   async run(args) {
-    const { values } = parseArgs({ args, options: { spec: { type: 'string' }, type: { type: 'string' }, target: { type: 'string' }, yes: { type: 'boolean' } }, strict: true });
+    const { values } = parseArgs({ args, options: { spec: { type: 'string' }, type: { type: 'string' }, target: { type: 'string' }, rehearse: { type: 'boolean' }, yes: { type: 'boolean' } }, strict: true });
     if (!values.spec) throw new UsageError('--spec FILE is required');
     const target = recoverTarget(values.type, values.target);
     const spec = loadSpec(values.spec);
+    const rehearse = values.rehearse === true;
+    if (rehearse && !spec.drills) throw new UsageError(`--rehearse restores to drills.host first: stanza ${spec.stanza}'s spec has no drills: section (host, dataDir, port)`);
     return withClient('recover', async (client) => {
       const workflowId = recoverWorkflowId(spec.stanza);
       const running = await openRun(client, workflowId);
@@ -68,12 +78,12 @@ row. One recover per stanza at a time. --type/--target mean what they mean to pg
         console.error(`refused: a recover of stanza ${spec.stanza} is already running: ${describeRun(running)}. Nothing was changed`);
         return 1;
       }
-      const request: RecoverRequest = { target };
+      const request: RecoverRequest = { target, ...(rehearse && { rehearse }) };
       const plan = await client.workflow.execute('recoverPlan', {
         taskQueue: TASK_QUEUE, workflowId: recoverPlanWorkflowId(spec.stanza, new Date()), args: [spec, request],
         staticSummary: `plan a recover of stanza ${spec.stanza} (read-only)`,
       }) as RecoverPlan;
-      for (const l of describePlan(spec, plan)) console.log(l);
+      for (const l of describePlan(spec, plan, rehearse)) console.log(l);
       if (!values.yes) {
         if (!process.stdin.isTTY) {
           console.error('refused: not a terminal to confirm on: pass --yes to recover without asking. Nothing was changed');
@@ -96,6 +106,10 @@ row. One recover per stanza at a time. --type/--target mean what they mean to pg
       const r = await follow<RecoverResult>(handle, (l) => console.log(l));
       console.log('');
       console.log(`stanza ${spec.stanza} recovered to ${r.plan.target}: ${r.plan.primary} on timeline ${r.timeline} (was ${r.plan.timeline}), restore in ${r.restoreSeconds.toFixed(1)} s`);
+      if (r.rehearsal) {
+        const h = r.rehearsal;
+        console.log(`  rehearsed on ${h.place.host}: restore ${h.restoreSeconds.toFixed(1)} s, promoted after ${h.recoverySeconds.toFixed(1)} s${h.lastTransactionAt ? `, last transaction ${h.lastTransactionAt}` : ''}`);
+      }
       console.log(`  full backup ${r.backup.label} on the new timeline`);
       for (const s of r.standbys) console.log(`  standby ${s.name}: streaming, replay lag ${s.replayLagBytes} bytes`);
       return 0;

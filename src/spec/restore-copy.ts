@@ -28,6 +28,11 @@ export function copyPlaceProblems(spec: Spec, place: CopyPlace): string[] {
   return problems;
 }
 
+/** Where drills (and a recover's rehearsal) put their copy: the spec's `drills` section. */
+export function drillsPlace({ host, dataDir, port }: NonNullable<Spec['drills']>): CopyPlace {
+  return { host, dataDir, port };
+}
+
 /** Defaults: `restore` beside the spec's data directory, the spec's port. */
 export function defaultCopyPlace(spec: Spec, host: string, o: { dataDir?: string; port?: number } = {}): CopyPlace {
   const parent = spec.postgres.dataDir.replace(/\/+$/, '').split('/').slice(0, -1).join('/');

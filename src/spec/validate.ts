@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { formatZodError, SpecError, type SpecIssue } from './errors';
 import { recoveryTargetSchema } from './recovery-target';
-import { backupLabelSchema, copyPlaceProblems, copyPlaceSchema } from './restore-copy';
+import { backupLabelSchema, copyPlaceProblems, copyPlaceSchema, drillsPlace } from './restore-copy';
 import { BACKUP_TYPES, nodeName, specSchema, type BackupType, type Spec } from './schema';
 
 // Pure (zod only): the workflow bundle imports this, so the worker judges every spec it is handed
@@ -17,6 +17,8 @@ const recoverRequest = z.object({
   target: recoveryTargetSchema.refine((t) => t.type !== 'default', 'recover needs a target: time, lsn, xid, name or immediate'),
   backup: backupLabelSchema.optional(),
   confirm,
+  // Restore to the target on drills.host first; the cluster is touched only if that copy reaches it.
+  rehearse: z.boolean().optional(),
 }).strict();
 
 function issuesOf(schema: z.ZodTypeAny, value: unknown): SpecIssue[] {
@@ -31,7 +33,7 @@ function issuesOf(schema: z.ZodTypeAny, value: unknown): SpecIssue[] {
 export function specIssues(raw: unknown): SpecIssue[] {
   const issues = issuesOf(specSchema, raw);
   const drills = issues.length === 0 ? (raw as Spec).drills : undefined;
-  if (drills) issues.push(...copyPlaceProblems(raw as Spec, { host: drills.host, dataDir: drills.dataDir, port: drills.port }).map((message) => ({ path: 'drills', message })));
+  if (drills) issues.push(...copyPlaceProblems(raw as Spec, drillsPlace(drills)).map((message) => ({ path: 'drills', message })));
   return issues;
 }
 
@@ -63,6 +65,9 @@ export function inputIssues(spec: unknown, args: WorkflowArguments = {}): SpecIs
   if (issues.length === 0 && 'restore' in args) {
     const { place } = args.restore as z.infer<typeof restoreRequest>;
     issues.push(...copyPlaceProblems(spec as Spec, place).map((message) => ({ path: 'restore.place', message })));
+  }
+  if (issues.length === 0 && 'recovery' in args && (args.recovery as z.infer<typeof recoverRequest>).rehearse && !(spec as Spec).drills) {
+    issues.push({ path: 'recovery.rehearse', message: `a rehearsal restores to drills.host first: stanza ${(spec as Spec).stanza} has no drills: section (host, dataDir, port)` });
   }
   if (issues.length === 0 && 'node' in args) {
     const names = (spec as Spec).nodes.map((n) => n.name);

@@ -2,7 +2,7 @@ import { ApplicationFailure, CancellationScope, patched, proxyActivities, workfl
 import type { Activities } from '../activities';
 import type { DrillMarker } from '../activities/drill';
 import type { DrillCheck, DrillResult } from '../facts/drill';
-import type { CopyPlace } from '../spec/restore-copy';
+import { drillsPlace } from '../spec/restore-copy';
 import type { Spec } from '../spec/schema';
 import { checkInput } from './input';
 import { long, quick, release } from './profiles';
@@ -45,7 +45,7 @@ export async function restoreDrill(spec: Spec): Promise<DrillOutcome> {
   const owner = { workflowId, runId };
   const log = new StepLog();
   if (!patched(DRILL_LOCKED)) return runDrill(spec, d, log, owner);
-  const place: CopyPlace = { host: d.host, dataDir: d.dataDir, port: d.port };
+  const place = drillsPlace(d);
   const at = `${d.host}:${d.dataDir}`;
   const perCopy = patched(DRILL_COPY_LOCKED);
   // Refused before the drill's try: a second drill must not remove the first one's copy.
@@ -62,7 +62,7 @@ export async function restoreDrill(spec: Spec): Promise<DrillOutcome> {
 }
 
 async function runDrill(spec: Spec, d: NonNullable<Spec['drills']>, log: StepLog, { workflowId, runId }: { workflowId: string; runId: string }): Promise<DrillOutcome> {
-  const place: CopyPlace = { host: d.host, dataDir: d.dataDir, port: d.port };
+  const place = drillsPlace(d);
   const at = `${d.host}:${d.dataDir}`;
   const startedMs = Date.now();
   const checks: DrillCheck[] = [];

@@ -5,3 +5,4 @@ export { rebuildStandby } from './rebuild';
 export { restoreDrill } from './drill';
 export { restoreToHost } from './restore';
 export { recoverCluster, recoverPlan } from './recover';
+export { rehearseRecover } from './rehearse';

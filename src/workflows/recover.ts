@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, executeChild, isCancellation, ParentClosePolicy, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { BackupDetails } from '../activities/backup';
 import type { RecoverPlan } from '../activities/recover';
@@ -9,6 +9,9 @@ import type { StepProgress } from './progress';
 import { messageOf, StepLog, titled } from './steps';
 import { checkInput } from './input';
 import { requireConfirmed } from './confirmation';
+import { rehearseRecover } from './rehearse';
+import type { RestoreResult } from './restore';
+import { rehearsalWorkflowId } from '../workflow-ids';
 
 const acts = proxyActivities<Activities>(quick);
 
@@ -21,6 +24,8 @@ export interface RecoverRequest {
   readonly backup?: string;
   /** The plan id the DBA confirmed (spec/confirmation.ts): recoverCluster requires it. */
   readonly confirm?: string;
+  /** Restore to the target on drills.host first (rehearseRecover): nothing is stopped unless that copy reaches it. */
+  readonly rehearse?: boolean;
 }
 
 export interface RecoverResult {
@@ -30,6 +35,8 @@ export interface RecoverResult {
   readonly backup: BackupDetails;
   readonly standbys: { readonly name: string; readonly replayLagBytes: number }[];
   readonly steps: StepProgress[];
+  /** What the rehearsal's copy reached, when one ran. */
+  readonly rehearsal?: Pick<RestoreResult, 'place' | 'timeline' | 'lastTransactionAt' | 'restoreSeconds' | 'recoverySeconds'>;
 }
 
 /** The plan `stanzactl recover` shows before it asks: reads the hosts, changes nothing. */
@@ -43,7 +50,8 @@ export async function recoverPlan(spec: Spec, request: RecoverRequest): Promise<
  * backup or rebuild meanwhile), stops the standbys and the primary, restores the primary to the
  * target with promotion, waits until it accepts writes on its new timeline, ensures its replication
  * access, takes a full backup there, and rebuilds every standby from it on that timeline; each must
- * replay a marker row.
+ * replay a marker row. Asked to rehearse, it first restores the same backup to the same target on
+ * drills.host (a child workflow) and stops nothing unless that copy reached the target and was promoted.
  */
 export async function recoverCluster(spec: Spec, request: RecoverRequest): Promise<RecoverResult> {
   checkInput('recoverCluster', spec, { recovery: request });
@@ -62,6 +70,7 @@ export async function recoverCluster(spec: Spec, request: RecoverRequest): Promi
     plan = p;
     const primary = p.primary;
     await log.run('archive WAL', () => acts.archivePrimaryWal.executeWithOptions(titled(quick, `archive ${primary}'s WAL up to now`), [spec]));
+    const rehearsal = request.rehearse ? await rehearse(log, spec, request.target, p) : undefined;
     phase = 'stopping';
     await Promise.all(p.standbys.map((n) => log.run(`stop ${n}`, () => acts.stopPostgres.executeWithOptions(titled(quick, `stop standby ${n}`), [spec, n]))));
     await log.run(`stop ${primary}`, () => acts.stopPostgres.executeWithOptions(titled(quick, `stop the primary ${primary}`), [spec, primary]));
@@ -92,7 +101,7 @@ export async function recoverCluster(spec: Spec, request: RecoverRequest): Promi
         acts.waitMarkerReplayed.executeWithOptions(titled(waiting, `wait for ${n} to stream and replay the marker`), [spec, n, marker.id]));
       return { name: n, replayLagBytes: r.replayLagBytes };
     }));
-    return { plan: p, timeline: promoted.timeline, restoreSeconds: restore.seconds, backup: backup.backup, standbys, steps: log.steps };
+    return { plan: p, timeline: promoted.timeline, restoreSeconds: restore.seconds, backup: backup.backup, standbys, steps: log.steps, ...(rehearsal && { rehearsal }) };
   } catch (e) {
     const advice = phase && plan?.resume?.[phase];
     if (advice && !isCancellation(e) && patched(RESUME_ADVICE)) {
@@ -102,5 +111,30 @@ export async function recoverCluster(spec: Spec, request: RecoverRequest): Promi
   } finally {
     // Also when cancelled or failed: backups and rebuilds must not wait for a recover that ended.
     await CancellationScope.nonCancellable(() => acts.releaseRecoverLock.executeWithOptions(titled(release, 'release the stanza'), [spec, owner]));
+  }
+}
+
+/** Runs the rehearsal as a step; a failed one refuses the recover, the cluster untouched. */
+async function rehearse(log: StepLog, spec: Spec, target: RecoveryTarget, p: RecoverPlan): Promise<RecoverResult['rehearsal']> {
+  const host = spec.drills?.host;
+  try {
+    const step = await log.run(`rehearse on ${host}`, async () => {
+      const r = await executeChild(rehearseRecover, {
+        workflowId: rehearsalWorkflowId(spec.stanza), args: [spec, { target, backup: p.backup.label }],
+        // A recover cancelled mid-rehearsal still removes the copy and frees the drills' directory.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        staticSummary: `rehearse the recover of ${spec.stanza} to ${p.target} on ${host}`,
+      });
+      const reached = r.lastTransactionAt ? `, last transaction ${r.lastTransactionAt}` : '';
+      return { changed: false, detail: `restored ${p.backup.label} on ${host} in ${r.restoreSeconds.toFixed(1)} s, promoted on timeline ${r.timeline} after ${r.recoverySeconds.toFixed(1)} s${reached}; the copy was removed`, r };
+    });
+    const { place, timeline, lastTransactionAt, restoreSeconds, recoverySeconds } = step.r;
+    return { place, timeline, lastTransactionAt, restoreSeconds, recoverySeconds };
+  } catch (e) {
+    if (isCancellation(e)) throw e;
+    throw ApplicationFailure.create({
+      type: 'RehearsalFailed', nonRetryable: true, cause: e instanceof Error ? e : undefined,
+      message: `the rehearsal on ${host} did not reach ${p.target}: ${messageOf(e)}\nNothing of the cluster was stopped or changed: the recover was refused`,
+    });
   }
 }

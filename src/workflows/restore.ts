@@ -73,7 +73,8 @@ export async function restoreToHost(spec: Spec, request: RestoreRequest): Promis
     copyHeld, ['register', 'unregister']);
 }
 
-async function restoreCopySteps(spec: Spec, request: RestoreRequest, log: StepLog): Promise<RestoreResult> {
+/** Restores, starts and promotes a copy at request.place; reports what it reached. The caller holds the place. */
+export async function restoreCopySteps(spec: Spec, request: Omit<RestoreRequest, 'confirm'>, log: StepLog): Promise<RestoreResult> {
   const { place, target, set, reuse } = request;
   const at = `${place.host}:${place.dataDir}`;
   await log.run(`${place.host} ready`, () => acts.ensureCopyHost.executeWithOptions(titled(quick, `pgBackRest, trust and config on ${place.host}`), [spec, place]));

@@ -1,4 +1,4 @@
-import { ApplicationFailure, ActivityFailure, CancellationScope, setHandler, type ActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, ActivityFailure, CancellationScope, ChildWorkflowFailure, setHandler, type ActivityOptions } from '@temporalio/workflow';
 import { progressQuery, type StepProgress } from './progress';
 
 export interface Changed {
@@ -8,6 +8,7 @@ export interface Changed {
 
 /** The message a DBA acts on: an activity's own failure rather than Temporal's wrapper. */
 export function messageOf(e: unknown): string {
+  if (e instanceof ChildWorkflowFailure && e.cause) return messageOf(e.cause);
   if (e instanceof ActivityFailure && e.cause instanceof ApplicationFailure) return e.cause.message;
   return e instanceof Error ? e.message : String(e);
 }

@@ -42,6 +42,8 @@ function drillLab(layout: LabLayout, prefix: string, subnet: string) {
       const d = lab.spec.drills!;
       return (await lab.sh(f.scratch.name, `ls -A ${d.dataDir} 2>/dev/null | wc -l; ss -ltn 'sport = :${d.port}' | tail -n +2 | wc -l`)).replace(/\s+/g, ' ').trim();
     },
+    /** A second stanza served by the same worker whose drills share the host, directory and port. */
+    otherStanza: () => lab.writeSpec({ ...lab.spec, stanza: 'other' }, join(dir, 'other.json')),
     restoreStarts: async () => ((await lab.sh(f.scratch.name, 'cat /var/log/pgbackrest/demo-restore.log 2>/dev/null || true')).match(/restore command begin/g) ?? []).length,
   };
   before(async () => {
@@ -162,6 +164,10 @@ describe('restore drills (Debian layout)', { timeout: 60 * 60_000 }, () => {
         assert.match(cause.message, /:\/var\/lib\/postgresql\/15\/drill \(port 5433\) is busy: the directory held by drill-demo since .*; port 5433 held by drill-demo since .*nothing was done/);
         return true;
       });
+      // Another stanza's drill on the same host, directory and port: refused at once, as busy.
+      const other = await lab.cli(['drill'], lab.otherStanza());
+      assert.equal(other.code, 1, other.stdout + other.stderr);
+      assert.match(other.stdout + other.stderr, /:\/var\/lib\/postgresql\/15\/drill \(port 5433\) is busy: the directory held by drill-demo since .*; port 5433 held by drill-demo since .*nothing was done/);
       const done = await manual;
       assert.equal(done.code, 0, done.stdout + done.stderr);
       assert.equal(await lab.restoreStarts(), before + 1, 'only the manual drill restored');
@@ -363,6 +369,10 @@ describe('restore drills (Debian layout)', { timeout: 60 * 60_000 }, () => {
       const drill = await lab.cli(['drill']);
       assert.equal(drill.code, 1, drill.stdout + drill.stderr);
       assert.match(drill.stdout + drill.stderr, /holds a copy of stanza demo \(system id \d+, running\) that stanzactl restored for a restore --to, not for drills of stanza demo: refused, nothing changed/);
+      // Another stanza whose drills share the directory: refused, naming whose copy it is.
+      const other = await lab.cli(['drill'], lab.otherStanza());
+      assert.equal(other.code, 1, other.stdout + other.stderr);
+      assert.match(other.stdout + other.stderr, /holds a copy of stanza demo \(system id \d+, running\) that stanzactl restored for a restore --to, not for drills of stanza other: refused, nothing changed/);
       assert.equal(await snapshot(d.dataDir), before, 'the copy still runs and its files are unchanged');
       assert.equal(await lab.restoreStarts(), starts, 'no restore ran');
     } finally {

@@ -83,14 +83,15 @@ export class ProvisionFixture {
 
 /**
  * Hooks of a describe(): the fixture's lab provisioned before its tests and gone after them, also
- * when they fail. Returns the CLI run against the spec, written to a file as a user has it.
+ * when they fail. Returns the CLI run against the spec (the provisioned one as `asWritten` makes it,
+ * e.g. with a drills: section), written to a file as a user has it.
  */
-export function provisionedCluster(f: ProvisionFixture): (...args: string[]) => ReturnType<typeof runCli> {
+export function provisionedCluster(f: ProvisionFixture, asWritten: (spec: Spec) => Spec = (s) => s): (...args: string[]) => ReturnType<typeof runCli> {
   const dir = mkdtempSync(join(tmpdir(), 'stanzactl-spec-'));
   const specFile = join(dir, 'spec.json');
   before(async () => {
     await f.setUp();
-    writeFileSync(specFile, JSON.stringify(f.spec));
+    writeFileSync(specFile, JSON.stringify(asWritten(f.spec)));
     await (await startProvision(f.client, f.spec)).result();
   });
   after(async () => {

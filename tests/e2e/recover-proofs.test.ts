@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { provisionedCluster, ProvisionFixture } from './fixture';
+import { literally } from './harness';
+import { recordHistory } from './history';
 import { RecoverChecks } from './recover-checks';
 
 const LONG = { timeout: 15 * 60_000 };
@@ -9,7 +11,9 @@ const LONG = { timeout: 15 * 60_000 };
 // overwrite is a standby; a recover that fails anyway says how to bring the old timeline back.
 describe('recover proves its target and the standbys before it stops anything', { timeout: 50 * 60_000 }, () => {
   const f = new ProvisionFixture('debian', 'stpc', '10.231.213.0/24');
-  const cli = provisionedCluster(f);
+  // The scratch host takes the rehearsals (drills: section).
+  const cli = provisionedCluster(f, (s) => ({ ...s, drills: { host: f.scratch.ip, dataDir: '/var/lib/postgresql/15/drill', port: 5433 } }));
+  const drillDirEntries = async () => (await f.checks.sh(f.scratch.name, ['bash', '-c', 'ls -A /var/lib/postgresql/15/drill 2>/dev/null | wc -l; ss -ltn "sport = :5433" | tail -n +2 | wc -l'])).replace(/\s+/g, ' ').trim();
   let r!: RecoverChecks;
   before(() => (r = new RecoverChecks(f.checks)));
 
@@ -36,7 +40,7 @@ describe('recover proves its target and the standbys before it stops anything', 
       /a recover to restore point "no_such_point" cannot reach it: restore point "no_such_point" is not in the WAL written since backup \d{8}-\d{6}F started/);
   });
 
-  test('a committed xid and an existing restore point are planned from the backup before them; a recover to the restore point brings the table back', LONG, async () => {
+  test('a committed xid and an existing restore point are planned from the backup before them; a rehearsed recover to the restore point brings the table back', LONG, async () => {
     await f.checks.psql('pg1-srv', 'CREATE TABLE by_xid AS SELECT g AS i FROM generate_series(1, 2) g');
     const xid = await r.creatingXid('by_xid');
     await f.checks.psql('pg1-srv', 'CREATE TABLE by_name AS SELECT g AS i FROM generate_series(1, 3) g');
@@ -47,9 +51,14 @@ describe('recover proves its target and the standbys before it stops anything', 
     assert.match(plan.stdout, new RegExp(`backup +\\d{8}-\\d{6}F \\(full, .*\\): the newest backup that ended before the commit of transaction ${xid} \\(found in the WAL at LSN [0-9A-F]+/[0-9A-F]+\\)`));
     assert.match(plan.stdout, /found +pg2-srv \(a standby, streaming\), pg3-srv \(a standby, streaming\)/);
     const timelineBefore = await r.primaryTimeline();
-    const out = await cli('recover', '--type', 'name', '--target', 'before_drop', '--yes');
+    const out = await cli('recover', '--type', 'name', '--target', 'before_drop', '--rehearse', '--yes');
     assert.equal(out.code, 0, out.stdout + out.stderr);
     assert.match(out.stdout, /the newest backup that ended before restore point "before_drop" \(found in the WAL at LSN/);
+    assert.match(out.stdout, new RegExp(`rehearsal first on ${literally(f.scratch.ip)}:/var/lib/postgresql/15/drill \\(port 5433\\)`));
+    assert.match(out.stdout, new RegExp(`rehearsed on ${literally(f.scratch.ip)}: restore \\d+\\.\\d s, promoted after \\d+\\.\\d s`));
+    assert.equal(await drillDirEntries(), '0 0', 'the rehearsal removed its copy and stopped its server');
+    recordHistory(f.temporal.address, 'recover-demo', 'recover-rehearsed');
+    recordHistory(f.temporal.address, 'rehearse-demo', 'rehearse');
     assert.equal(await r.tableRows('by_name'), '3', 'the dropped table is back with its rows');
     await r.assertOnNewTimeline(timelineBefore);
   });
@@ -77,6 +86,17 @@ describe('recover proves its target and the standbys before it stops anything', 
       : `${stop.slice(0, 16)}${seg.toString(16).toUpperCase().padStart(8, '0')}`;
     await f.checks.sh('backup-srv', ['bash', '-c', 'find "$1/archive/$2" -name "$3-*" -print -delete | grep -q .', 'x', f.spec.repository.path, f.spec.stanza, next], f.spec.repository.user);
     const timeline = await r.primaryTimeline();
+
+    // Rehearsed, the same recover stops at the gap on the scratch host: the cluster is not touched.
+    const started = await r.startTimes();
+    const restores = await r.allRestores();
+    const rehearsed = await cli('recover', '--type', 'time', '--target', target, '--rehearse', '--yes');
+    assert.equal(rehearsed.code, 1, rehearsed.stdout + rehearsed.stderr);
+    assert.match(rehearsed.stderr, new RegExp(`the rehearsal on ${literally(f.scratch.ip)} did not reach time .*: [\\s\\S]*recovery ended before configured recovery target was reached`));
+    assert.match(rehearsed.stderr, /Nothing of the cluster was stopped or changed: the recover was refused/);
+    assert.deepEqual(await r.startTimes(), started, 'no node was stopped');
+    assert.equal(await r.allRestores(), restores, 'no node was restored');
+    assert.equal(await drillDirEntries(), '0 0', 'the rehearsal removed its copy');
 
     const out = await cli('recover', '--type', 'time', '--target', target, '--yes');
     assert.equal(out.code, 1, out.stdout + out.stderr);

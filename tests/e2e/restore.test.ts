@@ -19,7 +19,7 @@ import { sshPools } from '../../src/worker';
 import { restoreWorkflowId } from '../../src/workflow-ids';
 import type { RestoreRequest, RestoreResult } from '../../src/workflows/restore';
 import { ProvisionFixture } from './fixture';
-import { runCli } from './harness';
+import { literally, runCli } from './harness';
 import { recordHistory } from './history';
 
 const LONG = { timeout: 10 * 60_000 };
@@ -103,6 +103,21 @@ function restoreSuite(layout: LabLayout, prefix: string, subnet: string, sudoUse
       const byAlias = await runCli(['restore', '--spec', aliasSpec, '--to', 'pg2-alias', '--yes'], f.workerEnv);
       assert.equal(byAlias.code, 1, byAlias.stdout + byAlias.stderr);
       assert.match(byAlias.stderr, /restore failed: pg2-alias presents the host key pinned for node pg2-srv of stanza demo: it is that machine/);
+      // The same node at a second address pinned with its ECDSA key (the node is pinned with its
+      // ed25519 one): no pin is shared, the keys the machine holds tell, before anything is written there.
+      const second = `${pg2.split('.').slice(0, 3).join('.')}.200`;
+      const dev = (await f.checks.sh('pg2-srv', ['bash', '-c', 'ip -o -4 addr show | awk -v a="$1/" \'index($4, a) == 1 { print $2 }\'', 'x', pg2])).trim();
+      await f.checks.sh('pg2-srv', ['ip', 'addr', 'add', `${second}/24`, 'dev', dev]);
+      try {
+        const ecdsa = (await f.checks.sh('pg2-srv', ['cat', '/etc/ssh/ssh_host_ecdsa_key.pub'])).trim().split(' ').slice(0, 2).join(' ');
+        writeFileSync(aliased, `${readFileSync(f.spec.ssh.knownHostsFile, 'utf8')}${second} ${ecdsa}\n`);
+        const bySecond = await runCli(['restore', '--spec', aliasSpec, '--to', second, '--yes'], f.workerEnv);
+        assert.equal(bySecond.code, 1, bySecond.stdout + bySecond.stderr);
+        assert.match(bySecond.stderr, new RegExp(`restore failed: ${literally(second)} holds a host key pinned for node pg2-srv of stanza demo: it is that machine`));
+        assert.equal(await f.checks.sh('pg2-srv', ['bash', '-c', 'ls -A "$1" 2>/dev/null | wc -l; ls -A /var/lib/stanzactl/copies 2>/dev/null | wc -l', 'x', defaultCopyPlace(f.spec, second).dataDir]), '0\n0\n', 'nothing was written on pg2');
+      } finally {
+        await f.checks.sh('pg2-srv', ['ip', 'addr', 'del', `${second}/24`, 'dev', dev]);
+      }
       assert.equal(await f.checks.psql('pg2-srv', 'SELECT pg_postmaster_start_time()'), pg2Started);
       assert.equal(await f.checks.psql('pg2-srv', 'SELECT pg_is_in_recovery()'), 't');
 

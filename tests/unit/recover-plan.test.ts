@@ -7,6 +7,7 @@ import { backupBeforeRecord, chooseRecoveryBackup, lsnValue } from '../../src/fa
 import { stopRecordLsns, unreadableAt } from '../../src/facts/waldump';
 import { describeRecoveryTarget, resumeAdvice, withoutStandbySettings } from '../../src/render/recover-plan';
 import { inputIssues } from '../../src/spec/validate';
+import { smallSpec } from './small-spec';
 
 const backup = (label: string, stop: number, lsnStop: string, error = false): BackupInfo => ({
   label, type: 'full', prior: null, reference: [], error, timestamp: { start: stop - 10, stop }, archive: { start: null, stop: null },
@@ -51,6 +52,15 @@ test('recover workflows refuse a target they cannot take, naming the field', () 
   assert.deepEqual(paths({ target: { type: 'default' } }), ['recovery.target']);
   assert.deepEqual(paths({ target: { type: 'time', target: "x'; drop" } }), ['recovery.target.target']);
   assert.deepEqual(paths({ target: { type: 'immediate' }, backup: '$(x)' }), ['recovery.backup']);
+});
+
+test('a rehearsed recover needs the spec\'s drills: section, whoever starts it', () => {
+  const spec = smallSpec();
+  const rehearsed = { target: { type: 'immediate' }, rehearse: true };
+  assert.deepEqual(inputIssues(spec, { recovery: rehearsed }).map((i) => `${i.path}: ${i.message}`),
+    ['recovery.rehearse: a rehearsal restores to drills.host first: stanza alpha has no drills: section (host, dataDir, port)']);
+  assert.deepEqual(inputIssues({ ...spec, drills: { host: '10.0.0.99', dataDir: '/var/lib/postgresql/15/drill', port: 5433 } }, { recovery: rehearsed }), []);
+  assert.deepEqual(inputIssues(spec, { recovery: { ...rehearsed, rehearse: 'yes' } }).map((i) => i.path), ['recovery.rehearse']);
 });
 
 // Backups on timeline 1: A ran from 0/2000028 to 0/2000100, B from 0/6000028 to 0/6000138.
