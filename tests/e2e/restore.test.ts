@@ -108,6 +108,8 @@ function restoreSuite(layout: LabLayout, prefix: string, subnet: string, sudoUse
       const second = `${pg2.split('.').slice(0, 3).join('.')}.200`;
       const dev = (await f.checks.sh('pg2-srv', ['bash', '-c', 'ip -o -4 addr show | awk -v a="$1/" \'index($4, a) == 1 { print $2 }\'', 'x', pg2])).trim();
       await f.checks.sh('pg2-srv', ['ip', 'addr', 'add', `${second}/24`, 'dev', dev]);
+      // The lab's sshd listens on the host's first address only: a second one, same keys, on the second.
+      await f.checks.sh('pg2-srv', ['/usr/sbin/sshd', '-o', `ListenAddress=${second}:22`, '-o', 'PidFile=/run/sshd-second.pid', '-E', '/var/log/sshd-second.log']);
       try {
         const ecdsa = (await f.checks.sh('pg2-srv', ['cat', '/etc/ssh/ssh_host_ecdsa_key.pub'])).trim().split(' ').slice(0, 2).join(' ');
         writeFileSync(aliased, `${readFileSync(f.spec.ssh.knownHostsFile, 'utf8')}${second} ${ecdsa}\n`);
@@ -116,7 +118,7 @@ function restoreSuite(layout: LabLayout, prefix: string, subnet: string, sudoUse
         assert.match(bySecond.stderr, new RegExp(`restore failed: ${literally(second)} holds a host key pinned for node pg2-srv of stanza demo: it is that machine`));
         assert.equal(await f.checks.sh('pg2-srv', ['bash', '-c', 'ls -A "$1" 2>/dev/null | wc -l; ls -A /var/lib/stanzactl/copies 2>/dev/null | wc -l', 'x', defaultCopyPlace(f.spec, second).dataDir]), '0\n0\n', 'nothing was written on pg2');
       } finally {
-        await f.checks.sh('pg2-srv', ['ip', 'addr', 'del', `${second}/24`, 'dev', dev]);
+        await f.checks.sh('pg2-srv', ['bash', '-c', 'kill "$(cat /run/sshd-second.pid)"; ip addr del "$1" dev "$2"', 'x', `${second}/24`, dev]);
       }
       assert.equal(await f.checks.psql('pg2-srv', 'SELECT pg_postmaster_start_time()'), pg2Started);
       assert.equal(await f.checks.psql('pg2-srv', 'SELECT pg_is_in_recovery()'), 't');
