@@ -36,7 +36,10 @@ export async function teardown(rec: LabRecord): Promise<void> {
   // A launcher orphaned by the process that brought the lab up stays a zombie until the
   // machine's PID 1 reaps it, a second or two later; its pid is not free before that.
   await until(10000, () => rec.hosts.every((h) => !isZombie(h.launcherPid) && !isZombie(h.initPid)));
-  for (const h of hosts.filter((x) => x.systemd)) problems.push(...removeHostCgroups(h.netns));
+  // A cgroup stays busy for a moment after its last process ended.
+  let cgroupsLeft: string[] = [];
+  await until(5000, () => (cgroupsLeft = hosts.filter((h) => h.systemd).flatMap((h) => removeHostCgroups(h.netns))).length === 0);
+  problems.push(...cgroupsLeft);
   problems.push(...(await destroyNetwork(rec)));
   if (problems.length > 0) throw new Error(`lab teardown incomplete (state kept in ${rec.stateDir}):\n  ${problems.join('\n  ')}`);
 }
