@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import YAML from 'yaml';
-import { DEFAULT_PREFIX, DEFAULT_SUBNET, labDown, labSpec, labStatus, labUp } from './index';
+import { DEFAULT_PREFIX, DEFAULT_SUBNET, LAB_LAYOUTS, labDown, labSpec, labStatus, labUp } from './index';
 import type { Lab, LabLayout } from './index';
 import { labPaths } from './paths';
 
@@ -12,10 +12,15 @@ and pgBackRest installed, no cluster, not a node), each with its own network nam
 address, sshd, processes and filesystem.
 
 commands:
-  up [--layout debian|edb] [--prefix P] [--subnet CIDR]
+  up [--layout ${LAB_LAYOUTS.join('|')}] [--prefix P] [--subnet CIDR]
                   bring the hosts up (or report the lab already up); writes the key,
                   known_hosts and a stanzactl spec under the state dir
-                  (--prefix names its links/netns, default ${DEFAULT_PREFIX}; --subnet a
+                  (--layout: debian, the default, is Debian's packages; edb an EPAS-like
+                  install run with pg_ctl; systemd-epas and systemd-pgdg boot systemd on
+                  the PostgreSQL hosts, with the unit edb-as-13 as EDB's packages ship it,
+                  or postgresql-15 as PGDG's RHEL packages do, the primary's cluster
+                  initialized and started, the others' installed only;
+                  --prefix names its links/netns, default ${DEFAULT_PREFIX}; --subnet a
                   private /24, default ${DEFAULT_SUBNET})
   down            stop the hosts and remove everything the lab created
   status          show whether each host's sshd and PostgreSQL run
@@ -92,9 +97,9 @@ function allowOnly(flags: Map<string, string>, allowed: string[]): void {
 async function up(flags: Map<string, string>): Promise<number> {
   allowOnly(flags, ['layout', 'prefix', 'subnet']);
   const layout = flags.get('layout');
-  if (layout !== undefined && layout !== 'debian' && layout !== 'edb') throw new UsageError(`--layout must be debian or edb, not "${layout}"`);
+  if (layout !== undefined && !isLayout(layout)) throw new UsageError(`--layout must be one of ${LAB_LAYOUTS.join(', ')}, not "${layout}"`);
   const started = Date.now();
-  const lab = await labUp({ layout: layout as LabLayout | undefined, prefix: flags.get('prefix'), subnet: flags.get('subnet') });
+  const lab = await labUp({ layout, prefix: flags.get('prefix'), subnet: flags.get('subnet') });
   const specFile = writeSpec(lab);
   const width = Math.max(...lab.hosts.map((h) => h.name.length));
   process.stdout.write(
@@ -109,6 +114,10 @@ async function up(flags: Map<string, string>): Promise<number> {
     ].join('\n'),
   );
   return 0;
+}
+
+function isLayout(name: string): name is LabLayout {
+  return (LAB_LAYOUTS as readonly string[]).includes(name);
 }
 
 function writeSpec(lab: Lab): string {

@@ -5,7 +5,7 @@ import * as path from 'path';
 import { projectRoot } from '../paths';
 import { processLive, waitFor } from './proc';
 
-interface HostBoot {
+export interface HostBoot {
   name: string;
   ip: string;
   netns: string;
@@ -16,46 +16,66 @@ interface HostBoot {
   edb: boolean;
 }
 
-interface StartedHost {
+export interface StartedHost {
   initPid: number;
-  /** The `unshare` process that parents init; it exits when init does. */
+  /** The process that parents init (`unshare`, or `systemd-nspawn`); it exits when init does. */
   launcherPid: number;
 }
 
-const SANE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export type RecordPids = (pids: Partial<StartedHost>) => void;
 
-function initScript(): string {
-  return fs.readFileSync(path.join(projectRoot(), 'src', 'lab', 'host-init.sh'), 'utf8');
+/** How one kind of host is started: the launcher's command line, and how to find its PID 1. */
+export interface Launch {
+  argv: string[];
+  env: Record<string, string>;
+  findInit: (launcherPid: number) => number | undefined;
+  /** How long sshd may take to answer once init runs. */
+  readyTimeoutMs: number;
+}
+
+export const SANE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** A host script with the functions it shares with the other kind of host. */
+export function hostScript(file: string): string {
+  const read = (name: string) => fs.readFileSync(path.join(projectRoot(), 'src', 'lab', name), 'utf8');
+  return `${read('host-common.sh')}\n${read(file)}`;
+}
+
+/** The environment both kinds of host scripts read. */
+export function hostEnv(boot: HostBoot): Record<string, string> {
+  return {
+    PATH: SANE_PATH,
+    LANG: 'C.UTF-8',
+    LAB_HOST: boot.name,
+    LAB_IP: boot.ip,
+    LAB_DIR: boot.dir,
+    LAB_HOSTS: boot.etcHosts,
+    LAB_PUBKEY: boot.operatorPublicKey,
+    LAB_EDB: boot.edb ? '1' : '0',
+  };
+}
+
+/** Starts a host whose PID 1 is a small init (host-init.sh) in fresh namespaces. */
+export function startHost(boot: HostBoot, record: RecordPids): Promise<StartedHost> {
+  return launchHost(boot, {
+    argv: ['ip', 'netns', 'exec', boot.netns, 'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--kill-child', '--propagation', 'private',
+      'bash', '-c', 'eval "$LAB_INIT"', 'stanzactl-lab-init'],
+    env: { ...hostEnv(boot), LAB_INIT: hostScript('host-init.sh') },
+    findInit: firstChild,
+    readyTimeoutMs: 30000,
+  }, record);
 }
 
 /**
- * Starts the host's PID 1 in its netns and returns once sshd answers on the host's address.
+ * Runs the launcher and returns once sshd answers on the host's address.
  * The launcher is detached so the lab outlives the process that brought it up.
  */
-export async function startHost(boot: HostBoot, record: (pids: Partial<StartedHost>) => void): Promise<StartedHost> {
+export async function launchHost(boot: HostBoot, launch: Launch, record: RecordPids): Promise<StartedHost> {
   fs.mkdirSync(boot.dir, { recursive: true });
   const logFile = path.join(boot.dir, 'init.log');
   const log = fs.openSync(logFile, 'w');
-  const child = spawn(
-    'ip',
-    ['netns', 'exec', boot.netns, 'unshare', '--mount', '--uts', '--ipc', '--pid', '--fork', '--kill-child', '--propagation', 'private',
-      'bash', '-c', 'eval "$LAB_INIT"', 'stanzactl-lab-init'],
-    {
-      detached: true,
-      stdio: ['ignore', log, log],
-      env: {
-        PATH: SANE_PATH,
-        LANG: 'C.UTF-8',
-        LAB_INIT: initScript(),
-        LAB_HOST: boot.name,
-        LAB_IP: boot.ip,
-        LAB_DIR: boot.dir,
-        LAB_HOSTS: boot.etcHosts,
-        LAB_PUBKEY: boot.operatorPublicKey,
-        LAB_EDB: boot.edb ? '1' : '0',
-      },
-    },
-  );
+  const [program, ...args] = launch.argv;
+  const child = spawn(program, args, { detached: true, stdio: ['ignore', log, log], env: launch.env });
   fs.closeSync(log);
   child.unref();
   let exited: string | undefined;
@@ -70,13 +90,13 @@ export async function startHost(boot: HostBoot, record: (pids: Partial<StartedHo
   const launcherPid = child.pid ?? 0;
   // Recorded at once: until init is known, killing the launcher is how this host is stopped.
   record({ launcherPid });
-  const initPid = await waitFor(`${boot.name}'s init process`, 5000, () => {
+  const initPid = await waitFor(`${boot.name}'s init process`, 15000, () => {
     const err = failed();
     if (err) throw err;
-    return firstChild(launcherPid);
+    return launch.findInit(launcherPid);
   }, 10);
   record({ initPid });
-  await waitFor(`sshd on ${boot.name} (${boot.ip}:22); see ${logFile}`, 30000, async () => {
+  await waitFor(`sshd on ${boot.name} (${boot.ip}:22); see ${logFile}`, launch.readyTimeoutMs, async () => {
     const err = failed();
     if (err) throw err;
     return (await tcpAnswers(boot.ip, 22, 500)) ? true : undefined;
@@ -110,8 +130,8 @@ export function hostPublicKey(dir: string): string {
   return `${type} ${key}`;
 }
 
-/** True if a process named `comm` runs in the same PID namespace as `initPid`. */
-export function runsInHost(initPid: number, comm: string): boolean {
+/** True if a process named one of `comms` runs in the same PID namespace as `initPid`. */
+export function runsInHost(initPid: number, comms: string[]): boolean {
   let ns: string;
   try {
     ns = fs.readlinkSync(`/proc/${initPid}/ns/pid`);
@@ -121,7 +141,7 @@ export function runsInHost(initPid: number, comm: string): boolean {
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === comm && fs.readlinkSync(`/proc/${entry}/ns/pid`) === ns && processLive(Number(entry))) return true;
+      if (comms.includes(fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim()) && fs.readlinkSync(`/proc/${entry}/ns/pid`) === ns && processLive(Number(entry))) return true;
     } catch {
       // The process ended while we looked.
     }

@@ -3,7 +3,9 @@ import { planNetwork, setHostLink } from './network';
 import type { Lab } from './types';
 
 export type { Lab, LabHost, LabLayout } from './types';
-export { REPOSITORY_HOST, SCRATCH_HOST } from './types';
+export { LAB_LAYOUTS, PRIMARY_HOST, REPOSITORY_HOST, SCRATCH_HOST } from './types';
+export { SYSTEMD_FLAVOURS } from './flavours';
+export type { SystemdFlavour } from './flavours';
 export type { LabStatus } from './status';
 export type { LabUpOptions } from './up';
 export { labUp, DEFAULT_PREFIX, DEFAULT_SUBNET } from './up';

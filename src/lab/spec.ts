@@ -1,6 +1,12 @@
 import type { Spec } from '../spec/schema';
-import { REPOSITORY_HOST, SCRATCH_HOST } from './types';
+import { SYSTEMD_FLAVOURS } from './flavours';
+import type { SystemdFlavour } from './flavours';
+import { PRIMARY_HOST, REPOSITORY_HOST, SCRATCH_HOST } from './types';
 import type { Lab } from './types';
+
+function systemdPostgres(f: SystemdFlavour): Spec['postgres'] {
+  return { version: 15, osUser: f.osUser, port: f.port, dataDir: f.dataDir, binDir: f.binDir, control: { type: 'systemd', unit: f.unit } };
+}
 
 const POSTGRES_BY_LAYOUT: Record<Lab['layout'], Spec['postgres']> = {
   debian: {
@@ -21,6 +27,8 @@ const POSTGRES_BY_LAYOUT: Record<Lab['layout'], Spec['postgres']> = {
     binDir: '/usr/lib/postgresql/15/bin',
     control: { type: 'pg_ctl' },
   },
+  'systemd-epas': systemdPostgres(SYSTEMD_FLAVOURS['systemd-epas']),
+  'systemd-pgdg': systemdPostgres(SYSTEMD_FLAVOURS['systemd-pgdg']),
 };
 
 /** The seed's stanza for these hosts (the scratch host is no node). Addresses, not names: the operator's namespace cannot resolve them. */
@@ -37,7 +45,7 @@ export function labSpec(lab: Lab): Spec {
     postgres: structuredClone(POSTGRES_BY_LAYOUT[lab.layout]),
     nodes: lab.hosts
       .filter((h) => h.name !== REPOSITORY_HOST && h.name !== SCRATCH_HOST)
-      .map((h, i) => ({ name: h.name, host: h.ip, role: i === 0 ? 'primary' : 'standby' })),
+      .map((h) => ({ name: h.name, host: h.ip, role: h.name === PRIMARY_HOST ? 'primary' : 'standby' })),
     replication: { user: 'replic_user', password: { env: 'STANZACTL_SECRET_REPLICATION_PASSWORD' } },
     backups: { fromStandby: false },
   };

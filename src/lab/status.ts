@@ -1,3 +1,4 @@
+import { systemdFlavourOf } from './flavours';
 import { runsInHost, tcpAnswers } from './host';
 import { pidInNetns } from './network';
 import { labPaths, resolveStateDir } from './paths';
@@ -25,9 +26,15 @@ export async function statusOf(rec: LabRecord): Promise<LabStatus> {
         name: h.name,
         ip: h.ip,
         sshd: alive && (await tcpAnswers(h.ip, 22, 1000)),
-        postgres: alive && runsInHost(h.initPid, 'postgres'),
+        postgres: alive && runsInHost(h.initPid, postmasterNames(rec, h.name)),
       };
     }),
   );
   return { up: rec.hosts.every((h) => pidInNetns(h.initPid, h.netns)), lab: labOf(rec), hosts };
+}
+
+/** A server started as the unit's postmaster link keeps that name, and its backends with it. */
+function postmasterNames(rec: LabRecord, host: string): string[] {
+  const flavour = systemdFlavourOf(rec.layout, host);
+  return flavour ? ['postgres', flavour.postmaster] : ['postgres'];
 }

@@ -1,4 +1,11 @@
-export type LabLayout = 'debian' | 'edb';
+/**
+ * How the PostgreSQL hosts are laid out and run: Debian's packages, an EDB-like install driven
+ * with pg_ctl, or hosts whose PID 1 is systemd with PostgreSQL as a unit the way EDB's EPAS
+ * packages (systemd-epas) or PGDG's RHEL packages (systemd-pgdg) ship it.
+ */
+export const LAB_LAYOUTS = ['debian', 'edb', 'systemd-epas', 'systemd-pgdg'] as const;
+export type LabLayout = (typeof LAB_LAYOUTS)[number];
+export type SystemdLayout = Extract<LabLayout, `systemd-${string}`>;
 
 export interface LabHost {
   name: string;
@@ -31,4 +38,10 @@ export const HOST_PLAN = [
 ] as const;
 
 export const REPOSITORY_HOST = 'backup-srv';
+/** The spec's primary; the other nodes are its standbys. */
+export const PRIMARY_HOST = 'pg1-srv';
 export const SCRATCH_HOST = 'drill-srv';
+
+export function isSystemdLayout(layout: LabLayout): layout is SystemdLayout {
+  return layout.startsWith('systemd-');
+}

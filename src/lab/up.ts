@@ -1,6 +1,9 @@
 import * as fs from 'fs';
 import { labDown } from './down';
+import { systemdFlavourOf } from './flavours';
 import { hostPublicKey, startHost } from './host';
+import type { HostBoot, RecordPids, StartedHost } from './host';
+import { startSystemdHost } from './host-systemd';
 import { assertNetworkFree, createNetwork, planNetwork } from './network';
 import type { NetworkPlan } from './network';
 import { labPaths, resolveStateDir } from './paths';
@@ -9,7 +12,7 @@ import { mustRun } from './proc';
 import { labOf, readRecord, writeRecord } from './record';
 import type { LabRecord } from './record';
 import { statusOf } from './status';
-import { HOST_PLAN, REPOSITORY_HOST } from './types';
+import { HOST_PLAN, PRIMARY_HOST, REPOSITORY_HOST } from './types';
 import type { Lab, LabLayout } from './types';
 
 export interface LabUpOptions {
@@ -51,8 +54,9 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     // Every host settles before a failure is reported, so the record holds each pid the teardown must stop.
     const boots = await Promise.allSettled(
       rec.hosts.map((h) =>
-        startHost(
-          { name: h.name, ip: h.ip, netns: h.netns, dir: paths.host(h.name), etcHosts, operatorPublicKey, edb: rec.layout === 'edb' && h.name !== REPOSITORY_HOST },
+        startAny(
+          rec.layout,
+          { name: h.name, ip: h.ip, netns: h.netns, dir: paths.host(h.name), etcHosts, operatorPublicKey, edb: hasEdbUser(rec.layout, h.name) },
           (pids) => {
             Object.assign(h, pids);
             writeRecord(paths.record, rec);
@@ -75,6 +79,15 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     }
     throw err;
   }
+}
+
+function hasEdbUser(layout: LabLayout, host: string): boolean {
+  return (layout === 'edb' || layout === 'systemd-epas') && host !== REPOSITORY_HOST;
+}
+
+function startAny(layout: LabLayout, boot: HostBoot, record: RecordPids): Promise<StartedHost> {
+  const flavour = systemdFlavourOf(layout, boot.name);
+  return flavour ? startSystemdHost({ ...boot, flavour, primary: boot.name === PRIMARY_HOST }, record) : startHost(boot, record);
 }
 
 function initialRecord(stateDir: string, paths: LabPaths, plan: NetworkPlan, layout: LabLayout): LabRecord {

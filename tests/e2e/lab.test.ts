@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import { labDown, labExec, labSetLink, labSpec, labStatus, labUp } from '../../src/lab';
-import type { Lab, LabLayout } from '../../src/lab';
+import { describe, it } from 'node:test';
+import { labExec, labSetLink, labSpec, labStatus, labUp } from '../../src/lab';
+import type { Lab } from '../../src/lab';
 import { specSchema } from '../../src/spec/schema';
+import { downLeavesNothing, hostIp, inHost, labFixture, run, sshArgs } from './lab-checks';
 import { slotted } from './lab-slot';
 
 // Apart from the default lab (stz, 10.231.7.0/24) so a demo lab may run at the same time.
@@ -17,69 +16,16 @@ const HOSTS = ['backup-srv', 'pg1-srv', 'pg2-srv', 'pg3-srv', 'drill-srv'];
 // The scratch host drill-srv is installed like the nodes (not a node of the spec).
 const PG_HOSTS = HOSTS.slice(1);
 
-const run = promisify(execFile);
-const notRoot = process.getuid?.() !== 0 && 'the lab needs root';
-
-function sshArgs(lab: Lab, ip: string, command: string): string[] {
-  return ['-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${lab.knownHostsFile}`, '-o', 'ConnectTimeout=5', '-i', lab.privateKeyFile, `root@${ip}`, command];
-}
-
-async function inHost(lab: Lab, host: string, argv: string[], user?: string): Promise<string> {
-  const r = await labExec(lab, host, argv, { user });
-  assert.equal(r.code, 0, `${host}: ${argv.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
-
-function hostIp(lab: Lab, name: string): string {
-  const h = lab.hosts.find((x) => x.name === name);
-  assert.ok(h, `no ${name} in lab`);
-  return h.ip;
-}
-
 function knownKey(lab: Lab, name: string): string {
   const line = fs.readFileSync(lab.knownHostsFile, 'utf8').split('\n').find((l) => l.startsWith(`${name},`));
   assert.ok(line, `${name} missing from known_hosts`);
   return line.split(' ').slice(1).join(' ');
 }
 
-/** Brings a lab up for one describe block and guarantees it comes down, whatever fails. */
-function labFixture(layout: LabLayout) {
-  const fx = { lab: undefined as unknown as Lab, stateDir: '', upMs: 0 };
-  before(async () => {
-    fx.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `stanzactl-lab-${layout}-`));
-    const t0 = Date.now();
-    fx.lab = await labUp({ layout, prefix: PREFIX, subnet: SUBNET, stateDir: fx.stateDir });
-    fx.upMs = Date.now() - t0;
-  });
-  after(async () => {
-    if (!fx.stateDir) return;
-    await labDown({ stateDir: fx.stateDir });
-    fs.rmSync(fx.stateDir, { recursive: true, force: true });
-  });
-  return fx;
-}
-
-/** Takes the lab down and checks it left no process, link, netns, mount or state file. */
-async function downLeavesNothing(fx: { lab: Lab; stateDir: string }, diagnostic: (msg: string) => void, layout: LabLayout): Promise<void> {
-  const t0 = Date.now();
-  await labDown({ stateDir: fx.stateDir });
-  diagnostic(`lab down (${layout}): ${Date.now() - t0} ms`);
-
-  const netns = (await run('ip', ['netns', 'list'])).stdout;
-  assert.ok(!netns.split('\n').some((l) => l.startsWith(`${PREFIX}-`)), `netns left: ${netns}`);
-  const links = (await run('ip', ['-o', 'link', 'show'])).stdout;
-  assert.ok(!links.split('\n').some((l) => (l.split(': ')[1] ?? '').startsWith(`${PREFIX}-`)), `links left: ${links}`);
-  const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => (l.split(' ')[4] ?? '').startsWith(fx.stateDir));
-  assert.deepEqual(mounts, []);
-  for (const h of fx.lab.hosts) assert.ok(!fs.existsSync(`/proc/${h.initPid}`), `${h.name}'s init ${h.initPid} still exists`);
-  assert.ok(!fs.existsSync(path.join(fx.stateDir, 'lab')), 'lab state dir left');
-  assert.deepEqual(await labStatus({ stateDir: fx.stateDir }), { up: false, hosts: [] });
-  // Safe to call when nothing is up.
-  await labDown({ stateDir: fx.stateDir });
-}
+const notRoot = process.getuid?.() !== 0 && 'the lab needs root';
 
 describe('lab, debian layout', { skip: notRoot }, () => {
-  const fx = labFixture('debian');
+  const fx = labFixture('debian', PREFIX, SUBNET);
 
   it('each host answers over SSH with its own name and its own pinned host key', async (t) => {
     t.diagnostic(`lab up (debian): ${fx.upMs} ms`);
@@ -176,12 +122,12 @@ describe('lab, debian layout', { skip: notRoot }, () => {
   });
 
   it('comes down leaving nothing', async (t) => {
-    await downLeavesNothing(fx, (m) => t.diagnostic(m), 'debian');
+    await downLeavesNothing(fx, PREFIX, (m) => t.diagnostic(m));
   });
 });
 
 describe('lab, edb layout', { skip: notRoot }, () => {
-  const fx = labFixture('edb');
+  const fx = labFixture('edb', PREFIX, SUBNET);
 
   it('pg hosts have the enterprisedb user and an empty as15 directory', async (t) => {
     t.diagnostic(`lab up (edb): ${fx.upMs} ms`);
@@ -207,6 +153,6 @@ describe('lab, edb layout', { skip: notRoot }, () => {
   });
 
   it('comes down leaving nothing', async (t) => {
-    await downLeavesNothing(fx, (m) => t.diagnostic(m), 'edb');
+    await downLeavesNothing(fx, PREFIX, (m) => t.diagnostic(m));
   });
 });
