@@ -2,7 +2,8 @@ import { Context } from '@temporalio/activity';
 import { asUser, cmd, withStdin } from '../shell/command';
 import { drillRecordProblem, nextRecord, nextWalSegment, parseDrillRecord, parseVerifyOutput, rpoSeconds, type DrillCheck, type DrillFacts, type DrillResult } from '../facts/drill';
 import { CHECK_ROLE, CHECK_TIMEOUT_MS, CONFINED, drillCheckCommand, drillCheckOutcome, drillChecksSetupSql } from '../render/drill-checks';
-import { controlCommand, psqlScriptCommand, statusCommand } from '../render/postgres-control';
+import { psqlScriptCommand, statusCommand } from '../render/postgres-control';
+import { controlServer } from './postgres-service';
 import { quoteLiteral } from '../render/sql';
 import { DRILL_WORKFLOW } from '../schedules/plan';
 import { primaryNode } from '../spec/load';
@@ -152,7 +153,7 @@ export async function checkDrillCopy(ops: HostOps, spec: Spec, marker: DrillMark
 export async function checkDrillChecksums(ops: HostOps, spec: Spec): Promise<StepResult & { check: DrillCheck }> {
   const { host, pg } = await drillCopy(ops, spec);
   // pg_checksums reads only a cleanly stopped cluster; removeCopy finds it stopped and only empties it.
-  if ((await ops.run(host, statusCommand(pg))).code === 0) await ops.must(host, controlCommand(pg, 'stop'));
+  if ((await ops.run(host, statusCommand(pg))).code === 0) await controlServer(ops, host, pg, 'stop');
   const r = await ops.run(host, asUser(pg.osUser, cmd(`${pg.binDir}/pg_checksums`, '--check', '-D', pg.dataDir)), { timeoutMs: 3_600_000 });
   const check: DrillCheck = r.code === 0
     ? { name: 'pg_checksums', ok: true, detail: r.stdout.split('\n').filter((l) => /Bad checksums|Blocks scanned/.test(l)).join(', ').replace(/\s+/g, ' ') || 'no bad checksum' }

@@ -7,6 +7,7 @@ import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import { clusterState, streamingStandbys as streamingTo, type ClusterState } from './cluster-state';
 import { refuse } from './failures';
+import { checkControl } from './postgres-service';
 import { nodeAddress, repoHost } from './hosts';
 import type { HostOps } from './host-ops';
 import { detectConfigFile } from './pgbackrest-conf';
@@ -64,6 +65,8 @@ export async function preflight(ops: HostOps, spec: Spec): Promise<PreflightRepo
     const out = (await ops.must(h, script(POSTGRES_VERSION, spec.postgres.binDir))).trim();
     if (out === 'missing') throw refuse(`${h.name}: no PostgreSQL server binary at ${spec.postgres.binDir}/postgres (postgres.binDir)`, 'PreflightFailed');
     if (!(await ops.user(h, spec.postgres.osUser))) throw refuse(`${h.name}: OS user ${spec.postgres.osUser} (postgres.osUser) does not exist`, 'PreflightFailed');
+    // Before anything changes: every later start and stop goes the spec's way (postgres.control).
+    await checkControl(ops, h, spec.postgres);
     return out;
   }));
   const major = new Set(pgVersions.map((v) => /(\d+)(\.\d+)?/.exec(v)?.[1]));

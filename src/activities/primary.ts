@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { asUser, script, Secret, withStdin, type Command } from '../shell/command';
 import type { HostAddress } from '../remote/types';
 import { ensureLines, replicationHbaLine } from '../render/pg-hba';
-import { controlCommand, psqlScriptCommand } from '../render/postgres-control';
+import { psqlScriptCommand } from '../render/postgres-control';
+import { controlServer, ensureEnabled } from './postgres-service';
 import { SCRAM_SALT_BYTES, scramMatches, scramVerifier } from '../render/scram';
 import { alterSystemSql, autoConfLines, ensureReplicationRoleSql, replicationRoleStateSql } from '../render/sql';
 import { parseSettings } from '../facts/postgres';
@@ -80,8 +81,9 @@ export async function ensurePrimary(ops: HostOps, spec: Spec): Promise<PrimaryRe
       ? `an earlier creation of ${pg.dataDir} was interrupted: removed what it left and created the cluster with data checksums again`
       : `created a cluster with data checksums in ${pg.dataDir}` });
   }
+  if (await ensureEnabled(ops, host, pg)) results.push({ changed: true, detail: 'enabled its systemd unit (starts at boot)' });
   if (!state.running) {
-    await ops.must(host, controlCommand(pg, 'start'));
+    await controlServer(ops, host, pg, 'start');
     results.push({ changed: true, detail: 'started PostgreSQL' });
   }
   const desired = desiredSettings(spec);
@@ -92,7 +94,7 @@ export async function ensurePrimary(ops: HostOps, spec: Spec): Promise<PrimaryRe
     // Through stdin, one statement at a time: ALTER SYSTEM refuses to run in psql -c's implicit transaction.
     await ops.must(host, withStdin(psqlScriptCommand(pg), alterSystemSql(Object.fromEntries(differ.map((n) => [n, desired[n].value])))));
     const restart = differ.some((n) => desired[n].restart);
-    await ops.must(host, controlCommand(pg, restart ? 'restart' : 'reload'));
+    await controlServer(ops, host, pg, restart ? 'restart' : 'reload');
     results.push({ changed: true, detail: `set ${differ.join(', ')} and ${restart ? 'restarted' : 'reloaded'}` });
   }
   state = await clusterState(ops, host, pg);

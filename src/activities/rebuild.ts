@@ -5,6 +5,7 @@ import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import { clusterState, inRecovery, query } from './cluster-state';
 import { refuse } from './failures';
+import { checkControl } from './postgres-service';
 import { findNode, nodeAddress, repoHost } from './hosts';
 import { reportProgress } from './heartbeat';
 import type { HostOps } from './host-ops';
@@ -53,6 +54,7 @@ export async function inspectRebuildTarget(ops: HostOps, spec: Spec, nodeName: s
 
   const host = nodeAddress(node);
   const broken: string[] = [];
+  await checkControl(ops, host, spec.postgres);
   const s = await readNodeRole(ops, host, spec.postgres);
   const dataDir = (await ops.run(host, cmd('test', '-d', spec.postgres.dataDir))).code === 0;
   if (!dataDir) broken.push(`data directory ${spec.postgres.dataDir} is missing`);

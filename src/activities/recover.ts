@@ -3,7 +3,8 @@ import { chooseRecoveryBackup } from '../facts/recovery-backup';
 import { currentBackups } from '../facts/pgbackrest-info';
 import { copyPercent } from '../facts/pgbackrest-output';
 import { describeRecoveryTarget, resumeAdvice, withoutStandbySettings, type ResumeAdvice } from '../render/recover-plan';
-import { controlCommand, psqlCommand } from '../render/postgres-control';
+import { psqlCommand } from '../render/postgres-control';
+import { checkControl, controlServer } from './postgres-service';
 import { restoreTargetArgs } from '../render/restore-target';
 import { quoteLiteral } from '../render/sql';
 import { primaryNode, standbyNodes } from '../spec/load';
@@ -67,6 +68,8 @@ export async function planRecovery(ops: HostOps, spec: Spec, rawTarget: unknown,
       '(it reads the target with the primary\'s clock and time zone, and follows its timeline). Start it, or restore by hand', 'RefusedRecover');
   }
   const found = await standbysAsFound(ops, spec, state.systemId);
+  // Every node is stopped and started again: the spec's way must be the way each host runs it.
+  for (const n of spec.nodes) await checkControl(ops, nodeAddress(n), pg);
   const [walFile, lsn, now] = (await query(ops, host, pg, 'SELECT pg_walfile_name(pg_current_wal_lsn()), pg_current_wal_lsn(), extract(epoch FROM now())')).split('\t');
   const timeline = parseInt(walFile.slice(0, 8), 16);
   let targetEpoch: number | undefined;
@@ -137,7 +140,7 @@ export async function archivePrimaryWal(ops: HostOps, spec: Spec): Promise<StepR
 export async function stopPostgres(ops: HostOps, spec: Spec, nodeName: string): Promise<StepResult> {
   const host = nodeAddress(findNode(spec, nodeName));
   if (!(await clusterState(ops, host, spec.postgres)).running) return { changed: false, detail: `${nodeName} is stopped` };
-  await ops.must(host, controlCommand(spec.postgres, 'stop'));
+  await controlServer(ops, host, spec.postgres, 'stop');
   return { changed: true, detail: `stopped ${nodeName}` };
 }
 

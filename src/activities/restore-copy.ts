@@ -4,14 +4,15 @@ import { backupStart, timelineSwitch, walFileName, type WalPosition } from '../f
 import { parseInfo } from '../facts/pgbackrest-info';
 import { copyPercent } from '../facts/pgbackrest-output';
 import { copyPostgres } from '../render/copy-postgres';
-import { controlCommand, psqlCommand, startupLogFile, statusCommand } from '../render/postgres-control';
+import { controlCommand, psqlCommand, statusCommand } from '../render/postgres-control';
+import { checkControl, controlServer, serverLogTail } from './postgres-service';
 import { copyRestoreArgs } from '../render/restore-target';
 import { keysFor, parseKnownHosts } from '../remote/known-hosts';
 import type { CopyPurpose } from '../facts/copy-dir';
 import { machineHolding, parsePublicKeys, type PinnedMachine } from '../remote/host-keys';
 import type { HostAddress } from '../remote/types';
 import { nodeHost } from '../spec/load';
-import { asUser, cmd, script } from '../shell/command';
+import { asUser, script } from '../shell/command';
 import { recoveryTargetSchema, type RecoveryTarget } from '../spec/recovery-target';
 import { backupLabelSchema, copyPlaceProblems, copyPlaceSchema, type CopyPlace } from '../spec/restore-copy';
 import type { Spec } from '../spec/schema';
@@ -152,7 +153,7 @@ export async function prepareCopy(ops: HostOps, spec: Spec, place: CopyPlace, re
   const results: StepResult[] = [];
   const state = await clusterState(ops, host, pg);
   if (state.running) {
-    await ops.must(host, controlCommand(pg, 'stop'));
+    await controlServer(ops, host, pg, 'stop');
     results.push({ changed: true, detail: `stopped the server on ${where}` });
   }
   const group = (await ops.user(host, pg.osUser))?.group ?? pg.osUser;
@@ -190,21 +191,17 @@ export async function restoreCopy(ops: HostOps, spec: Spec, place: CopyPlace, ta
   return { changed: !run.finishedBefore, seconds, detail: `${delta ? 'delta ' : ''}restore into ${host.name}:${pg.dataDir} in ${seconds.toFixed(1)} s${how}` };
 }
 
-async function logTail(ops: HostOps, copy: Copy): Promise<string> {
-  const file = startupLogFile(copy.pg);
-  const r = await ops.run(copy.host, asUser(copy.pg.osUser, cmd('tail', '-n', '12', file)));
-  return r.code === 0 ? `last lines of ${file}:\n${r.stdout.trimEnd()}` : `(cannot read ${file}: ${r.stderr.trim()})`;
-}
-
 /** Starts the copy; PostgreSQL then replays WAL from the archive up to the target. */
 export async function startCopy(ops: HostOps, spec: Spec, place: CopyPlace): Promise<StepResult> {
   const copy = await checkedCopy(ops, spec, place);
   const { host, pg } = copy;
   if ((await clusterState(ops, host, pg)).running) return { changed: false, detail: `the copy on ${host.name}:${pg.port} is running` };
+  // A unit of the scratch host's that serves this directory would lose track of a copy pg_ctl starts.
+  await checkControl(ops, host, pg);
   const r = await ops.run(host, controlCommand(pg, 'start'), { timeoutMs: 600_000 });
   // pg_ctl stops waiting for a long recovery while the server goes on: only a server that is down failed.
   if (r.code !== 0 && (await ops.run(host, statusCommand(pg))).code !== 0) {
-    throw refuse(`${host.name}: the copy on ${pg.dataDir} did not start: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}\n${await logTail(ops, copy)}`, 'CopyDidNotStart');
+    throw refuse(`${host.name}: the copy on ${pg.dataDir} did not start: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}\n${await serverLogTail(ops, copy.host, copy.pg)}`, 'CopyDidNotStart');
   }
   return { changed: true, detail: `started the copy on ${host.name}:${pg.port}` };
 }
@@ -231,7 +228,7 @@ export async function waitCopyPromoted(ops: HostOps, spec: Spec, place: CopyPlac
       reportProgress({ host: host.name, inRecovery: true, replayedLsn: replayed });
     } else if ((await ops.run(host, statusCommand(pg))).code !== 0) {
       // Typically "recovery ended before configured recovery target was reached": a retry would end the same way.
-      throw refuse(`${host.name}: the copy stopped during recovery instead of promoting\n${await logTail(ops, copy)}`, 'RecoveryFailed');
+      throw refuse(`${host.name}: the copy stopped during recovery instead of promoting\n${await serverLogTail(ops, copy.host, copy.pg)}`, 'RecoveryFailed');
     } else {
       reportProgress({ host: host.name, inRecovery: true, connecting: r.stderr.trim().split('\n').pop() });
     }
@@ -298,7 +295,7 @@ export async function removeCopy(ops: HostOps, spec: Spec, place: CopyPlace, pur
   if (verdict.use === 'refused') return { changed: false, freedBytes: 0, detail: `left ${where} as it is: it ${verdict.why.replace(/: refused, nothing changed.*/, '')}` };
   const results: StepResult[] = [];
   if ((await clusterState(ops, host, pg)).running) {
-    await ops.must(host, controlCommand(pg, 'stop'));
+    await controlServer(ops, host, pg, 'stop');
     results.push({ changed: true, detail: `stopped the copy on ${host.name}:${pg.port}` });
   }
   const [entries, freedBytes] = (await ops.must(host, asUser(pg.osUser, script(EMPTY_DIR, pg.dataDir)))).trim().split(' ').map(Number);

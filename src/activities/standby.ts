@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { asUser, script, Secret } from '../shell/command';
 import { ensurePgpass, pgpassLine } from '../render/pgpass';
-import { controlCommand } from '../render/postgres-control';
+import { controlServer, ensureEnabled } from './postgres-service';
 import { quoteLiteral } from '../render/sql';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
@@ -82,7 +82,7 @@ export async function prepareStandby(ops: HostOps, spec: Spec, nodeName: string,
   }
   const results: StepResult[] = [];
   if (state.running) {
-    await ops.must(host, controlCommand(pg, 'stop'));
+    await controlServer(ops, host, pg, 'stop');
     results.push({ changed: true, detail: `stopped ${nodeName}` });
   }
   const account = await ops.user(host, pg.osUser);
@@ -128,9 +128,12 @@ export async function restoreStandby(ops: HostOps, spec: Spec, nodeName: string,
 export async function startStandby(ops: HostOps, spec: Spec, nodeName: string): Promise<StepResult> {
   const host = nodeAddress(findNode(spec, nodeName));
   const state = await clusterState(ops, host, spec.postgres);
-  if (state.running) return { changed: false, detail: `${nodeName} is running` };
-  await ops.must(host, controlCommand(spec.postgres, 'start'));
-  return { changed: true, detail: `started ${nodeName}` };
+  // A restored standby starts at boot like the node it replaces.
+  const enabled = await ensureEnabled(ops, host, spec.postgres);
+  const and = enabled ? ', its systemd unit enabled' : '';
+  if (state.running) return { changed: enabled, detail: `${nodeName} is running${and}` };
+  await controlServer(ops, host, spec.postgres, 'start');
+  return { changed: true, detail: `started ${nodeName}${and}` };
 }
 
 export interface StandbyState {
