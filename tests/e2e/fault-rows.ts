@@ -17,10 +17,11 @@ export interface MatrixRun {
   readonly point: FaultPoint;
 }
 
-/** `hostless`: the step touches no host (it checks its arguments only), so it has no point a. */
+/** A step's point a, as FaultEntry's `command` and `output` patterns. */
 interface FirstChange {
   readonly command?: string;
   readonly output?: string;
+  /** The step touches no host (it checks its arguments only), so it has no point a. */
   readonly hostless?: true;
 }
 
@@ -100,7 +101,7 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, FirstChange>> = {
  * what it does on Debian, whose rows cover it. Provision's prepareStandby stops nothing there (a
  * PGDG standby's data directory is empty until the restore), and a backup controls no server.
  */
-export const SYSTEMD_CONTROL_STEPS: Record<Workflow, readonly string[]> = {
+const SYSTEMD_CONTROL_STEPS: Record<Workflow, readonly string[]> = {
   provisionCluster: ['ensurePrimary', 'startStandby'],
   backupStanza: [],
   rebuildStandby: ['prepareStandby', 'startStandby'],
