@@ -16,9 +16,6 @@ const ALIASES = new Map(SUDOERS.replace(/\\\n\s*/g, '').split('\n').flatMap((l) 
   const m = /^(?:Runas|Cmnd)_Alias (\w+) = (.+)$/.exec(l);
   return m ? [[m[1], m[2].split(/,\s*/)] as const] : [];
 }));
-/** How sudo logs a refusal of one of stanzactl's commands. */
-const REFUSED = /^\s*stanzactl : (command not allowed|a password is required|\d+ incorrect password attempts?) ;/;
-
 // A PGDG host has no PostgreSQL program on sudo's secure_path; a lab host has Debian's wrappers
 // and this machine's links there. So every name under binDir gets a decoy in secure_path's first
 // directory that logs and fails: a stanzactl command that relied on the path would run one.
@@ -78,7 +75,6 @@ describe('logged in as stanzactl under deploy/sudoers.d/stanzactl (systemd-pgdg)
     const ran = new Set<string>();
     for (const n of f.spec.nodes) {
       const lines = await journal(n.name, 'SYSLOG_IDENTIFIER=sudo');
-      assert.deepEqual(lines.filter((l) => REFUSED.test(l)), [], `${n.name}: sudo refused stanzactl`);
       for (const l of lines) {
         const m = /^\s*stanzactl : .*; USER=(\S+) ; COMMAND=(\/\S+)/.exec(l);
         if (!m) continue;
@@ -94,15 +90,13 @@ describe('logged in as stanzactl under deploy/sudoers.d/stanzactl (systemd-pgdg)
     assert.ok(ran.has('root /usr/bin/systemctl') && ran.has('root /usr/bin/bash'), [...ran].join(', '));
   });
 
-  test('a command or an account the file does not name is refused, and logged', LONG, async () => {
+  test('a command or an account the file does not name is refused', LONG, async () => {
     for (const [argv, user] of [[['/usr/bin/id'], 'root'], [['/usr/bin/id'], 'postgres'], [['/usr/bin/bash', '-c', 'true'], 'nobody']] as const) {
       const r = await onPrimary(cmd('sudo', '-n', '-u', user, '--', ...argv));
       assert.equal(r.code, 1, `sudo -u ${user} ${argv.join(' ')}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, /^sudo: a password is required$/m);
       assert.ok(!allowed(user, argv[0]));
     }
-    const denied = await journal('pg1-srv', 'SYSLOG_IDENTIFIER=sudo');
-    assert.ok(denied.some((l) => REFUSED.test(l) && / ; USER=root ; COMMAND=\/usr\/bin\/id$/.test(l)), denied.join('\n'));
   });
 
   test('sudo\'s path is the file\'s secure_path, whatever the login\'s, and leads to no program under binDir', LONG, async () => {
