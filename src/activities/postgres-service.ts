@@ -66,6 +66,8 @@ export async function ensureEnabled(ops: HostOps, host: HostAddress, pg: Spec['p
   if (pg.control.type !== 'systemd') return false;
   const state = (await ops.run(host, cmd('systemctl', 'is-enabled', '--', pg.control.unit))).stdout.trim();
   if (state === 'enabled') return false;
+  // Only the unit that serves this data directory: a refusal must change nothing, whoever scheduled the step.
+  await checkControl(ops, host, pg);
   await ops.must(host, cmd('systemctl', 'enable', '--', pg.control.unit));
   return true;
 }

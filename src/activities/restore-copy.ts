@@ -203,7 +203,7 @@ export async function startCopy(ops: HostOps, spec: Spec, place: CopyPlace): Pro
   if (r.code !== 0 && (await ops.run(host, statusCommand(pg))).code !== 0) {
     throw refuse(`${host.name}: the copy on ${pg.dataDir} did not start: ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}\n${await serverLogTail(ops, copy.host, copy.pg)}`, 'CopyDidNotStart');
   }
-  return { changed: true, detail: `started the copy on ${host.name}:${pg.port}` };
+  return { changed: true, detail: `started the copy on ${host.name}:${pg.port} with ${pg.control.type}` };
 }
 
 export interface CopyPromoted extends StepResult {

@@ -11,13 +11,15 @@ import { ClusterChecks } from './cluster-checks';
 import { guardedTeardown, runCli, TestTemporal, WorkerProcess } from './harness';
 import { slotted } from './lab-slot';
 
-// An operator account as many sites have it: key login, password-less sudo, no root login needed.
+// An operator account as many sites have it: key login, password-less sudo ($2: its rules), no
+// root login needed. visudo: a file sudo cannot parse would fail later as "sudo: a password is required".
 const SUDO_USER = `set -eu
 useradd --create-home --shell /bin/bash "$1"
 install -d -m 700 -o "$1" -g "$1" "/home/$1/.ssh"
 install -m 600 -o "$1" -g "$1" /root/.ssh/authorized_keys "/home/$1/.ssh/authorized_keys"
-echo "$1 ALL=(ALL:ALL) NOPASSWD: ALL" > "/etc/sudoers.d/$1"
-chmod 440 "/etc/sudoers.d/$1"`;
+printf '%s' "$2" > "/etc/sudoers.d/$1"
+chmod 440 "/etc/sudoers.d/$1"
+visudo -cqf "/etc/sudoers.d/$1"`;
 
 /** A lab, a Temporal dev server of its own and a worker process: what every provision test needs. */
 export class ProvisionFixture {
@@ -38,8 +40,11 @@ export class ProvisionFixture {
     rmSync(this.stateDir, { recursive: true, force: true });
   });
 
-  /** `sudoUser`: stanzactl logs in as this user with password-less sudo instead of root. */
-  constructor(private readonly layout: LabLayout, private readonly prefix: string, private readonly subnet: string, private readonly sudoUser?: string) {}
+  /**
+   * `sudoUser`: stanzactl logs in as this user with password-less sudo instead of root, under the
+   * rules `sudoers` (the text of /etc/sudoers.d/<sudoUser>; absent = ALL).
+   */
+  constructor(private readonly layout: LabLayout, private readonly prefix: string, private readonly subnet: string, private readonly sudoUser?: string, private readonly sudoers?: string) {}
 
   async setUp(): Promise<void> {
     await this.temporal.start();
@@ -60,7 +65,8 @@ export class ProvisionFixture {
   }
 
   private async addSudoUser(host: string, user: string): Promise<void> {
-    const r = await labExec(this.lab, host, ['bash', '-c', SUDO_USER, 'stanzactl', user]);
+    const rules = this.sudoers ?? `${user} ALL=(ALL:ALL) NOPASSWD: ALL\n`;
+    const r = await labExec(this.lab, host, ['bash', '-c', SUDO_USER, 'stanzactl', user, rules]);
     if (r.code !== 0) throw new Error(`${host}: cannot add ${user}: ${r.stderr}`);
   }
 
