@@ -101,6 +101,6 @@ test('systemd hosts: only the steps that control a server, killed right after sy
   const actions: ControlAction[] = ['start', 'stop', 'restart', 'reload'];
   for (const action of actions) await controlServer(ops, host, pgdg, action);
   assert.equal(await ensureEnabled(ops, host, pgdg), true);
-  assert.equal(seen.length, 2 * actions.length + 2, 'a facts read before each action; is-enabled, enable');
+  assert.equal(seen.length, 2 * actions.length + 3, 'a facts read before each action; is-enabled, facts, enable');
   assert.deepEqual(seen.filter((t) => pattern.test(t)), actions.map((a) => describe(controlCommand(pgdg, a))));
 });

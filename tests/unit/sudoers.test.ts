@@ -13,9 +13,9 @@ test('sudo parses deploy/sudoers.d/stanzactl', { skip: spawnSync('visudo', ['--v
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });
 
-test('the README shows the file\'s rules as they are', () => {
+test('docs/deployment-and-security.md shows the file\'s rules as they are', () => {
   const rules = sudoers.slice(sudoers.indexOf('# sudo -n without a terminal'));
-  assert.ok(readFileSync(join(root, 'README.md'), 'utf8').includes(`\`\`\`\n${rules}\`\`\``));
+  assert.ok(readFileSync(join(root, 'docs/deployment-and-security.md'), 'utf8').includes(`\`\`\`\n${rules}\`\`\``));
 });
 
 // A program stanzactl names bare (cmd('name', ...)) resolves through sudo's secure_path: the file
