@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { temporal } from '@temporalio/proto';
-import type { FaultEntry, FaultRecord } from '../../src/faults';
+import type { FaultEntry, FaultRecord } from '../../dev/faults';
 import { rowsOf } from '../e2e/fault-rows';
 
 const T = 1_800_000_000_000;
