@@ -115,9 +115,9 @@ export class FaultHook implements WorkerHooks {
   }
 
   /** From now on this worker counts as a peer that retries can go to. */
-  readonly ready = (): void => {
+  ready(): void {
     writeFileSync(this.readyFile(process.pid), '');
-  };
+  }
 
   /** Whether another worker process that said ready still lives. */
   private peerReady(): boolean {
@@ -197,7 +197,10 @@ export class FaultHook implements WorkerHooks {
 
   readonly activityInterceptors = [this.interceptor];
 
-  /** Point a: the Remote given to the activities, killing after the planned command returned. */
+  /**
+   * Point a: the Remote given to the activities, killing after the planned command returned. An
+   * arrow function: the worker takes it off the hook object and calls it alone.
+   */
   readonly wrapRemote = (inner: Remote): Remote => {
     return {
       run: async (host: HostAddress, command: Command, options?: RunOptions): Promise<RunResult> => {
