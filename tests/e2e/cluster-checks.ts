@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { labExec, type Lab } from '../../src/lab';
+import { labExec, type Lab } from '../../dev/lab';
 import { TUNING_KEYS, type Spec } from '../../src/spec/schema';
 
 const READ_CONF_PATH = 'f=/etc/pgbackrest.conf; if [ -e /etc/pgbackrest/pgbackrest.conf ]; then f=/etc/pgbackrest/pgbackrest.conf; fi';

@@ -6,7 +6,7 @@ import { ActivityFailure, WorkflowFailedError, type WorkflowHandleWithFirstExecu
 import type { temporal } from '@temporalio/proto';
 import { failureMessage, startProvision } from '../../src/client';
 import { startBackup } from '../../src/commands/backup';
-import { readFaultLog, type FaultEntry, type FaultPoint, type FaultRecord } from '../../src/faults';
+import { readFaultLog, type FaultEntry, type FaultPoint, type FaultRecord } from '../../dev/faults';
 import { entriesFor, rowsOf, type MatrixLayout, type MatrixReport, type MatrixRow, type ServerKillRow, type Workflow } from './fault-rows';
 import { TASK_QUEUE } from '../../src/paths';
 import type { BackupOutcome } from '../../src/workflows/backup';
@@ -18,13 +18,16 @@ import { RecoverChecks } from './recover-checks';
 
 /**
  * The fault matrix: every activity of provisionCluster, backupStanza, rebuildStandby and recoverCluster, killed
- * (SIGKILL of the worker, src/faults.ts) at point a (inside, after its first change) and at point b
+ * (SIGKILL of the worker, dev/faults.ts) at point a (inside, after its first change) and at point b
  * (done, not yet recorded). One workflow run takes all the kills of one workflow and point in turn.
  * On Debian hosts every step; on systemd hosts the steps that control a server (fault-rows.ts).
  * Shared by tests/e2e/fault-matrix.test.ts (asserts every row) and bench/fault-matrix.ts (prints).
  */
 
 const count = (text: string, re: RegExp) => text.match(re)?.length ?? 0;
+
+/** The dev tooling's worker: `stanzactl worker` with the fault hook of the plan STANZACTL_FAULTS names. */
+const FAULT_WORKER = [require.resolve('../../dev/cli'), 'worker'];
 
 /**
  * A lab cluster and two supervised workers whose fault plan each run replaces. Two, as a site
@@ -63,7 +66,7 @@ class FaultLab {
   }
 
   private async startWorkers(): Promise<void> {
-    this.workers = [new WorkerProcess(this.f.workerEnv, true), new WorkerProcess(this.f.workerEnv, true)];
+    this.workers = [new WorkerProcess(this.f.workerEnv, true, FAULT_WORKER), new WorkerProcess(this.f.workerEnv, true, FAULT_WORKER)];
     this.f.worker = this.workers[0];
     await Promise.all(this.workers.map((w) => w.start()));
   }

@@ -1,5 +1,5 @@
 import type { temporal } from '@temporalio/proto';
-import type { FaultEntry, FaultPoint, FaultRecord } from '../../src/faults';
+import type { FaultEntry, FaultPoint, FaultRecord } from '../../dev/faults';
 
 /**
  * The fault matrix's plan and rows, pure: which kills a workflow run takes, and what its history

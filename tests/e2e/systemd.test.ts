@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startProvision } from '../../src/client';
-import type { SystemdLayout } from '../../src/lab/types';
+import type { SystemdLayout } from '../../dev/lab/types';
 import type { Spec } from '../../src/spec/schema';
 import { ProvisionFixture } from './fixture';
 import { runCli } from './harness';

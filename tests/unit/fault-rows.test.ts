@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { temporal } from '@temporalio/proto';
 import { controlServer, ensureEnabled } from '../../src/activities/postgres-service';
 import { HostOps } from '../../src/activities/host-ops';
-import type { FaultEntry, FaultRecord } from '../../src/faults';
+import type { FaultEntry, FaultRecord } from '../../dev/faults';
 import { controlCommand, type ControlAction } from '../../src/render/postgres-control';
 import { describe } from '../../src/shell/command';
 import type { Spec } from '../../src/spec/schema';
