@@ -19,6 +19,7 @@ import { specIssues } from '../spec/validate';
 import { HostOps } from './host-ops';
 import { attemptRemote } from './attempt-remote';
 import { primaryStatus, repositoryStatus, standbyStatus } from './status';
+import { observeTopology } from './topology';
 import { ensureCopyHost, inspectCopy, prepareCopy, removeCopy, restoreCopy, startCopy, waitCopyPromoted } from './restore-copy';
 import type { CopyPlace } from '../spec/restore-copy';
 import { copyPurpose } from './copy-dir';
@@ -79,6 +80,7 @@ export function createActivities(deps: ActivityDeps) {
       restoreStandby(ops(spec), spec, node, delta, targetTimeline, deltaBy)),
     startStandby: step(async (spec: Spec, node: string) => startStandby(ops(spec), spec, node)),
     waitStreaming: step(async (spec: Spec, node: string) => waitStreaming(ops(spec), spec, node)),
+    observeTopology: step(async (spec: Spec) => observeTopology(ops(spec), spec)),
     repositoryStatus: step(async (spec: Spec) => repositoryStatus(ops(spec), spec)),
     primaryStatus: step(async (spec: Spec) => primaryStatus(ops(spec), spec)),
     standbyStatus: step(async (spec: Spec, node: string) => standbyStatus(ops(spec), spec, node)),

@@ -8,7 +8,7 @@ import type { HostOps } from './host-ops';
 export async function readNodeRole(ops: HostOps, host: HostAddress, pg: Spec['postgres']): Promise<NodeRole> {
   const state = await clusterState(ops, host, pg);
   if (!state.running) return state;
-  const [receiver, recovery, downstream] = (await query(ops, host, pg,
-    "SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), 'none'), pg_is_in_recovery(), (SELECT count(*) FROM pg_stat_replication)")).split('\t');
-  return { ...state, receiver, inRecovery: recovery === 't', downstream: Number(downstream) };
+  const [receiver, recovery, downstream, upstream] = (await query(ops, host, pg,
+    "SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), 'none'), pg_is_in_recovery(), (SELECT count(*) FROM pg_stat_replication), coalesce((SELECT sender_host FROM pg_stat_wal_receiver), '')")).split('\t');
+  return { ...state, receiver, inRecovery: recovery === 't', downstream: Number(downstream), ...(upstream && { upstream }) };
 }

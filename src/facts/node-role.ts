@@ -12,6 +12,8 @@ export interface NodeRole {
   readonly receiver?: string;
   /** Standbys streaming from it (pg_stat_replication). */
   readonly downstream?: number;
+  /** The host its WAL receiver connects to (pg_stat_wal_receiver.sender_host); absent without one. */
+  readonly upstream?: string;
 }
 
 /**

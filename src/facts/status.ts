@@ -2,6 +2,7 @@ import type { DrillFacts } from './drill';
 import type { DroppedWal } from './dropped-wal';
 import type { StanzaInfo } from './pgbackrest-info';
 import type { ReplicationRow } from './postgres';
+import type { Topology } from './topology';
 
 /**
  * What `stanzactl status` reads from the repository and the nodes: read-only facts, judged by
@@ -52,6 +53,8 @@ export interface StandbyFacts {
 
 export interface StatusFacts {
   readonly stanza: string;
+  /** Every node's real role: the primary and standbys below are the ones found, whatever the spec says. Absent in runs started before it was read. */
+  readonly topology?: Topology;
   readonly repository: RepositoryFacts;
   readonly primary: PrimaryFacts;
   readonly standbys: StandbyFacts[];

@@ -1,6 +1,7 @@
 import type { BackupInfo, StanzaInfo } from '../facts/pgbackrest-info';
 import type { ArchiverFacts, StatusFacts } from '../facts/status';
 import { walPosition } from '../facts/dropped-wal';
+import type { Topology } from '../facts/topology';
 import { durationMs } from '../spec/duration';
 import type { Spec } from '../spec/schema';
 import { formatAge } from './age';
@@ -9,6 +10,8 @@ export interface Evaluation {
   readonly ok: boolean;
   /** One sentence each, naming the broken policy or the failing part. */
   readonly problems: string[];
+  /** Worth a look, not a failure: a spec whose primary is not the real one. */
+  readonly warnings: string[];
 }
 
 /** The backup that finished last (by pgBackRest's stop time), optionally of one type. */
@@ -98,12 +101,18 @@ export function drillProblems(facts: StatusFacts, spec: Spec, nowMs: number): st
   return problems;
 }
 
+/** Workflows act on the real primary; the spec is only out of date, and a DBA should know. */
+function topologyWarnings(t: Topology | undefined): string[] {
+  if (!t?.primary || t.primary === t.specPrimary) return [];
+  return [`the spec names ${t.specPrimary} as the primary, but ${t.primary} is: stanzactl acts on ${t.primary}; update the spec when convenient`];
+}
+
 /** Pure: facts, the spec's policies and the time in; what is wrong out. `nowMs` = epoch milliseconds. */
 export function evaluate(facts: StatusFacts, spec: Spec, nowMs: number): Evaluation {
   const maxAge = spec.backups?.maxAge;
   const stanza = facts.repository.stanza;
   // An unreadable repository is reported once, not again as "no backup" under each policy.
   const ages = facts.repository.error === undefined ? [maxAgeProblem('full', maxAge?.full, stanza, nowMs), maxAgeProblem('any', maxAge?.any, stanza, nowMs)] : [];
-  const problems = [...stanzaProblems(facts), ...ages.filter((p): p is string => p !== undefined), ...archiveProblems(facts, nowMs), ...droppedWalProblems(facts), ...drillProblems(facts, spec, nowMs)];
-  return { ok: problems.length === 0, problems };
+  const problems = [...(facts.topology?.problems ?? []), ...stanzaProblems(facts), ...ages.filter((p): p is string => p !== undefined), ...archiveProblems(facts, nowMs), ...droppedWalProblems(facts), ...drillProblems(facts, spec, nowMs)];
+  return { ok: problems.length === 0, problems, warnings: topologyWarnings(facts.topology) };
 }

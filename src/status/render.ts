@@ -1,6 +1,7 @@
 import type { StandbyFacts, StatusFacts } from '../facts/status';
 import type { ReplicationRow } from '../facts/postgres';
 import type { DrillResult } from '../facts/drill';
+import type { TopologyNode } from '../facts/topology';
 import type { BackupType, ScheduleKind } from '../spec/schema';
 import { formatAge } from './age';
 import { archivingFailing, repositoryHasWal, type Evaluation } from './policy';
@@ -19,6 +20,8 @@ export interface StatusReport {
   readonly stanza: string;
   readonly ok: boolean;
   readonly checkedAt: number;
+  /** Every node as found: null when the run read no roles. */
+  readonly topology: { readonly primary: string | null; readonly specPrimary: string; readonly nodes: TopologyNode[] } | null;
   readonly repository: { readonly host: string; readonly error?: string };
   /** pgBackRest's stanza status; null when the repository could not be read or has no such stanza. */
   readonly status: { readonly code: number; readonly message: string; readonly backupRunning: boolean } | null;
@@ -58,6 +61,7 @@ export interface StatusReport {
   } | null;
   readonly schedules: ScheduleState[];
   readonly problems: string[];
+  readonly warnings: string[];
 }
 
 function withAge(d: DrillResult | null, now: number): (DrillResult & { readonly ageSeconds: number }) | null {
@@ -79,6 +83,7 @@ export function statusReport(facts: StatusFacts, schedules: ScheduleState[], eva
     stanza: facts.stanza,
     ok: evaluation.ok,
     checkedAt: Math.floor(now),
+    topology: facts.topology ? { primary: facts.topology.primary, specPrimary: facts.topology.specPrimary, nodes: facts.topology.nodes } : null,
     repository: { host: facts.repository.host, ...(facts.repository.error !== undefined && { error: facts.repository.error }) },
     status: stanza && { code: stanza.status.code, message: stanza.status.message, backupRunning: stanza.status.lockHeld },
     backups: (stanza?.backups ?? []).map((b) => ({
@@ -117,6 +122,7 @@ export function statusReport(facts: StatusFacts, schedules: ScheduleState[], eva
       : null,
     schedules,
     problems: evaluation.problems,
+    warnings: evaluation.warnings,
   };
 }
 
@@ -157,6 +163,16 @@ function drillLines(d: NonNullable<StatusReport['drill']>, ago: (epoch: number) 
   return out;
 }
 
+function topologyLines(t: NonNullable<StatusReport['topology']>): string[] {
+  const role = (n: TopologyNode) => `${n.seenAs}${n.name === t.specPrimary && n.name !== t.primary ? ' (the spec\'s primary)' : ''}`;
+  const upstream = (n: TopologyNode) => (n.upstream ? `${n.upstream}${n.streaming ? ', streaming' : ''}` : '-');
+  return [
+    `topology (primary: ${t.primary ?? 'none'}):`,
+    ...table([['NODE', 'FOUND', 'TIMELINE', 'STREAMS FROM'], ...t.nodes.map((n) => [n.name, role(n), n.timeline === undefined ? '-' : String(n.timeline), upstream(n)])]),
+    ...t.nodes.filter((n) => n.error !== undefined).map((n) => `  ${n.name} could not be read: ${n.error}`),
+  ];
+}
+
 /** The human view: one section per part, ages as 3m / 26h / 8d, problems last. */
 export function renderText(r: StatusReport): string[] {
   const ago = (epoch: number) => formatAge(r.checkedAt - epoch);
@@ -164,6 +180,8 @@ export function renderText(r: StatusReport): string[] {
   out.push(`stanza ${r.stanza}: ${r.ok ? 'ok' : `${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}`}`);
   if (r.repository.error !== undefined) out.push(`  repository ${r.repository.host}: cannot read: ${r.repository.error}`);
   else if (r.status) out.push(`  pgBackRest status: ${r.status.message} (code ${r.status.code})${r.status.backupRunning ? ', a backup is running' : ''}`);
+
+  if (r.topology) out.push('', ...topologyLines(r.topology));
 
   out.push('', `backups (repository ${r.repository.host}):`);
   if (r.backups.length === 0) out.push('  none');
@@ -199,6 +217,7 @@ export function renderText(r: StatusReport): string[] {
       ...r.schedules.map((s) => [s.type, s.id, `${s.nextRun === null ? 'none planned' : `${iso(s.nextRun)} (in ${formatAge(s.nextRun - r.checkedAt)})`}${s.paused ? ', paused' : ''}`]),
     ]));
 
+  if (r.warnings.length) out.push('', 'warnings:', ...r.warnings.map((w) => `  - ${w}`));
   if (r.problems.length) out.push('', 'problems:', ...r.problems.map((p) => `  - ${p}`));
   return out;
 }

@@ -1,6 +1,7 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { StatusFacts } from '../facts/status';
+import { withObservedRoles } from '../facts/topology';
 import type { Spec } from '../spec/schema';
 import { quick } from './profiles';
 import { titled } from './steps';
@@ -8,17 +9,30 @@ import { checkInput } from './input';
 
 const acts = proxyActivities<Activities>(quick);
 
+// Runs started before roles were read schedule the spec's primary and standbys at once.
+const STATUS_TOPOLOGY = 'status-topology';
 
-/** Reads the repository and every node at once; judging the facts is the caller's business. */
+/**
+ * Reads every node's role, then the repository and every node at once, each node as what it was
+ * found to be (the spec's roles may be out of date); judging the facts is the caller's business.
+ */
 export async function stanzaStatus(spec: Spec): Promise<StatusFacts> {
   checkInput('stanzaStatus', spec);
-  const standbys = spec.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
+  const topologyRead = patched(STATUS_TOPOLOGY);
   // Only specs with drills read the drill record: no spec before drills existed had one, so recorded histories replay unchanged.
-  const [repository, primary, standbyFacts, drill] = await Promise.all([
+  const [repository, roles, drill] = await Promise.all([
     acts.repositoryStatus.executeWithOptions(titled(quick, `pgbackrest info ${spec.stanza}`), [spec]),
-    acts.primaryStatus.executeWithOptions(titled(quick, 'archiver and replication on the primary'), [spec]),
-    Promise.all(standbys.map((node) => acts.standbyStatus.executeWithOptions(titled(quick, `recovery state of ${node}`), [spec, node]))),
+    (async () => {
+      const topology = topologyRead ? await acts.observeTopology.executeWithOptions(titled(quick, `the roles of ${spec.nodes.length} nodes`), [spec]) : undefined;
+      const live = topology ? withObservedRoles(spec, topology) : spec;
+      const standbys = live.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
+      const [primary, standbyFacts] = await Promise.all([
+        acts.primaryStatus.executeWithOptions(titled(quick, 'archiver and replication on the primary'), [live]),
+        Promise.all(standbys.map((node) => acts.standbyStatus.executeWithOptions(titled(quick, `recovery state of ${node}`), [live, node]))),
+      ]);
+      return { topology, primary, standbys: standbyFacts };
+    })(),
     spec.drills ? acts.drillStatus.executeWithOptions(titled(quick, `last restore drill of ${spec.stanza}`), [spec]) : undefined,
   ]);
-  return { stanza: spec.stanza, repository, primary, standbys: standbyFacts, ...(drill && { drill }) };
+  return { stanza: spec.stanza, ...(roles.topology && { topology: roles.topology }), repository, primary: roles.primary, standbys: roles.standbys, ...(drill && { drill }) };
 }

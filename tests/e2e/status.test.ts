@@ -45,6 +45,8 @@ describe('stanzactl status on a provisioned lab', { timeout: 30 * 60_000 }, () =
     const r = cli.report!;
     assert.equal(r.ok, true);
     assert.deepEqual(r.problems, []);
+    assert.deepEqual(r.warnings, []);
+    assert.deepEqual(r.topology!.nodes.map((n) => [n.name, n.seenAs, n.upstream ?? '-', n.streaming]), [[PRIMARY, 'primary', '-', false], ['pg2-srv', 'standby', PRIMARY, true], ['pg3-srv', 'standby', PRIMARY, true]]);
     for await (const w of f.client.workflow.list({ query: "WorkflowType = 'stanzaStatus'" })) {
       recordHistory(f.temporal.address, w.workflowId, 'status');
       break;
@@ -143,6 +145,23 @@ describe('stanzactl status on a provisioned lab', { timeout: 30 * 60_000 }, () =
     const healed = await status(f.spec, '--json');
     assert.equal(healed.code, 0, healed.stdout + healed.stderr);
     assert.equal(healed.report!.archive.failing, false);
+  });
+
+  test('a spec that names a standby as the primary: status reads the real one, shows who streams from whom, and warns', LONG, async () => {
+    const stale: Spec = { ...f.spec, nodes: f.spec.nodes.map((n) => ({ ...n, role: n.name === 'pg2-srv' ? 'primary' : 'standby' })) };
+    const cli = await status(stale, '--json');
+    assert.equal(cli.code, 0, cli.stdout + cli.stderr);
+    const r = cli.report!;
+    assert.deepEqual(r.problems, []);
+    assert.equal(r.topology!.primary, PRIMARY);
+    assert.equal(r.topology!.specPrimary, 'pg2-srv');
+    assert.equal(r.archive.primary, PRIMARY, 'archiving read on the real primary');
+    assert.equal(r.archive.failing, false);
+    assert.deepEqual(r.standbys.map((s) => [s.name, s.state, s.primaryView?.state]), [['pg2-srv', 'streaming', 'streaming'], ['pg3-srv', 'streaming', 'streaming']]);
+    assert.deepEqual(r.warnings, [`the spec names pg2-srv as the primary, but ${PRIMARY} is: stanzactl acts on ${PRIMARY}; update the spec when convenient`]);
+    const text = (await status(stale)).stdout;
+    assert.match(text, new RegExp(`topology \\(primary: ${PRIMARY}\\):\\n +NODE +FOUND +TIMELINE +STREAMS FROM\\n +${PRIMARY} +primary +1 +-\\n +pg2-srv +standby \\(the spec's primary\\) +1 +${PRIMARY}, streaming\\n`));
+    assert.match(text, /warnings:\n {2}- the spec names pg2-srv as the primary/);
   });
 
   test('a stopped standby is reported as down, and the command still answers', LONG, async (t) => {

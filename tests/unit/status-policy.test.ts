@@ -46,14 +46,14 @@ function spec(maxAge?: { full?: string; any?: string }): Spec {
 
 describe('status policy', () => {
   test('fresh backups, archiving fine, no maxAge: ok', () => {
-    assert.deepEqual(evaluate(facts(), spec(), NEWEST_STOP * 1000 + 60_000), { ok: true, problems: [] });
+    assert.deepEqual(evaluate(facts(), spec(), NEWEST_STOP * 1000 + 60_000), { ok: true, problems: [], warnings: [] });
   });
 
   test('WAL dropped past archive-push-queue-max: a gap after the newest backup\'s start is a problem, one before it is history', () => {
     const now = NEWEST_STOP * 1000 + 60_000;
     // The newest backup (the diff) starts at segment 7, on timeline 1.
     const at = (wal: string) => evaluate(facts({ droppedWal: { wal, logged: '2026-11-25 12:00:01.123' } }), spec(), now);
-    assert.deepEqual(at('000000010000000000000006'), { ok: true, problems: [] });
+    assert.deepEqual(at('000000010000000000000006'), { ok: true, problems: [], warnings: [] });
     const gap = at('000000010000000000000007');
     assert.equal(gap.ok, false);
     assert.deepEqual(gap.problems, ['pgBackRest dropped WAL on the primary pg1 (newest 000000010000000000000007, logged 2026-11-25 12:00:01.123): ' +
