@@ -20,7 +20,7 @@ import { findNode, nodeAddress } from './hosts';
 import type { HostOps } from './host-ops';
 import { pgbackrestCommand } from './pgbackrest';
 import { waitAcceptingWrites, type Promotion } from './promotion';
-import { checkStanza, stanzaInfo } from './stanza';
+import { stanzaInfo, switchAndCheck } from './stanza';
 import type { StepResult } from './types';
 
 /** What `stanzactl recover` shows before anything changes, and what its workflow works from. */
@@ -131,8 +131,8 @@ export async function archivePrimaryWal(ops: HostOps, spec: Spec): Promise<StepR
   const host = nodeAddress(primary);
   const state = await clusterState(ops, host, spec.postgres);
   if (!state.running || (await inRecovery(ops, host, spec.postgres))) return { changed: false, detail: `${primary.name} does not run as a primary: no WAL to archive` };
-  // A check (as provision's): it switches the segment out and sees it archived, and a retry may repeat it.
-  await checkStanza(ops, spec);
+  // Always the real check, never facts: the segment in progress holds what the target may need, and a retry may repeat it.
+  await switchAndCheck(ops, spec);
   return { changed: false, detail: `switched WAL on ${primary.name}; the segment is archived` };
 }
 

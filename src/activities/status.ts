@@ -18,7 +18,7 @@ import { runPgbackrest } from './pgbackrest';
  */
 
 // Epoch seconds as text: psql prints NULL as an empty field.
-const ARCHIVER_SQL = `SELECT current_setting('archive_mode'), archived_count, last_archived_wal,
+export const ARCHIVER_SQL = `SELECT current_setting('archive_mode'), archived_count, last_archived_wal,
   extract(epoch FROM last_archived_time), failed_count, last_failed_wal, extract(epoch FROM last_failed_time)
 FROM pg_stat_archiver`;
 

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { startProvision, type ProvisionResult } from '../../src/client';
 import { labExec } from '../../dev/lab';
 import { ProvisionFixture } from './fixture';
-import { runCli } from './harness';
+import { runCli, until } from './harness';
 import { activityRuns, inFlightAt, recordHistory } from './history';
 
 const LONG = { timeout: 15 * 60_000 };
@@ -67,6 +67,33 @@ describe('provision on the Debian layout', { timeout: 40 * 60_000 }, () => {
 
   test('provision again changes nothing and says so', LONG, async () => {
     await f.checks.assertProvisionChangesNothing(() => startProvision(f.client, f.spec).then((h) => h.result() as Promise<ProvisionResult>));
+  });
+
+  test('provision again verifies from facts (no stanza-create, no check switching WAL) and says what; facts that fall short run the check', LONG, async () => {
+    const provision = async () => (await (await startProvision(f.client, f.spec)).result()) as ProvisionResult;
+    const detail = (r: ProvisionResult, step: string) => r.steps.find((s) => s.name === step)!.detail!;
+    // A check creates a restore point and switches the segment out: the idle lab primary (no
+    // archive_timeout) archives a new segment only then.
+    const lastArchived = () => f.checks.psql('pg1-srv', 'SELECT coalesce(last_archived_wal, \'none\') FROM pg_stat_archiver');
+    const repositoryMax = async () => (JSON.parse(await f.checks.pgbackrest('info', '--output=json')) as { archive: { max: string }[] }[])[0].archive.at(-1)!.max;
+    // Archiving seen working a moment ago: a segment switched out and in the repository. The
+    // archiver counts it once archive-push returned, a moment after check saw it in the repository.
+    await f.checks.pgbackrest('check');
+    await until('the archiver to count the checked segment', async () => (await lastArchived()) === (await repositoryMax()));
+    const before = await lastArchived();
+    const quiet = await provision();
+    assert.equal(quiet.changed, false);
+    assert.match(detail(quiet, 'stanza-create'), /^stanza demo is ok and serves system identifier \d+ \(pgbackrest info\)$/);
+    assert.equal(detail(quiet, 'check'), `verified from facts: ${detail(quiet, 'stanza-create').replace(' (pgbackrest info)', '')}; ${before}, archived ${/archived (\d+) s ago/.exec(detail(quiet, 'check'))?.[1]} s ago with no failure since, is in the repository`);
+    assert.equal(await lastArchived(), before, 'no segment switched: pgBackRest ran no check');
+
+    // A crash restart forgets the archiver's successes: nothing proves archiving now but a check.
+    await f.checks.psql('pg1-srv', "SELECT pg_stat_reset_shared('archiver')");
+    assert.equal(await lastArchived(), 'none');
+    const checked = await provision();
+    assert.equal(checked.changed, false);
+    assert.equal(detail(checked, 'check'), 'pgbackrest check passed for stanza demo (run because the primary has archived nothing since its statistics were reset)');
+    assert.match(await lastArchived(), /^[0-9A-F]{24}$/, 'the check switched a segment out and it was archived');
   });
 
   test('the CLI attaches, prints each step as it starts and ends, and says nothing changed', LONG, async () => {

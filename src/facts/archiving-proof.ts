@@ -1,0 +1,48 @@
+import { walPosition } from './dropped-wal';
+import { systemIdOf, type StanzaInfo } from './pgbackrest-info';
+import type { ArchiverFacts } from './status';
+
+/**
+ * How recent the primary's last archived segment must be for the facts to stand for
+ * `pgbackrest check` (which forces a segment out and waits for it in the repository, 3-4 s).
+ */
+export const RECENT_ARCHIVE_SECONDS = 300;
+
+export type StanzaVerdict = { readonly ok: true; readonly detail: string } | { readonly ok: false; readonly why: string };
+
+const SEGMENT = /^[0-9A-F]{24}$/;
+
+/**
+ * Whether the repository already holds this cluster's stanza in good order: what stanza-create
+ * would confirm (pgBackRest's status ok, its current database the primary's system identifier).
+ */
+export function stanzaServes(stanza: StanzaInfo | undefined, name: string, systemId: string): StanzaVerdict {
+  if (!stanza) return { ok: false, why: `the repository has no stanza ${name}` };
+  if (stanza.status.code !== 0) return { ok: false, why: `pgBackRest's status of stanza ${name} is "${stanza.status.message}" (code ${stanza.status.code})` };
+  const served = systemIdOf(stanza);
+  if (served !== systemId) return { ok: false, why: `stanza ${name} serves system identifier ${served ?? 'none'}, the primary is ${systemId}` };
+  return { ok: true, detail: `stanza ${name} is ok and serves system identifier ${systemId}` };
+}
+
+/**
+ * Whether the facts already read prove what `pgbackrest check` proves: archive_command delivers
+ * this cluster's WAL to this repository. Proven when the last segment PostgreSQL archived is in the
+ * repository (pgBackRest may acknowledge a segment it dropped: pg_stat_archiver alone is not proof),
+ * it was archived within RECENT_ARCHIVE_SECONDS of `now` (the primary's clock) and nothing failed since.
+ */
+export function archivingProven(a: ArchiverFacts, stanza: StanzaInfo | undefined, name: string, systemId: string, now: number): StanzaVerdict {
+  const serves = stanzaServes(stanza, name, systemId);
+  if (!serves.ok) return serves;
+  if (a.archiveMode === 'off') return { ok: false, why: 'archive_mode is off' };
+  if (a.lastArchivedWal === null || a.lastArchivedAt === null) return { ok: false, why: 'the primary has archived nothing since its statistics were reset' };
+  if (!SEGMENT.test(a.lastArchivedWal)) return { ok: false, why: `the last file archived, ${a.lastArchivedWal}, is not a WAL segment` };
+  if (a.lastFailedAt !== null && a.lastFailedAt >= a.lastArchivedAt) return { ok: false, why: `archiving failed (${a.lastFailedWal}) after its last success` };
+  const age = Math.max(0, Math.round(now - a.lastArchivedAt));
+  if (age > RECENT_ARCHIVE_SECONDS) return { ok: false, why: `the last segment was archived ${age} s ago, longer than ${RECENT_ARCHIVE_SECONDS} s` };
+  const current = stanza!.archive.filter((x) => x.dbId === Math.max(...stanza!.db.map((d) => d.id)));
+  const max = current.map((x) => x.max).filter((m): m is string => m !== null).sort((x, y) => (walPosition(x) < walPosition(y) ? -1 : 1)).pop();
+  if (max === undefined || walPosition(max) < walPosition(a.lastArchivedWal)) {
+    return { ok: false, why: `${a.lastArchivedWal}, archived last, is not in the repository (it holds up to ${max ?? 'nothing'})` };
+  }
+  return { ok: true, detail: `${serves.detail}; ${a.lastArchivedWal}, archived ${age} s ago with no failure since, is in the repository` };
+}
