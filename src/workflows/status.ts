@@ -1,13 +1,8 @@
-import { proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
 import type { StatusFacts } from '../facts/status';
 import type { Spec } from '../spec/schema';
 import { quick } from './profiles';
-import { titled } from './steps';
+import { call } from './steps';
 import { checkInput } from './input';
-
-const acts = proxyActivities<Activities>(quick);
-
 
 /** Reads the repository and every node at once; judging the facts is the caller's business. */
 export async function stanzaStatus(spec: Spec): Promise<StatusFacts> {
@@ -15,10 +10,10 @@ export async function stanzaStatus(spec: Spec): Promise<StatusFacts> {
   const standbys = spec.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
   // Only specs with drills read the drill record: no spec before drills existed had one, so recorded histories replay unchanged.
   const [repository, primary, standbyFacts, drill] = await Promise.all([
-    acts.repositoryStatus.executeWithOptions(titled(quick, `pgbackrest info ${spec.stanza}`), [spec]),
-    acts.primaryStatus.executeWithOptions(titled(quick, 'archiver and replication on the primary'), [spec]),
-    Promise.all(standbys.map((node) => acts.standbyStatus.executeWithOptions(titled(quick, `recovery state of ${node}`), [spec, node]))),
-    spec.drills ? acts.drillStatus.executeWithOptions(titled(quick, `last restore drill of ${spec.stanza}`), [spec]) : undefined,
+    call('repositoryStatus', quick, `pgbackrest info ${spec.stanza}`, spec),
+    call('primaryStatus', quick, 'archiver and replication on the primary', spec),
+    Promise.all(standbys.map((node) => call('standbyStatus', quick, `recovery state of ${node}`, spec, node))),
+    spec.drills ? call('drillStatus', quick, `last restore drill of ${spec.stanza}`, spec) : undefined,
   ]);
   return { stanza: spec.stanza, repository, primary, standbys: standbyFacts, ...(drill && { drill }) };
 }
