@@ -51,51 +51,17 @@ export async function restoreDrill(spec: Spec): Promise<DrillOutcome> {
   return holding(log, ...lock, () => runDrill(spec, d, log, owner));
 }
 
+/** What a drill found: each phase adds to it, a failed step as a failed check. */
+interface Found {
+  readonly checks: DrillCheck[];
+  backupLabel: string | null;
+  rto: number | null;
+  rpo: number | null;
+}
+
 async function runDrill(spec: Spec, d: NonNullable<Spec['drills']>, log: StepLog, { workflowId, runId }: { workflowId: string; runId: string }): Promise<DrillOutcome> {
-  const place = drillsPlace(d);
-  const at = `${d.host}:${d.dataDir}`;
   const startedMs = Date.now();
-  const checks: DrillCheck[] = [];
-  let backupLabel: string | null = null;
-  let rto: number | null = null;
-  let rpo: number | null = null;
-  const failed = (name: string, e: unknown) => checks.push({ name, ok: false, detail: messageOf(e) });
-
-  try {
-    const marker: DrillMarker = await log.step('marker', 'writeDrillMarker', quick, 'marker row and WAL switch on the primary', spec, runId);
-    // A drill's directory is the drill's own: what an earlier drill left is reused by a delta restore.
-    const plan = await copyPrepared(log, spec, place, true);
-    const restoreStartedMs = Date.now();
-    try {
-      const restore = await copyRestored(log, spec, place, plan, 'of the newest backup ', { type: 'default' });
-      checks.push({ name: 'restore', ok: true, detail: restore.detail });
-      await copyPromoted(log, spec, place);
-      rto = seconds(Date.now() - restoreStartedMs);
-      checks.push({ name: 'accepting connections', ok: true, detail: `${rto} s after the restore started (RTO)` });
-    } catch (e) {
-      failed(checks.some((c) => c.name === 'restore') ? 'recovery' : 'restore', e);
-    }
-    if (rto !== null) {
-      const reached = await copyReached(log, spec, place);
-      backupLabel = reached.backupLabel;
-      const copy = await log.step('checks on the copy', 'checkDrillCopy', long, `marker, pg_amcheck and the spec's checks on ${d.host}`, spec, marker, reached.lastTransactionAt);
-      rpo = copy.rpoSeconds;
-      checks.push(...copy.checks);
-      if (copy.dataChecksums) {
-        const sums = await log.step('pg_checksums', 'checkDrillChecksums', long, `stop the copy, pg_checksums --check on ${at}`, spec);
-        checks.push(sums.check);
-      }
-    }
-    const verify = await log.step('pgbackrest verify', 'verifyRepository', long, `pgbackrest verify of ${spec.stanza}`, spec);
-    checks.push(verify.check);
-  } catch (e) {
-    failed(log.steps.find((s) => s.status === 'failed')?.name ?? 'drill', e);
-  } finally {
-    // Also when failed or cancelled: the scratch host's space is the next drill's.
-    await CancellationScope.nonCancellable(() =>
-      log.step(`remove ${at}`, 'removeCopy', release, `stop and remove the copy on ${at}`, spec, place).catch((e: unknown) => failed(`remove ${at}`, e)));
-  }
-
+  const { checks, backupLabel, rto, rpo } = await drillSteps(spec, d, log, runId);
   const bad = checks.filter((c) => !c.ok);
   const drill: DrillResult = {
     stanza: spec.stanza, workflowId, runId, host: d.host,
@@ -107,4 +73,50 @@ async function runDrill(spec: Spec, d: NonNullable<Spec['drills']>, log: StepLog
   if (drill.failure !== null) throw ApplicationFailure.create({ type: 'DrillFailed', nonRetryable: true, message: `restore drill of ${spec.stanza} on ${d.host} failed: ${drill.failure}`, details: [drill] });
   const summary = `backup ${backupLabel ?? '?'}, RTO ${rto} s, RPO ${rpo} s, ${checks.length} checks passed`;
   return { status: 'done', summary, drill, steps: log.steps };
+}
+
+/** The drill's steps: a failed restore or recovery still verifies the repository; the copy is removed whatever happened. */
+async function drillSteps(spec: Spec, d: NonNullable<Spec['drills']>, log: StepLog, runId: string): Promise<Found> {
+  const place = drillsPlace(d);
+  const at = `${d.host}:${d.dataDir}`;
+  const found: Found = { checks: [], backupLabel: null, rto: null, rpo: null };
+  const failed = (name: string, e: unknown) => found.checks.push({ name, ok: false, detail: messageOf(e) });
+  try {
+    const marker: DrillMarker = await log.step('marker', 'writeDrillMarker', quick, 'marker row and WAL switch on the primary', spec, runId);
+    // A drill's directory is the drill's own: what an earlier drill left is reused by a delta restore.
+    const plan = await copyPrepared(log, spec, place, true);
+    const restoreStartedMs = Date.now();
+    try {
+      const restore = await copyRestored(log, spec, place, plan, 'of the newest backup ', { type: 'default' });
+      found.checks.push({ name: 'restore', ok: true, detail: restore.detail });
+      await copyPromoted(log, spec, place);
+      found.rto = seconds(Date.now() - restoreStartedMs);
+      found.checks.push({ name: 'accepting connections', ok: true, detail: `${found.rto} s after the restore started (RTO)` });
+    } catch (e) {
+      failed(found.checks.some((c) => c.name === 'restore') ? 'recovery' : 'restore', e);
+    }
+    if (found.rto !== null) await copyChecked(spec, d, log, marker, found);
+    const verify = await log.step('pgbackrest verify', 'verifyRepository', long, `pgbackrest verify of ${spec.stanza}`, spec);
+    found.checks.push(verify.check);
+  } catch (e) {
+    failed(log.steps.find((s) => s.status === 'failed')?.name ?? 'drill', e);
+  } finally {
+    // Also when failed or cancelled: the scratch host's space is the next drill's.
+    await CancellationScope.nonCancellable(() =>
+      log.step(`remove ${at}`, 'removeCopy', release, `stop and remove the copy on ${at}`, spec, place).catch((e: unknown) => failed(`remove ${at}`, e)));
+  }
+  return found;
+}
+
+/** On the promoted copy: what it reached, the marker (the RPO), pg_amcheck and the spec's checks, pg_checksums once stopped. */
+async function copyChecked(spec: Spec, d: NonNullable<Spec['drills']>, log: StepLog, marker: DrillMarker, found: Found): Promise<void> {
+  const reached = await copyReached(log, spec, drillsPlace(d));
+  found.backupLabel = reached.backupLabel;
+  const copy = await log.step('checks on the copy', 'checkDrillCopy', long, `marker, pg_amcheck and the spec's checks on ${d.host}`, spec, marker, reached.lastTransactionAt);
+  found.rpo = copy.rpoSeconds;
+  found.checks.push(...copy.checks);
+  if (copy.dataChecksums) {
+    const sums = await log.step('pg_checksums', 'checkDrillChecksums', long, `stop the copy, pg_checksums --check on ${d.host}:${d.dataDir}`, spec);
+    found.checks.push(sums.check);
+  }
 }
