@@ -46,11 +46,12 @@ export async function copyPrepared(log: StepLog, spec: Spec, place: CopyPlace, r
 }
 
 /**
- * Restored (detached: a crashed worker's retry re-attaches). `what` says which backup for the UI;
- * `set` is passed as given, a drill names none.
+ * Restored (detached: a crashed worker's retry re-attaches). `what` names the backup for the UI;
+ * `set` is passed as given: a drill's restore names none.
  */
-export function copyRestored(log: StepLog, spec: Spec, place: CopyPlace, plan: CopyPlan, what: string, target: RecoveryTarget, ...set: [set?: string]) {
-  return log.step(`restore ${where(place)}`, 'restoreCopy', long, `${plan.delta ? 'delta ' : ''}restore ${what}to ${where(place)}`, spec, place, target, plan.delta, ...set);
+export function copyRestored(log: StepLog, spec: Spec, place: CopyPlace, plan: CopyPlan, target: RecoveryTarget, what: string | undefined, ...set: [set?: string]) {
+  const title = `${plan.delta ? 'delta ' : ''}restore ${what === undefined ? '' : `of ${what} `}to ${where(place)}`;
+  return log.step(`restore ${where(place)}`, 'restoreCopy', long, title, spec, place, target, plan.delta, ...set);
 }
 
 /** Started standalone; it recovers to its target and is promoted. */
@@ -67,7 +68,7 @@ export function copyReached(log: StepLog, spec: Spec, place: CopyPlace) {
 export async function restoredCopy(log: StepLog, spec: Spec, request: CopyRequest): Promise<RestoreResult> {
   const { place, target, set, reuse } = request;
   const plan = await copyPrepared(log, spec, place, reuse);
-  const restore = await copyRestored(log, spec, place, plan, '', target, set);
+  const restore = await copyRestored(log, spec, place, plan, target, undefined, set);
   const promoted = await copyPromoted(log, spec, place);
   const reached = await copyReached(log, spec, place);
   return {

@@ -87,7 +87,7 @@ async function drillSteps(spec: Spec, d: NonNullable<Spec['drills']>, log: StepL
     const plan = await copyPrepared(log, spec, place, true);
     const restoreStartedMs = Date.now();
     try {
-      const restore = await copyRestored(log, spec, place, plan, 'of the newest backup ', { type: 'default' });
+      const restore = await copyRestored(log, spec, place, plan, { type: 'default' }, 'the newest backup');
       found.checks.push({ name: 'restore', ok: true, detail: restore.detail });
       await copyPromoted(log, spec, place);
       found.rto = seconds(Date.now() - restoreStartedMs);

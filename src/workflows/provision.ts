@@ -41,18 +41,18 @@ export async function provisionCluster(spec: Spec): Promise<ProvisionResult> {
   checkInput('provisionCluster', spec);
   const log = new StepLog();
   const pre = await log.step('preflight', 'preflight', quick, `preflight of ${spec.nodes.length + 1} hosts`, spec);
-  if (!patched(PROVISION_LOCKED)) return provisionSteps(spec, log, pre);
+  if (!patched(PROVISION_LOCKED)) return provisioned(spec, log, pre);
   // The lock directory is made by its claim on the repository host, which preflight reached: it
   // needs neither the repository account nor its path. A retry of the claim finds it its own.
   const owner = runOwner();
   return holding(log,
     () => call('claimProvisionLock', quick, `hold stanza ${spec.stanza} for the provision`, spec, owner),
     () => call('releaseProvisionLock', release, 'release the stanza', spec, owner),
-    () => provisionSteps(spec, log, pre));
+    () => provisioned(spec, log, pre));
 }
 
 /** Each step of a provision once, as a thunk: both orders below run them. */
-function provisionStepsOf(spec: Spec, log: StepLog, pre: PreflightReport) {
+function stepsOf(spec: Spec, log: StepLog, pre: PreflightReport) {
   const standbys = names(spec, 'standby');
   // A provisioned cluster already streams: keep its standbys in the repository's config from the start.
   const standbysStream = standbys.length > 0 && standbys.every((s) => pre.streamingStandbys.includes(s));
@@ -81,10 +81,10 @@ function provisionStepsOf(spec: Spec, log: StepLog, pre: PreflightReport) {
   };
 }
 
-type ProvisionSteps = ReturnType<typeof provisionStepsOf>;
+type Steps = ReturnType<typeof stepsOf>;
 
-async function provisionSteps(spec: Spec, log: StepLog, pre: PreflightReport): Promise<ProvisionResult> {
-  const steps = provisionStepsOf(spec, log, pre);
+async function provisioned(spec: Spec, log: StepLog, pre: PreflightReport): Promise<ProvisionResult> {
+  const steps = stepsOf(spec, log, pre);
   const { full, states } = patched(STEPS_OVERLAPPED) ? await overlapped(steps, spec, pre) : await oneAfterAnother(steps, spec);
   if (backupsFromStandby(spec)) {
     await log.step('pgbackrest.conf with standbys', 'ensurePgbackrestConf', quick, 'backup-standby in the repository config', spec, true);
@@ -109,7 +109,7 @@ async function provisionSteps(spec: Spec, log: StepLog, pre: PreflightReport): P
  * no WAL, so its creation and start go beside the rest: should a segment be pushed before the conf
  * is there, the push fails and PostgreSQL repeats it (a repository of another cluster refuses it).
  */
-async function overlapped(s: ProvisionSteps, spec: Spec, pre: PreflightReport): Promise<{ full: FullBackupResult; states: StandbyState[] }> {
+async function overlapped(s: Steps, spec: Spec, pre: PreflightReport): Promise<{ full: FullBackupResult; states: StandbyState[] }> {
   const dirs = spec.nodes.map((n) => s.nodeDirectories(n.name));
   const repository = s.repositoryHost();
   const conf = repository.then(s.pgbackrestConf);
@@ -126,7 +126,7 @@ async function overlapped(s: ProvisionSteps, spec: Spec, pre: PreflightReport): 
 }
 
 /** The order of runs recorded before the steps overlapped. */
-async function oneAfterAnother(s: ProvisionSteps, spec: Spec): Promise<{ full: FullBackupResult; states: StandbyState[] }> {
+async function oneAfterAnother(s: Steps, spec: Spec): Promise<{ full: FullBackupResult; states: StandbyState[] }> {
   await Promise.all([s.repositoryHost(), ...spec.nodes.map((n) => s.nodeDirectories(n.name))]);
   await s.sshTrust();
   await s.pgbackrestConf();

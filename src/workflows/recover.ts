@@ -93,7 +93,7 @@ export async function recoverCluster(spec: Spec, request: RecoverRequest): Promi
   }
 }
 
-/** The standbys, then the primary: nothing streams from a primary that is about to be replaced. */
+/** The standbys at once, then the primary. */
 async function stopped(log: StepLog, spec: Spec, p: RecoverPlan): Promise<void> {
   await Promise.all(p.standbys.map((n) => log.step(`stop ${n}`, 'stopPostgres', quick, `stop standby ${n}`, spec, n)));
   await log.step(`stop ${p.primary}`, 'stopPostgres', quick, `stop the primary ${p.primary}`, spec, p.primary);
