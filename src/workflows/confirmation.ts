@@ -1,11 +1,8 @@
-import { patched, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { patched } from '@temporalio/workflow';
 import type { DestructiveAction } from '../spec/confirmation';
 import type { Spec } from '../spec/schema';
 import { quick } from './profiles';
-import { type StepLog, titled } from './steps';
-
-const acts = proxyActivities<Activities>(quick);
+import type { StepLog } from './steps';
 
 // Runs recorded before destructive workflows required a confirmed plan replay without the step.
 const CONFIRMED_PLAN = 'confirmed-plan';
@@ -17,5 +14,5 @@ const CONFIRMED_PLAN = 'confirmed-plan';
  */
 export async function requireConfirmed(log: StepLog, spec: Spec, action: DestructiveAction, confirm: string | undefined): Promise<void> {
   if (!patched(CONFIRMED_PLAN)) return;
-  await log.run('confirmed plan', () => acts.requireConfirmed.executeWithOptions(titled(quick, `is this the ${action.kind} the DBA confirmed?`), [spec, action, confirm]));
+  await log.step('confirmed plan', 'requireConfirmed', quick, `is this the ${action.kind} the DBA confirmed?`, spec, action, confirm);
 }

@@ -1,15 +1,14 @@
-import { ApplicationFailure, CancellationScope, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ApplicationFailure, CancellationScope, patched } from '@temporalio/workflow';
 import type { DrillMarker } from '../activities/drill';
 import type { DrillCheck, DrillResult } from '../facts/drill';
 import { drillsPlace } from '../spec/restore-copy';
 import type { Spec } from '../spec/schema';
+import { copyPrepared, copyPromoted, copyReached, copyRestored } from './copy';
 import { checkInput } from './input';
+import { copyLock, holding, runOwner } from './locks';
 import { long, quick, release } from './profiles';
 import type { StepProgress } from './progress';
-import { messageOf, StepLog, titled } from './steps';
-
-const acts = proxyActivities<Activities>(quick);
+import { call, messageOf, StepLog } from './steps';
 
 export interface DrillOutcome {
   readonly status: 'done';
@@ -41,75 +40,28 @@ export async function restoreDrill(spec: Spec): Promise<DrillOutcome> {
   checkInput('restoreDrill', spec);
   const d = spec.drills;
   if (!d) throw ApplicationFailure.create({ type: 'InvalidSpec', nonRetryable: true, message: `restoreDrill: stanza ${spec.stanza} has no drills: section (host, dataDir, port), nothing was done` });
-  const { workflowId, runId } = workflowInfo();
-  const owner = { workflowId, runId };
+  const owner = runOwner();
   const log = new StepLog();
   if (!patched(DRILL_LOCKED)) return runDrill(spec, d, log, owner);
-  const place = drillsPlace(d);
-  const at = `${d.host}:${d.dataDir}`;
-  const perCopy = patched(DRILL_COPY_LOCKED);
   // Refused before the drill's try: a second drill must not remove the first one's copy.
-  await log.run('lock', () => perCopy
-    ? acts.claimCopyLock.executeWithOptions(titled(quick, `hold ${at} and port ${d.port}`), [spec, place, owner])
-    : acts.claimDrillLock.executeWithOptions(titled(quick, `hold the drills of ${spec.stanza}`), [spec, owner]));
-  try {
-    return await runDrill(spec, d, log, owner);
-  } finally {
-    await CancellationScope.nonCancellable(() => log.run('unlock', () => perCopy
-      ? acts.releaseCopyLock.executeWithOptions(titled(release, `release ${at}`), [spec, place, owner])
-      : acts.releaseDrillLock.executeWithOptions(titled(release, 'release the drills'), [spec, owner])));
-  }
+  const lock = patched(DRILL_COPY_LOCKED) ? copyLock(spec, drillsPlace(d), owner) : [
+    () => call('claimDrillLock', quick, `hold the drills of ${spec.stanza}`, spec, owner),
+    () => call('releaseDrillLock', release, 'release the drills', spec, owner),
+  ] as const;
+  return holding(log, ...lock, () => runDrill(spec, d, log, owner));
+}
+
+/** What a drill found: each phase adds to it, a failed step as a failed check. */
+interface Found {
+  readonly checks: DrillCheck[];
+  backupLabel: string | null;
+  rto: number | null;
+  rpo: number | null;
 }
 
 async function runDrill(spec: Spec, d: NonNullable<Spec['drills']>, log: StepLog, { workflowId, runId }: { workflowId: string; runId: string }): Promise<DrillOutcome> {
-  const place = drillsPlace(d);
-  const at = `${d.host}:${d.dataDir}`;
   const startedMs = Date.now();
-  const checks: DrillCheck[] = [];
-  let backupLabel: string | null = null;
-  let rto: number | null = null;
-  let rpo: number | null = null;
-  const failed = (name: string, e: unknown) => checks.push({ name, ok: false, detail: messageOf(e) });
-
-  try {
-    const marker: DrillMarker = await log.run('marker', () => acts.writeDrillMarker.executeWithOptions(titled(quick, 'marker row and WAL switch on the primary'), [spec, runId]));
-    await log.run(`${d.host} ready`, () => acts.ensureCopyHost.executeWithOptions(titled(quick, `pgBackRest, trust and config on ${d.host}`), [spec, place]));
-    // A drill's directory is the drill's own: what an earlier drill left is reused by a delta restore.
-    const plan = await log.run(`prepare ${at}`, () => acts.prepareCopy.executeWithOptions(titled(quick, `prepare ${at}`), [spec, place, true]));
-    const restoreStartedMs = Date.now();
-    try {
-      const restore = await log.run(`restore ${at}`, () =>
-        acts.restoreCopy.executeWithOptions(titled(long, `${plan.delta ? 'delta ' : ''}restore of the newest backup to ${at}`), [spec, place, { type: 'default' }, plan.delta]));
-      checks.push({ name: 'restore', ok: true, detail: restore.detail });
-      await log.run(`start ${d.host}:${d.port}`, () => acts.startCopy.executeWithOptions(titled(quick, `start the copy on ${d.host}:${d.port}`), [spec, place]));
-      await log.run('recover and promote', () => acts.waitCopyPromoted.executeWithOptions(titled(long, `wait for the copy on ${d.host} to promote`), [spec, place]));
-      rto = seconds(Date.now() - restoreStartedMs);
-      checks.push({ name: 'accepting connections', ok: true, detail: `${rto} s after the restore started (RTO)` });
-    } catch (e) {
-      failed(checks.some((c) => c.name === 'restore') ? 'recovery' : 'restore', e);
-    }
-    if (rto !== null) {
-      const reached = await log.run('what it reached', () => acts.inspectCopy.executeWithOptions(titled(quick, `what the copy on ${d.host} reached`), [spec, place]));
-      backupLabel = reached.backupLabel;
-      const copy = await log.run('checks on the copy', () =>
-        acts.checkDrillCopy.executeWithOptions(titled(long, `marker, pg_amcheck and the spec's checks on ${d.host}`), [spec, marker, reached.lastTransactionAt]));
-      rpo = copy.rpoSeconds;
-      checks.push(...copy.checks);
-      if (copy.dataChecksums) {
-        const sums = await log.run('pg_checksums', () => acts.checkDrillChecksums.executeWithOptions(titled(long, `stop the copy, pg_checksums --check on ${at}`), [spec]));
-        checks.push(sums.check);
-      }
-    }
-    const verify = await log.run('pgbackrest verify', () => acts.verifyRepository.executeWithOptions(titled(long, `pgbackrest verify of ${spec.stanza}`), [spec]));
-    checks.push(verify.check);
-  } catch (e) {
-    failed(log.steps.find((s) => s.status === 'failed')?.name ?? 'drill', e);
-  } finally {
-    // Also when failed or cancelled: the scratch host's space is the next drill's.
-    await CancellationScope.nonCancellable(() =>
-      log.run(`remove ${at}`, () => acts.removeCopy.executeWithOptions(titled(release, `stop and remove the copy on ${at}`), [spec, place])).catch((e: unknown) => failed(`remove ${at}`, e)));
-  }
-
+  const { checks, backupLabel, rto, rpo } = await drillSteps(spec, d, log, runId);
   const bad = checks.filter((c) => !c.ok);
   const drill: DrillResult = {
     stanza: spec.stanza, workflowId, runId, host: d.host,
@@ -117,8 +69,54 @@ async function runDrill(spec: Spec, d: NonNullable<Spec['drills']>, log: StepLog
     ok: bad.length === 0, backupLabel, rtoSeconds: rto, rpoSeconds: rpo, checks,
     failure: bad.length ? bad.map((c) => `${c.name}: ${c.detail}`).join('; ') : null,
   };
-  await CancellationScope.nonCancellable(() => log.run('keep the result', () => acts.recordDrill.executeWithOptions(titled(release, 'keep the drill result on the repository host'), [spec, drill])));
+  await CancellationScope.nonCancellable(() => log.step('keep the result', 'recordDrill', release, 'keep the drill result on the repository host', spec, drill));
   if (drill.failure !== null) throw ApplicationFailure.create({ type: 'DrillFailed', nonRetryable: true, message: `restore drill of ${spec.stanza} on ${d.host} failed: ${drill.failure}`, details: [drill] });
   const summary = `backup ${backupLabel ?? '?'}, RTO ${rto} s, RPO ${rpo} s, ${checks.length} checks passed`;
   return { status: 'done', summary, drill, steps: log.steps };
+}
+
+/** The drill's steps: a failed restore or recovery still verifies the repository; the copy is removed whatever happened. */
+async function drillSteps(spec: Spec, d: NonNullable<Spec['drills']>, log: StepLog, runId: string): Promise<Found> {
+  const place = drillsPlace(d);
+  const at = `${d.host}:${d.dataDir}`;
+  const found: Found = { checks: [], backupLabel: null, rto: null, rpo: null };
+  const failed = (name: string, e: unknown) => found.checks.push({ name, ok: false, detail: messageOf(e) });
+  try {
+    const marker: DrillMarker = await log.step('marker', 'writeDrillMarker', quick, 'marker row and WAL switch on the primary', spec, runId);
+    // A drill's directory is the drill's own: what an earlier drill left is reused by a delta restore.
+    const plan = await copyPrepared(log, spec, place, true);
+    const restoreStartedMs = Date.now();
+    try {
+      const restore = await copyRestored(log, spec, place, plan, { type: 'default' }, 'the newest backup');
+      found.checks.push({ name: 'restore', ok: true, detail: restore.detail });
+      await copyPromoted(log, spec, place);
+      found.rto = seconds(Date.now() - restoreStartedMs);
+      found.checks.push({ name: 'accepting connections', ok: true, detail: `${found.rto} s after the restore started (RTO)` });
+    } catch (e) {
+      failed(found.checks.some((c) => c.name === 'restore') ? 'recovery' : 'restore', e);
+    }
+    if (found.rto !== null) await copyChecked(spec, d, log, marker, found);
+    const verify = await log.step('pgbackrest verify', 'verifyRepository', long, `pgbackrest verify of ${spec.stanza}`, spec);
+    found.checks.push(verify.check);
+  } catch (e) {
+    failed(log.steps.find((s) => s.status === 'failed')?.name ?? 'drill', e);
+  } finally {
+    // Also when failed or cancelled: the scratch host's space is the next drill's.
+    await CancellationScope.nonCancellable(() =>
+      log.step(`remove ${at}`, 'removeCopy', release, `stop and remove the copy on ${at}`, spec, place).catch((e: unknown) => failed(`remove ${at}`, e)));
+  }
+  return found;
+}
+
+/** On the promoted copy: what it reached, the marker (the RPO), pg_amcheck and the spec's checks, pg_checksums once stopped. */
+async function copyChecked(spec: Spec, d: NonNullable<Spec['drills']>, log: StepLog, marker: DrillMarker, found: Found): Promise<void> {
+  const reached = await copyReached(log, spec, drillsPlace(d));
+  found.backupLabel = reached.backupLabel;
+  const copy = await log.step('checks on the copy', 'checkDrillCopy', long, `marker, pg_amcheck and the spec's checks on ${d.host}`, spec, marker, reached.lastTransactionAt);
+  found.rpo = copy.rpoSeconds;
+  found.checks.push(...copy.checks);
+  if (copy.dataChecksums) {
+    const sums = await log.step('pg_checksums', 'checkDrillChecksums', long, `stop the copy, pg_checksums --check on ${d.host}:${d.dataDir}`, spec);
+    found.checks.push(sums.check);
+  }
 }

@@ -1,15 +1,15 @@
-import { patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { patched } from '@temporalio/workflow';
 import type { PreflightReport } from '../activities/preflight';
 import type { FullBackupResult } from '../activities/stanza';
 import type { StandbyPlan, StandbyState } from '../activities/standby';
 import type { Spec } from '../spec/schema';
 import { long, quick, release, waiting } from './profiles';
-import { holding, StepLog, titled } from './steps';
+import { call, StepLog } from './steps';
 import type { StepProgress } from './progress';
 import { checkInput } from './input';
-
-const acts = proxyActivities<Activities>(quick);
+import { holding, runOwner } from './locks';
+import { backupsFromStandby, nodeDirectories, pgbackrestConf, sshTrust, standbyPgpass } from './node-access';
+import { restoredStandby } from './standby-restore';
 
 // Histories recorded before this change prepared the standbys after the backup (tests/histories).
 const STANDBYS_PREPARED_DURING_BACKUP = 'standbys-prepared-during-backup';
@@ -40,98 +40,56 @@ function names(spec: Spec, role: 'primary' | 'standby'): string[] {
 export async function provisionCluster(spec: Spec): Promise<ProvisionResult> {
   checkInput('provisionCluster', spec);
   const log = new StepLog();
-  const pre = await log.run('preflight', () => acts.preflight.executeWithOptions(titled(quick, `preflight of ${spec.nodes.length + 1} hosts`), [spec]));
-  if (!patched(PROVISION_LOCKED)) return provisionSteps(spec, log, pre);
+  const pre = await log.step('preflight', 'preflight', quick, `preflight of ${spec.nodes.length + 1} hosts`, spec);
+  if (!patched(PROVISION_LOCKED)) return provisioned(spec, log, pre);
   // The lock directory is made by its claim on the repository host, which preflight reached: it
   // needs neither the repository account nor its path. A retry of the claim finds it its own.
-  const { workflowId, runId } = workflowInfo();
-  const owner = { workflowId, runId };
+  const owner = runOwner();
   return holding(log,
-    () => acts.claimProvisionLock.executeWithOptions(titled(quick, `hold stanza ${spec.stanza} for the provision`), [spec, owner]),
-    () => acts.releaseProvisionLock.executeWithOptions(titled(release, 'release the stanza'), [spec, owner]),
-    () => provisionSteps(spec, log, pre));
+    () => call('claimProvisionLock', quick, `hold stanza ${spec.stanza} for the provision`, spec, owner),
+    () => call('releaseProvisionLock', release, 'release the stanza', spec, owner),
+    () => provisioned(spec, log, pre));
 }
 
-async function provisionSteps(spec: Spec, log: StepLog, pre: PreflightReport): Promise<ProvisionResult> {
+/** Each step of a provision once, as a thunk: both orders below run them. */
+function stepsOf(spec: Spec, log: StepLog, pre: PreflightReport) {
   const standbys = names(spec, 'standby');
-  const fromStandby = (spec.backups?.fromStandby ?? false) !== false;
   // A provisioned cluster already streams: keep its standbys in the repository's config from the start.
   const standbysStream = standbys.length > 0 && standbys.every((s) => pre.streamingStandbys.includes(s));
-
-  const repositoryHost = () => log.run('repository host', () => acts.ensureRepositoryHost.executeWithOptions(titled(quick, `repository user and ${spec.repository.path}`), [spec]));
-  const nodeDirectories = (node: string) => log.run(`pgBackRest dirs on ${node}`, () => acts.ensureNodeDirectories.executeWithOptions(titled(quick, `pgBackRest dirs on ${node}`), [spec, node]));
-  const sshTrust = () => log.run('SSH trust', () => acts.ensureSshTrust.executeWithOptions(titled(quick, 'SSH trust repository <-> nodes'), [spec]));
-  const pgbackrestConf = () => log.run('pgbackrest.conf', () => acts.ensurePgbackrestConf.executeWithOptions(titled(quick, 'pgbackrest.conf on every host'), [spec, fromStandby && standbysStream]));
-  const primaryCluster = () => log.run('primary', () => acts.ensurePrimary.executeWithOptions(titled(quick, 'primary cluster and archiving'), [spec]));
-  const stanzaCreate = () => log.run('stanza-create', () => acts.ensureStanza.executeWithOptions(titled(quick, `stanza-create ${spec.stanza}`), [spec]));
-  const check = () => log.run('check', () => acts.checkStanza.executeWithOptions(titled(quick, `check ${spec.stanza}`), [spec]));
-  const fullBackup = () => log.run('full backup', () => acts.ensureFullBackup.executeWithOptions(titled(long, 'first full backup'), [spec]));
-  const replicationAccess = () => log.run('replication access', () => acts.ensureReplicationAccess.executeWithOptions(titled(quick, 'replication role and pg_hba'), [spec]));
-  const prepared = async (node: string, systemId: string) => {
-    await log.run(`.pgpass on ${node}`, () => acts.ensureStandbyPgpass.executeWithOptions(titled(quick, `.pgpass on ${node}`), [spec, node]));
-    return log.run(`prepare ${node}`, () => acts.prepareStandby.executeWithOptions(titled(quick, `prepare ${node}`), [spec, node, systemId]));
+  return {
+    standbys,
+    repositoryHost: () => log.step('repository host', 'ensureRepositoryHost', quick, `repository user and ${spec.repository.path}`, spec),
+    nodeDirectories: (node: string) => nodeDirectories(log, spec, node),
+    sshTrust: () => sshTrust(log, spec),
+    pgbackrestConf: () => pgbackrestConf(log, spec, backupsFromStandby(spec) && standbysStream),
+    primaryCluster: () => log.step('primary', 'ensurePrimary', quick, 'primary cluster and archiving', spec),
+    stanzaCreate: () => log.step('stanza-create', 'ensureStanza', quick, `stanza-create ${spec.stanza}`, spec),
+    check: () => log.step('check', 'checkStanza', quick, `check ${spec.stanza}`, spec),
+    fullBackup: () => log.step('full backup', 'ensureFullBackup', long, 'first full backup', spec),
+    replicationAccess: () => log.step('replication access', 'ensureReplicationAccess', quick, 'replication role and pg_hba', spec),
+    prepared: async (node: string, systemId: string) => {
+      await standbyPgpass(log, spec, node);
+      return log.step(`prepare ${node}`, 'prepareStandby', quick, `prepare ${node}`, spec, node, systemId);
+    },
+    streaming: async (node: string, plan: StandbyPlan) => {
+      if (!plan.streaming) await restoredStandby(log, spec, node, plan.delta);
+      return log.run(`${node} streaming`, async () => {
+        const s = await call('waitStreaming', waiting, `wait for ${node} to stream`, spec, node);
+        return { ...s, changed: false, detail: `${node} streams, replay lag ${s.replayLagBytes} bytes` };
+      });
+    },
   };
-  const streaming = async (node: string, plan: StandbyPlan) => {
-    if (!plan.streaming) {
-      await log.run(`restore ${node}`, () => acts.restoreStandby.executeWithOptions(titled(long, `restore --type=standby on ${node}`), [spec, node, plan.delta]));
-      await log.run(`start ${node}`, () => acts.startStandby.executeWithOptions(titled(quick, `start ${node}`), [spec, node]));
-    }
-    return log.run(`${node} streaming`, async () => {
-      const s = await acts.waitStreaming.executeWithOptions(titled(waiting, `wait for ${node} to stream`), [spec, node]);
-      return { ...s, changed: false, detail: `${node} streams, replay lag ${s.replayLagBytes} bytes` };
-    });
-  };
+}
 
-  let full: FullBackupResult;
-  let states: StandbyState[];
-  if (patched(STEPS_OVERLAPPED)) {
-    // Each step waits only for what it needs; stanza-create needs all of the first ones, and the
-    // standbys are prepared and replication opened while the backup runs. The primary's
-    // archive_command names the stanza: on a running cluster it archives at once, so it is set
-    // only once pgbackrest.conf says where that stanza's repository is. A cluster created now has
-    // next to no WAL, so its creation and start go beside the rest: should a segment be pushed
-    // before the conf is there, the push fails and PostgreSQL repeats it (a repository of another
-    // cluster refuses it).
-    const dirs = spec.nodes.map((n) => nodeDirectories(n.name));
-    const repository = repositoryHost();
-    const conf = repository.then(pgbackrestConf);
-    const archiving = pre.primary.exists ? Promise.all([conf, dirs[spec.nodes.findIndex((n) => n.role === 'primary')]]) : Promise.resolve();
-    const [primary] = await Promise.all([archiving.then(primaryCluster), repository.then(sshTrust), conf, ...dirs]);
-    await stanzaCreate();
-    let plans: StandbyPlan[];
-    [full, , plans] = await Promise.all([fullBackup(), replicationAccess(), Promise.all(standbys.map((n) => prepared(n, primary.systemId)))]);
-    // A backup made just now waited for its WAL to reach the repository: it proved what check
-    // proves (archive_command works, the repository host reaches the primary). An existing one
-    // proves nothing about today, so a re-run checks, beside the standbys.
-    const verified = full.changed ? Promise.resolve() : check();
-    [states] = await Promise.all([Promise.all(standbys.map((n, i) => streaming(n, plans[i]))), verified]);
-  } else {
-    await Promise.all([repositoryHost(), ...spec.nodes.map((n) => nodeDirectories(n.name))]);
-    await sshTrust();
-    await pgbackrestConf();
-    const primary = await primaryCluster();
-    const repositoryReady = async () => {
-      await stanzaCreate();
-      await check();
-      const backup = await fullBackup();
-      await replicationAccess();
-      return backup;
-    };
-    let plans: StandbyPlan[] | undefined;
-    if (patched(STANDBYS_PREPARED_DURING_BACKUP)) {
-      // Preparing a standby needs the primary's system identifier, not the backup: overlap them.
-      [full, plans] = await Promise.all([repositoryReady(), Promise.all(standbys.map((n) => prepared(n, primary.systemId)))]);
-    } else {
-      full = await repositoryReady();
-    }
-    states = await Promise.all(standbys.map(async (node, i) => streaming(node, plans?.[i] ?? (await prepared(node, primary.systemId)))));
+type Steps = ReturnType<typeof stepsOf>;
+
+async function provisioned(spec: Spec, log: StepLog, pre: PreflightReport): Promise<ProvisionResult> {
+  const steps = stepsOf(spec, log, pre);
+  const { full, states } = patched(STEPS_OVERLAPPED) ? await overlapped(steps, spec, pre) : await oneAfterAnother(steps, spec);
+  if (backupsFromStandby(spec)) {
+    await log.step('pgbackrest.conf with standbys', 'ensurePgbackrestConf', quick, 'backup-standby in the repository config', spec, true);
+    await log.step('check with standbys', 'checkStanza', quick, `check ${spec.stanza} with standbys`, spec);
   }
-
-  if (fromStandby) {
-    await log.run('pgbackrest.conf with standbys', () => acts.ensurePgbackrestConf.executeWithOptions(titled(quick, 'backup-standby in the repository config'), [spec, true]));
-    await log.run('check with standbys', () => acts.checkStanza.executeWithOptions(titled(quick, `check ${spec.stanza} with standbys`), [spec]));
-  }
-
   return {
     stanza: spec.stanza,
     changed: log.changed,
@@ -141,4 +99,53 @@ async function provisionSteps(spec: Spec, log: StepLog, pre: PreflightReport): P
     standbys: states.map(({ name, state, replayLagBytes }) => ({ name, state, replayLagBytes })),
     steps: log.steps,
   };
+}
+
+/**
+ * Each step waits only for what it needs; stanza-create needs all of the first ones, and the
+ * standbys are prepared and replication opened while the backup runs. The primary's
+ * archive_command names the stanza: on a running cluster it archives at once, so it is set only
+ * once pgbackrest.conf says where that stanza's repository is. A cluster created now has next to
+ * no WAL, so its creation and start go beside the rest: should a segment be pushed before the conf
+ * is there, the push fails and PostgreSQL repeats it (a repository of another cluster refuses it).
+ */
+async function overlapped(s: Steps, spec: Spec, pre: PreflightReport): Promise<{ full: FullBackupResult; states: StandbyState[] }> {
+  const dirs = spec.nodes.map((n) => s.nodeDirectories(n.name));
+  const repository = s.repositoryHost();
+  const conf = repository.then(s.pgbackrestConf);
+  const archiving = pre.primary.exists ? Promise.all([conf, dirs[spec.nodes.findIndex((n) => n.role === 'primary')]]) : Promise.resolve();
+  const [primary] = await Promise.all([archiving.then(s.primaryCluster), repository.then(s.sshTrust), conf, ...dirs]);
+  await s.stanzaCreate();
+  const [full, , plans] = await Promise.all([s.fullBackup(), s.replicationAccess(), Promise.all(s.standbys.map((n) => s.prepared(n, primary.systemId)))]);
+  // A backup made just now waited for its WAL to reach the repository: it proved what check
+  // proves (archive_command works, the repository host reaches the primary). An existing one
+  // proves nothing about today, so a re-run checks, beside the standbys.
+  const verified = full.changed ? Promise.resolve() : s.check();
+  const [states] = await Promise.all([Promise.all(s.standbys.map((n, i) => s.streaming(n, plans[i]))), verified]);
+  return { full, states };
+}
+
+/** The order of runs recorded before the steps overlapped. */
+async function oneAfterAnother(s: Steps, spec: Spec): Promise<{ full: FullBackupResult; states: StandbyState[] }> {
+  await Promise.all([s.repositoryHost(), ...spec.nodes.map((n) => s.nodeDirectories(n.name))]);
+  await s.sshTrust();
+  await s.pgbackrestConf();
+  const primary = await s.primaryCluster();
+  const repositoryReady = async () => {
+    await s.stanzaCreate();
+    await s.check();
+    const backup = await s.fullBackup();
+    await s.replicationAccess();
+    return backup;
+  };
+  let full: FullBackupResult;
+  let plans: StandbyPlan[] | undefined;
+  if (patched(STANDBYS_PREPARED_DURING_BACKUP)) {
+    // Preparing a standby needs the primary's system identifier, not the backup: overlap them.
+    [full, plans] = await Promise.all([repositoryReady(), Promise.all(s.standbys.map((n) => s.prepared(n, primary.systemId)))]);
+  } else {
+    full = await repositoryReady();
+  }
+  const states = await Promise.all(s.standbys.map(async (node, i) => s.streaming(node, plans?.[i] ?? (await s.prepared(node, primary.systemId)))));
+  return { full, states };
 }

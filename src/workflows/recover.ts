@@ -1,19 +1,18 @@
-import { ApplicationFailure, CancellationScope, executeChild, isCancellation, ParentClosePolicy, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ApplicationFailure, CancellationScope, executeChild, isCancellation, ParentClosePolicy, patched } from '@temporalio/workflow';
 import type { BackupDetails } from '../activities/backup';
 import type { RecoverPlan } from '../activities/recover';
 import type { RecoveryTarget } from '../spec/recovery-target';
 import type { Spec } from '../spec/schema';
 import { long, quick, release, waiting } from './profiles';
 import type { StepProgress } from './progress';
-import { messageOf, StepLog, titled } from './steps';
+import { call, messageOf, StepLog } from './steps';
 import { checkInput } from './input';
 import { requireConfirmed } from './confirmation';
+import type { RestoreResult } from './copy';
+import { runOwner } from './locks';
 import { rehearseRecover } from './rehearse';
-import type { RestoreResult } from './restore';
+import { rebuiltStandbys } from './standby-restore';
 import { rehearsalWorkflowId } from '../workflow-ids';
-
-const acts = proxyActivities<Activities>(quick);
 
 // A recover that fails after it stopped a node says, in its failure, where it left the cluster and how to bring it back.
 const RESUME_ADVICE = 'recover-resume-advice';
@@ -42,7 +41,7 @@ export interface RecoverResult {
 /** The plan `stanzactl recover` shows before it asks: reads the hosts, changes nothing. */
 export async function recoverPlan(spec: Spec, request: RecoverRequest): Promise<RecoverPlan> {
   checkInput('recoverPlan', spec, { recovery: request });
-  return acts.planRecovery.executeWithOptions(titled(quick, `plan a recover of ${spec.stanza}`), [spec, request.target]);
+  return call('planRecovery', quick, `plan a recover of ${spec.stanza}`, spec, request.target);
 }
 
 /**
@@ -56,9 +55,8 @@ export async function recoverPlan(spec: Spec, request: RecoverRequest): Promise<
 export async function recoverCluster(spec: Spec, request: RecoverRequest): Promise<RecoverResult> {
   checkInput('recoverCluster', spec, { recovery: request });
   const log = new StepLog();
-  const { workflowId, runId } = workflowInfo();
-  const owner = { workflowId, runId };
-  await log.run('lock', () => acts.claimRecoverLock.executeWithOptions(titled(quick, `hold stanza ${spec.stanza} for the recover`), [spec, owner]));
+  const owner = runOwner();
+  await log.step('lock', 'claimRecoverLock', quick, `hold stanza ${spec.stanza} for the recover`, spec, owner);
   let plan: RecoverPlan | undefined;
   // How far it got: what a failure must tell the DBA to resume from.
   let phase: keyof NonNullable<RecoverPlan['resume']> | undefined;
@@ -66,41 +64,22 @@ export async function recoverCluster(spec: Spec, request: RecoverRequest): Promi
     // Checked while the stanza is held: the plan confirmed cannot change under the run, and a busy
     // stanza is refused as such before its plan is read.
     await requireConfirmed(log, spec, { kind: 'recover', target: request.target }, request.confirm);
-    const p = await log.run('plan', () => acts.planRecovery.executeWithOptions(titled(quick, 'which backup, what is lost'), [spec, request.target, request.backup]));
+    const p = await log.step('plan', 'planRecovery', quick, 'which backup, what is lost', spec, request.target, request.backup);
     plan = p;
-    const primary = p.primary;
-    await log.run('archive WAL', () => acts.archivePrimaryWal.executeWithOptions(titled(quick, `archive ${primary}'s WAL up to now`), [spec]));
+    await log.step('archive WAL', 'archivePrimaryWal', quick, `archive ${p.primary}'s WAL up to now`, spec);
     const rehearsal = request.rehearse ? await rehearse(log, spec, request.target, p) : undefined;
     phase = 'stopping';
-    await Promise.all(p.standbys.map((n) => log.run(`stop ${n}`, () => acts.stopPostgres.executeWithOptions(titled(quick, `stop standby ${n}`), [spec, n]))));
-    await log.run(`stop ${primary}`, () => acts.stopPostgres.executeWithOptions(titled(quick, `stop the primary ${primary}`), [spec, primary]));
+    await stopped(log, spec, p);
     phase = 'restoring';
-    const restore = await log.run(`restore ${primary}`, () =>
-      acts.restorePrimary.executeWithOptions(titled(long, `delta restore of ${primary} from ${p.backup.label} to ${p.target}`), [spec, p.backup.label, request.target, p.timeline]));
-    await log.run(`start ${primary}`, () => acts.startStandby.executeWithOptions(titled(quick, `start ${primary}: it recovers to the target and is promoted`), [spec, primary]));
-    const promoted = await log.run(`${primary} accepts writes`, () =>
-      acts.waitPrimaryPromoted.executeWithOptions(titled(waiting, `wait for ${primary} to accept writes on a new timeline`), [spec, p.timeline]));
+    const { restore, promoted } = await primaryRecovered(log, spec, p, request.target);
     phase = 'promoted';
     // Configuration kept in the data directory (EDB, RHEL) came back as the backup had it, before
     // the replication access provision added: the standbys (and the backup they restore) need it.
-    await log.run('replication access', () =>
-      acts.ensureReplicationAccess.executeWithOptions(titled(quick, `replication role and pg_hba lines on ${primary}`), [spec]));
+    await log.step('replication access', 'ensureReplicationAccess', quick, `replication role and pg_hba lines on ${p.primary}`, spec);
     // The recover holds the backup lock: runBackup renews it as its own.
-    const backup = await log.run('full backup', () =>
-      acts.runBackup.executeWithOptions(titled(long, `full backup of ${spec.stanza} on timeline ${promoted.timeline}`), [spec, 'full', false]));
-    await Promise.all(p.standbys.map(async (n) => {
-      const prepared = await log.run(`stop and prepare ${n}`, () =>
-        acts.prepareStandby.executeWithOptions(titled(quick, `stop and prepare ${n}`), [spec, n, p.primarySystemId, true]));
-      await log.run(`restore ${n}`, () =>
-        acts.restoreStandby.executeWithOptions(titled(long, `restore --type=standby on ${n}, timeline ${promoted.timeline}`), [spec, n, prepared.delta, promoted.timeline, 'checksum']));
-      await log.run(`start ${n}`, () => acts.startStandby.executeWithOptions(titled(quick, `start ${n}`), [spec, n]));
-    }));
-    const marker = await log.run('marker', () => acts.writeMarker.executeWithOptions(titled(quick, 'write a marker row on the primary'), [spec, runId]));
-    const standbys = await Promise.all(p.standbys.map(async (n) => {
-      const r = await log.run(`${n} replays the marker`, () =>
-        acts.waitMarkerReplayed.executeWithOptions(titled(waiting, `wait for ${n} to stream and replay the marker`), [spec, n, marker.id]));
-      return { name: n, replayLagBytes: r.replayLagBytes };
-    }));
+    const backup = await log.step('full backup', 'runBackup', long, `full backup of ${spec.stanza} on timeline ${promoted.timeline}`, spec, 'full', false);
+    const rebuilt = await rebuiltStandbys(log, spec, p.standbys, { primarySystemId: p.primarySystemId, timeline: promoted.timeline, deltaBy: 'checksum' });
+    const standbys = rebuilt.map(({ name, replayLagBytes }) => ({ name, replayLagBytes }));
     return { plan: p, timeline: promoted.timeline, restoreSeconds: restore.seconds, backup: backup.backup, standbys, steps: log.steps, ...(rehearsal && { rehearsal }) };
   } catch (e) {
     const advice = phase && plan?.resume?.[phase];
@@ -110,8 +89,23 @@ export async function recoverCluster(spec: Spec, request: RecoverRequest): Promi
     throw e;
   } finally {
     // Also when cancelled or failed: backups and rebuilds must not wait for a recover that ended.
-    await CancellationScope.nonCancellable(() => acts.releaseRecoverLock.executeWithOptions(titled(release, 'release the stanza'), [spec, owner]));
+    await CancellationScope.nonCancellable(() => call('releaseRecoverLock', release, 'release the stanza', spec, owner));
   }
+}
+
+/** The standbys at once, then the primary. */
+async function stopped(log: StepLog, spec: Spec, p: RecoverPlan): Promise<void> {
+  await Promise.all(p.standbys.map((n) => log.step(`stop ${n}`, 'stopPostgres', quick, `stop standby ${n}`, spec, n)));
+  await log.step(`stop ${p.primary}`, 'stopPostgres', quick, `stop the primary ${p.primary}`, spec, p.primary);
+}
+
+/** The primary restored in place (delta) to the target, started: it recovers to it and is promoted on a new timeline. */
+async function primaryRecovered(log: StepLog, spec: Spec, p: RecoverPlan, target: RecoveryTarget) {
+  const { primary } = p;
+  const restore = await log.step(`restore ${primary}`, 'restorePrimary', long, `delta restore of ${primary} from ${p.backup.label} to ${p.target}`, spec, p.backup.label, target, p.timeline);
+  await log.step(`start ${primary}`, 'startStandby', quick, `start ${primary}: it recovers to the target and is promoted`, spec, primary);
+  const promoted = await log.step(`${primary} accepts writes`, 'waitPrimaryPromoted', waiting, `wait for ${primary} to accept writes on a new timeline`, spec, p.timeline);
+  return { restore, promoted };
 }
 
 /** Runs the rehearsal as a step; a failed one refuses the recover, the cluster untouched. */

@@ -1,14 +1,12 @@
-import { ApplicationFailure, CancellationScope, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { ApplicationFailure, CancellationScope } from '@temporalio/workflow';
 import type { RecoveryTarget } from '../spec/recovery-target';
 import { drillsPlace } from '../spec/restore-copy';
 import type { Spec } from '../spec/schema';
+import { restoredCopy, type RestoreResult } from './copy';
 import { checkInput } from './input';
-import { quick, release } from './profiles';
-import { restoreCopySteps, type RestoreResult } from './restore';
-import { holding, StepLog, titled } from './steps';
-
-const acts = proxyActivities<Activities>(quick);
+import { copyLock, holding } from './locks';
+import { release } from './profiles';
+import { StepLog } from './steps';
 
 export interface RehearsalRequest {
   readonly target: RecoveryTarget;
@@ -29,19 +27,14 @@ export async function rehearseRecover(spec: Spec, request: RehearsalRequest): Pr
   if (!d) throw ApplicationFailure.create({ type: 'InvalidSpec', nonRetryable: true, message: `rehearseRecover: stanza ${spec.stanza} has no drills: section, nothing was done` });
   const place = drillsPlace(d);
   const at = `${d.host}:${d.dataDir}`;
-  const { workflowId, runId } = workflowInfo();
-  const owner = { workflowId, runId };
   const log = new StepLog();
-  return holding(log,
-    () => acts.claimCopyLock.executeWithOptions(titled(quick, `hold ${at} and port ${d.port}`), [spec, place, owner]),
-    () => acts.releaseCopyLock.executeWithOptions(titled(release, `release ${at}`), [spec, place, owner]),
-    async () => {
-      try {
-        return await restoreCopySteps(spec, { place, target: request.target, set: request.backup, reuse: true }, log);
-      } finally {
-        // Also when failed or cancelled: the drills' directory is the next drill's.
-        await CancellationScope.nonCancellable(() =>
-          log.run(`remove ${at}`, () => acts.removeCopy.executeWithOptions(titled(release, `stop and remove the rehearsal's copy on ${at}`), [spec, place])));
-      }
-    });
+  return holding(log, ...copyLock(spec, place), async () => {
+    try {
+      return await restoredCopy(log, spec, { place, target: request.target, set: request.backup, reuse: true });
+    } finally {
+      // Also when failed or cancelled: the drills' directory is the next drill's.
+      await CancellationScope.nonCancellable(() =>
+        log.step(`remove ${at}`, 'removeCopy', release, `stop and remove the rehearsal's copy on ${at}`, spec, place));
+    }
+  });
 }

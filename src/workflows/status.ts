@@ -1,13 +1,10 @@
-import { patched, proxyActivities } from '@temporalio/workflow';
-import type { Activities } from '../activities';
+import { patched } from '@temporalio/workflow';
 import type { StatusFacts } from '../facts/status';
 import { withObservedRoles } from '../facts/topology';
 import type { Spec } from '../spec/schema';
 import { quick } from './profiles';
-import { titled } from './steps';
+import { call } from './steps';
 import { checkInput } from './input';
-
-const acts = proxyActivities<Activities>(quick);
 
 // Runs started before roles were read schedule the spec's primary and standbys at once.
 const STATUS_TOPOLOGY = 'status-topology';
@@ -21,18 +18,18 @@ export async function stanzaStatus(spec: Spec): Promise<StatusFacts> {
   const topologyRead = patched(STATUS_TOPOLOGY);
   // Only specs with drills read the drill record: no spec before drills existed had one, so recorded histories replay unchanged.
   const [repository, roles, drill] = await Promise.all([
-    acts.repositoryStatus.executeWithOptions(titled(quick, `pgbackrest info ${spec.stanza}`), [spec]),
+    call('repositoryStatus', quick, `pgbackrest info ${spec.stanza}`, spec),
     (async () => {
-      const topology = topologyRead ? await acts.observeTopology.executeWithOptions(titled(quick, `the roles of ${spec.nodes.length} nodes`), [spec]) : undefined;
+      const topology = topologyRead ? await call('observeTopology', quick, `the roles of ${spec.nodes.length} nodes`, spec) : undefined;
       const live = topology ? withObservedRoles(spec, topology) : spec;
       const standbys = live.nodes.filter((n) => n.role === 'standby').map((n) => n.name);
       const [primary, standbyFacts] = await Promise.all([
-        acts.primaryStatus.executeWithOptions(titled(quick, 'archiver and replication on the primary'), [live]),
-        Promise.all(standbys.map((node) => acts.standbyStatus.executeWithOptions(titled(quick, `recovery state of ${node}`), [live, node]))),
+        call('primaryStatus', quick, 'archiver and replication on the primary', live),
+        Promise.all(standbys.map((node) => call('standbyStatus', quick, `recovery state of ${node}`, live, node))),
       ]);
       return { topology, primary, standbys: standbyFacts };
     })(),
-    spec.drills ? acts.drillStatus.executeWithOptions(titled(quick, `last restore drill of ${spec.stanza}`), [spec]) : undefined,
+    spec.drills ? call('drillStatus', quick, `last restore drill of ${spec.stanza}`, spec) : undefined,
   ]);
   return { stanza: spec.stanza, ...(roles.topology && { topology: roles.topology }), repository, primary: roles.primary, standbys: roles.standbys, ...(drill && { drill }) };
 }

@@ -1,10 +1,20 @@
-import { ApplicationFailure, ActivityFailure, CancellationScope, ChildWorkflowFailure, setHandler, type ActivityOptions } from '@temporalio/workflow';
+import { ApplicationFailure, ActivityFailure, ChildWorkflowFailure, proxyActivities, setHandler, type ActivityFunctionWithOptions, type ActivityOptions } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { quick } from './profiles';
 import { progressQuery, type StepProgress } from './progress';
 
 export interface Changed {
   readonly changed: boolean;
   readonly detail: string;
 }
+
+/** The one proxy of the workflows: each call gives its own profile, deep-merged into quick's. */
+const acts = proxyActivities<Activities>(quick);
+
+type Activity = keyof Activities;
+type ResultOf<K extends Activity> = Awaited<ReturnType<Activities[K]>>;
+/** The activities whose result a step log can record: whether they changed anything, and what. */
+type StepActivity = { [K in Activity]: ResultOf<K> extends Changed ? K : never }[Activity];
 
 /** The message a DBA acts on: an activity's own failure rather than Temporal's wrapper. */
 export function messageOf(e: unknown): string {
@@ -13,12 +23,27 @@ export function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * Runs `activity` with `args` under `profile`, `title` the one-line summary the Temporal UI shows
+ * for the call; arguments and result are the activity's own types.
+ */
+export function call<K extends Activity>(activity: K, profile: ActivityOptions, title: string, ...args: Parameters<Activities[K]>): Promise<ResultOf<K>> {
+  // Every activity is a function: the proxy's type leaves that to be said for a key not yet known.
+  const proxy = acts[activity] as ActivityFunctionWithOptions<Activities[K]>;
+  return proxy.executeWithOptions({ ...profile, summary: title }, args);
+}
+
 /** Records each step for the progress query; the workflow's result lists them too. */
 export class StepLog {
   readonly steps: StepProgress[] = [];
 
   constructor() {
     setHandler(progressQuery, () => ({ steps: this.steps }));
+  }
+
+  /** `activity` as the step `name`: see call. */
+  step<K extends StepActivity>(name: string, activity: K, profile: ActivityOptions, title: string, ...args: Parameters<Activities[K]>): Promise<ResultOf<K>> {
+    return this.run(name, () => call(activity, profile, title, ...args));
   }
 
   async run<T extends Changed>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -36,23 +61,5 @@ export class StepLog {
 
   get changed(): boolean {
     return this.steps.some((s) => s.changed);
-  }
-}
-
-/** Activity options plus the one-line summary the Temporal UI shows for the call. */
-export function titled(profile: ActivityOptions, summary: string): ActivityOptions {
-  return { ...profile, summary };
-}
-
-/**
- * Claims a lock as step `lock`, runs the body, and releases it as step `unlock` also when the body
- * failed or was cancelled: nobody must wait for a run that ended.
- */
-export async function holding<T>(log: StepLog, claim: () => Promise<Changed>, free: () => Promise<Changed>, body: () => Promise<T>, [lock, unlock] = ['lock', 'unlock']): Promise<T> {
-  await log.run(lock, claim);
-  try {
-    return await body();
-  } finally {
-    await CancellationScope.nonCancellable(() => log.run(unlock, free));
   }
 }

@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { bundleWorkflowCode, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { defaultPayloadConverter } from '@temporalio/common';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { bundleWorkflowCode, Worker, type InjectedSinks, type WorkflowBundle } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { projectRoot } from '../../src/paths';
+import type { ScheduledSinks } from '../fixtures/scheduled-activities';
 
 // Histories recorded from real runs (tests/e2e with STANZACTL_RECORD_HISTORY). A workflow change
 // that would break workflows already running fails here: use patched() for such changes.
@@ -18,7 +21,10 @@ describe('replay of recorded histories', () => {
   let current: WorkflowBundle;
   let changed: WorkflowBundle;
   before(async () => {
-    current = await bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows') });
+    current = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../../src/workflows'),
+      workflowInterceptorModules: [require.resolve('../fixtures/scheduled-activities')],
+    });
     changed = await bundleWorkflowCode({ workflowsPath: require.resolve('../fixtures/changed-workflow') });
   });
 
@@ -33,10 +39,25 @@ describe('replay of recorded histories', () => {
     assert.deepEqual(new Set(['@temporalio/common', '@temporalio/proto', '@temporalio/worker'].map(from)).size, 1);
   });
 
+  // As JSON has them: undefined in an argument list is recorded as null.
+  const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
+
   for (const file of histories) {
-    test(`${file} replays on the current workflow code`, async () => {
+    test(`${file} replays on the current workflow code, each activity with the arguments recorded`, async () => {
       const history = JSON.parse(readFileSync(join(dir, file), 'utf8'));
-      await Worker.runReplayHistory({ workflowBundle: current }, history, file);
+      const events = historyFromJSON(history).events ?? [];
+      const recorded = events.flatMap((e) => {
+        const a = e.activityTaskScheduledEventAttributes;
+        return a ? [{ type: a.activityType?.name, args: plain((a.input?.payloads ?? []).map((p) => defaultPayloadConverter.fromPayload(p))) }] : [];
+      });
+      const scheduled: { type: string; args: unknown }[] = [];
+      const sinks: InjectedSinks<ScheduledSinks> = {
+        scheduled: { activity: { fn: (_info, type, args) => void scheduled.push({ type, args: plain(args) }), callDuringReplay: true } },
+      };
+      // The recorded run's id: workflows pass it to their activities (lock owners, drill results).
+      const workflowId = events[0]?.workflowExecutionStartedEventAttributes?.workflowId ?? file;
+      await Worker.runReplayHistory({ workflowBundle: current, sinks }, history, workflowId);
+      assert.deepEqual(scheduled, recorded);
     });
   }
 
