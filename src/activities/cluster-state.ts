@@ -3,8 +3,8 @@ import type { HostAddress } from '../remote/types';
 import { parseControlData } from '../facts/postgres';
 import { psqlCommand, statusCommand } from '../render/postgres-control';
 import type { Spec } from '../spec/schema';
-import { refuse } from './failures';
-import type { HostOps } from './host-ops';
+import { refuse } from '../host/failures';
+import type { HostOps } from '../host/host-ops';
 
 export interface ClusterState {
   readonly exists: boolean;

@@ -6,10 +6,10 @@ import { check } from '../remote/ssh-pool';
 import type { HostAddress } from '../remote/types';
 import { script } from '../shell/command';
 import type { Spec } from '../spec/schema';
-import { refuse } from './failures';
-import type { HostOps } from './host-ops';
+import { refuse } from '../host/failures';
+import type { HostOps } from '../host/host-ops';
 import { repoHost } from './hosts';
-import { runPgbackrest } from './pgbackrest';
+import { runPgbackrest } from '../host/pgbackrest';
 
 /** Root's own directory on a copy host: the claims on copy directories (facts/copy-dir.ts). */
 const CLAIMS = '/var/lib/stanzactl/copies';

@@ -3,9 +3,9 @@ import { SERVER_LOG_ROOT, serverLogDir } from '../render/postgres-control';
 import { DEFAULT_SPOOL_PATH, spoolPath } from '../render/pgbackrest-tuning';
 import type { HostAddress } from '../remote/types';
 import type { Spec, SpecNode } from '../spec/schema';
-import { refuse } from './failures';
+import { refuse } from '../host/failures';
 import { nodeAddress, repoHost } from './hosts';
-import type { HostOps } from './host-ops';
+import type { HostOps } from '../host/host-ops';
 import { merge, type StepResult } from './types';
 
 // pgBackRest's own directories, as the Debian package ships them; the seed hands them to the user

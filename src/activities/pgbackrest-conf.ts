@@ -6,10 +6,10 @@ import { asUser, cmd, script, Secret } from '../shell/command';
 import { ConfigConflictError, copyHostSettings, mergeConf, nodeSettings, repoHostSettings, type ConfSettings } from '../render/pgbackrest-conf';
 import type { HostAddress } from '../remote/types';
 import type { Spec } from '../spec/schema';
-import { refuse } from './failures';
+import { refuse } from '../host/failures';
 import { withResolvedRepositoryOptions } from './secrets';
 import { nodeAddress, repoHost } from './hosts';
-import type { HostOps } from './host-ops';
+import type { HostOps } from '../host/host-ops';
 import { merge, type StepResult } from './types';
 
 /** The configuration file pgBackRest reads on `host`, refusing one root must not write. */

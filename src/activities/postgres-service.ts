@@ -4,8 +4,8 @@ import { controlCommand, startupLogFile, type ControlAction } from '../render/po
 import type { HostAddress, RunResult } from '../remote/types';
 import { asUser, cmd, script } from '../shell/command';
 import type { Spec } from '../spec/schema';
-import { refuse } from './failures';
-import type { HostOps } from './host-ops';
+import { refuse } from '../host/failures';
+import type { HostOps } from '../host/host-ops';
 
 /**
  * Every start, stop, restart and reload of a PostgreSQL server goes through here: first checked

@@ -6,12 +6,12 @@ import { parsePgbackrestVersion } from '../facts/pgbackrest-version';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import { clusterState, streamingStandbys as streamingTo, type ClusterState } from './cluster-state';
-import { refuse } from './failures';
+import { refuse } from '../host/failures';
 import { checkControl } from './postgres-service';
 import { nodeAddress, repoHost } from './hosts';
-import type { HostOps } from './host-ops';
+import type { HostOps } from '../host/host-ops';
 import { detectConfigFile } from './pgbackrest-conf';
-import { pgbackrestCommand } from './pgbackrest';
+import { pgbackrestCommand } from '../host/pgbackrest';
 import type { StepResult } from './types';
 
 export interface PreflightReport extends StepResult {

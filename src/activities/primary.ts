@@ -10,11 +10,11 @@ import { parseSettings } from '../facts/postgres';
 import { primaryNode, standbyNodes, nodeHost } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import { clusterState, query } from './cluster-state';
-import { creationMarker, creationPending, debianConfigDir, runCreation } from './cluster-creation';
+import { creationMarker, creationPending, debianConfigDir, runCreation } from '../host/cluster-creation';
 import { nodeAddress } from './hosts';
-import type { HostOps } from './host-ops';
+import type { HostOps } from '../host/host-ops';
 import { resolveReplicationPassword } from './secrets';
-import { REFUSAL_FN } from './path-guard';
+import { REFUSAL_FN } from '../host/path-guard';
 import { merge, type StepResult } from './types';
 
 export interface PrimaryResult extends StepResult {

@@ -4,13 +4,14 @@ import { quoteLiteral } from '../render/sql';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import { clusterState, inRecovery, query } from './cluster-state';
-import { refuse } from './failures';
+import { refuse } from '../host/failures';
 import { checkControl } from './postgres-service';
 import { findNode, nodeAddress, repoHost } from './hosts';
-import { reportProgress } from './heartbeat';
-import type { HostOps } from './host-ops';
+import { reportProgress } from '../host/heartbeat';
+import type { HostOps } from '../host/host-ops';
 import { readNodeRole } from './node-role';
-import { registerRebuild, type Liveness } from './stanza-lock';
+import { registerRebuild } from './stanza-lock';
+import type { Liveness } from '../host/lock-claim';
 import type { StepResult } from './types';
 
 export interface RebuildTarget extends StepResult {

@@ -9,8 +9,8 @@ import { quoteLiteral } from '../render/sql';
 import type { RecoveryTarget } from '../spec/recovery-target';
 import type { Spec } from '../spec/schema';
 import { query } from './cluster-state';
-import { refuse } from './failures';
-import type { HostOps } from './host-ops';
+import { refuse } from '../host/failures';
+import type { HostOps } from '../host/host-ops';
 import type { HostAddress } from '../remote/types';
 
 type RecordTarget = Extract<RecoveryTarget, { type: 'xid' | 'name' }>;

@@ -1,9 +1,9 @@
 import { parseInfo, fullBackups, type StanzaInfo } from '../facts/pgbackrest-info';
 import type { Spec } from '../spec/schema';
-import { runDetachedPgbackrest, startedBefore } from './detached-run';
+import { runDetachedPgbackrest, startedBefore } from '../host/detached-run';
 import { repoHost } from './hosts';
-import type { HostOps } from './host-ops';
-import { pgbackrestCommand, runPgbackrest } from './pgbackrest';
+import type { HostOps } from '../host/host-ops';
+import { pgbackrestCommand, runPgbackrest } from '../host/pgbackrest';
 import type { StepResult } from './types';
 
 export async function stanzaInfo(ops: HostOps, spec: Spec): Promise<StanzaInfo | undefined> {

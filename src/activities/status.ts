@@ -8,8 +8,8 @@ import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import { query } from './cluster-state';
 import { findNode, nodeAddress, repoHost } from './hosts';
-import type { HostOps } from './host-ops';
-import { runPgbackrest } from './pgbackrest';
+import type { HostOps } from '../host/host-ops';
+import { runPgbackrest } from '../host/pgbackrest';
 
 /**
  * Read-only facts for `stanzactl status`. A host that cannot be read is reported with the reason

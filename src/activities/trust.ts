@@ -4,8 +4,8 @@ import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine, removeAuthorized
 import { fromPin, REMOTE_GATE, remoteGateScript, type KeyAccess } from '../render/authorized-keys';
 import type { Spec } from '../spec/schema';
 import { nodeAddress, repoHost } from './hosts';
-import type { HostOps } from './host-ops';
-import { REFUSAL_FN } from './path-guard';
+import type { HostOps } from '../host/host-ops';
+import { REFUSAL_FN } from '../host/path-guard';
 import { merge, type StepResult } from './types';
 
 interface Account {

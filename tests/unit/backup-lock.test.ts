@@ -4,8 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { isStale, lockScripts, OWNERLESS_GRACE_SECONDS, parseBlockers, parseClaim, parseHolder, STALE_SECONDS, type LockOwner } from '../../src/activities/backup-lock';
-import { holderAlive } from '../../src/activities/stanza-lock';
+import { isStale, lockScripts, OWNERLESS_GRACE_SECONDS, parseBlockers, parseClaim, parseHolder, STALE_SECONDS, type LockOwner } from '../../src/host/stanza-locks';
+import { holderAlive } from '../../src/host/lock-claim';
 import type { Command } from '../../src/shell/command';
 
 // The lock's scripts run for real in a local bash on a temp directory: the same code the

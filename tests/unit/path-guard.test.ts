@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { GUARDED, refusalOf } from '../../src/activities/path-guard';
+import { GUARDED, refusalOf } from '../../src/host/path-guard';
 
 // The guard is bash run as root; here it runs on this machine's bash, in a directory tree made for
 // it below the build output (its ancestors must be root's alone, which /tmp's are not).
