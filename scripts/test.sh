@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 npm run -s build
+# Our bash programs before anything runs them.
+bash scripts/check-shell.sh
 # The fault matrix asserts how fast each killed step resumes: it runs alone, after the unit tests.
 # Every other e2e file brings up a lab (own names, own subnet) and a Temporal server of its own, and
 # mostly waits on PostgreSQL and pgBackRest: two at a time keep a 2-core machine busy, not overloaded.
