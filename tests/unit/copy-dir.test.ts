@@ -4,12 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { runCreation } from '../../src/host/cluster-creation';
-import type { HostOps } from '../../src/host/host-ops';
-import { DEBIAN_CONFIG } from '../../src/activities/standby';
 import { judgeCopyDir, parseClaim, parseCopyDirFacts, renderClaim, type CopyDirFacts, type CopyDirWant } from '../../src/facts/copy-dir';
 import { machineHolding, parsePublicKeys } from '../../src/remote/host-keys';
-import type { Command } from '../../src/shell/command';
 
 const want: CopyDirWant = { stanza: 'demo', purpose: 'drill', systemIds: ['7300000000000000001'], interrupted: false };
 const dir = (o: Partial<CopyDirFacts>): CopyDirFacts => ({ kind: 'directory', inode: '2049:77', entries: 19, running: false, ...o });
@@ -73,25 +69,5 @@ describe('a machine is known by all its host keys', () => {
     assert.equal(machineHolding(parsePublicKeys(rsa), [node]), undefined);
     // What the host holds: both, so it is the node.
     assert.equal(machineHolding(held, [{ what: 'x', keys: parsePublicKeys(other) }, node]), node);
-  });
-});
-
-describe('check-then-act as root under a directory the database account owns', () => {
-  const capture = async (owner: string): Promise<Command> => {
-    let seen: Command | undefined;
-    const ops = { run: async (_h: unknown, c: Command) => { seen = c; return { code: 0, stdout: 'created\n', stderr: '' }; } } as unknown as HostOps;
-    await runCreation(ops, { name: 'h', host: 'h' }, { kind: 'copy-config', dataDir: '/var/lib/postgresql/15/drill', configDir: '/etc/postgresql/15/drill', owner, strict: false, body: DEBIAN_CONFIG, args: ['15', 'drill', '/var/lib/postgresql/15/drill', owner, '5433'] }, 1000);
-    return seen!;
-  };
-
-  test('one command, and every removal and pg_createcluster in it runs as the account, never as root', async () => {
-    const c = await capture('postgres');
-    assert.equal(c.user, undefined, 'the command itself is root\'s (it writes the marker in root\'s directory)');
-    const body = c.argv[2] as string;
-    const acting = body.split('\n').filter((l) => /\b(find|rm|pg_createcluster)\b/.test(l) && !/^\s*(#|rm -f -- "\$marker")/.test(l) && !l.includes('$marker'));
-    assert.ok(acting.length >= 5, acting.join('\n'));
-    for (const l of acting) assert.match(l, /runuser -u "\$(owner|user)" -- (find|rm|pg_createcluster)/, l);
-    // The account is the data directory's owner, passed as an argument, never text in the body.
-    assert.equal(c.argv[8], 'postgres');
   });
 });
