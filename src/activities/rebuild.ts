@@ -1,3 +1,4 @@
+import { program } from '../paths';
 import { Context } from '@temporalio/activity';
 import { asUser, cmd, script } from '../shell/command';
 import { quoteLiteral } from '../render/sql';
@@ -26,7 +27,7 @@ export interface RebuildTarget extends StepResult {
 }
 
 // Timeline history files in the stanza's archive, as decimal timeline ids; listed as the repository user, who owns it.
-const ARCHIVED_TIMELINES = `for f in "$1"/archive/"$2"/*/*.history; do [ -e "$f" ] && basename "$f" .history; done; true`;
+const ARCHIVED_TIMELINES = program('activities', 'archived-timelines');
 
 async function forkedTimeline(ops: HostOps, spec: Spec, primaryTimeline: number): Promise<number | undefined> {
   const out = await ops.must(repoHost(spec), asUser(spec.repository.user, script(ARCHIVED_TIMELINES, spec.repository.path, spec.stanza)));

@@ -1,3 +1,4 @@
+import { program } from '../paths';
 import { asUser, cmd, script } from '../shell/command';
 import type { HostAddress } from '../remote/types';
 import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine, removeAuthorizedKey } from '../facts/ssh-keys';
@@ -22,15 +23,7 @@ const access = (at: Account, from: Account): KeyAccess => ({ pins: at.pins, from
 
 // ed25519: the seed's 4096-bit RSA works too, but costs seconds per key for no gain here. Run as
 // the account, so the kernel keeps it to its own files; a link where the key lives is refused.
-const ENSURE_KEYPAIR = `set -eu
-${REFUSAL_FN}
-umask 077
-for f in "$HOME/.ssh" "$HOME/.ssh/id_ed25519" "$HOME/.ssh/id_ed25519.pub"; do
-  if [ -L "$f" ]; then refusal "$f is a symbolic link (to $(readlink -- "$f")): stanzactl does not follow it"; fi
-done
-mkdir -p "$HOME/.ssh"
-if [ ! -f "$HOME/.ssh/id_ed25519" ]; then ssh-keygen -q -N "" -t ed25519 -C "$1" -f "$HOME/.ssh/id_ed25519"; echo created; fi
-cat "$HOME/.ssh/id_ed25519.pub"`;
+const ENSURE_KEYPAIR = `${REFUSAL_FN}${program('activities', 'ensure-keypair')}`;
 
 async function ensureKeypair(ops: HostOps, a: Account): Promise<{ pub: string; changed: boolean }> {
   const out = await ops.must(a.host, asUser(a.user, script(ENSURE_KEYPAIR, `${a.user}@${a.host.name}`)));
@@ -113,7 +106,7 @@ export async function removeHostTrust(ops: HostOps, spec: Spec, host: HostAddres
   return { changed: edits.some(Boolean), detail: `${host.name}: no SSH trust with ${repo.user}@${repo.host.name} left` };
 }
 
-const READ_PUBLIC_KEY = 'f="$HOME/.ssh/id_ed25519.pub"; if [ -f "$f" ] && [ ! -L "$f" ]; then cat -- "$f"; fi';
+const READ_PUBLIC_KEY = program('activities', 'read-public-key');
 
 async function publicKey(ops: HostOps, a: Account): Promise<string | undefined> {
   const out = (await ops.must(a.host, asUser(a.user, script(READ_PUBLIC_KEY)))).trim();

@@ -24,6 +24,7 @@ export interface AttemptTag {
 
 // Kills what earlier attempts left, then records this command (scripts/record-command.sh, POSIX sh).
 const BOOK = program('remote', 'record-command');
+const KILL_RECORDED = program('remote', 'kill-recorded');
 
 const PGID_MARK = 'stanzactl-pgid:';
 
@@ -56,7 +57,7 @@ export function wrapLine(line: string, become: Become, tag?: AttemptTag): string
 
 /** Kills a process group and removes its record: the command line for it. */
 export function killLine(pgid: number, tag?: AttemptTag): string[] {
-  return tag === undefined ? ['kill', '-KILL', '--', `-${pgid}`] : ['sh', '-c', 'kill -KILL "-$1"; rm -f -- "$2"', 'stanzactl-kill', String(pgid), `${CMDS}/${validTag(tag).key}.${tag.attempt}.${pgid}`];
+  return tag === undefined ? ['kill', '-KILL', '--', `-${pgid}`] : ['bash', '-c', KILL_RECORDED, 'stanzactl-kill', String(pgid), `${CMDS}/${validTag(tag).key}.${tag.attempt}.${pgid}`];
 }
 
 const MARK_LINE = new RegExp(`(^|\n)${PGID_MARK}(\\d+)\n`);
