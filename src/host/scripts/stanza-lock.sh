@@ -22,6 +22,26 @@ line_to() { printf '%s %s %s\n' "$2" "$3" "$now" > "$1.tmp"; mv -f "$1.tmp" "$1"
 write_owner() { line_to "$dir/owner" "$1" "$2"; }
 holder_of() { cat "$1/owner" 2>/dev/null || echo "- - $(stat -c %Y "$1")"; }
 held_by() { [ "$(cut -d' ' -f1,2 "$1" 2>/dev/null)" = "$2 $3" ]; }
+# Takes the lock directory $1 for $2 $3 (or renews it): prints "claimed", "claimed new" when this
+# call made it (a retry of the claiming step finds it its own).
+take() {
+  local new=new
+  [ ! -d "$1" ] || new=''
+  mkdir -p "$1"; line_to "$1/owner" "$2" "$3"
+  echo "claimed $new"
+}
+# Prints "rebuild NODE LINE" for each registered rebuild; fails when there is none.
+name_rebuilds() {
+  local f none=1
+  for f in "$rebuilds"/*; do
+    if [ -f "$f" ]; then echo "rebuild ${f##*/} $(cat "$f")"; none=0; fi
+  done
+  return $none
+}
+# Gives back the lock directory $1 when $2 $3 hold it; prints "released" then.
+give_back() {
+  if held_by "$1/owner" "$2" "$3"; then rm -rf -- "$1"; echo released; fi
+}
 # A registration is a file named after its run id: a run id is letters, digits and dashes, never a path.
 run_entry() {
   case $1 in ''|*[!A-Za-z0-9-]*) echo "not a run id: $1" >&2; exit 2 ;; esac
@@ -63,35 +83,31 @@ refresh() {
 }
 
 release() {
-  if held_by "$dir/owner" "$3" "$4"; then rm -rf -- "$dir"; echo released; fi
+  give_back "$dir" "$3" "$4"
 }
 
 # A recover claims the stanza when nothing else holds it: prints each holder in its way ("recover
 # LINE", "backup LINE", "rebuild NODE LINE", "provision LINE", "restore LINE"), or "claimed" once it
 # holds both its own lock and the backup lock, "claimed new" when this call made the claim.
 recover_claim() {
-  local blocked='' new=new f
+  local blocked='' f
   # Another recover holds the backup lock too: it alone is named.
   if [ -d "$rec" ] && ! held_by "$rec/owner" "$3" "$4"; then echo "recover $(holder_of "$rec")"; exit 0; fi
   if [ -d "$dir" ] && ! held_by "$dir/owner" "$3" "$4"; then echo "backup $(holder_of "$dir")"; blocked=1; fi
-  for f in "$rebuilds"/*; do
-    if [ -f "$f" ]; then echo "rebuild ${f##*/} $(cat "$f")"; blocked=1; fi
-  done
+  name_rebuilds && blocked=1
   if [ -d "$prov" ]; then echo "provision $(holder_of "$prov")"; blocked=1; fi
   for f in "$restores"/*; do
     if [ -f "$f" ]; then echo "restore $(cat "$f")"; blocked=1; fi
   done
   [ -z "$blocked" ] || exit 0
-  [ ! -d "$rec" ] || new=
-  mkdir -p "$rec" "$dir"
-  line_to "$rec/owner" "$3" "$4"; line_to "$dir/owner" "$3" "$4"
-  echo "claimed $new"
+  take "$dir" "$3" "$4" >/dev/null
+  take "$rec" "$3" "$4"
 }
 
 # Gives back the recover lock and the backup lock it holds; prints "released" when it held them.
 recover_release() {
-  if held_by "$dir/owner" "$3" "$4"; then rm -rf -- "$dir"; fi
-  if held_by "$rec/owner" "$3" "$4"; then rm -rf -- "$rec"; echo released; fi
+  give_back "$dir" "$3" "$4" >/dev/null
+  give_back "$rec" "$3" "$4"
 }
 
 # A rebuild of node $3 ($4 $5 its run) registers itself, unless a recover or a provision holds the
@@ -107,34 +123,27 @@ rebuild_register() {
 # A drill claims the stanza's drill lock unless another drill holds it (prints "drill LINE"); prints
 # "claimed", "claimed new" when this call made the claim.
 drill_claim() {
-  local new=new
   if [ -d "$drl" ] && ! held_by "$drl/owner" "$3" "$4"; then echo "drill $(holder_of "$drl")"; exit 0; fi
-  [ ! -d "$drl" ] || new=
-  mkdir -p "$drl"; line_to "$drl/owner" "$3" "$4"
-  echo "claimed $new"
+  take "$drl" "$3" "$4"
 }
 
 drill_release() {
-  if held_by "$drl/owner" "$3" "$4"; then rm -rf -- "$drl"; echo released; fi
+  give_back "$drl" "$3" "$4"
 }
 
 # A provision claims the stanza unless a recover, a rebuild or another provision holds it (prints
 # each, as recover_claim does); prints "claimed", "claimed new" when this call made the claim.
 provision_claim() {
-  local blocked='' new=new f
+  local blocked=''
   if [ -d "$rec" ]; then echo "recover $(holder_of "$rec")"; blocked=1; fi
   if [ -d "$prov" ] && ! held_by "$prov/owner" "$3" "$4"; then echo "provision $(holder_of "$prov")"; blocked=1; fi
-  for f in "$rebuilds"/*; do
-    if [ -f "$f" ]; then echo "rebuild ${f##*/} $(cat "$f")"; blocked=1; fi
-  done
+  name_rebuilds && blocked=1
   [ -z "$blocked" ] || exit 0
-  [ ! -d "$prov" ] || new=
-  mkdir -p "$prov"; line_to "$prov/owner" "$3" "$4"
-  echo "claimed $new"
+  take "$prov" "$3" "$4"
 }
 
 provision_release() {
-  if held_by "$prov/owner" "$3" "$4"; then rm -rf -- "$prov"; echo released; fi
+  give_back "$prov" "$3" "$4"
 }
 
 # A restore --to registers itself (one file per run) unless a recover holds the stanza (prints it).
