@@ -58,10 +58,11 @@ async function ensureInSshFile(ops: HostOps, a: Account, file: 'authorized_keys'
 // The keys' forced command, root's: the accounts it confines cannot change it. It runs the host's own pgbackrest.
 // The forced command's program, filled in by render/authorized-keys.ts.
 const GATE = program('activities', 'pgbackrest-gate');
+const PGBACKREST_PATH = program('activities', 'pgbackrest-path');
 const GATE_DIR = REMOTE_GATE.slice(0, REMOTE_GATE.lastIndexOf('/'));
 
 async function ensureRemoteGate(ops: HostOps, host: HostAddress): Promise<boolean> {
-  const pgbackrest = (await ops.must(host, script('command -v pgbackrest'))).trim();
+  const pgbackrest = (await ops.must(host, script(PGBACKREST_PATH))).trim();
   const root = { owner: 'root', group: 'root', mode: '755' };
   const dir = await ops.ensureDir(host, GATE_DIR, root);
   return (await ops.ensureFile(host, REMOTE_GATE, remoteGateScript(GATE, pgbackrest), root)) || dir;

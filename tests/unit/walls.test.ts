@@ -47,6 +47,14 @@ test('the host layer imports nothing from activities or workflows, not even type
   assert.deepEqual(breaches(['host'], /^(activities|workflows)\//, true), []);
 });
 
+// A bash program is a .sh file beside the module that sends it (read by program()), where bash -n,
+// shellcheck and its own unit test see it; never a TypeScript string passed to script().
+test('no bash program lives in a TypeScript string', () => {
+  const inline = files('.').filter((f) => !relative(src, f).startsWith('lab/'))
+    .flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/\bscript\(\s*['"`]/g)].map(() => relative(src, f)));
+  assert.deepEqual(inline, []);
+});
+
 test('the wall test sees a runtime import when there is one', () => {
   assert.deepEqual(runtimeImports(join(src, 'workflows', 'progress.ts')), ['@temporalio/workflow', 'workflow-ids']);
 });
