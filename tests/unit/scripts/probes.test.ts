@@ -158,9 +158,9 @@ test('kill-recorded.sh: kills the whole process group and removes its record', a
 test('pgbackrest-path.sh: the pgbackrest PATH finds, or a failure', () => {
   const only = fresh();
   fake(only, 'pgbackrest', 'true');
-  const found = spawnSync('bash', ['-c', program('activities', 'pgbackrest-path')], { encoding: 'utf8', env: { ...process.env, PATH: only } });
+  const found = spawnSync('/bin/bash', ['-c', program('activities', 'pgbackrest-path')], { encoding: 'utf8', env: { ...process.env, PATH: only } });
   assert.equal(found.stdout.trim(), join(only, 'pgbackrest'));
-  const none = spawnSync('bash', ['-c', program('activities', 'pgbackrest-path')], { encoding: 'utf8', env: { ...process.env, PATH: fresh() } });
+  const none = spawnSync('/bin/bash', ['-c', program('activities', 'pgbackrest-path')], { encoding: 'utf8', env: { ...process.env, PATH: fresh() } });
   assert.notEqual(none.status, 0);
   assert.equal(none.stdout, '');
 });
