@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { startProvision } from '../src/client';
-import { labExec } from '../src/lab';
+import { labExec } from '../dev/lab';
 import { TASK_QUEUE } from '../src/paths';
 import type { Spec } from '../src/spec/schema';
 import type { DrillOutcome } from '../src/workflows/drill';

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
 import { startProvision } from '../src/client';
-import { labExec } from '../src/lab';
+import { labExec } from '../dev/lab';
 import { withoutTuning } from '../tests/e2e/cluster-checks';
 import { ProvisionFixture } from '../tests/e2e/fixture';
 

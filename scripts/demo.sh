@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 export STANZACTL_STATE=${STANZACTL_STATE:-$PWD/.state}
 mkdir -p "$STANZACTL_STATE"
 stanzactl() { node bin/stanzactl.js "$@"; }
+# The lab hosts are the project's dev tooling (dev/lab), not a stanzactl command.
+lab() { node dist/dev/cli.js lab "$@"; }
 
 # A pid file is trusted only while its process is still the stanzactl command we started.
 ours() {
@@ -24,7 +26,7 @@ start() {
 }
 
 if [ "${1:-up}" = down ]; then
-  stop worker; stop server; stanzactl lab down; exit 0
+  stop worker; stop server; lab down; exit 0
 fi
 
 bash scripts/setup.sh
@@ -36,7 +38,7 @@ for _ in $(seq 1 150); do
 done
 echo "Temporal server: ${TEMPORAL_ADDRESS:-127.0.0.1:7233} (log $STANZACTL_STATE/server.log)"
 
-stanzactl lab up
+lab up
 
 # The spec names the password by reference ({env: STANZACTL_SECRET_REPLICATION_PASSWORD}); the worker holds it.
 if [ -z "${STANZACTL_SECRET_REPLICATION_PASSWORD:-}" ]; then

@@ -8,7 +8,6 @@ import { recoverCommand } from './commands/recover';
 import { scheduleCommand } from './commands/schedule';
 import { statusCommand } from './commands/status';
 import { specArg, UsageError, withClient, type CliCommand } from './commands/command';
-import { labCommand } from './lab/cli';
 import { startDevServer } from './server';
 import { loadSpec } from './spec/load';
 import { SpecError } from './spec/errors';
@@ -96,14 +95,7 @@ so workflows survive a server restart.`,
   },
 };
 
-const lab: CliCommand = {
-  usage: 'lab up|down|status|spec',
-  summary: "the project's own lab hosts (network namespaces)",
-  help: '',
-  run: labCommand,
-};
-
-const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, drill: drillCommand, restore: restoreCommand, recover: recoverCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server, lab };
+const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, drill: drillCommand, restore: restoreCommand, recover: recoverCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server };
 
 const USAGE = `stanzactl: durable automation of pgBackRest and PostgreSQL streaming replication on Temporal
 
@@ -129,11 +121,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    console.error(`stanzactl: unknown command "${name}"\n\n${USAGE}`);
+    // The lab hosts left this command for the checkout's dev tooling (dev/cli.ts); say where.
+    const moved = name === 'lab' ? ': the lab is dev tooling; in a checkout, run "node dist/dev/cli.js lab ..." instead' : '';
+    console.error(`stanzactl: unknown command "${name}"${moved}\n\n${USAGE}`);
     return 2;
   }
-  // A command with its own help text answers --help here; the lab parses its own.
-  if (command.help && (rest.includes('--help') || rest.includes('-h'))) {
+  if (rest.includes('--help') || rest.includes('-h')) {
     console.log(command.help);
     return 0;
   }
@@ -145,7 +138,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`stanzactl ${name}: ${(e as Error).message}\n\n${command.help || USAGE}`);
+      console.error(`stanzactl ${name}: ${(e as Error).message}\n\n${command.help}`);
       return 2;
     }
     throw e;

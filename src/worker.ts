@@ -1,14 +1,14 @@
 import { Client } from '@temporalio/client';
-import { Worker, type WorkerOptions } from '@temporalio/worker';
+import { Worker, type ActivityInterceptorsFactory, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { openRun } from './client';
-import { FaultHook } from './faults';
 import { connectTemporal, temporalTarget, type TemporalTarget } from './connection';
 import { TASK_QUEUE } from './paths';
 import { recordingInterceptor } from './metrics/recorder';
 import { serveMetrics } from './metrics/server';
 import { hostAwayBudgetMs } from './remote/away';
 import { SshPool } from './remote/ssh-pool';
+import type { Remote } from './remote/types';
 import type { Spec } from './spec/schema';
 import type { Observations } from './status/observations';
 import { describeLimits, workerLimits, type WorkerLimits } from './worker-limits';
@@ -40,6 +40,19 @@ export function sshPools(limits: Pick<WorkerLimits, 'sshChannelsPerConnection' |
   };
 }
 
+/**
+ * What a caller adds to the worker without the product knowing it: the dev tooling's fault hook
+ * (dev/faults.ts, the fault matrix's worker crashes) comes in here.
+ */
+export interface WorkerHooks {
+  /** Around every activity, outside the metrics recorder. */
+  readonly activityInterceptors?: readonly ActivityInterceptorsFactory[];
+  /** Around the SSH remote every activity is given. */
+  readonly wrapRemote?: (remote: Remote) => Remote;
+  /** Once the worker is created and can take tasks, before it polls. */
+  readonly ready?: () => void;
+}
+
 export interface WorkerSettings {
   /** The server and namespace; by default Temporal's environment configuration (src/connection.ts). */
   readonly target?: TemporalTarget;
@@ -52,6 +65,7 @@ export interface WorkerSettings {
   readonly metricsAddress?: string;
   /** Where the activities' results feed the gauges; set by runWorker when metrics are on. */
   readonly observations?: Observations;
+  readonly hooks?: WorkerHooks;
 }
 
 /**
@@ -69,8 +83,7 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
   const connection = await connectTemporal(target);
   const client = new Client({ connection, namespace: target.namespace });
   const pools = sshPools(limits);
-  // Test-only (src/faults.ts): absent unless STANZACTL_FAULTS names a fault plan.
-  const faults = FaultHook.fromEnv();
+  const wrapRemote = s.hooks?.wrapRemote;
   const bundle = s.workflowBundle ?? bundleFromEnv();
   const worker = await Worker.create({
     connection,
@@ -78,11 +91,11 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
     taskQueue: s.taskQueue ?? TASK_QUEUE,
     ...(bundle ? { workflowBundle: bundle } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({
-      remoteFor: faults ? (ssh) => faults.remote(pools.remoteFor(ssh)) : pools.remoteFor,
+      remoteFor: wrapRemote ? (ssh) => wrapRemote(pools.remoteFor(ssh)) : pools.remoteFor,
       // Lock holders are judged by whether their run is open, asked of the worker's own server.
       workflowOpen: async (workflowId, runId) => (await openRun(client, workflowId, runId)) !== undefined,
     }),
-    interceptors: { activity: [...(faults ? [faults.interceptor] : []), ...(s.observations ? [recordingInterceptor(s.observations)] : [])] },
+    interceptors: { activity: [...(s.hooks?.activityInterceptors ?? []), ...(s.observations ? [recordingInterceptor(s.observations)] : [])] },
     // The SDK sends an activity's heartbeats at most every 0.8 x heartbeatTimeout (4 s of the
     // profiles' 5 s), which would leave a live attempt 1 s of slack; once a second leaves it 4 s.
     maxHeartbeatThrottleInterval: '1 second',
@@ -98,7 +111,7 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
     // every next step of its runs; another worker replays the short history in milliseconds.
     stickyQueueScheduleToStartTimeout: '3 seconds',
   });
-  faults?.ready();
+  s.hooks?.ready?.();
   return {
     worker,
     target,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { startProvision } from '../../src/client';
-import { labExec } from '../../src/lab';
+import { labExec } from '../../dev/lab';
 import { REMOTE_GATE } from '../../src/render/authorized-keys';
 import type { Spec } from '../../src/spec/schema';
 import { ProvisionFixture } from './fixture';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { tsToMs } from '@temporalio/common/lib/time';
 import { startProvision } from '../../src/client';
-import { labExec } from '../../src/lab';
+import { labExec } from '../../dev/lab';
 import { cmd } from '../../src/shell/command';
 import { SshPool } from '../../src/remote/ssh-pool';
 import { ProvisionFixture } from './fixture';

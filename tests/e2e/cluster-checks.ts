@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { labExec, type Lab } from '../../src/lab';
+import { labExec, type Lab } from '../../dev/lab';
 import { TUNING_KEYS, type Spec } from '../../src/spec/schema';
 
 const READ_CONF_PATH = 'f=/etc/pgbackrest.conf; if [ -e /etc/pgbackrest/pgbackrest.conf ]; then f=/etc/pgbackrest/pgbackrest.conf; fi';
@@ -99,13 +99,27 @@ export class ClusterChecks {
     return s;
   }
 
-  /** Two standbys stream, one full backup, check passes, a new row reaches both standbys. */
-  async assertHealthy(): Promise<void> {
+  /**
+   * Two standbys stream, one full backup, check passes, a new row reaches both standbys. A cluster
+   * stanzactl created has data checksums; one it adopted (a package's initdb) is left as it was.
+   */
+  async assertHealthy(primary: 'created' | 'adopted' = 'created'): Promise<void> {
     assert.deepEqual(await this.streamingStandbys(), this.standbys);
     assert.equal((await this.fullBackups()).length, 1);
     await this.pgbackrest('check');
     await this.rowReplicates();
-    assert.equal(await this.psql(this.primary, 'SHOW data_checksums'), 'on');
+    if (primary === 'created') assert.equal(await this.psql(this.primary, 'SHOW data_checksums'), 'on');
+  }
+
+  /** The node's unit runs its postmaster, as systemd sees it: active, enabled, MainPID the postmaster's. */
+  async assertUnitRuns(host: string): Promise<void> {
+    const pg = this.spec.postgres;
+    assert.equal(pg.control.type, 'systemd');
+    const unit = pg.control.type === 'systemd' ? pg.control.unit : '';
+    const script = 'systemctl is-active "$1"; systemctl is-enabled "$1"; systemctl show -p MainPID --value "$1"; head -n 1 "$2/postmaster.pid"';
+    const out = (await this.sh(host, ['bash', '-c', script, 'x', unit, pg.dataDir])).trim().split('\n');
+    assert.deepEqual(out.slice(0, 2), ['active', 'enabled'], `${host}: ${out.join(' ')}`);
+    assert.equal(out[2], out[3], `${host}: the unit's MainPID is the postmaster's`);
   }
 
   async assertProvisionChangesNothing(provision: () => Promise<{ changed: boolean; steps: { changed?: boolean }[] }>): Promise<void> {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { startProvision } from '../../src/client';
-import type { LabLayout } from '../../src/lab';
+import type { LabLayout } from '../../dev/lab';
 import { TASK_QUEUE } from '../../src/paths';
 import type { Spec } from '../../src/spec/schema';
 import type { StatusReport } from '../../src/status/render';

@@ -2,11 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { matrixTable, runFaultMatrix } from './fault-matrix';
 
-// Every step of provision, backup, rebuild and recover, the worker SIGKILLed inside it and after it; the
-// Temporal server SIGKILLed once in each workflow. The rows are the ones bench/fault-matrix.ts prints.
+// Every step of provision, backup, rebuild and recover, the worker SIGKILLed inside it and after it; on
+// systemd hosts, every step that starts, stops, restarts or reloads a server; the Temporal server
+// SIGKILLed once in each workflow. The rows are the ones bench/fault-matrix.ts prints.
 test('fault matrix: every step survives a worker crash at both points', { timeout: 30 * 60_000 }, async () => {
   const report = await runFaultMatrix(
-    { a: ['stga', '10.231.161.0/24'], b: ['stgb', '10.231.162.0/24'], c: ['stgc', '10.231.163.0/24'] },
+    {
+      debian: { a: ['stga', '10.231.161.0/24'], b: ['stgb', '10.231.162.0/24'], c: ['stgc', '10.231.163.0/24'] },
+      systemd: { a: ['stgs', '10.231.167.0/24'], b: ['stgt', '10.231.168.0/24'] },
+    },
     (line) => console.log(line),
   );
   console.log(matrixTable(report));
@@ -14,6 +18,7 @@ test('fault matrix: every step survives a worker crash at both points', { timeou
   assert.deepEqual(report.runProblems, []);
   assert.deepEqual(report.serverKills.filter((s) => s.outcome !== 'ok'), []);
   assert.equal(report.serverKills.length, 4);
-  // Less rebuild's requireConfirmed at point a: it touches no host.
-  assert.equal(report.rows.length, 2 * (17 + 4 + 11 + 15) - 1);
+  // Debian: less rebuild's requireConfirmed at point a, it touches no host. Systemd: two steps each of provision, rebuild and recover.
+  const rows = (layout: string) => report.rows.filter((r) => r.layout === layout).length;
+  assert.deepEqual([rows('debian'), rows('systemd-pgdg')], [2 * (17 + 4 + 11 + 15) - 1, 2 * (2 + 2 + 2)]);
 });

@@ -1,5 +1,5 @@
 import type { temporal } from '@temporalio/proto';
-import type { FaultEntry, FaultPoint, FaultRecord } from '../../src/faults';
+import type { FaultEntry, FaultPoint, FaultRecord } from '../../dev/faults';
 
 /**
  * The fault matrix's plan and rows, pure: which kills a workflow run takes, and what its history
@@ -7,9 +7,26 @@ import type { FaultEntry, FaultPoint, FaultRecord } from '../../src/faults';
  */
 export type Workflow = 'provisionCluster' | 'backupStanza' | 'rebuildStandby' | 'recoverCluster';
 
+/** The lab's hosts: Debian's clusters under pg_ctlcluster, or PGDG's packages with PostgreSQL under systemd. */
+export type MatrixLayout = 'debian' | 'systemd-pgdg';
+
+/** One workflow run of the matrix: its kills are all at one point. */
+export interface MatrixRun {
+  readonly layout: MatrixLayout;
+  readonly workflow: Workflow;
+  readonly point: FaultPoint;
+}
+
+/** A step's point a, as FaultEntry's `command` and `output` patterns. */
+interface FirstChange {
+  readonly command?: string;
+  readonly output?: string;
+  /** The step touches no host (it checks its arguments only), so it has no point a. */
+  readonly hostless?: true;
+}
+
 /** Point a of each step: the first command that changes something there (or a read, for steps that only read). */
-/** `hostless`: the step touches no host (it checks its arguments only), so it has no point a. */
-export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; output?: string; hostless?: true }>> = {
+export const FIRST_CHANGE: Record<Workflow, Record<string, FirstChange>> = {
   provisionCluster: {
     preflight: {},
     claimProvisionLock: { command: 'install -d -m 700' },
@@ -78,7 +95,31 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, { command?: string; o
   },
 };
 
+/**
+ * On systemd hosts the matrix takes only the steps that start, stop, restart or reload a server
+ * there, killed right after their systemctl command returned: the rest of each workflow does there
+ * what it does on Debian, whose rows cover it. Provision's prepareStandby stops nothing there (a
+ * PGDG standby's data directory is empty until the restore), and a backup controls no server.
+ */
+const SYSTEMD_CONTROL_STEPS: Record<Workflow, readonly string[]> = {
+  provisionCluster: ['ensurePrimary', 'startStandby'],
+  backupStanza: [],
+  rebuildStandby: ['prepareStandby', 'startStandby'],
+  recoverCluster: ['stopPostgres', 'startStandby'],
+};
+
+// Only the control command: the facts script each control runs first (SERVICE_FACTS) reads with `systemctl show`.
+const SYSTEMCTL: FirstChange = { command: '\\bsystemctl (start|stop|restart|reload) ' };
+
+/** The steps a run on `layout` kills, in FIRST_CHANGE's order, with their point a there. */
+function firstChanges(layout: MatrixLayout, workflow: Workflow): [string, FirstChange][] {
+  const steps = Object.entries(FIRST_CHANGE[workflow]);
+  if (layout === 'debian') return steps;
+  return steps.filter(([step]) => SYSTEMD_CONTROL_STEPS[workflow].includes(step)).map(([step]) => [step, SYSTEMCTL]);
+}
+
 export interface MatrixRow {
+  readonly layout: MatrixLayout;
   readonly workflow: Workflow;
   readonly step: string;
   readonly point: FaultPoint;
@@ -147,8 +188,8 @@ export function activityEvents(history: temporal.api.history.v1.IHistory): Map<s
   return new Map([...byScheduled.values()].map((a) => [a.activityId, a]));
 }
 
-export function entriesFor(workflow: Workflow, point: FaultPoint): FaultEntry[] {
-  return Object.entries(FIRST_CHANGE[workflow]).filter(([, m]) => point === 'b' || !m.hostless).map(([activityType, { hostless: _, ...m }]) => ({
+export function entriesFor({ layout, workflow, point }: MatrixRun): FaultEntry[] {
+  return firstChanges(layout, workflow).filter(([, m]) => point === 'b' || !m.hostless).map(([activityType, { hostless: _, ...m }]) => ({
     id: `${workflow}/${activityType}/${point}`,
     workflowType: workflow,
     activityType,
@@ -158,15 +199,16 @@ export function entriesFor(workflow: Workflow, point: FaultPoint): FaultEntry[] 
 }
 
 /** Rows of one workflow run that took the kills of `entries`, read from its history and the fault log. */
-export function rowsOf(workflow: Workflow, point: FaultPoint, entries: FaultEntry[], log: FaultRecord[], history: temporal.api.history.v1.IHistory, runId: string): { rows: MatrixRow[]; problems: string[] } {
+export function rowsOf(run: MatrixRun, entries: FaultEntry[], log: FaultRecord[], history: temporal.api.history.v1.IHistory, runId: string): { rows: MatrixRow[]; problems: string[] } {
+  const { point } = run;
   const acts = activityEvents(history);
   const kills = log.flatMap((r) => (r.kind === 'kill' && r.runId === runId ? [r] : []));
   const rows = entries.map((e): MatrixRow => {
     const step = e.activityType;
     const k = kills.find((x) => x.id === e.id);
-    if (!k) return { workflow, step, point, outcome: 'the kill never fired' };
+    if (!k) return { ...run, step, outcome: 'the kill never fired' };
     const a = acts.get(k.activityId);
-    if (!a?.startedAt) return { workflow, step, point, outcome: `${step} (activity ${k.activityId}) never started again` };
+    if (!a?.startedAt) return { ...run, step, outcome: `${step} (activity ${k.activityId}) never started again` };
     const problems: string[] = [];
     if (a.attempt <= k.attempt) problems.push(`attempt ${a.attempt} after a kill in attempt ${k.attempt}`);
     // The kill this attempt resumed from: the last one before it started that ended an attempt of
@@ -180,7 +222,7 @@ export function rowsOf(workflow: Workflow, point: FaultPoint, entries: FaultEntr
     if (!(resumeSeconds <= limitSeconds)) problems.push(`resumed after ${resumeSeconds.toFixed(1)} s (limit ${limitSeconds} s)`);
     const changed = (a.result as { changed?: boolean } | undefined)?.changed;
     if (point === 'b' && changed === true) problems.push('the re-run of the completed step reported "changed"');
-    return { workflow, step, point, outcome: problems.join('; ') || 'ok', resumeSeconds, limitSeconds };
+    return { ...run, step, outcome: problems.join('; ') || 'ok', resumeSeconds, limitSeconds };
   });
   // Only a killed attempt, or one in flight beside it when the worker died, may have run twice.
   const mayRetry = new Set(kills.flatMap((k) => [k.activityId, ...k.inFlight.filter((f) => f.runId === runId).map((f) => f.activityId)]));
@@ -190,8 +232,8 @@ export function rowsOf(workflow: Workflow, point: FaultPoint, entries: FaultEntr
 
 /** The matrix as the bench prints it. */
 export function matrixTable(r: MatrixReport): string {
-  const head = ['workflow', 'step', 'point', 'resume s', 'limit s', 'outcome'];
-  const body = r.rows.map((x) => [x.workflow, x.step, x.point, x.resumeSeconds?.toFixed(1) ?? '-', x.limitSeconds?.toFixed(0) ?? '-', x.outcome]);
+  const head = ['hosts', 'workflow', 'step', 'point', 'resume s', 'limit s', 'outcome'];
+  const body = r.rows.map((x) => [x.layout, x.workflow, x.step, x.point, x.resumeSeconds?.toFixed(1) ?? '-', x.limitSeconds?.toFixed(0) ?? '-', x.outcome]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const fmt = (cols: string[]) => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
   const resumes = r.rows.flatMap((x) => (x.resumeSeconds === undefined ? [] : [x.resumeSeconds]));

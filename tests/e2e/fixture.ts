@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { connectClient, startProvision } from '../../src/client';
-import { labDown, labExec, labSpec, labUp, SCRATCH_HOST, type Lab, type LabHost, type LabLayout } from '../../src/lab';
+import { labDown, labExec, labSpec, labUp, SCRATCH_HOST, type Lab, type LabHost, type LabLayout } from '../../dev/lab';
 import { specSchema, type Spec } from '../../src/spec/schema';
 import { ClusterChecks } from './cluster-checks';
 import { guardedTeardown, runCli, TestTemporal, WorkerProcess } from './harness';

@@ -79,9 +79,10 @@ export class TestTemporal {
 }
 
 /**
- * `stanzactl worker` as its own process, so a test can SIGKILL it like a crash would. With
- * `restartOnCrash`, a worker that dies without `kill()` (a fault plan's SIGKILL) is started again
- * at once, as a supervisor would; `restarts` keeps when each died and polled again.
+ * `stanzactl worker` (or another worker command line, `argv`) as its own process, so a test can
+ * SIGKILL it like a crash would. With `restartOnCrash`, a worker that dies without `kill()` (a fault
+ * plan's SIGKILL) is started again at once, as a supervisor would; `restarts` keeps when each died
+ * and polled again.
  */
 export class WorkerProcess {
   private child?: ChildProcess;
@@ -90,7 +91,11 @@ export class WorkerProcess {
   output = '';
   readonly restarts: { diedAt: number; readyAt?: number }[] = [];
 
-  constructor(private readonly env: Record<string, string>, private readonly restartOnCrash = false) {}
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly restartOnCrash = false,
+    private readonly argv = [join(projectRoot(), 'bin', 'stanzactl.js'), 'worker'],
+  ) {}
 
   /** The SDK's default worker identity is `<pid>@<hostname>`: this names the process behind one. */
   get pid(): number | undefined {
@@ -99,7 +104,7 @@ export class WorkerProcess {
 
   async start(): Promise<void> {
     this.stopping = false;
-    const child = spawn(process.execPath, [join(projectRoot(), 'bin', 'stanzactl.js'), 'worker'], {
+    const child = spawn(process.execPath, this.argv, {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

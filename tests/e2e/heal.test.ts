@@ -9,7 +9,7 @@ import type { LockResult } from '../../src/activities/backup';
 import type { StepResult } from '../../src/activities/types';
 import { startProvision, type ProvisionResult } from '../../src/client';
 import { startBackup } from '../../src/commands/backup';
-import { labExec } from '../../src/lab';
+import { labExec } from '../../dev/lab';
 import type { Spec } from '../../src/spec/schema';
 import { sshPools } from '../../src/worker';
 import type { BackupOutcome } from '../../src/workflows/backup';

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { failureMessage, startProvision } from '../../src/client';
 import { startBackup } from '../../src/commands/backup';
-import { labSetLink } from '../../src/lab';
+import { labSetLink } from '../../dev/lab';
 import { TASK_QUEUE } from '../../src/paths';
 import type { BackupOutcome } from '../../src/workflows/backup';
 import type { Progress } from '../../src/workflows/progress';

@@ -5,11 +5,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before } from 'node:test';
 import { promisify } from 'node:util';
-import { labDown, labExec, labStatus, labUp } from '../../src/lab';
-import type { Lab, LabLayout } from '../../src/lab';
-import { systemdCgroupRoots } from '../../src/lab/host-systemd';
-import { labPaths } from '../../src/lab/paths';
-import { readRecord } from '../../src/lab/record';
+import { labDown, labExec, labStatus, labUp } from '../../dev/lab';
+import type { Lab, LabLayout } from '../../dev/lab';
+import { systemdCgroupRoots } from '../../dev/lab/host-systemd';
+import { labPaths } from '../../dev/lab/paths';
+import { readRecord } from '../../dev/lab/record';
 
 export const run = promisify(execFile);
 

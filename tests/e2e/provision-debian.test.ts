@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startProvision, type ProvisionResult } from '../../src/client';
-import { labExec } from '../../src/lab';
+import { labExec } from '../../dev/lab';
 import { ProvisionFixture } from './fixture';
 import { runCli } from './harness';
 import { activityRuns, inFlightAt, recordHistory } from './history';

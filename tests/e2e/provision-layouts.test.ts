@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startProvision, type ProvisionResult } from '../../src/client';
-import { labExec } from '../../src/lab';
+import { labExec } from '../../dev/lab';
 import { ClusterChecks } from './cluster-checks';
 import { ProvisionFixture } from './fixture';
 import { runCli } from './harness';

@@ -11,7 +11,7 @@ import { HostOps } from '../../src/host/host-ops';
 import type { CopyRemoved } from '../../src/activities/restore-copy';
 import { DEBIAN_CONFIG } from '../../src/activities/standby';
 import { failureMessage, startProvision } from '../../src/client';
-import type { LabLayout } from '../../src/lab';
+import type { LabLayout } from '../../dev/lab';
 import { TASK_QUEUE } from '../../src/paths';
 import { planId, restoreFacts } from '../../src/spec/confirmation';
 import { defaultCopyPlace, type CopyPlace } from '../../src/spec/restore-copy';

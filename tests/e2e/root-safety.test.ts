@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure, WorkflowFailedError, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { startProvision } from '../../src/client';
-import { labExec } from '../../src/lab';
+import { labExec } from '../../dev/lab';
 import { TASK_QUEUE } from '../../src/paths';
 import { rebuildWorkflowId } from '../../src/workflow-ids';
 import { ProvisionFixture } from './fixture';

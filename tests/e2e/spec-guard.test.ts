@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import fc from 'fast-check';
 import { fetchStatusFacts } from '../../src/commands/status';
-import { labExec } from '../../src/lab';
+import { labExec } from '../../dev/lab';
 import { TASK_QUEUE } from '../../src/paths';
 import { asUser, script, withStdin, type Command } from '../../src/shell/command';
 import { SshPool } from '../../src/remote/ssh-pool';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startProvision, type ProvisionResult } from '../../src/client';
-import type { LabLayout } from '../../src/lab';
+import type { LabLayout } from '../../dev/lab';
 import { PROCESS_MAX_CAP } from '../../src/render/pgbackrest-tuning';
 import { TUNING_KEYS } from '../../src/spec/schema';
 import type { StatusReport } from '../../src/status/render';

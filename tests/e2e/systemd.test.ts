@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startProvision } from '../../src/client';
-import type { SystemdLayout } from '../../src/lab/types';
+import type { SystemdLayout } from '../../dev/lab/types';
 import type { Spec } from '../../src/spec/schema';
 import { ProvisionFixture } from './fixture';
 import { runCli } from './harness';
@@ -30,14 +30,6 @@ function systemdSuite(layout: SystemdLayout, prefix: string, subnet: string): vo
     };
     const cli = (...args: string[]) => runCli([...args, '--spec', join(dir, 'spec.json')], f.workerEnv);
     const sh = (host: string, script: string, ...args: string[]) => f.checks.sh(host, ['bash', '-c', script, 'x', ...args]);
-
-    /** The unit runs the node's postmaster, as systemd sees it: active, enabled, MainPID the postmaster's. */
-    async function assertUnitRuns(host: string): Promise<void> {
-      const pg = spec.postgres;
-      const out = (await sh(host, 'systemctl is-active "$1"; systemctl is-enabled "$1"; systemctl show -p MainPID --value "$1"; head -n 1 "$2/postmaster.pid"', unit, pg.dataDir)).trim().split('\n');
-      assert.deepEqual(out.slice(0, 2), ['active', 'enabled'], `${host}: ${out.join(' ')}`);
-      assert.equal(out[2], out[3], `${host}: the unit's MainPID is the postmaster's`);
-    }
 
     before(async () => {
       await f.setUp();
@@ -65,12 +57,9 @@ function systemdSuite(layout: SystemdLayout, prefix: string, subnet: string): vo
     test('provision starts, enables and reloads every node through its unit', LONG, async () => {
       const r = await cli('provision');
       assert.equal(r.code, 0, r.stdout + r.stderr);
-      for (const n of spec.nodes) await assertUnitRuns(n.name);
-      // As assertHealthy, but the cluster is the package's (initdb without data checksums), adopted as it is.
-      assert.deepEqual(await f.checks.streamingStandbys(), ['pg2-srv', 'pg3-srv']);
-      assert.equal((await f.checks.fullBackups()).length, 1);
-      await f.checks.pgbackrest('check');
-      await f.checks.rowReplicates();
+      for (const n of spec.nodes) await f.checks.assertUnitRuns(n.name);
+      // The cluster is the package's (initdb without data checksums), adopted as it is.
+      await f.checks.assertHealthy('adopted');
       // A second provision changes nothing: systemd's view is what stanzactl reads.
       await f.checks.assertProvisionChangesNothing(async () => (await startProvision(f.client, f.spec)).result());
     });
@@ -85,7 +74,7 @@ function systemdSuite(layout: SystemdLayout, prefix: string, subnet: string): vo
       } finally {
         await sh('pg3-srv', 'cd / && runuser -u "$2" -- "$3/pg_ctl" -D "$4" -m fast -w stop >/dev/null; systemctl start "$1"', unit, pg.osUser, pg.binDir, pg.dataDir);
       }
-      await assertUnitRuns('pg3-srv');
+      await f.checks.assertUnitRuns('pg3-srv');
       // A unit that will not start: the rebuild's start step fails with the unit's own journal.
       await sh('pg2-srv', 'install -d "/etc/systemd/system/$1.service.d"; printf "[Service]\\nExecStartPre=/bin/sh -c \'echo stanzactl-test: this unit refuses to start >&2; exit 1\'\\n" > "/etc/systemd/system/$1.service.d/zz-fail.conf"; systemctl daemon-reload', unit);
       try {
@@ -97,7 +86,7 @@ function systemdSuite(layout: SystemdLayout, prefix: string, subnet: string): vo
       }
       const again = await cli('rebuild', '--node', 'pg2-srv', '--yes');
       assert.equal(again.code, 0, again.stdout + again.stderr);
-      await assertUnitRuns('pg2-srv');
+      await f.checks.assertUnitRuns('pg2-srv');
       assert.deepEqual(await f.checks.streamingStandbys(), ['pg2-srv', 'pg3-srv']);
     });
 
@@ -120,7 +109,7 @@ function systemdSuite(layout: SystemdLayout, prefix: string, subnet: string): vo
       assert.equal(out.code, 0, out.stdout + out.stderr);
       assert.equal(await r.tableRows('undone'), '2');
       await r.assertOnNewTimeline(timeline);
-      for (const n of spec.nodes) await assertUnitRuns(n.name);
+      for (const n of spec.nodes) await f.checks.assertUnitRuns(n.name);
     });
   });
 }

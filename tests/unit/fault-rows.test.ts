@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { temporal } from '@temporalio/proto';
-import type { FaultEntry, FaultRecord } from '../../src/faults';
-import { rowsOf } from '../e2e/fault-rows';
+import { controlServer, ensureEnabled } from '../../src/activities/postgres-service';
+import { HostOps } from '../../src/host/host-ops';
+import type { FaultEntry, FaultRecord } from '../../dev/faults';
+import { controlCommand, type ControlAction } from '../../src/render/postgres-control';
+import { describe } from '../../src/shell/command';
+import type { Spec } from '../../src/spec/schema';
+import { entriesFor, rowsOf, type Workflow } from '../e2e/fault-rows';
 
 const T = 1_800_000_000_000;
 const at = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 });
@@ -18,6 +23,7 @@ function activity(id: number, type: string, attempt: number, startedAt: number, 
   ] as unknown as temporal.api.history.v1.IHistoryEvent[];
 }
 
+const provisionB = { layout: 'debian', workflow: 'provisionCluster', point: 'b' } as const;
 const entry = (activityType: string): FaultEntry => ({ id: `provisionCluster/${activityType}/b`, workflowType: 'provisionCluster', activityType, point: 'b' });
 const ref = (activityType: string, activityId: string) => ({ workflowId: 'w', runId: 'r', activityType, activityId, attempt: 1 });
 const kill = (activityType: string, activityId: string, ms: number, inFlight: ReturnType<typeof ref>[] = []): FaultRecord =>
@@ -30,7 +36,7 @@ test('a row: resume from the kill to the retried start; a re-run reporting chang
     ...activity(3, 'checkStanza', 1, T + 50_000, { changed: false }),
   ] };
   const log = [kill('ensureStanza', '1', T), kill('ensurePrimary', '2', T + 30_000)];
-  const { rows, problems } = rowsOf('provisionCluster', 'b', ['ensureStanza', 'ensurePrimary', 'checkStanza'].map(entry), log, history, 'r');
+  const { rows, problems } = rowsOf(provisionB, ['ensureStanza', 'ensurePrimary', 'checkStanza'].map(entry), log, history, 'r');
   assert.deepEqual(rows.map((r) => [r.step, r.resumeSeconds, r.outcome]), [
     ['ensureStanza', 6, 'ok'],
     ['ensurePrimary', 8, 'resumed after 8.0 s (limit 7 s); the re-run of the completed step reported "changed"'],
@@ -43,7 +49,7 @@ test('a step killed again in its retry is held to the limit plus the backoff its
   const events = activity(1, 'ensureStanza', 3, T + 7_800, { changed: true });
   Object.assign(events[0].activityTaskScheduledEventAttributes!, { retryPolicy: { initialInterval: { seconds: 1 }, backoffCoefficient: 2, maximumInterval: { seconds: 30 } } });
   const log = [{ ...kill('ensureStanza', '1', T), attempt: 2 }];
-  const { rows } = rowsOf('provisionCluster', 'a', [{ ...entry('ensureStanza'), id: 'provisionCluster/ensureStanza/b' }], log, { events }, 'r');
+  const { rows } = rowsOf({ ...provisionB, point: 'a' }, [{ ...entry('ensureStanza'), id: 'provisionCluster/ensureStanza/b' }], log, { events }, 'r');
   assert.deepEqual([rows[0].limitSeconds, rows[0].outcome], [8, 'ok']);
 });
 
@@ -59,7 +65,42 @@ test('only killed attempts and those in flight beside them may run twice; a late
     { ...kill('startStandby', '2', T + 1_000, [ref('prepareStandby', '1')]), id: 'other' },
     { ...kill('checkStanza', '4', T + 6_000), id: 'elsewhere' },
   ];
-  const { rows, problems } = rowsOf('provisionCluster', 'b', [entry('prepareStandby')], log, history, 'r');
+  const { rows, problems } = rowsOf(provisionB, [entry('prepareStandby')], log, history, 'r');
   assert.equal(rows[0].resumeSeconds, 5.5, 'resumed from the later kill that also ended this activity, not from an unrelated one');
   assert.deepEqual(problems, ['ensureStanza (activity 3) ran 2 times without a kill']);
+});
+
+const WORKFLOWS: Workflow[] = ['provisionCluster', 'backupStanza', 'rebuildStandby', 'recoverCluster'];
+
+test('Debian hosts: every step of every workflow at both points, less the one that touches no host at point a', () => {
+  const count = (point: 'a' | 'b') => WORKFLOWS.map((workflow) => entriesFor({ layout: 'debian', workflow, point }).length);
+  assert.deepEqual([count('a'), count('b')], [[17, 4, 10, 15], [17, 4, 11, 15]]);
+});
+
+test('systemd hosts: only the steps that control a server, killed right after systemctl, never after the facts read before it', async () => {
+  const steps = (point: 'a' | 'b') => Object.fromEntries(WORKFLOWS.map((workflow) => [workflow, entriesFor({ layout: 'systemd-pgdg', workflow, point }).map((e) => e.activityType)]));
+  const control = { provisionCluster: ['ensurePrimary', 'startStandby'], backupStanza: [], rebuildStandby: ['prepareStandby', 'startStandby'], recoverCluster: ['stopPostgres', 'startStandby'] };
+  assert.deepEqual([steps('a'), steps('b')], [control, control]);
+  const patterns = new Set(WORKFLOWS.flatMap((workflow) => entriesFor({ layout: 'systemd-pgdg', workflow, point: 'a' }).map((e) => e.command)));
+  assert.equal(patterns.size, 1);
+  const pattern = new RegExp([...patterns][0]!);
+
+  // Every command the control steps' server calls run, as the fault hook sees them.
+  const pgdg: Spec['postgres'] = { version: 15, osUser: 'postgres', port: 5432, dataDir: '/var/lib/pgsql/15/data', binDir: '/usr/pgsql-15/bin', control: { type: 'systemd', unit: 'postgresql-15' } };
+  const facts = 'systemd yes\npostmaster 812\nunit postgresql-15\nId=postgresql-15.service\nLoadState=loaded\nActiveState=active\nMainPID=812\nEnvironment=PGDATA=/var/lib/pgsql/15/data\n';
+  const seen: string[] = [];
+  const ops = new HostOps({
+    run: async (_host, c) => {
+      const text = describe(c);
+      seen.push(text);
+      return { code: 0, stdout: text.includes('systemctl show') ? facts : 'disabled\n', stderr: '' };
+    },
+    close: async () => undefined,
+  });
+  const host = { name: 'pg1-srv', host: '10.0.0.1' };
+  const actions: ControlAction[] = ['start', 'stop', 'restart', 'reload'];
+  for (const action of actions) await controlServer(ops, host, pgdg, action);
+  assert.equal(await ensureEnabled(ops, host, pgdg), true);
+  assert.equal(seen.length, 2 * actions.length + 3, 'a facts read before each action; is-enabled, facts, enable');
+  assert.deepEqual(seen.filter((t) => pattern.test(t)), actions.map((a) => describe(controlCommand(pgdg, a))));
 });

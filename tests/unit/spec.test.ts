@@ -229,7 +229,7 @@ test('.yml and upper-case .JSON pick the right parser', () => {
   assert.equal(parseSpec(demoYaml, 'x.yml').stanza, 'demo');
 });
 
-test('cron strings Temporal Schedules take and the README shows are accepted', () => {
+test('cron strings Temporal Schedules take and the docs show are accepted', () => {
   for (const c of ['30 1 * * 0', '30 1 * * 1-6', ' 0 12 * * MON-WED,FRI ', '*/15 * * * *', '5/10 * * * *', '0 0 1 jan-mar *', '0 0 1 January-March monday-friday', '0 3 * * 7', '0 0 1-20/2 * *', '@daily', '@weekly']) {
     const s = demo();
     s.backups.schedule = { full: c, timezone: 'Europe/Paris' };

@@ -50,11 +50,30 @@ test('the host layer imports nothing from activities or workflows, not even type
 // A bash program is a .sh file beside the module that sends it (read by program()), where bash -n,
 // shellcheck and its own unit test see it; never a TypeScript string passed to script().
 test('no bash program lives in a TypeScript string', () => {
-  const inline = files('.').filter((f) => !relative(src, f).startsWith('lab/'))
-    .flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/\bscript\(\s*['"`]/g)].map(() => relative(src, f)));
+  const inline = files('.').flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/\bscript\(\s*['"`]/g)].map(() => relative(src, f)));
   assert.deepEqual(inline, []);
 });
 
 test('the wall test sees a runtime import when there is one', () => {
   assert.deepEqual(runtimeImports(join(src, 'workflows', 'progress.ts')), ['@temporalio/workflow', 'workflow-ids']);
+});
+
+/** Every module path a file names (import, export ... from, require, import()), as paths relative to src/. */
+function namedModules(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/(?:\bfrom\s+|\brequire(?:\.resolve)?\(\s*|\bimport\(\s*)'(\.[^']*)'/g)].map((m) => relative(src, resolve(dirname(file), m[1])));
+}
+
+// The product stands alone: the dev tooling (dev/: the lab hosts, the fault hook), the tests and the
+// benches import it, never the reverse, not even a type. The image (Dockerfile) carries src/ only.
+test('nothing under src/ names a module outside it: the dev tooling stays out of the product', () => {
+  const outside = files('.').flatMap((f) => namedModules(f).filter((m) => m.startsWith('..')).map((m) => `${relative(src, f)} -> ${m}`));
+  assert.deepEqual(outside, []);
+});
+
+test('the dev-tree wall sees every way a module is named', () => {
+  const worker = namedModules(join(src, 'worker.ts'));
+  assert.ok(worker.includes('workflows'), 'require.resolve'); // the bundle's entry
+  assert.ok(worker.includes('remote/types'), 'import type');
+  assert.ok(namedModules(join(projectRoot(), 'dev', 'cli.ts')).includes(join('..', 'dev', 'faults')), 'a dev module seen from src/');
 });

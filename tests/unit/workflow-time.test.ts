@@ -145,7 +145,7 @@ describe('workflow time: retry and timeout policies on the time-skipping test se
     };
   }
 
-  // README, "When a host goes away": the lock of a failed backup is given back in its last step,
+  // docs/durability.md, "When a host goes away": the lock of a failed backup is given back in its last step,
   // which keeps trying (backoff up to 30 s) for up to an hour while the repository host is away.
   test('release: a host back after 50 minutes gets the lock back, found within the 30 s backoff cap', async () => {
     const r = await backup('release-back', {
@@ -186,7 +186,7 @@ describe('workflow time: retry and timeout policies on the time-skipping test se
     assert.equal(r.trail().at(-1), 'full backup failed: pgbackrest backup exited 82 (ArchiveTimeoutError)');
   });
 
-  // README: "10 attempts: about 80 s of backoff before a step gives up on an unreachable host".
+  // docs/durability.md, "When a host goes away": `quick`, 10 attempts, about 80 s of backoff.
   test('quick: a step on an unreachable host is tried 10 times over about 80 s, then the workflow fails naming it', async () => {
     const r = await backup('quick-away', { claimBackupLock: () => { throw hostAway(); }, releaseBackupLock: released });
     const tries = r.of('claimBackupLock');
@@ -215,7 +215,7 @@ describe('workflow time: retry and timeout policies on the time-skipping test se
     assert.equal(r.elapsedMs < 1000, true, `${r.elapsedMs} ms`);
   });
 
-  // README, "Restore drills": the copy is removed also when the drill failed, the result is kept, and
+  // docs/drills.md: the copy is removed also when the drill failed, the result is kept, and
   // RTO is restore start to promotion in workflow time. Removing uses the release profile too.
   test('drill: a scratch host away for 50 minutes is still cleaned; RTO counts the restore\'s retries in workflow time', async () => {
     const r = await run('drill-back', drill(

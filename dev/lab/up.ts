@@ -6,7 +6,7 @@ import type { HostBoot, RecordPids, StartedHost } from './host';
 import { startSystemdHost } from './host-systemd';
 import { assertNetworkFree, createNetwork, planNetwork } from './network';
 import type { NetworkPlan } from './network';
-import { labPaths, resolveStateDir } from './paths';
+import { LAB_COMMAND, labPaths, resolveStateDir } from './paths';
 import type { LabPaths } from './paths';
 import { mustRun } from './proc';
 import { labOf, readRecord, writeRecord } from './record';
@@ -112,7 +112,7 @@ function assertMatches(rec: LabRecord, opts: LabUpOptions): void {
   ];
   const differ = asked.filter(([, want, have]) => want !== undefined && want !== have);
   if (differ.length > 0) {
-    throw new Error(`a lab is already up in ${rec.stateDir} with ${differ.map(([k, , have]) => `${k} ${have}`).join(', ')}; run "stanzactl lab down" first`);
+    throw new Error(`a lab is already up in ${rec.stateDir} with ${differ.map(([k, , have]) => `${k} ${have}`).join(', ')}; run "${LAB_COMMAND} down" first`);
   }
 }
 

@@ -1,4 +1,4 @@
-# PID 1 of one lab host. Started by src/lab/host.ts inside the host's network namespace and
+# PID 1 of one lab host. Started by dev/lab/host.ts inside the host's network namespace and
 # fresh mount, UTS, IPC and PID namespaces. Builds the host's filesystem, identity and sshd,
 # then stays up reaping orphans until it is sent TERM; the kernel then kills everything left
 # in the PID namespace and the mounts vanish with the mount namespace.

@@ -1,12 +1,12 @@
 import { randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { projectRoot } from '../paths';
 import { execIn } from './exec';
 import type { SystemdFlavour } from './flavours';
 import { hostEnv, hostScript, launchHost } from './host';
 import type { HostBoot, RecordPids, StartedHost } from './host';
 import { pidInNetns } from './network';
+import { labScript } from './paths';
 
 /**
  * The cgroup (in each hierarchy systemd uses) a systemd host's nspawn runs in: nspawn puts the
@@ -79,7 +79,7 @@ export async function startSystemdHost(boot: SystemdHostBoot, record: RecordPids
       LAB_PG_BIN: f.binDir,
       LAB_PG_POSTMASTER: f.postmaster,
       LAB_PG_CHECK: f.checkDbDir,
-      LAB_PG_CHECK_SCRIPT: fs.readFileSync(path.join(projectRoot(), 'src', 'lab', 'check-db-dir.sh'), 'utf8'),
+      LAB_PG_CHECK_SCRIPT: fs.readFileSync(labScript('check-db-dir.sh'), 'utf8'),
     },
     findInit: (pid) => containerInit(pid, boot.netns),
     // Four systemd boots share the machine's two cores.

@@ -1,4 +1,4 @@
-import type { Spec } from '../spec/schema';
+import type { Spec } from '../../src/spec/schema';
 import { SYSTEMD_FLAVOURS } from './flavours';
 import type { SystemdFlavour } from './flavours';
 import { PRIMARY_HOST, REPOSITORY_HOST, SCRATCH_HOST } from './types';

@@ -1,4 +1,4 @@
-# Boots one lab host whose PID 1 is systemd. Started by src/lab/host-systemd.ts, after
+# Boots one lab host whose PID 1 is systemd. Started by dev/lab/host-systemd.ts, after
 # host-common.sh, in a mount namespace of its own (unshare --mount --propagation private) and the
 # machine's network namespace: builds the host's root as an overlay of the machine's, writes its
 # identity, sshd and PostgreSQL unit into it, then becomes systemd-nspawn, which joins the host's

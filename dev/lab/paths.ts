@@ -1,5 +1,13 @@
 import * as path from 'path';
-import { stateDir as defaultStateDir } from '../paths';
+import { projectRoot, stateDir as defaultStateDir } from '../../src/paths';
+
+/** How a developer runs the lab (dev/cli.ts); the product's CLI has no lab command. */
+export const LAB_COMMAND = 'node dist/dev/cli.js lab';
+
+/** A host's shell script, read from the source tree at run time: tsc copies no .sh into dist/. */
+export function labScript(name: string): string {
+  return path.join(projectRoot(), 'dev', 'lab', name);
+}
 
 export function resolveStateDir(stateDir?: string): string {
   return path.resolve(stateDir ?? defaultStateDir());

@@ -1,9 +1,8 @@
 /**
- * TEST-ONLY fault injection: SIGKILLs the worker process at planned points of planned activities,
- * so the fault matrix (tests/e2e/fault-matrix.ts) can prove every step survives a crash there.
- *
- * Off unless `STANZACTL_FAULTS` names a plan file (JSON, `FaultPlan`); production never sets it and
- * then nothing here runs. The points:
+ * Fault injection, dev tooling only: SIGKILLs the worker process at planned points of planned
+ * activities, so the fault matrix (tests/e2e/fault-matrix.ts) can prove every step survives a crash
+ * there. The dev worker (`node dist/dev/cli.js worker`) installs it through the product worker's
+ * hooks from the plan file (JSON, `FaultPlan`) that `STANZACTL_FAULTS` names. The points:
  * - `a`: inside the activity, right after the first remote command whose description (and output)
  *   match the entry's patterns: the activity's first change on a host, or a detached run started.
  * - `b`: after the activity's function resolved, before the worker reports the completion, so the
@@ -20,8 +19,9 @@ import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
-import { describe, type Command } from './shell/command';
-import type { HostAddress, Remote, RunOptions, RunResult } from './remote/types';
+import { describe, type Command } from '../src/shell/command';
+import type { HostAddress, Remote, RunOptions, RunResult } from '../src/remote/types';
+import type { WorkerHooks } from '../src/worker';
 
 export type FaultPoint = 'a' | 'b';
 
@@ -87,16 +87,15 @@ function alive(pid: number): boolean {
   }
 }
 
-export class FaultHook {
+export class FaultHook implements WorkerHooks {
   private readonly inFlight = new Map<string, ActivityRef>();
   /** Entries this process claimed and holds at their points: one kill ends them all. */
   private readonly held: { entry: FaultEntry; ref: ActivityRef; command?: string }[] = [];
 
   constructor(private readonly plan: FaultPlan) {}
 
-  static fromEnv(env: NodeJS.ProcessEnv = process.env): FaultHook | undefined {
-    const file = env.STANZACTL_FAULTS;
-    return file ? new FaultHook(JSON.parse(readFileSync(file, 'utf8')) as FaultPlan) : undefined;
+  static fromFile(file: string): FaultHook {
+    return new FaultHook(JSON.parse(readFileSync(file, 'utf8')) as FaultPlan);
   }
 
   private append(r: FaultRecord): void {
@@ -115,7 +114,7 @@ export class FaultHook {
     return `${this.plan.log}.ready.${pid}`;
   }
 
-  /** Called once the worker can take tasks: from then on it counts as a peer that retries can go to. */
+  /** From now on this worker counts as a peer that retries can go to. */
   ready(): void {
     writeFileSync(this.readyFile(process.pid), '');
   }
@@ -175,7 +174,7 @@ export class FaultHook {
   }
 
   /** Point b, and the start of every attempt (the matrix measures resume times from these). */
-  readonly interceptor: ActivityInterceptorsFactory = () => ({
+  private readonly interceptor: ActivityInterceptorsFactory = () => ({
     inbound: {
       execute: async (input, next) => {
         const a = currentActivity();
@@ -196,8 +195,13 @@ export class FaultHook {
     },
   });
 
-  /** Point a: the Remote given to the activities, killing after the planned command returned. */
-  remote(inner: Remote): Remote {
+  readonly activityInterceptors = [this.interceptor];
+
+  /**
+   * Point a: the Remote given to the activities, killing after the planned command returned. An
+   * arrow function: the worker takes it off the hook object and calls it alone.
+   */
+  readonly wrapRemote = (inner: Remote): Remote => {
     return {
       run: async (host: HostAddress, command: Command, options?: RunOptions): Promise<RunResult> => {
         const result = await inner.run(host, command, options);
@@ -214,5 +218,5 @@ export class FaultHook {
       },
       close: () => inner.close(),
     };
-  }
+  };
 }

@@ -2,14 +2,14 @@ import * as fs from 'fs';
 import YAML from 'yaml';
 import { DEFAULT_PREFIX, DEFAULT_SUBNET, LAB_LAYOUTS, labDown, labSpec, labStatus, labUp } from './index';
 import type { Lab, LabLayout } from './index';
-import { labPaths } from './paths';
+import { LAB_COMMAND, labPaths } from './paths';
 
-const HELP = `usage: stanzactl lab <command>
+const HELP = `usage: ${LAB_COMMAND} <command>
 
-The project's own test hosts on this machine: backup-srv (repository), pg1-srv, pg2-srv,
-pg3-srv (the spec's nodes) and drill-srv (a scratch host for restores and drills: PostgreSQL
-and pgBackRest installed, no cluster, not a node), each with its own network namespace,
-address, sshd, processes and filesystem.
+The project's own test hosts on this machine (dev tooling: the stanzactl command has no lab):
+backup-srv (repository), pg1-srv, pg2-srv, pg3-srv (the spec's nodes) and drill-srv (a scratch
+host for restores and drills: PostgreSQL and pgBackRest installed, no cluster, not a node), each
+with its own network namespace, address, sshd, processes and filesystem.
 
 commands:
   up [--layout ${LAB_LAYOUTS.join('|')}] [--prefix P] [--subnet CIDR]
@@ -31,13 +31,13 @@ State dir: $STANZACTL_STATE, else <repo>/.state; the lab lives in <state>/lab/.
 
 class UsageError extends Error {}
 
-/** `stanzactl lab ...`; returns the process exit code. */
+/** `node dist/dev/cli.js lab ...`; returns the process exit code. */
 export async function labCommand(args: string[]): Promise<number> {
   try {
     return await dispatch(args);
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`stanzactl lab: ${e.message}\n\n${HELP}`);
+      process.stderr.write(`lab: ${e.message}\n\n${HELP}`);
       return 2;
     }
     throw e;
@@ -122,7 +122,7 @@ function isLayout(name: string): name is LabLayout {
 
 function writeSpec(lab: Lab): string {
   const file = labPaths(lab.stateDir).spec;
-  fs.writeFileSync(file, `# stanzactl spec for the lab (${lab.layout} layout), written by "stanzactl lab up"\n${YAML.stringify(labSpec(lab))}`);
+  fs.writeFileSync(file, `# stanzactl spec for the lab (${lab.layout} layout), written by "${LAB_COMMAND} up"\n${YAML.stringify(labSpec(lab))}`);
   return file;
 }
 
@@ -147,7 +147,7 @@ async function status(): Promise<number> {
 async function spec(json: boolean): Promise<number> {
   const st = await labStatus();
   if (!st.lab) {
-    process.stderr.write('stanzactl lab: no lab is up; run "stanzactl lab up"\n');
+    process.stderr.write(`lab: no lab is up; run "${LAB_COMMAND} up"\n`);
     return 1;
   }
   const s = labSpec(st.lab);

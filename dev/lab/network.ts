@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import { LAB_COMMAND } from './paths';
 import { mustRun, runProgram } from './proc';
 import { HOST_PLAN } from './types';
 
@@ -61,7 +62,7 @@ export function planNetwork(prefix: string, subnet: string): NetworkPlan {
 export async function assertNetworkFree(plan: NetworkPlan): Promise<void> {
   const taken = [plan.bridge, ...plan.hosts.map((h) => h.veth)].filter((n) => fs.existsSync(`/sys/class/net/${n}`));
   taken.push(...plan.hosts.map((h) => h.netns).filter((n) => fs.existsSync(`/run/netns/${n}`)));
-  if (taken.length > 0) throw new Error(`refusing to build the lab: these links/network namespaces already exist: ${taken.join(', ')} (another lab with prefix "${plan.prefix}"? run "stanzactl lab down" or pick another prefix)`);
+  if (taken.length > 0) throw new Error(`refusing to build the lab: these links/network namespaces already exist: ${taken.join(', ')} (another lab with prefix "${plan.prefix}"? run "${LAB_COMMAND} down" or pick another prefix)`);
 
   const net = parseCidr(plan.subnet);
   const routes = await mustRun('ip', ['-4', '-o', 'route', 'show', 'table', 'all']);

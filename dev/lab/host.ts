@@ -2,7 +2,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { projectRoot } from '../paths';
+import { labScript } from './paths';
 import { processLive, waitFor } from './proc';
 
 export interface HostBoot {
@@ -37,7 +37,7 @@ export const SANE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 
 /** A host script with the functions it shares with the other kind of host. */
 export function hostScript(file: string): string {
-  const read = (name: string) => fs.readFileSync(path.join(projectRoot(), 'src', 'lab', name), 'utf8');
+  const read = (name: string) => fs.readFileSync(labScript(name), 'utf8');
   return `${read('host-common.sh')}\n${read(file)}`;
 }
 
