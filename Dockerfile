@@ -20,6 +20,9 @@ WORKDIR /app
 COPY --from=build /app/package.json /app/package-lock.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The bash programs the worker sends to hosts are read from their .sh files below src/ (tsc copies
+# no .sh into dist/).
+COPY --from=build /app/src ./src
 COPY --from=build /app/bin ./bin
 # The SSH key, known_hosts, specs and secrets are mounted read-only; the worker writes nothing.
 # The node image's own unprivileged user, node (uid 1000), runs it: the mounted key must be

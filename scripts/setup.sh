@@ -12,8 +12,9 @@ missing=()
 # haproxy: the TLS terminator with client certificates in front of the test's Temporal (it offers
 # ALPN h2, which gRPC needs and stunnel cannot); openssl makes the test's CA. docker-compose: the
 # compose file's parser (no Docker engine is needed or run). systemd, systemd-container: the lab's
-# systemd layouts boot systemd on their hosts with systemd-nspawn.
-for p in postgresql-15 pgbackrest openssh-server openssh-client iproute2 util-linux procps python3-venv sudo haproxy openssl docker-compose systemd systemd-container; do
+# systemd layouts boot systemd on their hosts with systemd-nspawn. shellcheck: scripts/check-shell.sh
+# lints the bash programs stanzactl sends to hosts.
+for p in postgresql-15 pgbackrest openssh-server openssh-client iproute2 util-linux procps python3-venv sudo haproxy openssl docker-compose systemd systemd-container shellcheck; do
   [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then

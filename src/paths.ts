@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 /** The checkout (or installed package) root: the directory holding package.json. */
@@ -23,3 +23,13 @@ export function temporalCli(): string {
 }
 
 export const TASK_QUEUE = 'stanzactl';
+
+/**
+ * A bash program of ours, from its `.sh` file in the `scripts/` folder beside the module that sends
+ * it (`room` is that module's folder under src/; tsc copies no .sh into dist/, so it is read from
+ * src/). Read once, when that module loads: the worker sends the text with every command, so a host
+ * never runs another version than the worker that asks.
+ */
+export function program(room: string, name: string): string {
+  return readFileSync(join(projectRoot(), 'src', room, 'scripts', `${name}.sh`), 'utf8');
+}

@@ -1,10 +1,11 @@
+import { program } from '../paths';
 import { asUser, script } from '../shell/command';
 import type { HostAddress } from '../remote/types';
 import { parseControlData } from '../facts/postgres';
 import { psqlCommand, statusCommand } from '../render/postgres-control';
 import type { Spec } from '../spec/schema';
-import { refuse } from './failures';
-import type { HostOps } from './host-ops';
+import { refuse } from '../host/failures';
+import type { HostOps } from '../host/host-ops';
 
 export interface ClusterState {
   readonly exists: boolean;
@@ -17,8 +18,7 @@ export interface ClusterState {
 }
 
 // As the cluster's owner: root reading a pg_control that is a link could print another file's bytes.
-const CONTROLDATA = `f=$2/global/pg_control
-if [ -r "$f" ]; then exec "$1/pg_controldata" "$2"; elif [ -e "$f" ] || [ -L "$f" ]; then echo unreadable; else echo absent; fi`;
+const CONTROLDATA = program('activities', 'controldata');
 
 /** What is in the data directory and whether a postmaster serves it; never changes anything. */
 export async function clusterState(ops: HostOps, host: HostAddress, pg: Spec['postgres']): Promise<ClusterState> {

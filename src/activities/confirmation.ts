@@ -1,7 +1,7 @@
 import { confirmationProblem, recoverFacts, rebuildFacts, restoreFacts, type DestructiveAction, type PlanFacts } from '../spec/confirmation';
 import type { Spec } from '../spec/schema';
-import { refuse } from './failures';
-import type { HostOps } from './host-ops';
+import { refuse } from '../host/failures';
+import type { HostOps } from '../host/host-ops';
 import { planRecovery } from './recover';
 import type { StepResult } from './types';
 

@@ -1,3 +1,4 @@
+import { program } from '../paths';
 import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { judgeCopyDir, parseCopyDirFacts, type CopyDirVerdict, type CopyPurpose } from '../facts/copy-dir';
@@ -6,10 +7,10 @@ import { check } from '../remote/ssh-pool';
 import type { HostAddress } from '../remote/types';
 import { script } from '../shell/command';
 import type { Spec } from '../spec/schema';
-import { refuse } from './failures';
-import type { HostOps } from './host-ops';
+import { refuse } from '../host/failures';
+import type { HostOps } from '../host/host-ops';
 import { repoHost } from './hosts';
-import { runPgbackrest } from './pgbackrest';
+import { runPgbackrest } from '../host/pgbackrest';
 
 /** Root's own directory on a copy host: the claims on copy directories (facts/copy-dir.ts). */
 const CLAIMS = '/var/lib/stanzactl/copies';
@@ -29,29 +30,11 @@ export function copyPurpose(): CopyPurpose {
   return purpose;
 }
 
-// The directory is looked at as the database account, so root follows no link that account could
-// plant; the claim, in root's directory, is read as root. $1 dir, $2 claim file, $3 account, $4 binDir.
-const FACTS = `set -u
-runuser -u "$3" -- bash -c '
-d=$1; bin=$2
-if [ -L "$d" ] || { [ -e "$d" ] && [ ! -d "$d" ]; }; then echo "other - 0"
-elif [ ! -e "$d" ]; then echo "absent - 0"
-elif ls -A -- "$d" >/dev/null 2>&1; then echo "directory $(stat -c %d:%i -- "$d") $(ls -A -- "$d" | wc -l)"
-else echo "directory $(stat -c %d:%i -- "$d") ?"; fi
-s=; if [ -r "$d/global/pg_control" ]; then s=$("$bin/pg_controldata" "$d" 2>/dev/null | sed -n "s/^Database system identifier: *//p"); fi
-echo "system-id \${s:--}"
-if "$bin/pg_ctl" status -D "$d" >/dev/null 2>&1; then echo "running yes"; else echo "running no"; fi
-' stanzactl "$1" "$4"
-cat -- "$2" 2>/dev/null || true`;
+// What is at the directory, looked at as the database account, and our claim on it.
+const FACTS = program('activities', 'copy-dir-facts');
 
-// $1 claim file, $2 dir, $3 account, $4 stanza, $5 purpose: the inode is read as the account (a link is refused).
-const CLAIM = `set -eu
-inode=$(runuser -u "$3" -- bash -c '[ -d "$1" ] && [ ! -L "$1" ] && stat -c %d:%i -- "$1"' stanzactl "$2") || { echo "$2 is not a directory" >&2; exit 3; }
-line="$4 $5 $inode $2"
-if [ "$(cat -- "$1" 2>/dev/null)" = "$line" ]; then echo unchanged; exit 0; fi
-install -d -m 700 ${CLAIMS}
-printf '%s\\n' "$line" > "$1.tmp"; mv -f -- "$1.tmp" "$1"
-echo changed`;
+// The claim on the directory's inode, read as the account (a link is refused: exit 3).
+const CLAIM = program('activities', 'copy-dir-claim');
 
 export interface CopyDir {
   readonly host: HostAddress;

@@ -1,20 +1,19 @@
+import { program } from '../paths';
 import { script } from '../shell/command';
 import { SERVER_LOG_ROOT, serverLogDir } from '../render/postgres-control';
 import { DEFAULT_SPOOL_PATH, spoolPath } from '../render/pgbackrest-tuning';
 import type { HostAddress } from '../remote/types';
 import type { Spec, SpecNode } from '../spec/schema';
-import { refuse } from './failures';
+import { refuse } from '../host/failures';
 import { nodeAddress, repoHost } from './hosts';
-import type { HostOps } from './host-ops';
+import type { HostOps } from '../host/host-ops';
 import { merge, type StepResult } from './types';
 
 // pgBackRest's own directories, as the Debian package ships them; the seed hands them to the user
 // that runs pgBackRest on that host (a root-owned lock or log dir breaks later runs).
 const PGBACKREST_DIRS = ['/var/lib/pgbackrest', '/var/log/pgbackrest', DEFAULT_SPOOL_PATH];
 
-const CREATE_USER = `set -eu
-getent group "$1" >/dev/null || groupadd --system "$1"
-useradd --system --create-home --home-dir "/home/$1" --gid "$1" --shell /bin/bash --comment "pgBackRest repository" "$1"`;
+const CREATE_USER = program('activities', 'create-user');
 
 async function ensureOwnedDirs(ops: HostOps, host: HostAddress, dirs: string[], owner: string, group: string, mode: string): Promise<StepResult[]> {
   return Promise.all(dirs.map(async (d) => ({ changed: await ops.ensureDir(host, d, { owner, group, mode }), detail: `${host.name}:${d} owned by ${owner}` })));

@@ -1,6 +1,6 @@
 import type { Spec, SpecNode } from '../spec/schema';
 import type { HostAddress } from '../remote/types';
-import { refuse } from './failures';
+import { refuse } from '../host/failures';
 
 /** The hosts of a spec as the operator reaches them. The repository host is named by its address. */
 export function repoHost(spec: Spec): HostAddress {

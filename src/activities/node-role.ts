@@ -2,7 +2,7 @@ import type { NodeRole } from '../facts/node-role';
 import type { HostAddress } from '../remote/types';
 import type { Spec } from '../spec/schema';
 import { clusterState, query } from './cluster-state';
-import type { HostOps } from './host-ops';
+import type { HostOps } from '../host/host-ops';
 
 /** What a node is, read from it (pg_controldata; when it runs, recovery, its WAL receiver and who streams from it). Changes nothing. */
 export async function readNodeRole(ops: HostOps, host: HostAddress, pg: Spec['postgres']): Promise<NodeRole> {

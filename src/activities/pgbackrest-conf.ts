@@ -1,16 +1,21 @@
 import {
-  chooseConfigFile, CONFIG_FACTS, CONFIG_INCLUDE_PATH, CONFIG_PATHS, ConfigPathError, fragmentConflicts, parseConfigFacts, parseFragments, READ_FRAGMENTS,
+  chooseConfigFile, CONFIG_INCLUDE_PATH, CONFIG_PATHS, ConfigPathError, fragmentConflicts, parseConfigFacts, parseFragments,
   type ConfigChoice,
 } from '../facts/pgbackrest-config';
 import { asUser, cmd, script, Secret } from '../shell/command';
 import { ConfigConflictError, copyHostSettings, mergeConf, nodeSettings, repoHostSettings, type ConfSettings } from '../render/pgbackrest-conf';
 import type { HostAddress } from '../remote/types';
 import type { Spec } from '../spec/schema';
-import { refuse } from './failures';
+import { refuse } from '../host/failures';
 import { withResolvedRepositoryOptions } from './secrets';
 import { nodeAddress, repoHost } from './hosts';
-import type { HostOps } from './host-ops';
+import type { HostOps } from '../host/host-ops';
 import { merge, type StepResult } from './types';
+import { program } from '../paths';
+
+// Where pgBackRest's config may be, and the fragments it appends (facts/pgbackrest-config.ts parses both).
+const CONFIG_FACTS = program('activities', 'config-facts');
+const READ_FRAGMENTS = program('activities', 'read-fragments');
 
 /** The configuration file pgBackRest reads on `host`, refusing one root must not write. */
 export async function detectConfigFile(ops: HostOps, host: HostAddress): Promise<ConfigChoice> {

@@ -1,11 +1,12 @@
+import { program } from '../paths';
 import { ApplicationFailure } from '@temporalio/common';
 import { controlProblem, parseServiceFacts, RECOVERY_ENDED } from '../facts/postgres-service';
 import { controlCommand, startupLogFile, type ControlAction } from '../render/postgres-control';
 import type { HostAddress, RunResult } from '../remote/types';
 import { asUser, cmd, script } from '../shell/command';
 import type { Spec } from '../spec/schema';
-import { refuse } from './failures';
-import type { HostOps } from './host-ops';
+import { refuse } from '../host/failures';
+import type { HostOps } from '../host/host-ops';
 
 /**
  * Every start, stop, restart and reload of a PostgreSQL server goes through here: first checked
@@ -13,19 +14,8 @@ import type { HostOps } from './host-ops';
  * the spec's way, and a failure says why in the server's or the unit's own words.
  */
 
-// $1 data dir, $2 OS user, $3 the spec's unit ('' when the spec says pg_ctl: then every unit whose
-// files name the data directory). postmaster.pid is read as the account: it is in its directory.
-const SERVICE_FACTS = `set -u
-[ -d /run/systemd/system ] || { echo "systemd no"; exit 0; }
-echo "systemd yes"
-pid=$(runuser -u "$2" -- head -n 1 -- "$1/postmaster.pid" 2>/dev/null || true)
-case "$pid" in ''|*[!0-9]*) echo "postmaster -" ;; *) if kill -0 "$pid" 2>/dev/null; then echo "postmaster $pid"; else echo "postmaster -"; fi ;; esac
-if [ -n "$3" ]; then units=$3
-else units=$(grep -rlsF -- "$1" /etc/systemd/system /run/systemd/system /usr/lib/systemd/system /lib/systemd/system | sed -n 's#^.*/\\([^/]*\\.service\\)\\(\\.d/[^/]*\\)\\{0,1\\}$#\\1#p' | sort -u); fi
-for u in $units; do
-  echo "unit $u"
-  systemctl show -p Id -p LoadState -p ActiveState -p UnitFileState -p MainPID -p Environment -p ExecStart -- "$u"
-done`;
+// What runs the data directory: the postmaster and the systemd units that name it.
+const SERVICE_FACTS = program('activities', 'service-facts');
 
 /** Refuses, naming what runs the data directory, when the spec's control does not fit the host. */
 export async function checkControl(ops: HostOps, host: HostAddress, pg: Spec['postgres']): Promise<void> {

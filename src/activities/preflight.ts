@@ -1,3 +1,4 @@
+import { program } from '../paths';
 import { cmd, script } from '../shell/command';
 import type { HostAddress } from '../remote/types';
 import { commandLineOnly, describeChoice } from '../facts/pgbackrest-config';
@@ -6,12 +7,12 @@ import { parsePgbackrestVersion } from '../facts/pgbackrest-version';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import { clusterState, streamingStandbys as streamingTo, type ClusterState } from './cluster-state';
-import { refuse } from './failures';
+import { refuse } from '../host/failures';
 import { checkControl } from './postgres-service';
 import { nodeAddress, repoHost } from './hosts';
-import type { HostOps } from './host-ops';
+import type { HostOps } from '../host/host-ops';
 import { detectConfigFile } from './pgbackrest-conf';
-import { pgbackrestCommand } from './pgbackrest';
+import { pgbackrestCommand } from '../host/pgbackrest';
 import type { StepResult } from './types';
 
 export interface PreflightReport extends StepResult {
@@ -22,13 +23,11 @@ export interface PreflightReport extends StepResult {
   readonly streamingStandbys: string[];
 }
 
-const POSTGRES_VERSION = `if [ -x "$1/postgres" ]; then exec "$1/postgres" --version; else echo "missing"; fi`;
+const POSTGRES_VERSION = program('activities', 'postgres-version');
 
 // backup.info is pgBackRest's own record of which cluster a stanza belongs to. An encrypted
 // repository encrypts it too (openssl's "Salted__" header): then only pgBackRest can read it.
-const REPO_SYSTEM_ID = `f="$1/backup/$2/backup.info"; if [ -f "$f" ]; then
-  if [ "$(head -c 8 "$f")" = Salted__ ]; then echo encrypted; else sed -n 's/^db-system-id=//p' "$f" | tail -n 1; fi
-fi`;
+const REPO_SYSTEM_ID = program('activities', 'repo-system-id');
 
 /** The cluster the repository holds the stanza for, when it holds one that can be read. */
 async function readRepoSystemId(ops: HostOps, spec: Spec): Promise<string | undefined> {

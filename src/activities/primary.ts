@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { program } from '../paths';
 import { asUser, script, Secret, withStdin, type Command } from '../shell/command';
 import type { HostAddress } from '../remote/types';
 import { ensureLines, replicationHbaLine } from '../render/pg-hba';
@@ -10,11 +11,11 @@ import { parseSettings } from '../facts/postgres';
 import { primaryNode, standbyNodes, nodeHost } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import { clusterState, query } from './cluster-state';
-import { creationMarker, creationPending, debianConfigDir, runCreation } from './cluster-creation';
+import { creationMarker, creationPending, debianConfigDir, runCreation } from '../host/cluster-creation';
 import { nodeAddress } from './hosts';
-import type { HostOps } from './host-ops';
+import type { HostOps } from '../host/host-ops';
 import { resolveReplicationPassword } from './secrets';
-import { REFUSAL_FN } from './path-guard';
+import { REFUSAL_FN } from '../host/path-guard';
 import { merge, type StepResult } from './types';
 
 export interface PrimaryResult extends StepResult {
@@ -30,20 +31,11 @@ function desiredSettings(spec: Spec): Record<string, { value: string; restart: b
   };
 }
 
-// The settings stanzactl wants, as ALTER SYSTEM would write them, go in before the first start.
-// As the data directory's owner, like initdb: root never writes where that account could plant a link.
-const AUTO_CONF = `printf '%s' "$settings" | runuser -u "$user" -- sh -c 'cat >> "$1/postgresql.auto.conf"' sh "$data"`;
-
-// The data directory exists (ensured, links refused); initdb and the port line run as its owner.
-const INITDB = `bin=$1; data=$2; user=$3; port=$4; settings=$5
-runuser -u "$user" -- "$bin/initdb" -D "$data" --data-checksums -E UTF8 --locale=C.UTF-8 --auth-local=peer --auth-host=scram-sha-256 >/dev/null
-runuser -u "$user" -- sh -c 'printf "\\n# set by stanzactl when it created this cluster\\nport = %s\\n" "$2" >> "$1/postgresql.conf"' sh "$data" "$port"
-${AUTO_CONF}`;
-
-// As the owner, like DEBIAN_CONFIG (standby.ts): root never writes below that account's directories.
-const CREATE_DEBIAN = `user=$1; data=$3; settings=$6
-runuser -u "$1" -- pg_createcluster --user "$1" --port "$2" --datadir "$3" --locale C.UTF-8 "$4" "$5" -- --data-checksums >/dev/null
-${AUTO_CONF}`;
+// The creation bodies (scripts/initdb.sh, create-debian.sh), after the function that appends the
+// settings stanzactl wants before the first start (scripts/auto-conf.sh).
+const AUTO_CONF = program('activities', 'auto-conf');
+const INITDB = `${AUTO_CONF}${program('activities', 'initdb')}`;
+const CREATE_DEBIAN = `${AUTO_CONF}${program('activities', 'create-debian')}`;
 
 /** initdb or pg_createcluster, the port and the settings: marked, so an interrupted creation is redone, never adopted. */
 async function createCluster(ops: HostOps, host: HostAddress, spec: Spec): Promise<'created' | 'recreated'> {
@@ -128,26 +120,7 @@ async function ensureReplicationRole(ops: HostOps, host: HostAddress, spec: Spec
 // AS that account, never as root, and only once its resolved path (links followed) lies inside a
 // directory the spec names and belongs to the account. Check and write are one program: the account
 // that runs it could only swap in files it can write itself.
-const SERVER_FILE = `set -eu
-${REFUSAL_FN}
-setting=$1; path=$2; action=$3; dirs=$4
-real=$(realpath -e -- "$path" 2>/dev/null) || refusal "$setting $path does not exist: refused, nothing changed"
-shown=$path; [ "$real" = "$path" ] || shown="$path (resolving to $real)"
-inside=
-while IFS= read -r d; do
-  r=$(realpath -e -- "$d" 2>/dev/null) || continue
-  case $real in "$r"/*) inside=$r ;; esac
-done <<< "$dirs"
-[ -n "$inside" ] || refusal "$setting $shown is outside the config and data directories the spec names ($(echo $dirs)): refused, nothing changed"
-[ -f "$real" ] || refusal "$setting $shown is not a regular file: refused, nothing changed"
-owner=$(stat -c %U -- "$real")
-[ "$owner" = "$(id -un)" ] || refusal "$setting $shown belongs to $owner, not to the database account $(id -un): refused, nothing changed"
-if [ "$action" = read ]; then exec cat -- "$real"; fi
-tmp=$(mktemp "$(dirname "$real")/.stanzactl.XXXXXX")
-trap 'rm -f "$tmp"' EXIT
-cat > "$tmp"
-chmod --reference="$real" -- "$tmp"
-mv -f -- "$tmp" "$real"; trap - EXIT`;
+const SERVER_FILE = `${REFUSAL_FN}${program('activities', 'server-file')}`;
 
 /** Reads or rewrites a file the server names in `setting`, as the database account and only inside the spec's directories. */
 function serverFile(spec: Spec, setting: string, path: string, action: 'read' | 'write'): Command {

@@ -2,9 +2,9 @@ import { Context } from '@temporalio/activity';
 import { psqlCommand, statusCommand } from '../render/postgres-control';
 import type { HostAddress } from '../remote/types';
 import type { Spec } from '../spec/schema';
-import { refuse } from './failures';
-import { reportProgress } from './heartbeat';
-import type { HostOps } from './host-ops';
+import { refuse } from '../host/failures';
+import { reportProgress } from '../host/heartbeat';
+import type { HostOps } from '../host/host-ops';
 import type { StepResult } from './types';
 
 export interface Promotion extends StepResult {

@@ -1,16 +1,18 @@
+import { program } from '../paths';
 import { Context } from '@temporalio/activity';
 import { asUser, cmd, script } from '../shell/command';
 import { quoteLiteral } from '../render/sql';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import { clusterState, inRecovery, query } from './cluster-state';
-import { refuse } from './failures';
+import { refuse } from '../host/failures';
 import { checkControl } from './postgres-service';
 import { findNode, nodeAddress, repoHost } from './hosts';
-import { reportProgress } from './heartbeat';
-import type { HostOps } from './host-ops';
+import { reportProgress } from '../host/heartbeat';
+import type { HostOps } from '../host/host-ops';
 import { readNodeRole } from './node-role';
-import { registerRebuild, type Liveness } from './stanza-lock';
+import { registerRebuild } from './stanza-lock';
+import type { Liveness } from '../host/lock-claim';
 import type { StepResult } from './types';
 
 export interface RebuildTarget extends StepResult {
@@ -25,7 +27,7 @@ export interface RebuildTarget extends StepResult {
 }
 
 // Timeline history files in the stanza's archive, as decimal timeline ids; listed as the repository user, who owns it.
-const ARCHIVED_TIMELINES = `for f in "$1"/archive/"$2"/*/*.history; do [ -e "$f" ] && basename "$f" .history; done; true`;
+const ARCHIVED_TIMELINES = program('activities', 'archived-timelines');
 
 async function forkedTimeline(ops: HostOps, spec: Spec, primaryTimeline: number): Promise<number | undefined> {
   const out = await ops.must(repoHost(spec), asUser(spec.repository.user, script(ARCHIVED_TIMELINES, spec.repository.path, spec.stanza)));

@@ -1,3 +1,4 @@
+import { program } from '../paths';
 import { asUser, script } from '../shell/command';
 import type { BackupInfo } from '../facts/pgbackrest-info';
 import { backupBeforeRecord } from '../facts/recovery-backup';
@@ -9,8 +10,8 @@ import { quoteLiteral } from '../render/sql';
 import type { RecoveryTarget } from '../spec/recovery-target';
 import type { Spec } from '../spec/schema';
 import { query } from './cluster-state';
-import { refuse } from './failures';
-import type { HostOps } from './host-ops';
+import { refuse } from '../host/failures';
+import type { HostOps } from '../host/host-ops';
 import type { HostAddress } from '../remote/types';
 
 type RecordTarget = Extract<RecoveryTarget, { type: 'xid' | 'name' }>;
@@ -29,22 +30,8 @@ e AS (SELECT xmax, x, (xmax >> 32) << 32 AS base FROM c)
 SELECT coalesce(txid_status(CASE WHEN x >= 4294967296 THEN x WHEN base = 0 OR base + x < xmax THEN base + x ELSE base + x - 4294967296 END),
   'too old: its commit status is gone') FROM e`;
 
-// As the cluster's owner on the primary: each segment from the archive (archive-get, as
-// restore_command would), or from pg_wal when not archived yet (the newest ones), into a private
-// temporary directory; then pg_waldump over them, keeping only the lines that can be a stop record.
-const WAL_RECORDS = `set -u
-bin=$1; data=$2; stanza=$3; tl=$4; from=$5; to=$6; rmgr=$7; keep=$8; xid=$9; shift 9
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf -- "$tmp"' EXIT
-for s in "$@"; do
-  pgbackrest --stanza="$stanza" --no-archive-async archive-get "$s" "$tmp/$s" >/dev/null 2>&1 || cp -- "$data/pg_wal/$s" "$tmp/$s" 2>/dev/null ||
-    { echo "WAL segment $s is neither in the archive nor in $data/pg_wal" >&2; exit 3; }
-done
-"$bin/pg_waldump" -p "$tmp" -t "$tl" -s "$from" -e "$to" -r "$rmgr" \${xid:+-x "$xid"} > "$tmp/out" 2> "$tmp/err"
-rc=$?
-grep -F -- "$keep" "$tmp/out"
-cat "$tmp/err" >&2
-exit $rc`;
+// The segments from the archive (or pg_wal) through pg_waldump, keeping the lines that can stop a recovery.
+const WAL_RECORDS = program('activities', 'wal-records');
 
 /**
  * Reads the WAL of the primary's timeline from `from` to `to` and returns the LSNs where a recovery

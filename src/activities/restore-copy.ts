@@ -1,3 +1,4 @@
+import { program } from '../paths';
 import { readFile } from 'node:fs/promises';
 import { Context } from '@temporalio/activity';
 import { backupStart, timelineSwitch, walFileName, type WalPosition } from '../facts/recovery';
@@ -16,18 +17,18 @@ import { asUser, script } from '../shell/command';
 import { recoveryTargetSchema, type RecoveryTarget } from '../spec/recovery-target';
 import { backupLabelSchema, copyPlaceProblems, copyPlaceSchema, type CopyPlace } from '../spec/restore-copy';
 import type { Spec } from '../spec/schema';
-import { creationMarker, creationPending, runCreation } from './cluster-creation';
+import { creationMarker, creationPending, runCreation } from '../host/cluster-creation';
 import { claimCopyDir, judgeCopyDirOn } from './copy-dir';
 import { knownSpecs } from './known-specs';
 import { clusterState, query } from './cluster-state';
-import { runDetachedPgbackrest } from './detached-run';
+import { runDetachedPgbackrest } from '../host/detached-run';
 import { ensurePostgresHostDirectories } from './directories';
-import { refuse } from './failures';
-import { reportProgress } from './heartbeat';
-import type { HostOps } from './host-ops';
+import { refuse } from '../host/failures';
+import { reportProgress } from '../host/heartbeat';
+import type { HostOps } from '../host/host-ops';
 import { repoHost } from './hosts';
 import { ensureCopyHostConf } from './pgbackrest-conf';
-import { pgbackrestCommand, runPgbackrest } from './pgbackrest';
+import { pgbackrestCommand, runPgbackrest } from '../host/pgbackrest';
 import { DEBIAN_CONFIG, HAS_FILES } from './standby';
 import { ensureHostTrust, removeHostTrust } from './trust';
 import { merge, type StepResult } from './types';
@@ -96,7 +97,7 @@ async function refuseClusterMachine(spec: Spec, place: CopyPlace): Promise<void>
 }
 
 // Every host key the machine has, of every type: an alias may be pinned with another type than the node.
-const HOST_KEYS = 'cat /etc/ssh/ssh_host_*_key.pub 2>/dev/null || true';
+const HOST_KEYS = program('activities', 'host-keys');
 
 /**
  * The copy, judged before every copy activity acts: the place is valid and no node's, its pinned key
@@ -274,9 +275,7 @@ export async function inspectCopy(ops: HostOps, spec: Spec, place: CopyPlace): P
 }
 
 // As the data directory's owner: the kernel keeps the removal to what that account could remove itself.
-const EMPTY_DIR = `[ -d "$1" ] || { echo 0 0; exit 0; }
-find "$1" -mindepth 1 -printf '%s\\n' | awk '{ n++; s += $1 } END { print n + 0, s + 0 }'
-find "$1" -mindepth 1 -delete`;
+const EMPTY_DIR = program('activities', 'empty-dir');
 
 export interface CopyRemoved extends StepResult {
   readonly freedBytes: number;

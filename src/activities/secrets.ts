@@ -3,7 +3,7 @@ import { sep } from 'node:path';
 import type { z } from 'zod';
 import { Secret } from '../shell/command';
 import { optionText, passwordText, type SecretRef, type Spec } from '../spec/schema';
-import { refuse } from './failures';
+import { refuse } from '../host/failures';
 
 /** Where `{file: …}` secrets may live unless the worker's operator names another directory. */
 export const DEFAULT_SECRETS_DIR = '/etc/stanzactl/secrets';

@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { program } from '../paths';
 import { asUser, script, Secret } from '../shell/command';
 import { ensurePgpass, pgpassLine } from '../render/pgpass';
 import { controlServer, ensureEnabled } from './postgres-service';
@@ -6,13 +7,13 @@ import { quoteLiteral } from '../render/sql';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import { clusterState, query, walReceiver } from './cluster-state';
-import { creationMarker, creationPending, debianConfigDir, runCreation } from './cluster-creation';
-import { runDetachedPgbackrest } from './detached-run';
-import { refuse } from './failures';
+import { creationMarker, creationPending, debianConfigDir, runCreation } from '../host/cluster-creation';
+import { runDetachedPgbackrest } from '../host/detached-run';
+import { refuse } from '../host/failures';
 import { findNode, nodeAddress } from './hosts';
-import { reportProgress } from './heartbeat';
-import type { HostOps } from './host-ops';
-import { pgbackrestCommand } from './pgbackrest';
+import { reportProgress } from '../host/heartbeat';
+import type { HostOps } from '../host/host-ops';
+import { pgbackrestCommand } from '../host/pgbackrest';
 import { copyPercent } from '../facts/pgbackrest-output';
 import { resolveReplicationPassword } from './secrets';
 import { merge, type StepResult } from './types';
@@ -44,12 +45,9 @@ export interface StandbyPlan extends StepResult {
 // The data directory exists (ensured, links refused) and is emptied by its owner, never by root.
 // All as the cluster's owner, pg_createcluster too: the data directory and /etc/postgresql/VERSION
 // are that account's, so root would follow a link it planted there (and chown its target).
-export const DEBIAN_CONFIG = `ver=$1; cluster=$2; data=$3; user=$4; port=$5
-runuser -u "$user" -- find "$data" -mindepth 1 -delete
-runuser -u "$user" -- pg_createcluster --user "$user" --port "$port" --datadir "$data" --locale C.UTF-8 "$ver" "$cluster" >/dev/null
-runuser -u "$user" -- find "$data" -mindepth 1 -delete`;
+export const DEBIAN_CONFIG = program('activities', 'debian-config');
 
-export const HAS_FILES = `[ -n "$(ls -A "$1" 2>/dev/null)" ] && echo yes || echo no`;
+export const HAS_FILES = program('activities', 'has-files');
 
 /**
  * Decides what a standby needs and gets it ready for a restore: stopped, with its config directory.

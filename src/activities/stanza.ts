@@ -2,12 +2,12 @@ import { archivingProven, stanzaServes } from '../facts/archiving-proof';
 import { parseInfo, fullBackups, type StanzaInfo } from '../facts/pgbackrest-info';
 import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
-import { runDetachedPgbackrest, startedBefore } from './detached-run';
+import { runDetachedPgbackrest, startedBefore } from '../host/detached-run';
+import type { HostOps } from '../host/host-ops';
+import { pgbackrestCommand, runPgbackrest } from '../host/pgbackrest';
 import { query } from './cluster-state';
 import { nodeAddress, repoHost } from './hosts';
 import { ARCHIVER_SQL, parseArchiverRow } from './status';
-import type { HostOps } from './host-ops';
-import { pgbackrestCommand, runPgbackrest } from './pgbackrest';
 import type { StepResult } from './types';
 
 export async function stanzaInfo(ops: HostOps, spec: Spec): Promise<StanzaInfo | undefined> {

@@ -1,3 +1,4 @@
+import { program } from '../paths';
 import { newestDroppedWal } from '../facts/dropped-wal';
 import { parseInfo } from '../facts/pgbackrest-info';
 import type { ArchiverFacts, PrimaryFacts, RepositoryFacts, StandbyFacts } from '../facts/status';
@@ -8,8 +9,8 @@ import { primaryNode } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import { query } from './cluster-state';
 import { findNode, nodeAddress, repoHost } from './hosts';
-import type { HostOps } from './host-ops';
-import { runPgbackrest } from './pgbackrest';
+import type { HostOps } from '../host/host-ops';
+import { runPgbackrest } from '../host/pgbackrest';
 
 /**
  * Read-only facts for `stanzactl status`. A host that cannot be read is reported with the reason
@@ -32,7 +33,7 @@ const STANDBY_SQL = `SELECT pg_is_in_recovery(), coalesce((SELECT status FROM pg
 
 // The last warning of each archive-push log (pgBackRest's default log-path), read as the OS user
 // that owns them: root does not open files in a directory that account controls.
-const DROPPED_WAL_LINES = `for f in "$@"; do if [ -f "$f" ]; then grep -hF 'dropped WAL file' -- "$f" | tail -n 1; fi; done; true`;
+const DROPPED_WAL_LINES = program('activities', 'dropped-wal-lines');
 const archivePushLogs = (stanza: string) => [`/var/log/pgbackrest/${stanza}-archive-push.log`, `/var/log/pgbackrest/${stanza}-archive-push-async.log`];
 
 const orNull = (s: string): string | null => (s === '' ? null : s);

@@ -1,7 +1,7 @@
 import { readTopology, type Topology } from '../facts/topology';
 import type { Spec } from '../spec/schema';
 import { nodeAddress } from './hosts';
-import type { HostOps } from './host-ops';
+import type { HostOps } from '../host/host-ops';
 import { readNodeRole } from './node-role';
 
 /**

@@ -1,11 +1,12 @@
+import { program } from '../paths';
 import { asUser, cmd, script } from '../shell/command';
 import type { HostAddress } from '../remote/types';
 import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine, removeAuthorizedKey } from '../facts/ssh-keys';
 import { fromPin, REMOTE_GATE, remoteGateScript, type KeyAccess } from '../render/authorized-keys';
 import type { Spec } from '../spec/schema';
 import { nodeAddress, repoHost } from './hosts';
-import type { HostOps } from './host-ops';
-import { REFUSAL_FN } from './path-guard';
+import type { HostOps } from '../host/host-ops';
+import { REFUSAL_FN } from '../host/path-guard';
 import { merge, type StepResult } from './types';
 
 interface Account {
@@ -22,15 +23,7 @@ const access = (at: Account, from: Account): KeyAccess => ({ pins: at.pins, from
 
 // ed25519: the seed's 4096-bit RSA works too, but costs seconds per key for no gain here. Run as
 // the account, so the kernel keeps it to its own files; a link where the key lives is refused.
-const ENSURE_KEYPAIR = `set -eu
-${REFUSAL_FN}
-umask 077
-for f in "$HOME/.ssh" "$HOME/.ssh/id_ed25519" "$HOME/.ssh/id_ed25519.pub"; do
-  if [ -L "$f" ]; then refusal "$f is a symbolic link (to $(readlink -- "$f")): stanzactl does not follow it"; fi
-done
-mkdir -p "$HOME/.ssh"
-if [ ! -f "$HOME/.ssh/id_ed25519" ]; then ssh-keygen -q -N "" -t ed25519 -C "$1" -f "$HOME/.ssh/id_ed25519"; echo created; fi
-cat "$HOME/.ssh/id_ed25519.pub"`;
+const ENSURE_KEYPAIR = `${REFUSAL_FN}${program('activities', 'ensure-keypair')}`;
 
 async function ensureKeypair(ops: HostOps, a: Account): Promise<{ pub: string; changed: boolean }> {
   const out = await ops.must(a.host, asUser(a.user, script(ENSURE_KEYPAIR, `${a.user}@${a.host.name}`)));
@@ -63,13 +56,16 @@ async function ensureInSshFile(ops: HostOps, a: Account, file: 'authorized_keys'
 }
 
 // The keys' forced command, root's: the accounts it confines cannot change it. It runs the host's own pgbackrest.
+// The forced command's program, filled in by render/authorized-keys.ts.
+const GATE = program('activities', 'pgbackrest-gate');
+const PGBACKREST_PATH = program('activities', 'pgbackrest-path');
 const GATE_DIR = REMOTE_GATE.slice(0, REMOTE_GATE.lastIndexOf('/'));
 
 async function ensureRemoteGate(ops: HostOps, host: HostAddress): Promise<boolean> {
-  const pgbackrest = (await ops.must(host, script('command -v pgbackrest'))).trim();
+  const pgbackrest = (await ops.must(host, script(PGBACKREST_PATH))).trim();
   const root = { owner: 'root', group: 'root', mode: '755' };
   const dir = await ops.ensureDir(host, GATE_DIR, root);
-  return (await ops.ensureFile(host, REMOTE_GATE, remoteGateScript(pgbackrest), root)) || dir;
+  return (await ops.ensureFile(host, REMOTE_GATE, remoteGateScript(GATE, pgbackrest), root)) || dir;
 }
 
 // `pgbackrest version`: the one command besides a remote that the forced command lets through.
@@ -113,7 +109,7 @@ export async function removeHostTrust(ops: HostOps, spec: Spec, host: HostAddres
   return { changed: edits.some(Boolean), detail: `${host.name}: no SSH trust with ${repo.user}@${repo.host.name} left` };
 }
 
-const READ_PUBLIC_KEY = 'f="$HOME/.ssh/id_ed25519.pub"; if [ -f "$f" ] && [ ! -L "$f" ]; then cat -- "$f"; fi';
+const READ_PUBLIC_KEY = program('activities', 'read-public-key');
 
 async function publicKey(ops: HostOps, a: Account): Promise<string | undefined> {
   const out = (await ops.must(a.host, asUser(a.user, script(READ_PUBLIC_KEY)))).trim();

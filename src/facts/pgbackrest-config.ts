@@ -26,18 +26,7 @@ export interface ConfigPathFact {
   readonly dirs: { readonly dir: string; readonly owner: string; readonly mode: string }[];
 }
 
-// One line per candidate: path, kind, resolved target (or ''), then dir:owner:mode triples of the
-// candidate's directory and its target's. Paths are ours (constants), never input.
-export const CONFIG_FACTS = `for p in "$@"; do
-  if [ -L "$p" ]; then kind=symlink; elif [ -f "$p" ]; then kind=file; elif [ -e "$p" ]; then kind=other; else kind=absent; fi
-  t=$(readlink -e -- "$p" || true)
-  line="$p	$kind	$t"
-  for d in "$(dirname -- "$p")" \${t:+"$(dirname -- "$t")"}; do
-    [ -d "$d" ] && line="$line	$d:$(stat -L -c '%U:%a' -- "$d")"
-  done
-  printf '%s\\n' "$line"
-done`;
-
+/** Parses scripts/config-facts.sh (activities): one tab-separated line per candidate path. */
 export function parseConfigFacts(out: string): ConfigPathFact[] {
   return out.split('\n').filter(Boolean).map((line) => {
     const [path, kind, target, ...dirs] = line.split('\t');
@@ -112,20 +101,12 @@ export function describeChoice(host: string, c: ConfigChoice, ignoredOptions: re
   return `${host} reads ${c.path}${via}${options}${c.ignored ? `; ${c.ignored} is ignored by pgBackRest there` : ''}`;
 }
 
-// Every `*.conf` pgBackRest would append (its own pattern, `.+\.conf$`, hidden files included),
-// in its order, each as name NUL text NUL. Run as the user that runs pgBackRest on the host, so
-// root never follows what that account controls and an unreadable fragment shows as it would to pgBackRest.
-export const READ_FRAGMENTS = `set -euo pipefail
-[ -e "$1" ] || exit 0
-find "$1" -mindepth 1 -maxdepth 1 -name '?*.conf' -print0 | LC_ALL=C sort -z | while IFS= read -r -d '' f; do
-  printf '%s\\0' "$f"; cat -- "$f"; printf '\\0'
-done`;
-
 export interface Fragment {
   readonly path: string;
   readonly text: string;
 }
 
+/** Parses scripts/read-fragments.sh (activities): name NUL text NUL, in pgBackRest's order. */
 export function parseFragments(out: string): Fragment[] {
   const parts = out.split('\0');
   const fragments: Fragment[] = [];

@@ -1,3 +1,4 @@
+import { program } from '../paths';
 import { quote, type Become } from '../shell/command';
 
 /**
@@ -21,26 +22,9 @@ export interface AttemptTag {
   readonly attempt: number;
 }
 
-// POSIX sh (the login shell may be dash), run as root; $1 key, $2 attempt, $3 pid of the command's
-// shell (its process group). Kills the groups earlier attempts recorded, then records this one.
-// Builtins only, apart from the first record's mkdir: it runs before every command.
-// A recorded leader whose pid now has another start time was reaped and its pid reused: its group
-// is gone (a pid stays reserved while any process has it as group id), so only the record goes.
-// `kill -KILL -PGID` without `--`: dash's builtin kill takes `--` for a pid.
-const BOOK = `d=${CMDS} k=$1 a=$2 me=$3
-if [ "$a" -gt 1 ]; then
-  for f in "$d/$k".*; do
-    [ -f "$f" ] || continue
-    case \${f#"$d/$k".} in "$a".*) continue ;; esac
-    if read -r p t < "$f"; then
-      now=$t
-      if read -r st 2>/dev/null < "/proc/$p/stat"; then set -- \${st##*) }; shift 19; now=$1; fi
-      [ "$now" = "$t" ] && kill -KILL "-$p" 2>/dev/null
-    fi
-    rm -f -- "$f"
-  done
-fi
-read -r st < "/proc/$me/stat" && set -- \${st##*) } && shift 19 && { [ -d "$d" ] || mkdir -p -m 700 "$d"; } && echo "$me $1" > "$d/$k.$a.$me"`;
+// Kills what earlier attempts left, then records this command (scripts/record-command.sh, POSIX sh).
+const BOOK = program('remote', 'record-command');
+const KILL_RECORDED = program('remote', 'kill-recorded');
 
 const PGID_MARK = 'stanzactl-pgid:';
 
@@ -65,7 +49,7 @@ export function wrapLine(line: string, become: Become, tag?: AttemptTag): string
   const su = privileged(become);
   const record = `${CMDS}/${key}.${attempt}.$$`;
   return [
-    `${su}sh -c ${quote(BOOK)} stanzactl-cmd ${key} ${attempt} $$ || { echo "cannot record the command under ${CMDS}" >&2; exit 125; }`,
+    `${su}sh -c ${quote(BOOK)} stanzactl-cmd ${quote(CMDS)} ${key} ${attempt} $$ || { echo "cannot record the command under ${CMDS}" >&2; exit 125; }`,
     `${mark}${line}`,
     `rc=$?; ${su}rm -f ${record}; exit $rc`,
   ].join('\n');
@@ -73,7 +57,7 @@ export function wrapLine(line: string, become: Become, tag?: AttemptTag): string
 
 /** Kills a process group and removes its record: the command line for it. */
 export function killLine(pgid: number, tag?: AttemptTag): string[] {
-  return tag === undefined ? ['kill', '-KILL', '--', `-${pgid}`] : ['sh', '-c', 'kill -KILL "-$1"; rm -f -- "$2"', 'stanzactl-kill', String(pgid), `${CMDS}/${validTag(tag).key}.${tag.attempt}.${pgid}`];
+  return tag === undefined ? ['kill', '-KILL', '--', `-${pgid}`] : ['bash', '-c', KILL_RECORDED, 'stanzactl-kill', String(pgid), `${CMDS}/${validTag(tag).key}.${tag.attempt}.${pgid}`];
 }
 
 const MARK_LINE = new RegExp(`(^|\n)${PGID_MARK}(\\d+)\n`);

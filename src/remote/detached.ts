@@ -1,3 +1,4 @@
+import { program } from '../paths';
 import { describe, script, toShellLine, withStdin, type Command } from '../shell/command';
 import { whileAway } from './away';
 import { RemoteTimeoutError } from './errors';
@@ -25,79 +26,11 @@ export interface DetachedStatus {
 
 const RUNS = '/var/lib/stanzactl/runs';
 
-// Runs as root in its own session; lives as long as the command to record its exit status.
-// The command line arrives on stdin, so secrets in it stay out of argv and the environment.
-const RUNNER = `dir=$1
-line=$(cat)
-# A TERM/INT sent to the whole run should end the command but not the runner, which must record
-# the status. A trap with a handler (unlike an ignored signal) is reset in the command's subshell.
-trap : TERM INT
-stat=$(cat /proc/$$/stat); read -ra f <<<"\${stat##*) }"
-printf '%s %s\\n' "$$" "\${f[19]}" > "$dir/pid.tmp" && mv -f "$dir/pid.tmp" "$dir/pid"
-(eval "$line") </dev/null; rc=$?
-printf '%s\\n' "$rc" > "$dir/rc.tmp" && mv -f "$dir/rc.tmp" "$dir/rc"`;
-
-// Finished runs are kept so a late retry still finds its result; after 14 days nobody retries.
-const START = `set -eu
-dir=${RUNS}/$1 desc=$2 runner=$3
-umask 077
-mkdir -p "$dir"
-find ${RUNS} -mindepth 2 -maxdepth 2 -name rc -mtime +14 -printf '%h\\0' | xargs -0r rm -rf --
-if mkdir "$dir/claim" 2>/dev/null; then
-  attached=false
-  printf '%s\\n' "$desc" > "$dir/command"
-  line=$(cat)
-  printf '%s' "$line" | setsid -f nohup bash -c "$runner" stanzactl-run "$dir" >"$dir/out" 2>&1
-else
-  attached=true
-fi
-# Return only once the run has recorded its process (or already ended), so a poll right after
-# a start never takes "not started yet" for "lost".
-for _ in $(seq 100); do
-  if [ -e "$dir/pid" ] || [ -e "$dir/rc" ]; then echo "$attached"; exit 0; fi
-  sleep 0.1
-done
-echo "run $1 recorded no process within 10 s" >&2
-exit 1`;
-
-const ALIVE = `dir=${RUNS}/$1
-alive() {
-  local pid start stat f
-  [ -e "$dir/pid" ] && read -r pid start < "$dir/pid" || return 1
-  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
-  read -ra f <<<"\${stat##*) }"
-  # A zombie is dead: PID 1 may take a while to reap the orphaned runner.
-  [ "\${f[0]}" != Z ] && [ "\${f[19]}" = "$start" ]
-}`;
-
-// $3: tenths of a second to wait on the host for a running command to end, so that the end is
-// seen within 0.1 s of it, and a wait costs one round trip per $3 tenths.
-const POLL = `${ALIVE}
-if [ ! -d "$dir" ]; then echo absent; echo -; exit 0; fi
-i=0
-while [ "$i" -lt "$3" ] && [ ! -e "$dir/rc" ] && alive; do sleep 0.1; i=$((i + 1)); done
-if [ -e "$dir/rc" ]; then echo "exited $(cat "$dir/rc")"
-elif alive; then echo running
-elif [ -e "$dir/rc" ]; then echo "exited $(cat "$dir/rc")"
-else echo lost
-fi
-if [ -e "$dir/pid" ]; then date -u -r "$dir/pid" +%Y-%m-%dT%H:%M:%SZ; else echo -; fi
-tail -n "$2" "$dir/out" 2>/dev/null || true`;
-
-const CLEAR = `${ALIVE}
-if alive; then echo "run $1 is still running" >&2; exit 3; fi
-rm -rf -- "$dir"`;
-
-// TERM first, so pgBackRest removes its own lock and temporary files; KILL if it lingers.
-const STOP = `${ALIVE}
-alive || { echo "not running"; exit 0; }
-read -r pid start < "$dir/pid"
-kill -TERM -- "-$pid" 2>/dev/null || true
-# The runner records the exit as soon as the command's shell ends; what that shell started (runuser
-# waits 2 s for its child, pgBackRest for its workers) may outlive it: wait for the whole group.
-for _ in $(seq 100); do kill -0 -- "-$pid" 2>/dev/null || { echo stopped; exit 0; }; sleep 0.1; done
-kill -KILL -- "-$pid" 2>/dev/null || true
-echo killed`;
+// Start, poll, clear and stop, the first argument naming which (scripts/detached.sh); the runner
+// that outlives the SSH session to record the exit status (scripts/runner.sh) travels as an argument.
+const DETACHED = program('remote', 'detached');
+const RUNNER = program('remote', 'runner');
+const act = (action: string, runKey: string, ...args: string[]): Command => script(DETACHED, action, RUNS, validKey(runKey), ...args);
 
 const POLL_TIMEOUT_MS = 30_000;
 
@@ -115,7 +48,7 @@ export async function startOrAttach(remote: Remote, host: HostAddress, runKey: s
   if (command.stdin !== undefined) throw new Error(`a detached command takes no stdin: ${describe(command)}`);
   // The wrapper already runs as root (through the pool's become), so the inner line switches
   // user the way root does.
-  const start = withStdin(script(START, validKey(runKey), describe(command), RUNNER), toShellLine(command, 'root'));
+  const start = withStdin(act('start', runKey, describe(command), RUNNER), toShellLine(command, 'root'));
   const r = check(host, start, await remote.run(host, start, { timeoutMs: POLL_TIMEOUT_MS }));
   return { attached: r.stdout.trim() === 'true' };
 }
@@ -125,7 +58,7 @@ export async function startOrAttach(remote: Remote, host: HostAddress, runKey: s
  * `waitMs`: a running command is given up to that long (to the next tenth of a second) to end before the answer.
  */
 export async function pollDetached(remote: Remote, host: HostAddress, runKey: string, tailLines = 20, waitMs = 0, signal?: AbortSignal): Promise<DetachedStatus> {
-  const c = script(POLL, validKey(runKey), String(tailLines), String(Math.ceil(waitMs / 100)));
+  const c = act('poll', runKey, String(tailLines), String(Math.ceil(waitMs / 100)));
   const { stdout } = check(host, c, await remote.run(host, c, { timeoutMs: POLL_TIMEOUT_MS + waitMs, signal }));
   const [state, started] = stdout.split('\n', 2);
   const outputTail = stdout.split('\n').slice(2).join('\n');
@@ -176,7 +109,7 @@ export async function waitDetached(remote: Remote, host: HostAddress, runKey: st
 
 /** Removes a finished or lost run, so its key can start afresh. Refuses while it is running. */
 export async function clearDetached(remote: Remote, host: HostAddress, runKey: string): Promise<void> {
-  const c = script(CLEAR, validKey(runKey));
+  const c = act('clear', runKey);
   check(host, c, await remote.run(host, c, { timeoutMs: POLL_TIMEOUT_MS }));
 }
 
@@ -185,7 +118,7 @@ export async function clearDetached(remote: Remote, host: HostAddress, runKey: s
  * started) and reports whether it was running. A finished or absent run is left as it is.
  */
 export async function stopDetached(remote: Remote, host: HostAddress, runKey: string): Promise<boolean> {
-  const c = script(STOP, validKey(runKey));
+  const c = act('stop', runKey);
   const { stdout } = check(host, c, await remote.run(host, c, { timeoutMs: POLL_TIMEOUT_MS }));
   return stdout.trim() !== 'not running';
 }

@@ -82,52 +82,10 @@ export function gatePins(options: readonly string[]): string[] | undefined {
  * option must carry a pinned value (a `repo1-path` or `pg1-path` pin holds for that path of every
  * index), and the host's own pgbackrest runs with the words as argv.
  * `pgbackrest version` is allowed too: stanzactl's check that the trust works.
+ * `template` is activities/scripts/pgbackrest-gate.sh; sshd runs the installed file as it is, so the
+ * host's pgbackrest (a path checked here) is filled in, the one text stanzactl writes into a program.
  */
-export function remoteGateScript(pgbackrest: string): string {
+export function remoteGateScript(template: string, pgbackrest: string): string {
   if (!/^\/[A-Za-z0-9._/-]+$/.test(pgbackrest)) throw new Error(`not an absolute program path: ${JSON.stringify(pgbackrest)}`);
-  return `#!/bin/bash
-# Installed by stanzactl: the forced command of the SSH keys it authorizes. Runs pgBackRest's
-# remote only; arguments NAME=VALUE pin an option to the values given.
-set -u
-deny() { echo "stanzactl: this key runs pgBackRest's remote only: $* refused" >&2; exit 1; }
-quoted='^(--[a-z0-9][a-z0-9-]*=)"([^"\\$\`[:cntrl:]]*)"( +|$)'
-plain='^([A-Za-z0-9._:/,@+%=-]+)( +|$)'
-exe='^(pgbackrest|/[A-Za-z0-9._/-]*/pgbackrest)$'
-option='^--([a-z0-9][a-z0-9-]*)(=(.*))?$'
-line=\${SSH_ORIGINAL_COMMAND-}
-[ -n "$line" ] || deny "a login without a command"
-[ \${#line} -le 65536 ] || deny "a command this long"
-words=()
-rest=$line
-while [ -n "$rest" ]; do
-  if [[ $rest =~ $quoted ]]; then words+=("\${BASH_REMATCH[1]}\${BASH_REMATCH[2]}")
-  elif [[ $rest =~ $plain ]]; then words+=("\${BASH_REMATCH[1]}")
-  else deny "a command with shell syntax"
-  fi
-  rest=\${rest:\${#BASH_REMATCH[0]}}
-done
-n=\${#words[@]}
-[[ \${words[0]} =~ $exe ]] || deny "a command other than pgbackrest"
-if [ "$n" = 2 ] && [ "\${words[1]}" = version ]; then exec @PGBACKREST@ version; fi
-[ "$n" -ge 3 ] && [[ \${words[n-1]} =~ ^[a-z][a-z-]*:remote$ ]] || deny "a pgbackrest command other than a remote"
-type=
-for ((i = 1; i < n - 1; i++)); do
-  [[ \${words[i]} =~ $option ]] || deny "argument \${words[i]}"
-  name=\${BASH_REMATCH[1]}; value=\${BASH_REMATCH[3]}
-  case $name in
-    config | config-path | config-include-path | log-path | lock-path | spool-path | cmd | cmd-ssh | *-host-cmd | *-host-config*) deny "option --$name" ;;
-    remote-type) type=$value ;;
-  esac
-  # repo2-path is as much the repository's path as repo1-path (--repo=2 picks it): a path pin holds for every index.
-  key=$name; [[ $name =~ ^(repo|pg)[0-9]+-path$ ]] && key=\${BASH_REMATCH[1]}1-path
-  pinned=no; ok=no
-  for pin in "$@"; do
-    [ "\${pin%%=*}" = "$key" ] || continue
-    pinned=yes; [ "\${pin#*=}" = "$value" ] && ok=yes
-  done
-  [ $pinned = no ] || [ $ok = yes ] || deny "--$name=$value"
-done
-[ "$type" = repo ] || [ "$type" = pg ] || deny "a remote without --remote-type=repo or pg"
-exec @PGBACKREST@ "\${words[@]:1}"
-`.replace(/@PGBACKREST@/g, pgbackrest);
+  return template.replace(/@PGBACKREST@/g, pgbackrest);
 }

@@ -3,7 +3,7 @@ import { after, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
-import type { LockOwner } from '../../src/activities/backup-lock';
+import type { LockOwner } from '../../src/host/stanza-locks';
 import { failureMessage, startProvision } from '../../src/client';
 import { TASK_QUEUE } from '../../src/paths';
 import { sshPools } from '../../src/worker';

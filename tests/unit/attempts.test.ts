@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { attemptKey, commandTimeoutMs } from '../../src/activities/attempt-remote';
+import { attemptKey, commandTimeoutMs } from '../../src/host/attempt-remote';
 import { CMDS, killLine, markedPgid, unmarked, wrapLine } from '../../src/remote/command-record';
 
 const info = { currentAttemptScheduledTimestampMs: 1_000_000, startToCloseTimeoutMs: 180_000, scheduledTimestampMs: 900_000, scheduleToCloseTimeoutMs: 0 };

@@ -4,14 +4,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { runCreation } from '../../src/activities/cluster-creation';
-import { copyLockNames, copyLockScripts } from '../../src/activities/copy-lock';
-import type { HostOps } from '../../src/activities/host-ops';
-import { parseBlockers } from '../../src/activities/backup-lock';
-import { DEBIAN_CONFIG } from '../../src/activities/standby';
 import { judgeCopyDir, parseClaim, parseCopyDirFacts, renderClaim, type CopyDirFacts, type CopyDirWant } from '../../src/facts/copy-dir';
 import { machineHolding, parsePublicKeys } from '../../src/remote/host-keys';
-import type { Command } from '../../src/shell/command';
 
 const want: CopyDirWant = { stanza: 'demo', purpose: 'drill', systemIds: ['7300000000000000001'], interrupted: false };
 const dir = (o: Partial<CopyDirFacts>): CopyDirFacts => ({ kind: 'directory', inode: '2049:77', entries: 19, running: false, ...o });
@@ -75,53 +69,5 @@ describe('a machine is known by all its host keys', () => {
     assert.equal(machineHolding(parsePublicKeys(rsa), [node]), undefined);
     // What the host holds: both, so it is the node.
     assert.equal(machineHolding(held, [{ what: 'x', keys: parsePublicKeys(other) }, node]), node);
-  });
-});
-
-describe('copy locks: one drill or restore --to at a time per host directory and port, whatever the stanza', () => {
-  const root = mkdtempSync(join(tmpdir(), 'stanzactl-copy-locks-'));
-  after(() => rmSync(root, { recursive: true, force: true }));
-  const run = (c: Command) => execFileSync(c.argv[0] as string, c.argv.slice(1) as string[], { encoding: 'utf8' }).trim();
-  const a = { workflowId: 'drill-demo', runId: 'a' };
-  const b = { workflowId: 'drill-other', runId: 'b' };
-
-  test('a second claim of the directory or the port is refused, naming the holder; a release frees both', () => {
-    const locks = join(root, 'l');
-    const shared = copyLockNames({ dataDir: '/var/lib/postgresql/15/drill', port: 5433 });
-    assert.equal(run(copyLockScripts.claim(locks, a, shared)), 'claimed new');
-    assert.equal(run(copyLockScripts.claim(locks, a, shared)), 'claimed', 'a retry finds its own claim');
-    const sameDir = parseBlockers(run(copyLockScripts.claim(locks, b, copyLockNames({ dataDir: '/var/lib/postgresql/15/drill', port: 5434 }))));
-    assert.deepEqual(sameDir.map((x) => [x.kind, x.node, x.holder.workflowId]), [['copy', shared[0], 'drill-demo']]);
-    const samePort = parseBlockers(run(copyLockScripts.claim(locks, b, copyLockNames({ dataDir: '/srv/other', port: 5433 }))));
-    assert.deepEqual(samePort.map((x) => x.node), ['port-5433']);
-    // Refused claims took nothing: the other directory and port are still free.
-    assert.equal(run(copyLockScripts.claim(locks, b, copyLockNames({ dataDir: '/srv/other', port: 5434 }))), 'claimed new');
-    assert.equal(run(copyLockScripts.release(locks, b, shared)), '', 'only the holder releases');
-    assert.match(run(copyLockScripts.release(locks, a, shared)), /released/);
-    assert.equal(run(copyLockScripts.claim(locks, b, shared)), 'claimed new');
-    // A holder judged dead is dropped only while its line is unchanged.
-    const [blocker] = parseBlockers(run(copyLockScripts.claim(locks, a, shared)));
-    assert.equal(run(copyLockScripts.dropDead(locks, { ...blocker, holder: { ...blocker.holder, line: 'x y 1' } })), '');
-    assert.equal(run(copyLockScripts.dropDead(locks, blocker)), 'dropped');
-  });
-});
-
-describe('check-then-act as root under a directory the database account owns', () => {
-  const capture = async (owner: string): Promise<Command> => {
-    let seen: Command | undefined;
-    const ops = { run: async (_h: unknown, c: Command) => { seen = c; return { code: 0, stdout: 'created\n', stderr: '' }; } } as unknown as HostOps;
-    await runCreation(ops, { name: 'h', host: 'h' }, { kind: 'copy-config', dataDir: '/var/lib/postgresql/15/drill', configDir: '/etc/postgresql/15/drill', owner, strict: false, body: DEBIAN_CONFIG, args: ['15', 'drill', '/var/lib/postgresql/15/drill', owner, '5433'] }, 1000);
-    return seen!;
-  };
-
-  test('one command, and every removal and pg_createcluster in it runs as the account, never as root', async () => {
-    const c = await capture('postgres');
-    assert.equal(c.user, undefined, 'the command itself is root\'s (it writes the marker in root\'s directory)');
-    const body = c.argv[2] as string;
-    const acting = body.split('\n').filter((l) => /\b(find|rm|pg_createcluster)\b/.test(l) && !/^\s*(#|rm -f -- "\$marker")/.test(l) && !l.includes('$marker'));
-    assert.ok(acting.length >= 5, acting.join('\n'));
-    for (const l of acting) assert.match(l, /runuser -u "\$(owner|user)" -- (find|rm|pg_createcluster)/, l);
-    // The account is the data directory's owner, passed as an argument, never text in the body.
-    assert.equal(c.argv[8], 'postgres');
   });
 });

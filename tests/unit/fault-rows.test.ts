@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { temporal } from '@temporalio/proto';
 import { controlServer, ensureEnabled } from '../../src/activities/postgres-service';
-import { HostOps } from '../../src/activities/host-ops';
+import { HostOps } from '../../src/host/host-ops';
 import type { FaultEntry, FaultRecord } from '../../dev/faults';
 import { controlCommand, type ControlAction } from '../../src/render/postgres-control';
 import { describe } from '../../src/shell/command';

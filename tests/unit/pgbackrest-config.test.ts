@@ -5,10 +5,15 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  chooseConfigFile, commandLineOnly, CONFIG_FACTS, ConfigPathError, describeChoice, fragmentConflicts, parseConfigFacts, parseFragments, READ_FRAGMENTS,
+  chooseConfigFile, commandLineOnly, ConfigPathError, describeChoice, fragmentConflicts, parseConfigFacts, parseFragments,
   type ConfigPathFact, type OwnSettings,
 } from '../../src/facts/pgbackrest-config';
 import { isSecretOption } from '../../src/spec/secret-options';
+import { program } from '../../src/paths';
+
+// The programs that read these facts on a host (activities/scripts/), run here on fixture trees.
+const CONFIG_FACTS = program('activities', 'config-facts');
+const READ_FRAGMENTS = program('activities', 'read-fragments');
 
 const GUIDE = '/etc/pgbackrest/pgbackrest.conf';
 const ORIG = '/etc/pgbackrest.conf';

@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { remoteGateScript } from '../../src/render/authorized-keys';
+import { program } from '../../src/paths';
+
+const GATE = program('activities', 'pgbackrest-gate');
 
 // The forced command, run by bash as sshd would run it, with a pgbackrest that prints its argv.
 const dir = mkdtempSync(join(tmpdir(), 'stanzactl-gate-'));
@@ -13,7 +16,7 @@ const fake = join(dir, 'pgbackrest');
 writeFileSync(fake, '#!/bin/bash\nprintf "<%s>" "$@"\n');
 chmodSync(fake, 0o755);
 const gate = join(dir, 'gate');
-writeFileSync(gate, remoteGateScript(fake));
+writeFileSync(gate, remoteGateScript(GATE, fake));
 
 function run(original: string | undefined, ...pins: string[]): { code: number | null; out: string; err: string } {
   const env: Record<string, string> = { PATH: '/usr/bin:/bin' };
@@ -90,6 +93,6 @@ test("a key's pins hold its side: the repository's path at every index and its r
 });
 
 test('the gate is only rendered for an absolute program path', () => {
-  assert.throws(() => remoteGateScript('pgbackrest'), /absolute/);
-  assert.throws(() => remoteGateScript('/usr/bin/pg backrest'), /absolute/);
+  assert.throws(() => remoteGateScript(GATE, 'pgbackrest'), /absolute/);
+  assert.throws(() => remoteGateScript(GATE, '/usr/bin/pg backrest'), /absolute/);
 });

@@ -4,7 +4,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { test } from 'node:test';
 import { projectRoot } from '../../src/paths';
 
-// The flow runs one way: CLI -> client -> workflow -> activity -> render/facts -> remote. A runtime
+// The flow runs one way: CLI -> client -> workflow -> activity -> host -> render/facts -> remote. A runtime
 // import against that flow loads code into a process (or sandbox) that must not carry it; types
 // cross freely because they vanish at compile time.
 const src = join(projectRoot(), 'src');
@@ -39,6 +39,19 @@ test('renderers and parsers are pure: no SSH, activity or workflow code', () => 
 // back from a workflow closes a loop; a type two rooms share lives beside the activity producing it.
 test('activities import nothing from workflows, not even types', () => {
   assert.deepEqual(breaches(['activities'], /^workflows\//, true), []);
+});
+
+// The host layer talks to hosts and knows no workflow: an activity takes it, never the other way,
+// and a type taken back from an activity would tie the layer to one workflow's step.
+test('the host layer imports nothing from activities or workflows, not even types', () => {
+  assert.deepEqual(breaches(['host'], /^(activities|workflows)\//, true), []);
+});
+
+// A bash program is a .sh file beside the module that sends it (read by program()), where bash -n,
+// shellcheck and its own unit test see it; never a TypeScript string passed to script().
+test('no bash program lives in a TypeScript string', () => {
+  const inline = files('.').flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/\bscript\(\s*['"`]/g)].map(() => relative(src, f)));
+  assert.deepEqual(inline, []);
 });
 
 test('the wall test sees a runtime import when there is one', () => {

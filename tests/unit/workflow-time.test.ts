@@ -9,7 +9,7 @@ import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import type { BackupSource, LockResult } from '../../src/activities/backup';
 import type { StepResult } from '../../src/activities/types';
-import { refuse, toFailure } from '../../src/activities/failures';
+import { refuse, toFailure } from '../../src/host/failures';
 import { projectRoot } from '../../src/paths';
 import { SshConnectError } from '../../src/remote/errors';
 import type { DrillOutcome } from '../../src/workflows/drill';

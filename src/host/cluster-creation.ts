@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { program } from '../paths';
 import { script, type Arg } from '../shell/command';
 import { check } from '../remote/ssh-pool';
 import type { HostAddress } from '../remote/types';
@@ -22,43 +23,14 @@ export function creationMarker(kind: CreationKind, dataDir: string): string {
   return `${PENDING}/${kind}-${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`;
 }
 
-const PENDING_CHECK = '[ -e "$1" ] && echo yes || echo no';
+const EXISTS = program('host', 'exists');
 
 export async function creationPending(ops: HostOps, host: HostAddress, marker: string): Promise<boolean> {
-  return (await ops.must(host, script(PENDING_CHECK, marker))).trim() === 'yes';
+  return (await ops.must(host, script(EXISTS, marker))).trim() === 'yes';
 }
 
-// $1 marker, $2 data dir, $3 the config dir pg_createcluster writes ('' for none), $4 "strict" to
-// refuse a data directory that holds files (a creation that must find it empty), $5 the account
-// that owns both; the body's own arguments follow. Exit 3: a refusal for a human. The last line
-// printed says what happened. What is removed is removed as that account: the directories are its,
-// and a link it swapped in between two commands then leads nowhere root could be made to write.
-const BEGIN = `set -eu
-marker=$1 data=$2 confdir=$3 strict=$4 owner=$5; shift 5
-outcome=created
-if [ -e "$marker" ]; then
-  # Only a postmaster writes postmaster.opts (initdb's killed backends may leave postmaster.pid).
-  if [ -e "$data/postmaster.opts" ]; then
-    echo "$data was left by an interrupted cluster creation (marker $marker), but a server has run on it since: stanzactl will not remove it. Check it, then remove $marker" >&2
-    exit 3
-  fi
-  if [ -d "$data" ]; then runuser -u "$owner" -- find "$data" -mindepth 1 -delete; fi
-  if [ -n "$confdir" ]; then
-    for f in postgresql.conf pg_hba.conf pg_ident.conf start.conf pg_ctl.conf environment; do runuser -u "$owner" -- rm -f -- "$confdir/$f"; done
-  fi
-  outcome=recreated
-elif [ "$strict" = strict ] && [ -n "$(ls -A "$data" 2>/dev/null)" ]; then
-  echo "$data holds files but no PostgreSQL cluster (no global/pg_control): stanzactl will not create a cluster over them. Move them away and run again" >&2
-  exit 3
-fi
-install -d -m 700 ${PENDING}
-printf '%s\\n' "$data" > "$marker.tmp"
-mv -f "$marker.tmp" "$marker"
-`;
-
-const END = `
-rm -f -- "$marker"
-echo "$outcome"`;
+// The marker's life around the body, refusals (exit 3) and the outcome line (scripts/creation.sh).
+const CREATION = program('host', 'creation');
 
 export interface Creation {
   readonly kind: CreationKind;
@@ -69,14 +41,14 @@ export interface Creation {
   readonly owner: string;
   /** The data directory must be empty (or absent) unless an interrupted creation left it. */
   readonly strict: boolean;
-  /** A bash body of ours, with `set -eu` in force and its inputs in "$@". */
+  /** A bash program of ours, run with `-eu`, its inputs in "$@" (a .sh file's text). */
   readonly body: string;
   readonly args: readonly Arg[];
 }
 
 /** Runs a marked creation; says whether it made the cluster afresh or redid an interrupted one. */
 export async function runCreation(ops: HostOps, host: HostAddress, c: Creation, timeoutMs: number): Promise<'created' | 'recreated'> {
-  const command = script(`${BEGIN}${c.body}${END}`, creationMarker(c.kind, c.dataDir), c.dataDir, c.configDir ?? '', c.strict ? 'strict' : 'lenient', c.owner, ...c.args);
+  const command = script(CREATION, creationMarker(c.kind, c.dataDir), c.dataDir, c.configDir ?? '', c.strict ? 'strict' : 'lenient', c.owner, c.body, ...c.args);
   const r = await ops.run(host, command, { timeoutMs });
   if (r.code === 3) throw refuse(`${host.name}: ${r.stderr.trim()}`, 'CreationRefused');
   const last = check(host, command, r).stdout.trim().split('\n').pop();

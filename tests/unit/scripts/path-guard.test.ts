@@ -3,11 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { GUARDED, refusalOf } from '../../src/activities/path-guard';
+import { GUARDED, refusalOf } from '../../../src/host/path-guard';
 
 // The guard is bash run as root; here it runs on this machine's bash, in a directory tree made for
 // it below the build output (its ancestors must be root's alone, which /tmp's are not).
-const base = join(__dirname, '..', '..');
+const base = join(__dirname, '..', '..', '..');
 const rootOnly = (dir: string): boolean => {
   for (let d = dir; ; d = dirname(d)) {
     const s = statSync(d);

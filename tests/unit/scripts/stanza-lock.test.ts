@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { isStale, lockScripts, OWNERLESS_GRACE_SECONDS, parseBlockers, parseClaim, parseHolder, STALE_SECONDS, type LockOwner } from '../../src/activities/backup-lock';
-import { holderAlive } from '../../src/activities/stanza-lock';
-import type { Command } from '../../src/shell/command';
+import { isStale, lockScripts, OWNERLESS_GRACE_SECONDS, parseBlockers, parseClaim, parseHolder, STALE_SECONDS, type LockOwner } from '../../../src/host/stanza-locks';
+import { holderAlive } from '../../../src/host/lock-claim';
+import type { Command } from '../../../src/shell/command';
 
 // The lock's scripts run for real in a local bash on a temp directory: the same code the
 // repository host runs, only the locks directory differs.
@@ -236,4 +236,18 @@ describe('stanza lock holders', () => {
     assert.equal(await holderAlive(parseHolder('- - 1000'), 1001 + OWNERLESS_GRACE_SECONDS, alive), false);
     assert.deepEqual(asked, ['recover-demo/run-r', 'rebuild-demo-pg2-srv/run-x'], 'an owner-less claim names no workflow to ask about');
   });
+});
+
+test('stanza-lock.sh: an unknown action or lock kind is refused, changing nothing', () => {
+  const locks = freshLocks();
+  const claim = lockScripts.claim(locks, 'demo', a);
+  const argv = [...claim.argv] as string[];
+  argv[4] = 'steal';
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /unknown action steal/);
+  run(claim);
+  const drop = spawnSync('bash', lockScripts.dropDead(locks, 'demo', { kind: 'lunch' as 'backup', holder: parseHolder(`${a.workflowId} ${a.runId} 1`) }).argv.slice(1) as string[], { encoding: 'utf8' });
+  assert.equal(drop.status, 2);
+  assert.ok(existsSync(join(locks, 'backup-demo', 'owner')));
 });

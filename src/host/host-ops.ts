@@ -2,6 +2,7 @@ import { cmd, script, withStdin, type Arg, type Command } from '../shell/command
 import { check } from '../remote/ssh-pool';
 import { refuse } from './failures';
 import { GUARDED, refusalOf } from './path-guard';
+import { program } from '../paths';
 import type { HostAddress, Remote, RunOptions, RunResult } from '../remote/types';
 
 export interface FileOwner {
@@ -13,28 +14,10 @@ export interface FileOwner {
 
 // Each body runs through GUARDED (./path-guard): as root only where root alone controls the path,
 // else as the account that does. One round trip each.
-
-// Writes to a temp file beside the target and keeps the old file if nothing differs.
-const ENSURE_FILE = `set -eu
-path=$1; owner=$2; mode=$3
-tmp=$(mktemp "$(dirname "$path")/.stanzactl.XXXXXX")
-trap 'rm -f "$tmp"' EXIT
-cat > "$tmp"
-if [ -f "$path" ] && cmp -s "$tmp" "$path" && [ "$(stat -c '%U:%G %a' "$path")" = "$owner $mode" ]; then
-  echo unchanged; exit 0
-fi
-chown "$owner" "$tmp"; chmod "$mode" "$tmp"; mv -f "$tmp" "$path"; trap - EXIT
-echo changed`;
-
-const ENSURE_DIR = `set -eu
-path=$1; owner=$2; mode=$3; changed=unchanged
-if [ ! -d "$path" ]; then mkdir -p "$path"; changed=changed; fi
-if [ "$(stat -c '%U:%G %a' "$path")" != "$owner $mode" ]; then chown -h "$owner" "$path"; chmod "$mode" "$path"; changed=changed; fi
-echo $changed`;
-
-const USER_INFO = 'set -eu; e=$(getent passwd "$1") || exit 3; echo "$e" | cut -d: -f6; id -gn "$1"';
-
-const READ_FILE = `if [ -e "$1" ]; then echo present; cat -- "$1"; else echo absent; fi`;
+const ENSURE_FILE = program('host', 'ensure-file');
+const ENSURE_DIR = program('host', 'ensure-dir');
+const READ_FILE = program('host', 'read-file');
+const USER_INFO = program('host', 'user-info');
 
 /** `body` on `path` (its $1), guarded; `owner` is the account the path must belong to ('' for reads). */
 function guarded(body: string, owner: string, path: string, ...args: Arg[]): Command {

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { REFUSAL_FN, refusalOf } from '../../../src/host/path-guard';
+import { script } from '../../../src/shell/command';
+import { HOST, isRoot, localOps, runLocal, scratch } from './local-host';
+
+// HostOps' file primitives (scripts/ensure-file.sh, ensure-dir.sh, read-file.sh, user-info.sh),
+// each through the path guard, run for real on this machine as root.
+const skip = isRoot ? false : 'needs root';
+const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+
+test('refusal.sh: a marked last line and exit 90, which refusalOf reads back', () => {
+  const r = runLocal(script(`${REFUSAL_FN}\necho partial >&2; refusal "$1 is not ours"`, '/x'));
+  assert.equal(r.code, 90);
+  assert.equal(refusalOf(r), '/x is not ours');
+});
+
+describe('HostOps scripts', { skip }, () => {
+  const { dir, cleanup } = isRoot ? scratch('host-ops') : { dir: '', cleanup: () => undefined };
+  after(cleanup);
+  const ops = localOps();
+  const root = { owner: 'root', group: 'root', mode: '640' };
+
+  test('ensure-file.sh: writes, then leaves an equal file alone, then fixes its mode; no temp file stays', async () => {
+    const f = join(dir, 'conf');
+    assert.equal(await ops.ensureFile(HOST, f, 'a=1\n', root), true);
+    assert.equal(readFileSync(f, 'utf8'), 'a=1\n');
+    assert.equal(mode(f), '640');
+    assert.equal(await ops.ensureFile(HOST, f, 'a=1\n', root), false);
+    chmodSync(f, 0o644);
+    assert.equal(await ops.ensureFile(HOST, f, 'a=1\n', root), true);
+    assert.equal(mode(f), '640');
+    assert.equal(await ops.ensureFile(HOST, f, 'a=2\n', root), true);
+    assert.equal(readFileSync(f, 'utf8'), 'a=2\n');
+    assert.deepEqual(spawnSync('ls', ['-A', dir], { encoding: 'utf8' }).stdout.split('\n').filter((n) => n.startsWith('.stanzactl')), []);
+  });
+
+  test('ensure-file.sh: a missing directory fails the write, leaving nothing', async () => {
+    await assert.rejects(ops.ensureFile(HOST, join(dir, 'missing', 'conf'), 'x', root));
+  });
+
+  test('ensure-dir.sh: makes the directory with its parents, then changes nothing, then fixes the mode', async () => {
+    const d = join(dir, 'a', 'b');
+    assert.equal(await ops.ensureDir(HOST, d, { ...root, mode: '750' }), true);
+    assert.equal(mode(d), '750');
+    assert.equal(await ops.ensureDir(HOST, d, { ...root, mode: '750' }), false);
+    assert.equal(await ops.ensureDir(HOST, d, { ...root, mode: '700' }), true);
+    assert.equal(mode(d), '700');
+  });
+
+  test('read-file.sh: content, an empty file, and a missing one apart', async () => {
+    writeFileSync(join(dir, 'r'), 'line\n');
+    writeFileSync(join(dir, 'empty'), '');
+    assert.equal(await ops.readFile(HOST, join(dir, 'r')), 'line\n');
+    assert.equal(await ops.readFile(HOST, join(dir, 'empty')), '');
+    assert.equal(await ops.readFile(HOST, join(dir, 'none')), undefined);
+  });
+
+  test('the path guard refuses a link at the path: UnsafePath, not retried', async () => {
+    mkdirSync(join(dir, 'l'));
+    spawnSync('ln', ['-s', '/etc/hostname', join(dir, 'l', 'link')]);
+    await assert.rejects(ops.readFile(HOST, join(dir, 'l', 'link')), (e: Error & { type?: string }) => e.type === 'UnsafePath' && /symbolic link/.test(e.message));
+  });
+
+  test('user-info.sh: home and group of a user; none for a user that does not exist', async () => {
+    assert.deepEqual(await ops.user(HOST, 'root'), { home: '/root', group: 'root' });
+    assert.equal(await ops.user(HOST, 'no-such-user-stanzactl'), undefined);
+  });
+});
