@@ -1,10 +1,14 @@
-import { CancellationScope } from '@temporalio/workflow';
+import { CancellationScope, patched } from '@temporalio/workflow';
 import type { BackupDetails } from '../activities/backup';
 import type { BackupType, Spec } from '../spec/schema';
 import { long, quick, release } from './profiles';
 import { call, StepLog } from './steps';
 import { checkInput } from './input';
 import { runOwner } from './locks';
+import { observedSpec } from './topology';
+
+// Runs started before backups read the roles from the hosts take the spec's.
+const BACKUP_TOPOLOGY = 'backup-topology';
 
 export interface BackupRequest {
   readonly type: BackupType;
@@ -39,8 +43,9 @@ export async function backupStanza(spec: Spec, request: BackupRequest): Promise<
     return { status: 'skipped', reason: lock.detail, runningWorkflowId: lock.holder?.workflowId, runningSince: lock.holder?.since };
   }
   try {
-    const source = await log.step('source', 'chooseBackupSource', quick, 'choose the host to copy from', spec);
-    const run = await log.step(`${request.type} backup`, 'runBackup', long, `${request.type} backup of ${spec.stanza} from ${source.node}`, spec, request.type, source.backupStandby);
+    const live = patched(BACKUP_TOPOLOGY) ? await observedSpec(spec, 'the backup') : spec;
+    const source = await log.step('source', 'chooseBackupSource', quick, 'choose the host to copy from', live);
+    const run = await log.step(`${request.type} backup`, 'runBackup', long, `${request.type} backup of ${spec.stanza} from ${source.node}`, live, request.type, source.backupStandby);
     return { status: 'done', backup: run.backup, seconds: run.seconds, source: { node: source.node, role: source.role, why: source.why, copiedFrom: run.copiedFrom } };
   } finally {
     // Also when cancelled or failed: the next backup must not wait for a stale lock.

@@ -75,6 +75,16 @@ describe('backups on demand', { timeout: 40 * 60_000 }, () => {
     assert.ok(o.source.copiedFrom.includes(pg2), `pgBackRest copied from ${o.source.copiedFrom}`);
   });
 
+  test('a spec that names a standby as the primary: the backup reads the roles from the hosts and copies from a real standby', LONG, async () => {
+    const spec = withStandby(true);
+    const stale: Spec = { ...spec, nodes: spec.nodes.map((n) => ({ ...n, role: n.name === 'pg3-srv' ? 'primary' : 'standby' })) };
+    const o = await backup(stale, 'full');
+    assert.ok(o.status === 'done');
+    assert.deepEqual([o.source.node, o.source.role], ['pg2-srv', 'standby']);
+    const pg2 = f.lab.hosts.find((h) => h.name === 'pg2-srv')!.ip;
+    assert.ok(o.source.copiedFrom.includes(pg2), `pgBackRest copied from ${o.source.copiedFrom}`);
+  });
+
   test('with both standbys stopped: prefer backs up the primary and says so; true fails clearly', LONG, async () => {
     await standbys('stop');
     try {

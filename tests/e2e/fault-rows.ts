@@ -55,6 +55,7 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, FirstChange>> = {
   },
   backupStanza: {
     claimBackupLock: { command: 'install -d -m 700' },
+    observeTopology: {},
     chooseBackupSource: {},
     runBackup: { command: 'stanzactl-run' },
     releaseBackupLock: { command: 'rm -rf' },

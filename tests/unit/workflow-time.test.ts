@@ -9,6 +9,7 @@ import { Worker } from '@temporalio/worker';
 import type { Activities } from '../../src/activities';
 import type { BackupSource, LockResult } from '../../src/activities/backup';
 import type { StepResult } from '../../src/activities/types';
+import type { Topology } from '../../src/facts/topology';
 import { refuse, toFailure } from '../../src/host/failures';
 import { projectRoot } from '../../src/paths';
 import { SshConnectError } from '../../src/remote/errors';
@@ -60,11 +61,12 @@ function standIn(activity: keyof Activities) {
   };
 }
 
-const names = ['claimBackupLock', 'chooseBackupSource', 'runBackup', 'releaseBackupLock', 'claimDrillLock', 'writeDrillMarker', 'ensureCopyHost',
+const names = ['claimBackupLock', 'observeTopology', 'chooseBackupSource', 'runBackup', 'releaseBackupLock', 'claimDrillLock', 'writeDrillMarker', 'ensureCopyHost',
   'prepareCopy', 'restoreCopy', 'startCopy', 'waitCopyPromoted', 'inspectCopy', 'checkDrillCopy', 'verifyRepository', 'removeCopy', 'recordDrill',
   'releaseDrillLock', 'claimCopyLock', 'releaseCopyLock'] as const;
 
 const claimed = (): LockResult => ({ changed: true, claimed: true, detail: 'claimed' });
+const asSpecSays = (): Topology => ({ primary: 'pg1', specPrimary: 'pg1', nodes: [{ name: 'pg1', seenAs: 'primary', timeline: 1, streaming: false }], problems: [] });
 const fromPrimary = (): BackupSource => ({ changed: false, node: 'pg1', role: 'primary', why: 'backups.fromStandby is false', backupStandby: false, detail: 'from the primary pg1' });
 const backupFailed = (): never => { throw refuse('pgbackrest backup exited 82 (ArchiveTimeoutError)', 'PgbackrestError'); };
 const released = (): StepResult => ({ changed: true, detail: 'backup lock released' });
@@ -149,7 +151,7 @@ describe('workflow time: retry and timeout policies on the time-skipping test se
   // which keeps trying (backoff up to 30 s) for up to an hour while the repository host is away.
   test('release: a host back after 50 minutes gets the lock back, found within the 30 s backoff cap', async () => {
     const r = await backup('release-back', {
-      claimBackupLock: claimed, chooseBackupSource: fromPrimary, runBackup: backupFailed,
+      claimBackupLock: claimed, observeTopology: asSpecSays, chooseBackupSource: fromPrimary, runBackup: backupFailed,
       releaseBackupLock: (since) => { if (since < 50 * MINUTE) throw hostAway(); return released(); },
     });
     // The workflow fails with the backup's own error: the release succeeded.
@@ -170,7 +172,7 @@ describe('workflow time: retry and timeout policies on the time-skipping test se
 
   test('release: a host away for more than the hour ends the workflow, naming the release step', async () => {
     const r = await backup('release-gone', {
-      claimBackupLock: claimed, chooseBackupSource: fromPrimary, runBackup: backupFailed,
+      claimBackupLock: claimed, observeTopology: asSpecSays, chooseBackupSource: fromPrimary, runBackup: backupFailed,
       releaseBackupLock: () => { throw hostAway(); },
     });
     // The release's retries run out at the hour (scheduleToCloseTimeout): its last failure is the
