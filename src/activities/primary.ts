@@ -123,13 +123,21 @@ async function ensureReplicationRole(ops: HostOps, host: HostAddress, spec: Spec
 const SERVER_FILE = `${REFUSAL_FN}${program('activities', 'server-file')}`;
 
 /** Reads or rewrites a file the server names in `setting`, as the database account and only inside the spec's directories. */
-function serverFile(spec: Spec, setting: string, path: string, action: 'read' | 'write'): Command {
+function serverFile(spec: Spec, setting: string, path: string, action: 'read' | 'write' | 'mtime'): Command {
   const pg = spec.postgres;
   const dirs = [pg.dataDir, ...(pg.configDir ? [pg.configDir] : [])].join('\n');
   return asUser(pg.osUser, script(SERVER_FILE, setting, path, action, dirs));
 }
 
-/** The seed's replication role, one pg_hba line per standby, and a reload when pg_hba changed. */
+async function writtenSinceLoad(ops: HostOps, host: HostAddress, spec: Spec, hbaFile: string): Promise<boolean> {
+  const [loaded, written] = await Promise.all([
+    query(ops, host, spec.postgres, 'SELECT extract(epoch FROM pg_conf_load_time())'),
+    ops.must(host, serverFile(spec, 'hba_file', hbaFile, 'mtime')),
+  ]);
+  return Number(written) > Number(loaded);
+}
+
+/** The seed's replication role, one pg_hba line per standby, and a reload when pg_hba changed since the server last loaded it. */
 export async function ensureReplicationAccess(ops: HostOps, spec: Spec): Promise<StepResult> {
   const host = nodeAddress(primaryNode(spec));
   const pg = spec.postgres;
@@ -138,10 +146,13 @@ export async function ensureReplicationAccess(ops: HostOps, spec: Spec): Promise
   const hbaFile = await query(ops, host, pg, 'SHOW hba_file');
   const existing = await ops.must(host, serverFile(spec, 'hba_file', hbaFile, 'read'));
   const { content, added } = ensureLines(existing, standbyNodes(spec).map((n) => replicationHbaLine(spec.replication.user, nodeHost(n))));
-  if (added.length) {
-    await ops.must(host, withStdin(serverFile(spec, 'hba_file', hbaFile, 'write'), content));
+  if (added.length) await ops.must(host, withStdin(serverFile(spec, 'hba_file', hbaFile, 'write'), content));
+  // A file newer than the server's last load: lines written by an attempt that died before its
+  // reload (a worker killed beside it) are in place but not in force, and no standby could connect.
+  const stale = added.length > 0 || (await writtenSinceLoad(ops, host, spec, hbaFile));
+  if (stale) {
     await query(ops, host, pg, 'SELECT pg_reload_conf()');
-    results.push({ changed: true, detail: `pg_hba: added ${added.length} line(s) and reloaded` });
+    results.push({ changed: true, detail: added.length ? `pg_hba: added ${added.length} line(s) and reloaded` : 'pg_hba: its lines were written but not yet loaded: reloaded' });
   }
   return merge(results, `replication role ${spec.replication.user} and pg_hba lines for ${standbyNodes(spec).length} standbys in place`);
 }

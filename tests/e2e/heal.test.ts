@@ -14,7 +14,7 @@ import type { Spec } from '../../src/spec/schema';
 import { sshPools } from '../../src/worker';
 import type { BackupOutcome } from '../../src/workflows/backup';
 import { ProvisionFixture } from './fixture';
-import { runCli } from './harness';
+import { runCli, until } from './harness';
 
 const LONG = { timeout: 10 * 60_000 };
 
@@ -59,6 +59,24 @@ describe('interrupted steps heal', { timeout: 40 * 60_000 }, () => {
     await f.checks.assertHealthy();
     assert.equal(await f.checks.psql('pg1-srv', 'SHOW port'), String(f.spec.postgres.port));
     for (const h of ['pg1-srv', 'pg2-srv']) assert.equal((await labExec(f.lab, h, ['ls', '-A', '/var/lib/stanzactl/pending'])).stdout, '', `no creation marker left on ${h}`);
+    await f.checks.assertProvisionChangesNothing(() => startProvision(f.client, f.spec).then((h) => h.result() as Promise<ProvisionResult>));
+  });
+
+  test('pg_hba lines written by an attempt that died before its reload: provision reloads them and the standbys stream again', LONG, async () => {
+    const hba = await f.checks.psql('pg1-srv', 'SHOW hba_file');
+    const pg = f.spec.postgres;
+    // The server forgets the standbys' lines; then they are back in the file only, as a worker
+    // killed between the write and the reload (beside another step's kill) leaves them.
+    await f.checks.sh('pg1-srv', ['sed', '-i.orig', `/ ${f.spec.replication.user} /d`, hba], pg.osUser);
+    await f.checks.psql('pg1-srv', 'SELECT pg_reload_conf()');
+    await f.checks.sh('pg1-srv', ['cp', `${hba}.orig`, hba], pg.osUser);
+    await f.checks.sh('pg1-srv', ['rm', `${hba}.orig`], pg.osUser);
+    await f.checks.psql('pg1-srv', "SELECT pg_terminate_backend(pid) FROM pg_stat_replication");
+    // Refused only once the server dropped the lines: the reload has taken effect.
+    await until('the standbys to be refused', async () => (await f.checks.streamingStandbys()).length === 0 && /no pg_hba.conf entry for replication connection/.test(await f.checks.sh('pg1-srv', ['bash', '-c', 'tail -n 20 /var/log/postgresql/postgresql-15-main.log'])));
+    const result = (await (await startProvision(f.client, f.spec)).result()) as ProvisionResult;
+    assert.equal(result.steps.find((s) => s.name === 'replication access')!.detail, 'pg_hba: its lines were written but not yet loaded: reloaded');
+    assert.deepEqual(result.standbys.map((s) => [s.name, s.state]), [['pg2-srv', 'streaming'], ['pg3-srv', 'streaming']]);
     await f.checks.assertProvisionChangesNothing(() => startProvision(f.client, f.spec).then((h) => h.result() as Promise<ProvisionResult>));
   });
 

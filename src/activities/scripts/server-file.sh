@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reads or rewrites a file the server names in a setting (hba_file), as the database account (after
-# refusal.sh): $1 the setting, $2 the path, $3 read|write (the new content on stdin), $4 the
+# refusal.sh): $1 the setting, $2 the path, $3 read|write (the new content on stdin)|mtime (epoch
+# seconds, microseconds after the point), $4 the
 # directories the spec names, one a line. Only once the path, links followed, lies inside one of
 # them and belongs to the account: check and write are one program, and the account that runs it
 # could only swap in files it can write itself.
@@ -18,6 +19,7 @@ done <<< "$dirs"
 owner=$(stat -c %U -- "$real")
 [ "$owner" = "$(id -un)" ] || refusal "$setting $shown belongs to $owner, not to the database account $(id -un): refused, nothing changed"
 if [ "$action" = read ]; then exec cat -- "$real"; fi
+if [ "$action" = mtime ]; then exec stat -c %.6Y -- "$real"; fi
 tmp=$(mktemp "$(dirname "$real")/.stanzactl.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
 cat > "$tmp"

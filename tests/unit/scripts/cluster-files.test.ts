@@ -73,7 +73,7 @@ describe('server-file.sh: the file the server names, only inside the spec\'s dir
   symlinkSync(join(other, 'secret'), join(data, 'link'));
   writeFileSync(join(data, 'foreign'), 'x');
   chownSync(join(data, 'foreign'), 65534, 65534);
-  const file = (path: string, action: 'read' | 'write', input = '') => run(SERVER_FILE, ['hba_file', path, action, `${data}\n/nonexistent`], input);
+  const file = (path: string, action: 'read' | 'write' | 'mtime', input = '') => run(SERVER_FILE, ['hba_file', path, action, `${data}\n/nonexistent`], input);
   const refused = (r: ReturnType<typeof run>) => refusalOf({ code: r.status, stderr: r.stderr });
 
   test('reads, then rewrites keeping the mode', () => {
@@ -81,6 +81,13 @@ describe('server-file.sh: the file the server names, only inside the spec\'s dir
     assert.equal(file(join(data, 'pg_hba.conf'), 'write', 'host all all 0/0 reject\n').status, 0);
     assert.equal(readFileSync(join(data, 'pg_hba.conf'), 'utf8'), 'host all all 0/0 reject\n');
     assert.equal(statSync(join(data, 'pg_hba.conf')).mode & 0o777, 0o640);
+  });
+
+  test('says when it was last written, to the microsecond (the server\'s last load is compared with it)', () => {
+    const printed = file(join(data, 'pg_hba.conf'), 'mtime').stdout.trim();
+    assert.match(printed, /^\d+\.\d{6}$/);
+    assert.ok(Math.abs(Number(printed) * 1000 - statSync(join(data, 'pg_hba.conf')).mtimeMs) < 1, `${printed} against ${statSync(join(data, 'pg_hba.conf')).mtimeMs}`);
+    assert.match(refused(file(join(other, 'secret'), 'mtime')) ?? '', /outside the config and data directories/);
   });
 
   test('refuses a path outside the directories (links followed), a missing file, a directory, another account\'s file', () => {
