@@ -152,17 +152,28 @@ export async function buildWorkflowBundle(dir: string): Promise<string> {
 
 /**
  * Runs `teardown` on SIGINT/SIGTERM as well as from `after()`: a test run stopped from outside
- * must not leave its lab, server or workers behind. Returns the teardown, made idempotent.
+ * must not leave its lab, server or workers behind. On a signal every teardown not yet done runs,
+ * and the process exits once all of them are. Returns the teardown, made idempotent.
  */
 export function guardedTeardown(teardown: () => Promise<void>): () => Promise<void> {
   let once: Promise<void> | undefined;
-  const run = () => (once ??= teardown());
-  const onSignal = (signal: NodeJS.Signals) => {
-    void run().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const run = (): Promise<void> => (once ??= teardown().finally(() => pendingTeardowns.delete(run)));
+  pendingTeardowns.add(run);
+  if (!signalsHandled) {
+    process.once('SIGINT', onTeardownSignal);
+    process.once('SIGTERM', onTeardownSignal);
+    signalsHandled = true;
+  }
   return run;
+}
+
+// One handler for the process: each fixture's own exited once its teardown was done, cutting the
+// others' short (a fault matrix stopped by SIGTERM left two labs, two servers and four workers).
+const pendingTeardowns = new Set<() => Promise<void>>();
+let signalsHandled = false;
+
+function onTeardownSignal(signal: NodeJS.Signals): void {
+  void Promise.allSettled([...pendingTeardowns].map((t) => t())).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
 }
 
 /** Polls `f` until it gives something other than undefined or false, and returns that; fails naming `what`. */
