@@ -1,5 +1,5 @@
 import { walPosition } from './dropped-wal';
-import { systemIdOf, type StanzaInfo } from './pgbackrest-info';
+import { currentDb, systemIdOf, type StanzaInfo } from './pgbackrest-info';
 import type { ArchiverFacts } from './status';
 
 /**
@@ -39,7 +39,7 @@ export function archivingProven(a: ArchiverFacts, stanza: StanzaInfo | undefined
   if (a.lastFailedAt !== null && a.lastFailedAt >= a.lastArchivedAt) return { ok: false, why: `archiving failed (${a.lastFailedWal}) after its last success` };
   const age = Math.max(0, Math.round(now - a.lastArchivedAt));
   if (age > RECENT_ARCHIVE_SECONDS) return { ok: false, why: `the last segment was archived ${age} s ago, longer than ${RECENT_ARCHIVE_SECONDS} s` };
-  const current = stanza!.archive.filter((x) => x.dbId === Math.max(...stanza!.db.map((d) => d.id)));
+  const current = stanza!.archive.filter((x) => x.dbId === currentDb(stanza!)?.id);
   const max = current.map((x) => x.max).filter((m): m is string => m !== null).sort((x, y) => (walPosition(x) < walPosition(y) ? -1 : 1)).pop();
   if (max === undefined || walPosition(max) < walPosition(a.lastArchivedWal)) {
     return { ok: false, why: `${a.lastArchivedWal}, archived last, is not in the repository (it holds up to ${max ?? 'nothing'})` };

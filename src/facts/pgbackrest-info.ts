@@ -121,7 +121,8 @@ export function parseInfo(json: string): StanzaInfo[] {
   }));
 }
 
-function currentDb(s: StanzaInfo): StanzaInfo['db'][number] | undefined {
+/** The database the stanza serves now: the newest of its history. */
+export function currentDb(s: StanzaInfo): StanzaInfo['db'][number] | undefined {
   return s.db.reduce<StanzaInfo['db'][number] | undefined>((best, d) => (best === undefined || d.id > best.id ? d : best), undefined);
 }
 
