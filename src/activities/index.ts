@@ -81,7 +81,7 @@ export function createActivities(deps: ActivityDeps) {
       restoreStandby(ops(spec), spec, node, delta, targetTimeline, deltaBy)),
     startStandby: step(async (spec: Spec, node: string) => startStandby(ops(spec), spec, node)),
     waitStreaming: step(async (spec: Spec, node: string) => waitStreaming(ops(spec), spec, node)),
-    observeTopology: step(async (spec: Spec) => observeTopology(ops(spec), spec)),
+    observeTopology: step(async (spec: Spec, apart?: string) => observeTopology(ops(spec), spec, apart)),
     repositoryStatus: step(async (spec: Spec) => repositoryStatus(ops(spec), spec)),
     primaryStatus: step(async (spec: Spec) => primaryStatus(ops(spec), spec)),
     standbyStatus: step(async (spec: Spec, node: string) => standbyStatus(ops(spec), spec, node)),

@@ -65,17 +65,16 @@ async function ensureConf(
 
 /**
  * pgbackrest.conf on the repository host and every node, in the file pgBackRest reads there.
- * `withStandbys` adds the standbys to the repository's stanza section (backups from a standby):
- * only once they stream, since pgBackRest refuses backup-standby=y without a standby to copy from.
+ * `withStandbys` adds the standbys to the repository's stanza section: only once they stream,
+ * since pgBackRest refuses backup-standby=y without a standby to copy from.
  */
 export async function ensurePgbackrestConf(ops: HostOps, spec: Spec, withStandbys: boolean): Promise<StepResult> {
   const resolved = await withResolvedRepositoryOptions(spec);
-  const repoSpec: Spec = { ...resolved, backups: { ...spec.backups, fromStandby: withStandbys ? spec.backups?.fromStandby : false } };
   const repo = repoHost(spec);
   const { user: repoUser } = spec.repository;
   const { osUser } = spec.postgres;
   const results = await Promise.all([
-    ensureConf(ops, repo, repoUser, await groupOf(ops, repo, repoUser), spec.stanza, (e, n, fragments) => repoHostSettings(e, repoSpec, n, fragments)),
+    ensureConf(ops, repo, repoUser, await groupOf(ops, repo, repoUser), spec.stanza, (e, n, fragments) => repoHostSettings(e, resolved, n, fragments, withStandbys)),
     ...spec.nodes.map(async (n) => ensureConf(ops, nodeAddress(n), osUser, await groupOf(ops, nodeAddress(n), osUser), spec.stanza, (e, cpus, fragments) => nodeSettings(e, spec, n, cpus, fragments))),
   ]);
   return merge(results, `pgbackrest.conf up to date on ${results.length} hosts`);

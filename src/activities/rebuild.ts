@@ -51,7 +51,7 @@ export async function inspectRebuildTarget(ops: HostOps, spec: Spec, nodeName: s
   const primaryAddr = nodeAddress(primary);
   const p = await clusterState(ops, primaryAddr, spec.postgres);
   if (!p.running || (await inRecovery(ops, primaryAddr, spec.postgres))) {
-    throw refuse(`no healthy primary to stream from: ${primary.name} is ${p.running ? 'in recovery' : 'not running'}. Repair or fail over first, and update the spec`, 'RefusedRebuild');
+    throw refuse(`no healthy primary to stream from: ${primary.name} is ${p.running ? 'in recovery' : 'not running'}. Repair it or fail over first`, 'RefusedRebuild');
   }
 
   const host = nodeAddress(node);

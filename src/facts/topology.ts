@@ -34,6 +34,8 @@ export interface Topology {
   readonly nodes: TopologyNode[];
   /** What makes the topology unusable (two primaries, none, another cluster): each a sentence. */
   readonly problems: string[];
+  /** More than one node runs as the primary (one of them `apart` excepted). */
+  readonly splitBrain: boolean;
 }
 
 function seenAs(r: NodeRole | undefined, systemId: string | undefined): SeenAs {
@@ -47,10 +49,15 @@ function seenAs(r: NodeRole | undefined, systemId: string | undefined): SeenAs {
 /**
  * Judges the sightings of every node of `spec`. A cluster's identity is its primary's system
  * identifier (the spec's primary's when no node runs as one): a node holding another is no member.
+ * `apart` is a node about to be replaced (a rebuild's target): it is the primary only when no other
+ * node runs as one, so a standby promoted by mistake beside the real primary is no split brain to
+ * it, and a rebuild of the only primary is still seen as one.
  */
-export function readTopology(spec: Spec, sightings: NodeSighting[]): Topology {
+export function readTopology(spec: Spec, sightings: NodeSighting[], apart?: string): Topology {
   const specPrimary = spec.nodes.find((n) => n.role === 'primary')!.name;
-  const running = sightings.filter((s) => s.role?.running && s.role.inRecovery === false);
+  const runsAsPrimary = (s: NodeSighting) => s.role?.running === true && s.role.inRecovery === false;
+  const others = sightings.filter((s) => s.name !== apart && runsAsPrimary(s));
+  const running = others.length > 0 ? others : sightings.filter(runsAsPrimary);
   const anchor = running.length === 1 ? running[0] : sightings.find((s) => s.name === specPrimary);
   const systemId = anchor?.role?.systemId;
   const byAddress = new Map(sightings.map((s) => [s.address, s.name]));
@@ -63,7 +70,7 @@ export function readTopology(spec: Spec, sightings: NodeSighting[]): Topology {
     ...(s.error !== undefined && { error: s.error }),
   }));
   const problems: string[] = [];
-  const primaries = nodes.filter((n) => n.seenAs === 'primary');
+  const primaries = nodes.filter((n) => n.seenAs === 'primary' && running.some((s) => s.name === n.name));
   const specPrimaryNode = nodes.find((n) => n.name === specPrimary)!;
   let primary: string | null = null;
   if (primaries.length > 1) {
@@ -79,7 +86,7 @@ export function readTopology(spec: Spec, sightings: NodeSighting[]): Topology {
       : `no node runs as the primary (${specPrimary}, the spec's, is ${specPrimaryNode.seenAs})`);
   }
   for (const n of nodes) if (n.seenAs === 'another cluster') problems.push(`${n.name} holds another cluster (system identifier ${sightings.find((s) => s.name === n.name)!.role!.systemId}, the cluster's is ${systemId})`);
-  return { primary, specPrimary, nodes, problems };
+  return { primary, specPrimary, nodes, problems, splitBrain: primaries.length > 1 };
 }
 
 /**

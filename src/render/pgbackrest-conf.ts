@@ -1,4 +1,4 @@
-import { nodeHost, primaryNode, standbyNodes } from '../spec/load';
+import { nodeHost, primaryNode } from '../spec/load';
 import type { Spec, SpecNode } from '../spec/schema';
 import { findSection, getValue, parseIni, renderIni, replaceSection, setValue, type Ini, type IniEntry } from './ini';
 import { copyHostTuning, nodeTuning, repositoryTuning, tunedSettings } from './pgbackrest-tuning';
@@ -63,8 +63,8 @@ const DEFAULT_REPO_PATH = '/var/lib/pgbackrest';
 const derivedKey = /^(repo1-path|repo1-retention-full|repo1-host|repo1-host-user|backup-standby|pg\d+-[a-z-]+)$/;
 
 /** pgbackrest.conf on the repository host, which has `cores` cores. */
-export function repoHostConf(existing: string | undefined, spec: Spec, cores: number, fragments: readonly string[] = []): string {
-  return mergeConf(existing, spec.stanza, repoHostSettings(existing, spec, cores, fragments));
+export function repoHostConf(existing: string | undefined, spec: Spec, cores: number, fragments: readonly string[] = [], everyNode = true): string {
+  return mergeConf(existing, spec.stanza, repoHostSettings(existing, spec, cores, fragments, everyNode));
 }
 
 /**
@@ -72,8 +72,11 @@ export function repoHostConf(existing: string | undefined, spec: Spec, cores: nu
  * main file or a conf.d fragment (`fragments`, their texts) names them. Only the repository host
  * gets `repository.options`: with the repository there, pgBackRest on the nodes reaches it through
  * the repository host, which encrypts and decrypts, so a cipher pass is needed (and kept) there only.
+ * `everyNode`: every node in the spec's order, whatever its role, so that pgBackRest finds the
+ * primary itself after a switchover or failover (a node it cannot reach is a warning to it); else
+ * the primary alone (a cluster whose standbys are not built yet).
  */
-export function repoHostSettings(existing: string | undefined, spec: Spec, cores: number, fragments: readonly string[] = []): ConfSettings {
+export function repoHostSettings(existing: string | undefined, spec: Spec, cores: number, fragments: readonly string[] = [], everyNode = true): ConfSettings {
   const ini = parseIni(existing ?? '');
   const all = everything(existing, fragments);
   const written = getValue(findSection(ini, 'global'), 'repo1-path');
@@ -100,14 +103,14 @@ export function repoHostSettings(existing: string | undefined, spec: Spec, cores
     throw new ConfigConflictError(`repository.options.${clash[0]} is set from other spec fields; remove it from options`);
   }
   const pg = spec.postgres;
-  const standbys = spec.backups?.fromStandby ? standbyNodes(spec) : [];
+  const listed = everyNode ? spec.nodes : [primaryNode(spec)];
   const stanza: [string, Value][] = [];
-  [primaryNode(spec), ...standbys].forEach((n, i) => {
+  listed.forEach((n, i) => {
     const p = `pg${i + 1}`;
     stanza.push([`${p}-host`, nodeHost(n)], [`${p}-host-user`, pg.osUser], [`${p}-path`, pg.dataDir], [`${p}-port`, pg.port]);
   });
-  // "prefer" lists the standbys too, and stanzactl passes --[no-]backup-standby on each run.
-  if (standbys.length > 0 && spec.backups?.fromStandby === true) stanza.push(['backup-standby', true]);
+  // With "prefer", stanzactl passes --[no-]backup-standby on each run.
+  if (listed.length > 1 && spec.backups?.fromStandby === true) stanza.push(['backup-standby', true]);
   return settings(
     [
       // An existing spelling of the same directory (`/backup_space/`) is left as written.

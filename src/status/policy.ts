@@ -104,7 +104,7 @@ export function drillProblems(facts: StatusFacts, spec: Spec, nowMs: number): st
 /** Workflows act on the real primary; the spec is only out of date, and a DBA should know. */
 function topologyWarnings(t: Topology | undefined): string[] {
   if (!t?.primary || t.primary === t.specPrimary) return [];
-  return [`the spec names ${t.specPrimary} as the primary, but ${t.primary} is: stanzactl acts on ${t.primary}; update the spec when convenient`];
+  return [`the spec names ${t.specPrimary} as the primary, but ${t.primary} is: stanzactl acts on ${t.primary} (the spec's roles only say which node a new cluster is built on)`];
 }
 
 /** Pure: facts, the spec's policies and the time in; what is wrong out. `nowMs` = epoch milliseconds. */

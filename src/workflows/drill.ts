@@ -9,6 +9,7 @@ import { copyLock, holding, runOwner } from './locks';
 import { long, quick, release } from './profiles';
 import type { StepProgress } from './progress';
 import { call, messageOf, StepLog } from './steps';
+import { observedSpec } from './topology';
 
 export interface DrillOutcome {
   readonly status: 'done';
@@ -24,6 +25,8 @@ const seconds = (ms: number) => Math.round(ms) / 1000;
 // copy host's directory and port (not the stanza's drills) replay with the stanza's.
 const DRILL_LOCKED = 'drill-locked';
 const DRILL_COPY_LOCKED = 'drill-copy-locked';
+// Runs recorded before the marker went to the primary the hosts show write it on the spec's.
+const DRILL_TOPOLOGY = 'drill-topology';
 
 /**
  * A restore drill: proves the newest backup and the archive bring the cluster back, and measures
@@ -82,7 +85,8 @@ async function drillSteps(spec: Spec, d: NonNullable<Spec['drills']>, log: StepL
   const found: Found = { checks: [], backupLabel: null, rto: null, rpo: null };
   const failed = (name: string, e: unknown) => found.checks.push({ name, ok: false, detail: messageOf(e) });
   try {
-    const marker: DrillMarker = await log.step('marker', 'writeDrillMarker', quick, 'marker row and WAL switch on the primary', spec, runId);
+    const live = patched(DRILL_TOPOLOGY) ? await observedSpec(spec, 'the drill') : spec;
+    const marker: DrillMarker = await log.step('marker', 'writeDrillMarker', quick, 'marker row and WAL switch on the primary', live, runId);
     // A drill's directory is the drill's own: what an earlier drill left is reused by a delta restore.
     const plan = await copyPrepared(log, spec, place, true);
     const restoreStartedMs = Date.now();

@@ -1,3 +1,4 @@
+import { patched } from '@temporalio/workflow';
 import type { Spec } from '../spec/schema';
 import { quick } from './profiles';
 import type { StepLog } from './steps';
@@ -8,8 +9,20 @@ import type { StepLog } from './steps';
  * scratch lost them).
  */
 
-/** Backups may be taken from a standby (`backups.fromStandby` true or prefer): the repository's config then names them. */
+/** Backups may be taken from a standby (`backups.fromStandby` true or prefer). */
 export const backupsFromStandby = (spec: Spec): boolean => (spec.backups?.fromStandby ?? false) !== false;
+
+// Runs recorded before the repository's config listed every node name the standbys there only for
+// backups from a standby.
+const EVERY_NODE_LISTED = 'conf-every-node';
+
+/**
+ * Whether the repository's config names the standbys once they are there: always now, so that
+ * pgBackRest finds the primary itself after a role change (and backup-standby picks a standby).
+ */
+export const standbysListed = (spec: Spec): boolean => everyNodeListed() || backupsFromStandby(spec);
+
+export const everyNodeListed = (): boolean => patched(EVERY_NODE_LISTED);
 
 export const nodeDirectories = (log: StepLog, spec: Spec, node: string) =>
   log.step(`pgBackRest dirs on ${node}`, 'ensureNodeDirectories', quick, `pgBackRest dirs on ${node}`, spec, node);
@@ -25,6 +38,6 @@ export const standbyPgpass = (log: StepLog, spec: Spec, node: string) => log.ste
 export async function nodeAccess(log: StepLog, spec: Spec, node: string): Promise<void> {
   await nodeDirectories(log, spec, node);
   await sshTrust(log, spec);
-  await pgbackrestConf(log, spec, backupsFromStandby(spec));
+  await pgbackrestConf(log, spec, standbysListed(spec));
   await standbyPgpass(log, spec, node);
 }

@@ -8,7 +8,7 @@ import { call, StepLog } from './steps';
 import type { StepProgress } from './progress';
 import { checkInput } from './input';
 import { holding, runOwner } from './locks';
-import { backupsFromStandby, nodeDirectories, pgbackrestConf, sshTrust, standbyPgpass } from './node-access';
+import { backupsFromStandby, everyNodeListed, nodeDirectories, pgbackrestConf, sshTrust, standbyPgpass, standbysListed } from './node-access';
 import { restoredStandby } from './standby-restore';
 
 // Histories recorded before this change prepared the standbys after the backup (tests/histories).
@@ -58,10 +58,11 @@ function stepsOf(spec: Spec, log: StepLog, pre: PreflightReport) {
   const standbysStream = standbys.length > 0 && standbys.every((s) => pre.streamingStandbys.includes(s));
   return {
     standbys,
+    standbysStream,
     repositoryHost: () => log.step('repository host', 'ensureRepositoryHost', quick, `repository user and ${spec.repository.path}`, spec),
     nodeDirectories: (node: string) => nodeDirectories(log, spec, node),
     sshTrust: () => sshTrust(log, spec),
-    pgbackrestConf: () => pgbackrestConf(log, spec, backupsFromStandby(spec) && standbysStream),
+    pgbackrestConf: () => pgbackrestConf(log, spec, standbysListed(spec) && standbysStream),
     primaryCluster: () => log.step('primary', 'ensurePrimary', quick, 'primary cluster and archiving', spec),
     stanzaCreate: () => log.step('stanza-create', 'ensureStanza', quick, `stanza-create ${spec.stanza}`, spec),
     check: () => log.step('check', 'checkStanza', quick, `check ${spec.stanza}`, spec),
@@ -86,8 +87,10 @@ type Steps = ReturnType<typeof stepsOf>;
 async function provisioned(spec: Spec, log: StepLog, pre: PreflightReport): Promise<ProvisionResult> {
   const steps = stepsOf(spec, log, pre);
   const { full, states } = patched(STEPS_OVERLAPPED) ? await overlapped(steps, spec, pre) : await oneAfterAnother(steps, spec);
-  if (backupsFromStandby(spec)) {
-    await log.step('pgbackrest.conf with standbys', 'ensurePgbackrestConf', quick, 'backup-standby in the repository config', spec, true);
+  // The standbys go into the repository's config once they stream (pgBackRest refuses
+  // backup-standby=y with none to copy from): unless they streamed before and are there already.
+  if (everyNodeListed() ? steps.standbys.length > 0 && !steps.standbysStream : backupsFromStandby(spec)) {
+    await log.step('pgbackrest.conf with standbys', 'ensurePgbackrestConf', quick, 'the standbys in the repository config', spec, true);
     await log.step('check with standbys', 'checkStanza', quick, `check ${spec.stanza} with standbys`, spec);
   }
   return {

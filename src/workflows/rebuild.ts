@@ -1,3 +1,4 @@
+import { patched } from '@temporalio/workflow';
 import type { DeltaBy } from '../activities/standby';
 import type { Spec } from '../spec/schema';
 import { quick } from './profiles';
@@ -7,6 +8,10 @@ import { checkInput } from './input';
 import { requireConfirmed } from './confirmation';
 import { nodeAccess } from './node-access';
 import { rebuiltStandbys } from './standby-restore';
+import { observedSpec } from './topology';
+
+// Runs recorded before a rebuild read the roles from the hosts act on the spec's.
+const REBUILD_TOPOLOGY = 'rebuild-topology';
 
 export interface RebuildResult {
   readonly node: string;
@@ -32,9 +37,12 @@ export async function rebuildStandby(spec: Spec, node: string, options: RebuildO
   checkInput('rebuildStandby', spec, { node, options });
   const log = new StepLog();
   await requireConfirmed(log, spec, { kind: 'rebuild', node }, options.confirm);
-  const target = await log.step('inspect', 'inspectRebuildTarget', quick, `is ${node} safe to rebuild?`, spec, node);
-  await nodeAccess(log, spec, node);
+  // The roles the hosts show, not the spec's: after a failover the old primary is rebuilt as a
+  // standby of the new one (its primary_conninfo, the repository's config) with no spec edit.
+  const live = patched(REBUILD_TOPOLOGY) ? await observedSpec(spec, `the rebuild of ${node}`, { apart: node }) : spec;
+  const target = await log.step('inspect', 'inspectRebuildTarget', quick, `is ${node} safe to rebuild?`, live, node);
+  await nodeAccess(log, live, node);
   const deltaBy = options.deltaBy ?? 'checksum';
-  const [rebuilt] = await rebuiltStandbys(log, spec, [node], { primarySystemId: target.primarySystemId, timeline: target.targetTimeline, deltaBy });
+  const [rebuilt] = await rebuiltStandbys(log, live, [node], { primarySystemId: target.primarySystemId, timeline: target.targetTimeline, deltaBy });
   return { node, broken: target.broken, restore: { delta: rebuilt.delta, deltaBy, seconds: rebuilt.seconds }, replayLagBytes: rebuilt.replayLagBytes, steps: log.steps };
 }

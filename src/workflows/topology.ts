@@ -4,14 +4,26 @@ import type { Spec } from '../spec/schema';
 import { quick } from './profiles';
 import { call } from './steps';
 
+export interface ObservedOptions {
+  /** The node the workflow replaces (a rebuild's target): see readTopology. */
+  readonly apart?: string;
+  /**
+   * With no node running as the primary, act on the spec's roles instead of refusing: a recover
+   * resumed after it stopped the cluster finds its primary half restored, neither primary nor
+   * standby, and must still finish. Two primaries are refused all the same.
+   */
+  readonly noneIsSpec?: boolean;
+}
+
 /**
  * The spec with every node's role as its host has it (one read of all nodes), for the steps that
  * follow: they act on the real primary and standbys, whatever the spec says. A cluster with two
  * primaries, or none, is refused before anything is done on it.
  */
-export async function observedSpec(spec: Spec, what: string): Promise<Spec> {
-  const topology = await call('observeTopology', quick, `the roles of ${spec.nodes.length} nodes`, spec);
-  if (topology.primary === null) {
+export async function observedSpec(spec: Spec, what: string, options: ObservedOptions = {}): Promise<Spec> {
+  const { apart, noneIsSpec = false } = options;
+  const topology = await call('observeTopology', quick, `the roles of ${spec.nodes.length} nodes`, spec, ...(apart === undefined ? [] : [apart]));
+  if (topology.primary === null && (topology.splitBrain || !noneIsSpec)) {
     throw ApplicationFailure.create({ type: 'NoPrimary', nonRetryable: true, message: `${what} of stanza ${spec.stanza} refused, nothing was done: ${topology.problems.join('; ')}` });
   }
   return withObservedRoles(spec, topology);

@@ -46,9 +46,9 @@ test('ini: an edited entry is rendered canonically, the rest as read', () => {
   assert.equal(renderIni(ini), '[global]\nrepo1-path = /a\nlog-level-file=detail\n');
 });
 
-test('repository host conf has the seed shape', () => {
+test('repository host conf has the seed shape while the standbys are not built', () => {
   assert.equal(
-    repoHostConf(undefined, demo(), CORES),
+    repoHostConf(undefined, demo(), CORES, [], false),
     [
       '[global]',
       'repo1-path=/backup_space',
@@ -156,7 +156,7 @@ function sectionText(conf: string, name: string): string {
 }
 
 test('repository host conf keeps other stanzas byte-for-byte and replaces ours whole', () => {
-  const out = repoHostConf(sharedRepoConf, demo(), CORES);
+  const out = repoHostConf(sharedRepoConf, demo(), CORES, [], false);
   for (const other of ['other', 'other:backup']) assert.equal(sectionText(out, other), sectionText(sharedRepoConf, other));
   assert.ok(out.startsWith('# /etc/pgbackrest.conf -- shared by several clusters, edited by hand\n[global]\nrepo1-path = /backup_space\n'));
   // process-max is stanzactl's now (from the cores); a site keeps its own in the spec or a conf.d fragment.
@@ -181,13 +181,24 @@ test('rendering is a fixed point: render(render(x)) == render(x)', () => {
   }
 });
 
-test('switching backups to the standbys and back edits only our stanza', () => {
+test('switching backups to the standbys and back turns backup-standby on and off, edits only our stanza, and keeps every node listed', () => {
   const s = edb();
   const withStandbys = repoHostConf(sharedRepoConf, s, CORES);
   s.backups = { fromStandby: false };
   const without = repoHostConf(withStandbys, s, CORES);
-  assert.doesNotMatch(without, /pg2-host=pg2-srv|backup-standby/);
+  assert.doesNotMatch(without, /backup-standby/);
+  assert.match(without, /^pg2-host=pg2-srv$/m);
   assert.equal(sectionText(without, 'other'), sectionText(sharedRepoConf, 'other'));
+});
+
+test('the repository lists every node in the spec\'s order whatever its role: after a switchover or failover its file stays as it was, pgBackRest finds the primary', () => {
+  const s = demo();
+  const moved: Spec = { ...s, nodes: s.nodes.map((n) => ({ ...n, role: n.name === s.nodes[1].name ? 'primary' : 'standby' })) };
+  const before = repoHostConf(undefined, s, CORES);
+  assert.equal(repoHostConf(before, moved, CORES), before);
+  assert.deepEqual([...sectionText(before, 'demo').matchAll(/^pg(\d)-host=(.*)$/gm)].map((m) => [m[1], m[2]]), s.nodes.map((n, i) => [String(i + 1), n.host ?? n.name]));
+  // While the standbys are not built, the primary the spec names alone, as pg1.
+  assert.match(sectionText(repoHostConf(undefined, moved, CORES, [], false), 'demo'), new RegExp(`^\\[demo\\]\npg1-host=${moved.nodes[1].host ?? moved.nodes[1].name}\n`));
 });
 
 test('a different repo1-path on the repository host is a conflict a DBA can act on', () => {

@@ -70,7 +70,7 @@ describe('topology read from the hosts', () => {
       standbys: [],
     };
     const evaluation = evaluate(facts, spec, 0);
-    assert.deepEqual(evaluation.warnings, ['the spec names pg1 as the primary, but pg2 is: stanzactl acts on pg2; update the spec when convenient']);
+    assert.deepEqual(evaluation.warnings, ['the spec names pg1 as the primary, but pg2 is: stanzactl acts on pg2 (the spec\'s roles only say which node a new cluster is built on)']);
     assert.ok(!evaluation.problems.some((p) => /primary/.test(p) && /spec/.test(p)), 'a warning, not a problem');
     const text = renderText(statusReport(facts, [], evaluation, 0)).join('\n');
     assert.match(text, /topology \(primary: pg2\):\n {2}NODE +FOUND +TIMELINE +STREAMS FROM\n {2}pg1 +standby \(the spec's primary\) +2 +pg2, streaming\n {2}pg2 +primary +2 +-\n {2}pg3 +standby +2 +pg2, streaming/);

@@ -66,7 +66,7 @@ const names = ['claimBackupLock', 'observeTopology', 'chooseBackupSource', 'runB
   'releaseDrillLock', 'claimCopyLock', 'releaseCopyLock'] as const;
 
 const claimed = (): LockResult => ({ changed: true, claimed: true, detail: 'claimed' });
-const asSpecSays = (): Topology => ({ primary: 'pg1', specPrimary: 'pg1', nodes: [{ name: 'pg1', seenAs: 'primary', timeline: 1, streaming: false }], problems: [] });
+const asSpecSays = (): Topology => ({ primary: 'pg1', specPrimary: 'pg1', nodes: [{ name: 'pg1', seenAs: 'primary', timeline: 1, streaming: false }], problems: [], splitBrain: false });
 const fromPrimary = (): BackupSource => ({ changed: false, node: 'pg1', role: 'primary', why: 'backups.fromStandby is false', backupStandby: false, detail: 'from the primary pg1' });
 const backupFailed = (): never => { throw refuse('pgbackrest backup exited 82 (ArchiveTimeoutError)', 'PgbackrestError'); };
 const released = (): StepResult => ({ changed: true, detail: 'backup lock released' });
@@ -76,7 +76,7 @@ const ok = (detail: string) => (): StepResult => ({ changed: false, detail });
 function drill(removeCopy: Script['removeCopy'], restoreCopy: Script['restoreCopy'] = () => ({ changed: true, detail: 'restored', seconds: 1 })): Script {
   const check = { name: 'verify', ok: true, detail: 'no damage' };
   return {
-    claimCopyLock: ok('held'), releaseCopyLock: ok('released'), ensureCopyHost: ok('ready'), startCopy: ok('started'),
+    claimCopyLock: ok('held'), observeTopology: asSpecSays, releaseCopyLock: ok('released'), ensureCopyHost: ok('ready'), startCopy: ok('started'),
     writeDrillMarker: () => ({ changed: true, detail: 'marker', id: 'm', writtenAt: 0, walFile: '000000010000000000000003', archived: true }),
     prepareCopy: () => ({ changed: false, detail: 'empty', delta: false }),
     restoreCopy,

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Spec } from '../../src/spec/schema';
+import type { StatusReport } from '../../src/status/render';
+import { ClusterChecks } from './cluster-checks';
+import { provisionedCluster, ProvisionFixture } from './fixture';
+import { until } from './harness';
+
+const LONG = { timeout: 10 * 60_000 };
+
+/**
+ * A failover done by hand (the old primary stopped, a standby promoted) and a spec nobody edited:
+ * every workflow must act on the primary the hosts show. The repository's config lists every node,
+ * so pgBackRest finds the new primary itself; rebuild rejoins the old primary as a standby of the
+ * new one (its primary_conninfo from the observed primary); a drill and a recover follow too.
+ */
+describe('roles moved by hand: backup, rebuild, drill and recover follow the primary the hosts show, the spec unchanged', { timeout: 40 * 60_000 }, () => {
+  const f = new ProvisionFixture('debian', 'stmv', '10.231.136.0/24');
+  const cli = provisionedCluster(f, (s) => ({ ...s, drills: { host: f.scratch.ip, dataDir: '/var/lib/postgresql/15/drill', port: 5433 } }));
+  const sh = (host: string, script: string) => f.checks.sh(host, ['bash', '-c', script]);
+  // The cluster as it is after the failover: pg2-srv the primary.
+  let moved: ClusterChecks;
+  const addressOf = (name: string) => f.spec.nodes.find((n) => n.name === name)!.host!;
+  const upstreamOf = (host: string) => f.checks.psql(host, "SELECT coalesce(sender_host, 'none') FROM pg_stat_wal_receiver");
+  const conf = () => sh('backup-srv', 'cat /etc/pgbackrest/pgbackrest.conf');
+  let confAtProvision = '';
+
+  test('the repository\'s config lists every node; a failover by hand: pg1-srv stopped, pg2-srv promoted', LONG, async () => {
+    confAtProvision = await conf();
+    assert.deepEqual([...confAtProvision.matchAll(/^pg(\d)-host=(.*)$/gm)].map((m) => m[2]), f.spec.nodes.map((n) => n.host));
+    await sh('pg1-srv', 'pg_ctlcluster 15 main stop -m fast');
+    await sh('pg2-srv', 'pg_ctlcluster 15 main promote');
+    await until('pg2-srv to accept writes', async () => (await f.checks.psql('pg2-srv', 'SELECT pg_is_in_recovery()')) === 'f');
+    const spec: Spec = { ...f.spec, nodes: f.spec.nodes.map((n) => ({ ...n, role: n.name === 'pg2-srv' ? 'primary' : 'standby' })) };
+    moved = new ClusterChecks(f.lab, spec);
+  });
+
+  test('status shows pg2-srv as the primary and warns that the spec names pg1-srv', LONG, async () => {
+    const r = await cli('status', '--json');
+    const report = JSON.parse(r.stdout) as StatusReport;
+    assert.equal(report.topology!.primary, 'pg2-srv');
+    assert.match(report.warnings.join('\n'), /the spec names pg1-srv as the primary, but pg2-srv is: stanzactl acts on pg2-srv/);
+  });
+
+  test('a full backup goes through on pg2-srv\'s timeline, the repository\'s config untouched', LONG, async () => {
+    const r = await cli('backup', '--type', 'full');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const info = JSON.parse(await f.checks.pgbackrest('info', '--output=json')) as { backup: { archive: { start: string } }[] }[];
+    assert.match(info[0].backup.at(-1)!.archive.start, /^00000002/, 'the backup starts on the new timeline');
+    assert.equal(await conf(), confAtProvision);
+  });
+
+  test('rebuild of pg1-srv, the old primary, rejoins it as a standby streaming from pg2-srv', LONG, async () => {
+    const r = await cli('rebuild', '--node', 'pg1-srv', '--yes');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /PostgreSQL is not running/);
+    assert.equal(await f.checks.psql('pg1-srv', 'SELECT pg_is_in_recovery()'), 't');
+    await until('pg1-srv to stream from pg2-srv', async () => (await upstreamOf('pg1-srv')) === addressOf('pg2-srv'));
+    assert.match(await sh('pg1-srv', 'cat /var/lib/postgresql/15/main/postgresql.auto.conf'), new RegExp(`primary_conninfo = '[^']*host=${addressOf('pg2-srv').replace(/\./g, '\\.')}[ ']`));
+  });
+
+  test('rebuild of pg3-srv, left behind on the old timeline, streams from pg2-srv; a row written there reaches both standbys', LONG, async () => {
+    const r = await cli('rebuild', '--node', 'pg3-srv', '--yes');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    await until('pg3-srv to stream from pg2-srv', async () => (await upstreamOf('pg3-srv')) === addressOf('pg2-srv'));
+    await moved.rowReplicates();
+    assert.deepEqual(await moved.streamingStandbys(), ['pg1-srv', 'pg3-srv']);
+  });
+
+  test('rebuild of pg2-srv, the primary the hosts show, is refused though the spec calls it a standby', LONG, async () => {
+    const r = await cli('rebuild', '--node', 'pg2-srv', '--yes');
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /pg2-srv is the primary of stanza demo: stanzactl never rebuilds the primary/);
+    assert.equal(await f.checks.psql('pg2-srv', 'SELECT pg_is_in_recovery()'), 'f');
+  });
+
+  test('a drill writes its marker on pg2-srv and restores it', LONG, async () => {
+    const r = await cli('drill');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /marker \(.*\): marker \S+ on pg2-srv/);
+  });
+
+  test('a recover to a point in time restores pg2-srv and rebuilds pg1-srv and pg3-srv as its standbys', LONG, async () => {
+    await moved.rowReplicates();
+    const target = await f.checks.psql('pg2-srv', "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00')");
+    await f.checks.psql('pg2-srv', 'CREATE TABLE after_target (i int)');
+    await f.checks.psql('pg2-srv', 'SELECT pg_switch_wal()');
+    const r = await cli('recover', '--type', 'time', '--target', target, '--yes');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /LOST +every transaction committed on pg2-srv after time /);
+    assert.match(r.stdout, /standbys +pg1-srv, pg3-srv are stopped now and rebuilt/);
+    assert.match(r.stdout, /stanza demo recovered to time .*: pg2-srv on timeline \d+ \(was 2\)/);
+    assert.equal(await f.checks.psql('pg2-srv', "SELECT count(*) FROM pg_class WHERE relname = 'after_target'"), '0');
+    await moved.rowReplicates();
+    assert.deepEqual(await moved.streamingStandbys(), ['pg1-srv', 'pg3-srv']);
+  });
+});
