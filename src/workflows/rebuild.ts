@@ -39,8 +39,14 @@ export async function rebuildStandby(spec: Spec, node: string, options: RebuildO
   await requireConfirmed(log, spec, { kind: 'rebuild', node }, options.confirm);
   // The roles the hosts show, not the spec's: after a failover the old primary is rebuilt as a
   // standby of the new one (its primary_conninfo, the repository's config) with no spec edit.
-  const live = patched(REBUILD_TOPOLOGY) ? await observedSpec(spec, `the rebuild of ${node}`, { apart: node }) : spec;
+  const topologyRead = patched(REBUILD_TOPOLOGY);
+  const live = topologyRead ? await observedSpec(spec, `the rebuild of ${node}`, { apart: node }) : spec;
   const target = await log.step('inspect', 'inspectRebuildTarget', quick, `is ${node} safe to rebuild?`, live, node);
+  if (topologyRead) {
+    // A primary promoted by hand has its old self's pg_hba (Debian keeps it outside the data
+    // directory): the node must be let in to stream from it.
+    await log.step('replication access', 'ensureReplicationAccess', quick, `replication role and pg_hba lines on ${live.nodes.find((n) => n.role === 'primary')!.name}`, live);
+  }
   await nodeAccess(log, live, node);
   const deltaBy = options.deltaBy ?? 'checksum';
   const [rebuilt] = await rebuiltStandbys(log, live, [node], { primarySystemId: target.primarySystemId, timeline: target.targetTimeline, deltaBy });

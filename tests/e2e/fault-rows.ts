@@ -63,7 +63,9 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, FirstChange>> = {
   rebuildStandby: {
     // A rebuild's plan is its arguments' (node, host, data directory): nothing to read.
     requireConfirmed: { hostless: true },
+    observeTopology: {},
     inspectRebuildTarget: {},
+    ensureReplicationAccess: {},
     ensureNodeDirectories: { command: 'mkdir -p' },
     ensureSshTrust: {},
     ensurePgbackrestConf: { command: 'mktemp' },
@@ -79,6 +81,7 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, FirstChange>> = {
   recoverCluster: {
     requireConfirmed: {},
     claimRecoverLock: { command: 'install -d -m 700' },
+    observeTopology: {},
     planRecovery: {},
     archivePrimaryWal: { command: 'pgbackrest .*check' },
     stopPostgres: { command: 'pg_ctlcluster .* stop' },

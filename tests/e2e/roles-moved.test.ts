@@ -22,7 +22,7 @@ describe('roles moved by hand: backup, rebuild, drill and recover follow the pri
   let moved: ClusterChecks;
   const addressOf = (name: string) => f.spec.nodes.find((n) => n.name === name)!.host!;
   const upstreamOf = (host: string) => f.checks.psql(host, "SELECT coalesce(sender_host, 'none') FROM pg_stat_wal_receiver");
-  const conf = () => sh('backup-srv', 'cat /etc/pgbackrest/pgbackrest.conf');
+  const conf = () => sh('backup-srv', 'cat /etc/pgbackrest.conf');
   let confAtProvision = '';
 
   test('the repository\'s config lists every node; a failover by hand: pg1-srv stopped, pg2-srv promoted', LONG, async () => {
