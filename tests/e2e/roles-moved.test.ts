@@ -5,6 +5,8 @@ import type { StatusReport } from '../../src/status/render';
 import { ClusterChecks } from './cluster-checks';
 import { provisionedCluster, ProvisionFixture } from './fixture';
 import { until } from './harness';
+import { recordHistory } from './history';
+import { drillWorkflowId, provisionWorkflowId, rebuildWorkflowId, recoverWorkflowId } from '../../src/workflow-ids';
 
 const LONG = { timeout: 10 * 60_000 };
 
@@ -27,6 +29,7 @@ describe('roles moved by hand: backup, rebuild, drill and recover follow the pri
 
   test('the repository\'s config lists every node; a failover by hand: pg1-srv stopped, pg2-srv promoted', LONG, async () => {
     confAtProvision = await conf();
+    recordHistory(f.temporal.address, provisionWorkflowId('demo'), 'provision-every-node');
     assert.deepEqual([...confAtProvision.matchAll(/^pg(\d)-host=(.*)$/gm)].map((m) => m[2]), f.spec.nodes.map((n) => n.host));
     await sh('pg1-srv', 'pg_ctlcluster 15 main stop -m fast');
     await sh('pg2-srv', 'pg_ctlcluster 15 main promote');
@@ -57,6 +60,7 @@ describe('roles moved by hand: backup, rebuild, drill and recover follow the pri
     assert.equal(await f.checks.psql('pg1-srv', 'SELECT pg_is_in_recovery()'), 't');
     await until('pg1-srv to stream from pg2-srv', async () => (await upstreamOf('pg1-srv')) === addressOf('pg2-srv'));
     assert.match(await sh('pg1-srv', 'cat /var/lib/postgresql/15/main/postgresql.auto.conf'), new RegExp(`primary_conninfo = '[^']*host=${addressOf('pg2-srv').replace(/\./g, '\\.')}[ ']`));
+    recordHistory(f.temporal.address, rebuildWorkflowId('demo', 'pg1-srv'), 'rebuild-roles-moved');
   });
 
   test('rebuild of pg3-srv, left behind on the old timeline, streams from pg2-srv; a row written there reaches both standbys', LONG, async () => {
@@ -78,6 +82,7 @@ describe('roles moved by hand: backup, rebuild, drill and recover follow the pri
     const r = await cli('drill');
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /marker \(.*\): marker \S+ on pg2-srv/);
+    recordHistory(f.temporal.address, drillWorkflowId('demo'), 'drill-roles-moved');
   });
 
   test('a recover to a point in time restores pg2-srv and rebuilds pg1-srv and pg3-srv as its standbys', LONG, async () => {
@@ -93,5 +98,6 @@ describe('roles moved by hand: backup, rebuild, drill and recover follow the pri
     assert.equal(await f.checks.psql('pg2-srv', "SELECT count(*) FROM pg_class WHERE relname = 'after_target'"), '0');
     await moved.rowReplicates();
     assert.deepEqual(await moved.streamingStandbys(), ['pg1-srv', 'pg3-srv']);
+    recordHistory(f.temporal.address, recoverWorkflowId('demo'), 'recover-roles-moved');
   });
 });
