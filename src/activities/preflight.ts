@@ -79,7 +79,10 @@ export async function preflight(ops: HostOps, spec: Spec): Promise<PreflightRepo
     readRepoSystemId(ops, spec),
   ]);
   if (primary.exists && primary.controlState !== 'in production') {
-    throw refuse(`${primaryAddr.name} is the primary in the spec, but its cluster is "${primary.controlState}", not a running primary; fix the spec's roles`, 'PreflightFailed');
+    // A node in recovery is a standby: the roles moved since the cluster was built (the workflow
+    // then reads them from the hosts and runs preflight again on the primary it finds).
+    const moved = /recovery/.test(primary.controlState ?? '');
+    throw refuse(`${primaryAddr.name} is the primary in the spec, but its cluster is "${primary.controlState}", not a running primary${moved ? '' : '; start it first'}`, moved ? 'RolesMoved' : 'PreflightFailed');
   }
   if (repoSystemId && repoSystemId !== primary.systemId) {
     throw refuse(

@@ -1,4 +1,4 @@
-import { patched } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, patched } from '@temporalio/workflow';
 import type { PreflightReport } from '../activities/preflight';
 import type { FullBackupResult } from '../activities/stanza';
 import type { StandbyPlan, StandbyState } from '../activities/standby';
@@ -10,6 +10,7 @@ import { checkInput } from './input';
 import { holding, runOwner } from './locks';
 import { backupsFromStandby, everyNodeListed, nodeDirectories, pgbackrestConf, sshTrust, standbyPgpass, standbysListed } from './node-access';
 import { restoredStandby } from './standby-restore';
+import { observedSpec } from './topology';
 
 // Histories recorded before this change prepared the standbys after the backup (tests/histories).
 const STANDBYS_PREPARED_DURING_BACKUP = 'standbys-prepared-during-backup';
@@ -17,6 +18,8 @@ const STANDBYS_PREPARED_DURING_BACKUP = 'standbys-prepared-during-backup';
 const STEPS_OVERLAPPED = 'provision-steps-overlapped';
 // Histories recorded before this change held no stanza lock (tests/histories).
 const PROVISION_LOCKED = 'provision-locked';
+// Runs recorded before a provision followed roles moved since the cluster was built fail on them.
+const PROVISION_TOPOLOGY = 'provision-topology';
 
 export interface ProvisionResult {
   readonly stanza: string;
@@ -37,10 +40,22 @@ function names(spec: Spec, role: 'primary' | 'standby'): string[] {
  * the stanza from after the preflight (which only reads) to its end: refused while a recover, a
  * rebuild or another provision runs, and they are refused while it does.
  */
-export async function provisionCluster(spec: Spec): Promise<ProvisionResult> {
-  checkInput('provisionCluster', spec);
+export async function provisionCluster(given: Spec): Promise<ProvisionResult> {
+  checkInput('provisionCluster', given);
   const log = new StepLog();
-  const pre = await log.step('preflight', 'preflight', quick, `preflight of ${spec.nodes.length + 1} hosts`, spec);
+  let spec = given;
+  const preflight = () => call('preflight', quick, `preflight of ${spec.nodes.length + 1} hosts`, spec);
+  const pre = await log.run('preflight', async () => {
+    try {
+      return await preflight();
+    } catch (e) {
+      // The cluster exists and its roles moved (a failover done by hand): it is provisioned on the
+      // primary the hosts show, with no spec edit. Two primaries, or none, are refused.
+      if (!(e instanceof ActivityFailure && e.cause instanceof ApplicationFailure && e.cause.type === 'RolesMoved') || !patched(PROVISION_TOPOLOGY)) throw e;
+      spec = await observedSpec(given, 'the provision');
+      return preflight();
+    }
+  });
   if (!patched(PROVISION_LOCKED)) return provisioned(spec, log, pre);
   // The lock directory is made by its claim on the repository host, which preflight reached: it
   // needs neither the repository account nor its path. A retry of the claim finds it its own.

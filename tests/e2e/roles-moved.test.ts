@@ -16,7 +16,7 @@ const LONG = { timeout: 10 * 60_000 };
  * so pgBackRest finds the new primary itself; rebuild rejoins the old primary as a standby of the
  * new one (its primary_conninfo from the observed primary); a drill and a recover follow too.
  */
-describe('roles moved by hand: backup, rebuild, drill and recover follow the primary the hosts show, the spec unchanged', { timeout: 40 * 60_000 }, () => {
+describe('roles moved by hand: backup, rebuild, drill, recover and provision follow the primary the hosts show, the spec unchanged', { timeout: 40 * 60_000 }, () => {
   const f = new ProvisionFixture('debian', 'stmv', '10.231.136.0/24');
   const cli = provisionedCluster(f, (s) => ({ ...s, drills: { host: f.scratch.ip, dataDir: '/var/lib/postgresql/15/drill', port: 5433 } }));
   const sh = (host: string, script: string) => f.checks.sh(host, ['bash', '-c', script]);
@@ -99,5 +99,15 @@ describe('roles moved by hand: backup, rebuild, drill and recover follow the pri
     await moved.rowReplicates();
     assert.deepEqual(await moved.streamingStandbys(), ['pg1-srv', 'pg3-srv']);
     recordHistory(f.temporal.address, recoverWorkflowId('demo'), 'recover-roles-moved');
+  });
+
+  test('provision again, the spec unchanged, reads the roles, ensures the cluster on pg2-srv and changes nothing', LONG, async () => {
+    const r = await cli('provision');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /✓ ok +preflight \(/);
+    assert.match(r.stdout, /stanza demo: already provisioned, nothing changed/);
+    await moved.rowReplicates();
+    assert.deepEqual(await moved.streamingStandbys(), ['pg1-srv', 'pg3-srv']);
+    recordHistory(f.temporal.address, provisionWorkflowId('demo'), 'provision-roles-moved');
   });
 });
