@@ -46,10 +46,13 @@ export async function releaseRecoverLock(ops: HostOps, spec: Spec, owner: LockOw
  * released: the entry of a run that ended is dropped by the next claim it is in the way of.
  */
 export async function registerRebuild(ops: HostOps, spec: Spec, node: string, alive: Liveness): Promise<void> {
-  const provisioned = (live: Blocker[]) => live[0].kind === 'provision';
-  await claimStanza(ops, spec, scheduledBy(Context.current().info), 'rebuild', node, alive,
-    (live) => refuse(`stanza ${spec.stanza} is being ${provisioned(live) ? 'provisioned' : 'recovered'}: ${live.map(describeBlocker).join('; ')}. ` +
-      `It ${provisioned(live) ? 'restores the standbys' : 'rebuilds every standby'} itself; a rebuild of ${node} is refused until it ends, nothing was changed`, 'RefusedRebuild'));
+  await claimStanza(ops, spec, scheduledBy(Context.current().info), 'rebuild', node, alive, (live) => {
+    const held = live.map(describeBlocker).join('; ');
+    const whole = live.find((b) => b.kind === 'recover' || b.kind === 'provision')?.kind;
+    const why = whole === undefined ? `stanza ${spec.stanza} is busy: ${held} runs.`
+      : `stanza ${spec.stanza} is being ${whole === 'provision' ? 'provisioned' : 'recovered'}: ${held}. It ${whole === 'provision' ? 'restores the standbys' : 'rebuilds every standby'} itself;`;
+    return refuse(`${why} a rebuild of ${node} is refused until it ends, nothing was changed`, 'RefusedRebuild');
+  });
 }
 
 /**
