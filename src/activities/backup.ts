@@ -1,4 +1,3 @@
-import { Context } from '@temporalio/activity';
 import { cmd } from '../shell/command';
 import { copiedFrom, copyPercent, newBackupLabel } from '../facts/pgbackrest-output';
 import { describeFree, parseDfBytes } from '../facts/disk-space';
@@ -6,15 +5,15 @@ import type { HostAddress } from '../remote/types';
 import { primaryNode } from '../spec/load';
 import type { BackupType, Spec } from '../spec/schema';
 import { streamingStandbys } from './cluster-state';
-import { pollDetached, stopDetached } from '../remote/detached';
+import { stopDetached } from '../remote/detached';
 import { runDetachedPgbackrest, runKey, runKeyOf } from '../host/detached-run';
 import { refuse } from '../host/failures';
-import { describeHolder, isOwner, isStale, LOCKS, lockScripts, parseClaim, parseHolder, type LockOwner } from '../host/stanza-locks';
+import { claimLock, describeHolder, releaseLock, type Liveness, type LockOwner } from '../host/locks';
+import { WHOLE } from '../host/lock-kinds';
+import { stanzaPlace } from './stanza-lock';
 import { nodeAddress, repoHost } from './hosts';
 import { reportProgress } from '../host/heartbeat';
-import { scheduledBy } from '../host/scheduled-by';
 import type { HostOps } from '../host/host-ops';
-import { holderAlive, type Liveness } from '../host/lock-claim';
 import { PgbackrestError, pgbackrestCommand } from '../host/pgbackrest';
 import { stanzaInfo } from './stanza';
 import type { StepResult } from './types';
@@ -40,44 +39,21 @@ export interface LockResult extends StepResult {
   readonly holder?: { readonly workflowId: string; readonly since: string };
 }
 
-export async function claimBackupLock(ops: HostOps, spec: Spec, owner: BackupOwner, alive: Liveness): Promise<LockResult> {
-  const host = repoHost(spec);
-  let claim = parseClaim(await ops.must(host, lockScripts.claim(LOCKS, spec.stanza, owner)));
-  if (claim.recover && !(await holderAlive(claim.recover, claim.now, alive))) {
-    await ops.must(host, lockScripts.dropDead(LOCKS, spec.stanza, { kind: 'recover', holder: claim.recover }));
-    claim = parseClaim(await ops.must(host, lockScripts.claim(LOCKS, spec.stanza, owner)));
-  }
-  if (claim.recover) {
-    // A recover restores the primary and takes its own backup: one now would copy a cluster being replaced.
-    const since = new Date(claim.recover.since * 1000).toISOString();
-    return { changed: false, claimed: false, holder: { workflowId: claim.recover.workflowId, since },
-      detail: `stanza ${spec.stanza} is being recovered by ${describeHolder(claim.recover)}: backups are skipped until the recover ends` };
-  }
-  let holder = claim.holder;
-  let changed = claim.made;
-  if (!isOwner(holder, owner)) {
-    const run = await pollDetached(ops.remote, host, runKeyOf(holder.workflowId, holder.runId, 'runBackup', host));
-    if (isStale(holder, claim.now, run.state === 'running')) {
-      holder = parseHolder(await ops.must(host, lockScripts.takeOver(LOCKS, spec.stanza, owner, holder)));
-      changed = true;
-    }
-  }
-  if (isOwner(holder, owner)) return { changed, claimed: true, detail: `backup lock for stanza ${spec.stanza} ${changed ? 'claimed' : 'already held'} by ${owner.workflowId}` };
-  const since = new Date(holder.since * 1000).toISOString();
-  return { changed: false, claimed: false, holder: { workflowId: holder.workflowId, since }, detail: `a backup of stanza ${spec.stanza} is already running: ${describeHolder(holder)}` };
-}
-
 /**
- * Renews this workflow run's claim, or refuses when another run took the lock over (this run's
- * retry came back after its claim went stale): pgBackRest must never start beside the new holder.
+ * One backup of the stanza at a time: the claim is not refused but reports who holds the lock (a
+ * recover or another backup, alive by the one rule of host/locks.ts), and the workflow is skipped.
+ * A live holder is never taken over, so a holder's retry always finds the lock its own and runBackup
+ * needs no check of its own; a holder judged dead has a closed run, which schedules no more attempts.
  */
-async function renewBackupLock(ops: HostOps, spec: Spec): Promise<void> {
-  const { workflowId, runId } = scheduledBy(Context.current().info);
-  const host = repoHost(spec);
-  const out = (await ops.must(host, lockScripts.refresh(LOCKS, spec.stanza, { workflowId, runId }))).trim();
-  if (out === 'held') return;
-  throw refuse(`${host.name}: the backup lock ${LOCKS}/backup-${spec.stanza} is no longer held by this run (${workflowId}): ` +
-    `it is held by ${describeHolder(parseHolder(out))}. This run will not start pgBackRest beside it`, 'BackupLockLost');
+export async function claimBackupLock(ops: HostOps, spec: Spec, owner: BackupOwner, alive: Liveness): Promise<LockResult> {
+  const { made, live } = await claimLock(ops, stanzaPlace(spec), owner, 'backup', [WHOLE], alive);
+  // A recover restores the primary and takes its own backup: one now would copy a cluster being replaced.
+  const holder = live.find((b) => b.kind === 'recover') ?? live[0];
+  if (!holder) return { changed: made, claimed: true, detail: `backup lock for stanza ${spec.stanza} ${made ? 'claimed' : 'already held'} by ${owner.workflowId}` };
+  const since = new Date(holder.holder.since * 1000).toISOString();
+  const detail = holder.kind === 'backup' ? `a backup of stanza ${spec.stanza} is already running: ${describeHolder(holder.holder)}`
+    : `stanza ${spec.stanza} is being ${holder.kind === 'recover' ? 'recovered' : holder.kind} by ${describeHolder(holder.holder)}: backups are skipped until the ${holder.kind} ends`;
+  return { changed: false, claimed: false, holder: { workflowId: holder.holder.workflowId, since }, detail };
 }
 
 /**
@@ -88,7 +64,7 @@ async function renewBackupLock(ops: HostOps, spec: Spec): Promise<void> {
 export async function releaseBackupLock(ops: HostOps, spec: Spec, owner: BackupOwner): Promise<StepResult> {
   const host = repoHost(spec);
   const stopped = await stopDetached(ops.remote, host, runKeyOf(owner.workflowId, owner.runId, 'runBackup', host));
-  const released = (await ops.must(host, lockScripts.release(LOCKS, spec.stanza, owner))).trim() === 'released';
+  const released = await releaseLock(ops, stanzaPlace(spec), owner, 'backup', [WHOLE]);
   const detail = `${stopped ? `stopped the backup still running on ${host.name}; ` : ''}backup lock ${released ? 'released' : 'was not ours'}`;
   return { changed: stopped || released, detail };
 }
@@ -137,7 +113,6 @@ export interface BackupRun extends StepResult {
 export async function runBackup(ops: HostOps, spec: Spec, type: BackupType, backupStandby: boolean): Promise<BackupRun> {
   const host = repoHost(spec);
   const started = Date.now();
-  await renewBackupLock(ops, spec);
   const command = pgbackrestCommand(spec.repository.user, spec.stanza, `--type=${type}`, backupStandby ? '--backup-standby' : '--no-backup-standby', '--log-level-console=detail', 'backup');
   const { attached, finishedBefore, output } = await runDetachedPgbackrest(ops, host, command, { tailLines: 400, progress: copyPercent }).catch(async (e: unknown) => {
     throw await withRepositorySpace(ops, host, spec.repository.path, e);

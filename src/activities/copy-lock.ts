@@ -1,15 +1,28 @@
+import { createHash } from 'node:crypto';
 import type { CopyPlace } from '../spec/restore-copy';
 import type { Spec } from '../spec/schema';
-import { describeHolder, LOCKS, type Blocker, type LockOwner } from '../host/stanza-locks';
-import { copyLockNames, copyLockScripts } from '../host/copy-locks';
+import { claimLock, describeHolder, releaseLock, type Blocker, type Liveness, type LockOwner, type LockPlace } from '../host/locks';
 import { refuse } from '../host/failures';
 import type { HostOps } from '../host/host-ops';
 import { checkedCopy } from './restore-copy';
-import { claimPastDead, type Liveness } from '../host/lock-claim';
 import type { StepResult } from './types';
 
+/**
+ * A copy's directory and port are the copy host's, whatever the stanza: drills of two stanzas that
+ * share a scratch directory or port, or a drill and a `restore --to` there, must take turns. So the
+ * lock lives on the copy host itself (the same entries however the host is named): one key for the
+ * directory, one for the port, both claimed or neither.
+ */
+export function copyLockKeys(place: Pick<CopyPlace, 'dataDir' | 'port'>): string[] {
+  return [`dir-${createHash('sha256').update(place.dataDir).digest('hex').slice(0, 16)}`, `port-${place.port}`];
+}
+
+async function copyHostPlace(ops: HostOps, spec: Spec, place: CopyPlace): Promise<LockPlace> {
+  return { host: (await checkedCopy(ops, spec, place)).host, scope: 'copy host', stanza: spec.stanza };
+}
+
 function describeEntry(b: Blocker, place: CopyPlace): string {
-  const what = b.node?.startsWith('port-') ? `port ${place.port}` : `the directory`;
+  const what = b.key.startsWith('port-') ? `port ${place.port}` : `the directory`;
   return `${what} held by ${describeHolder(b.holder)}`;
 }
 
@@ -18,16 +31,15 @@ function describeEntry(b: Blocker, place: CopyPlace): string {
  * refused (non-retryable) before it changes anything, naming who holds them.
  */
 export async function claimCopyLock(ops: HostOps, spec: Spec, place: CopyPlace, owner: LockOwner, alive: Liveness, busyType: string): Promise<StepResult> {
-  const { host } = await checkedCopy(ops, spec, place);
   const where = `${place.host}:${place.dataDir} (port ${place.port})`;
-  const out = await claimPastDead(ops, host, copyLockScripts.claim(LOCKS, owner, copyLockNames(place)), (b) => copyLockScripts.dropDead(LOCKS, b), alive,
-    (live) => refuse(`${where} is busy: ${live.map((b) => describeEntry(b, place)).join('; ')}. One drill or restore --to at a time on a host's directory and port, whatever the stanza; nothing was done`, busyType),
-    `claiming ${where}`);
-  return { changed: out === 'claimed new', detail: `${where} held for ${owner.workflowId}` };
+  const { made, live } = await claimLock(ops, await copyHostPlace(ops, spec, place), owner, 'copy', copyLockKeys(place), alive);
+  if (live.length > 0) {
+    throw refuse(`${where} is busy: ${live.map((b) => describeEntry(b, place)).join('; ')}. One drill or restore --to at a time on a host's directory and port, whatever the stanza; nothing was done`, busyType);
+  }
+  return { changed: made, detail: `${where} held for ${owner.workflowId}` };
 }
 
 export async function releaseCopyLock(ops: HostOps, spec: Spec, place: CopyPlace, owner: LockOwner): Promise<StepResult> {
-  const { host } = await checkedCopy(ops, spec, place);
-  const released = (await ops.must(host, copyLockScripts.release(LOCKS, owner, copyLockNames(place)))).includes('released');
+  const released = await releaseLock(ops, await copyHostPlace(ops, spec, place), owner, 'copy', copyLockKeys(place));
   return { changed: released, detail: `${place.host}:${place.dataDir} (port ${place.port}) ${released ? 'released' : 'was not held'}` };
 }

@@ -27,7 +27,7 @@ import { claimCopyLock, releaseCopyLock } from './copy-lock';
 import { rememberSpec } from './known-specs';
 import type { RecoveryTarget } from '../spec/recovery-target';
 import { claimDrillLock, claimProvisionLock, claimRecoverLock, registerRestore, releaseDrillLock, releaseProvisionLock, releaseRecoverLock, releaseRestore } from './stanza-lock';
-import type { Liveness } from '../host/lock-claim';
+import type { Liveness } from '../host/locks';
 import { requireConfirmed } from './confirmation';
 import type { DestructiveAction } from '../spec/confirmation';
 import { archivePrimaryWal, planRecovery, restorePrimary, stopPostgres, waitPrimaryPromoted } from './recover';

@@ -12,7 +12,7 @@ import { reportProgress } from '../host/heartbeat';
 import type { HostOps } from '../host/host-ops';
 import { readNodeRole } from './node-role';
 import { registerRebuild } from './stanza-lock';
-import type { Liveness } from '../host/lock-claim';
+import type { Liveness } from '../host/locks';
 import type { StepResult } from './types';
 
 export interface RebuildTarget extends StepResult {

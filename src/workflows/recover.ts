@@ -88,7 +88,7 @@ export async function recoverCluster(asGiven: Spec, request: RecoverRequest): Pr
     // Configuration kept in the data directory (EDB, RHEL) came back as the backup had it, before
     // the replication access provision added: the standbys (and the backup they restore) need it.
     await log.step('replication access', 'ensureReplicationAccess', quick, `replication role and pg_hba lines on ${p.primary}`, spec);
-    // The recover holds the backup lock: runBackup renews it as its own.
+    // The recover's lock excludes every other backup of the stanza: this one is its own.
     const backup = await log.step('full backup', 'runBackup', long, `full backup of ${spec.stanza} on timeline ${promoted.timeline}`, spec, 'full', false);
     const rebuilt = await rebuiltStandbys(log, spec, p.standbys, { primarySystemId: p.primarySystemId, timeline: promoted.timeline, deltaBy: 'checksum' });
     const standbys = rebuilt.map(({ name, replayLagBytes }) => ({ name, replayLagBytes }));

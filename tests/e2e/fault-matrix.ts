@@ -141,8 +141,8 @@ class FaultLab {
   }
 
   async lockReleased(): Promise<void> {
-    // A rebuild's registration (rebuilds-<stanza>/) stays as an empty directory.
-    const r = await this.f.checks.sh('backup-srv', ['bash', '-c', 'ls /var/lib/stanzactl/locks 2>/dev/null | grep -v "^rebuilds-" || true']);
+    // A rebuild's entry (stanza-<stanza>/rebuild/<node>) stays until a claim in its way drops it.
+    const r = await this.f.checks.sh('backup-srv', ['bash', '-c', 'find /var/lib/stanzactl/locks -type f ! -name ".*" ! -path "*/rebuild/*" 2>/dev/null || true']);
     assert.equal(r.trim(), '', 'no backup or recover lock left');
   }
 }

@@ -8,6 +8,7 @@ import { createActivities } from '../../src/activities';
 import type { LockResult } from '../../src/activities/backup';
 import type { StepResult } from '../../src/activities/types';
 import { startProvision, type ProvisionResult } from '../../src/client';
+import { TASK_QUEUE } from '../../src/paths';
 import { startBackup } from '../../src/commands/backup';
 import { labExec } from '../../dev/lab';
 import type { Spec } from '../../src/spec/schema';
@@ -96,7 +97,7 @@ describe('interrupted steps heal', { timeout: 40 * 60_000 }, () => {
     assert.equal(((await same.result()) as ProvisionResult).changed, false);
   });
 
-  test('a backup lock directory without owner (a claim interrupted before its owner was written) is healed', LONG, async () => {
+  test('a backup lock directory of the layout before one table without owner (a claim interrupted before its owner was written) is adopted and healed', LONG, async () => {
     const lock = `/var/lib/stanzactl/locks/backup-${f.spec.stanza}`;
     const made = await sh('backup-srv', 'install -d -m 700 "$(dirname "$1")" && mkdir "$1" && touch -d "-5 minutes" "$1"', lock);
     assert.equal(made.code, 0, made.stderr);
@@ -104,44 +105,44 @@ describe('interrupted steps heal', { timeout: 40 * 60_000 }, () => {
     const outcome = (await (await startBackup(f.client, f.spec, 'incr')).result()) as BackupOutcome;
     assert.equal(outcome.status, 'done', JSON.stringify(outcome));
     assert.equal(await backupBegins(), before + 1);
-    assert.notEqual((await labExec(f.lab, 'backup-srv', ['test', '-e', lock])).code, 0, 'the lock was released');
+    assert.notEqual((await labExec(f.lab, 'backup-srv', ['test', '-e', lock])).code, 0, 'the old entry was adopted');
+    assert.equal((await sh('backup-srv', 'ls /var/lib/stanzactl/locks')).stdout.trim(), '', 'and released');
   });
 
-  test('a holder whose retry comes back after its lock was taken over never starts pgBackRest beside the new holder', LONG, async () => {
+  // Replaces "a holder whose retry comes back after its lock was taken over": with one liveness
+  // rule a live run's lock is never taken over, however old its claim, so no retry can find it gone.
+  test('a backup lock holds while its run is open, however long ago it was claimed; once the run was terminated the next backup drops it', LONG, async () => {
     const acts = createActivities({ remoteFor: pools.remoteFor });
-    // A: a scheduled run whose first runBackup attempt failed; its retry is due after a long backoff.
-    const a = { workflowId: 'backup-demo-incr-2026-11-26T01:00:00Z', runId: 'heal-run-a' };
+    // A: an open run of backupStanza that no worker runs, as one waiting out a retry's long backoff.
+    const a = await f.client.workflow.start('backupStanza', {
+      taskQueue: `${TASK_QUEUE}-nobody`, workflowId: 'backup-demo-incr-2026-11-26T01:00:00Z', args: [f.spec, { type: 'incr' }],
+    });
+    const owner = { workflowId: a.workflowId, runId: a.firstExecutionRunId };
     // Its attempt has the quick profile's 3 minutes and no schedule-to-close: commands get deadlines within them.
     const now = Date.now();
     const asA = new MockActivityEnvironment({
-      workflowExecution: a, activityType: 'runBackup', heartbeatTimeoutMs: 20_000,
+      workflowExecution: owner, activityType: 'claimBackupLock', heartbeatTimeoutMs: 20_000,
       startToCloseTimeoutMs: 180_000, currentAttemptScheduledTimestampMs: now, scheduledTimestampMs: now, scheduleToCloseTimeoutMs: 0,
     });
-    const claimed = (await asA.run(() => acts.claimBackupLock(f.spec, a))) as LockResult;
-    assert.equal(claimed.claimed, true);
-    // The backoff outlasts the stale limit: the claim was last renewed 5 minutes ago.
-    const aged = await sh('backup-srv', 'printf "%s %s %s\\n" "$2" "$3" "$(( $(date +%s) - 300 ))" > "$1"', `/var/lib/stanzactl/locks/backup-${f.spec.stanza}/owner`, a.workflowId, a.runId);
-    assert.equal(aged.code, 0, aged.stderr);
+    try {
+      assert.equal(((await asA.run(() => acts.claimBackupLock(f.spec, owner))) as LockResult).claimed, true);
+      // Claimed 5 minutes ago and never renewed.
+      const aged = await sh('backup-srv', 'printf "%s %s %s\\n" "$2" "$3" "$(( $(date +%s) - 300 ))" > "$1"', `/var/lib/stanzactl/locks/stanza-${f.spec.stanza}/backup/all`, owner.workflowId, owner.runId);
+      assert.equal(aged.code, 0, aged.stderr);
+      const before = await backupBegins();
+      const skipped = (await (await startBackup(f.client, f.spec, 'full')).result()) as BackupOutcome;
+      assert.equal(skipped.status, 'skipped', JSON.stringify(skipped));
+      assert.equal(skipped.status === 'skipped' && skipped.runningWorkflowId, owner.workflowId);
 
-    // B takes the stale lock over and backs up.
-    const before = await backupBegins();
-    const b = await startBackup(f.client, f.spec, 'full');
-    let open = true;
-    b.result().finally(() => (open = false)).catch(() => undefined);
-    await f.runStarted('backup-srv', b.firstExecutionRunId, 'runBackup', () => open);
-
-    // A's retry now: it must see the lock is no longer its own and refuse, starting nothing.
-    const retried = await asA.run(() => acts.runBackup(f.spec, 'incr', false)).then(() => undefined, (e: unknown) => e);
-    // B ends whatever happened to A, so no poll of its result outlives the test.
-    const outcome = (await b.result()) as BackupOutcome;
-    assert.ok(retried instanceof Error, 'the retry of the old holder failed');
-    assert.match(retried.message, new RegExp(`no longer held by this run \\(${a.workflowId}\\): it is held by ${b.workflowId} since`));
-    assert.equal((retried as Error & { nonRetryable?: boolean }).nonRetryable, true);
-
-    assert.equal(outcome.status, 'done', JSON.stringify(outcome));
-    assert.equal(await backupBegins(), before + 1, 'pgBackRest started one backup: the new holder\'s');
-    // The old holder's release (its workflow's finally) leaves the lock alone; B already released it.
-    assert.equal(((await asA.run(() => acts.releaseBackupLock(f.spec, a))) as StepResult).changed, false);
+      await a.terminate('test: the run ends without its release');
+      const outcome = (await (await startBackup(f.client, f.spec, 'full')).result()) as BackupOutcome;
+      assert.equal(outcome.status, 'done', JSON.stringify(outcome));
+      assert.equal(await backupBegins(), before + 1, 'pgBackRest started one backup: the new holder\'s');
+      // The old holder's release leaves the lock alone: it was dropped, and the new holder released its own.
+      assert.equal(((await asA.run(() => acts.releaseBackupLock(f.spec, owner))) as StepResult).changed, false);
+    } finally {
+      await a.terminate('test over').catch(() => undefined);
+    }
   });
 });
 

@@ -15,7 +15,7 @@ import { literally } from './harness';
 
 const LONG = { timeout: 12 * 60_000 };
 const DATA = '/var/lib/postgresql/15/main';
-const LOCK = '/var/lib/stanzactl/locks/backup-demo';
+const LOCK = '/var/lib/stanzactl/locks/stanza-demo/backup/all';
 // Within the budget a host comes back after CUT_MS: long enough for the worker's SSH connection
 // to be declared dead (3 missed keepalives of 10 s) and reconnected. Past it, the budget is short.
 const WITHIN_BUDGET_S = '150';

@@ -55,7 +55,7 @@ export class RecoverChecks {
 
   /** Resolves once a rebuild of `node` has registered itself in the stanza lock on the repository host. */
   async rebuildRegistered(node: string): Promise<void> {
-    const entry = `/var/lib/stanzactl/locks/rebuilds-${this.c.spec.stanza}/${node}`;
+    const entry = `/var/lib/stanzactl/locks/stanza-${this.c.spec.stanza}/rebuild/${node}`;
     while ((await this.c.sh('backup-srv', ['bash', '-c', `test -e ${entry} && echo yes || echo no`])).trim() !== 'yes') {
       await new Promise((res) => setTimeout(res, 100));
     }

@@ -3,7 +3,7 @@ import { after, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
-import type { LockOwner } from '../../src/host/stanza-locks';
+import type { LockOwner } from '../../src/host/locks';
 import { failureMessage, startProvision } from '../../src/client';
 import { TASK_QUEUE } from '../../src/paths';
 import { sshPools } from '../../src/worker';
@@ -66,7 +66,7 @@ describe('the stanza lock: provision and restore --to', { timeout: 40 * 60_000 }
       const out = await cli('provision');
       const seconds = (Date.now() - t0) / 1000;
       assert.equal(out.code, 1, out.stdout + out.stderr);
-      assert.match(out.stderr, /stanza demo is busy: a recover \(recover-demo since .*\) runs\. A provision starts only when no recover, rebuild or other provision of the stanza runs; nothing was changed/);
+      assert.match(out.stderr, /stanza demo is busy: a recover \(recover-demo since .*\) runs\. A provision starts only when no recover, rebuild, switchover, failover or other provision of the stanza runs; nothing was changed/);
       console.log(`provision refused after ${seconds.toFixed(1)} s`);
       assert.equal(await started('pg1-srv'), primaryStarted, 'the primary was not restarted');
       assert.match(await sh('pg3-srv', `pg_lsclusters -h | awk '{print $4}'`), /^down/, 'the stopped standby was not started');
