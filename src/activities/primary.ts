@@ -65,8 +65,7 @@ export async function ensurePrimary(ops: HostOps, spec: Spec): Promise<PrimaryRe
   const host = nodeAddress(node);
   const pg = spec.postgres;
   const results: StepResult[] = [];
-  const interrupted = await creationPending(ops, host, creationMarker('primary-cluster', pg.dataDir));
-  let state = await clusterState(ops, host, pg);
+  const [interrupted, state] = await Promise.all([creationPending(ops, host, creationMarker('primary-cluster', pg.dataDir)), clusterState(ops, host, pg)]);
   if (!state.exists || interrupted) {
     const how = await createCluster(ops, host, spec);
     results.push({ changed: true, detail: how === 'recreated'
@@ -89,8 +88,9 @@ export async function ensurePrimary(ops: HostOps, spec: Spec): Promise<PrimaryRe
     await controlServer(ops, host, pg, restart ? 'restart' : 'reload');
     results.push({ changed: true, detail: `set ${differ.join(', ')} and ${restart ? 'restarted' : 'reloaded'}` });
   }
-  state = await clusterState(ops, host, pg);
-  return { ...merge(results, `${node.name}: primary running with archiving to stanza ${spec.stanza}, nothing to change`), systemId: state.systemId ?? '' };
+  // A cluster found running and left as it was is the one read above.
+  const now = results.length === 0 ? state : await clusterState(ops, host, pg);
+  return { ...merge(results, `${node.name}: primary running with archiving to stanza ${spec.stanza}, nothing to change`), systemId: now.systemId ?? '' };
 }
 
 /**
