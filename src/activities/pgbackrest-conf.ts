@@ -43,12 +43,13 @@ async function ensureConf(
 ): Promise<StepResult> {
   // What the file's content and owner depend on is read at once; only the file itself waits for its path.
   const [existingAt, n, read, group] = await Promise.all([
-    detectConfigFile(ops, host).then(async ({ write }) => ({ write, existing: await ops.readFile(host, write) })),
+    detectConfigFile(ops, host).then(async ({ write }) => ({ write, found: await ops.readOwnedFile(host, write) })),
     cores(ops, host),
     ops.run(host, asUser(runAs, script(READ_FRAGMENTS, CONFIG_INCLUDE_PATH))),
     groupOf(ops, host, runAs),
   ]);
-  const { write, existing } = existingAt;
+  const { write, found } = existingAt;
+  const existing = found?.content;
   if (read.code !== 0) {
     throw refuse(`${host.name}: ${runAs} cannot read the fragments in ${CONFIG_INCLUDE_PATH} (${read.stderr.trim()}); pgBackRest run as ${runAs} fails the same way. Fix their owner or mode`, 'ConfigPath');
   }
@@ -64,7 +65,7 @@ async function ensureConf(
   if (clashes.length > 0) throw refuse(clashes.join('\n'), 'ConfigConflict');
   // Readable by the user that runs pgBackRest there, not by everyone: it may hold repository secrets
   // (masked, should the content ever reach an error message).
-  const changed = await ops.ensureFile(host, write, new Secret(mergeConf(existing, stanza, own)), { owner: 'root', group, mode: '640' });
+  const changed = await ops.ensureFile(host, write, new Secret(mergeConf(existing, stanza, own)), { owner: 'root', group, mode: '640' }, found);
   return { changed, detail: `${host.name}:${write} ${changed ? 'written' : 'up to date'}` };
 }
 

@@ -5,7 +5,7 @@ import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine, removeAuthorized
 import { fromPin, REMOTE_GATE, remoteGateScript, type KeyAccess } from '../render/authorized-keys';
 import type { Spec } from '../spec/schema';
 import { nodeAddress, repoHost } from './hosts';
-import type { HostOps } from '../host/host-ops';
+import type { FoundFile, HostOps } from '../host/host-ops';
 import { REFUSAL_FN } from '../host/path-guard';
 import { merge, type StepResult } from './types';
 
@@ -52,19 +52,19 @@ interface ReadSshFile {
   readonly a: Account;
   readonly path: string;
   readonly group: string;
-  readonly existing: string | undefined;
+  readonly found: FoundFile | undefined;
 }
 
 async function readSshFile(ops: HostOps, a: Account, file: SshFile): Promise<ReadSshFile> {
   const { home: dir, group } = await home(ops, a);
   const path = `${dir}/.ssh/${file}`;
-  return { a, path, group, existing: await ops.readFile(a.host, path) };
+  return { a, path, group, found: await ops.readOwnedFile(a.host, path) };
 }
 
 async function writeEdited(ops: HostOps, f: ReadSshFile, edit: (existing: string) => { content: string; changed: boolean }): Promise<boolean> {
-  const { content, changed } = edit(f.existing ?? '');
-  if (f.existing === undefined && !changed) return false;
-  return ops.ensureFile(f.a.host, f.path, content, { owner: f.a.user, group: f.group, mode: '600' });
+  const { content, changed } = edit(f.found?.content ?? '');
+  if (f.found === undefined && !changed) return false;
+  return ops.ensureFile(f.a.host, f.path, content, { owner: f.a.user, group: f.group, mode: '600' }, f.found);
 }
 
 async function ensureInSshFile(ops: HostOps, a: Account, file: SshFile, edit: (existing: string) => { content: string; changed: boolean }): Promise<boolean> {
