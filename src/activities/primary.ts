@@ -99,10 +99,9 @@ export async function ensurePrimary(ops: HostOps, spec: Spec): Promise<PrimaryRe
  * and iterations), so a role already right is left alone; otherwise a verifier computed here is
  * sent, never the password.
  */
-async function ensureReplicationRole(ops: HostOps, host: HostAddress, spec: Spec): Promise<StepResult> {
+async function ensureReplicationRole(ops: HostOps, host: HostAddress, spec: Spec, password: string): Promise<StepResult> {
   const { user } = spec.replication;
   const pg = spec.postgres;
-  const password = (await resolveReplicationPassword(spec)).value;
   const row = await query(ops, host, pg, replicationRoleStateSql(user));
   if (row !== '') {
     const [login, replication, stored] = row.split('\t');
@@ -141,9 +140,12 @@ async function writtenSinceLoad(ops: HostOps, host: HostAddress, spec: Spec, hba
 export async function ensureReplicationAccess(ops: HostOps, spec: Spec): Promise<StepResult> {
   const host = nodeAddress(primaryNode(spec));
   const pg = spec.postgres;
-  const results: StepResult[] = [await ensureReplicationRole(ops, host, spec)];
+  // A secret the worker may not read is refused before any host is asked; then the role and
+  // pg_hba, which are apart, are looked at at once.
+  const password = (await resolveReplicationPassword(spec)).value;
+  const [role, hbaFile] = await Promise.all([ensureReplicationRole(ops, host, spec, password), query(ops, host, pg, 'SHOW hba_file')]);
+  const results: StepResult[] = [role];
 
-  const hbaFile = await query(ops, host, pg, 'SHOW hba_file');
   const existing = await ops.must(host, serverFile(spec, 'hba_file', hbaFile, 'read'));
   const { content, added } = ensureLines(existing, standbyNodes(spec).map((n) => replicationHbaLine(spec.replication.user, nodeHost(n))));
   if (added.length) await ops.must(host, withStdin(serverFile(spec, 'hba_file', hbaFile, 'write'), content));
