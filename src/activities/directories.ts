@@ -31,8 +31,11 @@ export async function ensureRepositoryHost(ops: HostOps, spec: Spec): Promise<St
     if (!account) throw new Error(`${host.name}: user ${user} still missing after useradd`);
     results.push({ changed: true, detail: `created user ${user} on ${host.name}` });
   }
-  results.push({ changed: await ops.ensureDir(host, path, { owner: user, group: account.group, mode: '750' }), detail: `repository ${host.name}:${path} (${user}, 0750)` });
-  results.push(...(await ensureOwnedDirs(ops, host, PGBACKREST_DIRS, user, account.group, '750')));
+  const [repository, dirs] = await Promise.all([
+    ops.ensureDir(host, path, { owner: user, group: account.group, mode: '750' }),
+    ensureOwnedDirs(ops, host, PGBACKREST_DIRS, user, account.group, '750'),
+  ]);
+  results.push({ changed: repository, detail: `repository ${host.name}:${path} (${user}, 0750)` }, ...dirs);
   return merge(results, `repository host ${host.name} ready: user ${user}, ${path}`);
 }
 

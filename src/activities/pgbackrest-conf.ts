@@ -38,12 +38,18 @@ async function cores(ops: HostOps, host: HostAddress): Promise<number> {
 
 /** `runAs` runs pgBackRest on the host: it reads the conf.d fragments, as pgBackRest will. */
 async function ensureConf(
-  ops: HostOps, host: HostAddress, runAs: string, group: string, stanza: string,
+  ops: HostOps, host: HostAddress, runAs: string, stanza: string,
   settingsFor: (existing: string | undefined, cores: number, fragments: string[]) => ConfSettings,
 ): Promise<StepResult> {
-  const [{ write }, n] = await Promise.all([detectConfigFile(ops, host), cores(ops, host)]);
-  const existing = await ops.readFile(host, write);
-  const read = await ops.run(host, asUser(runAs, script(READ_FRAGMENTS, CONFIG_INCLUDE_PATH)));
+  // What the file's content and owner depend on is read at once; only the file itself waits for its path.
+  const [existingAt, n, read, group] = await Promise.all([
+    detectConfigFile(ops, host).then(async ({ write }) => ({ write, found: await ops.readOwnedFile(host, write) })),
+    cores(ops, host),
+    ops.run(host, asUser(runAs, script(READ_FRAGMENTS, CONFIG_INCLUDE_PATH))),
+    groupOf(ops, host, runAs),
+  ]);
+  const { write, found } = existingAt;
+  const existing = found?.content;
   if (read.code !== 0) {
     throw refuse(`${host.name}: ${runAs} cannot read the fragments in ${CONFIG_INCLUDE_PATH} (${read.stderr.trim()}); pgBackRest run as ${runAs} fails the same way. Fix their owner or mode`, 'ConfigPath');
   }
@@ -59,7 +65,7 @@ async function ensureConf(
   if (clashes.length > 0) throw refuse(clashes.join('\n'), 'ConfigConflict');
   // Readable by the user that runs pgBackRest there, not by everyone: it may hold repository secrets
   // (masked, should the content ever reach an error message).
-  const changed = await ops.ensureFile(host, write, new Secret(mergeConf(existing, stanza, own)), { owner: 'root', group, mode: '640' });
+  const changed = await ops.ensureFile(host, write, new Secret(mergeConf(existing, stanza, own)), { owner: 'root', group, mode: '640' }, found);
   return { changed, detail: `${host.name}:${write} ${changed ? 'written' : 'up to date'}` };
 }
 
@@ -74,8 +80,8 @@ export async function ensurePgbackrestConf(ops: HostOps, spec: Spec, withStandby
   const { user: repoUser } = spec.repository;
   const { osUser } = spec.postgres;
   const results = await Promise.all([
-    ensureConf(ops, repo, repoUser, await groupOf(ops, repo, repoUser), spec.stanza, (e, n, fragments) => repoHostSettings(e, resolved, n, fragments, withStandbys)),
-    ...spec.nodes.map(async (n) => ensureConf(ops, nodeAddress(n), osUser, await groupOf(ops, nodeAddress(n), osUser), spec.stanza, (e, cpus, fragments) => nodeSettings(e, spec, n, cpus, fragments))),
+    ensureConf(ops, repo, repoUser, spec.stanza, (e, n, fragments) => repoHostSettings(e, resolved, n, fragments, withStandbys)),
+    ...spec.nodes.map((n) => ensureConf(ops, nodeAddress(n), osUser, spec.stanza, (e, cpus, fragments) => nodeSettings(e, spec, n, cpus, fragments))),
   ]);
   return merge(results, `pgbackrest.conf up to date on ${results.length} hosts`);
 }
@@ -83,7 +89,7 @@ export async function ensurePgbackrestConf(ops: HostOps, spec: Spec, withStandby
 /** pgbackrest.conf on a host that restores copies of the stanza's cluster (no node): the repository, nothing of a node's. */
 export async function ensureCopyHostConf(ops: HostOps, spec: Spec, host: HostAddress): Promise<StepResult> {
   const { osUser } = spec.postgres;
-  return ensureConf(ops, host, osUser, await groupOf(ops, host, osUser), spec.stanza, (e, n, fragments) => copyHostSettings(e, spec, n, fragments));
+  return ensureConf(ops, host, osUser, spec.stanza, (e, n, fragments) => copyHostSettings(e, spec, n, fragments));
 }
 
 async function groupOf(ops: HostOps, host: HostAddress, user: string): Promise<string> {

@@ -41,33 +41,44 @@ async function readRepoSystemId(ops: HostOps, spec: Spec): Promise<string | unde
   return stanza && systemIdOf(stanza);
 }
 
+function settled<T>(r: PromiseSettledResult<T>): T {
+  if (r.status === 'rejected') throw r.reason;
+  return r.value;
+}
+
 /** Everything is looked at, nothing is changed; a failure here leaves every host as it was. */
 export async function preflight(ops: HostOps, spec: Spec): Promise<PreflightReport> {
   const repo = repoHost(spec);
   const nodes = spec.nodes.map(nodeAddress);
   const hosts: HostAddress[] = [repo, ...nodes];
-  const versions = await Promise.all(hosts.map(async (h) => {
-    const r = await ops.run(h, cmd('pgbackrest', 'version'));
-    if (r.code !== 0) throw refuse(`${h.name}: pgBackRest is not installed or does not run (${(r.stderr || r.stdout).trim()})`, 'PreflightFailed');
-    return { host: h.name, version: parsePgbackrestVersion(r.stdout) };
-  }));
+  // Read at once, each failure still reported in the order the checks were written in.
+  const [versionsRead, configsRead, pgVersionsRead] = await Promise.allSettled([
+    Promise.all(hosts.map(async (h) => {
+      const r = await ops.run(h, cmd('pgbackrest', 'version'));
+      if (r.code !== 0) throw refuse(`${h.name}: pgBackRest is not installed or does not run (${(r.stderr || r.stdout).trim()})`, 'PreflightFailed');
+      return { host: h.name, version: parsePgbackrestVersion(r.stdout) };
+    })),
+    // Hosts vary: which file pgBackRest reads there decides where the conf step writes.
+    Promise.all(hosts.map(async (h) => {
+      const choice = await detectConfigFile(ops, h);
+      return describeChoice(h.name, choice, commandLineOnly(await ops.readFile(h, choice.write)));
+    })),
+    Promise.all(nodes.map(async (h) => {
+      const [out, account] = await Promise.all([ops.must(h, script(POSTGRES_VERSION, spec.postgres.binDir)).then((o) => o.trim()), ops.user(h, spec.postgres.osUser)]);
+      if (out === 'missing') throw refuse(`${h.name}: no PostgreSQL server binary at ${spec.postgres.binDir}/postgres (postgres.binDir)`, 'PreflightFailed');
+      if (!account) throw refuse(`${h.name}: OS user ${spec.postgres.osUser} (postgres.osUser) does not exist`, 'PreflightFailed');
+      // Before anything changes: every later start and stop goes the spec's way (postgres.control).
+      await checkControl(ops, h, spec.postgres);
+      return out;
+    })),
+  ]);
+  const versions = settled(versionsRead);
+  const configs = settled(configsRead);
   const distinct = [...new Set(versions.map((v) => v.version))];
-  // Hosts vary: which file pgBackRest reads there decides where the conf step writes.
-  const configs = await Promise.all(hosts.map(async (h) => {
-    const choice = await detectConfigFile(ops, h);
-    return describeChoice(h.name, choice, commandLineOnly(await ops.readFile(h, choice.write)));
-  }));
   if (distinct.length > 1) {
     throw refuse(`pgBackRest versions differ between hosts: ${versions.map((v) => `${v.host} ${v.version}`).join(', ')}; install one version everywhere`, 'PreflightFailed');
   }
-  const pgVersions = await Promise.all(nodes.map(async (h) => {
-    const out = (await ops.must(h, script(POSTGRES_VERSION, spec.postgres.binDir))).trim();
-    if (out === 'missing') throw refuse(`${h.name}: no PostgreSQL server binary at ${spec.postgres.binDir}/postgres (postgres.binDir)`, 'PreflightFailed');
-    if (!(await ops.user(h, spec.postgres.osUser))) throw refuse(`${h.name}: OS user ${spec.postgres.osUser} (postgres.osUser) does not exist`, 'PreflightFailed');
-    // Before anything changes: every later start and stop goes the spec's way (postgres.control).
-    await checkControl(ops, h, spec.postgres);
-    return out;
-  }));
+  const pgVersions = settled(pgVersionsRead);
   const major = new Set(pgVersions.map((v) => /(\d+)(\.\d+)?/.exec(v)?.[1]));
   if (major.size > 1 || !major.has(String(spec.postgres.version))) {
     throw refuse(`PostgreSQL binaries at ${spec.postgres.binDir} are ${[...new Set(pgVersions)].join(', ')}, the spec says version ${spec.postgres.version}`, 'PreflightFailed');

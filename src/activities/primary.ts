@@ -65,8 +65,7 @@ export async function ensurePrimary(ops: HostOps, spec: Spec): Promise<PrimaryRe
   const host = nodeAddress(node);
   const pg = spec.postgres;
   const results: StepResult[] = [];
-  const interrupted = await creationPending(ops, host, creationMarker('primary-cluster', pg.dataDir));
-  let state = await clusterState(ops, host, pg);
+  const [interrupted, state] = await Promise.all([creationPending(ops, host, creationMarker('primary-cluster', pg.dataDir)), clusterState(ops, host, pg)]);
   if (!state.exists || interrupted) {
     const how = await createCluster(ops, host, spec);
     results.push({ changed: true, detail: how === 'recreated'
@@ -89,8 +88,9 @@ export async function ensurePrimary(ops: HostOps, spec: Spec): Promise<PrimaryRe
     await controlServer(ops, host, pg, restart ? 'restart' : 'reload');
     results.push({ changed: true, detail: `set ${differ.join(', ')} and ${restart ? 'restarted' : 'reloaded'}` });
   }
-  state = await clusterState(ops, host, pg);
-  return { ...merge(results, `${node.name}: primary running with archiving to stanza ${spec.stanza}, nothing to change`), systemId: state.systemId ?? '' };
+  // A cluster found running and left as it was is the one read above.
+  const now = results.length === 0 ? state : await clusterState(ops, host, pg);
+  return { ...merge(results, `${node.name}: primary running with archiving to stanza ${spec.stanza}, nothing to change`), systemId: now.systemId ?? '' };
 }
 
 /**
@@ -99,10 +99,9 @@ export async function ensurePrimary(ops: HostOps, spec: Spec): Promise<PrimaryRe
  * and iterations), so a role already right is left alone; otherwise a verifier computed here is
  * sent, never the password.
  */
-async function ensureReplicationRole(ops: HostOps, host: HostAddress, spec: Spec): Promise<StepResult> {
+async function ensureReplicationRole(ops: HostOps, host: HostAddress, spec: Spec, password: string): Promise<StepResult> {
   const { user } = spec.replication;
   const pg = spec.postgres;
-  const password = (await resolveReplicationPassword(spec)).value;
   const row = await query(ops, host, pg, replicationRoleStateSql(user));
   if (row !== '') {
     const [login, replication, stored] = row.split('\t');
@@ -141,9 +140,12 @@ async function writtenSinceLoad(ops: HostOps, host: HostAddress, spec: Spec, hba
 export async function ensureReplicationAccess(ops: HostOps, spec: Spec): Promise<StepResult> {
   const host = nodeAddress(primaryNode(spec));
   const pg = spec.postgres;
-  const results: StepResult[] = [await ensureReplicationRole(ops, host, spec)];
+  // A secret the worker may not read is refused before any host is asked; then the role and
+  // pg_hba, which are apart, are looked at at once.
+  const password = (await resolveReplicationPassword(spec)).value;
+  const [role, hbaFile] = await Promise.all([ensureReplicationRole(ops, host, spec, password), query(ops, host, pg, 'SHOW hba_file')]);
+  const results: StepResult[] = [role];
 
-  const hbaFile = await query(ops, host, pg, 'SHOW hba_file');
   const existing = await ops.must(host, serverFile(spec, 'hba_file', hbaFile, 'read'));
   const { content, added } = ensureLines(existing, standbyNodes(spec).map((n) => replicationHbaLine(spec.replication.user, nodeHost(n))));
   if (added.length) await ops.must(host, withStdin(serverFile(spec, 'hba_file', hbaFile, 'write'), content));

@@ -26,8 +26,9 @@ export async function ensureStandbyPgpass(ops: HostOps, spec: Spec, nodeName: st
   const password = await resolveReplicationPassword(spec);
   const path = `${account.home}/.pgpass`;
   const line = pgpassLine({ host: '*', port: '*', database: 'replication', user: spec.replication.user, password: password.value });
-  const { content } = ensurePgpass((await ops.readFile(host, path)) ?? '', line, { database: 'replication', user: spec.replication.user });
-  const changed = await ops.ensureFile(host, path, new Secret(content), { owner: spec.postgres.osUser, group: account.group, mode: '600' });
+  const found = await ops.readOwnedFile(host, path);
+  const { content } = ensurePgpass(found?.content ?? '', line, { database: 'replication', user: spec.replication.user });
+  const changed = await ops.ensureFile(host, path, new Secret(content), { owner: spec.postgres.osUser, group: account.group, mode: '600' }, found);
   return { changed, detail: `${nodeName}:${path} ${changed ? 'written' : 'up to date'}` };
 }
 

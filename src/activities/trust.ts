@@ -5,7 +5,7 @@ import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine, removeAuthorized
 import { fromPin, REMOTE_GATE, remoteGateScript, type KeyAccess } from '../render/authorized-keys';
 import type { Spec } from '../spec/schema';
 import { nodeAddress, repoHost } from './hosts';
-import type { HostOps } from '../host/host-ops';
+import type { FoundFile, HostOps } from '../host/host-ops';
 import { REFUSAL_FN } from '../host/path-guard';
 import { merge, type StepResult } from './types';
 
@@ -46,13 +46,29 @@ function home(ops: HostOps, a: Account): Promise<{ home: string; group: string }
   return found;
 }
 
-async function ensureInSshFile(ops: HostOps, a: Account, file: 'authorized_keys' | 'known_hosts', edit: (existing: string) => { content: string; changed: boolean }): Promise<boolean> {
+type SshFile = 'authorized_keys' | 'known_hosts';
+
+interface ReadSshFile {
+  readonly a: Account;
+  readonly path: string;
+  readonly group: string;
+  readonly found: FoundFile | undefined;
+}
+
+async function readSshFile(ops: HostOps, a: Account, file: SshFile): Promise<ReadSshFile> {
   const { home: dir, group } = await home(ops, a);
   const path = `${dir}/.ssh/${file}`;
-  const existing = await ops.readFile(a.host, path);
-  const { content, changed } = edit(existing ?? '');
-  if (existing === undefined && !changed) return false;
-  return ops.ensureFile(a.host, path, content, { owner: a.user, group, mode: '600' });
+  return { a, path, group, found: await ops.readOwnedFile(a.host, path) };
+}
+
+async function writeEdited(ops: HostOps, f: ReadSshFile, edit: (existing: string) => { content: string; changed: boolean }): Promise<boolean> {
+  const { content, changed } = edit(f.found?.content ?? '');
+  if (f.found === undefined && !changed) return false;
+  return ops.ensureFile(f.a.host, f.path, content, { owner: f.a.user, group: f.group, mode: '600' }, f.found);
+}
+
+async function ensureInSshFile(ops: HostOps, a: Account, file: SshFile, edit: (existing: string) => { content: string; changed: boolean }): Promise<boolean> {
+  return writeEdited(ops, await readSshFile(ops, a, file), edit);
 }
 
 // The keys' forced command, root's: the accounts it confines cannot change it. It runs the host's own pgbackrest.
@@ -62,10 +78,9 @@ const PGBACKREST_PATH = program('activities', 'pgbackrest-path');
 const GATE_DIR = REMOTE_GATE.slice(0, REMOTE_GATE.lastIndexOf('/'));
 
 async function ensureRemoteGate(ops: HostOps, host: HostAddress): Promise<boolean> {
-  const pgbackrest = (await ops.must(host, script(PGBACKREST_PATH))).trim();
   const root = { owner: 'root', group: 'root', mode: '755' };
-  const dir = await ops.ensureDir(host, GATE_DIR, root);
-  return (await ops.ensureFile(host, REMOTE_GATE, remoteGateScript(GATE, pgbackrest), root)) || dir;
+  const [pgbackrest, dir] = await Promise.all([ops.must(host, script(PGBACKREST_PATH)), ops.ensureDir(host, GATE_DIR, root)]);
+  return (await ops.ensureFile(host, REMOTE_GATE, remoteGateScript(GATE, pgbackrest.trim()), root)) || dir;
 }
 
 // `pgbackrest version`: the one command besides a remote that the forced command lets through.
@@ -119,38 +134,40 @@ async function publicKey(ops: HostOps, a: Account): Promise<string | undefined> 
 async function ensureTrustWith(ops: HostOps, spec: Spec, nodes: Account[]): Promise<StepResult> {
   const repo = repoAccount(spec);
   const all = [repo, ...nodes];
+  const verifyAll = () => Promise.all(nodes.flatMap((n) => [verify(ops, repo, n), verify(ops, n, repo)]));
 
-  const [keys, hostKeys, gates] = await Promise.all([
-    Promise.all(all.map((a) => ensureKeypair(ops, a))),
-    Promise.all(all.map(async (a) => (await ops.must(a.host, cmd('cat', '/etc/ssh/ssh_host_ed25519_key.pub'))).trim())),
-    Promise.all(all.map((a) => ensureRemoteGate(ops, a.host))),
-  ]);
-  const [repoKey, ...nodeKeys] = keys;
-  const [repoHostKey, ...nodeHostKeys] = hostKeys;
+  // Everything read at once, each file edited as soon as it and the keys it needs are there.
+  // Verified beside the edits: when none of them changes anything, that is the state they leave.
+  const verifiedAsFound = verifyAll().then(() => undefined, (e: unknown) => ({ failed: e }));
+  const keys = Promise.all(all.map((a) => ensureKeypair(ops, a)));
+  const hostKeys = Promise.all(all.map(async (a) => (await ops.must(a.host, cmd('cat', '/etc/ssh/ssh_host_ed25519_key.pub'))).trim()));
+  const gates = Promise.all(all.map((a) => ensureRemoteGate(ops, a.host)));
+  const edit = (a: Account, what: string, file: SshFile, editWith: (keys: { pub: string }[], hostKeys: string[]) => (existing: string) => { content: string; changed: boolean }): Promise<StepResult> =>
+    Promise.all([keys, hostKeys, readSshFile(ops, a, file)])
+      .then(([k, h, f]) => writeEdited(ops, f, editWith(k, h)))
+      .then((changed) => ({ changed, detail: `${what} on ${a.host.name}` }));
+  const edits = [
+    edit(repo, 'authorized nodes (pgBackRest remote only)', 'authorized_keys', ([, ...nodeKeys]) =>
+      authorizedKeys(nodeKeys.map((k, i) => ({ pub: k.pub, access: access(repo, nodes[i]) })))),
+    edit(repo, 'known_hosts of nodes', 'known_hosts', (_, [, ...nodeHostKeys]) => knownHostLines(nodes.map((n, i) => knownHostsLine(n.names, nodeHostKeys[i])))),
+    ...nodes.flatMap((n) => [
+      edit(n, 'authorized repository user (pgBackRest remote only)', 'authorized_keys', ([repoKey]) => authorizedKeys([{ pub: repoKey.pub, access: access(n, repo) }])),
+      edit(n, 'known_hosts of repository host', 'known_hosts', (_, [repoHostKey]) => knownHostLines([knownHostsLine(repo.names, repoHostKey)])),
+    ]),
+  ];
+  const [made, gated, results, asFound] = await Promise.all([keys, gates, Promise.all(edits), verifiedAsFound]);
+  made.forEach((k, i) => k.changed && results.push({ changed: true, detail: `new key pair for ${all[i].user} on ${all[i].host.name}` }));
+  gated.forEach((changed, i) => changed && results.push({ changed: true, detail: `forced command ${REMOTE_GATE} on ${all[i].host.name}` }));
 
-  const edits: Promise<StepResult>[] = [];
-  const step = (a: Account, what: string, p: Promise<boolean>): Promise<StepResult> => p.then((changed) => ({ changed, detail: `${what} on ${a.host.name}` }));
-  edits.push(step(repo, 'authorized nodes (pgBackRest remote only)', ensureAuthorizedKeys(ops, repo, nodeKeys.map((k, i) => ({ pub: k.pub, access: access(repo, nodes[i]) })))));
-  edits.push(step(repo, 'known_hosts of nodes', ensureKnownHostLines(ops, repo, nodes.map((n, i) => knownHostsLine(n.names, nodeHostKeys[i])))));
-  nodes.forEach((n) => {
-    edits.push(step(n, 'authorized repository user (pgBackRest remote only)', ensureAuthorizedKeys(ops, n, [{ pub: repoKey.pub, access: access(n, repo) }])));
-    edits.push(step(n, 'known_hosts of repository host', ensureKnownHostLines(ops, n, [knownHostsLine(repo.names, repoHostKey)])));
-  });
-  const results = await Promise.all(edits);
-  keys.forEach((k, i) => k.changed && results.push({ changed: true, detail: `new key pair for ${all[i].user} on ${all[i].host.name}` }));
-  gates.forEach((changed, i) => changed && results.push({ changed: true, detail: `forced command ${REMOTE_GATE} on ${all[i].host.name}` }));
-
-  await Promise.all(nodes.flatMap((n) => [verify(ops, repo, n), verify(ops, n, repo)]));
+  if (results.some((r) => r.changed)) await verifyAll();
+  else if (asFound) throw asFound.failed;
   return merge(results, `SSH trust verified both ways between ${repo.user}@${repo.host.name} and ${spec.postgres.osUser} on ${nodes.map((n) => n.host.name).join(', ')}`);
 }
 
-function ensureAuthorizedKeys(ops: HostOps, a: Account, keys: { pub: string; access: KeyAccess }[]): Promise<boolean> {
-  return ensureInSshFile(ops, a, 'authorized_keys', (existing) => applyAll(existing, keys, (content, k) => ensureAuthorizedKey(content, k.pub, k.access)));
-}
+const authorizedKeys = (keys: { pub: string; access: KeyAccess }[]) => (existing: string) =>
+  applyAll(existing, keys, (content, k) => ensureAuthorizedKey(content, k.pub, k.access));
 
-function ensureKnownHostLines(ops: HostOps, a: Account, lines: string[]): Promise<boolean> {
-  return ensureInSshFile(ops, a, 'known_hosts', (existing) => applyAll(existing, lines, ensureKnownHosts));
-}
+const knownHostLines = (lines: string[]) => (existing: string) => applyAll(existing, lines, ensureKnownHosts);
 
 function applyAll<T>(existing: string, items: T[], f: (content: string, item: T) => { content: string; changed: boolean }): { content: string; changed: boolean } {
   return items.reduce<{ content: string; changed: boolean }>((acc, item) => {

@@ -1,4 +1,4 @@
-import { cmd, script, withStdin, type Arg, type Command } from '../shell/command';
+import { cmd, script, Secret, withStdin, type Arg, type Command } from '../shell/command';
 import { check } from '../remote/ssh-pool';
 import { refuse } from './failures';
 import { GUARDED, refusalOf } from './path-guard';
@@ -10,6 +10,12 @@ export interface FileOwner {
   readonly group: string;
   /** Octal, as `stat -c %a` prints it: "600", "750". */
   readonly mode: string;
+}
+
+/** A file as readOwnedFile found it. */
+export interface FoundFile {
+  readonly content: string;
+  readonly owner: FileOwner;
 }
 
 // Each body runs through GUARDED (./path-guard): as root only where root alone controls the path,
@@ -41,11 +47,26 @@ export class HostOps {
   }
 
   async readFile(host: HostAddress, path: string): Promise<string | undefined> {
-    const out = await this.must(host, guarded(READ_FILE, '', path));
-    return out.startsWith('present\n') ? out.slice('present\n'.length) : undefined;
+    return (await this.readOwnedFile(host, path))?.content;
   }
 
-  async ensureFile(host: HostAddress, path: string, content: Arg, o: FileOwner): Promise<boolean> {
+  /** The content with owner, group and mode: what ensureFile needs to know that nothing differs. */
+  async readOwnedFile(host: HostAddress, path: string): Promise<FoundFile | undefined> {
+    const out = await this.must(host, guarded(READ_FILE, '', path));
+    if (!out.startsWith('present\n')) return undefined;
+    const end = out.indexOf('\n', 'present\n'.length);
+    const [ownerGroup, mode] = out.slice('present\n'.length, end).split(' ');
+    const [owner, group] = ownerGroup.split(':');
+    return { content: out.slice(end + 1), owner: { owner, group, mode } };
+  }
+
+  /**
+   * `found`: the file as readOwnedFile just read it. When it already has this content, owner and
+   * mode, nothing is sent: a no-op run costs no second round trip.
+   */
+  async ensureFile(host: HostAddress, path: string, content: Arg, o: FileOwner, found?: FoundFile): Promise<boolean> {
+    const wanted = content instanceof Secret ? content.value : content;
+    if (found && found.content === wanted && found.owner.owner === o.owner && found.owner.group === o.group && found.owner.mode === o.mode) return false;
     const c = withStdin(guarded(ENSURE_FILE, o.owner, path, `${o.owner}:${o.group}`, o.mode), content);
     return (await this.must(host, c)).trim() === 'changed';
   }

@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { HostOps } from '../../../src/host/host-ops';
 import { REFUSAL_FN, refusalOf } from '../../../src/host/path-guard';
 import { script } from '../../../src/shell/command';
 import { HOST, isRoot, localOps, runLocal, scratch } from './local-host';
@@ -57,6 +58,24 @@ describe('HostOps scripts', { skip }, () => {
     assert.equal(await ops.readFile(HOST, join(dir, 'r')), 'line\n');
     assert.equal(await ops.readFile(HOST, join(dir, 'empty')), '');
     assert.equal(await ops.readFile(HOST, join(dir, 'none')), undefined);
+  });
+
+  test('read-file.sh: owner, group and mode beside the content; ensureFile given them sends nothing when all match', async () => {
+    const f = join(dir, 'owned');
+    await ops.ensureFile(HOST, f, 'x\n', root);
+    const found = await ops.readOwnedFile(HOST, f);
+    assert.deepEqual(found, { content: 'x\n', owner: root });
+    let sent = 0;
+    const counting = new HostOps({ run: async (h, c, o) => (sent++, ops.run(h, c, o)), close: async () => undefined });
+    assert.equal(await counting.ensureFile(HOST, f, 'x\n', root, found), false);
+    assert.equal(sent, 0);
+    chmodSync(f, 0o644);
+    const changedMode = await ops.readOwnedFile(HOST, f);
+    assert.equal(await counting.ensureFile(HOST, f, 'x\n', root, changedMode), true);
+    assert.equal(mode(f), '640');
+    assert.equal(await counting.ensureFile(HOST, f, 'y\n', root, await ops.readOwnedFile(HOST, f)), true);
+    assert.equal(readFileSync(f, 'utf8'), 'y\n');
+    assert.equal(sent, 2);
   });
 
   test('the path guard refuses a link at the path: UnsafePath, not retried', async () => {
