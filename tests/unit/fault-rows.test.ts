@@ -32,25 +32,25 @@ const kill = (activityType: string, activityId: string, ms: number, inFlight: Re
 test('a row: resume from the kill to the retried start; a re-run reporting changed, a late resume and a kill that never fired are named', () => {
   const history = { events: [
     ...activity(1, 'ensureStanza', 2, T + 6_000, { changed: false }),
-    ...activity(2, 'ensurePrimary', 2, T + 30_000 + 8_000, { changed: true }),
+    ...activity(2, 'ensurePrimary', 2, T + 30_000 + 9_000, { changed: true }),
     ...activity(3, 'checkStanza', 1, T + 50_000, { changed: false }),
   ] };
   const log = [kill('ensureStanza', '1', T), kill('ensurePrimary', '2', T + 30_000)];
   const { rows, problems } = rowsOf(provisionB, ['ensureStanza', 'ensurePrimary', 'checkStanza'].map(entry), log, history, 'r');
   assert.deepEqual(rows.map((r) => [r.step, r.resumeSeconds, r.outcome]), [
     ['ensureStanza', 6, 'ok'],
-    ['ensurePrimary', 8, 'resumed after 8.0 s (limit 7 s); the re-run of the completed step reported "changed"'],
+    ['ensurePrimary', 9, 'resumed after 9.0 s (limit 8 s); the re-run of the completed step reported "changed"'],
     ['checkStanza', undefined, 'the kill never fired'],
   ]);
   assert.deepEqual(problems, []);
 });
 
 test('a step killed again in its retry is held to the limit plus the backoff its retry policy adds', () => {
-  const events = activity(1, 'ensureStanza', 3, T + 7_800, { changed: true });
+  const events = activity(1, 'ensureStanza', 3, T + 8_800, { changed: true });
   Object.assign(events[0].activityTaskScheduledEventAttributes!, { retryPolicy: { initialInterval: { seconds: 1 }, backoffCoefficient: 2, maximumInterval: { seconds: 30 } } });
   const log = [{ ...kill('ensureStanza', '1', T), attempt: 2 }];
   const { rows } = rowsOf({ ...provisionB, point: 'a' }, [{ ...entry('ensureStanza'), id: 'provisionCluster/ensureStanza/b' }], log, { events }, 'r');
-  assert.deepEqual([rows[0].limitSeconds, rows[0].outcome], [8, 'ok']);
+  assert.deepEqual([rows[0].limitSeconds, rows[0].outcome], [9, 'ok']);
 });
 
 test('only killed attempts and those in flight beside them may run twice; a later kill is the one resumed from', () => {
