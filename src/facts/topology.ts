@@ -34,8 +34,6 @@ export interface Topology {
   readonly nodes: TopologyNode[];
   /** What makes the topology unusable (two primaries, none, another cluster): each a sentence. */
   readonly problems: string[];
-  /** More than one node runs as the primary (one of them `apart` excepted). */
-  readonly splitBrain: boolean;
 }
 
 function seenAs(r: NodeRole | undefined, systemId: string | undefined): SeenAs {
@@ -86,7 +84,7 @@ export function readTopology(spec: Spec, sightings: NodeSighting[], apart?: stri
       : `no node runs as the primary (${specPrimary}, the spec's, is ${specPrimaryNode.seenAs})`);
   }
   for (const n of nodes) if (n.seenAs === 'another cluster') problems.push(`${n.name} holds another cluster (system identifier ${sightings.find((s) => s.name === n.name)!.role!.systemId}, the cluster's is ${systemId})`);
-  return { primary, specPrimary, nodes, problems, splitBrain: primaries.length > 1 };
+  return { primary, specPrimary, nodes, problems };
 }
 
 /**

@@ -12,20 +12,10 @@ import type { RestoreResult } from './copy';
 import { runOwner } from './locks';
 import { rehearseRecover } from './rehearse';
 import { rebuiltStandbys } from './standby-restore';
-import { observedSpec } from './topology';
 import { rehearsalWorkflowId } from '../workflow-ids';
 
 // A recover that fails after it stopped a node says, in its failure, where it left the cluster and how to bring it back.
 const RESUME_ADVICE = 'recover-resume-advice';
-// Runs recorded before a recover read the roles from the hosts act on the spec's.
-const RECOVER_TOPOLOGY = 'recover-topology';
-
-/**
- * The spec with the roles the hosts show: a recover restores the real primary and rebuilds the real
- * standbys. A cluster a failed recover left stopped and half restored shows none: the spec's then.
- */
-const observedForRecover = (spec: Spec): Promise<Spec> =>
-  patched(RECOVER_TOPOLOGY) ? observedSpec(spec, 'the recover', { noneIsSpec: true }) : Promise.resolve(spec);
 
 export interface RecoverRequest {
   readonly target: RecoveryTarget;
@@ -51,7 +41,7 @@ export interface RecoverResult {
 /** The plan `stanzactl recover` shows before it asks: reads the hosts, changes nothing. */
 export async function recoverPlan(spec: Spec, request: RecoverRequest): Promise<RecoverPlan> {
   checkInput('recoverPlan', spec, { recovery: request });
-  return call('planRecovery', quick, `plan a recover of ${spec.stanza}`, await observedForRecover(spec), request.target);
+  return call('planRecovery', quick, `plan a recover of ${spec.stanza}`, spec, request.target);
 }
 
 /**
@@ -62,9 +52,8 @@ export async function recoverPlan(spec: Spec, request: RecoverRequest): Promise<
  * replay a marker row. Asked to rehearse, it first restores the same backup to the same target on
  * drills.host (a child workflow) and stops nothing unless that copy reached the target and was promoted.
  */
-export async function recoverCluster(asGiven: Spec, request: RecoverRequest): Promise<RecoverResult> {
-  checkInput('recoverCluster', asGiven, { recovery: request });
-  let spec = asGiven;
+export async function recoverCluster(spec: Spec, request: RecoverRequest): Promise<RecoverResult> {
+  checkInput('recoverCluster', spec, { recovery: request });
   const log = new StepLog();
   const owner = runOwner();
   await log.step('lock', 'claimRecoverLock', quick, `hold stanza ${spec.stanza} for the recover`, spec, owner);
@@ -74,7 +63,6 @@ export async function recoverCluster(asGiven: Spec, request: RecoverRequest): Pr
   try {
     // Checked while the stanza is held: the plan confirmed cannot change under the run, and a busy
     // stanza is refused as such before its plan is read.
-    spec = await observedForRecover(spec);
     await requireConfirmed(log, spec, { kind: 'recover', target: request.target }, request.confirm);
     const p = await log.step('plan', 'planRecovery', quick, 'which backup, what is lost', spec, request.target, request.backup);
     plan = p;
@@ -101,7 +89,7 @@ export async function recoverCluster(asGiven: Spec, request: RecoverRequest): Pr
     throw e;
   } finally {
     // Also when cancelled or failed: backups and rebuilds must not wait for a recover that ended.
-    await CancellationScope.nonCancellable(() => call('releaseRecoverLock', release, 'release the stanza', asGiven, owner));
+    await CancellationScope.nonCancellable(() => call('releaseRecoverLock', release, 'release the stanza', spec, owner));
   }
 }
 

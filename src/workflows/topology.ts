@@ -7,12 +7,6 @@ import { call } from './steps';
 export interface ObservedOptions {
   /** The node the workflow replaces (a rebuild's target): see readTopology. */
   readonly apart?: string;
-  /**
-   * With no node running as the primary, act on the spec's roles instead of refusing: a recover
-   * resumed after it stopped the cluster finds its primary half restored, neither primary nor
-   * standby, and must still finish. Two primaries are refused all the same.
-   */
-  readonly noneIsSpec?: boolean;
 }
 
 /**
@@ -21,9 +15,9 @@ export interface ObservedOptions {
  * primaries, or none, is refused before anything is done on it.
  */
 export async function observedSpec(spec: Spec, what: string, options: ObservedOptions = {}): Promise<Spec> {
-  const { apart, noneIsSpec = false } = options;
+  const { apart } = options;
   const topology = await call('observeTopology', quick, `the roles of ${spec.nodes.length} nodes`, spec, ...(apart === undefined ? [] : [apart]));
-  if (topology.primary === null && (topology.splitBrain || !noneIsSpec)) {
+  if (topology.primary === null) {
     throw ApplicationFailure.create({ type: 'NoPrimary', nonRetryable: true, message: `${what} of stanza ${spec.stanza} refused, nothing was done: ${topology.problems.join('; ')}` });
   }
   return withObservedRoles(spec, topology);

@@ -20,5 +20,5 @@ test('fault matrix: every step survives a worker crash at both points', { timeou
   assert.equal(report.serverKills.length, 4);
   // Debian: less rebuild's requireConfirmed at point a, it touches no host. Systemd: two steps each of provision, rebuild and recover.
   const rows = (layout: string) => report.rows.filter((r) => r.layout === layout).length;
-  assert.deepEqual([rows('debian'), rows('systemd-pgdg')], [2 * (17 + 5 + 13 + 16) - 1, 2 * (2 + 2 + 2)]);
+  assert.deepEqual([rows('debian'), rows('systemd-pgdg')], [2 * (17 + 5 + 13 + 15) - 1, 2 * (2 + 2 + 2)]);
 });

@@ -83,7 +83,6 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, FirstChange>> = {
   recoverCluster: {
     requireConfirmed: {},
     claimRecoverLock: { command: 'install -d -m 700' },
-    observeTopology: {},
     planRecovery: {},
     archivePrimaryWal: { command: 'pgbackrest .*check' },
     stopPostgres: { command: 'pg_ctlcluster .* stop' },

@@ -6,7 +6,7 @@ import { ClusterChecks } from './cluster-checks';
 import { provisionedCluster, ProvisionFixture } from './fixture';
 import { until } from './harness';
 import { recordHistory } from './history';
-import { drillWorkflowId, provisionWorkflowId, rebuildWorkflowId, recoverWorkflowId } from '../../src/workflow-ids';
+import { drillWorkflowId, provisionWorkflowId, rebuildWorkflowId } from '../../src/workflow-ids';
 
 const LONG = { timeout: 10 * 60_000 };
 
@@ -14,9 +14,9 @@ const LONG = { timeout: 10 * 60_000 };
  * A failover done by hand (the old primary stopped, a standby promoted) and a spec nobody edited:
  * every workflow must act on the primary the hosts show. The repository's config lists every node,
  * so pgBackRest finds the new primary itself; rebuild rejoins the old primary as a standby of the
- * new one (its primary_conninfo from the observed primary); a drill and a recover follow too.
+ * new one (its primary_conninfo from the observed primary); a drill and a provision follow too.
  */
-describe('roles moved by hand: backup, rebuild, drill, recover and provision follow the primary the hosts show, the spec unchanged', { timeout: 40 * 60_000 }, () => {
+describe('roles moved by hand: backup, rebuild, drill and provision follow the primary the hosts show, the spec unchanged', { timeout: 40 * 60_000 }, () => {
   const f = new ProvisionFixture('debian', 'stmv', '10.231.136.0/24');
   const cli = provisionedCluster(f, (s) => ({ ...s, drills: { host: f.scratch.ip, dataDir: '/var/lib/postgresql/15/drill', port: 5433 } }));
   const sh = (host: string, script: string) => f.checks.sh(host, ['bash', '-c', script]);
@@ -83,22 +83,6 @@ describe('roles moved by hand: backup, rebuild, drill, recover and provision fol
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /marker \(.*\): marker \S+ on pg2-srv/);
     recordHistory(f.temporal.address, drillWorkflowId('demo'), 'drill-roles-moved');
-  });
-
-  test('a recover to a point in time restores pg2-srv and rebuilds pg1-srv and pg3-srv as its standbys', LONG, async () => {
-    await moved.rowReplicates();
-    const target = await f.checks.psql('pg2-srv', "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US+00')");
-    await f.checks.psql('pg2-srv', 'CREATE TABLE after_target (i int)');
-    await f.checks.psql('pg2-srv', 'SELECT pg_switch_wal()');
-    const r = await cli('recover', '--type', 'time', '--target', target, '--yes');
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /LOST +every transaction committed on pg2-srv after time /);
-    assert.match(r.stdout, /standbys +pg1-srv, pg3-srv are stopped now and rebuilt/);
-    assert.match(r.stdout, /stanza demo recovered to time .*: pg2-srv on timeline \d+ \(was 2\)/);
-    assert.equal(await f.checks.psql('pg2-srv', "SELECT count(*) FROM pg_class WHERE relname = 'after_target'"), '0');
-    await moved.rowReplicates();
-    assert.deepEqual(await moved.streamingStandbys(), ['pg1-srv', 'pg3-srv']);
-    recordHistory(f.temporal.address, recoverWorkflowId('demo'), 'recover-roles-moved');
   });
 
   test('provision again, the spec unchanged, reads the roles, ensures the cluster on pg2-srv and changes nothing', LONG, async () => {

@@ -66,7 +66,7 @@ const names = ['claimBackupLock', 'observeTopology', 'chooseBackupSource', 'runB
   'releaseDrillLock', 'claimCopyLock', 'releaseCopyLock'] as const;
 
 const claimed = (): LockResult => ({ changed: true, claimed: true, detail: 'claimed' });
-const asSpecSays = (): Topology => ({ primary: 'pg1', specPrimary: 'pg1', nodes: [{ name: 'pg1', seenAs: 'primary', timeline: 1, streaming: false }], problems: [], splitBrain: false });
+const asSpecSays = (): Topology => ({ primary: 'pg1', specPrimary: 'pg1', nodes: [{ name: 'pg1', seenAs: 'primary', timeline: 1, streaming: false }], problems: [] });
 const fromPrimary = (): BackupSource => ({ changed: false, node: 'pg1', role: 'primary', why: 'backups.fromStandby is false', backupStandby: false, detail: 'from the primary pg1' });
 const backupFailed = (): never => { throw refuse('pgbackrest backup exited 82 (ArchiveTimeoutError)', 'PgbackrestError'); };
 const released = (): StepResult => ({ changed: true, detail: 'backup lock released' });
