@@ -2,13 +2,13 @@ import { cmd } from '../shell/command';
 import { copiedFrom, copyPercent, newBackupLabel } from '../facts/pgbackrest-output';
 import { describeFree, parseDfBytes } from '../facts/disk-space';
 import type { HostAddress } from '../remote/types';
-import { primaryNode } from '../spec/load';
+import { primaryNode } from '../spec/roles';
 import type { BackupType, Spec } from '../spec/schema';
 import { streamingStandbys } from './cluster-state';
 import { stopDetached } from '../remote/detached';
 import { runDetachedPgbackrest, runKey, runKeyOf } from '../host/detached-run';
 import { refuse } from '../host/failures';
-import { claimLock, describeHolder, releaseLock, type Liveness, type LockOwner } from '../host/locks';
+import { claimedAt, claimLock, describeHolder, releaseLock, type Liveness, type LockOwner } from '../host/locks';
 import { WHOLE } from '../host/lock-kinds';
 import { stanzaPlace } from './stanza-lock';
 import { nodeAddress, repoHost } from './hosts';
@@ -50,10 +50,9 @@ export async function claimBackupLock(ops: HostOps, spec: Spec, owner: BackupOwn
   // A recover restores the primary and takes its own backup: one now would copy a cluster being replaced.
   const holder = live.find((b) => b.kind === 'recover') ?? live[0];
   if (!holder) return { changed: made, claimed: true, detail: `backup lock for stanza ${spec.stanza} ${made ? 'claimed' : 'already held'} by ${owner.workflowId}` };
-  const since = new Date(holder.holder.since * 1000).toISOString();
   const detail = holder.kind === 'backup' ? `a backup of stanza ${spec.stanza} is already running: ${describeHolder(holder.holder)}`
     : `stanza ${spec.stanza} is being ${holder.kind === 'recover' ? 'recovered' : holder.kind} by ${describeHolder(holder.holder)}: backups are skipped until the ${holder.kind} ends`;
-  return { changed: false, claimed: false, holder: { workflowId: holder.holder.workflowId, since }, detail };
+  return { changed: false, claimed: false, holder: { workflowId: holder.holder.workflowId, since: claimedAt(holder.holder) }, detail };
 }
 
 /**

@@ -6,7 +6,7 @@ import { psqlScriptCommand, statusCommand } from '../render/postgres-control';
 import { controlServer } from './postgres-service';
 import { quoteLiteral } from '../render/sql';
 import { DRILL_WORKFLOW } from '../schedules/plan';
-import { primaryNode } from '../spec/load';
+import { primaryNode } from '../spec/roles';
 import type { DrillSettings, Spec } from '../spec/schema';
 import { query } from './cluster-state';
 import { runDetachedPgbackrest } from '../host/detached-run';

@@ -4,7 +4,7 @@ import type { HostAddress } from '../remote/types';
 import { commandLineOnly, describeChoice } from '../facts/pgbackrest-config';
 import { parseInfo, systemIdOf } from '../facts/pgbackrest-info';
 import { parsePgbackrestVersion } from '../facts/pgbackrest-version';
-import { primaryNode } from '../spec/load';
+import { primaryNode } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import { clusterState, streamingStandbys as streamingTo, type ClusterState } from './cluster-state';
 import { refuse } from '../host/failures';

@@ -8,7 +8,7 @@ import { controlServer, ensureEnabled } from './postgres-service';
 import { SCRAM_SALT_BYTES, scramMatches, scramVerifier } from '../render/scram';
 import { alterSystemSql, autoConfLines, ensureReplicationRoleSql, replicationRoleStateSql } from '../render/sql';
 import { parseSettings } from '../facts/postgres';
-import { primaryNode, standbyNodes, nodeHost } from '../spec/load';
+import { primaryNode, standbyNodes, nodeHost } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import { clusterState, query } from './cluster-state';
 import { creationMarker, creationPending, debianConfigDir, runCreation } from '../host/cluster-creation';

@@ -2,7 +2,7 @@ import { program } from '../paths';
 import { Context } from '@temporalio/activity';
 import { asUser, cmd, script } from '../shell/command';
 import { quoteLiteral } from '../render/sql';
-import { primaryNode } from '../spec/load';
+import { primaryNode } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import { clusterState, inRecovery, query } from './cluster-state';
 import { refuse } from '../host/failures';

@@ -7,7 +7,7 @@ import { psqlCommand } from '../render/postgres-control';
 import { checkControl, controlServer } from './postgres-service';
 import { restoreTargetArgs } from '../render/restore-target';
 import { quoteLiteral } from '../render/sql';
-import { primaryNode, standbyNodes } from '../spec/load';
+import { primaryNode, standbyNodes } from '../spec/roles';
 import { recoveryTargetSchema, type RecoveryTarget } from '../spec/recovery-target';
 import type { Spec } from '../spec/schema';
 import { clusterState, inRecovery, query } from './cluster-state';

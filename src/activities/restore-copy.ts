@@ -12,7 +12,7 @@ import { keysFor, parseKnownHosts } from '../remote/known-hosts';
 import type { CopyPurpose } from '../facts/copy-dir';
 import { machineHolding, parsePublicKeys, type PinnedMachine } from '../remote/host-keys';
 import type { HostAddress } from '../remote/types';
-import { nodeHost } from '../spec/load';
+import { nodeHost } from '../spec/roles';
 import { asUser, script } from '../shell/command';
 import { recoveryTargetSchema, type RecoveryTarget } from '../spec/recovery-target';
 import { backupLabelSchema, copyPlaceProblems, copyPlaceSchema, type CopyPlace } from '../spec/restore-copy';

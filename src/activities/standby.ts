@@ -4,7 +4,7 @@ import { asUser, script, Secret } from '../shell/command';
 import { ensurePgpass, pgpassLine } from '../render/pgpass';
 import { controlServer, ensureEnabled } from './postgres-service';
 import { quoteLiteral } from '../render/sql';
-import { primaryNode } from '../spec/load';
+import { primaryNode } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import { clusterState, query, walReceiver } from './cluster-state';
 import { creationMarker, creationPending, debianConfigDir, runCreation } from '../host/cluster-creation';

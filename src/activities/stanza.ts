@@ -1,6 +1,6 @@
 import { archivingProven, stanzaServes } from '../facts/archiving-proof';
 import { parseInfo, fullBackups, type StanzaInfo } from '../facts/pgbackrest-info';
-import { primaryNode } from '../spec/load';
+import { primaryNode } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import { runDetachedPgbackrest, startedBefore } from '../host/detached-run';
 import type { HostOps } from '../host/host-ops';

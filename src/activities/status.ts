@@ -5,7 +5,7 @@ import type { ArchiverFacts, PrimaryFacts, RepositoryFacts, StandbyFacts } from 
 import { parseReplicationRows } from '../facts/postgres';
 import { asUser, script } from '../shell/command';
 import { RemoteCommandError } from '../remote/errors';
-import { primaryNode } from '../spec/load';
+import { primaryNode } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import { query } from './cluster-state';
 import { findNode, nodeAddress, repoHost } from './hosts';

@@ -1,3 +1,4 @@
+import { primaryNode } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import type { NodeRole } from './node-role';
 
@@ -52,7 +53,7 @@ function seenAs(r: NodeRole | undefined, systemId: string | undefined): SeenAs {
  * it, and a rebuild of the only primary is still seen as one.
  */
 export function readTopology(spec: Spec, sightings: NodeSighting[], apart?: string): Topology {
-  const specPrimary = spec.nodes.find((n) => n.role === 'primary')!.name;
+  const specPrimary = primaryNode(spec).name;
   const runsAsPrimary = (s: NodeSighting) => s.role?.running === true && s.role.inRecovery === false;
   const others = sightings.filter((s) => s.name !== apart && runsAsPrimary(s));
   const running = others.length > 0 ? others : sightings.filter(runsAsPrimary);

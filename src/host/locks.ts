@@ -61,9 +61,11 @@ export function parseHolder(line: string): Holder {
   return { workflowId, runId, since: Number(since), line: line.trim() };
 }
 
+/** When the holder claimed, as an ISO time. */
+export const claimedAt = (h: Holder): string => new Date(h.since * 1000).toISOString();
+
 export function describeHolder(h: Holder): string {
-  const since = new Date(h.since * 1000).toISOString();
-  return h.workflowId === '-' ? `an unfinished claim (no owner) since ${since}` : `${h.workflowId} since ${since}`;
+  return h.workflowId === '-' ? `an unfinished claim (no owner) since ${claimedAt(h)}` : `${h.workflowId} since ${claimedAt(h)}`;
 }
 
 export function describeBlocker(b: Blocker): string {

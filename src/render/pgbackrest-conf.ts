@@ -1,4 +1,4 @@
-import { nodeHost, primaryNode } from '../spec/load';
+import { nodeHost, primaryNode } from '../spec/roles';
 import type { Spec, SpecNode } from '../spec/schema';
 import { findSection, getValue, parseIni, renderIni, replaceSection, setValue, type Ini, type IniEntry } from './ini';
 import { copyHostTuning, nodeTuning, repositoryTuning, tunedSettings } from './pgbackrest-tuning';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { SpecError } from './errors';
-import type { Spec, SpecNode } from './schema';
+import type { Spec } from './schema';
 import { checkSpec } from './validate';
 
 function syntaxError(fileName: string, line: number | undefined, col: number | undefined, message: string): SpecError {
@@ -58,21 +58,4 @@ export function loadSpec(path: string): Spec {
     throw new SpecError([{ path: '(root)', message: `cannot read ${path}: ${why}` }], `${path}: cannot read`);
   }
   return parseSpec(text, path);
-}
-
-/** The address to connect to: `host` when given, else the node name resolves. */
-export function nodeHost(n: SpecNode): string {
-  return n.host ?? n.name;
-}
-
-export function primaryNode(spec: Spec): SpecNode {
-  const primary = spec.nodes.find((n) => n.role === 'primary');
-  // The schema guarantees exactly one; a Spec built by hand may not.
-  if (!primary) throw new SpecError([{ path: 'nodes', message: 'no node has role primary' }]);
-  return primary;
-}
-
-/** Standbys in spec order: that order numbers them pg2, pg3, ... in the repository's config. */
-export function standbyNodes(spec: Spec): SpecNode[] {
-  return spec.nodes.filter((n) => n.role === 'standby');
 }

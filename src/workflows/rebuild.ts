@@ -1,5 +1,6 @@
 import { patched } from '@temporalio/workflow';
 import type { DeltaBy } from '../activities/standby';
+import { primaryNode } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import { quick } from './profiles';
 import type { StepProgress } from './progress';
@@ -40,12 +41,12 @@ export async function rebuildStandby(spec: Spec, node: string, options: RebuildO
   // The roles the hosts show, not the spec's: after a failover the old primary is rebuilt as a
   // standby of the new one (its primary_conninfo, the repository's config) with no spec edit.
   const topologyRead = patched(REBUILD_TOPOLOGY);
-  const live = topologyRead ? await observedSpec(spec, `the rebuild of ${node}`, { apart: node }) : spec;
+  const live = topologyRead ? await observedSpec(spec, `the rebuild of ${node}`, node) : spec;
   const target = await log.step('inspect', 'inspectRebuildTarget', quick, `is ${node} safe to rebuild?`, live, node);
   if (topologyRead) {
     // A primary promoted by hand has its old self's pg_hba (Debian keeps it outside the data
     // directory): the node must be let in to stream from it.
-    await log.step('replication access', 'ensureReplicationAccess', quick, `replication role and pg_hba lines on ${live.nodes.find((n) => n.role === 'primary')!.name}`, live);
+    await log.step('replication access', 'ensureReplicationAccess', quick, `replication role and pg_hba lines on ${primaryNode(live).name}`, live);
   }
   await nodeAccess(log, live, node);
   const deltaBy = options.deltaBy ?? 'checksum';

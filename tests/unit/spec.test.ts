@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SpecError } from '../../src/spec/errors';
-import { loadSpec, nodeHost, parseSpec, primaryNode, standbyNodes } from '../../src/spec/load';
+import { loadSpec, parseSpec } from '../../src/spec/load';
+import { nodeHost, primaryNode, standbyNodes } from '../../src/spec/roles';
 import { inputIssues } from '../../src/spec/validate';
 
 // Compiled to dist/tests/unit: fixtures stay in the source tree.

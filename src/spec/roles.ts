@@ -1,0 +1,21 @@
+import { SpecError } from './errors';
+import type { Spec, SpecNode } from './schema';
+
+// Pure, without the file loading beside it in load.ts: workflow code reads roles too.
+
+/** The address to connect to: `host` when given, else the node name resolves. */
+export function nodeHost(n: SpecNode): string {
+  return n.host ?? n.name;
+}
+
+export function primaryNode(spec: Spec): SpecNode {
+  const primary = spec.nodes.find((n) => n.role === 'primary');
+  // The schema guarantees exactly one; a Spec built by hand may not.
+  if (!primary) throw new SpecError([{ path: 'nodes', message: 'no node has role primary' }]);
+  return primary;
+}
+
+/** Standbys in spec order. */
+export function standbyNodes(spec: Spec): SpecNode[] {
+  return spec.nodes.filter((n) => n.role === 'standby');
+}
