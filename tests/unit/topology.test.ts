@@ -40,6 +40,21 @@ describe('topology read from the hosts', () => {
     assert.equal(withObservedRoles(spec, t), spec);
   });
 
+  test('a rebuild\'s target (apart) is the primary only when no other node runs as one', () => {
+    // A standby promoted by mistake beside the real primary: no split brain to its own rebuild.
+    const mistaken = readTopology(spec, sighted(primary(1, 1), primary(2, 0), standby('10.0.0.11')), 'pg2');
+    assert.equal(mistaken.primary, 'pg1');
+    assert.deepEqual(mistaken.problems, []);
+    // The only primary stays the primary, so the rebuild refuses it.
+    assert.equal(readTopology(spec, sighted(primary(), standby('10.0.0.11'), standby('10.0.0.11')), 'pg1').primary, 'pg1');
+    // After a failover, the stopped old primary is rebuilt as a standby of the new one.
+    assert.equal(readTopology(spec, sighted(stopped('shut down', 1), primary(2, 0), standby('10.0.0.11', 1)), 'pg1').primary, 'pg2');
+    // Two other nodes running as primaries are still a split brain.
+    const split = readTopology(spec, sighted(primary(1, 0), primary(2, 0), primary(2, 0)), 'pg3');
+    assert.equal(split.primary, null);
+    assert.match(split.problems.join('\n'), /pg1 \(timeline 1\) and pg2 \(timeline 2\) all run as primaries/);
+  });
+
   test('nothing runs: the spec\'s primary, last shut down as a primary, is still the primary; not when a node went past its timeline', () => {
     assert.equal(readTopology(spec, sighted(stopped('shut down'), stopped('shut down in recovery'), 'connect ETIMEDOUT')).primary, 'pg1');
     const forked = readTopology(spec, sighted(stopped('shut down', 1), stopped('shut down', 2), stopped('shut down in recovery', 2)));
