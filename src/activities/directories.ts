@@ -6,7 +6,7 @@ import type { HostAddress } from '../remote/types';
 import type { Spec, SpecNode } from '../spec/schema';
 import { refuse } from '../host/failures';
 import { nodeAddress, repoHost } from './hosts';
-import type { HostOps } from '../host/host-ops';
+import type { FileOwner, HostOps } from '../host/host-ops';
 import { merge, type StepResult } from './types';
 
 // pgBackRest's own directories, as the Debian package ships them; the seed hands them to the user
@@ -15,9 +15,19 @@ const PGBACKREST_DIRS = ['/var/lib/pgbackrest', '/var/log/pgbackrest', DEFAULT_S
 
 const CREATE_USER = program('activities', 'create-user');
 
-async function ensureOwnedDirs(ops: HostOps, host: HostAddress, dirs: string[], owner: string, group: string, mode: string): Promise<StepResult[]> {
-  return Promise.all(dirs.map(async (d) => ({ changed: await ops.ensureDir(host, d, { owner, group, mode }), detail: `${host.name}:${d} owned by ${owner}` })));
+interface OwnedDir {
+  readonly path: string;
+  readonly owner: FileOwner;
+  readonly detail: string;
 }
+
+/** In this order (a parent before its children), one round trip. */
+async function ensureOwnedDirs(ops: HostOps, host: HostAddress, dirs: readonly OwnedDir[]): Promise<StepResult[]> {
+  const changed = await ops.ensureDirs(host, dirs);
+  return dirs.map((d, i) => ({ changed: changed[i], detail: d.detail }));
+}
+
+const owned = (host: HostAddress, path: string, owner: FileOwner, detail = `${host.name}:${path} owned by ${owner.owner}`): OwnedDir => ({ path, owner, detail });
 
 /** The seed's "dedicated user on the repository host": user, repository path, pgBackRest dirs. */
 export async function ensureRepositoryHost(ops: HostOps, spec: Spec): Promise<StepResult> {
@@ -31,11 +41,11 @@ export async function ensureRepositoryHost(ops: HostOps, spec: Spec): Promise<St
     if (!account) throw new Error(`${host.name}: user ${user} still missing after useradd`);
     results.push({ changed: true, detail: `created user ${user} on ${host.name}` });
   }
-  const [repository, dirs] = await Promise.all([
-    ops.ensureDir(host, path, { owner: user, group: account.group, mode: '750' }),
-    ensureOwnedDirs(ops, host, PGBACKREST_DIRS, user, account.group, '750'),
-  ]);
-  results.push({ changed: repository, detail: `repository ${host.name}:${path} (${user}, 0750)` }, ...dirs);
+  const mine = { owner: user, group: account.group, mode: '750' };
+  results.push(...(await ensureOwnedDirs(ops, host, [
+    owned(host, path, mine, `repository ${host.name}:${path} (${user}, 0750)`),
+    ...PGBACKREST_DIRS.map((d) => owned(host, d, mine)),
+  ])));
   return merge(results, `repository host ${host.name} ready: user ${user}, ${path}`);
 }
 
@@ -51,14 +61,17 @@ export async function ensureNodeDirectories(ops: HostOps, spec: Spec, node: Spec
 export async function ensurePostgresHostDirectories(ops: HostOps, host: HostAddress, pg: Spec['postgres'], spool = DEFAULT_SPOOL_PATH): Promise<StepResult> {
   const account = await ops.user(host, pg.osUser);
   if (!account) throw refuse(`${host.name}: OS user ${pg.osUser} (postgres.osUser) does not exist; install PostgreSQL there first`, 'PreflightFailed');
-  const dirs = [...PGBACKREST_DIRS.filter((d) => d !== DEFAULT_SPOOL_PATH), spool];
-  const results = await ensureOwnedDirs(ops, host, dirs, pg.osUser, account.group, '750');
+  const mine = { owner: pg.osUser, group: account.group, mode: '750' };
+  const dirs = [...PGBACKREST_DIRS.filter((d) => d !== DEFAULT_SPOOL_PATH), spool].map((d) => owned(host, d, mine));
   if (pg.control.type === 'pg_ctl') {
     // pg_ctl's server log: root's directory first, then the user's inside it, so root never
     // creates or changes anything under a path that account controls.
-    results.push({ changed: await ops.ensureDir(host, SERVER_LOG_ROOT, { owner: 'root', group: 'root', mode: '755' }), detail: `${host.name}:${SERVER_LOG_ROOT}` });
     const dir = serverLogDir(pg);
-    results.push({ changed: await ops.ensureDir(host, dir, { owner: pg.osUser, group: account.group, mode: '700' }), detail: `${host.name}:${dir} for pg_ctl's server log` });
+    dirs.push(
+      owned(host, SERVER_LOG_ROOT, { owner: 'root', group: 'root', mode: '755' }, `${host.name}:${SERVER_LOG_ROOT}`),
+      owned(host, dir, { owner: pg.osUser, group: account.group, mode: '700' }, `${host.name}:${dir} for pg_ctl's server log`),
+    );
   }
+  const results = await ensureOwnedDirs(ops, host, dirs);
   return merge(results, `${host.name}: pgBackRest directories owned by ${pg.osUser}`);
 }

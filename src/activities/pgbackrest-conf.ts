@@ -41,14 +41,14 @@ async function ensureConf(
   ops: HostOps, host: HostAddress, runAs: string, stanza: string,
   settingsFor: (existing: string | undefined, cores: number, fragments: string[]) => ConfSettings,
 ): Promise<StepResult> {
-  // What the file's content and owner depend on is read at once; only the file itself waits for its path.
-  const [existingAt, n, read, group] = await Promise.all([
-    detectConfigFile(ops, host).then(async ({ write }) => ({ write, found: await ops.readOwnedFile(host, write) })),
-    cores(ops, host),
-    ops.run(host, asUser(runAs, script(READ_FRAGMENTS, CONFIG_INCLUDE_PATH))),
-    groupOf(ops, host, runAs),
-  ]);
-  const { write, found } = existingAt;
+  // What the file's content and owner depend on in one round trip; only the file itself waits for its path.
+  const [{ write }, n, read, group] = await ops.together(host, (b) => Promise.all([
+    detectConfigFile(b, host),
+    cores(b, host),
+    b.run(host, asUser(runAs, script(READ_FRAGMENTS, CONFIG_INCLUDE_PATH))),
+    groupOf(b, host, runAs),
+  ]));
+  const found = await ops.readOwnedFile(host, write);
   const existing = found?.content;
   if (read.code !== 0) {
     throw refuse(`${host.name}: ${runAs} cannot read the fragments in ${CONFIG_INCLUDE_PATH} (${read.stderr.trim()}); pgBackRest run as ${runAs} fails the same way. Fix their owner or mode`, 'ConfigPath');

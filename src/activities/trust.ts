@@ -31,19 +31,10 @@ async function ensureKeypair(ops: HostOps, a: Account): Promise<{ pub: string; c
   return { pub: lines[lines.length - 1], changed: lines[0] === 'created' };
 }
 
-// Each account's home is looked up once per activity, though two of its files are edited.
-const homes = new WeakMap<Account, Promise<{ home: string; group: string }>>();
-
-function home(ops: HostOps, a: Account): Promise<{ home: string; group: string }> {
-  let found = homes.get(a);
-  if (!found) {
-    found = ops.user(a.host, a.user).then((account) => {
-      if (!account) throw new Error(`${a.host.name}: user ${a.user} does not exist`);
-      return account;
-    });
-    homes.set(a, found);
-  }
-  return found;
+async function homeOf(ops: HostOps, a: Account): Promise<{ home: string; group: string }> {
+  const account = await ops.user(a.host, a.user);
+  if (!account) throw new Error(`${a.host.name}: user ${a.user} does not exist`);
+  return account;
 }
 
 type SshFile = 'authorized_keys' | 'known_hosts';
@@ -55,8 +46,7 @@ interface ReadSshFile {
   readonly found: FoundFile | undefined;
 }
 
-async function readSshFile(ops: HostOps, a: Account, file: SshFile): Promise<ReadSshFile> {
-  const { home: dir, group } = await home(ops, a);
+async function readSshFile(ops: HostOps, a: Account, { home: dir, group }: { home: string; group: string }, file: SshFile): Promise<ReadSshFile> {
   const path = `${dir}/.ssh/${file}`;
   return { a, path, group, found: await ops.readOwnedFile(a.host, path) };
 }
@@ -68,7 +58,7 @@ async function writeEdited(ops: HostOps, f: ReadSshFile, edit: (existing: string
 }
 
 async function ensureInSshFile(ops: HostOps, a: Account, file: SshFile, edit: (existing: string) => { content: string; changed: boolean }): Promise<boolean> {
-  return writeEdited(ops, await readSshFile(ops, a, file), edit);
+  return writeEdited(ops, await readSshFile(ops, a, await homeOf(ops, a), file), edit);
 }
 
 // The keys' forced command, root's: the accounts it confines cannot change it. It runs the host's own pgbackrest.
@@ -77,10 +67,35 @@ const GATE = program('activities', 'pgbackrest-gate');
 const PGBACKREST_PATH = program('activities', 'pgbackrest-path');
 const GATE_DIR = REMOTE_GATE.slice(0, REMOTE_GATE.lastIndexOf('/'));
 
-async function ensureRemoteGate(ops: HostOps, host: HostAddress): Promise<boolean> {
-  const root = { owner: 'root', group: 'root', mode: '755' };
-  const [pgbackrest, dir] = await Promise.all([ops.must(host, script(PGBACKREST_PATH)), ops.ensureDir(host, GATE_DIR, root)]);
-  return (await ops.ensureFile(host, REMOTE_GATE, remoteGateScript(GATE, pgbackrest.trim()), root)) || dir;
+const ROOT = { owner: 'root', group: 'root', mode: '755' };
+
+interface AccountFacts {
+  readonly key: { pub: string; changed: boolean };
+  readonly hostKey: string;
+  /** Whether the host's forced command had to be written. */
+  readonly gate: boolean;
+  readonly files: Record<SshFile, ReadSshFile>;
+}
+
+/**
+ * An account's key pair, its host's key and forced command, and its two SSH files: two round trips
+ * when nothing has to change (what a file's path needs first, then the files).
+ */
+async function accountFacts(ops: HostOps, a: Account): Promise<AccountFacts> {
+  const [key, hostKey, pgbackrest, home, gateDir] = await ops.together(a.host, (b) => Promise.all([
+    ensureKeypair(b, a),
+    b.must(a.host, cmd('cat', '/etc/ssh/ssh_host_ed25519_key.pub')),
+    b.must(a.host, script(PGBACKREST_PATH)),
+    homeOf(b, a),
+    b.ensureDir(a.host, GATE_DIR, ROOT),
+  ]));
+  const [authorized, known, gateFound] = await ops.together(a.host, (b) => Promise.all([
+    readSshFile(b, a, home, 'authorized_keys'),
+    readSshFile(b, a, home, 'known_hosts'),
+    b.readOwnedFile(a.host, REMOTE_GATE),
+  ]));
+  const gate = (await ops.ensureFile(a.host, REMOTE_GATE, remoteGateScript(GATE, pgbackrest.trim()), ROOT, gateFound)) || gateDir;
+  return { key, hostKey: hostKey.trim(), gate, files: { authorized_keys: authorized, known_hosts: known } };
 }
 
 // `pgbackrest version`: the one command besides a remote that the forced command lets through.
@@ -136,16 +151,13 @@ async function ensureTrustWith(ops: HostOps, spec: Spec, nodes: Account[]): Prom
   const all = [repo, ...nodes];
   const verifyAll = () => Promise.all(nodes.flatMap((n) => [verify(ops, repo, n), verify(ops, n, repo)]));
 
-  // Everything read at once, each file edited as soon as it and the keys it needs are there.
-  // Verified beside the edits: when none of them changes anything, that is the state they leave.
+  // Verified beside the reads and edits: when none of them changes anything, that is the state they leave.
   const verifiedAsFound = verifyAll().then(() => undefined, (e: unknown) => ({ failed: e }));
-  const keys = Promise.all(all.map((a) => ensureKeypair(ops, a)));
-  const hostKeys = Promise.all(all.map(async (a) => (await ops.must(a.host, cmd('cat', '/etc/ssh/ssh_host_ed25519_key.pub'))).trim()));
-  const gates = Promise.all(all.map((a) => ensureRemoteGate(ops, a.host)));
+  const facts = await Promise.all(all.map((a) => accountFacts(ops, a)));
+  const keys = facts.map((f) => f.key);
+  const hostKeys = facts.map((f) => f.hostKey);
   const edit = (a: Account, what: string, file: SshFile, editWith: (keys: { pub: string }[], hostKeys: string[]) => (existing: string) => { content: string; changed: boolean }): Promise<StepResult> =>
-    Promise.all([keys, hostKeys, readSshFile(ops, a, file)])
-      .then(([k, h, f]) => writeEdited(ops, f, editWith(k, h)))
-      .then((changed) => ({ changed, detail: `${what} on ${a.host.name}` }));
+    writeEdited(ops, facts[all.indexOf(a)].files[file], editWith(keys, hostKeys)).then((changed) => ({ changed, detail: `${what} on ${a.host.name}` }));
   const edits = [
     edit(repo, 'authorized nodes (pgBackRest remote only)', 'authorized_keys', ([, ...nodeKeys]) =>
       authorizedKeys(nodeKeys.map((k, i) => ({ pub: k.pub, access: access(repo, nodes[i]) })))),
@@ -155,9 +167,11 @@ async function ensureTrustWith(ops: HostOps, spec: Spec, nodes: Account[]): Prom
       edit(n, 'known_hosts of repository host', 'known_hosts', (_, [repoHostKey]) => knownHostLines([knownHostsLine(repo.names, repoHostKey)])),
     ]),
   ];
-  const [made, gated, results, asFound] = await Promise.all([keys, gates, Promise.all(edits), verifiedAsFound]);
-  made.forEach((k, i) => k.changed && results.push({ changed: true, detail: `new key pair for ${all[i].user} on ${all[i].host.name}` }));
-  gated.forEach((changed, i) => changed && results.push({ changed: true, detail: `forced command ${REMOTE_GATE} on ${all[i].host.name}` }));
+  const [results, asFound] = await Promise.all([Promise.all(edits), verifiedAsFound]);
+  facts.forEach((f, i) => {
+    if (f.key.changed) results.push({ changed: true, detail: `new key pair for ${all[i].user} on ${all[i].host.name}` });
+    if (f.gate) results.push({ changed: true, detail: `forced command ${REMOTE_GATE} on ${all[i].host.name}` });
+  });
 
   if (results.some((r) => r.changed)) await verifyAll();
   else if (asFound) throw asFound.failed;

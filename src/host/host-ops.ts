@@ -3,6 +3,7 @@ import { check } from '../remote/ssh-pool';
 import { refuse } from './failures';
 import { GUARDED, refusalOf } from './path-guard';
 import { program } from '../paths';
+import { BatchRemote } from './batch';
 import type { HostAddress, Remote, RunOptions, RunResult } from '../remote/types';
 
 export interface FileOwner {
@@ -22,6 +23,7 @@ export interface FoundFile {
 // else as the account that does. One round trip each.
 const ENSURE_FILE = program('host', 'ensure-file');
 const ENSURE_DIR = program('host', 'ensure-dir');
+const ENSURE_DIRS = program('host', 'ensure-dirs');
 const READ_FILE = program('host', 'read-file');
 const USER_INFO = program('host', 'user-info');
 
@@ -36,6 +38,19 @@ export class HostOps {
 
   run(host: HostAddress, c: Command, options?: RunOptions): Promise<RunResult> {
     return this.remote.run(host, c, options);
+  }
+
+  /**
+   * `f` with ops whose commands to `host`, issued before its first await, ride one round trip
+   * (see BatchRemote); what it sends after that goes one by one.
+   */
+  async together<T>(host: HostAddress, f: (ops: HostOps) => Promise<T>): Promise<T> {
+    const batch = new BatchRemote(this.remote, host);
+    const result = f(new HostOps(batch));
+    // Its failure is the caller's, once the batch is sent: not an unhandled rejection meanwhile.
+    result.catch(() => undefined);
+    await batch.flush();
+    return result;
   }
 
   /** stdout of a command that must succeed; a path guard's refusal is never retried. */
@@ -72,7 +87,14 @@ export class HostOps {
   }
 
   async ensureDir(host: HostAddress, path: string, o: FileOwner): Promise<boolean> {
-    return (await this.must(host, guarded(ENSURE_DIR, o.owner, path, `${o.owner}:${o.group}`, o.mode))).trim() === 'changed';
+    return (await this.ensureDirs(host, [{ path, owner: o }]))[0];
+  }
+
+  /** Each directory as ensureDir makes it, in this order, in one round trip: whether each changed. */
+  async ensureDirs(host: HostAddress, dirs: readonly { path: string; owner: FileOwner }[]): Promise<boolean[]> {
+    const c = script(ENSURE_DIRS, GUARDED, ENSURE_DIR, ...dirs.flatMap(({ path, owner: o }) => [path, `${o.owner}:${o.group}`, o.mode]));
+    const lines = (await this.must(host, c)).trim().split('\n');
+    return dirs.map((_, i) => lines[i] === 'changed');
   }
 
   /** Refuses (non-retryable) a path that root would reach through a link an account could have planted. */

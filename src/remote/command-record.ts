@@ -33,26 +33,25 @@ function validTag(t: AttemptTag): AttemptTag {
   return t;
 }
 
-function privileged(become: Become): string {
-  return become === 'root' ? '' : 'sudo -n ';
-}
-
 /**
  * The full line for the remote shell: the pid mark on stderr (the shell is its session's leader,
  * so its pid names the process group to kill), and with a tag the record around the command.
- * A command that cannot be recorded does not run: its retry could not stop it.
+ * A command that cannot be recorded does not run: its retry could not stop it. `render` gives the
+ * command's line as a login of `become` runs it; a tagged command runs, with its record, in one
+ * root shell (one sudo, not three: each costs a PAM session and a log line, about 7 ms of CPU on
+ * the host, which made up a third of a no-op provision's time on a sudo login).
  */
-export function wrapLine(line: string, become: Become, tag?: AttemptTag): string {
+export function wrapLine(render: (become: Become) => string, become: Become, tag?: AttemptTag): string {
   const mark = `echo ${PGID_MARK}$$ >&2; `;
-  if (tag === undefined) return `${mark}${line}`;
+  if (tag === undefined) return `${mark}${render(become)}`;
   const { key, attempt } = validTag(tag);
-  const su = privileged(become);
-  const record = `${CMDS}/${key}.${attempt}.$$`;
-  return [
-    `${su}sh -c ${quote(BOOK)} stanzactl-cmd ${quote(CMDS)} ${key} ${attempt} $$ || { echo "cannot record the command under ${CMDS}" >&2; exit 125; }`,
-    `${mark}${line}`,
-    `rc=$?; ${su}rm -f ${record}; exit $rc`,
+  const recorded = [
+    `sh -c ${quote(BOOK)} stanzactl-cmd "$1" "$2" "$3" "$4" || { echo "cannot record the command under $1" >&2; exit 125; }`,
+    render('root'),
+    'rc=$?; rm -f "$1/$2.$3.$4"; exit $rc',
   ].join('\n');
+  const su = become === 'root' ? '' : 'sudo -n ';
+  return `${mark}${su}sh -c ${quote(recorded)} stanzactl-cmd ${quote(CMDS)} ${key} ${attempt} $$`;
 }
 
 /** Kills a process group and removes its record: the command line for it. */

@@ -157,7 +157,7 @@ export class SshPool implements Remote {
     // The timeout runs from the call, so time spent waiting for a channel counts too.
     const expiry = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
     const stops = [signal, expiry].filter((s): s is AbortSignal => s !== undefined);
-    const line = wrapLine(toShellLine(command, this.become), this.become, attempt);
+    const line = wrapLine((b) => toShellLine(command, b), this.become, attempt);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let channel: Channel | undefined;

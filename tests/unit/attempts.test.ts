@@ -64,7 +64,7 @@ describe('command records', { skip }, () => {
   }
 
   test('a finished command leaves no record, keeps its exit status, and marks its pid', async () => {
-    const s = shell(wrapLine("cd / && sh -c 'exit 7'", 'root', { key, attempt: 1 }));
+    const s = shell(wrapLine(() => "cd / && sh -c 'exit 7'", 'root', { key, attempt: 1 }));
     assert.equal(await s.done, 7);
     assert.ok(markedPgid(s.stderr()) !== undefined, s.stderr());
     assert.equal(unmarked(s.stderr()), '');
@@ -72,7 +72,7 @@ describe('command records', { skip }, () => {
   });
 
   test("the next attempt kills the process group an earlier attempt left, and only that", async () => {
-    const hung = shell(wrapLine("cd / && sh -c 'sleep 600 & sleep 600'", 'root', { key, attempt: 1 }));
+    const hung = shell(wrapLine(() => "cd / && sh -c 'sleep 600 & sleep 600'", 'root', { key, attempt: 1 }));
     await until(() => records().length === 1);
     const [file] = records();
     const [pgid] = readFileSync(`${CMDS}/${file}`, 'utf8').split(' ').map(Number);
@@ -86,7 +86,7 @@ describe('command records', { skip }, () => {
     const members = () => spawnSync('ps', ['-o', 'stat=', '-g', String(pgid)], { encoding: 'utf8' }).stdout.split('\n').filter((st) => st !== '' && !st.startsWith('Z'));
     assert.ok(members().length >= 3, 'the shell and its two sleeps');
 
-    const retry = shell(wrapLine('cd / && echo again', 'root', { key, attempt: 2 }));
+    const retry = shell(wrapLine(() => 'cd / && echo again', 'root', { key, attempt: 2 }));
     assert.equal(await retry.done, 0);
     await hung.done;
     assert.deepEqual(members(), [], 'the earlier attempt\'s group is gone');
@@ -96,7 +96,7 @@ describe('command records', { skip }, () => {
   });
 
   test('the kill line kills the group and removes its record', async () => {
-    const hung = shell(wrapLine('cd / && sleep 600', 'root', { key, attempt: 3 }));
+    const hung = shell(wrapLine(() => 'cd / && sleep 600', 'root', { key, attempt: 3 }));
     await until(() => records().length === 1);
     const pgid = Number(records()[0].split('.')[2]);
     spawned.push(pgid);
@@ -107,8 +107,8 @@ describe('command records', { skip }, () => {
   });
 
   test('bad tags are refused before anything is rendered', () => {
-    assert.throws(() => wrapLine('true', 'root', { key: '../x', attempt: 1 }), /invalid attempt tag/);
-    assert.throws(() => wrapLine('true', 'root', { key, attempt: 0 }), /invalid attempt tag/);
+    assert.throws(() => wrapLine(() => 'true', 'root', { key: '../x', attempt: 1 }), /invalid attempt tag/);
+    assert.throws(() => wrapLine(() => 'true', 'root', { key, attempt: 0 }), /invalid attempt tag/);
   });
 });
 

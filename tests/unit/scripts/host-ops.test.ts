@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { HostOps } from '../../../src/host/host-ops';
@@ -52,6 +52,17 @@ describe('HostOps scripts', { skip }, () => {
     assert.equal(mode(d), '700');
   });
 
+  test('ensure-dirs.sh: several in one round trip, in order; a refusal stops the ones after it', async () => {
+    const [p, q, r] = ['p', 'q', 'r'].map((n) => join(dir, 'many', n));
+    mkdirSync(join(dir, 'many'));
+    mkdirSync(q, { mode: 0o700 });
+    assert.deepEqual(await ops.ensureDirs(HOST, [p, q].map((path) => ({ path, owner: { ...root, mode: '700' } }))), [true, false]);
+    spawnSync('ln', ['-s', '/tmp', join(dir, 'many', 'link')]);
+    const refused = ops.ensureDirs(HOST, [join(dir, 'many', 'link'), r].map((path) => ({ path, owner: root })));
+    await assert.rejects(refused, (e: Error & { type?: string }) => e.type === 'UnsafePath' && /symbolic link/.test(e.message));
+    assert.equal(existsSync(r), false, 'the directory after the refused one was not made');
+  });
+
   test('read-file.sh: content, an empty file, and a missing one apart', async () => {
     writeFileSync(join(dir, 'r'), 'line\n');
     writeFileSync(join(dir, 'empty'), '');
@@ -76,6 +87,26 @@ describe('HostOps scripts', { skip }, () => {
     assert.equal(await counting.ensureFile(HOST, f, 'y\n', root, await ops.readOwnedFile(HOST, f)), true);
     assert.equal(readFileSync(f, 'utf8'), 'y\n');
     assert.equal(sent, 2);
+  });
+
+  test('together: what is sent at once is one round trip, each command with its own status, output and refusal; what comes after goes alone', async () => {
+    let sent = 0;
+    const counting = new HostOps({ run: async (h, c, o) => (sent++, ops.run(h, c, o)), close: async () => undefined });
+    mkdirSync(join(dir, 'together'));
+    spawnSync('ln', ['-s', '/etc/hostname', join(dir, 'together', 'link')]);
+    const [user, status, text, refused, after] = await counting.together(HOST, async (b) => Promise.all([
+      b.user(HOST, 'root'),
+      b.run(HOST, script('echo out; echo err >&2; exit 4')),
+      b.must(HOST, script("printf 'tête\n\n'")),
+      b.readFile(HOST, join(dir, 'together', 'link')).then(() => 'read', (e: Error & { type?: string }) => e.type),
+      b.user(HOST, 'root').then(() => b.must(HOST, script('echo later'))),
+    ]));
+    assert.deepEqual(user, { home: '/root', group: 'root' });
+    assert.deepEqual(status, { code: 4, stdout: 'out\n', stderr: 'err\n' });
+    assert.equal(text, 'tête\n\n');
+    assert.equal(refused, 'UnsafePath');
+    assert.equal(after, 'later\n');
+    assert.equal(sent, 2, 'one batch, then the command sent after it');
   });
 
   test('the path guard refuses a link at the path: UnsafePath, not retried', async () => {
