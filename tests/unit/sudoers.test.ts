@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
+import { killLine, wrapLine } from '../../src/remote/command-record';
+import { asUser, cmd, toShellLine } from '../../src/shell/command';
 
 const root = resolve(__dirname, '../../..');
 const file = join(root, 'deploy/sudoers.d/stanzactl');
@@ -18,13 +20,13 @@ test('docs/deployment-and-security.md shows the file\'s rules as they are', () =
   assert.ok(readFileSync(join(root, 'docs/deployment-and-security.md'), 'utf8').includes(`\`\`\`\n${rules}\`\`\``));
 });
 
-// A program stanzactl names bare (cmd('name', ...)) resolves through sudo's secure_path: the file
-// must list it, or a sudo login fails where a root login works. The shells and the records' rm
-// and kill are named in src/shell and src/remote without cmd().
-test('every program stanzactl runs by its bare name is in the file, under /usr/bin', () => {
-  const sources = readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
-  const named = new Set(['bash', 'sh', 'rm', 'kill']);
-  for (const f of sources) for (const m of readFileSync(join(root, 'src', f), 'utf8').matchAll(/\bcmd\('([a-z_-]+)'/g)) named.add(m[1]);
-  const missing = [...named].filter((p) => !new RegExp(`[ =]/usr/bin/${p}(,|\\n)`).test(sudoers));
-  assert.deepEqual(missing, []);
+// Every command goes through sudo as `sh -c` (with its record) or, to kill a timed-out one, `bash -c`:
+// the file lets those two run as root and nothing else, and the lines stanzactl renders use no other.
+test('the file lets root\'s two shells run and nothing else; a sudo login renders only those', () => {
+  assert.deepEqual([...sudoers.matchAll(/^Cmnd_Alias \w+ = (.+)$/gm)].map((m) => m[1]), ['/usr/bin/sh, /usr/bin/bash']);
+  assert.deepEqual([...sudoers.matchAll(/^stanzactl ALL = \((\w+)\)/gm)].map((m) => m[1]), ['root']);
+  const tagged = wrapLine((b) => toShellLine(asUser('postgres', cmd('psql')), b), 'sudo', { key: 'k', attempt: 1 });
+  assert.deepEqual([...tagged.matchAll(/sudo -n (\S+)/g)].map((m) => m[1]), ['sh']);
+  const [bin, ...args] = killLine(12, { key: 'k', attempt: 1 });
+  assert.match(toShellLine({ argv: [bin, ...args] }, 'sudo'), /^cd \/ && sudo -n -- bash -c /);
 });
