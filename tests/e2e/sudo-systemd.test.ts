@@ -103,7 +103,7 @@ describe('logged in as stanzactl under deploy/sudoers.d/stanzactl (systemd-pgdg)
   });
 
   test('sudo\'s path is the file\'s secure_path, whatever the login\'s, and leads to no program under binDir', LONG, async () => {
-    const r = await onPrimary(script('PATH="$1:$PATH" sudo -n sh -c \'echo "$PATH"; command -v pg_ctl psql\'', f.spec.postgres.binDir));
+    const r = await onPrimary(script('PATH="$1:$PATH" sudo -n sh -c \'echo "$PATH"; for p in pg_ctl psql; do command -v "$p"; done\'', f.spec.postgres.binDir));
     assert.equal(r.code, 0, r.stderr);
     const [path, ...found] = r.stdout.trim().split('\n');
     assert.equal(path, SECURE_PATH);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import YAML from 'yaml';
 import { z } from 'zod';
 import { projectRoot } from '../../src/paths';
 import { specSchema } from '../../src/spec/schema';
@@ -87,4 +88,13 @@ test('docs/spec-reference.md names every field of the spec schema, and no other'
     missingFromReference: [...schema].filter((p) => !documented.has(p)),
     notInSchema: [...documented].filter((p) => !schema.has(p)),
   }, { missingFromReference: [], notInSchema: [] });
+});
+
+test('the reference\'s systemd examples are valid postgres sections', () => {
+  const section = reference.slice(reference.indexOf('### PostgreSQL under systemd'), reference.indexOf('## `pgbackrest`'));
+  const blocks = [...section.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => YAML.parse(m[1]) as { postgres: unknown });
+  assert.deepEqual(blocks.map((b) => (specSchema.innerType().shape.postgres.parse(b.postgres) as { control: unknown }).control), [
+    { type: 'systemd', unit: 'edb-as-13' },
+    { type: 'systemd', unit: 'postgresql-15' },
+  ]);
 });
