@@ -19,6 +19,7 @@ import { basename, dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context } from '@temporalio/activity';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { batchParts } from '../src/host/batch';
 import { describe, type Command } from '../src/shell/command';
 import type { HostAddress, Remote, RunOptions, RunResult } from '../src/remote/types';
 import type { WorkerHooks } from '../src/worker';
@@ -207,11 +208,14 @@ export class FaultHook implements WorkerHooks {
         const result = await inner.run(host, command, options);
         const a = currentActivity();
         if (a) {
-          const text = describe(command);
-          const entry = this.due('a', a).find((e) => (!e.command || new RegExp(e.command).test(text)) && (!e.output || new RegExp(e.output, 'm').test(result.stdout)));
-          if (entry) {
+          // A batch's commands are matched one by one, as they were before they rode one round trip.
+          const parts = batchParts(command, result) ?? [{ text: describe(command), result }];
+          const matches = (e: FaultEntry, p: (typeof parts)[number]) => (!e.command || new RegExp(e.command).test(p.text)) && (!e.output || new RegExp(e.output, 'm').test(p.result.stdout));
+          const due = this.due('a', a);
+          const hit = parts.flatMap((p) => due.filter((e) => matches(e, p)).map((entry) => ({ entry, text: p.text })))[0];
+          if (hit) {
             const { workflowType: _, ...ref } = a;
-            await this.fire(entry, ref, `${host.name}: ${text.slice(0, 200)}`);
+            await this.fire(hit.entry, ref, `${host.name}: ${hit.text.slice(0, 200)}`);
           }
         }
         return result;

@@ -60,3 +60,19 @@ export function parseRunAll(r: RunResult, count: number): RunResult[] {
     return { code: Number(code), stdout: text(out), stderr: text(err) };
   });
 }
+
+/**
+ * The commands of a batch, each as describe() renders it (a secret one masked), with its own
+ * result: for what looks at single commands below the batching (the fault hook of the tests).
+ * Undefined for a command that is no batch.
+ */
+export function batchParts(c: Command, r: RunResult): { text: string; result: RunResult }[] | undefined {
+  if (c.argv[2] !== RUN_ALL) return undefined;
+  const texts = c.argv.slice(4).map(String);
+  try {
+    const results = parseRunAll(r, texts.length);
+    return texts.map((text, i) => ({ text, result: results[i] }));
+  } catch {
+    return []; // a batch that failed as a whole: none of its commands ran to an end of its own
+  }
+}

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { HostOps } from '../../../src/host/host-ops';
 import { REFUSAL_FN, refusalOf } from '../../../src/host/path-guard';
-import { script } from '../../../src/shell/command';
+import { batchParts } from '../../../src/host/batch';
+import type { RunResult } from '../../../src/remote/types';
+import { cmd, describe as described, script, Secret, type Command } from '../../../src/shell/command';
 import { HOST, isRoot, localOps, runLocal, scratch } from './local-host';
 
 // HostOps' file primitives (scripts/ensure-file.sh, ensure-dir.sh, read-file.sh, user-info.sh),
@@ -107,6 +109,17 @@ describe('HostOps scripts', { skip }, () => {
     assert.equal(refused, 'UnsafePath');
     assert.equal(after, 'later\n');
     assert.equal(sent, 2, 'one batch, then the command sent after it');
+  });
+
+  test('batchParts: a batch seen below the batching splits into its commands as describe() shows them, secrets masked', async () => {
+    const seen: { c: Command; r: RunResult }[] = [];
+    const watching = new HostOps({ run: async (h, c, o) => { const r = await ops.run(h, c, o); seen.push({ c, r }); return r; }, close: async () => undefined });
+    await watching.together(HOST, (b) => Promise.all([b.run(HOST, cmd('echo', 'created')), b.run(HOST, cmd('echo', new Secret('hush')))]));
+    assert.deepEqual(batchParts(seen[0].c, seen[0].r), [
+      { text: described(cmd('echo', 'created')), result: { code: 0, stdout: 'created\n', stderr: '' } },
+      { text: '***', result: { code: 0, stdout: 'hush\n', stderr: '' } },
+    ]);
+    assert.equal(batchParts(cmd('echo', 'x'), seen[0].r), undefined);
   });
 
   test('the path guard refuses a link at the path: UnsafePath, not retried', async () => {
