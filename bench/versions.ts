@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
  * order alternating, so load that drifts over the run falls on both alike. Prints each side's
  * median and the change (goal: within 5 %).
  *
- *   npx tsc -p . && node dist/bench/versions.js --base /path/to/old/checkout [--rounds 3]   # as root
+ *   npx tsc -p . && node dist/bench/versions.js --base /path/to/old/checkout [--rounds 3] [--only provision,backup,rebuild]   # as root
  */
 
 interface Measure {
@@ -50,7 +50,7 @@ const BENCHES: Measure[] = [
 function arg(name: string, fallback?: string): string {
   const i = process.argv.indexOf(`--${name}`);
   const v = i > 0 ? process.argv[i + 1] : fallback;
-  if (v === undefined) throw new Error('usage: node dist/bench/versions.js --base CHECKOUT [--rounds N]');
+  if (v === undefined) throw new Error('usage: node dist/bench/versions.js --base CHECKOUT [--rounds N] [--only provision,backup,rebuild]');
   return v;
 }
 
@@ -67,9 +67,12 @@ function runBench(checkout: string, b: Measure): Record<string, number> {
 function main(): void {
   const sides = { base: resolve(arg('base')), new: resolve(join(__dirname, '..', '..')) };
   const rounds = Number(arg('rounds', '3'));
+  const only = arg('only', BENCHES.map((b) => b.name).join(',')).split(',');
+  const benches = BENCHES.filter((b) => only.includes(b.name));
+  if (benches.length !== only.length) throw new Error(`--only takes ${BENCHES.map((b) => b.name).join(', ')}`);
   const seen: Record<'base' | 'new', Record<string, number[]>> = { base: {}, new: {} };
   for (let round = 0; round < rounds; round++) {
-    for (const b of BENCHES) {
+    for (const b of benches) {
       for (const side of (round % 2 ? ['new', 'base'] : ['base', 'new']) as ('base' | 'new')[]) {
         const got = runBench(sides[side], b);
         for (const [k, v] of Object.entries(got)) (seen[side][k] ??= []).push(v);
