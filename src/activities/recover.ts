@@ -7,11 +7,11 @@ import { psqlCommand } from '../render/postgres-control';
 import { checkControl, controlServer } from './postgres-service';
 import { restoreTargetArgs } from '../render/restore-target';
 import { quoteLiteral } from '../render/sql';
-import { primaryNode, standbyNodes } from '../spec/roles';
+import { primaryNode, standbyNodes, withPrimary } from '../spec/roles';
 import { recoveryTargetSchema, type RecoveryTarget } from '../spec/recovery-target';
 import type { Spec } from '../spec/schema';
 import { clusterState, inRecovery, query } from './cluster-state';
-import { judgeStandbyForRecover, type NodeRole } from '../facts/node-role';
+import { failedOverTo, judgeStandbyForRecover, type NodeRole } from '../facts/node-role';
 import { readNodeRole } from './node-role';
 import { proveRecordTarget } from './recovery-proof';
 import { runDetachedPgbackrest, startedBefore } from '../host/detached-run';
@@ -37,6 +37,8 @@ export interface RecoverPlan extends StepResult {
   readonly found?: string[];
   /** What is lost, in a DBA's words. */
   readonly lost: string;
+  /** The spec's primary, when another node runs as the primary in its place (a failover done by hand): the plan is on that one. */
+  readonly specPrimary?: string;
   /** What a failed recover says to resume from, by where it failed. */
   readonly resume?: ResumeAdvice;
 }
@@ -50,24 +52,29 @@ function checkedTarget(target: unknown): RecoveryTarget {
 
 /**
  * Reads, changes nothing: the backup a recover to `target` starts from, where the primary is now,
- * and what is lost. Proves while the cluster is up that the recover can go through: the spec's
- * primary runs as a primary; every node the spec calls a standby is one (or a stopped standby), not
- * a primary or a node others stream from, whose writes the rebuild would wipe; an xid or a restore
- * point is reached (proveRecordTarget). The running primary reads a time target (its time zone is
- * the one the restored server will read it in). `confirmed`: the backup label the DBA agreed to;
- * another one is refused.
+ * and what is lost. Proves while the cluster is up that the recover can go through: the primary
+ * runs as a primary; every other node is a standby (or a stopped standby), not a primary or a node
+ * others stream from, whose writes the rebuild would wipe; an xid or a restore point is reached
+ * (proveRecordTarget). The primary is the spec's, or after a failover done by hand the node that
+ * runs as the primary in its place (failedOverTo): the plan names it, and the recover acts on it.
+ * The running primary reads a time target (its time zone is the one the restored server will read
+ * it in). `confirmed`: the backup label the DBA agreed to; another one is refused.
  */
-export async function planRecovery(ops: HostOps, spec: Spec, rawTarget: unknown, confirmed?: string): Promise<RecoverPlan> {
+export async function planRecovery(ops: HostOps, given: Spec, rawTarget: unknown, confirmed?: string): Promise<RecoverPlan> {
   const target = checkedTarget(rawTarget);
+  const pg = given.postgres;
+  const roles = await readRoles(ops, given);
+  const specPrimary = primaryNode(given).name;
+  const failover = failedOverTo(roleOf(roles, specPrimary), given.nodes.filter((n) => n.name !== specPrimary).map((n) => ({ name: n.name, role: roles.get(n.name)?.role })));
+  const spec = failover === undefined ? given : withPrimary(given, failover);
   const primary = primaryNode(spec);
   const host = nodeAddress(primary);
-  const pg = spec.postgres;
-  const state = await clusterState(ops, host, pg);
-  if (!state.running || (await inRecovery(ops, host, pg))) {
+  const state = roleOf(roles, primary.name);
+  if (!state.running || state.inRecovery) {
     throw refuse(`${primary.name} is ${state.running ? 'in recovery' : 'not running'}: stanzactl recover undoes changes on a running primary ` +
       '(it reads the target with the primary\'s clock and time zone, and follows its timeline). Start it, or restore by hand', 'RefusedRecover');
   }
-  const found = await standbysAsFound(ops, spec, state.systemId);
+  const found = standbysAsFound(spec, roles, state.systemId, failover === undefined ? undefined : specPrimary);
   // Every node is stopped and started again: the spec's way must be the way each host runs it.
   for (const n of spec.nodes) await checkControl(ops, nodeAddress(n), pg);
   const [walFile, lsn, now] = (await query(ops, host, pg, 'SELECT pg_walfile_name(pg_current_wal_lsn()), pg_current_wal_lsn(), extract(epoch FROM now())')).split('\t');
@@ -91,34 +98,58 @@ export async function planRecovery(ops: HostOps, spec: Spec, rawTarget: unknown,
   }
   const standbys = standbyNodes(spec).map((n) => n.name);
   const lost = `every transaction committed on ${primary.name} after ${describeRecoveryTarget(target)} (the primary is at LSN ${lsn} on timeline ${timeline} now)`;
+  const moved = failover === undefined ? '' : `; ${primary.name} runs as the primary, not the spec's ${specPrimary}`;
   return {
     changed: false, target: describeRecoveryTarget(target), primary: primary.name, primarySystemId: state.systemId ?? '', timeline, lsn, standbys, found, lost,
+    ...(failover !== undefined && { specPrimary }),
     backup: { label: b.label, type: b.type, stoppedAt: b.timestamp.stop, why: chosen.why },
     resume: resumeAdvice(pg, { stanza: spec.stanza, primary: primary.name, standbys, timeline, lsn, backup: b.label, target: describeRecoveryTarget(target) }),
-    detail: `restore ${primary.name} from ${b.type} backup ${b.label} to ${describeRecoveryTarget(target)}; lost: ${lost}; rebuilt: ${found.join(', ') || 'no standby'}`,
+    detail: `restore ${primary.name} from ${b.type} backup ${b.label} to ${describeRecoveryTarget(target)}; lost: ${lost}; rebuilt: ${found.join(', ') || 'no standby'}${moved}`,
   };
 }
 
-/**
- * What each node the spec calls a standby really is, read from it; refused, changing nothing, when
- * one is something recover must not overwrite, or cannot be read (it cannot be told from a primary).
- */
-async function standbysAsFound(ops: HostOps, spec: Spec, primarySystemId: string | undefined): Promise<string[]> {
-  return Promise.all(standbyNodes(spec).map(async (n) => {
-    let role: NodeRole;
+/** Each node's role by name, or the error it could not be read with. */
+type Roles = ReadonlyMap<string, { readonly role?: NodeRole; readonly error?: unknown }>;
+
+/** Every node's role, read at once; a node that cannot be read keeps its error (roleOf, standbysAsFound say what it means). */
+async function readRoles(ops: HostOps, spec: Spec): Promise<Roles> {
+  return new Map(await Promise.all(spec.nodes.map(async (n): Promise<[string, { role?: NodeRole; error?: unknown }]> => {
     try {
-      role = await readNodeRole(ops, nodeAddress(n), spec.postgres);
-    } catch (e) {
-      throw refuse(`${n.name} cannot be read (${(e as Error).message}): recover cannot tell whether it is still a standby, and would stop and overwrite it. ` +
+      return [n.name, { role: await readNodeRole(ops, nodeAddress(n), spec.postgres) }];
+    } catch (error) {
+      return [n.name, { error }];
+    }
+  })));
+}
+
+/** The role read from `name`; the error it could not be read with, thrown as the read threw it. */
+function roleOf(roles: Roles, name: string): NodeRole {
+  const r = roles.get(name)!;
+  if (!r.role) throw r.error;
+  return r.role;
+}
+
+/**
+ * What each standby of `spec` really is, as read from it; refused, changing nothing, when one is
+ * something recover must not overwrite, or could not be read (it cannot be told from a primary).
+ * `specPrimary`: the spec's primary, when another node runs as the primary in its place.
+ */
+function standbysAsFound(spec: Spec, roles: Roles, primarySystemId: string | undefined, specPrimary?: string): string[] {
+  const primary = primaryNode(spec).name;
+  return standbyNodes(spec).map((n) => {
+    const { role, error } = roles.get(n.name)!;
+    if (!role) {
+      throw refuse(`${n.name} cannot be read (${(error as Error).message}): recover cannot tell whether it is still a standby, and would stop and overwrite it. ` +
         'Nothing was changed. Bring it back, or take it out of the spec, and recover again', 'RefusedRecover');
     }
     const { seen, refusal } = judgeStandbyForRecover(n.name, role, primarySystemId);
     if (refusal) {
-      throw refuse(`${refusal}. The spec calls it a standby of ${primaryNode(spec).name}: recover would stop it and overwrite its data directory, and what was written there would be lost. ` +
+      const why = specPrimary === undefined ? `The spec calls it a standby of ${primary}` : `${primary} runs as the primary, not the spec's ${specPrimary}`;
+      throw refuse(`${refusal}. ${why}: recover would stop it and overwrite its data directory, and what was written there would be lost. ` +
         'Nothing was changed. If it is the primary now, correct the spec; if its data is not needed, rebuild it or take it out of the spec; then recover again', 'RefusedRecover');
     }
     return `${n.name} (${seen})`;
-  }));
+  });
 }
 
 /**

@@ -18,6 +18,7 @@ function describePlan(spec: Spec, p: RecoverPlan, rehearse: boolean): string[] {
     ...(rehearse && d ? [`  rehearsal first on ${d.host}:${d.dataDir} (port ${d.port}): the same backup restored to the same target and promoted there; nothing below happens unless it is, and the copy is removed`] : []),
     `  backup    ${p.backup.label} (${p.backup.type}, finished ${new Date(p.backup.stoppedAt * 1000).toISOString()}): ${p.backup.why}`,
     `  primary   ${p.primary} is stopped, restored from it (--delta), replays WAL to the target and is promoted to a new timeline`,
+    ...(p.specPrimary ? [`  spec      names ${p.specPrimary} as the primary, but ${p.primary} runs as it (a failover done by hand): recover acts on ${p.primary}, the spec unchanged`] : []),
     `  LOST      ${p.lost}`,
     `  standbys  ${p.standbys.length ? `${p.standbys.join(', ')} are stopped now and rebuilt from a full backup taken on the new timeline` : 'none'}`,
     ...(p.found?.length ? [`  found     ${p.found.join(', ')}`] : []),
@@ -52,7 +53,9 @@ finished before the target; for an xid or a restore point the newest one that en
 record, found in the WAL), the target, that every transaction after it is lost, the standbys
 that will be rebuilt and what each was found to be. Refused, changing nothing, when the target
 cannot be reached (an xid not committed, a restore point not in the WAL after a backup) or a node
-the spec calls a standby is not one (a primary, a node others stream from, unreachable). Then asks for the stanza's name on a terminal; without a terminal --yes is
+the spec calls a standby is not one (a primary, a node others stream from, unreachable). After a
+failover done by hand (the spec's primary runs no more as one, and one other node of its cluster
+does) the plan is on that node and the others are its standbys. Then asks for the stanza's name on a terminal; without a terminal --yes is
 required. Runs workflow recover-<stanza>: holds the stanza (backups and rebuilds of it are refused
 meanwhile; refused itself while one of them runs), stops the standbys and the primary, restores the
 primary (--delta) to the target with promotion, waits until it accepts writes on its new timeline,

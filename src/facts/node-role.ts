@@ -38,3 +38,18 @@ export function judgeStandbyForRecover(name: string, r: NodeRole, primarySystemI
   }
   return { seen: `stopped, last a standby (pg_control: "${r.controlState}")` };
 }
+
+const runsAsPrimary = (r: NodeRole | undefined) => r?.running === true && r.inRecovery === false;
+
+/**
+ * The node a recover restores in place of the spec's primary `specPrimary` (its role as read): after
+ * a failover done by hand it runs no more as the primary, and exactly one of the `others` does,
+ * holding the same cluster (system identifier). undefined in every other case (the spec's primary
+ * runs as one, no node or two do, another cluster): the plan stays on the spec's primary, refused
+ * as before when it is not running as one. `others` without a role could not be read.
+ */
+export function failedOverTo(specPrimary: NodeRole, others: readonly { readonly name: string; readonly role?: NodeRole }[]): string | undefined {
+  if (runsAsPrimary(specPrimary) || specPrimary.systemId === undefined) return undefined;
+  const primaries = others.filter((o) => runsAsPrimary(o.role));
+  return primaries.length === 1 && primaries[0].role!.systemId === specPrimary.systemId ? primaries[0].name : undefined;
+}

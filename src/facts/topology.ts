@@ -1,4 +1,4 @@
-import { primaryNode } from '../spec/roles';
+import { primaryNode, withPrimary } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import type { NodeRole } from './node-role';
 
@@ -93,7 +93,5 @@ export function readTopology(spec: Spec, sightings: NodeSighting[], apart?: stri
  * the real primary. The spec's own when no single primary was seen (the caller refuses on `problems`).
  */
 export function withObservedRoles(spec: Spec, topology: Topology): Spec {
-  const primary = topology.primary;
-  if (primary === null || primary === topology.specPrimary) return spec;
-  return { ...spec, nodes: spec.nodes.map((n) => ({ ...n, role: n.name === primary ? 'primary' : 'standby' })) };
+  return topology.primary === null ? spec : withPrimary(spec, topology.primary);
 }

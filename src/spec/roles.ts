@@ -19,3 +19,12 @@ export function primaryNode(spec: Spec): SpecNode {
 export function standbyNodes(spec: Spec): SpecNode[] {
   return spec.nodes.filter((n) => n.role === 'standby');
 }
+
+/**
+ * The spec with `primary` as its primary and every other node a standby: the roles a workflow acts
+ * on after a failover done by hand. The spec itself, the same object, when `primary` is its primary.
+ */
+export function withPrimary(spec: Spec, primary: string): Spec {
+  if (primaryNode(spec).name === primary) return spec;
+  return { ...spec, nodes: spec.nodes.map((n) => ({ ...n, role: n.name === primary ? 'primary' : 'standby' })) };
+}

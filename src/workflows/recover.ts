@@ -2,6 +2,7 @@ import { ApplicationFailure, CancellationScope, executeChild, isCancellation, Pa
 import type { BackupDetails } from '../activities/backup';
 import type { RecoverPlan } from '../activities/recover';
 import type { RecoveryTarget } from '../spec/recovery-target';
+import { withPrimary } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import { long, quick, release, waiting } from './profiles';
 import type { StepProgress } from './progress';
@@ -16,6 +17,8 @@ import { rehearsalWorkflowId } from '../workflow-ids';
 
 // A recover that fails after it stopped a node says, in its failure, where it left the cluster and how to bring it back.
 const RESUME_ADVICE = 'recover-resume-advice';
+// Runs recorded before the plan could name another primary than the spec's act on the spec's roles.
+const RECOVER_PLAN_PRIMARY = 'recover-plan-primary';
 
 export interface RecoverRequest {
   readonly target: RecoveryTarget;
@@ -66,19 +69,22 @@ export async function recoverCluster(spec: Spec, request: RecoverRequest): Promi
     await requireConfirmed(log, spec, { kind: 'recover', target: request.target }, request.confirm);
     const p = await log.step('plan', 'planRecovery', quick, 'which backup, what is lost', spec, request.target, request.backup);
     plan = p;
-    await log.step('archive WAL', 'archivePrimaryWal', quick, `archive ${p.primary}'s WAL up to now`, spec);
-    const rehearsal = request.rehearse ? await rehearse(log, spec, request.target, p) : undefined;
+    // After a failover done by hand the plan is on the node that runs as the primary: every step
+    // acts on it (its restore, its backup, the standbys' primary_conninfo), the spec unedited.
+    const live = patched(RECOVER_PLAN_PRIMARY) ? withPrimary(spec, p.primary) : spec;
+    await log.step('archive WAL', 'archivePrimaryWal', quick, `archive ${p.primary}'s WAL up to now`, live);
+    const rehearsal = request.rehearse ? await rehearse(log, live, request.target, p) : undefined;
     phase = 'stopping';
-    await stopped(log, spec, p);
+    await stopped(log, live, p);
     phase = 'restoring';
-    const { restore, promoted } = await primaryRecovered(log, spec, p, request.target);
+    const { restore, promoted } = await primaryRecovered(log, live, p, request.target);
     phase = 'promoted';
     // Configuration kept in the data directory (EDB, RHEL) came back as the backup had it, before
     // the replication access provision added: the standbys (and the backup they restore) need it.
-    await log.step('replication access', 'ensureReplicationAccess', quick, `replication role and pg_hba lines on ${p.primary}`, spec);
+    await log.step('replication access', 'ensureReplicationAccess', quick, `replication role and pg_hba lines on ${p.primary}`, live);
     // The recover's lock excludes every other backup of the stanza: this one is its own.
-    const backup = await log.step('full backup', 'runBackup', long, `full backup of ${spec.stanza} on timeline ${promoted.timeline}`, spec, 'full', false);
-    const rebuilt = await rebuiltStandbys(log, spec, p.standbys, { primarySystemId: p.primarySystemId, timeline: promoted.timeline, deltaBy: 'checksum' });
+    const backup = await log.step('full backup', 'runBackup', long, `full backup of ${spec.stanza} on timeline ${promoted.timeline}`, live, 'full', false);
+    const rebuilt = await rebuiltStandbys(log, live, p.standbys, { primarySystemId: p.primarySystemId, timeline: promoted.timeline, deltaBy: 'checksum' });
     const standbys = rebuilt.map(({ name, replayLagBytes }) => ({ name, replayLagBytes }));
     return { plan: p, timeline: promoted.timeline, restoreSeconds: restore.seconds, backup: backup.backup, standbys, steps: log.steps, ...(rehearsal && { rehearsal }) };
   } catch (e) {

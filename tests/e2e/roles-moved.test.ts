@@ -6,7 +6,8 @@ import { ClusterChecks } from './cluster-checks';
 import { provisionedCluster, ProvisionFixture } from './fixture';
 import { until } from './harness';
 import { recordHistory } from './history';
-import { drillWorkflowId, provisionWorkflowId, rebuildWorkflowId } from '../../src/workflow-ids';
+import { RecoverChecks } from './recover-checks';
+import { drillWorkflowId, provisionWorkflowId, rebuildWorkflowId, recoverWorkflowId } from '../../src/workflow-ids';
 
 const LONG = { timeout: 10 * 60_000 };
 
@@ -14,9 +15,9 @@ const LONG = { timeout: 10 * 60_000 };
  * A failover done by hand (the old primary stopped, a standby promoted) and a spec nobody edited:
  * every workflow must act on the primary the hosts show. The repository's config lists every node,
  * so pgBackRest finds the new primary itself; rebuild rejoins the old primary as a standby of the
- * new one (its primary_conninfo from the observed primary); a drill and a provision follow too.
+ * new one (its primary_conninfo from the observed primary); a drill, a recover and a provision follow too.
  */
-describe('roles moved by hand: backup, rebuild, drill and provision follow the primary the hosts show, the spec unchanged', { timeout: 40 * 60_000 }, () => {
+describe('roles moved by hand: backup, rebuild, drill, recover and provision follow the primary the hosts show, the spec unchanged', { timeout: 40 * 60_000 }, () => {
   const f = new ProvisionFixture('debian', 'stmv', '10.231.136.0/24');
   const cli = provisionedCluster(f, (s) => ({ ...s, drills: { host: f.scratch.ip, dataDir: '/var/lib/postgresql/15/drill', port: 5433 } }));
   const sh = (host: string, script: string) => f.checks.sh(host, ['bash', '-c', script]);
@@ -83,6 +84,23 @@ describe('roles moved by hand: backup, rebuild, drill and provision follow the p
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /marker \(.*\): marker \S+ on pg2-srv/);
     recordHistory(f.temporal.address, drillWorkflowId('demo'), 'drill-roles-moved');
+  });
+
+  test('a recover to a time before a DROP TABLE restores pg2-srv: the table is back, pg1-srv and pg3-srv stream from it on its new timeline', LONG, async () => {
+    const recovered = new RecoverChecks(moved);
+    const timelineBefore = await recovered.primaryTimeline();
+    const target = await recovered.tableThenDrop('precious', 5);
+    const r = await cli('recover', '--type', 'time', '--target', target, '--yes');
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /primary +pg2-srv is stopped, restored from it/);
+    assert.match(r.stdout, /spec +names pg1-srv as the primary, but pg2-srv runs as it \(a failover done by hand\)/);
+    assert.match(r.stdout, /LOST +every transaction committed on pg2-srv after time /);
+    assert.match(r.stdout, /standbys +pg1-srv, pg3-srv are stopped now and rebuilt/);
+    assert.match(r.stdout, new RegExp(`stanza demo recovered to time .*: pg2-srv on timeline \\d+ \\(was ${timelineBefore}\\)`));
+    assert.equal(await recovered.tableRows('precious'), '5', 'the dropped table is back with its rows');
+    await recovered.assertOnNewTimeline(timelineBefore);
+    for (const s of ['pg1-srv', 'pg3-srv']) assert.equal(await upstreamOf(s), addressOf('pg2-srv'), `${s} streams from pg2-srv`);
+    recordHistory(f.temporal.address, recoverWorkflowId('demo'), 'recover-roles-moved');
   });
 
   test('provision again, the spec unchanged, reads the roles, ensures the cluster on pg2-srv and changes nothing', LONG, async () => {

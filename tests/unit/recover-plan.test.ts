@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { BackupInfo } from '../../src/facts/pgbackrest-info';
-import { judgeStandbyForRecover } from '../../src/facts/node-role';
+import { failedOverTo, judgeStandbyForRecover, type NodeRole } from '../../src/facts/node-role';
 import { walFileName, walSegments } from '../../src/facts/recovery';
 import { backupBeforeRecord, chooseRecoveryBackup, lsnValue } from '../../src/facts/recovery-backup';
 import { stopRecordLsns, unreadableAt } from '../../src/facts/waldump';
 import { describeRecoveryTarget, resumeAdvice, withoutStandbySettings } from '../../src/render/recover-plan';
+import { withPrimary } from '../../src/spec/roles';
 import { inputIssues } from '../../src/spec/validate';
 import { smallSpec } from './small-spec';
 
@@ -128,4 +129,32 @@ test('a failed recover says how to bring the old timeline back, with the layout\
   assert.match(a.restoring, /pg_ctlcluster 15 main start/);
   assert.match(a.stopping, /Nothing was restored/);
   assert.match(a.promoted, /stanzactl rebuild/);
+});
+
+describe('the primary a recover plans on', () => {
+  const SYS = '7715105254503027037';
+  const primary = (systemId = SYS): NodeRole => ({ exists: true, running: true, systemId, timeline: 2, inRecovery: false, receiver: 'none', downstream: 2 });
+  const standby: NodeRole = { exists: true, running: true, systemId: SYS, timeline: 2, inRecovery: true, receiver: 'streaming', downstream: 0 };
+  const stoppedPrimary: NodeRole = { exists: true, running: false, systemId: SYS, controlState: 'shut down', timeline: 1 };
+
+  test('after a failover done by hand: the only other node running as the primary of the cluster', () => {
+    assert.equal(failedOverTo(standby, [{ name: 'pg2', role: primary() }, { name: 'pg3', role: standby }]), 'pg2', 'the old primary rejoined as a standby');
+    assert.equal(failedOverTo(stoppedPrimary, [{ name: 'pg2', role: primary() }, { name: 'pg3' }]), 'pg2', 'the old primary stopped, a standby unreadable');
+  });
+
+  test('the spec\'s primary in every other case: it runs as one, a split brain, no primary, another cluster, its cluster unknown', () => {
+    assert.equal(failedOverTo(primary(), [{ name: 'pg2', role: standby }, { name: 'pg3', role: standby }]), undefined);
+    assert.equal(failedOverTo(primary(), [{ name: 'pg2', role: primary() }, { name: 'pg3', role: standby }]), undefined, 'a standby promoted beside the running primary');
+    assert.equal(failedOverTo(stoppedPrimary, [{ name: 'pg2', role: primary() }, { name: 'pg3', role: primary() }]), undefined, 'two others run as primaries');
+    assert.equal(failedOverTo(stoppedPrimary, [{ name: 'pg2', role: standby }, { name: 'pg3' }]), undefined, 'no node runs as the primary');
+    assert.equal(failedOverTo(stoppedPrimary, [{ name: 'pg2', role: primary('42') }, { name: 'pg3', role: standby }]), undefined, 'another cluster');
+    assert.equal(failedOverTo({ exists: false, running: false }, [{ name: 'pg2', role: primary() }]), undefined, 'no cluster on the spec\'s primary');
+  });
+
+  test('the roles the recover acts on follow the planned primary; the same spec when it is the spec\'s', () => {
+    const spec = smallSpec({ nodes: [{ name: 'pg1', role: 'primary' }, { name: 'pg2', role: 'standby' }, { name: 'pg3', role: 'standby' }] });
+    assert.equal(withPrimary(spec, 'pg1'), spec);
+    assert.deepEqual(withPrimary(spec, 'pg2').nodes.map((n) => [n.name, n.role]), [['pg1', 'standby'], ['pg2', 'primary'], ['pg3', 'standby']]);
+    assert.deepEqual(spec.nodes.map((n) => n.role), ['primary', 'standby', 'standby'], 'the spec itself unchanged');
+  });
 });
