@@ -10,7 +10,9 @@ export const RECENT_ARCHIVE_SECONDS = 300;
 
 export type StanzaVerdict = { readonly ok: true; readonly detail: string } | { readonly ok: false; readonly why: string };
 
-const SEGMENT = /^[0-9A-F]{24}$/;
+// A segment, or a backup's history file (named for the segment its backup started in, with the
+// offset): archived last right after a backup, through the same archive_command.
+const ARCHIVED = /^([0-9A-F]{24})(\.[0-9A-F]{8}\.backup)?$/;
 
 /**
  * Whether the repository already holds this cluster's stanza in good order: what stanza-create
@@ -26,8 +28,8 @@ export function stanzaServes(stanza: StanzaInfo | undefined, name: string, syste
 
 /**
  * Whether the facts already read prove what `pgbackrest check` proves: archive_command delivers
- * this cluster's WAL to this repository. Proven when the last segment PostgreSQL archived is in the
- * repository (pgBackRest may acknowledge a segment it dropped: pg_stat_archiver alone is not proof),
+ * this cluster's WAL to this repository. Proven when the last segment PostgreSQL archived (or the
+ * segment a backup history file archived last names) is in the repository (pgBackRest may acknowledge a segment it dropped: pg_stat_archiver alone is not proof),
  * it was archived within RECENT_ARCHIVE_SECONDS of `now` (the primary's clock) and nothing failed since.
  */
 export function archivingProven(a: ArchiverFacts, stanza: StanzaInfo | undefined, name: string, systemId: string, now: number): StanzaVerdict {
@@ -35,13 +37,14 @@ export function archivingProven(a: ArchiverFacts, stanza: StanzaInfo | undefined
   if (!serves.ok) return serves;
   if (a.archiveMode === 'off') return { ok: false, why: 'archive_mode is off' };
   if (a.lastArchivedWal === null || a.lastArchivedAt === null) return { ok: false, why: 'the primary has archived nothing since its statistics were reset' };
-  if (!SEGMENT.test(a.lastArchivedWal)) return { ok: false, why: `the last file archived, ${a.lastArchivedWal}, is not a WAL segment` };
+  const segment = ARCHIVED.exec(a.lastArchivedWal)?.[1];
+  if (segment === undefined) return { ok: false, why: `the last file archived, ${a.lastArchivedWal}, is not a WAL segment or a backup's history file` };
   if (a.lastFailedAt !== null && a.lastFailedAt >= a.lastArchivedAt) return { ok: false, why: `archiving failed (${a.lastFailedWal}) after its last success` };
   const age = Math.max(0, Math.round(now - a.lastArchivedAt));
   if (age > RECENT_ARCHIVE_SECONDS) return { ok: false, why: `the last segment was archived ${age} s ago, longer than ${RECENT_ARCHIVE_SECONDS} s` };
   const current = stanza!.archive.filter((x) => x.dbId === currentDb(stanza!)?.id);
   const max = current.map((x) => x.max).filter((m): m is string => m !== null).sort((x, y) => (walPosition(x) < walPosition(y) ? -1 : 1)).pop();
-  if (max === undefined || walPosition(max) < walPosition(a.lastArchivedWal)) {
+  if (max === undefined || walPosition(max) < walPosition(segment)) {
     return { ok: false, why: `${a.lastArchivedWal}, archived last, is not in the repository (it holds up to ${max ?? 'nothing'})` };
   }
   return { ok: true, detail: `${serves.detail}; ${a.lastArchivedWal}, archived ${age} s ago with no failure since, is in the repository` };

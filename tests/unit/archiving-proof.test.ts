@@ -34,7 +34,8 @@ describe('verified from facts instead of stanza-create and check', () => {
     const cases: [Partial<ArchiverFacts>, RegExp][] = [
       [{ archiveMode: 'off' }, /archive_mode is off/],
       [{ lastArchivedWal: null, lastArchivedAt: null }, /archived nothing since its statistics were reset/],
-      [{ lastArchivedWal: '00000002.history' }, /00000002\.history, is not a WAL segment/],
+      [{ lastArchivedWal: '00000002.history' }, /00000002\.history, is not a WAL segment or a backup's history file/],
+      [{ lastArchivedWal: '000000010000000000000008.00000028.backup' }, /000000010000000000000008\.00000028\.backup, archived last, is not in the repository \(it holds up to 000000010000000000000007\)/],
       [{ lastFailedWal: '000000010000000000000008', lastFailedAt: NOW - 10 }, /failed \(000000010000000000000008\) after its last success/],
       [{ lastArchivedAt: NOW - RECENT_ARCHIVE_SECONDS - 1 }, /archived 301 s ago, longer than 300 s/],
       // pg_stat_archiver counts a segment pgBackRest dropped (archive-push-queue-max) as archived.
@@ -47,5 +48,10 @@ describe('verified from facts instead of stanza-create and check', () => {
   test('a failure before the last success is history; a later timeline\'s name is compared by position', () => {
     assert.equal(archivingProven(archiver({ lastFailedWal: '000000010000000000000005', lastFailedAt: NOW - 60 }), ALPHA, 'alpha', SYS, NOW).ok, true);
     assert.equal(archivingProven(archiver({ lastArchivedWal: '000000020000000000000006' }), ALPHA, 'alpha', SYS, NOW).ok, true);
+  });
+
+  test('right after a backup the last file archived is its history file: proven when its segment is in the repository', () => {
+    assert.match(why(archivingProven(archiver({ lastArchivedWal: '000000010000000000000007.00000028.backup' }), ALPHA, 'alpha', SYS, NOW)),
+      /^proven: .*000000010000000000000007\.00000028\.backup, archived 20 s ago with no failure since, is in the repository$/);
   });
 });
