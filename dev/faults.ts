@@ -209,13 +209,13 @@ export class FaultHook implements WorkerHooks {
         const a = currentActivity();
         if (a) {
           // A batch's commands are matched one by one, as they were before they rode one round trip.
-          const parts = batchParts(command, result) ?? [{ text: describe(command), result }];
-          const matches = (e: FaultEntry, p: (typeof parts)[number]) => (!e.command || new RegExp(e.command).test(p.text)) && (!e.output || new RegExp(e.output, 'm').test(p.result.stdout));
           const due = this.due('a', a);
-          const hit = parts.flatMap((p) => due.filter((e) => matches(e, p)).map((entry) => ({ entry, text: p.text })))[0];
-          if (hit) {
+          for (const { text, result: r } of batchParts(command, result) ?? [{ text: describe(command), result }]) {
+            const entry = due.find((e) => (!e.command || new RegExp(e.command).test(text)) && (!e.output || new RegExp(e.output, 'm').test(r.stdout)));
+            if (!entry) continue;
             const { workflowType: _, ...ref } = a;
-            await this.fire(hit.entry, ref, `${host.name}: ${hit.text.slice(0, 200)}`);
+            await this.fire(entry, ref, `${host.name}: ${text.slice(0, 200)}`);
+            break;
           }
         }
         return result;

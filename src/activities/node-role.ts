@@ -2,6 +2,7 @@ import type { NodeRole } from '../facts/node-role';
 import type { HostAddress } from '../remote/types';
 import type { Spec } from '../spec/schema';
 import { clusterState, query } from './cluster-state';
+import { nodeAddress } from './hosts';
 import type { HostOps } from '../host/host-ops';
 
 /** What a node is, read from it (pg_controldata; when it runs, recovery, its WAL receiver and who streams from it). Changes nothing. */
@@ -11,4 +12,18 @@ export async function readNodeRole(ops: HostOps, host: HostAddress, pg: Spec['po
   const [receiver, recovery, downstream, upstream] = (await query(ops, host, pg,
     "SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), 'none'), pg_is_in_recovery(), (SELECT count(*) FROM pg_stat_replication), coalesce((SELECT sender_host FROM pg_stat_wal_receiver), '')")).split('\t');
   return { ...state, receiver, inRecovery: recovery === 't', downstream: Number(downstream), ...(upstream && { upstream }) };
+}
+
+/** Each node's role by name, or the error it could not be read with, as thrown. */
+export type Roles = ReadonlyMap<string, { readonly role?: NodeRole; readonly error?: unknown }>;
+
+/** Every node's role, read at once; a node that cannot be read keeps its error: what it means is the caller's to say. */
+export async function readRoles(ops: HostOps, spec: Spec): Promise<Roles> {
+  return new Map(await Promise.all(spec.nodes.map(async (n): Promise<[string, { role?: NodeRole; error?: unknown }]> => {
+    try {
+      return [n.name, { role: await readNodeRole(ops, nodeAddress(n), spec.postgres) }];
+    } catch (error) {
+      return [n.name, { error }];
+    }
+  })));
 }

@@ -12,7 +12,7 @@ import { recoveryTargetSchema, type RecoveryTarget } from '../spec/recovery-targ
 import type { Spec } from '../spec/schema';
 import { clusterState, inRecovery, query } from './cluster-state';
 import { failedOverTo, judgeStandbyForRecover, type NodeRole } from '../facts/node-role';
-import { readNodeRole } from './node-role';
+import { readRoles, type Roles } from './node-role';
 import { proveRecordTarget } from './recovery-proof';
 import { runDetachedPgbackrest, startedBefore } from '../host/detached-run';
 import { refuse } from '../host/failures';
@@ -106,20 +106,6 @@ export async function planRecovery(ops: HostOps, given: Spec, rawTarget: unknown
     resume: resumeAdvice(pg, { stanza: spec.stanza, primary: primary.name, standbys, timeline, lsn, backup: b.label, target: describeRecoveryTarget(target) }),
     detail: `restore ${primary.name} from ${b.type} backup ${b.label} to ${describeRecoveryTarget(target)}; lost: ${lost}; rebuilt: ${found.join(', ') || 'no standby'}${moved}`,
   };
-}
-
-/** Each node's role by name, or the error it could not be read with. */
-type Roles = ReadonlyMap<string, { readonly role?: NodeRole; readonly error?: unknown }>;
-
-/** Every node's role, read at once; a node that cannot be read keeps its error (roleOf, standbysAsFound say what it means). */
-async function readRoles(ops: HostOps, spec: Spec): Promise<Roles> {
-  return new Map(await Promise.all(spec.nodes.map(async (n): Promise<[string, { role?: NodeRole; error?: unknown }]> => {
-    try {
-      return [n.name, { role: await readNodeRole(ops, nodeAddress(n), spec.postgres) }];
-    } catch (error) {
-      return [n.name, { error }];
-    }
-  })));
 }
 
 /** The role read from `name`; the error it could not be read with, thrown as the read threw it. */

@@ -2,7 +2,7 @@ import { readTopology, type Topology } from '../facts/topology';
 import type { Spec } from '../spec/schema';
 import { nodeAddress } from './hosts';
 import type { HostOps } from '../host/host-ops';
-import { readNodeRole } from './node-role';
+import { readRoles } from './node-role';
 
 /**
  * Every node's real role, read at once; a node that cannot be read is a sighting with its reason,
@@ -10,13 +10,11 @@ import { readNodeRole } from './node-role';
  * `apart`: the node a rebuild replaces (readTopology).
  */
 export async function observeTopology(ops: HostOps, spec: Spec, apart?: string): Promise<Topology> {
-  const sightings = await Promise.all(spec.nodes.map(async (n) => {
-    const host = nodeAddress(n);
-    try {
-      return { name: n.name, address: host.host, role: await readNodeRole(ops, host, spec.postgres) };
-    } catch (e) {
-      return { name: n.name, address: host.host, error: e instanceof Error ? e.message : String(e) };
-    }
-  }));
+  const roles = await readRoles(ops, spec);
+  const sightings = spec.nodes.map((n) => {
+    const { role, error } = roles.get(n.name)!;
+    const address = nodeAddress(n).host;
+    return role ? { name: n.name, address, role } : { name: n.name, address, error: error instanceof Error ? error.message : String(error) };
+  });
   return readTopology(spec, sightings, apart);
 }

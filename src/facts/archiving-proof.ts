@@ -29,8 +29,9 @@ export function stanzaServes(stanza: StanzaInfo | undefined, name: string, syste
 /**
  * Whether the facts already read prove what `pgbackrest check` proves: archive_command delivers
  * this cluster's WAL to this repository. Proven when the last segment PostgreSQL archived (or the
- * segment a backup history file archived last names) is in the repository (pgBackRest may acknowledge a segment it dropped: pg_stat_archiver alone is not proof),
- * it was archived within RECENT_ARCHIVE_SECONDS of `now` (the primary's clock) and nothing failed since.
+ * segment named by a backup history file archived last) is in the repository (pgBackRest may
+ * acknowledge a segment it dropped: pg_stat_archiver alone is not proof), it was archived within
+ * RECENT_ARCHIVE_SECONDS of `now` (the primary's clock) and nothing failed since.
  */
 export function archivingProven(a: ArchiverFacts, stanza: StanzaInfo | undefined, name: string, systemId: string, now: number): StanzaVerdict {
   const serves = stanzaServes(stanza, name, systemId);

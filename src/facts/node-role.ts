@@ -39,7 +39,8 @@ export function judgeStandbyForRecover(name: string, r: NodeRole, primarySystemI
   return { seen: `stopped, last a standby (pg_control: "${r.controlState}")` };
 }
 
-const runsAsPrimary = (r: NodeRole | undefined) => r?.running === true && r.inRecovery === false;
+/** Running and out of recovery: a primary now. */
+export const runsAsPrimary = (r: NodeRole | undefined): boolean => r?.running === true && r.inRecovery === false;
 
 /**
  * The node a recover restores in place of the spec's primary `specPrimary` (its role as read): after

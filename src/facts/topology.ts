@@ -1,6 +1,6 @@
 import { primaryNode, withPrimary } from '../spec/roles';
 import type { Spec } from '../spec/schema';
-import type { NodeRole } from './node-role';
+import { runsAsPrimary, type NodeRole } from './node-role';
 
 /** One node as read from its host (activities/topology.ts): its role, or why it could not be read. */
 export interface NodeSighting {
@@ -54,9 +54,8 @@ function seenAs(r: NodeRole | undefined, systemId: string | undefined): SeenAs {
  */
 export function readTopology(spec: Spec, sightings: NodeSighting[], apart?: string): Topology {
   const specPrimary = primaryNode(spec).name;
-  const runsAsPrimary = (s: NodeSighting) => s.role?.running === true && s.role.inRecovery === false;
-  const others = sightings.filter((s) => s.name !== apart && runsAsPrimary(s));
-  const running = others.length > 0 ? others : sightings.filter(runsAsPrimary);
+  const others = sightings.filter((s) => s.name !== apart && runsAsPrimary(s.role));
+  const running = others.length > 0 ? others : sightings.filter((s) => runsAsPrimary(s.role));
   const anchor = running.length === 1 ? running[0] : sightings.find((s) => s.name === specPrimary);
   const systemId = anchor?.role?.systemId;
   const byAddress = new Map(sightings.map((s) => [s.address, s.name]));

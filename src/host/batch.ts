@@ -46,12 +46,12 @@ export class BatchRemote implements Remote {
 }
 
 /** The commands as one: each line as root renders it (the batch runs as root), a secret one masked in descriptions. */
-export function runAll(commands: readonly Command[]): Command {
+function runAll(commands: readonly Command[]): Command {
   const lines = commands.map((c) => (c.argv.some((a) => a instanceof Secret) ? new Secret(toShellLine(c, 'root')) : toShellLine(c, 'root')));
   return script(RUN_ALL, ...lines);
 }
 
-export function parseRunAll(r: RunResult, count: number): RunResult[] {
+function parseRunAll(r: RunResult, count: number): RunResult[] {
   const lines = r.stdout.split('\n').slice(0, count);
   if (r.code !== 0 || lines.length < count) throw new Error(`a batch of ${count} commands ended after ${lines.filter(Boolean).length} (exit ${r.code}): ${r.stderr.trim()}`);
   return lines.map((l) => {
