@@ -59,3 +59,13 @@ export function recoverPlanWorkflowId(stanza: string, at: Date): string {
 
 /** The query every long workflow answers with its steps so far. */
 export const PROGRESS_QUERY = 'progress';
+
+/** A planned switchover, at most one per stanza at a time. */
+export function switchoverWorkflowId(stanza: string): string {
+  return `switchover-${stanza}`;
+}
+
+/** The read-only plan the CLI shows before a switchover: one per asking, named by the time. */
+export function switchoverPlanWorkflowId(stanza: string, at: Date): string {
+  return `switchover-plan-${stanza}-${at.toISOString().replace(/[:.]/g, '')}`;
+}

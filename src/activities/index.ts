@@ -26,10 +26,11 @@ import { copyPurpose } from './copy-dir';
 import { claimCopyLock, releaseCopyLock } from './copy-lock';
 import { rememberSpec } from './known-specs';
 import type { RecoveryTarget } from '../spec/recovery-target';
-import { claimDrillLock, claimProvisionLock, claimRecoverLock, registerRestore, releaseDrillLock, releaseProvisionLock, releaseRecoverLock, releaseRestore } from './stanza-lock';
+import { claimClusterLock, claimDrillLock, claimProvisionLock, registerRestore, releaseClusterLock, releaseDrillLock, releaseProvisionLock, releaseRestore } from './stanza-lock';
 import type { Liveness } from '../host/locks';
 import { requireConfirmed } from './confirmation';
 import type { DestructiveAction } from '../spec/confirmation';
+import { checkpointPrimary, planSwitchover, pointAtPrimary, promoteNode, waitShutdownReplayed } from './switchover';
 import { archivePrimaryWal, planRecovery, restorePrimary, stopPostgres, waitPrimaryPromoted } from './recover';
 
 export interface ActivityDeps {
@@ -109,8 +110,10 @@ export function createActivities(deps: ActivityDeps) {
     removeCopy: step(async (spec: Spec, place: CopyPlace) => removeCopy(ops(spec), spec, place, copyPurpose())),
     claimCopyLock: step(async (spec: Spec, place: CopyPlace, owner: BackupOwner) => claimCopyLock(ops(spec), spec, place, owner, alive, copyPurpose() === 'drill' ? 'DrillBusy' : 'CopyBusy')),
     releaseCopyLock: step(async (spec: Spec, place: CopyPlace, owner: BackupOwner) => releaseCopyLock(ops(spec), spec, place, owner)),
-    claimRecoverLock: step(async (spec: Spec, owner: BackupOwner) => claimRecoverLock(ops(spec), spec, owner, alive)),
-    releaseRecoverLock: step(async (spec: Spec, owner: BackupOwner) => releaseRecoverLock(ops(spec), spec, owner)),
+    claimRecoverLock: step(async (spec: Spec, owner: BackupOwner) => claimClusterLock(ops(spec), spec, owner, 'recover', alive)),
+    releaseRecoverLock: step(async (spec: Spec, owner: BackupOwner) => releaseClusterLock(ops(spec), spec, owner, 'recover')),
+    claimSwitchoverLock: step(async (spec: Spec, owner: BackupOwner) => claimClusterLock(ops(spec), spec, owner, 'switchover', alive)),
+    releaseSwitchoverLock: step(async (spec: Spec, owner: BackupOwner) => releaseClusterLock(ops(spec), spec, owner, 'switchover')),
     claimDrillLock: step(async (spec: Spec, owner: BackupOwner) => claimDrillLock(ops(spec), spec, owner, alive)),
     releaseDrillLock: step(async (spec: Spec, owner: BackupOwner) => releaseDrillLock(ops(spec), spec, owner)),
     requireConfirmed: step(async (spec: Spec, action: DestructiveAction, confirm?: string) => requireConfirmed(ops(spec), spec, action, confirm)),
@@ -123,6 +126,12 @@ export function createActivities(deps: ActivityDeps) {
     stopPostgres: step(async (spec: Spec, node: string) => stopPostgres(ops(spec), spec, node)),
     restorePrimary: step(async (spec: Spec, label: string, target: unknown, timeline: number) => restorePrimary(ops(spec), spec, label, target, timeline)),
     waitPrimaryPromoted: step(async (spec: Spec, timeline: number) => waitPrimaryPromoted(ops(spec), spec, timeline)),
+    // A planned switchover (workflows/switchover.ts).
+    planSwitchover: step(async (spec: Spec, to: string) => planSwitchover(ops(spec), spec, to)),
+    checkpointPrimary: step(async (spec: Spec, node: string) => checkpointPrimary(ops(spec), spec, node)),
+    waitShutdownReplayed: step(async (spec: Spec, old: string, target: string) => waitShutdownReplayed(ops(spec), spec, old, target)),
+    promoteNode: step(async (spec: Spec, node: string) => promoteNode(ops(spec), spec, node)),
+    pointAtPrimary: step(async (spec: Spec, node: string) => pointAtPrimary(ops(spec), spec, node)),
   };
 }
 

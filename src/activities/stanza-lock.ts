@@ -26,18 +26,21 @@ const releaseStanza = (ops: HostOps, spec: Spec, owner: LockOwner, kind: LockKin
 const busy = (spec: Spec, kind: LockKind) => (live: Blocker[]) =>
   refuse(`stanza ${spec.stanza} is busy: ${live.map(describeBlocker).join('; ')} runs. ${startsOnlyWhen(kind)}; nothing was changed`, 'StanzaBusy');
 
-/** A recover holds the whole stanza: refused (non-retryable, nothing changed) while anything its kind excludes runs. */
-export async function claimRecoverLock(ops: HostOps, spec: Spec, owner: LockOwner, alive: Liveness): Promise<StepResult> {
-  const made = await claimStanza(ops, spec, owner, 'recover', WHOLE, alive, busy(spec, 'recover'));
+/** The kinds that hold the whole stanza while they change which node is primary or what runs on the nodes. */
+export type ClusterChange = 'recover' | 'switchover' | 'failover';
+
+/** Holds the whole stanza for `kind`: refused (non-retryable, nothing changed) while anything it excludes runs. */
+export async function claimClusterLock(ops: HostOps, spec: Spec, owner: LockOwner, kind: ClusterChange, alive: Liveness): Promise<StepResult> {
+  const made = await claimStanza(ops, spec, owner, kind, WHOLE, alive, busy(spec, kind));
   return { changed: made, detail: `stanza ${spec.stanza} held for ${owner.workflowId}: backups and rebuilds of it are refused until it ends` };
 }
 
-/** Gives back the recover lock, after stopping its backup if one still runs. */
-export async function releaseRecoverLock(ops: HostOps, spec: Spec, owner: LockOwner): Promise<StepResult> {
+/** Gives back the stanza, after stopping the run's backup if one still runs. */
+export async function releaseClusterLock(ops: HostOps, spec: Spec, owner: LockOwner, kind: ClusterChange): Promise<StepResult> {
   const host = repoHost(spec);
   const stopped = await stopDetached(ops.remote, host, runKeyOf(owner.workflowId, owner.runId, 'runBackup', host));
-  const released = await releaseStanza(ops, spec, owner, 'recover');
-  return { changed: stopped || released, detail: `${stopped ? `stopped the backup still running on ${host.name}; ` : ''}recover lock ${released ? 'released' : 'was not held'}` };
+  const released = await releaseStanza(ops, spec, owner, kind);
+  return { changed: stopped || released, detail: `${stopped ? `stopped the backup still running on ${host.name}; ` : ''}${kind} lock ${released ? 'released' : 'was not held'}` };
 }
 
 /**

@@ -2,7 +2,7 @@ import { program } from '../paths';
 import { newestDroppedWal } from '../facts/dropped-wal';
 import { parseInfo } from '../facts/pgbackrest-info';
 import type { ArchiverFacts, PrimaryFacts, RepositoryFacts, StandbyFacts } from '../facts/status';
-import { parseReplicationRows } from '../facts/postgres';
+import { parseReplicationRows, REPLICATION_SQL } from '../facts/postgres';
 import { asUser, script } from '../shell/command';
 import { RemoteCommandError } from '../remote/errors';
 import { primaryNode } from '../spec/roles';
@@ -22,10 +22,6 @@ import { runPgbackrest } from '../host/pgbackrest';
 export const ARCHIVER_SQL = `SELECT current_setting('archive_mode'), archived_count, last_archived_wal,
   extract(epoch FROM last_archived_time), failed_count, last_failed_wal, extract(epoch FROM last_failed_time)
 FROM pg_stat_archiver`;
-
-const REPLICATION_SQL = `SELECT application_name, client_addr, state, sync_state, coalesce(replay_lag::text, ''),
-  pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)
-FROM pg_stat_replication ORDER BY application_name`;
 
 const STANDBY_SQL = `SELECT pg_is_in_recovery(), coalesce((SELECT status FROM pg_stat_wal_receiver), ''),
   extract(epoch FROM now() - pg_last_xact_replay_timestamp()),

@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import { follow, startAlone } from '../client';
 import { TASK_QUEUE } from '../paths';
@@ -9,17 +8,10 @@ import { planId, rebuildFacts } from '../spec/confirmation';
 import { rebuildWorkflowId } from '../workflow-ids';
 import type { RebuildResult } from '../workflows/rebuild';
 import { UsageError, withClient, type CliCommand } from './command';
+import { typed } from './confirm';
 
-async function confirmed(spec: Spec, node: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    const answer = await rl.question(
-      `Rebuild ${node} of stanza ${spec.stanza}: its data directory ${spec.postgres.dataDir} will be replaced from the repository.\nType the node name to go on: `);
-    return answer.trim() === node;
-  } finally {
-    rl.close();
-  }
-}
+const confirmed = (spec: Spec, node: string): Promise<boolean> =>
+  typed(`Rebuild ${node} of stanza ${spec.stanza}: its data directory ${spec.postgres.dataDir} will be replaced from the repository.\nType the node name to go on: `, node);
 
 export const rebuildCommand: CliCommand = {
   usage: 'rebuild --spec FILE --node NAME [--yes]',

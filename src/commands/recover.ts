@@ -1,4 +1,3 @@
-import { createInterface } from 'node:readline/promises';
 import { parseArgs } from 'node:util';
 import type { RecoverPlan } from '../activities/recover';
 import { describeRun, follow, openRun, startAlone } from '../client';
@@ -10,6 +9,7 @@ import { planId, recoverFacts } from '../spec/confirmation';
 import { recoverPlanWorkflowId, recoverWorkflowId } from '../workflow-ids';
 import type { RecoverRequest, RecoverResult } from '../workflows/recover';
 import { UsageError, withClient, type CliCommand } from './command';
+import { typed } from './confirm';
 
 function describePlan(spec: Spec, p: RecoverPlan, rehearse: boolean): string[] {
   const d = spec.drills;
@@ -24,15 +24,6 @@ function describePlan(spec: Spec, p: RecoverPlan, rehearse: boolean): string[] {
     ...(p.found?.length ? [`  found     ${p.found.join(', ')}`] : []),
     `  meanwhile backups and rebuilds of stanza ${spec.stanza} are refused`,
   ];
-}
-
-async function confirmed(stanza: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  try {
-    return (await rl.question(`Type the stanza name (${stanza}) to recover it: `)).trim() === stanza;
-  } finally {
-    rl.close();
-  }
 }
 
 function recoverTarget(type: string | undefined, target: string | undefined): RecoveryTarget {
@@ -92,7 +83,7 @@ cluster is not touched. It costs one restore's time while the stanza is held (no
           console.error('refused: not a terminal to confirm on: pass --yes to recover without asking. Nothing was changed');
           return 2;
         }
-        if (!(await confirmed(spec.stanza))) {
+        if (!(await typed(`Type the stanza name (${spec.stanza}) to recover it: `, spec.stanza))) {
           console.error('not confirmed: nothing was changed');
           return 1;
         }

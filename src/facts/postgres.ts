@@ -28,6 +28,11 @@ export interface ReplicationRow {
   lagBytes: number | undefined;
 }
 
+/** What parseReplicationRows reads: a primary's standbys by name, with their replay lag. */
+export const REPLICATION_SQL = `SELECT application_name, client_addr, state, sync_state, coalesce(replay_lag::text, ''),
+  pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)
+FROM pg_stat_replication ORDER BY application_name`;
+
 /**
  * Rows of `SELECT application_name, client_addr, state, sync_state, coalesce(replay_lag::text,''),
  * pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) FROM pg_stat_replication`.
@@ -56,6 +61,8 @@ export interface ControlData {
   /** `in production`, `in archive recovery`, `shut down`, `shut down in recovery`, ... */
   clusterState: string;
   timeline?: number;
+  /** "Latest checkpoint location": after a clean shutdown, the shutdown checkpoint, the last record the server wrote. */
+  checkpointLsn?: string;
   /** 0 = the cluster has no data checksums. */
   checksumVersion: number;
 }
@@ -78,6 +85,7 @@ export function parseControlData(out: string): ControlData {
     systemIdentifier,
     clusterState: need('Database cluster state'),
     timeline: tli === undefined ? undefined : Number(tli),
+    checkpointLsn: fields.get('Latest checkpoint location'),
     checksumVersion: Number(need('Data page checksum version')),
   };
 }

@@ -20,3 +20,40 @@ export function primaryConninfo(opts: { host: string; port: number; user: string
     `application_name=${conninfoValue(opts.applicationName)}`,
   ].join(' ');
 }
+
+/** A postgresql.conf string value: single-quoted, a quote doubled. */
+export function confString(v: string): string {
+  if (v.includes('\0') || v.includes('\n')) throw new Error('a setting cannot contain a NUL byte or a newline');
+  return `'${v.replace(/'/g, "''")}'`;
+}
+
+/** What makes a node a standby of `primaryHost`: streaming, the archive when streaming lags, and any newer timeline. */
+export function standbySettings(o: { primaryHost: string; port: number; user: string; node: string; stanza: string }): [string, string][] {
+  return [
+    ['primary_conninfo', primaryConninfo({ host: o.primaryHost, port: o.port, user: o.user, applicationName: o.node })],
+    ['restore_command', `pgbackrest --stanza=${o.stanza} archive-get %f "%p"`],
+    ['recovery_target_timeline', 'latest'],
+  ];
+}
+
+/**
+ * postgresql.auto.conf with `settings` as its last word: each earlier active line of theirs is
+ * commented out (as pgBackRest's restore does with its own), the rest kept; `why` heads the block.
+ * The same content when it already ends with them, so a retry writes nothing.
+ */
+export function withRecoverySettings(autoConf: string, settings: readonly [string, string][], why: string): string {
+  const lines = settings.map(([k, v]) => `${k} = ${confString(v)}`);
+  const body = autoConf.endsWith('\n') || autoConf === '' ? autoConf : `${autoConf}\n`;
+  if (body.endsWith(`${lines.join('\n')}\n`) && settings.every(([k]) => activeCount(body, k) === 1)) return autoConf;
+  const keys = new Set(settings.map(([k]) => k));
+  const kept = body.split('\n').slice(0, -1).map((l) => (keys.has(settingName(l) ?? '') ? `# Replaced by stanzactl: ${l}` : l));
+  return [...kept, `# ${why}`, ...lines, ''].join('\n');
+}
+
+function settingName(line: string): string | undefined {
+  return /^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*=/.exec(line)?.[1]?.toLowerCase();
+}
+
+function activeCount(conf: string, key: string): number {
+  return conf.split('\n').filter((l) => settingName(l) === key).length;
+}

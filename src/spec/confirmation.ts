@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RecoverPlan } from '../activities/recover';
+import type { SwitchoverPlan } from '../activities/switchover';
 import { describeRecoveryTarget } from '../render/recover-plan';
 import type { RecoveryTarget } from './recovery-target';
 import type { CopyPlace } from './restore-copy';
@@ -17,7 +18,8 @@ export type PlanFacts = Readonly<Record<string, string | number | boolean | null
 export type DestructiveAction =
   | { readonly kind: 'rebuild'; readonly node: string }
   | { readonly kind: 'restore'; readonly request: { readonly place: CopyPlace; readonly target: RecoveryTarget; readonly set?: string; readonly reuse: boolean } }
-  | { readonly kind: 'recover'; readonly target: RecoveryTarget };
+  | { readonly kind: 'recover'; readonly target: RecoveryTarget }
+  | { readonly kind: 'switchover'; readonly to: string };
 
 /** `plan-` and 20 hex digits of the SHA-256 of the facts, keys sorted: the same facts give the same id anywhere. */
 export function planId(facts: PlanFacts): string {
@@ -49,6 +51,11 @@ export function recoverFacts(spec: Spec, plan: RecoverPlan): PlanFacts {
     action: 'recover', stanza: spec.stanza, target: plan.target, backup: plan.backup.label, primary: plan.primary,
     systemId: plan.primarySystemId, timeline: plan.timeline, standbys: plan.standbys, dataDir: spec.postgres.dataDir,
   };
+}
+
+/** A switchover stops the primary and makes every other node a standby of the target: who, from which timeline. */
+export function switchoverFacts(spec: Spec, plan: SwitchoverPlan): PlanFacts {
+  return { action: 'switchover', stanza: spec.stanza, primary: plan.primary, to: plan.to, timeline: plan.timeline, standbys: plan.standbys };
 }
 
 /** Why a request's `confirm` does not stand for the plan `facts` describe now; undefined when it does. */

@@ -21,6 +21,9 @@ const recoverRequest = z.object({
   rehearse: z.boolean().optional(),
 }).strict();
 
+// A planned switchover: the node to hand the primary role to.
+const switchoverRequest = z.object({ to: nodeName, confirm }).strict();
+
 function issuesOf(schema: z.ZodTypeAny, value: unknown): SpecIssue[] {
   const r = schema.safeParse(value);
   return r.success ? [] : formatZodError(r.error).issues;
@@ -45,6 +48,7 @@ export interface WorkflowArguments {
   /** restoreToHost's request: where the copy goes, its target, the backup, whether to reuse files. */
   readonly restore?: unknown;
   readonly recovery?: unknown;
+  readonly switchover?: unknown;
 }
 
 /**
@@ -56,7 +60,7 @@ export function inputIssues(spec: unknown, args: WorkflowArguments = {}): SpecIs
   // Each argument the workflow was given, checked by its own schema (a workflow started without
   // rebuild options gets their default: undefined is fine there).
   const schemas: Record<keyof WorkflowArguments, z.ZodTypeAny> = {
-    node: nodeName, request: backupRequest, options: rebuildOptions.optional(), restore: restoreRequest, recovery: recoverRequest,
+    node: nodeName, request: backupRequest, options: rebuildOptions.optional(), restore: restoreRequest, recovery: recoverRequest, switchover: switchoverRequest,
   };
   const given = (Object.keys(schemas) as (keyof WorkflowArguments)[]).filter((k) => k in args);
   const shape = Object.fromEntries(given.map((k) => [k, schemas[k]]));
@@ -69,9 +73,11 @@ export function inputIssues(spec: unknown, args: WorkflowArguments = {}): SpecIs
   if (issues.length === 0 && 'recovery' in args && (args.recovery as z.infer<typeof recoverRequest>).rehearse && !(spec as Spec).drills) {
     issues.push({ path: 'recovery.rehearse', message: `a rehearsal restores to drills.host first: stanza ${(spec as Spec).stanza} has no drills: section (host, dataDir, port)` });
   }
-  if (issues.length === 0 && 'node' in args) {
+  const named: [string, unknown][] = [['node', args.node], ['switchover.to', (args.switchover as { to?: unknown } | undefined)?.to]];
+  for (const [path, name] of named) {
+    if (issues.length > 0 || name === undefined) continue;
     const names = (spec as Spec).nodes.map((n) => n.name);
-    if (!names.includes(args.node as string)) issues.push({ path: 'node', message: `"${String(args.node)}" is not a node of the spec (${names.join(', ')})` });
+    if (!names.includes(name as string)) issues.push({ path, message: `"${String(name)}" is not a node of the spec (${names.join(', ')})` });
   }
   return issues;
 }

@@ -6,3 +6,4 @@ export { restoreDrill } from './drill';
 export { restoreToHost } from './restore';
 export { recoverCluster, recoverPlan } from './recover';
 export { rehearseRecover } from './rehearse';
+export { switchoverCluster, switchoverPlan } from './switchover';

@@ -177,11 +177,13 @@ test('pg_controldata: primary, standby, shut down', () => {
     systemIdentifier: '7712077147122823720',
     clusterState: 'in production',
     timeline: 1,
+    checkpointLsn: '0/9000028',
     checksumVersion: 1,
   });
   assert.equal(parseControlData(read('postgres/controldata-standby.txt')).clusterState, 'in archive recovery');
   const down = parseControlData(read('postgres/controldata-shutdown.txt'));
   assert.equal(down.clusterState, 'shut down');
+  assert.equal(down.checkpointLsn, '0/4000028', 'the shutdown checkpoint a switchover target must replay past');
   assert.equal(down.systemIdentifier, '7712077150075888193');
   assert.throws(() => parseControlData('pg_controldata: error: could not open file "global/pg_control"'), /Database system identifier/);
 });

@@ -1,0 +1,99 @@
+import { ApplicationFailure, CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
+import type { SwitchoverPlan } from '../activities/switchover';
+import { withPrimary } from '../spec/roles';
+import type { Spec } from '../spec/schema';
+import { long, quick, release, waiting } from './profiles';
+import type { StepProgress } from './progress';
+import { call, messageOf, StepLog } from './steps';
+import { checkInput } from './input';
+import { requireConfirmed } from './confirmation';
+import { runOwner } from './locks';
+
+export interface SwitchoverRequest {
+  readonly to: string;
+  /** The plan id the DBA confirmed (spec/confirmation.ts): required. */
+  readonly confirm?: string;
+}
+
+export interface SwitchoverResult {
+  readonly plan: SwitchoverPlan;
+  readonly timeline: number;
+  /** The old primary's shutdown checkpoint and how far the target had replayed when it was promoted. */
+  readonly checkpointLsn: string;
+  readonly replayLsn: string;
+  readonly backup: { readonly label: string; readonly type: string; readonly why: string };
+  readonly standbys: { readonly name: string; readonly replayLagBytes: number }[];
+  readonly steps: StepProgress[];
+}
+
+/** The plan `stanzactl switchover` shows before it asks: reads the hosts, changes nothing; refuses what switchoverCluster would. */
+export async function switchoverPlan(spec: Spec, request: SwitchoverRequest): Promise<SwitchoverPlan> {
+  checkInput('switchoverPlan', spec, { switchover: request });
+  return call('planSwitchover', quick, `plan a switchover of ${spec.stanza} to ${request.to}`, spec, request.to);
+}
+
+/**
+ * A planned switchover with no data loss: holds the stanza (no backup, rebuild or recover meanwhile),
+ * checkpoints and stops the primary cleanly, waits until the target has replayed its shutdown
+ * checkpoint (the proof), promotes the target, points every other node (the old primary too) at it,
+ * follows with the config, a `pgbackrest check`, a backup on the new timeline and a marker row every
+ * node must replay. The old primary is stopped before the target is promoted and starts again only
+ * as a standby: never two primaries. Until the promotion nothing is lost by giving up: a failure
+ * there starts the old primary again, as it was.
+ */
+export async function switchoverCluster(spec: Spec, request: SwitchoverRequest): Promise<SwitchoverResult> {
+  checkInput('switchoverCluster', spec, { switchover: request });
+  const log = new StepLog();
+  const owner = runOwner();
+  await log.step('lock', 'claimSwitchoverLock', quick, `hold stanza ${spec.stanza} for the switchover`, spec, owner);
+  try {
+    await requireConfirmed(log, spec, { kind: 'switchover', to: request.to }, request.confirm);
+    const plan = await log.step('plan', 'planSwitchover', quick, `can ${request.to} take over?`, spec, request.to);
+    const { primary, to } = plan;
+    const old = withPrimary(spec, primary);
+    const live = withPrimary(spec, to);
+    await log.step('checkpoint', 'checkpointPrimary', quick, `checkpoint on ${primary}`, old, primary);
+    const proof = await handedOver(log, old, plan);
+    await log.step(`promote ${to}`, 'promoteNode', quick, `promote ${to}`, live, to);
+    const promoted = await log.step(`${to} accepts writes`, 'waitPrimaryPromoted', waiting, `wait for ${to} to accept writes on a new timeline`, live, plan.timeline);
+    await log.step('replication access', 'ensureReplicationAccess', quick, `replication role and pg_hba lines on ${to}`, live);
+    const followers = [primary, ...plan.standbys];
+    await Promise.all(followers.map((n) => log.step(`point ${n} at ${to}`, 'pointAtPrimary', quick, `${n} becomes a standby of ${to}`, live, n)));
+    await log.step('conf', 'ensurePgbackrestConf', quick, `pgbackrest.conf with ${to} the primary`, live, true);
+    await log.step('check', 'checkStanza', quick, `pgbackrest check: archiving from ${to}`, live);
+    const { type, why } = plan.backup;
+    const source = await log.step('backup source', 'chooseBackupSource', quick, 'choose the host to copy from', live);
+    const backup = await log.step(`${type} backup`, 'runBackup', long, `${type} backup of ${spec.stanza} on timeline ${promoted.timeline}`, live, type, source.backupStandby);
+    const marker = await log.step('marker', 'writeMarker', quick, `write a marker row on ${to}`, live, workflowInfo().runId);
+    const standbys = await Promise.all(followers.map(async (n) => {
+      const r = await log.step(`${n} replays the marker`, 'waitMarkerReplayed', waiting, `wait for ${n} to stream from ${to} and replay the marker`, live, n, marker.id);
+      return { name: n, replayLagBytes: r.replayLagBytes };
+    }));
+    return {
+      plan, timeline: promoted.timeline, checkpointLsn: proof.checkpointLsn, replayLsn: proof.replayLsn,
+      backup: { label: backup.backup.label, type, why }, standbys, steps: log.steps,
+    };
+  } finally {
+    // Also when cancelled or failed: backups and rebuilds must not wait for a switchover that ended.
+    await CancellationScope.nonCancellable(() => call('releaseSwitchoverLock', release, 'release the stanza', spec, owner));
+  }
+}
+
+/**
+ * The old primary stopped cleanly and its last record replayed on the target. A failure here,
+ * before any promotion, undoes the stop: the old primary starts again as the primary it was.
+ */
+async function handedOver(log: StepLog, old: Spec, plan: SwitchoverPlan) {
+  const { primary, to } = plan;
+  try {
+    await log.step(`stop ${primary}`, 'stopPostgres', quick, `stop the primary ${primary} (fast: its shutdown checkpoint goes to ${to})`, old, primary);
+    return await log.step(`${to} replayed`, 'waitShutdownReplayed', waiting, `wait for ${to} to replay ${primary}'s shutdown checkpoint`, old, primary, to);
+  } catch (e) {
+    if (isCancellation(e)) throw e;
+    await CancellationScope.nonCancellable(() => log.step(`start ${primary} again`, 'startStandby', quick, `undo: start ${primary} again as the primary`, old, primary));
+    throw ApplicationFailure.create({
+      type: 'SwitchoverUndone', nonRetryable: true, cause: e instanceof Error ? e : undefined,
+      message: `switchover to ${to} given up before any promotion: ${messageOf(e)}\n${primary} runs as the primary again; nothing was lost`,
+    });
+  }
+}
