@@ -6,6 +6,7 @@ import { rebuildCommand } from './commands/rebuild';
 import { restoreCommand } from './commands/restore';
 import { recoverCommand } from './commands/recover';
 import { switchoverCommand } from './commands/switchover';
+import { failoverCommand } from './commands/failover';
 import { scheduleCommand } from './commands/schedule';
 import { statusCommand } from './commands/status';
 import { specArg, UsageError, withClient, type CliCommand } from './commands/command';
@@ -96,7 +97,7 @@ so workflows survive a server restart.`,
   },
 };
 
-const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, drill: drillCommand, restore: restoreCommand, recover: recoverCommand, switchover: switchoverCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server };
+const COMMANDS: Record<string, CliCommand> = { provision, backup: backupCommand, rebuild: rebuildCommand, drill: drillCommand, restore: restoreCommand, recover: recoverCommand, switchover: switchoverCommand, failover: failoverCommand, schedule: scheduleCommand, status: statusCommand, validate, worker, server };
 
 const USAGE = `stanzactl: durable automation of pgBackRest and PostgreSQL streaming replication on Temporal
 

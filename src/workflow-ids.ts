@@ -52,9 +52,9 @@ export function rehearsalWorkflowId(stanza: string): string {
   return `rehearse-${stanza}`;
 }
 
-/** The read-only plan the CLI shows before a recover: one per asking, named by the time. */
-export function recoverPlanWorkflowId(stanza: string, at: Date): string {
-  return `recover-plan-${stanza}-${at.toISOString().replace(/[:.]/g, '')}`;
+/** The read-only plan the CLI shows before a recover, switchover or failover: one per asking, named by the time. */
+export function planWorkflowId(action: 'recover' | 'switchover' | 'failover', stanza: string, at: Date): string {
+  return `${action}-plan-${stanza}-${at.toISOString().replace(/[:.]/g, '')}`;
 }
 
 /** The query every long workflow answers with its steps so far. */
@@ -65,7 +65,7 @@ export function switchoverWorkflowId(stanza: string): string {
   return `switchover-${stanza}`;
 }
 
-/** The read-only plan the CLI shows before a switchover: one per asking, named by the time. */
-export function switchoverPlanWorkflowId(stanza: string, at: Date): string {
-  return `switchover-plan-${stanza}-${at.toISOString().replace(/[:.]/g, '')}`;
+/** A failover, at most one per stanza at a time. */
+export function failoverWorkflowId(stanza: string): string {
+  return `failover-${stanza}`;
 }

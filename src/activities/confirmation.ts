@@ -1,9 +1,10 @@
-import { confirmationProblem, recoverFacts, rebuildFacts, restoreFacts, switchoverFacts, type DestructiveAction, type PlanFacts } from '../spec/confirmation';
+import { confirmationProblem, recoverFacts, rebuildFacts, restoreFacts, switchoverFacts, failoverFacts, type DestructiveAction, type PlanFacts } from '../spec/confirmation';
 import type { Spec } from '../spec/schema';
 import { refuse } from '../host/failures';
 import type { HostOps } from '../host/host-ops';
 import { planRecovery } from './recover';
 import { planSwitchover } from './switchover';
+import { planFailover } from './failover';
 import type { StepResult } from './types';
 
 /**
@@ -13,6 +14,7 @@ import type { StepResult } from './types';
  */
 export async function requireConfirmed(ops: HostOps, spec: Spec, action: DestructiveAction, confirm: string | undefined): Promise<StepResult> {
   const facts: PlanFacts = action.kind === 'recover' ? recoverFacts(spec, await planRecovery(ops, spec, action.target))
+    : action.kind === 'failover' ? failoverFacts(spec, await planFailover(ops, spec, action.to, action.fence))
     : action.kind === 'switchover' ? switchoverFacts(spec, await planSwitchover(ops, spec, action.to))
     : action.kind === 'rebuild' ? rebuildFacts(spec, action.node)
       : restoreFacts(spec, action.request);

@@ -30,6 +30,7 @@ import { claimClusterLock, claimDrillLock, claimProvisionLock, registerRestore, 
 import type { Liveness } from '../host/locks';
 import { requireConfirmed } from './confirmation';
 import type { DestructiveAction } from '../spec/confirmation';
+import { fenceNode, planFailover, type Fence } from './failover';
 import { checkpointPrimary, planSwitchover, pointAtPrimary, promoteNode, waitShutdownReplayed } from './switchover';
 import { archivePrimaryWal, planRecovery, restorePrimary, stopPostgres, waitPrimaryPromoted } from './recover';
 
@@ -114,6 +115,8 @@ export function createActivities(deps: ActivityDeps) {
     releaseRecoverLock: step(async (spec: Spec, owner: BackupOwner) => releaseClusterLock(ops(spec), spec, owner, 'recover')),
     claimSwitchoverLock: step(async (spec: Spec, owner: BackupOwner) => claimClusterLock(ops(spec), spec, owner, 'switchover', alive)),
     releaseSwitchoverLock: step(async (spec: Spec, owner: BackupOwner) => releaseClusterLock(ops(spec), spec, owner, 'switchover')),
+    claimFailoverLock: step(async (spec: Spec, owner: BackupOwner) => claimClusterLock(ops(spec), spec, owner, 'failover', alive)),
+    releaseFailoverLock: step(async (spec: Spec, owner: BackupOwner) => releaseClusterLock(ops(spec), spec, owner, 'failover')),
     claimDrillLock: step(async (spec: Spec, owner: BackupOwner) => claimDrillLock(ops(spec), spec, owner, alive)),
     releaseDrillLock: step(async (spec: Spec, owner: BackupOwner) => releaseDrillLock(ops(spec), spec, owner)),
     requireConfirmed: step(async (spec: Spec, action: DestructiveAction, confirm?: string) => requireConfirmed(ops(spec), spec, action, confirm)),
@@ -132,6 +135,9 @@ export function createActivities(deps: ActivityDeps) {
     waitShutdownReplayed: step(async (spec: Spec, old: string, target: string) => waitShutdownReplayed(ops(spec), spec, old, target)),
     promoteNode: step(async (spec: Spec, node: string) => promoteNode(ops(spec), spec, node)),
     pointAtPrimary: step(async (spec: Spec, node: string) => pointAtPrimary(ops(spec), spec, node)),
+    // A failover (workflows/failover.ts).
+    planFailover: step(async (spec: Spec, to?: string, fence?: Fence) => planFailover(ops(spec), spec, to, fence)),
+    fenceNode: step(async (spec: Spec, node: string, stop: boolean) => fenceNode(ops(spec), spec, node, stop)),
   };
 }
 

@@ -10,6 +10,7 @@ import { clusterState, streamingStandbys as streamingTo, type ClusterState } fro
 import { refuse } from '../host/failures';
 import { checkControl } from './postgres-service';
 import { nodeAddress, repoHost } from './hosts';
+import { observeTopology } from './topology';
 import type { HostOps } from '../host/host-ops';
 import { detectConfigFile } from './pgbackrest-conf';
 import { pgbackrestCommand } from '../host/pgbackrest';
@@ -89,6 +90,16 @@ export async function preflight(ops: HostOps, spec: Spec): Promise<PreflightRepo
     clusterState(ops, primaryAddr, spec.postgres),
     readRepoSystemId(ops, spec),
   ]);
+  if (primary.exists && !primary.running) {
+    // A stopped primary is started by the provision: only when no other node took over meanwhile
+    // (a failover: starting it would make two primaries, and its standbys would be restored onto
+    // the old timeline, losing the new primary's writes).
+    const topology = await observeTopology(ops, spec);
+    if (topology.primary !== null && topology.primary !== primaryAddr.name) {
+      throw refuse(`${primaryAddr.name} is the primary in the spec, but it is stopped and ${topology.primary} runs as the primary`, 'RolesMoved');
+    }
+    if (topology.primary === null) throw refuse(`${primaryAddr.name}, the spec's primary, is stopped, and it is not the one to start: ${topology.problems.join('; ')}`, 'PreflightFailed');
+  }
   if (primary.exists && primary.controlState !== 'in production') {
     // A node in recovery is a standby: the roles moved since the cluster was built (the workflow
     // then reads them from the hosts and runs preflight again on the primary it finds).

@@ -65,7 +65,12 @@ export async function inspectRebuildTarget(ops: HostOps, spec: Spec, nodeName: s
   if (!s.running) broken.push('PostgreSQL is not running');
   else {
     if (s.downstream) throw refuse(`${nodeName} is a primary now: ${s.downstream} standby(s) stream from it. stanzactl will not rebuild it`, 'RefusedRebuild');
-    if (!s.inRecovery) broken.push('promoted: out of recovery, on a timeline of its own');
+    if (!s.inRecovery) {
+      // An old primary come back as one may still take writes: its clients must go first, or their writes would be lost unseen.
+      const clients = Number(await query(ops, host, spec.postgres, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"));
+      if (clients > 0) throw refuse(`${nodeName} still runs as a primary, with ${clients} client connection(s): its writes would be lost. Stop it (or its clients) first; stanzactl will not rebuild it`, 'RefusedRebuild');
+      broken.push('promoted: out of recovery, on a timeline of its own');
+    }
     else if (s.receiver !== 'streaming') broken.push(`not streaming (WAL receiver: ${s.receiver})`);
   }
   if (spec.postgres.configDir && (await ops.readFile(host, `${spec.postgres.configDir}/postgresql.conf`)) === undefined) {

@@ -1,15 +1,13 @@
 import { parseArgs } from 'node:util';
 import type { RecoverPlan } from '../activities/recover';
-import { describeRun, follow, openRun, startAlone } from '../client';
-import { TASK_QUEUE } from '../paths';
 import { parseRecoveryTarget, type RecoveryTarget } from '../spec/recovery-target';
 import { loadSpec } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import { planId, recoverFacts } from '../spec/confirmation';
-import { recoverPlanWorkflowId, recoverWorkflowId } from '../workflow-ids';
+import { recoverWorkflowId } from '../workflow-ids';
 import type { RecoverRequest, RecoverResult } from '../workflows/recover';
 import { UsageError, withClient, type CliCommand } from './command';
-import { typed } from './confirm';
+import { plannedRun } from './planned-run';
 
 function describePlan(spec: Spec, p: RecoverPlan, rehearse: boolean): string[] {
   const d = spec.drills;
@@ -66,39 +64,15 @@ cluster is not touched. It costs one restore's time while the stanza is held (no
     const rehearse = values.rehearse === true;
     if (rehearse && !spec.drills) throw new UsageError(`--rehearse restores to drills.host first: stanza ${spec.stanza}'s spec has no drills: section (host, dataDir, port)`);
     return withClient('recover', async (client) => {
-      const workflowId = recoverWorkflowId(spec.stanza);
-      const running = await openRun(client, workflowId);
-      if (running) {
-        console.error(`refused: a recover of stanza ${spec.stanza} is already running: ${describeRun(running)}. Nothing was changed`);
-        return 1;
-      }
       const request: RecoverRequest = { target, ...(rehearse && { rehearse }) };
-      const plan = await client.workflow.execute('recoverPlan', {
-        taskQueue: TASK_QUEUE, workflowId: recoverPlanWorkflowId(spec.stanza, new Date()), args: [spec, request],
-        staticSummary: `plan a recover of stanza ${spec.stanza} (read-only)`,
-      }) as RecoverPlan;
-      for (const l of describePlan(spec, plan, rehearse)) console.log(l);
-      if (!values.yes) {
-        if (!process.stdin.isTTY) {
-          console.error('refused: not a terminal to confirm on: pass --yes to recover without asking. Nothing was changed');
-          return 2;
-        }
-        if (!(await typed(`Type the stanza name (${spec.stanza}) to recover it: `, spec.stanza))) {
-          console.error('not confirmed: nothing was changed');
-          return 1;
-        }
-      }
-      const handle = await startAlone(client, 'recoverCluster', {
-        taskQueue: TASK_QUEUE, workflowId, args: [spec, { ...request, backup: plan.backup.label, confirm: planId(recoverFacts(spec, plan)) }],
-        staticSummary: `recover stanza ${spec.stanza} to ${plan.target}`,
+      const run = await plannedRun<RecoverPlan, RecoverResult>(client, {
+        action: 'recover', spec, workflowId: recoverWorkflowId(spec.stanza), workflows: ['recoverPlan', 'recoverCluster'], request, yes: values.yes === true,
+        describe: (p) => describePlan(spec, p, rehearse),
+        confirmed: (p) => ({ ...request, backup: p.backup.label, confirm: planId(recoverFacts(spec, p)) }),
+        summary: (p) => `recover stanza ${spec.stanza} to ${p.target}`,
       });
-      if ('running' in handle) {
-        console.error(`refused: a recover of stanza ${spec.stanza} is already running: ${handle.running}. Nothing was changed`);
-        return 1;
-      }
-      console.log(`workflow ${workflowId}`);
-      const r = await follow<RecoverResult>(handle, (l) => console.log(l));
-      console.log('');
+      if ('code' in run) return run.code;
+      const r = run.result;
       console.log(`stanza ${spec.stanza} recovered to ${r.plan.target}: ${r.plan.primary} on timeline ${r.timeline} (was ${r.plan.timeline}), restore in ${r.restoreSeconds.toFixed(1)} s`);
       if (r.rehearsal) {
         const h = r.rehearsal;

@@ -1,15 +1,13 @@
 import { parseArgs } from 'node:util';
 import type { SwitchoverPlan } from '../activities/switchover';
-import { describeRun, follow, openRun, startAlone } from '../client';
-import { TASK_QUEUE } from '../paths';
 import { loadSpec } from '../spec/load';
 import { primaryNode } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import { planId, switchoverFacts } from '../spec/confirmation';
-import { switchoverPlanWorkflowId, switchoverWorkflowId } from '../workflow-ids';
+import { switchoverWorkflowId } from '../workflow-ids';
 import type { SwitchoverRequest, SwitchoverResult } from '../workflows/switchover';
 import { UsageError, withClient, type CliCommand } from './command';
-import { typed } from './confirm';
+import { plannedRun } from './planned-run';
 
 function describePlan(spec: Spec, p: SwitchoverPlan): string[] {
   const specPrimary = primaryNode(spec).name;
@@ -54,39 +52,15 @@ recover, drill, status) acts on the new primary with the spec unedited.`,
     const to = values.to;
     if (!spec.nodes.some((n) => n.name === to)) throw new UsageError(`--to ${to}: not a node of the spec (${spec.nodes.map((n) => n.name).join(', ')})`);
     return withClient('switchover', async (client) => {
-      const workflowId = switchoverWorkflowId(spec.stanza);
-      const running = await openRun(client, workflowId);
-      if (running) {
-        console.error(`refused: a switchover of stanza ${spec.stanza} is already running: ${describeRun(running)}. Nothing was changed`);
-        return 1;
-      }
       const request: SwitchoverRequest = { to };
-      const plan = await client.workflow.execute('switchoverPlan', {
-        taskQueue: TASK_QUEUE, workflowId: switchoverPlanWorkflowId(spec.stanza, new Date()), args: [spec, request],
-        staticSummary: `plan a switchover of stanza ${spec.stanza} to ${to} (read-only)`,
-      }) as SwitchoverPlan;
-      for (const l of describePlan(spec, plan)) console.log(l);
-      if (!values.yes) {
-        if (!process.stdin.isTTY) {
-          console.error('refused: not a terminal to confirm on: pass --yes to switch over without asking. Nothing was changed');
-          return 2;
-        }
-        if (!(await typed(`Type the stanza name (${spec.stanza}) to switch it over: `, spec.stanza))) {
-          console.error('not confirmed: nothing was changed');
-          return 1;
-        }
-      }
-      const handle = await startAlone(client, 'switchoverCluster', {
-        taskQueue: TASK_QUEUE, workflowId, args: [spec, { ...request, confirm: planId(switchoverFacts(spec, plan)) }],
-        staticSummary: `switch stanza ${spec.stanza} over from ${plan.primary} to ${to}`,
+      const run = await plannedRun<SwitchoverPlan, SwitchoverResult>(client, {
+        action: 'switchover', spec, workflowId: switchoverWorkflowId(spec.stanza), workflows: ['switchoverPlan', 'switchoverCluster'], request, yes: values.yes === true,
+        describe: (p) => describePlan(spec, p),
+        confirmed: (p) => ({ ...request, confirm: planId(switchoverFacts(spec, p)) }),
+        summary: (p) => `switch stanza ${spec.stanza} over from ${p.primary} to ${to}`,
       });
-      if ('running' in handle) {
-        console.error(`refused: a switchover of stanza ${spec.stanza} is already running: ${handle.running}. Nothing was changed`);
-        return 1;
-      }
-      console.log(`workflow ${workflowId}`);
-      const r = await follow<SwitchoverResult>(handle, (l) => console.log(l));
-      console.log('');
+      if ('code' in run) return run.code;
+      const r = run.result;
       console.log(`switchover of stanza ${spec.stanza} done: ${to} is the primary on timeline ${r.timeline} (was ${r.plan.timeline})`);
       console.log(`  ${r.plan.primary} stopped at its shutdown checkpoint ${r.checkpointLsn}; ${to} had replayed up to ${r.replayLsn} before its promotion: nothing lost`);
       console.log(`  ${r.backup.type} backup ${r.backup.label} on the new timeline (${r.backup.why})`);

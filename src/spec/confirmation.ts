@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RecoverPlan } from '../activities/recover';
 import type { SwitchoverPlan } from '../activities/switchover';
+import type { Fence, FailoverPlan } from '../activities/failover';
 import { describeRecoveryTarget } from '../render/recover-plan';
 import type { RecoveryTarget } from './recovery-target';
 import type { CopyPlace } from './restore-copy';
@@ -19,7 +20,8 @@ export type DestructiveAction =
   | { readonly kind: 'rebuild'; readonly node: string }
   | { readonly kind: 'restore'; readonly request: { readonly place: CopyPlace; readonly target: RecoveryTarget; readonly set?: string; readonly reuse: boolean } }
   | { readonly kind: 'recover'; readonly target: RecoveryTarget }
-  | { readonly kind: 'switchover'; readonly to: string };
+  | { readonly kind: 'switchover'; readonly to: string }
+  | { readonly kind: 'failover'; readonly to?: string; readonly fence?: Fence };
 
 /** `plan-` and 20 hex digits of the SHA-256 of the facts, keys sorted: the same facts give the same id anywhere. */
 export function planId(facts: PlanFacts): string {
@@ -56,6 +58,11 @@ export function recoverFacts(spec: Spec, plan: RecoverPlan): PlanFacts {
 /** A switchover stops the primary and makes every other node a standby of the target: who, from which timeline. */
 export function switchoverFacts(spec: Spec, plan: SwitchoverPlan): PlanFacts {
   return { action: 'switchover', stanza: spec.stanza, primary: plan.primary, to: plan.to, timeline: plan.timeline, standbys: plan.standbys };
+}
+
+/** A failover promotes a standby and fences the old primary: which ones, and who follows or is rebuilt. */
+export function failoverFacts(spec: Spec, plan: FailoverPlan): PlanFacts {
+  return { action: 'failover', stanza: spec.stanza, primary: plan.primary, fence: plan.fence, to: plan.to, standbys: plan.standbys, rebuild: plan.rebuild };
 }
 
 /** Why a request's `confirm` does not stand for the plan `facts` describe now; undefined when it does. */

@@ -28,3 +28,8 @@ export function withPrimary(spec: Spec, primary: string): Spec {
   if (primaryNode(spec).name === primary) return spec;
   return { ...spec, nodes: spec.nodes.map((n) => ({ ...n, role: n.name === primary ? 'primary' : 'standby' })) };
 }
+
+/** The spec without node `name`: for the steps that reach every node while that one cannot be reached. */
+export function withoutNode(spec: Spec, name: string): Spec {
+  return { ...spec, nodes: spec.nodes.filter((n) => n.name !== name) };
+}

@@ -23,6 +23,8 @@ const recoverRequest = z.object({
 
 // A planned switchover: the node to hand the primary role to.
 const switchoverRequest = z.object({ to: nodeName, confirm }).strict();
+// A failover: the standby to promote (the most advanced when absent), and whether to stop an old primary that still runs.
+const failoverRequest = z.object({ to: nodeName.optional(), fence: z.literal('stop').optional(), confirm }).strict();
 
 function issuesOf(schema: z.ZodTypeAny, value: unknown): SpecIssue[] {
   const r = schema.safeParse(value);
@@ -49,6 +51,7 @@ export interface WorkflowArguments {
   readonly restore?: unknown;
   readonly recovery?: unknown;
   readonly switchover?: unknown;
+  readonly failover?: unknown;
 }
 
 /**
@@ -60,7 +63,7 @@ export function inputIssues(spec: unknown, args: WorkflowArguments = {}): SpecIs
   // Each argument the workflow was given, checked by its own schema (a workflow started without
   // rebuild options gets their default: undefined is fine there).
   const schemas: Record<keyof WorkflowArguments, z.ZodTypeAny> = {
-    node: nodeName, request: backupRequest, options: rebuildOptions.optional(), restore: restoreRequest, recovery: recoverRequest, switchover: switchoverRequest,
+    node: nodeName, request: backupRequest, options: rebuildOptions.optional(), restore: restoreRequest, recovery: recoverRequest, switchover: switchoverRequest, failover: failoverRequest,
   };
   const given = (Object.keys(schemas) as (keyof WorkflowArguments)[]).filter((k) => k in args);
   const shape = Object.fromEntries(given.map((k) => [k, schemas[k]]));
@@ -73,7 +76,8 @@ export function inputIssues(spec: unknown, args: WorkflowArguments = {}): SpecIs
   if (issues.length === 0 && 'recovery' in args && (args.recovery as z.infer<typeof recoverRequest>).rehearse && !(spec as Spec).drills) {
     issues.push({ path: 'recovery.rehearse', message: `a rehearsal restores to drills.host first: stanza ${(spec as Spec).stanza} has no drills: section (host, dataDir, port)` });
   }
-  const named: [string, unknown][] = [['node', args.node], ['switchover.to', (args.switchover as { to?: unknown } | undefined)?.to]];
+  const named: [string, unknown][] = [['node', args.node], ['switchover.to', (args.switchover as { to?: unknown } | undefined)?.to],
+    ['failover.to', (args.failover as { to?: unknown } | undefined)?.to]];
   for (const [path, name] of named) {
     if (issues.length > 0 || name === undefined) continue;
     const names = (spec as Spec).nodes.map((n) => n.name);

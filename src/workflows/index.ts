@@ -7,3 +7,4 @@ export { restoreToHost } from './restore';
 export { recoverCluster, recoverPlan } from './recover';
 export { rehearseRecover } from './rehearse';
 export { switchoverCluster, switchoverPlan } from './switchover';
+export { failoverCluster, failoverPlan } from './failover';

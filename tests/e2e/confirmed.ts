@@ -4,7 +4,7 @@ import { TASK_QUEUE } from '../../src/paths';
 import { planId, rebuildFacts, recoverFacts } from '../../src/spec/confirmation';
 import type { RecoveryTarget } from '../../src/spec/recovery-target';
 import type { Spec } from '../../src/spec/schema';
-import { recoverPlanWorkflowId } from '../../src/workflow-ids';
+import { planWorkflowId } from '../../src/workflow-ids';
 import type { RecoverRequest } from '../../src/workflows/recover';
 
 /** Destructive workflows started by tests with the client, confirmed as the CLI confirms them. */
@@ -15,7 +15,7 @@ export function confirmedRebuild(spec: Spec, node: string): string {
 /** A recover request as `stanzactl recover --yes` makes it: after the read-only plan. */
 export async function confirmedRecover(client: Client, spec: Spec, target: RecoveryTarget): Promise<RecoverRequest> {
   const plan = await client.workflow.execute('recoverPlan', {
-    taskQueue: TASK_QUEUE, workflowId: recoverPlanWorkflowId(spec.stanza, new Date()), args: [spec, { target }],
+    taskQueue: TASK_QUEUE, workflowId: planWorkflowId('recover', spec.stanza, new Date()), args: [spec, { target }],
   }) as RecoverPlan;
   return { target, backup: plan.backup.label, confirm: planId(recoverFacts(spec, plan)) };
 }
