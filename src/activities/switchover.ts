@@ -54,7 +54,8 @@ export async function checkpointPrimary(ops: HostOps, spec: Spec, node: string):
   if (!role.running) return { changed: false, detail: `${node} is stopped already` };
   if (role.inRecovery) throw refuse(`${node} is in recovery: it is no primary to hand over from`, 'SwitchoverRefused');
   const lsn = await query(ops, host, spec.postgres, 'CHECKPOINT; SELECT pg_current_wal_lsn()');
-  return { changed: true, detail: `checkpoint on ${node}, WAL at ${lsn}` };
+  // Nothing a DBA sees changed: a retry after a crash reports the same.
+  return { changed: false, detail: `checkpoint on ${node}, WAL at ${lsn}` };
 }
 
 /**

@@ -23,7 +23,7 @@ function describePlan(spec: Spec, p: FailoverPlan): string[] {
     `  LOST      ${p.lost}`,
     `  standbys  ${p.standbys.length ? `${p.standbys.join(', ')} then stream from ${p.to}` : 'no other standby follows'}`,
     ...(p.rebuild.length ? [`  rebuild   ${p.rebuild.join(', ')} had WAL ${p.to} never received: rebuilt from the repository on its timeline`] : []),
-    `  backup    ${p.backup.type} on the new timeline: ${p.backup.why}`,
+    `  backup    ${p.backup.type} on the new timeline (${p.backup.why})`,
     `  meanwhile backups, rebuilds and recovers of stanza ${spec.stanza} are refused (a scheduled backup is skipped, saying why)`,
   ];
 }

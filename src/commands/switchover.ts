@@ -16,7 +16,7 @@ function describePlan(spec: Spec, p: SwitchoverPlan): string[] {
     `  primary   ${p.primary} (timeline ${p.timeline}) is checkpointed and stopped cleanly; writes fail from then until ${p.to} accepts them`,
     `  target    ${p.to} streams from it, ${p.targetLagBytes} bytes behind; promoted once it has replayed ${p.primary}'s shutdown checkpoint, on timeline ${p.timeline + 1}`,
     `  standbys  ${[p.primary, ...p.standbys].join(', ')} then stream from ${p.to} (${p.primary} as a standby: standby.signal and primary_conninfo)`,
-    `  backup    ${p.backup.type} on the new timeline: ${p.backup.why}; then a marker row every node must replay`,
+    `  backup    ${p.backup.type} on the new timeline (${p.backup.why}); then a marker row every node must replay`,
     ...(specPrimary !== p.primary ? [`  spec      names ${specPrimary} as the primary, but ${p.primary} runs as it: the switchover acts on ${p.primary}`] : []),
     `  meanwhile backups, rebuilds and recovers of stanza ${spec.stanza} are refused (a scheduled backup is skipped, saying why)`,
     `  a failure before the promotion starts ${p.primary} again as the primary; the spec file is not edited`,

@@ -37,5 +37,5 @@ export function switchoverProblems(topology: Topology, to: string, replication: 
 export function backupAfterRoleChange(spec: Spec): { type: BackupType; why: string } {
   const s = spec.backups?.schedule;
   const type: BackupType = s?.incr || !s || (!s.diff && !s.full) ? 'incr' : s.diff ? 'diff' : 'full';
-  return { type, why: s && (s.incr || s.diff || s.full) ? `the cheapest kind the spec's schedules take (${type})` : 'an incr: the spec schedules no backups' };
+  return { type, why: s && (s.incr || s.diff || s.full) ? 'the cheapest kind the spec\'s schedules take' : 'the spec schedules no backups' };
 }

@@ -1,4 +1,4 @@
-import { CancellationScope, workflowInfo } from '@temporalio/workflow';
+import { workflowInfo } from '@temporalio/workflow';
 import type { Fence, FailoverPlan } from '../activities/failover';
 import { withoutNode, withPrimary } from '../spec/roles';
 import type { Spec } from '../spec/schema';
@@ -7,7 +7,7 @@ import type { StepProgress } from './progress';
 import { call, StepLog } from './steps';
 import { checkInput } from './input';
 import { requireConfirmed } from './confirmation';
-import { runOwner } from './locks';
+import { holding, runOwner } from './locks';
 import { rebuiltStandbys } from './standby-restore';
 
 export interface FailoverRequest {
@@ -46,8 +46,9 @@ export async function failoverCluster(spec: Spec, request: FailoverRequest): Pro
   checkInput('failoverCluster', spec, { failover: request });
   const log = new StepLog();
   const owner = runOwner();
-  await log.step('lock', 'claimFailoverLock', quick, `hold stanza ${spec.stanza} for the failover`, spec, owner);
-  try {
+  // Released also when cancelled or failed: backups and rebuilds must not wait for a failover that ended.
+  return holding(log, () => call('claimFailoverLock', quick, `hold stanza ${spec.stanza} for the failover`, spec, owner),
+    () => call('releaseFailoverLock', release, 'release the stanza', spec, owner), async () => {
     await requireConfirmed(log, spec, { kind: 'failover', to: request.to, fence: request.fence }, request.confirm);
     const plan = await log.step('plan', 'planFailover', quick, 'which standby, what is lost', spec, request.to, request.fence);
     const { primary, to } = plan;
@@ -76,7 +77,5 @@ export async function failoverCluster(spec: Spec, request: FailoverRequest): Pro
       plan, timeline: promoted.timeline, fenced, backup: { label: backup.backup.label, type, why },
       standbys: [...followed, ...rebuilt.map(({ name, replayLagBytes }) => ({ name, replayLagBytes }))], steps: log.steps,
     };
-  } finally {
-    await CancellationScope.nonCancellable(() => call('releaseFailoverLock', release, 'release the stanza', spec, owner));
-  }
+  });
 }

@@ -7,7 +7,7 @@ import type { StepProgress } from './progress';
 import { call, messageOf, StepLog } from './steps';
 import { checkInput } from './input';
 import { requireConfirmed } from './confirmation';
-import { runOwner } from './locks';
+import { holding, runOwner } from './locks';
 
 export interface SwitchoverRequest {
   readonly to: string;
@@ -45,8 +45,9 @@ export async function switchoverCluster(spec: Spec, request: SwitchoverRequest):
   checkInput('switchoverCluster', spec, { switchover: request });
   const log = new StepLog();
   const owner = runOwner();
-  await log.step('lock', 'claimSwitchoverLock', quick, `hold stanza ${spec.stanza} for the switchover`, spec, owner);
-  try {
+  // Released also when cancelled or failed: backups and rebuilds must not wait for a switchover that ended.
+  return holding(log, () => call('claimSwitchoverLock', quick, `hold stanza ${spec.stanza} for the switchover`, spec, owner),
+    () => call('releaseSwitchoverLock', release, 'release the stanza', spec, owner), async () => {
     await requireConfirmed(log, spec, { kind: 'switchover', to: request.to }, request.confirm);
     const plan = await log.step('plan', 'planSwitchover', quick, `can ${request.to} take over?`, spec, request.to);
     const { primary, to } = plan;
@@ -73,10 +74,7 @@ export async function switchoverCluster(spec: Spec, request: SwitchoverRequest):
       plan, timeline: promoted.timeline, checkpointLsn: proof.checkpointLsn, replayLsn: proof.replayLsn,
       backup: { label: backup.backup.label, type, why }, standbys, steps: log.steps,
     };
-  } finally {
-    // Also when cancelled or failed: backups and rebuilds must not wait for a switchover that ended.
-    await CancellationScope.nonCancellable(() => call('releaseSwitchoverLock', release, 'release the stanza', spec, owner));
-  }
+  });
 }
 
 /**

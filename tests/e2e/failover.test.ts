@@ -33,7 +33,8 @@ describe('failover: fenced, the most advanced standby promoted, the old primary 
 
   test('pg1-srv killed and cut off, pg2-srv behind: pg3-srv (the most advanced) is promoted, pg2-srv follows it', LONG, async () => {
     // pg2-srv stops receiving (a socket directory that does not exist), then pg3-srv gets rows it never has.
-    await psql('pg2-srv', "ALTER SYSTEM SET primary_conninfo = 'host=/nonexistent'; SELECT pg_reload_conf()");
+    await psql('pg2-srv', "ALTER SYSTEM SET primary_conninfo = 'host=/nonexistent'");
+    await psql('pg2-srv', 'SELECT pg_reload_conf()');
     await until('pg2-srv to stop streaming', async () => (await upstreamOf('pg2-srv')) === 'none');
     await psql('pg1-srv', 'CREATE TABLE failover_rows (id int); INSERT INTO failover_rows VALUES (1)');
     await until('pg3-srv to have the row', async () => (await psql('pg3-srv', "SELECT count(*) FROM pg_class WHERE relname = 'failover_rows'")) === '1');
