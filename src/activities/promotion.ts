@@ -32,6 +32,9 @@ export async function waitAcceptingWrites(ops: HostOps, host: HostAddress, pg: S
     const [walFile, lsn] = state.split(' ');
     const timeline = /^[0-9A-F]{24}$/.test(walFile) ? parseInt(walFile.slice(0, 8), 16) : 0;
     if (timeline > afterTimeline) {
+      // A promotion checkpoints later, in the background: until then pg_control names the timeline
+      // the node last checkpointed on, and a backup taken now fails pgBackRest's check of the two.
+      await ops.must(host, psqlCommand(pg, 'CHECKPOINT'));
       return { changed: false, timeline, lsn, detail: `${host.name} accepts writes on timeline ${timeline} (was ${afterTimeline}), at LSN ${lsn}` };
     }
     down = r.code !== 0 && (await ops.run(host, statusCommand(pg))).code !== 0 ? down + 1 : 0;

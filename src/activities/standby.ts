@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { program } from '../paths';
-import { asUser, script, Secret } from '../shell/command';
+import { asUser, cmd, script, Secret } from '../shell/command';
 import { ensurePgpass, pgpassLine } from '../render/pgpass';
 import { controlServer, ensureEnabled } from './postgres-service';
 import { quoteLiteral } from '../render/sql';
@@ -83,6 +83,11 @@ export async function prepareStandby(ops: HostOps, spec: Spec, nodeName: string,
   if (state.running) {
     await controlServer(ops, host, pg, 'stop');
     results.push({ changed: true, detail: `stopped ${nodeName}` });
+  } else if (state.exists && (await ops.run(host, cmd('test', '-e', `${pg.dataDir}/postmaster.pid`))).code === 0) {
+    // A server that crashed (a killed old primary) leaves its pid file; pgBackRest will not restore
+    // over one. pg_ctl status has just said no process holds it.
+    await ops.must(host, asUser(pg.osUser, cmd('rm', '-f', '--', `${pg.dataDir}/postmaster.pid`)));
+    results.push({ changed: true, detail: `removed the stale postmaster.pid of a server that is not running on ${nodeName}` });
   }
   const account = await ops.user(host, pg.osUser);
   const group = account?.group ?? pg.osUser;

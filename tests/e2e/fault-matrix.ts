@@ -10,9 +10,12 @@ import { readFaultLog, type FaultEntry, type FaultPoint, type FaultRecord } from
 import { entriesFor, rowsOf, type MatrixLayout, type MatrixReport, type MatrixRow, type ServerKillRow, type Workflow } from './fault-rows';
 import { TASK_QUEUE } from '../../src/paths';
 import type { BackupOutcome } from '../../src/workflows/backup';
-import { rebuildWorkflowId, recoverWorkflowId } from '../../src/workflow-ids';
+import { failoverWorkflowId, rebuildWorkflowId, recoverWorkflowId, switchoverWorkflowId } from '../../src/workflow-ids';
+import type { FailoverResult } from '../../src/workflows/failover';
+import { withoutNode, withPrimary } from '../../src/spec/roles';
+import { ClusterChecks } from './cluster-checks';
 import { ProvisionFixture } from './fixture';
-import { confirmedRebuild, confirmedRecover } from './confirmed';
+import { confirmedFailover, confirmedRebuild, confirmedRecover, confirmedSwitchover } from './confirmed';
 import { buildWorkflowBundle, WorkerProcess } from './harness';
 import { RecoverChecks } from './recover-checks';
 
@@ -252,6 +255,41 @@ export async function runFaultMatrix(labs: MatrixLabs, say: (line: string) => vo
       }
     };
 
+    // Roles that move, each ending with one primary and every other running node streaming from it
+    // (a row written there reaches them), one backup on the new timeline, the stanza released.
+    const moved = async (lab: FaultLab, primary: string, backupsBefore: number, fenced?: string) => {
+      const spec = withPrimary(lab.f.spec, primary);
+      const checks = new ClusterChecks(lab.f.lab, fenced ? withoutNode(spec, fenced) : spec);
+      for (const n of checks.spec.nodes) assert.equal(await checks.psql(n.name, 'SELECT pg_is_in_recovery()'), n.name === primary ? 'f' : 't', `${n.name}: ${n.name === primary ? 'the primary' : 'a standby'}`);
+      await checks.rowReplicates();
+      assert.equal(await lab.begins('backup-srv', 'backup'), backupsBefore + 1, 'pgBackRest ran one backup');
+      await lab.lockReleased();
+    };
+    const switchover = (lab: FaultLab, to: string, id: string) => async () =>
+      lab.f.client.workflow.start('switchoverCluster', { taskQueue: TASK_QUEUE, workflowId: `${switchoverWorkflowId(lab.f.spec.stanza)}-${id}`, args: [lab.f.spec, await confirmedSwitchover(lab.f.client, lab.f.spec, to)] });
+    // A switchover to pg2-srv (point a) and back (point b); then a failover that fences the running
+    // primary at each point, its old primary rejoined by a rebuild (no kills) in between.
+    const roleMoves = async (lab: FaultLab) => {
+      for (const [point, to] of [['a', 'pg2-srv'], ['b', 'pg1-srv']] as const) {
+        const backups = await lab.begins('backup-srv', 'backup');
+        await run(lab, 'switchoverCluster', point, switchover(lab, to, point), () => moved(lab, to, backups));
+      }
+      let old = 'pg1-srv';
+      for (const point of ['a', 'b'] as const) {
+        const backups = await lab.begins('backup-srv', 'backup');
+        const spec = lab.f.spec;
+        await run(lab, 'failoverCluster', point,
+          async () => lab.f.client.workflow.start('failoverCluster', { taskQueue: TASK_QUEUE, workflowId: `${failoverWorkflowId(spec.stanza)}-${point}`, args: [spec, await confirmedFailover(lab.f.client, spec, { fence: 'stop' })] }),
+          async (result) => {
+            const { plan } = result as FailoverResult;
+            assert.equal(plan.primary, old);
+            await moved(lab, plan.to, backups, old);
+            await lab.withKills([], () => lab.f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: `${rebuildWorkflowId(spec.stanza, old)}-rejoin-${point}`, args: [spec, old, { confirm: confirmedRebuild(spec, old) }] }));
+            old = plan.to;
+          });
+      }
+    };
+
     const matrixOnA = async (labA: FaultLab) => {
       const spec = labA.f.spec;
       for (const point of ['a', 'b'] as const) {
@@ -287,6 +325,7 @@ export async function runFaultMatrix(labs: MatrixLabs, say: (line: string) => vo
       }
     };
     const serverKills3 = async (labB: FaultLab, labC: FaultLab) => {
+      await roleMoves(labB);
       await labB.teardown();
       await labC.setUp();
       await serverKill(labC, 'provisionCluster', { host: 'backup-srv', activity: 'ensureFullBackup' }, () => startProvision(labC.f.client, labC.f.spec), async () => {
@@ -302,6 +341,8 @@ export async function runFaultMatrix(labs: MatrixLabs, say: (line: string) => vo
       await serverKill(labC, 'rebuildStandby', { host: 'pg2-srv', activity: 'restoreStandby' }, rebuild(labC, 'server'), () => rebuilt(labC, pg2, pg3));
       const { start, recovered } = recover(labC, 'server');
       await serverKill(labC, 'recoverCluster', { host: 'pg1-srv', activity: 'restorePrimary' }, start, recovered);
+      const before = await labC.begins('backup-srv', 'backup');
+      await serverKill(labC, 'switchoverCluster', { host: 'backup-srv', activity: 'runBackup' }, switchover(labC, 'pg2-srv', 'server'), () => moved(labC, 'pg2-srv', before));
     };
 
     // A part: its labs' boot, then its runs.

@@ -5,7 +5,7 @@ import type { FaultEntry, FaultPoint, FaultRecord } from '../../dev/faults';
  * The fault matrix's plan and rows, pure: which kills a workflow run takes, and what its history
  * and the fault hook's log say about each (tests/unit/fault-rows.test.ts checks the reading).
  */
-export type Workflow = 'provisionCluster' | 'backupStanza' | 'rebuildStandby' | 'recoverCluster';
+export type Workflow = 'provisionCluster' | 'backupStanza' | 'rebuildStandby' | 'recoverCluster' | 'switchoverCluster' | 'failoverCluster';
 
 /** The lab's hosts: Debian's clusters under pg_ctlcluster, or PGDG's packages with PostgreSQL under systemd. */
 export type MatrixLayout = 'debian' | 'systemd-pgdg';
@@ -98,6 +98,45 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, FirstChange>> = {
     waitMarkerReplayed: {},
     releaseRecoverLock: { command: 'rm -rf' },
   },
+  // pointAtPrimary and waitMarkerReplayed run once per other node: the first that matches takes the kill.
+  switchoverCluster: {
+    claimSwitchoverLock: { command: 'install -d -m 700' },
+    requireConfirmed: {},
+    planSwitchover: {},
+    checkpointPrimary: { command: 'CHECKPOINT' },
+    stopPostgres: { command: 'pg_ctlcluster .* stop' },
+    waitShutdownReplayed: {},
+    promoteNode: { command: 'pg_promote' },
+    waitPrimaryPromoted: {},
+    ensureReplicationAccess: {},
+    // The first file it writes: the old primary's ~/.pgpass, or a standby's postgresql.auto.conf.
+    pointAtPrimary: { command: 'mktemp' },
+    ensurePgbackrestConf: { command: 'mktemp' },
+    checkStanza: {},
+    chooseBackupSource: {},
+    runBackup: { command: 'stanzactl-run' },
+    writeMarker: {},
+    waitMarkerReplayed: {},
+    releaseSwitchoverLock: { command: 'rm -rf' },
+  },
+  // A failover of a primary that still runs (--fence stop): the one a lab can make at will.
+  failoverCluster: {
+    claimFailoverLock: { command: 'install -d -m 700' },
+    requireConfirmed: {},
+    planFailover: {},
+    fenceNode: { command: 'pg_ctlcluster .* stop' },
+    promoteNode: { command: 'pg_promote' },
+    waitPrimaryPromoted: {},
+    ensureReplicationAccess: {},
+    pointAtPrimary: { command: 'mktemp' },
+    ensurePgbackrestConf: { command: 'mktemp' },
+    checkStanza: {},
+    chooseBackupSource: {},
+    runBackup: { command: 'stanzactl-run' },
+    writeMarker: {},
+    waitMarkerReplayed: {},
+    releaseFailoverLock: { command: 'rm -rf' },
+  },
 };
 
 /**
@@ -111,6 +150,8 @@ const SYSTEMD_CONTROL_STEPS: Record<Workflow, readonly string[]> = {
   backupStanza: [],
   rebuildStandby: ['prepareStandby', 'startStandby'],
   recoverCluster: ['stopPostgres', 'startStandby'],
+  switchoverCluster: [],
+  failoverCluster: [],
 };
 
 // Only the control command: the facts script each control runs first (SERVICE_FACTS) reads with `systemctl show`.
@@ -219,7 +260,12 @@ export function rowsOf(run: MatrixRun, entries: FaultEntry[], log: FaultRecord[]
     // The kill this attempt resumed from: the last one before it started that ended an attempt of
     // this activity (its own, or a sibling's while it was in flight on the same worker).
     const hits = kills.filter((x) => x.at <= a.startedAt! && (x.activityId === k.activityId || x.inFlight.some((f) => f.runId === runId && f.activityId === k.activityId)));
-    const from = Math.max(k.at, ...hits.map((x) => x.at));
+    // An attempt that a sibling's kill took down before the hook saw it in flight (dispatched to the
+    // worker, not yet running) leaves no record but its number: then the last kill before the
+    // resume is the one resumed from (a provision's ensureSshTrust once measured 13.1 s from its own).
+    const unrecorded = a.attempt - k.attempt - hits.filter((x) => x.at > k.at).length > 1;
+    const last = Math.max(...kills.filter((x) => x.at <= a.startedAt!).map((x) => x.at));
+    const from = Math.max(k.at, ...hits.map((x) => x.at), ...(unrecorded ? [last] : []));
     const resumeSeconds = (a.startedAt - from) / 1000;
     // A step killed again in its retry (first as a sibling in flight, then at its own point) waits
     // the retry policy's longer backoff before the next attempt: that wait is policy, not latency.

@@ -70,16 +70,24 @@ test('only killed attempts and those in flight beside them may run twice; a late
   assert.deepEqual(problems, ['ensureStanza (activity 3) ran 2 times without a kill']);
 });
 
-const WORKFLOWS: Workflow[] = ['provisionCluster', 'backupStanza', 'rebuildStandby', 'recoverCluster'];
+test('an attempt lost to a sibling\'s kill before the hook saw it in flight: resumed from that kill, its backoff allowed', () => {
+  const history = { events: [...activity(1, 'ensureSshTrust', 3, T + 13_000, { changed: false }), ...activity(2, 'ensureStanza', 2, T + 12_000, { changed: false })] };
+  const log = [kill('ensureSshTrust', '1', T), { ...kill('ensureStanza', '2', T + 6_500), id: 'sibling' }];
+  const { rows, problems } = rowsOf({ ...provisionB, point: 'a' }, [{ ...entry('ensureSshTrust'), id: 'provisionCluster/ensureSshTrust/b' }], log, history, 'r');
+  assert.deepEqual([rows[0].resumeSeconds, rows[0].limitSeconds, rows[0].outcome], [6.5, 9, 'ok']);
+  assert.deepEqual(problems, []);
+});
+
+const WORKFLOWS: Workflow[] = ['provisionCluster', 'backupStanza', 'rebuildStandby', 'recoverCluster', 'switchoverCluster', 'failoverCluster'];
 
 test('Debian hosts: every step of every workflow at both points, less the one that touches no host at point a', () => {
   const count = (point: 'a' | 'b') => WORKFLOWS.map((workflow) => entriesFor({ layout: 'debian', workflow, point }).length);
-  assert.deepEqual([count('a'), count('b')], [[17, 5, 12, 15], [17, 5, 13, 15]]);
+  assert.deepEqual([count('a'), count('b')], [[17, 5, 12, 15, 17, 15], [17, 5, 13, 15, 17, 15]]);
 });
 
 test('systemd hosts: only the steps that control a server, killed right after systemctl, never after the facts read before it', async () => {
   const steps = (point: 'a' | 'b') => Object.fromEntries(WORKFLOWS.map((workflow) => [workflow, entriesFor({ layout: 'systemd-pgdg', workflow, point }).map((e) => e.activityType)]));
-  const control = { provisionCluster: ['ensurePrimary', 'startStandby'], backupStanza: [], rebuildStandby: ['prepareStandby', 'startStandby'], recoverCluster: ['stopPostgres', 'startStandby'] };
+  const control = { provisionCluster: ['ensurePrimary', 'startStandby'], backupStanza: [], rebuildStandby: ['prepareStandby', 'startStandby'], recoverCluster: ['stopPostgres', 'startStandby'], switchoverCluster: [], failoverCluster: [] };
   assert.deepEqual([steps('a'), steps('b')], [control, control]);
   const patterns = new Set(WORKFLOWS.flatMap((workflow) => entriesFor({ layout: 'systemd-pgdg', workflow, point: 'a' }).map((e) => e.command)));
   assert.equal(patterns.size, 1);
