@@ -5,13 +5,19 @@ import { clusterState, query } from './cluster-state';
 import { nodeAddress } from './hosts';
 import type { HostOps } from '../host/host-ops';
 
+// The timeline a running node is on now: a primary's current WAL file names it; a standby's WAL receiver says what it receives.
+const ROLE_SQL = `SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), 'none'), pg_is_in_recovery(), (SELECT count(*) FROM pg_stat_replication),
+  coalesce((SELECT sender_host FROM pg_stat_wal_receiver), ''),
+  CASE WHEN pg_is_in_recovery() THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver)::text, '')
+       ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int::text END`;
+
 /** What a node is, read from it (pg_controldata; when it runs, recovery, its WAL receiver and who streams from it). Changes nothing. */
 export async function readNodeRole(ops: HostOps, host: HostAddress, pg: Spec['postgres']): Promise<NodeRole> {
   const state = await clusterState(ops, host, pg);
   if (!state.running) return state;
-  const [receiver, recovery, downstream, upstream] = (await query(ops, host, pg,
-    "SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), 'none'), pg_is_in_recovery(), (SELECT count(*) FROM pg_stat_replication), coalesce((SELECT sender_host FROM pg_stat_wal_receiver), '')")).split('\t');
-  return { ...state, receiver, inRecovery: recovery === 't', downstream: Number(downstream), ...(upstream && { upstream }) };
+  const [receiver, recovery, downstream, upstream, timeline] = (await query(ops, host, pg, ROLE_SQL)).split('\t');
+  // pg_control's timeline is the last checkpoint's: a standby that followed a promotion shows the new one only after a restartpoint.
+  return { ...state, receiver, inRecovery: recovery === 't', downstream: Number(downstream), ...(upstream && { upstream }), ...(timeline && { timeline: Number(timeline) }) };
 }
 
 /** Each node's role by name, or the error it could not be read with, as thrown. */
