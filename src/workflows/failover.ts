@@ -2,12 +2,12 @@ import { workflowInfo } from '@temporalio/workflow';
 import type { Fence, FailoverPlan } from '../activities/failover';
 import { withoutNode, withPrimary } from '../spec/roles';
 import type { Spec } from '../spec/schema';
-import { long, quick, release, waiting } from './profiles';
-import type { StepProgress } from './progress';
+import { quick, release, waiting } from './profiles';
 import { call, StepLog } from './steps';
 import { checkInput } from './input';
 import { requireConfirmed } from './confirmation';
 import { holding, runOwner } from './locks';
+import { followed, type RoleChangeResult } from './role-change';
 import { rebuiltStandbys } from './standby-restore';
 
 export interface FailoverRequest {
@@ -18,14 +18,10 @@ export interface FailoverRequest {
   readonly confirm?: string;
 }
 
-export interface FailoverResult {
+export interface FailoverResult extends RoleChangeResult {
   readonly plan: FailoverPlan;
-  readonly timeline: number;
   /** What was done to the old primary, in words. */
   readonly fenced: string;
-  readonly backup: { readonly label: string; readonly type: string; readonly why: string };
-  readonly standbys: { readonly name: string; readonly replayLagBytes: number }[];
-  readonly steps: StepProgress[];
 }
 
 /** The plan `stanzactl failover` shows before it asks: reads the hosts, changes nothing; refuses what failoverCluster would. */
@@ -58,24 +54,10 @@ export async function failoverCluster(spec: Spec, request: FailoverRequest): Pro
       : (await log.step(`fence ${primary}`, 'fenceNode', quick, `keep ${primary} from running as a primary`, withPrimary(spec, primary), primary, plan.fence === 'stop')).detail;
     await log.step(`promote ${to}`, 'promoteNode', quick, `promote ${to}`, live, to);
     const promoted = await log.step(`${to} accepts writes`, 'waitPrimaryPromoted', waiting, `wait for ${to} to accept writes on a new timeline`, live, plan.timeline);
-    await log.step('replication access', 'ensureReplicationAccess', quick, `replication role and pg_hba lines on ${to}`, live);
-    await Promise.all(plan.standbys.map((n) => log.step(`point ${n} at ${to}`, 'pointAtPrimary', quick, `${n} becomes a standby of ${to}`, live, n)));
     // An unreachable old primary is left out of the config (pgBackRest would fail to reach it) until a rebuild rejoins it.
     const reached = plan.fence === 'unreachable' ? withoutNode(live, primary) : live;
-    await log.step('conf', 'ensurePgbackrestConf', quick, `pgbackrest.conf with ${to} the primary`, reached, true);
-    await log.step('check', 'checkStanza', quick, `pgbackrest check: archiving from ${to}`, reached);
-    const { type, why } = plan.backup;
-    const source = await log.step('backup source', 'chooseBackupSource', quick, 'choose the host to copy from', reached);
-    const backup = await log.step(`${type} backup`, 'runBackup', long, `${type} backup of ${spec.stanza} on timeline ${promoted.timeline}`, reached, type, source.backupStandby);
+    const after = await followed(log, live, reached, plan.standbys, plan.backup, promoted.timeline, `${workflowInfo().runId}-followers`);
     const rebuilt = plan.rebuild.length === 0 ? [] : await rebuiltStandbys(log, live, plan.rebuild, { primarySystemId: plan.systemId, timeline: undefined, deltaBy: 'checksum' });
-    const marker = await log.step('marker', 'writeMarker', quick, `write a marker row on ${to}`, live, `${workflowInfo().runId}-followers`);
-    const followed = await Promise.all(plan.standbys.map(async (n) => {
-      const r = await log.step(`${n} replays the marker`, 'waitMarkerReplayed', waiting, `wait for ${n} to stream from ${to} and replay the marker`, live, n, marker.id);
-      return { name: n, replayLagBytes: r.replayLagBytes };
-    }));
-    return {
-      plan, timeline: promoted.timeline, fenced, backup: { label: backup.backup.label, type, why },
-      standbys: [...followed, ...rebuilt.map(({ name, replayLagBytes }) => ({ name, replayLagBytes }))], steps: log.steps,
-    };
+    return { plan, fenced, ...after, standbys: [...after.standbys, ...rebuilt.map(({ name, replayLagBytes }) => ({ name, replayLagBytes }))], steps: log.steps };
   });
 }

@@ -2,12 +2,12 @@ import { ApplicationFailure, CancellationScope, isCancellation, workflowInfo } f
 import type { SwitchoverPlan } from '../activities/switchover';
 import { withPrimary } from '../spec/roles';
 import type { Spec } from '../spec/schema';
-import { long, quick, release, waiting } from './profiles';
-import type { StepProgress } from './progress';
+import { quick, release, waiting } from './profiles';
 import { call, messageOf, StepLog } from './steps';
 import { checkInput } from './input';
 import { requireConfirmed } from './confirmation';
 import { holding, runOwner } from './locks';
+import { followed, type RoleChangeResult } from './role-change';
 
 export interface SwitchoverRequest {
   readonly to: string;
@@ -15,15 +15,11 @@ export interface SwitchoverRequest {
   readonly confirm?: string;
 }
 
-export interface SwitchoverResult {
+export interface SwitchoverResult extends RoleChangeResult {
   readonly plan: SwitchoverPlan;
-  readonly timeline: number;
   /** The old primary's shutdown checkpoint and how far the target had replayed when it was promoted. */
   readonly checkpointLsn: string;
   readonly replayLsn: string;
-  readonly backup: { readonly label: string; readonly type: string; readonly why: string };
-  readonly standbys: { readonly name: string; readonly replayLagBytes: number }[];
-  readonly steps: StepProgress[];
 }
 
 /** The plan `stanzactl switchover` shows before it asks: reads the hosts, changes nothing; refuses what switchoverCluster would. */
@@ -57,23 +53,8 @@ export async function switchoverCluster(spec: Spec, request: SwitchoverRequest):
     const proof = await handedOver(log, old, plan);
     await log.step(`promote ${to}`, 'promoteNode', quick, `promote ${to}`, live, to);
     const promoted = await log.step(`${to} accepts writes`, 'waitPrimaryPromoted', waiting, `wait for ${to} to accept writes on a new timeline`, live, plan.timeline);
-    await log.step('replication access', 'ensureReplicationAccess', quick, `replication role and pg_hba lines on ${to}`, live);
-    const followers = [primary, ...plan.standbys];
-    await Promise.all(followers.map((n) => log.step(`point ${n} at ${to}`, 'pointAtPrimary', quick, `${n} becomes a standby of ${to}`, live, n)));
-    await log.step('conf', 'ensurePgbackrestConf', quick, `pgbackrest.conf with ${to} the primary`, live, true);
-    await log.step('check', 'checkStanza', quick, `pgbackrest check: archiving from ${to}`, live);
-    const { type, why } = plan.backup;
-    const source = await log.step('backup source', 'chooseBackupSource', quick, 'choose the host to copy from', live);
-    const backup = await log.step(`${type} backup`, 'runBackup', long, `${type} backup of ${spec.stanza} on timeline ${promoted.timeline}`, live, type, source.backupStandby);
-    const marker = await log.step('marker', 'writeMarker', quick, `write a marker row on ${to}`, live, workflowInfo().runId);
-    const standbys = await Promise.all(followers.map(async (n) => {
-      const r = await log.step(`${n} replays the marker`, 'waitMarkerReplayed', waiting, `wait for ${n} to stream from ${to} and replay the marker`, live, n, marker.id);
-      return { name: n, replayLagBytes: r.replayLagBytes };
-    }));
-    return {
-      plan, timeline: promoted.timeline, checkpointLsn: proof.checkpointLsn, replayLsn: proof.replayLsn,
-      backup: { label: backup.backup.label, type, why }, standbys, steps: log.steps,
-    };
+    const after = await followed(log, live, live, [primary, ...plan.standbys], plan.backup, promoted.timeline, workflowInfo().runId);
+    return { plan, checkpointLsn: proof.checkpointLsn, replayLsn: proof.replayLsn, ...after, steps: log.steps };
   });
 }
 
