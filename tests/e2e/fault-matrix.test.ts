@@ -5,7 +5,7 @@ import { matrixTable, runFaultMatrix } from './fault-matrix';
 // Every step of provision, backup, rebuild, recover, switchover and failover, the worker SIGKILLed inside it and after it; on
 // systemd hosts, every step that starts, stops, restarts or reloads a server; the Temporal server
 // SIGKILLed once in each workflow. The rows are the ones bench/fault-matrix.ts prints.
-test('fault matrix: every step survives a worker crash at both points', { timeout: 30 * 60_000 }, async () => {
+test('fault matrix: every step survives a worker crash at both points', { timeout: 45 * 60_000 }, async () => {
   const report = await runFaultMatrix(
     {
       debian: { a: ['stga', '10.231.161.0/24'], b: ['stgb', '10.231.162.0/24'], c: ['stgc', '10.231.163.0/24'] },
