@@ -25,6 +25,9 @@ lab_mount_disk_dirs "$dir" "$root"
 setup_inside() {
   set -euo pipefail
   host=$LAB_HOST ip=$LAB_IP hosts=$LAB_HOSTS pubkey=$LAB_PUBKEY edb=$LAB_EDB machine_id=${LAB_UUID//-/}
+  # lab_identity's `sshd -t` wants it; the machine's /run is a mount of its own, not in this root
+  # (a machine whose ssh service never ran has none). systemd's tmpfs hides it once the host boots.
+  install -d -m 0755 /run/sshd
   lab_identity
 
   if [ "$(getent passwd "$LAB_PG_USER" | cut -d: -f6)" != "$LAB_PG_HOME" ]; then usermod --home "$LAB_PG_HOME" "$LAB_PG_USER"; fi
