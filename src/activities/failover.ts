@@ -37,8 +37,7 @@ export interface FailoverPlan extends StepResult {
 }
 
 const POSITION_SQL = `SELECT coalesce(pg_last_wal_receive_lsn()::text, ''), coalesce(pg_last_wal_replay_lsn()::text, ''),
-  coalesce(pg_last_xact_replay_timestamp()::text, ''), coalesce((SELECT received_tli FROM pg_stat_wal_receiver)::text, ''),
-  (SELECT system_identifier FROM pg_control_system())::text`;
+  coalesce(pg_last_xact_replay_timestamp()::text, ''), (SELECT system_identifier FROM pg_control_system())::text`;
 
 /**
  * Reads every node; refuses (non-retryable, nothing changed) a split brain, an old primary that
@@ -69,13 +68,13 @@ export async function planFailover(ops: HostOps, spec: Spec, to?: string, fence?
     throw refused((e as Error).message);
   }
   const t = standbys.findIndex((n) => n.name === choice.to);
-  const timeline = Math.max(standbys[t].timeline ?? 0, Number(facts[t][3] || 0));
+  const timeline = standbys[t].timeline ?? 0;
   const target = positions[t];
   const lost = await lostWal(ops, spec, primary, old.seenAs, target);
   const cost = choice.behindBest > 0 ? `; ${choice.to} was asked for: it lacks ${choice.behindBest} bytes that ${choice.best} received` : '';
   const fenceHow = old.seenAs === 'primary' ? 'stop' : old.seenAs === 'unreachable' ? 'unreachable' : 'signal';
   return {
-    changed: false, primary, primarySeenAs: old.seenAs, fence: fenceHow, to: choice.to, timeline, systemId: facts[t][4], positions,
+    changed: false, primary, primarySeenAs: old.seenAs, fence: fenceHow, to: choice.to, timeline, systemId: facts[t][3], positions,
     standbys: positions.map((p) => p.name).filter((n) => n !== choice.to && !choice.ahead.includes(n)), rebuild: choice.ahead,
     lost: `${lost}${cost}`, backup: backupAfterRoleChange(spec),
     detail: `${primary} (${old.seenAs}) fails over to ${choice.to}, the ${choice.behindBest === 0 ? 'most advanced standby' : 'standby asked for'}: ${lost}${cost}`,

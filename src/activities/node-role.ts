@@ -5,10 +5,13 @@ import { clusterState, query } from './cluster-state';
 import { nodeAddress } from './hosts';
 import type { HostOps } from '../host/host-ops';
 
-// The timeline a running node is on now: a primary's current WAL file names it; a standby's WAL receiver says what it receives.
+// The timeline a running node is on now: a primary's current WAL file names it; a standby's is the
+// newest of what its WAL receiver receives and the timelines its pg_wal holds (segments, history
+// files): with its primary gone it has no receiver, and pg_control names a timeline only at a restartpoint.
 const ROLE_SQL = `SELECT coalesce((SELECT status FROM pg_stat_wal_receiver), 'none'), pg_is_in_recovery(), (SELECT count(*) FROM pg_stat_replication),
   coalesce((SELECT sender_host FROM pg_stat_wal_receiver), ''),
-  CASE WHEN pg_is_in_recovery() THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver)::text, '')
+  CASE WHEN pg_is_in_recovery() THEN coalesce(greatest((SELECT received_tli FROM pg_stat_wal_receiver),
+         (SELECT max(('x' || substr(name, 1, 8))::bit(32)::int) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{8}(\\.history|[0-9A-F]{16})$'))::text, '')
        ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int::text END`;
 
 /** What a node is, read from it (pg_controldata; when it runs, recovery, its WAL receiver and who streams from it). Changes nothing. */
