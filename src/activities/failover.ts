@@ -1,6 +1,7 @@
 import { chooseFailoverTarget, failedPrimary, lsnValue, type StandbyPosition } from '../facts/failover';
 import type { SeenAs } from '../facts/topology';
 import { backupAfterRoleChange } from '../facts/switchover';
+import { withRecoverySettings } from '../render/recovery';
 import { cmd } from '../shell/command';
 import type { BackupType, Spec } from '../spec/schema';
 import { refuse } from '../host/failures';
@@ -116,10 +117,15 @@ export async function fenceNode(ops: HostOps, spec: Spec, node: string, stop: bo
   }
   if (!role.running || !role.inRecovery) {
     const account = await ops.user(host, pg.osUser);
+    const owner = { owner: pg.osUser, group: account?.group ?? pg.osUser, mode: '600' };
     const signal = `${pg.dataDir}/standby.signal`;
-    if (await ops.ensureFile(host, signal, '', { owner: pg.osUser, group: account?.group ?? pg.osUser, mode: '600' }, await ops.readOwnedFile(host, signal))) {
+    if (await ops.ensureFile(host, signal, '', owner, await ops.readOwnedFile(host, signal))) {
       done.push('wrote standby.signal: it starts only in recovery');
     }
+    // A recovery target left by a restore to a point in time would end that recovery in a promotion.
+    const autoPath = `${pg.dataDir}/postgresql.auto.conf`;
+    const found = await ops.readOwnedFile(host, autoPath);
+    if (found && (await ops.ensureFile(host, autoPath, withRecoverySettings(found.content, [], ''), found.owner, found))) done.push('commented out its recovery target');
   }
   if (pg.control.type === 'systemd' && (await ops.run(host, cmd('systemctl', 'is-enabled', '--', pg.control.unit))).stdout.trim() === 'enabled') {
     await ops.must(host, cmd('systemctl', 'disable', '--', pg.control.unit));

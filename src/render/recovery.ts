@@ -37,17 +37,27 @@ export function standbySettings(o: { primaryHost: string; port: number; user: st
 }
 
 /**
- * postgresql.auto.conf with `settings` as its last word: each earlier active line of theirs is
- * commented out (as pgBackRest's restore does with its own), the rest kept; `why` heads the block.
- * The same content when it already ends with them, so a retry writes nothing.
+ * What a standby must not carry over from a restore to a point in time (a recover leaves its target
+ * in the primary's file): started as a standby, it would recover to that target and promote itself
+ * beside the primary. And a slot of the old primary's, which the new one does not have.
+ */
+const NOT_FOR_A_STANDBY = ['recovery_target', 'recovery_target_lsn', 'recovery_target_name', 'recovery_target_time', 'recovery_target_xid',
+  'recovery_target_inclusive', 'recovery_target_action', 'primary_slot_name'];
+
+/**
+ * postgresql.auto.conf with `settings` as its last word: each earlier active line of theirs, and
+ * every recovery target and slot (NOT_FOR_A_STANDBY), is commented out (as pgBackRest's restore
+ * does with its own), the rest kept; `why` heads the block. The same content when it already ends
+ * with them and nothing else is to comment out, so a retry writes nothing.
  */
 export function withRecoverySettings(autoConf: string, settings: readonly [string, string][], why: string): string {
   const lines = settings.map(([k, v]) => `${k} = ${confString(v)}`);
   const body = autoConf.endsWith('\n') || autoConf === '' ? autoConf : `${autoConf}\n`;
-  if (body.endsWith(`${lines.join('\n')}\n`) && settings.every(([k]) => activeCount(body, k) === 1)) return autoConf;
-  const keys = new Set(settings.map(([k]) => k));
+  const done = settings.every(([k]) => activeCount(body, k) === 1) && NOT_FOR_A_STANDBY.every((k) => activeCount(body, k) === 0);
+  if (body.endsWith(`${lines.join('\n')}\n`) && done) return autoConf;
+  const keys = new Set([...settings.map(([k]) => k), ...NOT_FOR_A_STANDBY]);
   const kept = body.split('\n').slice(0, -1).map((l) => (keys.has(settingName(l) ?? '') ? `# Replaced by stanzactl: ${l}` : l));
-  return [...kept, `# ${why}`, ...lines, ''].join('\n');
+  return [...kept, ...(lines.length ? [`# ${why}`, ...lines] : []), ''].join('\n');
 }
 
 function settingName(line: string): string | undefined {

@@ -68,8 +68,16 @@ async function handedOver(log: StepLog, old: Spec, plan: SwitchoverPlan) {
     await log.step(`stop ${primary}`, 'stopPostgres', quick, `stop the primary ${primary} (fast: its shutdown checkpoint goes to ${to})`, old, primary);
     return await log.step(`${to} replayed`, 'waitShutdownReplayed', waiting, `wait for ${to} to replay ${primary}'s shutdown checkpoint`, old, primary, to);
   } catch (e) {
+    // Cancelled too: a DBA who gives up a slow switchover expects the old primary back, not none.
+    try {
+      await CancellationScope.nonCancellable(() => log.step(`start ${primary} again`, 'startStandby', quick, `undo: start ${primary} again as the primary`, old, primary));
+    } catch (undo) {
+      throw ApplicationFailure.create({
+        type: 'SwitchoverUndoFailed', nonRetryable: true, cause: undo instanceof Error ? undo : undefined,
+        message: `switchover to ${to} given up before any promotion (${messageOf(e)}), and ${primary} could not be started again: ${messageOf(undo)}\nNo node runs as the primary: start ${primary}`,
+      });
+    }
     if (isCancellation(e)) throw e;
-    await CancellationScope.nonCancellable(() => log.step(`start ${primary} again`, 'startStandby', quick, `undo: start ${primary} again as the primary`, old, primary));
     throw ApplicationFailure.create({
       type: 'SwitchoverUndone', nonRetryable: true, cause: e instanceof Error ? e : undefined,
       message: `switchover to ${to} given up before any promotion: ${messageOf(e)}\n${primary} runs as the primary again; nothing was lost`,

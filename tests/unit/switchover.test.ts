@@ -68,3 +68,17 @@ recovery_target_timeline = 'latest'
     assert.match(withRecoverySettings('', settings, 'w'), /^# w\nprimary_conninfo = /);
   });
 });
+
+test('a recover\'s target and a slot never reach a standby: it would promote itself, or fail to stream', () => {
+  const recovered = "archive_mode = 'on'\nrecovery_target_time = '2026-12-04 11:17:06+00'\nrecovery_target_action = 'promote'\nprimary_slot_name = 'pg1'\n";
+  const settings = standbySettings({ primaryHost: '10.0.0.12', port: 5432, user: 'repl', node: 'pg1', stanza: 'demo' });
+  const c = withRecoverySettings(recovered, settings, 'a standby of pg2');
+  assert.match(c, /^# Replaced by stanzactl: recovery_target_time = /m);
+  assert.match(c, /^# Replaced by stanzactl: recovery_target_action = 'promote'$/m);
+  assert.match(c, /^# Replaced by stanzactl: primary_slot_name = 'pg1'$/m);
+  assert.doesNotMatch(c, /^recovery_target_(time|action) =/m);
+  assert.equal(withRecoverySettings(c, settings, 'again'), c);
+  const fenced = withRecoverySettings(recovered, [], '');
+  assert.equal(fenced, "archive_mode = 'on'\n# Replaced by stanzactl: recovery_target_time = '2026-12-04 11:17:06+00'\n# Replaced by stanzactl: recovery_target_action = 'promote'\n# Replaced by stanzactl: primary_slot_name = 'pg1'\n", 'a fenced node keeps no target, and gets no block');
+  assert.equal(withRecoverySettings(fenced, [], ''), fenced);
+});

