@@ -25,6 +25,21 @@ interface FirstChange {
   readonly hostless?: true;
 }
 
+/** A promotion and what follows it (workflows/role-change.ts), the same in a switchover and a failover. */
+const PROMOTED: Record<string, FirstChange> = {
+  promoteNode: { command: 'pg_promote' },
+  waitPrimaryPromoted: {},
+  ensureReplicationAccess: {},
+  // The first file it writes: the old primary's ~/.pgpass, or a standby's postgresql.auto.conf.
+  pointAtPrimary: { command: 'mktemp' },
+  ensurePgbackrestConf: { command: 'mktemp' },
+  checkStanza: {},
+  chooseBackupSource: {},
+  runBackup: { command: 'stanzactl-run' },
+  writeMarker: {},
+  waitMarkerReplayed: {},
+};
+
 /** Point a of each step: the first command that changes something there (or a read, for steps that only read). */
 export const FIRST_CHANGE: Record<Workflow, Record<string, FirstChange>> = {
   provisionCluster: {
@@ -106,17 +121,7 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, FirstChange>> = {
     checkpointPrimary: { command: 'CHECKPOINT' },
     stopPostgres: { command: 'pg_ctlcluster .* stop' },
     waitShutdownReplayed: {},
-    promoteNode: { command: 'pg_promote' },
-    waitPrimaryPromoted: {},
-    ensureReplicationAccess: {},
-    // The first file it writes: the old primary's ~/.pgpass, or a standby's postgresql.auto.conf.
-    pointAtPrimary: { command: 'mktemp' },
-    ensurePgbackrestConf: { command: 'mktemp' },
-    checkStanza: {},
-    chooseBackupSource: {},
-    runBackup: { command: 'stanzactl-run' },
-    writeMarker: {},
-    waitMarkerReplayed: {},
+    ...PROMOTED,
     releaseSwitchoverLock: { command: 'rm -rf' },
   },
   // A failover of a primary that still runs (--fence stop): the one a lab can make at will.
@@ -125,16 +130,7 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, FirstChange>> = {
     requireConfirmed: {},
     planFailover: {},
     fenceNode: { command: 'pg_ctlcluster .* stop' },
-    promoteNode: { command: 'pg_promote' },
-    waitPrimaryPromoted: {},
-    ensureReplicationAccess: {},
-    pointAtPrimary: { command: 'mktemp' },
-    ensurePgbackrestConf: { command: 'mktemp' },
-    checkStanza: {},
-    chooseBackupSource: {},
-    runBackup: { command: 'stanzactl-run' },
-    writeMarker: {},
-    waitMarkerReplayed: {},
+    ...PROMOTED,
     releaseFailoverLock: { command: 'rm -rf' },
   },
 };
