@@ -1,7 +1,6 @@
 import { chooseFailoverTarget, failedPrimary, lsnValue, type StandbyPosition } from '../facts/failover';
 import type { SeenAs } from '../facts/topology';
 import { backupAfterRoleChange } from '../facts/switchover';
-import { withRecoverySettings } from '../render/recovery';
 import { cmd } from '../shell/command';
 import type { BackupType, Spec } from '../spec/schema';
 import { refuse } from '../host/failures';
@@ -9,6 +8,7 @@ import type { HostOps } from '../host/host-ops';
 import { clusterState, query } from './cluster-state';
 import { findNode, nodeAddress } from './hosts';
 import { readNodeRole } from './node-role';
+import { ensureStandbyFiles } from './standby-files';
 import { controlServer } from './postgres-service';
 import { observeTopology } from './topology';
 import type { StepResult } from './types';
@@ -116,16 +116,10 @@ export async function fenceNode(ops: HostOps, spec: Spec, node: string, stop: bo
     done.push(`stopped it${stoppedAt ? ` at its shutdown checkpoint ${stoppedAt}` : ''}`);
   }
   if (!role.running || !role.inRecovery) {
-    const account = await ops.user(host, pg.osUser);
-    const owner = { owner: pg.osUser, group: account?.group ?? pg.osUser, mode: '600' };
-    const signal = `${pg.dataDir}/standby.signal`;
-    if (await ops.ensureFile(host, signal, '', owner, await ops.readOwnedFile(host, signal))) {
-      done.push('wrote standby.signal: it starts only in recovery');
-    }
-    // A recovery target left by a restore to a point in time would end that recovery in a promotion.
-    const autoPath = `${pg.dataDir}/postgresql.auto.conf`;
-    const found = await ops.readOwnedFile(host, autoPath);
-    if (found && (await ops.ensureFile(host, autoPath, withRecoverySettings(found.content, [], ''), found.owner, found))) done.push('commented out its recovery target');
+    // No settings of its own: it follows nobody until a rejoin points it at the new primary.
+    const written = await ensureStandbyFiles(ops, host, pg, [], '');
+    if (written.signal) done.push('wrote standby.signal: it starts only in recovery');
+    if (written.conf) done.push('commented out its recovery target');
   }
   if (pg.control.type === 'systemd' && (await ops.run(host, cmd('systemctl', 'is-enabled', '--', pg.control.unit))).stdout.trim() === 'enabled') {
     await ops.must(host, cmd('systemctl', 'disable', '--', pg.control.unit));

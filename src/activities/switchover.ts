@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { parseReplicationRows, REPLICATION_SQL } from '../facts/postgres';
 import { backupAfterRoleChange, switchoverProblems } from '../facts/switchover';
-import { standbySettings, withRecoverySettings } from '../render/recovery';
+import { standbySettings } from '../render/recovery';
 import { quoteLiteral } from '../render/sql';
 import { nodeHost, primaryNode } from '../spec/roles';
 import type { BackupType, Spec } from '../spec/schema';
@@ -14,6 +14,7 @@ import { findNode, nodeAddress } from './hosts';
 import { readNodeRole } from './node-role';
 import { controlServer, ensureEnabled } from './postgres-service';
 import { ensureStandbyPgpass } from './standby';
+import { ensureStandbyFiles } from './standby-files';
 import { observeTopology } from './topology';
 import type { StepResult } from './types';
 
@@ -108,15 +109,8 @@ export async function pointAtPrimary(ops: HostOps, spec: Spec, node: string): Pr
   }
   if (!role.exists) throw refuse(`${node} has no cluster in ${pg.dataDir}: rebuild it`, 'PointRefused');
   const pgpass = await ensureStandbyPgpass(ops, spec, node);
-  const account = await ops.user(host, pg.osUser);
-  const owner = { owner: pg.osUser, group: account?.group ?? pg.osUser, mode: '600' };
-  const autoPath = `${pg.dataDir}/postgresql.auto.conf`;
-  const found = await ops.readOwnedFile(host, autoPath);
   const settings = standbySettings({ primaryHost: nodeHost(primary), port: pg.port, user: spec.replication.user, node, stanza: spec.stanza });
-  const conf = withRecoverySettings(found?.content ?? '', settings, `Recovery settings written by stanzactl: a standby of ${primary.name}`);
-  const confChanged = await ops.ensureFile(host, autoPath, conf, { ...owner, mode: found?.owner.mode ?? '600' }, found);
-  const signalPath = `${pg.dataDir}/standby.signal`;
-  const signalChanged = await ops.ensureFile(host, signalPath, '', owner, await ops.readOwnedFile(host, signalPath));
+  const { conf: confChanged, signal: signalChanged } = await ensureStandbyFiles(ops, host, pg, settings, `Recovery settings written by stanzactl: a standby of ${primary.name}`);
   const enabled = await ensureEnabled(ops, host, pg);
   const action = role.running ? await applied(ops, host, pg, settings) : (await controlServer(ops, host, pg, 'start'), 'started');
   const changed = pgpass.changed || confChanged || signalChanged || enabled || action !== 'unchanged';
