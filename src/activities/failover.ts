@@ -9,7 +9,7 @@ import { clusterState, query } from './cluster-state';
 import { findNode, nodeAddress } from './hosts';
 import { readNodeRole } from './node-role';
 import { ensureStandbyFiles } from './standby-files';
-import { controlServer } from './postgres-service';
+import { checkControl, controlServer } from './postgres-service';
 import { observeTopology } from './topology';
 import type { StepResult } from './types';
 
@@ -122,6 +122,8 @@ export async function fenceNode(ops: HostOps, spec: Spec, node: string, stop: bo
     if (written.conf) done.push('commented out its recovery target');
   }
   if (pg.control.type === 'systemd' && (await ops.run(host, cmd('systemctl', 'is-enabled', '--', pg.control.unit))).stdout.trim() === 'enabled') {
+    // Only the unit that serves this data directory (as ensureEnabled): a spec naming another unit is refused.
+    await checkControl(ops, host, pg);
     await ops.must(host, cmd('systemctl', 'disable', '--', pg.control.unit));
     done.push(`disabled ${pg.control.unit}: it does not start at boot`);
   }

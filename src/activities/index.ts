@@ -133,7 +133,7 @@ export function createActivities(deps: ActivityDeps) {
     planSwitchover: step(async (spec: Spec, to: string) => planSwitchover(ops(spec), spec, to)),
     checkpointPrimary: step(async (spec: Spec, node: string) => checkpointPrimary(ops(spec), spec, node)),
     waitShutdownReplayed: step(async (spec: Spec, old: string, target: string) => waitShutdownReplayed(ops(spec), spec, old, target)),
-    promoteNode: step(async (spec: Spec, node: string) => promoteNode(ops(spec), spec, node)),
+    promoteNode: step(async (spec: Spec, node: string, old?: string) => promoteNode(ops(spec), spec, node, old)),
     pointAtPrimary: step(async (spec: Spec, node: string) => pointAtPrimary(ops(spec), spec, node)),
     // A failover (workflows/failover.ts).
     planFailover: step(async (spec: Spec, to?: string, fence?: Fence) => planFailover(ops(spec), spec, to, fence)),

@@ -12,6 +12,7 @@ import type { HostAddress } from '../remote/types';
 import { clusterState, query } from './cluster-state';
 import { findNode, nodeAddress } from './hosts';
 import { readNodeRole } from './node-role';
+import { runsAsPrimary } from '../facts/node-role';
 import { controlServer, ensureEnabled } from './postgres-service';
 import { ensureStandbyPgpass } from './standby';
 import { ensureStandbyFiles } from './standby-files';
@@ -82,12 +83,20 @@ export async function waitShutdownReplayed(ops: HostOps, spec: Spec, old: string
   }
 }
 
-/** Promotes `node` out of recovery; one that already accepts writes is left alone. */
-export async function promoteNode(ops: HostOps, spec: Spec, node: string): Promise<StepResult> {
+/**
+ * Promotes `node` out of recovery; one that already accepts writes is left alone. `old`: the primary
+ * stopped or fenced before, read again right before the promotion: started meanwhile (by hand, by
+ * its service) it is refused, non-retryable, rather than made a second primary; when it cannot be
+ * read the step fails and retries (the caller passes no `old` it knows to be unreachable).
+ */
+export async function promoteNode(ops: HostOps, spec: Spec, node: string, old?: string): Promise<StepResult> {
   const host = nodeAddress(findNode(spec, node));
   const role = await readNodeRole(ops, host, spec.postgres);
   if (!role.running) throw refuse(`${node} is not running: there is nothing to promote`, 'PromotionRefused');
   if (!role.inRecovery) return { changed: false, detail: `${node} is out of recovery already` };
+  if (old !== undefined && runsAsPrimary(await readNodeRole(ops, nodeAddress(findNode(spec, old)), spec.postgres))) {
+    throw refuse(`${old} runs as a primary again: ${node} is not promoted beside it (two primaries). Stop ${old}, then run the command again`, 'PromotionRefused');
+  }
   const done = await query(ops, host, spec.postgres, 'SELECT pg_promote(true, 60)');
   if (done !== 't') throw new Error(`${node}: pg_promote did not finish within 60 s`);
   return { changed: true, detail: `promoted ${node}` };

@@ -52,7 +52,9 @@ export async function failoverCluster(spec: Spec, request: FailoverRequest): Pro
     const fenced = plan.fence === 'unreachable'
       ? `${primary} was unreachable: not fenced. Before it comes back, make sure it cannot start as a primary; then rejoin it with "stanzactl rebuild --node ${primary}"`
       : (await log.step(`fence ${primary}`, 'fenceNode', quick, `keep ${primary} from running as a primary`, withPrimary(spec, primary), primary, plan.fence === 'stop')).detail;
-    await log.step(`promote ${to}`, 'promoteNode', quick, `promote ${to}`, live, to);
+    // A fenced old primary is read once more right before: started meanwhile, it is not joined by a second.
+    const stillDown = plan.fence === 'unreachable' ? [] : [primary];
+    await log.step(`promote ${to}`, 'promoteNode', quick, `promote ${to}`, live, to, ...stillDown);
     const promoted = await log.step(`${to} accepts writes`, 'waitPrimaryPromoted', waiting, `wait for ${to} to accept writes on a new timeline`, live, plan.timeline);
     // An unreachable old primary is left out of the config (pgBackRest would fail to reach it) until a rebuild rejoins it.
     const reached = plan.fence === 'unreachable' ? withoutNode(live, primary) : live;

@@ -1,4 +1,4 @@
-import { ApplicationFailure, CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import type { SwitchoverPlan } from '../activities/switchover';
 import { withPrimary } from '../spec/roles';
 import type { Spec } from '../spec/schema';
@@ -8,6 +8,9 @@ import { checkInput } from './input';
 import { requireConfirmed } from './confirmation';
 import { holding, runOwner } from './locks';
 import { followed, type RoleChangeResult } from './role-change';
+
+// The promotion reads the old primary once more (promoteNode's `old`).
+const PROMOTE_OLD_DOWN = 'switchover-promote-old-down';
 
 export interface SwitchoverRequest {
   readonly to: string;
@@ -51,7 +54,9 @@ export async function switchoverCluster(spec: Spec, request: SwitchoverRequest):
     const live = withPrimary(spec, to);
     await log.step('checkpoint', 'checkpointPrimary', quick, `checkpoint on ${primary}`, old, primary);
     const proof = await handedOver(log, old, plan);
-    await log.step(`promote ${to}`, 'promoteNode', quick, `promote ${to}`, live, to);
+    // Runs recorded before the promotion read the old primary again promote without it.
+    const stillDown = patched(PROMOTE_OLD_DOWN) ? [primary] : [];
+    await log.step(`promote ${to}`, 'promoteNode', quick, `promote ${to} (${primary} still down)`, live, to, ...stillDown);
     const promoted = await log.step(`${to} accepts writes`, 'waitPrimaryPromoted', waiting, `wait for ${to} to accept writes on a new timeline`, live, plan.timeline);
     const after = await followed(log, live, live, [primary, ...plan.standbys], plan.backup, promoted.timeline, workflowInfo().runId);
     return { plan, checkpointLsn: proof.checkpointLsn, replayLsn: proof.replayLsn, ...after, steps: log.steps };
