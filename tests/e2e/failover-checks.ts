@@ -7,6 +7,7 @@ import { failoverWorkflowId } from '../../src/workflow-ids';
 import { provisionedCluster, ProvisionFixture } from './fixture';
 import { until } from './harness';
 import { recordHistory } from './history';
+import { leaks } from './leaks';
 
 const LONG = { timeout: 10 * 60_000 };
 
@@ -51,6 +52,8 @@ export function failoverTests(layout: LabLayout, [prefix, subnet]: [string, stri
       assert.deepEqual(await primaries(['pg2-srv', 'pg3-srv']), ['pg3-srv']);
       assert.equal(await upstreamOf('pg2-srv'), addressOf('pg3-srv'));
       assert.equal(await psql('pg2-srv', 'SELECT count(*) FROM failover_rows'), '1', 'pg2-srv follows pg3-srv\'s timeline, the row pg3-srv had included');
+      const history = await f.client.workflow.getHandle(failoverWorkflowId('demo')).fetchHistory();
+      assert.ok(!leaks(history, f.workerEnv.STANZACTL_SECRET_REPLICATION_PASSWORD), 'the replication password (written to .pgpass by the failover) is in no event of its history');
       if (record) recordHistory(f.temporal.address, failoverWorkflowId('demo'), 'failover');
     });
 

@@ -16,6 +16,7 @@ import type { RebuildResult } from '../../src/workflows/rebuild';
 import { ProvisionFixture } from './fixture';
 import { runCli } from './harness';
 import { confirmedRebuild } from './confirmed';
+import { leaks } from './leaks';
 
 const LONG = { timeout: 10 * 60_000 };
 const CIPHER_ENV = 'STANZACTL_SECRET_E2E_CIPHER_PASS';
@@ -23,20 +24,6 @@ const DATA = '/var/lib/postgresql/15/main';
 const HOSTS = ['pg1-srv', 'pg2-srv', 'pg3-srv', 'backup-srv'];
 // A worker variable outside the secret prefix, and a secret whose value would add ini lines: specs naming them are refused.
 const REFUSED_ENV = ['STANZACTL_E2E_NOT_A_SECRET', 'STANZACTL_SECRET_E2E_INJECTED'] as const;
-
-/** Every string in a value, and every byte field (Temporal payloads) read as UTF-8 text. */
-function texts(value: unknown, out: string[] = []): string[] {
-  if (typeof value === 'string') out.push(value);
-  else if (value instanceof Uint8Array) out.push(Buffer.from(value).toString('utf8'));
-  else if (Array.isArray(value)) for (const v of value) texts(v, out);
-  else if (value !== null && typeof value === 'object') for (const v of Object.values(value)) texts(v, out);
-  return out;
-}
-
-function leaks(value: unknown, secret: string): boolean {
-  const forms = [secret, Buffer.from(secret).toString('base64')];
-  return texts(value).some((t) => forms.some((f) => t.includes(f)));
-}
 
 describe('secrets: SCRAM verifier for the replication role, encrypted repository with a referenced cipher pass', { timeout: 40 * 60_000 }, () => {
   const f = new ProvisionFixture('debian', 'stfa', '10.231.151.0/24');
