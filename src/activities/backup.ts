@@ -6,7 +6,7 @@ import { primaryNode } from '../spec/roles';
 import type { BackupType, Spec } from '../spec/schema';
 import { streamingStandbys } from './cluster-state';
 import { stopDetached } from '../remote/detached';
-import { runDetachedPgbackrest, runKey, runKeyOf } from '../host/detached-run';
+import { runDetached, runKey, runKeyOf } from '../host/detached-run';
 import { refuse } from '../host/failures';
 import { claimedAt, claimLock, describeHolder, releaseLock, type Liveness, type LockOwner } from '../host/locks';
 import { WHOLE } from '../host/lock-kinds';
@@ -113,7 +113,7 @@ export async function runBackup(ops: HostOps, spec: Spec, type: BackupType, back
   const host = repoHost(spec);
   const started = Date.now();
   const command = pgbackrestCommand(spec.repository.user, spec.stanza, `--type=${type}`, backupStandby ? '--backup-standby' : '--no-backup-standby', '--log-level-console=detail', 'backup');
-  const { attached, finishedBefore, output } = await runDetachedPgbackrest(ops, host, command, { tailLines: 400, progress: copyPercent }).catch(async (e: unknown) => {
+  const { attached, finishedBefore, output } = await runDetached(ops, host, command, { tailLines: 400, progress: copyPercent }).catch(async (e: unknown) => {
     throw await withRepositorySpace(ops, host, spec.repository.path, e);
   });
   const label = newBackupLabel(output);

@@ -16,6 +16,8 @@ export interface ClusterState {
   /** The timeline of the latest checkpoint. */
   readonly timeline?: number;
   readonly checkpointLsn?: string;
+  /** Data checksums or wal_log_hints: pg_rewind needs one of them. */
+  readonly hintsLogged?: boolean;
 }
 
 // As the cluster's owner: root reading a pg_control that is a link could print another file's bytes.
@@ -31,7 +33,8 @@ export async function clusterState(ops: HostOps, host: HostAddress, pg: Spec['po
   if (control.trim() === 'absent') return { exists: false, running };
   if (control.trim() === 'unreadable') throw refuse(`${host.name}: ${pg.dataDir}/global/pg_control is there but ${pg.osUser} (postgres.osUser) cannot read it`, 'UnsafePath');
   const parsed = parseControlData(control);
-  return { exists: true, running, systemId: parsed.systemIdentifier, controlState: parsed.clusterState, timeline: parsed.timeline, ...(parsed.checkpointLsn && { checkpointLsn: parsed.checkpointLsn }) };
+  return { exists: true, running, systemId: parsed.systemIdentifier, controlState: parsed.clusterState, timeline: parsed.timeline,
+    hintsLogged: parsed.checksumVersion > 0 || parsed.walLogHints === true, ...(parsed.checkpointLsn && { checkpointLsn: parsed.checkpointLsn }) };
 }
 
 /** psql's rows as printed (tab-separated), without the final newline: empty (NULL) last fields stay. */

@@ -9,7 +9,7 @@ import { DRILL_WORKFLOW } from '../schedules/plan';
 import { primaryNode } from '../spec/roles';
 import type { DrillSettings, Spec } from '../spec/schema';
 import { query } from './cluster-state';
-import { runDetachedPgbackrest } from '../host/detached-run';
+import { runDetached } from '../host/detached-run';
 import { refuse } from '../host/failures';
 import { nodeAddress, repoHost } from './hosts';
 import { reportProgress } from '../host/heartbeat';
@@ -164,7 +164,7 @@ export async function checkDrillChecksums(ops: HostOps, spec: Spec): Promise<Ste
 /** `pgbackrest verify` on the repository host, detached (it reads the whole repository): every backup file's and WAL segment's checksum. */
 export async function verifyRepository(ops: HostOps, spec: Spec): Promise<StepResult & { check: DrillCheck }> {
   const host = repoHost(spec);
-  const { output } = await runDetachedPgbackrest(ops, host, pgbackrestCommand(spec.repository.user, spec.stanza, '--log-level-console=detail', 'verify'), { tailLines: 2000 });
+  const { output } = await runDetached(ops, host, pgbackrestCommand(spec.repository.user, spec.stanza, '--log-level-console=detail', 'verify'), { tailLines: 2000 });
   const v = parseVerifyOutput(output);
   const check: DrillCheck = { name: 'pgbackrest verify', ok: v.ok, detail: v.ok ? 'every backup file and WAL segment in the repository is valid' : v.problems.join('; ') };
   return { changed: false, check, detail: `${check.ok ? 'ok' : 'FAILED'}: ${check.detail}` };

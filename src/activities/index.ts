@@ -32,6 +32,7 @@ import { requireConfirmed } from './confirmation';
 import type { DestructiveAction } from '../spec/confirmation';
 import { fenceNode, planFailover, type Fence } from './failover';
 import { checkpointPrimary, planSwitchover, pointAtPrimary, promoteNode, waitShutdownReplayed } from './switchover';
+import { planRewind, rewindNode } from './rewind';
 import { archivePrimaryWal, planRecovery, restorePrimary, stopPostgres, waitPrimaryPromoted } from './recover';
 
 export interface ActivityDeps {
@@ -138,6 +139,9 @@ export function createActivities(deps: ActivityDeps) {
     // A failover (workflows/failover.ts).
     planFailover: step(async (spec: Spec, to?: string, fence?: Fence) => planFailover(ops(spec), spec, to, fence)),
     fenceNode: step(async (spec: Spec, node: string, stop: boolean) => fenceNode(ops(spec), spec, node, stop)),
+    // A node rejoined by pg_rewind rather than restored (workflows/standby-restore.ts).
+    planRewind: step(async (spec: Spec, node: string, primarySystemId: string) => planRewind(ops(spec), spec, node, primarySystemId)),
+    rewindNode: step(async (spec: Spec, node: string) => rewindNode(ops(spec), spec, node)),
   };
 }
 

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { program } from '../paths';
 import { asUser, script, Secret, withStdin, type Command } from '../shell/command';
 import type { HostAddress } from '../remote/types';
-import { ensureLines, replicationHbaLine } from '../render/pg-hba';
+import { ensureLines, hostHbaLine } from '../render/pg-hba';
 import { psqlScriptCommand } from '../render/postgres-control';
 import { controlServer, ensureEnabled } from './postgres-service';
 import { SCRAM_SALT_BYTES, scramMatches, scramVerifier } from '../render/scram';
-import { alterSystemSql, autoConfLines, ensureReplicationRoleSql, replicationRoleStateSql } from '../render/sql';
+import { alterSystemSql, autoConfLines, ensureLoginRoleSql, loginRoleStateSql } from '../render/sql';
 import { parseSettings } from '../facts/postgres';
 import { primaryNode, standbyNodes, nodeHost } from '../spec/roles';
 import type { Spec } from '../spec/schema';
@@ -94,24 +94,23 @@ export async function ensurePrimary(ops: HostOps, spec: Spec): Promise<PrimaryRe
 }
 
 /**
- * The replication role as the spec wants it: LOGIN, REPLICATION and a SCRAM verifier of the
+ * A login role as stanzactl wants it: LOGIN, REPLICATION or not, and a SCRAM verifier of the
  * password. The stored verifier is checked on the worker against the password (with its own salt
  * and iterations), so a role already right is left alone; otherwise a verifier computed here is
  * sent, never the password.
  */
-async function ensureReplicationRole(ops: HostOps, host: HostAddress, spec: Spec, password: string): Promise<StepResult> {
-  const { user } = spec.replication;
-  const pg = spec.postgres;
-  const row = await query(ops, host, pg, replicationRoleStateSql(user));
+export async function ensureLoginRole(ops: HostOps, host: HostAddress, pg: Spec['postgres'], user: string, password: string, replication: boolean): Promise<StepResult> {
+  const attributes = `LOGIN${replication ? ', REPLICATION' : ''}`;
+  const row = await query(ops, host, pg, loginRoleStateSql(user));
   if (row !== '') {
-    const [login, replication, stored] = row.split('\t');
-    if (login === 't' && replication === 't' && (await scramMatches(stored, password))) {
-      return { changed: false, detail: `role ${user} exists with LOGIN, REPLICATION and the spec's password` };
+    const [login, repl, stored] = row.split('\t');
+    if (login === 't' && (repl === 't') === replication && (await scramMatches(stored, password))) {
+      return { changed: false, detail: `role ${user} exists with ${attributes} and the spec's password` };
     }
   }
   const verifier = await scramVerifier(password, randomBytes(SCRAM_SALT_BYTES));
-  const done = (await ops.must(host, withStdin(psqlScriptCommand(pg), new Secret(ensureReplicationRoleSql(user, verifier))))).trim();
-  return { changed: true, detail: `role ${user} ${done === 'created' ? 'created' : 'given LOGIN, REPLICATION and the spec\'s password'}` };
+  const done = (await ops.must(host, withStdin(psqlScriptCommand(pg), new Secret(ensureLoginRoleSql(user, verifier, replication))))).trim();
+  return { changed: true, detail: `role ${user} ${done === 'created' ? 'created' : `given ${attributes} and the spec's password`}` };
 }
 
 // The server reports where its pg_hba.conf is, and the database account owns the settings that say
@@ -136,25 +135,32 @@ async function writtenSinceLoad(ops: HostOps, host: HostAddress, spec: Spec, hba
   return Number(written) > Number(loaded);
 }
 
+/**
+ * `lines` in the primary's pg_hba.conf, and a reload when the file changed since the server last
+ * loaded it: lines written by an attempt that died before its reload (a worker killed beside it)
+ * are in place but not in force. Undefined when nothing was to do.
+ */
+export async function ensureHbaLines(ops: HostOps, spec: Spec, lines: string[]): Promise<StepResult | undefined> {
+  const host = nodeAddress(primaryNode(spec));
+  const hbaFile = await query(ops, host, spec.postgres, 'SHOW hba_file');
+  const existing = await ops.must(host, serverFile(spec, 'hba_file', hbaFile, 'read'));
+  const { content, added } = ensureLines(existing, lines);
+  if (added.length) await ops.must(host, withStdin(serverFile(spec, 'hba_file', hbaFile, 'write'), content));
+  if (added.length === 0 && !(await writtenSinceLoad(ops, host, spec, hbaFile))) return undefined;
+  await query(ops, host, spec.postgres, 'SELECT pg_reload_conf()');
+  return { changed: true, detail: added.length ? `pg_hba: added ${added.length} line(s) and reloaded` : 'pg_hba: its lines were written but not yet loaded: reloaded' };
+}
+
 /** The seed's replication role, one pg_hba line per standby, and a reload when pg_hba changed since the server last loaded it. */
 export async function ensureReplicationAccess(ops: HostOps, spec: Spec): Promise<StepResult> {
   const host = nodeAddress(primaryNode(spec));
-  const pg = spec.postgres;
   // A secret the worker may not read is refused before any host is asked; then the role and
   // pg_hba, which are apart, are looked at at once.
   const password = (await resolveReplicationPassword(spec)).value;
-  const [role, hbaFile] = await Promise.all([ensureReplicationRole(ops, host, spec, password), query(ops, host, pg, 'SHOW hba_file')]);
-  const results: StepResult[] = [role];
-
-  const existing = await ops.must(host, serverFile(spec, 'hba_file', hbaFile, 'read'));
-  const { content, added } = ensureLines(existing, standbyNodes(spec).map((n) => replicationHbaLine(spec.replication.user, nodeHost(n))));
-  if (added.length) await ops.must(host, withStdin(serverFile(spec, 'hba_file', hbaFile, 'write'), content));
-  // A file newer than the server's last load: lines written by an attempt that died before its
-  // reload (a worker killed beside it) are in place but not in force, and no standby could connect.
-  const stale = added.length > 0 || (await writtenSinceLoad(ops, host, spec, hbaFile));
-  if (stale) {
-    await query(ops, host, pg, 'SELECT pg_reload_conf()');
-    results.push({ changed: true, detail: added.length ? `pg_hba: added ${added.length} line(s) and reloaded` : 'pg_hba: its lines were written but not yet loaded: reloaded' });
-  }
-  return merge(results, `replication role ${spec.replication.user} and pg_hba lines for ${standbyNodes(spec).length} standbys in place`);
+  const { user } = spec.replication;
+  const results = await Promise.all([
+    ensureLoginRole(ops, host, spec.postgres, user, password, true),
+    ensureHbaLines(ops, spec, standbyNodes(spec).map((n) => hostHbaLine('replication', user, nodeHost(n)))),
+  ]);
+  return merge(results.filter((r): r is StepResult => r !== undefined), `replication role ${user} and pg_hba lines for ${standbyNodes(spec).length} standbys in place`);
 }

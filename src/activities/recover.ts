@@ -14,7 +14,7 @@ import { clusterState, inRecovery, query } from './cluster-state';
 import { failedOverTo, judgeStandbyForRecover, type NodeRole } from '../facts/node-role';
 import { readRoles, type Roles } from './node-role';
 import { proveRecordTarget } from './recovery-proof';
-import { runDetachedPgbackrest, startedBefore } from '../host/detached-run';
+import { runDetached, startedBefore } from '../host/detached-run';
 import { refuse } from '../host/failures';
 import { findNode, nodeAddress } from './hosts';
 import type { HostOps } from '../host/host-ops';
@@ -183,7 +183,7 @@ export async function restorePrimary(ops: HostOps, spec: Spec, label: string, ra
     if (state.running) throw refuse(`${primary.name}: PostgreSQL runs again on timeline ${state.timeline} (started by someone after stanzactl stopped it): stanzactl will not restore under a running server`, 'RefusedRecover');
   }
   const timelineArgs = target.type === 'immediate' ? [] : [`--target-timeline=${timeline}`];
-  const { attached, finishedBefore } = await runDetachedPgbackrest(ops, host,
+  const { attached, finishedBefore } = await runDetached(ops, host,
     pgbackrestCommand(pg.osUser, spec.stanza, '--delta', `--set=${label}`, ...restoreTargetArgs(target), ...timelineArgs, '--log-level-console=detail', 'restore'),
     { progress: copyPercent });
   const cleaned = await dropStandbySettings(ops, spec);

@@ -21,7 +21,7 @@ import { creationMarker, creationPending, runCreation } from '../host/cluster-cr
 import { claimCopyDir, judgeCopyDirOn } from './copy-dir';
 import { knownSpecs } from './known-specs';
 import { clusterState, query } from './cluster-state';
-import { runDetachedPgbackrest } from '../host/detached-run';
+import { runDetached } from '../host/detached-run';
 import { ensurePostgresHostDirectories } from './directories';
 import { refuse } from '../host/failures';
 import { reportProgress } from '../host/heartbeat';
@@ -182,7 +182,7 @@ export async function restoreCopy(ops: HostOps, spec: Spec, place: CopyPlace, ta
   if (!t.success) throw refuse(`invalid recovery target ${JSON.stringify(target)}`, 'InvalidInput');
   if (set !== undefined && !backupLabelSchema.safeParse(set).success) throw refuse(`invalid backup label ${JSON.stringify(set)}`, 'InvalidInput');
   const started = Date.now();
-  const run = await runDetachedPgbackrest(ops, host,
+  const run = await runDetached(ops, host,
     pgbackrestCommand(pg.osUser, spec.stanza, ...copyRestoreArgs({ dataDir: pg.dataDir, port: pg.port, target: t.data, set, delta })),
     { progress: copyPercent });
   // A re-attached run started before this attempt: its host knows when.

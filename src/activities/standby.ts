@@ -8,7 +8,7 @@ import { primaryNode } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import { clusterState, query, walReceiver } from './cluster-state';
 import { creationMarker, creationPending, debianConfigDir, runCreation } from '../host/cluster-creation';
-import { runDetachedPgbackrest } from '../host/detached-run';
+import { runDetached } from '../host/detached-run';
 import { refuse } from '../host/failures';
 import { findNode, nodeAddress } from './hosts';
 import { reportProgress } from '../host/heartbeat';
@@ -19,15 +19,20 @@ import { resolveReplicationPassword } from './secrets';
 import { merge, type StepResult } from './types';
 
 /** The seed's ~/.pgpass on a standby: the replication password, 0600, never in a command line. */
-export async function ensureStandbyPgpass(ops: HostOps, spec: Spec, nodeName: string): Promise<StepResult> {
+export function ensureStandbyPgpass(ops: HostOps, spec: Spec, nodeName: string): Promise<StepResult> {
+  return ensurePgpassLine(ops, spec, nodeName, { database: 'replication', user: spec.replication.user });
+}
+
+/** A ~/.pgpass line of the node's OS user for `user` into `database` on any host, with the replication password. */
+export async function ensurePgpassLine(ops: HostOps, spec: Spec, nodeName: string, to: { database: string; user: string }): Promise<StepResult> {
   const host = nodeAddress(findNode(spec, nodeName));
   const account = await ops.user(host, spec.postgres.osUser);
   if (!account) throw refuse(`${nodeName}: OS user ${spec.postgres.osUser} does not exist`, 'PreflightFailed');
   const password = await resolveReplicationPassword(spec);
   const path = `${account.home}/.pgpass`;
-  const line = pgpassLine({ host: '*', port: '*', database: 'replication', user: spec.replication.user, password: password.value });
+  const line = pgpassLine({ host: '*', port: '*', ...to, password: password.value });
   const found = await ops.readOwnedFile(host, path);
-  const { content } = ensurePgpass(found?.content ?? '', line, { database: 'replication', user: spec.replication.user });
+  const { content } = ensurePgpass(found?.content ?? '', line, to);
   const changed = await ops.ensureFile(host, path, new Secret(content), { owner: spec.postgres.osUser, group: account.group, mode: '600' }, found);
   return { changed, detail: `${nodeName}:${path} ${changed ? 'written' : 'up to date'}` };
 }
@@ -121,7 +126,7 @@ export async function restoreStandby(ops: HostOps, spec: Spec, nodeName: string,
   const started = Date.now();
   const timeline = targetTimeline ? [`--target-timeline=${targetTimeline}`] : [];
   const mode = !delta ? ['--no-delta'] : deltaBy === 'timestamp' ? ['--delta', '--force'] : ['--delta'];
-  const { attached, finishedBefore } = await runDetachedPgbackrest(ops, host,
+  const { attached, finishedBefore } = await runDetached(ops, host,
     pgbackrestCommand(spec.postgres.osUser, spec.stanza, '--type=standby', ...mode, ...timeline, '--log-level-console=detail', 'restore'),
     { progress: copyPercent });
   const seconds = (Date.now() - started) / 1000;

@@ -2,7 +2,7 @@ import { archivingProven, stanzaServes } from '../facts/archiving-proof';
 import { parseInfo, fullBackups, type StanzaInfo } from '../facts/pgbackrest-info';
 import { primaryNode } from '../spec/roles';
 import type { Spec } from '../spec/schema';
-import { runDetachedPgbackrest, startedBefore } from '../host/detached-run';
+import { runDetached, startedBefore } from '../host/detached-run';
 import type { HostOps } from '../host/host-ops';
 import { pgbackrestCommand, runPgbackrest } from '../host/pgbackrest';
 import { query } from './cluster-state';
@@ -82,7 +82,7 @@ export async function ensureFullBackup(ops: HostOps, spec: Spec): Promise<FullBa
     const existing = summary(await stanzaInfo(ops, spec));
     if (existing) return { changed: false, detail: `full backup ${existing.label} exists`, backup: existing };
   }
-  const { attached, finishedBefore } = await runDetachedPgbackrest(ops, host, pgbackrestCommand(spec.repository.user, spec.stanza, '--type=full', '--log-level-console=info', 'backup'));
+  const { attached, finishedBefore } = await runDetached(ops, host, pgbackrestCommand(spec.repository.user, spec.stanza, '--type=full', '--log-level-console=info', 'backup'));
   const made = summary(await stanzaInfo(ops, spec));
   if (!made) throw new Error(`pgBackRest reported success but stanza ${spec.stanza} shows no full backup`);
   const how = finishedBefore ? ' (made by an earlier attempt)' : attached ? ' (re-attached to the running backup)' : '';

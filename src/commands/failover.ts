@@ -22,7 +22,7 @@ function describePlan(spec: Spec, p: FailoverPlan): string[] {
     `  new       ${p.to} is promoted to timeline ${p.timeline + 1} (standbys: ${positions})`,
     `  LOST      ${p.lost}`,
     `  standbys  ${p.standbys.length ? `${p.standbys.join(', ')} then stream from ${p.to}` : 'no other standby follows'}`,
-    ...(p.rebuild.length ? [`  rebuild   ${p.rebuild.join(', ')} had WAL ${p.to} never received: rebuilt from the repository on its timeline`] : []),
+    ...(p.rebuild.length ? [`  rebuild   ${p.rebuild.join(', ')} had WAL ${p.to} never received: rewound by pg_rewind where it can, else restored from the repository`] : []),
     `  backup    ${p.backup.type} on the new timeline (${p.backup.why})`,
     `  meanwhile backups, rebuilds and recovers of stanza ${spec.stanza} are refused (a scheduled backup is skipped, saying why)`,
   ];
@@ -74,7 +74,7 @@ OLD" rejoins it as a standby. Every later command acts on the new primary with t
       console.log(`  ${r.fenced}`);
       console.log(`  lost: ${r.plan.lost}`);
       console.log(`  ${r.backup.type} backup ${r.backup.label} on the new timeline (${r.backup.why})`);
-      for (const s of r.standbys) console.log(`  standby ${s.name}: streams from ${r.plan.to}, replay lag ${s.replayLagBytes} bytes`);
+      for (const s of r.standbys) console.log(`  standby ${s.name}: ${s.how ? `${s.how}, ` : ''}streams from ${r.plan.to}, replay lag ${s.replayLagBytes} bytes`);
       return 0;
     });
   },

@@ -52,7 +52,9 @@ large data directories, but it cannot see silent corruption; the default reads a
       console.log(`workflow ${workflowId}`);
       const r = await follow<RebuildResult>(handle, (l) => console.log(l));
       console.log('');
-      console.log(`${node} rebuilt: ${r.restore.delta ? `delta (by ${r.restore.deltaBy}) ` : ''}restore in ${r.restore.seconds.toFixed(1)} s, replay lag ${r.replayLagBytes} bytes`);
+      const how = r.method === 'rewind' ? 'pg_rewind' : `${r.restore.delta ? `delta (by ${r.restore.deltaBy}) ` : ''}restore`;
+      console.log(`${node} rebuilt: ${how} in ${r.restore.seconds.toFixed(1)} s, replay lag ${r.replayLagBytes} bytes`);
+      if (r.why) console.log(`  ${r.method === 'rewind' ? 'pg_rewind' : 'not pg_rewind'}: ${r.why}`);
       console.log(`  found broken: ${r.broken.length ? r.broken.join('; ') : 'nothing (it looked healthy)'}`);
       return 0;
     });

@@ -65,6 +65,8 @@ export interface ControlData {
   checkpointLsn?: string;
   /** 0 = the cluster has no data checksums. */
   checksumVersion: number;
+  /** Whether hint-bit changes are WAL-logged ("wal_log_hints setting"); undefined when not printed. */
+  walLogHints?: boolean;
 }
 
 export function parseControlData(out: string): ControlData {
@@ -87,6 +89,7 @@ export function parseControlData(out: string): ControlData {
     timeline: tli === undefined ? undefined : Number(tli),
     checkpointLsn: fields.get('Latest checkpoint location'),
     checksumVersion: Number(need('Data page checksum version')),
+    ...(fields.has('wal_log_hints setting') && { walLogHints: fields.get('wal_log_hints setting') === 'on' }),
   };
 }
 

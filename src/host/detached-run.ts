@@ -37,18 +37,20 @@ export interface DetachedOutcome {
   readonly startedAt?: string;
 }
 
-/**
- * Runs a long pgBackRest command detached on its host, heartbeating its latest output line, and
- * re-attaches when a previous attempt of this activity already started it.
- */
 export interface DetachedOptions {
   /** How much of the output to read back each poll (the caller parses its result from it). */
   readonly tailLines?: number;
   /** Reads a percent done from the output, for the heartbeat. */
   readonly progress?: (output: string) => number | undefined;
+  /** The error a non-zero exit becomes; pgBackRest's exit codes (PgbackrestError) unless told. */
+  readonly failure?: (code: number, output: string) => Error;
 }
 
-export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, command: Command, o: DetachedOptions = {}): Promise<DetachedOutcome> {
+/**
+ * Runs a long command (pgBackRest, pg_rewind) detached on its host, heartbeating its latest output
+ * line, and re-attaches when a previous attempt of this activity already started it.
+ */
+export async function runDetached(ops: HostOps, host: HostAddress, command: Command, o: DetachedOptions = {}): Promise<DetachedOutcome> {
   const ctx = Context.current();
   const key = runKey(host);
   const budgetMs = hostAwayBudgetMs();
@@ -72,6 +74,7 @@ export async function runDetachedPgbackrest(ops: HostOps, host: HostAddress, com
   if (status.state === 'exited' && status.code === 0) return { attached, finishedBefore, output: status.outputTail, startedAt: status.startedAt };
   // A failed or vanished run must not be re-attached by the next attempt: that one starts afresh.
   await clearDetached(ops.remote, host, key);
-  if (status.state === 'lost') throw new Error(`${host.name}: the pgBackRest process of run ${key} vanished without an exit status (host restarted?)`);
-  throw new PgbackrestError(host.name, status.code ?? -1, status.outputTail);
+  if (status.state === 'lost') throw new Error(`${host.name}: the process of run ${key} vanished without an exit status (host restarted?)`);
+  const code = status.code ?? -1;
+  throw o.failure ? o.failure(code, status.outputTail) : new PgbackrestError(host.name, code, status.outputTail);
 }

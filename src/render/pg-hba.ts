@@ -16,8 +16,9 @@ function hbaAddress(address: string): string {
   return address;
 }
 
-export function replicationHbaLine(user: string, address: string): string {
-  return ['host', 'replication', hbaToken(user), hbaAddress(address), 'scram-sha-256'].join('    ');
+/** A SCRAM `host` line for one user into one database (`replication`: streaming) from `address`. */
+export function hostHbaLine(database: 'replication' | 'postgres', user: string, address: string): string {
+  return ['host', database, hbaToken(user), hbaAddress(address), 'scram-sha-256'].join('    ');
 }
 
 /** The line's meaning: fields split on whitespace, a trailing comment (outside quotes) dropped. */

@@ -22,28 +22,29 @@ export function quoteLiteral(s: string): string {
  * The replication role's attributes and stored password (superuser only: pg_authid), one row
  * `login<TAB>replication<TAB>rolpassword`, or no row when the role does not exist.
  */
-export function replicationRoleStateSql(user: string): string {
+export function loginRoleStateSql(user: string): string {
   return `SELECT rolcanlogin, rolreplication, coalesce(rolpassword, '') FROM pg_catalog.pg_authid WHERE rolname = ${quoteLiteral(user)}`;
 }
 
 /**
- * One psql script (stdin, ON_ERROR_STOP) that makes the replication role exist with LOGIN,
- * REPLICATION and the given SCRAM verifier as its password, and prints `created` or `altered`.
+ * One psql script (stdin, ON_ERROR_STOP) that makes a role exist with LOGIN, REPLICATION or
+ * NOREPLICATION, and the given SCRAM verifier as its password, and prints `created` or `altered`.
  * PostgreSQL stores a string that already is a SCRAM verifier as it is, whatever
  * password_encryption says, so the plaintext never reaches the server. psql's \if keeps the
  * values out of any dollar-quoted body.
  */
-export function ensureReplicationRoleSql(user: string, verifier: string): string {
-  if (!verifier.startsWith('SCRAM-SHA-256$')) throw new Error('the replication role takes a SCRAM-SHA-256 verifier, never a plaintext password');
+export function ensureLoginRoleSql(user: string, verifier: string, replication: boolean): string {
+  if (!verifier.startsWith('SCRAM-SHA-256$')) throw new Error('a role takes a SCRAM-SHA-256 verifier, never a plaintext password');
+  const attributes = `LOGIN ${replication ? 'REPLICATION' : 'NOREPLICATION'}`;
   const role = quoteIdent(user);
   const pw = quoteLiteral(verifier);
   return [
     `SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = ${quoteLiteral(user)}) AS stanzactl_create \\gset`,
     '\\if :stanzactl_create',
-    `CREATE ROLE ${role} WITH LOGIN REPLICATION PASSWORD ${pw};`,
+    `CREATE ROLE ${role} WITH ${attributes} PASSWORD ${pw};`,
     '\\echo created',
     '\\else',
-    `ALTER ROLE ${role} WITH LOGIN REPLICATION PASSWORD ${pw};`,
+    `ALTER ROLE ${role} WITH ${attributes} PASSWORD ${pw};`,
     '\\echo altered',
     '\\endif',
     '',

@@ -19,6 +19,9 @@ export interface RebuildResult {
   /** What was found wrong before the rebuild. */
   readonly broken: string[];
   readonly restore: { readonly delta: boolean; readonly deltaBy: DeltaBy; readonly seconds: number };
+  /** pg_rewind or a restore from the repository, and why (absent in runs recorded before pg_rewind was considered). */
+  readonly method?: 'rewind' | 'restore';
+  readonly why?: string;
   readonly replayLagBytes: number;
   readonly steps: StepProgress[];
 }
@@ -30,8 +33,9 @@ export interface RebuildOptions {
 }
 
 /**
- * Rebuilds a failed standby from the repository: safety is decided from the hosts first, then the
- * node's config and trust ensured (a host rebuilt from scratch lost them), the node stopped,
+ * Rebuilds a failed standby from the repository, or rejoins an old primary: safety is decided from
+ * the hosts first, then the node's config and trust ensured (a host rebuilt from scratch lost them),
+ * the node stopped, rewound by pg_rewind when it forked from the primary and that is cheaper, else
  * restored (delta when its files are there), started, and it must replay a row written after it started.
  */
 export async function rebuildStandby(spec: Spec, node: string, options: RebuildOptions = {}): Promise<RebuildResult> {
@@ -50,6 +54,8 @@ export async function rebuildStandby(spec: Spec, node: string, options: RebuildO
   }
   await nodeAccess(log, live, node);
   const deltaBy = options.deltaBy ?? 'checksum';
-  const [rebuilt] = await rebuiltStandbys(log, live, [node], { primarySystemId: target.primarySystemId, timeline: target.targetTimeline, deltaBy });
-  return { node, broken: target.broken, restore: { delta: rebuilt.delta, deltaBy, seconds: rebuilt.seconds }, replayLagBytes: rebuilt.replayLagBytes, steps: log.steps };
+  // An old primary back after a failover forked from the new one: pg_rewind copies only what differs.
+  const [rebuilt] = await rebuiltStandbys(log, live, [node], { primarySystemId: target.primarySystemId, timeline: target.targetTimeline, deltaBy, rewind: true });
+  return { node, broken: target.broken, restore: { delta: rebuilt.delta, deltaBy, seconds: rebuilt.seconds }, method: rebuilt.method, ...(rebuilt.why && { why: rebuilt.why }),
+    replayLagBytes: rebuilt.replayLagBytes, steps: log.steps };
 }

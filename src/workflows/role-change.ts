@@ -8,7 +8,8 @@ import type { StepLog } from './steps';
 export interface RoleChangeResult {
   readonly timeline: number;
   readonly backup: { readonly label: string; readonly type: string; readonly why: string };
-  readonly standbys: { readonly name: string; readonly replayLagBytes: number }[];
+  /** `how`: for a standby that forked, rewound by pg_rewind or restored from the repository. */
+  readonly standbys: { readonly name: string; readonly replayLagBytes: number; readonly how?: string }[];
   readonly steps: StepProgress[];
 }
 

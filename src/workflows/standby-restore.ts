@@ -1,4 +1,4 @@
-import { workflowInfo } from '@temporalio/workflow';
+import { patched, workflowInfo } from '@temporalio/workflow';
 import type { DeltaBy } from '../activities/standby';
 import type { Spec } from '../spec/schema';
 import { long, quick, waiting } from './profiles';
@@ -22,6 +22,8 @@ export interface StandbyRebuild {
   readonly primarySystemId: string;
   readonly timeline: number | undefined;
   readonly deltaBy: DeltaBy;
+  /** pg_rewind first where it can (a node that forked from the primary: an old primary, a standby ahead of the promoted one). */
+  readonly rewind?: boolean;
 }
 
 export interface RebuiltStandby {
@@ -29,17 +31,39 @@ export interface RebuiltStandby {
   readonly delta: boolean;
   readonly seconds: number;
   readonly replayLagBytes: number;
+  /** How it came back: pg_rewind, or a restore from the repository; `why` says why that one (set when pg_rewind was considered). */
+  readonly method: 'rewind' | 'restore';
+  readonly why?: string;
+}
+
+// Runs recorded before pg_rewind was considered restore every node.
+const REWIND = 'standby-rewind';
+
+/**
+ * pg_rewind of a stopped node, when planRewind finds it can and it is cheaper: then it starts as a
+ * standby of the primary. Undefined (and why) when it is to be restored instead, also after a
+ * rewind that failed: its files are then in no state to start from.
+ */
+async function rewound(log: StepLog, spec: Spec, name: string, primarySystemId: string): Promise<{ seconds?: number; why: string }> {
+  const plan = await log.step(`rewind or restore ${name}`, 'planRewind', waiting, `pg_rewind or a restore for ${name}?`, spec, name, primarySystemId);
+  if (!plan.rewind) return { why: plan.why };
+  const run = await log.step(`rewind ${name}`, 'rewindNode', long, `pg_rewind ${name} from the primary`, spec, name);
+  if (!run.ok) return { why: run.detail };
+  await log.step(`start ${name}`, 'pointAtPrimary', quick, `${name} starts as a standby of the primary`, spec, name);
+  return { seconds: run.seconds, why: plan.why };
 }
 
 /**
- * Stops, prepares, restores and starts every node of `nodes` at once; then each must replay a
+ * Stops, prepares, restores (or rewinds, when asked and it can) and starts every node of `nodes` at once; then each must replay a
  * marker row written on the primary after they started: proof they stream from it.
  */
 export async function rebuiltStandbys(log: StepLog, spec: Spec, nodes: readonly string[], how: StandbyRebuild): Promise<RebuiltStandby[]> {
   const restored = await Promise.all(nodes.map(async (name) => {
     const plan = await log.step(`stop and prepare ${name}`, 'prepareStandby', quick, `stop and prepare ${name}`, spec, name, how.primarySystemId, true);
+    const rewind = how.rewind && patched(REWIND) ? await rewound(log, spec, name, how.primarySystemId) : undefined;
+    if (rewind?.seconds !== undefined) return { name, delta: false, seconds: rewind.seconds, method: 'rewind' as const, why: rewind.why };
     const restore = await restoredStandby(log, spec, name, plan.delta, how.timeline, how.deltaBy);
-    return { name, delta: plan.delta, seconds: restore.seconds };
+    return { name, delta: plan.delta, seconds: restore.seconds, method: 'restore' as const, ...(rewind && { why: rewind.why }) };
   }));
   const marker = await log.step('marker', 'writeMarker', quick, 'write a marker row on the primary', spec, workflowInfo().runId);
   return Promise.all(restored.map(async (r) => {

@@ -37,6 +37,12 @@ export class ClusterChecks {
     return r.stdout;
   }
 
+  /** How many times pgBackRest began `command` on `host`, from its log files. */
+  async pgbackrestBegins(host: string, command: 'backup' | 'restore'): Promise<number> {
+    const log = await this.sh(host, ['bash', '-c', `cat /var/log/pgbackrest/*-${command}.log 2>/dev/null || true`]);
+    return log.match(new RegExp(`${command} command begin`, 'g'))?.length ?? 0;
+  }
+
   async psql(host: string, sql: string): Promise<string> {
     const pg = this.spec.postgres;
     return (await this.sh(host, [`${pg.binDir}/psql`, '-X', '-At', '-p', String(pg.port), '-d', 'postgres', '-c', sql], pg.osUser)).trim();

@@ -42,8 +42,10 @@ export function failoverTests(layout: LabLayout, [prefix, subnet]: [string, stri
       await until('pg2-srv to stop streaming', async () => (await upstreamOf('pg2-srv')) === 'none');
       await psql('pg1-srv', 'CREATE TABLE failover_rows (id int); INSERT INTO failover_rows VALUES (1)');
       await until('pg3-srv to have the row', async () => (await psql('pg3-srv', "SELECT count(*) FROM pg_class WHERE relname = 'failover_rows'")) === '1');
-      await killPostgres('pg1-srv');
+      // Cut off, pg1-srv still commits a row nobody receives (its timeline forks from the one pg3-srv promotes), then dies.
       await labSetLink(f.lab, 'pg1-srv', false);
+      await psql('pg1-srv', 'INSERT INTO failover_rows VALUES (2)');
+      await killPostgres('pg1-srv');
       const r = await cli('failover', '--yes');
       assert.equal(r.code, 0, r.stdout + r.stderr);
       assert.match(r.stdout, /old +pg1-srv \(unreachable\) is unreachable: it cannot be fenced/);
@@ -57,7 +59,7 @@ export function failoverTests(layout: LabLayout, [prefix, subnet]: [string, stri
       if (record) recordHistory(f.temporal.address, failoverWorkflowId('demo'), 'failover');
     });
 
-    test('pg1-srv back: provision does not start it as a primary, failover refuses it as a target, rebuild rejoins it', LONG, async () => {
+    test('pg1-srv back: provision does not start it as a primary, failover refuses it as a target, rebuild rejoins it by pg_rewind', LONG, async () => {
       await labSetLink(f.lab, 'pg1-srv', true);
       const refused = await cli('failover', '--to', 'pg1-srv', '--yes');
       assert.equal(refused.code, 1, refused.stdout + refused.stderr);
@@ -65,10 +67,17 @@ export function failoverTests(layout: LabLayout, [prefix, subnet]: [string, stri
       const p = await cli('provision');
       assert.equal(p.code, 0, p.stdout + p.stderr);
       assert.deepEqual(await primaries(['pg1-srv', 'pg2-srv', 'pg3-srv']), ['pg3-srv'], 'never two primaries: pg1-srv was not started as one');
+      const restores = await f.checks.pgbackrestBegins('pg1-srv', 'restore');
       const r = await cli('rebuild', '--node', 'pg1-srv', '--yes');
       assert.equal(r.code, 0, r.stdout + r.stderr);
+      // Killed, it had to be recovered first; then pg_rewind undid the row nobody received.
+      assert.match(r.stdout, /pg1-srv was not shut down cleanly: crash recovery in single-user mode/);
+      assert.match(r.stdout, /pg1-srv rebuilt: pg_rewind in [\d.]+ s/);
+      assert.match(r.stdout, /pg_rewind: forked at \S+ on timeline 1; pg_rewind would copy \d+ MB of \d+ MB from pg3-srv/);
+      assert.equal(await f.checks.pgbackrestBegins('pg1-srv', 'restore'), restores, 'no pgBackRest restore on pg1-srv');
       assert.equal(await upstreamOf('pg1-srv'), addressOf('pg3-srv'));
-      assert.equal(await psql('pg1-srv', 'SELECT count(*) FROM failover_rows'), '1');
+      assert.equal(await psql('pg1-srv', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM failover_rows'), '1', 'the row only pg1-srv had is gone with its fork');
+      assert.equal(await sh('pg1-srv', `ls ${f.spec.postgres.dataDir} | grep -c signal || true`).then((s) => s.trim()), '1', 'standby.signal, nothing set aside left behind');
     });
 
     test('--fence stop: pg3-srv, running as the primary, stopped and fenced; started as its service would, it is a standby', LONG, async () => {

@@ -27,8 +27,6 @@ import { RecoverChecks } from './recover-checks';
  * Shared by tests/e2e/fault-matrix.test.ts (asserts every row) and bench/fault-matrix.ts (prints).
  */
 
-const count = (text: string, re: RegExp) => text.match(re)?.length ?? 0;
-
 /** The dev tooling's worker: `stanzactl worker` with the fault hook of the plan STANZACTL_FAULTS names. */
 const FAULT_WORKER = [require.resolve('../../dev/cli'), 'worker'];
 
@@ -96,8 +94,8 @@ class FaultLab {
     return { result, log: readFaultLog(log), history: await handle.fetchHistory(), runId: handle.firstExecutionRunId };
   }
 
-  async begins(host: string, command: 'backup' | 'restore'): Promise<number> {
-    return count(await this.f.checks.sh(host, ['bash', '-c', `cat /var/log/pgbackrest/*-${command}.log 2>/dev/null || true`]), new RegExp(`${command} command begin`, 'g'));
+  begins(host: string, command: 'backup' | 'restore'): Promise<number> {
+    return this.f.checks.pgbackrestBegins(host, command);
   }
 
   /**

@@ -88,6 +88,8 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, FirstChange>> = {
     ensurePgbackrestConf: {},
     ensureStandbyPgpass: {},
     prepareStandby: { command: 'pg_ctlcluster .* stop' },
+    // A standby on the primary's timeline: pg_rewind is ruled out from pg_control, nothing written.
+    planRewind: {},
     restoreStandby: { command: 'stanzactl-run' },
     startStandby: { command: 'pg_ctlcluster .* start' },
     writeMarker: {},

@@ -179,6 +179,7 @@ test('pg_controldata: primary, standby, shut down', () => {
     timeline: 1,
     checkpointLsn: '0/9000028',
     checksumVersion: 1,
+    walLogHints: false,
   });
   assert.equal(parseControlData(read('postgres/controldata-standby.txt')).clusterState, 'in archive recovery');
   const down = parseControlData(read('postgres/controldata-shutdown.txt'));

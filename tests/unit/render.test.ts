@@ -8,11 +8,11 @@ import type { Spec } from '../../src/spec/schema';
 import { parseIni, renderIni } from '../../src/render/ini';
 import { ConfigConflictError, nodeConf, repoHostConf } from '../../src/render/pgbackrest-conf';
 import { conninfoValue, primaryConninfo } from '../../src/render/recovery';
-import { ensureLines, replicationHbaLine } from '../../src/render/pg-hba';
+import { ensureLines, hostHbaLine } from '../../src/render/pg-hba';
 import { ensurePgpass, pgpassLine } from '../../src/render/pgpass';
 import { controlCommand, serverLogDir } from '../../src/render/postgres-control';
 import { describe } from '../../src/shell/command';
-import { alterSystemSql, autoConfLines, ensureReplicationRoleSql, quoteIdent, quoteLiteral, replicationRoleStateSql } from '../../src/render/sql';
+import { alterSystemSql, autoConfLines, ensureLoginRoleSql, loginRoleStateSql, quoteIdent, quoteLiteral } from '../../src/render/sql';
 import { withResolvedRepositoryOptions } from '../../src/activities/secrets';
 import { parseScramVerifier, SCRAM_SALT_BYTES, scramMatches, scramVerifier } from '../../src/render/scram';
 import { ensureAuthorizedKey, ensureKnownHosts, knownHostsLine, parsePublicKey, removeAuthorizedKey } from '../../src/facts/ssh-keys';
@@ -351,16 +351,16 @@ test('conninfo values are quoted per libpq when they need it', () => {
 });
 
 test('pg_hba replication lines: /32, /128, host names as they are, keywords quoted', () => {
-  assert.equal(replicationHbaLine('replic_user', '10.0.0.12'), 'host    replication    replic_user    10.0.0.12/32    scram-sha-256');
-  assert.equal(replicationHbaLine('replic_user', 'fd00::12'), 'host    replication    replic_user    fd00::12/128    scram-sha-256');
-  assert.equal(replicationHbaLine('replic_user', 'pg2-srv'), 'host    replication    replic_user    pg2-srv    scram-sha-256');
-  assert.equal(replicationHbaLine('replic_user', '10.0.0.0/24'), 'host    replication    replic_user    10.0.0.0/24    scram-sha-256');
-  assert.equal(replicationHbaLine('all', '10.0.0.12'), 'host    replication    "all"    10.0.0.12/32    scram-sha-256');
+  assert.equal(hostHbaLine('replication', 'replic_user', '10.0.0.12'), 'host    replication    replic_user    10.0.0.12/32    scram-sha-256');
+  assert.equal(hostHbaLine('replication', 'replic_user', 'fd00::12'), 'host    replication    replic_user    fd00::12/128    scram-sha-256');
+  assert.equal(hostHbaLine('replication', 'replic_user', 'pg2-srv'), 'host    replication    replic_user    pg2-srv    scram-sha-256');
+  assert.equal(hostHbaLine('replication', 'replic_user', '10.0.0.0/24'), 'host    replication    replic_user    10.0.0.0/24    scram-sha-256');
+  assert.equal(hostHbaLine('replication', 'all', '10.0.0.12'), 'host    replication    "all"    10.0.0.12/32    scram-sha-256');
 });
 
 test('ensureLines appends once under a marker, matches whitespace-insensitively, ignores commented-out lines', () => {
   const base = '# TYPE DATABASE USER ADDRESS METHOD\nlocal all postgres peer\n#host replication replic_user 10.0.0.12/32 scram-sha-256\nhost\treplication\treplic_user\t10.0.0.13/32\tscram-sha-256   # by hand';
-  const lines = [replicationHbaLine('replic_user', '10.0.0.12'), replicationHbaLine('replic_user', '10.0.0.13'), replicationHbaLine('replic_user', '10.0.0.12')];
+  const lines = [hostHbaLine('replication', 'replic_user', '10.0.0.12'), hostHbaLine('replication', 'replic_user', '10.0.0.13'), hostHbaLine('replication', 'replic_user', '10.0.0.12')];
   const first = ensureLines(base, lines);
   assert.deepEqual(first.added, [lines[0]]);
   assert.equal(first.content, `${base}\n# added by stanzactl\n${lines[0]}\n`);
@@ -410,8 +410,8 @@ test('SQL quoting survives hostile strings', () => {
 
 const VERIFIER = 'SCRAM-SHA-256$4096:UpUCLwQiBg56qQLhA1DRIg==$XEmq72IFi2mzTf0e3I5WUxAbnO6ssKSFbPCT8IWI+d8=:/LfCtajGp/veHuRoyhSUmRDKn8kTyk0YwAu2/os8nsU=';
 
-test('the replication role script: CREATE or ALTER with a SCRAM verifier, reports created/altered, no dollar quoting', () => {
-  const sql = ensureReplicationRoleSql('replic_user', VERIFIER);
+test('a login role script: CREATE or ALTER with a SCRAM verifier, reports created/altered, no dollar quoting', () => {
+  const sql = ensureLoginRoleSql('replic_user', VERIFIER, true);
   assert.ok(sql.includes(`CREATE ROLE "replic_user" WITH LOGIN REPLICATION PASSWORD '${VERIFIER}';\n`));
   assert.ok(sql.includes(`ALTER ROLE "replic_user" WITH LOGIN REPLICATION PASSWORD '${VERIFIER}';\n`));
   assert.match(sql, /rolname = 'replic_user'/);
@@ -423,8 +423,10 @@ test('the replication role script: CREATE or ALTER with a SCRAM verifier, report
     ['\\if :stanzactl_create', '\\echo created', '\\else', '\\echo altered', '\\endif'],
   );
   // A plaintext password is a programming error here, never sent.
-  for (const pw of hostile) assert.throws(() => ensureReplicationRoleSql('replic_user', pw), /never a plaintext password/);
-  assert.equal(replicationRoleStateSql("o'x"), "SELECT rolcanlogin, rolreplication, coalesce(rolpassword, '') FROM pg_catalog.pg_authid WHERE rolname = 'o''x'");
+  for (const pw of hostile) assert.throws(() => ensureLoginRoleSql('replic_user', pw, true), /never a plaintext password/);
+  // pg_rewind's role may log in, never stream.
+  assert.ok(ensureLoginRoleSql('stanzactl_rewind', VERIFIER, false).includes(`CREATE ROLE "stanzactl_rewind" WITH LOGIN NOREPLICATION PASSWORD '${VERIFIER}';\n`));
+  assert.equal(loginRoleStateSql("o'x"), "SELECT rolcanlogin, rolreplication, coalesce(rolpassword, '') FROM pg_catalog.pg_authid WHERE rolname = 'o''x'");
 });
 
 // Made by PostgreSQL 15 itself (CREATE ROLE ... PASSWORD with password_encryption=scram-sha-256).
