@@ -4,7 +4,7 @@ import { hostHbaLine } from '../render/pg-hba';
 import { psqlScriptCommand } from '../render/postgres-control';
 import { standbySettings } from '../render/recovery';
 import { missingRewindGrantsSql, pgRewindCommand, REWIND_ROLE, rewindGrantsSql } from '../render/rewind';
-import { parseRewindDryRun, rewindBlocker, rewindWorthIt, type RewindDryRun } from '../facts/rewind';
+import { parseRewindDryRun, REJOINED, rewindBlocker, rewindWorthIt, type RejoinMethod, type RewindDryRun } from '../facts/rewind';
 import { nodeHost, primaryNode } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import { runDetached } from '../host/detached-run';
@@ -18,8 +18,7 @@ import { ensureStandbyFiles } from './standby-files';
 import { merge, type StepResult } from './types';
 
 export interface RewindPlan extends StepResult {
-  /** pg_rewind brings the node back; otherwise a restore from the repository does. */
-  readonly rewind: boolean;
+  readonly method: RejoinMethod;
   /** Why, in a DBA's words (the dry run's numbers when it ran). */
   readonly why: string;
 }
@@ -55,6 +54,7 @@ async function ensureRewindAccess(ops: HostOps, spec: Spec, nodeName: string): P
  * Whether pg_rewind rather than a restore brings the stopped node back as a standby of the
  * primary, decided from its pg_control, then from pg_rewind --dry-run: it must have forked from
  * the primary's timeline, and the copy from the live primary must be small enough (facts/rewind.ts).
+ * An old primary that did not fork at all needs neither: it is started as a standby.
  * A killed primary first gets the crash recovery pg_rewind requires (what a rejoin would replay anyway).
  */
 export async function planRewind(ops: HostOps, spec: Spec, nodeName: string, primarySystemId: string): Promise<RewindPlan> {
@@ -66,11 +66,11 @@ export async function planRewind(ops: HostOps, spec: Spec, nodeName: string, pri
     query(ops, nodeAddress(primary), pg, 'SELECT timeline_id FROM pg_control_checkpoint()').then(Number),
   ]);
   const blocker = rewindBlocker({ ...state, primarySystemId, primaryTimeline, version: pg.version, configOutside: pg.configDir !== undefined });
-  const decided = (rewind: boolean, why: string, results: StepResult[] = []): RewindPlan => {
+  const decided = (method: RejoinMethod, why: string, results: StepResult[] = []): RewindPlan => {
     const done = merge(results, '');
-    return { changed: done.changed, rewind, why, detail: [...(done.changed ? [done.detail] : []), `${nodeName}: ${rewind ? 'pg_rewind' : 'a restore, not pg_rewind'}: ${why}`].join('; ') };
+    return { changed: done.changed, method, why, detail: [...(done.changed ? [done.detail] : []), `${nodeName}: ${REJOINED[method]}: ${why}`].join('; ') };
   };
-  const restore = (why: string, results: StepResult[] = []) => decided(false, why, results);
+  const restore = (why: string, results: StepResult[] = []) => decided('restore', why, results);
   if (blocker) return restore(blocker);
   const access = await ensureRewindAccess(ops, spec, nodeName);
   const results = [access];
@@ -86,10 +86,16 @@ export async function planRewind(ops: HostOps, spec: Spec, nodeName: string, pri
   } catch (e) {
     return restore((e as Error).message, results);
   }
-  if (!d.needed) return restore(`pg_rewind finds nothing forked (no rewind required): a restore repairs what is broken`, results);
+  if (!d.needed) {
+    // An old primary whose every record the primary has (stopped cleanly, fenced): it follows the
+    // new timeline as a switchover's old primary does. A standby asked to be rebuilt is restored.
+    return state.controlState === 'shut down'
+      ? decided('follow', `pg_rewind finds nothing forked (no rewind required): ${primary.name} has every record it wrote`, results)
+      : restore('pg_rewind finds nothing forked (no rewind required): a restore repairs what is broken', results);
+  }
   const numbers = `forked at ${d.divergedAt} on timeline ${d.timeline}; pg_rewind would copy ${d.copyMb} MB of ${d.totalMb} MB from ${primary.name}`;
   if (!rewindWorthIt(d)) return restore(`${numbers}: more than half the cluster and over 1 GiB, the repository bears the copy`, results);
-  return decided(true, numbers, results);
+  return decided('rewind', numbers, results);
 }
 
 const lastLine = (out: string): string => out.trim().split('\n').filter((l) => !/ INFO: /.test(l)).pop() ?? 'no output';

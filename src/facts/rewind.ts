@@ -1,3 +1,16 @@
+/**
+ * How a node that was stopped for a rebuild comes back: pg_rewind from the primary; started as it
+ * is (an old primary whose last WAL the new primary has: nothing forked); or a restore from the
+ * repository.
+ */
+export type RejoinMethod = 'rewind' | 'follow' | 'restore';
+
+export const REJOINED: Record<RejoinMethod, string> = {
+  rewind: 'rewound by pg_rewind',
+  follow: 'started as a standby as it was (nothing forked)',
+  restore: 'restored from the repository',
+};
+
 /** What pg_rewind --dry-run --progress (LC_ALL=C) says it would do. */
 export type RewindDryRun =
   | { readonly needed: false }
@@ -32,7 +45,7 @@ const REWINDABLE_STATES = ['shut down', 'shut down in recovery', 'in production'
 
 /** Why pg_rewind cannot (or need not) bring this node back, in a DBA's words; undefined when it may. */
 export function rewindBlocker(f: RewindFacts): string | undefined {
-  if (!f.exists) return 'there is no data directory of this cluster to rewind';
+  if (!f.exists) return 'it has no pg_control: there is no data directory of this cluster to rewind';
   if (f.systemId !== f.primarySystemId) return `its data directory holds another cluster (system identifier ${f.systemId})`;
   if (f.running) return 'it still runs';
   if (!f.hintsLogged) return 'it has neither data checksums nor wal_log_hints: pg_rewind could miss pages changed by hint bits';

@@ -1,5 +1,6 @@
 import { patched } from '@temporalio/workflow';
 import type { DeltaBy } from '../activities/standby';
+import type { RejoinMethod } from '../facts/rewind';
 import { primaryNode } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import { quick } from './profiles';
@@ -19,8 +20,8 @@ export interface RebuildResult {
   /** What was found wrong before the rebuild. */
   readonly broken: string[];
   readonly restore: { readonly delta: boolean; readonly deltaBy: DeltaBy; readonly seconds: number };
-  /** pg_rewind or a restore from the repository, and why (absent in runs recorded before pg_rewind was considered). */
-  readonly method?: 'rewind' | 'restore';
+  /** How it came back, and why (absent in runs recorded before pg_rewind was considered). */
+  readonly method?: RejoinMethod;
   readonly why?: string;
   readonly replayLagBytes: number;
   readonly steps: StepProgress[];

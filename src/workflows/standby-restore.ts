@@ -1,5 +1,6 @@
 import { patched, workflowInfo } from '@temporalio/workflow';
 import type { DeltaBy } from '../activities/standby';
+import type { RejoinMethod } from '../facts/rewind';
 import type { Spec } from '../spec/schema';
 import { long, quick, waiting } from './profiles';
 import type { StepLog } from './steps';
@@ -31,8 +32,8 @@ export interface RebuiltStandby {
   readonly delta: boolean;
   readonly seconds: number;
   readonly replayLagBytes: number;
-  /** How it came back: pg_rewind, or a restore from the repository; `why` says why that one (set when pg_rewind was considered). */
-  readonly method: 'rewind' | 'restore';
+  /** How it came back; `why` says why that way (set when pg_rewind was considered). */
+  readonly method: RejoinMethod;
   readonly why?: string;
 }
 
@@ -40,17 +41,18 @@ export interface RebuiltStandby {
 const REWIND = 'standby-rewind';
 
 /**
- * pg_rewind of a stopped node, when planRewind finds it can and it is cheaper: then it starts as a
- * standby of the primary. Undefined (and why) when it is to be restored instead, also after a
- * rewind that failed: its files are then in no state to start from.
+ * A stopped node brought back without a restore when planRewind finds it can: pg_rewind (when it
+ * is cheaper) or nothing (nothing forked), then started as a standby of the primary. Without
+ * seconds (and why) when it is to be restored instead, also after a rewind that failed: its files
+ * are then in no state to start from.
  */
-async function rewound(log: StepLog, spec: Spec, name: string, primarySystemId: string): Promise<{ seconds?: number; why: string }> {
+async function rejoined(log: StepLog, spec: Spec, name: string, primarySystemId: string): Promise<{ method: RejoinMethod; seconds?: number; why: string }> {
   const plan = await log.step(`rewind or restore ${name}`, 'planRewind', waiting, `pg_rewind or a restore for ${name}?`, spec, name, primarySystemId);
-  if (!plan.rewind) return { why: plan.why };
-  const run = await log.step(`rewind ${name}`, 'rewindNode', long, `pg_rewind ${name} from the primary`, spec, name);
-  if (!run.ok) return { why: run.detail };
+  if (plan.method === 'restore') return plan;
+  const run = plan.method === 'rewind' ? await log.step(`rewind ${name}`, 'rewindNode', long, `pg_rewind ${name} from the primary`, spec, name) : undefined;
+  if (run && !run.ok) return { method: 'restore', why: run.detail };
   await log.step(`start ${name}`, 'pointAtPrimary', quick, `${name} starts as a standby of the primary`, spec, name);
-  return { seconds: run.seconds, why: plan.why };
+  return { method: plan.method, seconds: run?.seconds ?? 0, why: plan.why };
 }
 
 /**
@@ -60,10 +62,10 @@ async function rewound(log: StepLog, spec: Spec, name: string, primarySystemId: 
 export async function rebuiltStandbys(log: StepLog, spec: Spec, nodes: readonly string[], how: StandbyRebuild): Promise<RebuiltStandby[]> {
   const restored = await Promise.all(nodes.map(async (name) => {
     const plan = await log.step(`stop and prepare ${name}`, 'prepareStandby', quick, `stop and prepare ${name}`, spec, name, how.primarySystemId, true);
-    const rewind = how.rewind && patched(REWIND) ? await rewound(log, spec, name, how.primarySystemId) : undefined;
-    if (rewind?.seconds !== undefined) return { name, delta: false, seconds: rewind.seconds, method: 'rewind' as const, why: rewind.why };
+    const rejoin = how.rewind && patched(REWIND) ? await rejoined(log, spec, name, how.primarySystemId) : undefined;
+    if (rejoin?.seconds !== undefined) return { name, delta: false, seconds: rejoin.seconds, method: rejoin.method, why: rejoin.why };
     const restore = await restoredStandby(log, spec, name, plan.delta, how.timeline, how.deltaBy);
-    return { name, delta: plan.delta, seconds: restore.seconds, method: 'restore' as const, ...(rewind && { why: rewind.why }) };
+    return { name, delta: plan.delta, seconds: restore.seconds, method: 'restore' as const, ...(rejoin && { why: rejoin.why }) };
   }));
   const marker = await log.step('marker', 'writeMarker', quick, 'write a marker row on the primary', spec, workflowInfo().runId);
   return Promise.all(restored.map(async (r) => {

@@ -13,8 +13,8 @@ const LONG = { timeout: 10 * 60_000 };
 
 /**
  * Failover: refused while the old primary runs as one; with it dead and cut off, the most advanced
- * standby promoted and the other following it; the old primary, back, neither started as a primary
- * by a provision nor a failover target, and rejoined by rebuild; then `--fence stop` on a primary
+ * standby promoted and the other following it; the old primary, back, refused as a failover target,
+ * rejoined by rebuild (pg_rewind undoes what only it wrote); then `--fence stop` on a primary
  * that still runs: stopped, and it comes back only as a standby.
  */
 export function failoverTests(layout: LabLayout, [prefix, subnet]: [string, string], record: boolean): void {
@@ -59,25 +59,26 @@ export function failoverTests(layout: LabLayout, [prefix, subnet]: [string, stri
       if (record) recordHistory(f.temporal.address, failoverWorkflowId('demo'), 'failover');
     });
 
-    test('pg1-srv back: provision does not start it as a primary, failover refuses it as a target, rebuild rejoins it by pg_rewind', LONG, async () => {
+    test('pg1-srv back: failover refuses it as a target, rebuild rejoins it by pg_rewind, provision then changes no role', LONG, async () => {
       await labSetLink(f.lab, 'pg1-srv', true);
       const refused = await cli('failover', '--to', 'pg1-srv', '--yes');
       assert.equal(refused.code, 1, refused.stdout + refused.stderr);
       assert.match(refused.stderr, /pg3-srv answers and runs as the primary/);
-      const p = await cli('provision');
-      assert.equal(p.code, 0, p.stdout + p.stderr);
-      assert.deepEqual(await primaries(['pg1-srv', 'pg2-srv', 'pg3-srv']), ['pg3-srv'], 'never two primaries: pg1-srv was not started as one');
       const restores = await f.checks.pgbackrestBegins('pg1-srv', 'restore');
       const r = await cli('rebuild', '--node', 'pg1-srv', '--yes');
       assert.equal(r.code, 0, r.stdout + r.stderr);
       // Killed, it had to be recovered first; then pg_rewind undid the row nobody received.
       assert.match(r.stdout, /pg1-srv was not shut down cleanly: crash recovery in single-user mode/);
-      assert.match(r.stdout, /pg1-srv rebuilt: pg_rewind in [\d.]+ s/);
-      assert.match(r.stdout, /pg_rewind: forked at \S+ on timeline 1; pg_rewind would copy \d+ MB of \d+ MB from pg3-srv/);
+      assert.match(r.stdout, /pg1-srv rebuilt: rewound by pg_rewind in [\d.]+ s/);
+      assert.match(r.stdout, /why: forked at \S+ on timeline 1; pg_rewind would copy \d+ MB of \d+ MB from pg3-srv/);
       assert.equal(await f.checks.pgbackrestBegins('pg1-srv', 'restore'), restores, 'no pgBackRest restore on pg1-srv');
       assert.equal(await upstreamOf('pg1-srv'), addressOf('pg3-srv'));
       assert.equal(await psql('pg1-srv', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM failover_rows'), '1', 'the row only pg1-srv had is gone with its fork');
       assert.equal(await sh('pg1-srv', `ls ${f.spec.postgres.dataDir} | grep -c signal || true`).then((s) => s.trim()), '1', 'standby.signal, nothing set aside left behind');
+      const p = await cli('provision');
+      assert.equal(p.code, 0, p.stdout + p.stderr);
+      assert.deepEqual(await primaries(['pg1-srv', 'pg2-srv', 'pg3-srv']), ['pg3-srv'], 'never two primaries');
+      assert.equal(await f.checks.pgbackrestBegins('pg1-srv', 'restore'), restores, 'provision left pg1-srv, streaming, alone');
     });
 
     test('--fence stop: pg3-srv, running as the primary, stopped and fenced; started as its service would, it is a standby', LONG, async () => {

@@ -58,6 +58,9 @@ describe('roles moved by hand: backup, rebuild, drill, recover and provision fol
     const r = await cli('rebuild', '--node', 'pg1-srv', '--yes');
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /PostgreSQL is not running/);
+    // Stopped cleanly before pg2-srv was promoted, it forked from nothing: it starts as a standby, nothing copied.
+    assert.match(r.stdout, /pg1-srv rebuilt: started as a standby as it was \(nothing forked\)/);
+    assert.match(r.stdout, /why: pg_rewind finds nothing forked \(no rewind required\): pg2-srv has every record it wrote/);
     assert.equal(await f.checks.psql('pg1-srv', 'SELECT pg_is_in_recovery()'), 't');
     await until('pg1-srv to stream from pg2-srv', async () => (await upstreamOf('pg1-srv')) === addressOf('pg2-srv'));
     assert.match(await sh('pg1-srv', 'cat /var/lib/postgresql/15/main/postgresql.auto.conf'), new RegExp(`primary_conninfo = '[^']*host=${addressOf('pg2-srv').replace(/\./g, '\\.')}[ ']`));
