@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { REJOINED } from '../facts/rewind';
 import type { FailoverPlan } from '../activities/failover';
 import { loadSpec } from '../spec/load';
 import type { Spec } from '../spec/schema';
@@ -74,7 +75,7 @@ OLD" rejoins it as a standby. Every later command acts on the new primary with t
       console.log(`  ${r.fenced}`);
       console.log(`  lost: ${r.plan.lost}`);
       console.log(`  ${r.backup.type} backup ${r.backup.label} on the new timeline (${r.backup.why})`);
-      for (const s of r.standbys) console.log(`  standby ${s.name}: ${s.how ? `${s.how}, ` : ''}streams from ${r.plan.to}, replay lag ${s.replayLagBytes} bytes`);
+      for (const s of r.standbys) console.log(`  standby ${s.name}: ${s.method ? `${REJOINED[s.method]}, ` : ''}streams from ${r.plan.to}, replay lag ${s.replayLagBytes} bytes`);
       return 0;
     });
   },

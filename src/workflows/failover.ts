@@ -1,6 +1,5 @@
 import { workflowInfo } from '@temporalio/workflow';
 import type { Fence, FailoverPlan } from '../activities/failover';
-import { REJOINED } from '../facts/rewind';
 import { withoutNode, withPrimary } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import { quick, release, waiting } from './profiles';
@@ -61,6 +60,6 @@ export async function failoverCluster(spec: Spec, request: FailoverRequest): Pro
     const reached = plan.fence === 'unreachable' ? withoutNode(live, primary) : live;
     const after = await followed(log, live, reached, plan.standbys, plan.backup, promoted.timeline, `${workflowInfo().runId}-followers`);
     const rebuilt = plan.rebuild.length === 0 ? [] : await rebuiltStandbys(log, live, plan.rebuild, { primarySystemId: plan.systemId, timeline: undefined, deltaBy: 'checksum', rewind: true });
-    return { plan, fenced, ...after, standbys: [...after.standbys, ...rebuilt.map(({ name, replayLagBytes, method }) => ({ name, replayLagBytes, how: REJOINED[method] }))], steps: log.steps };
+    return { plan, fenced, ...after, standbys: [...after.standbys, ...rebuilt.map(({ name, replayLagBytes, method }) => ({ name, replayLagBytes, method }))], steps: log.steps };
   });
 }

@@ -1,4 +1,5 @@
 import type { SwitchoverPlan } from '../activities/switchover';
+import type { RejoinMethod } from '../facts/rewind';
 import type { Spec } from '../spec/schema';
 import { long, quick, waiting } from './profiles';
 import type { StepProgress } from './progress';
@@ -8,8 +9,8 @@ import type { StepLog } from './steps';
 export interface RoleChangeResult {
   readonly timeline: number;
   readonly backup: { readonly label: string; readonly type: string; readonly why: string };
-  /** `how`: for a standby that forked, rewound by pg_rewind or restored from the repository. */
-  readonly standbys: { readonly name: string; readonly replayLagBytes: number; readonly how?: string }[];
+  /** `method`: how a standby that forked came back. */
+  readonly standbys: { readonly name: string; readonly replayLagBytes: number; readonly method?: RejoinMethod }[];
   readonly steps: StepProgress[];
 }
 
