@@ -114,13 +114,13 @@ export interface RestoreResult extends StepResult {
   readonly seconds: number;
 }
 
-/** The seed's `restore --type=standby`, detached on the standby; recovery-option comes from its pgbackrest.conf. */
 /**
  * How a delta restore finds the files to copy: checksums (pgBackRest's default: catches silent
  * corruption, reads every file) or size and timestamp (`--force`: reads only metadata).
  */
 export type DeltaBy = 'checksum' | 'timestamp';
 
+/** The seed's `restore --type=standby`, detached on the standby; recovery-option comes from its pgbackrest.conf. */
 export async function restoreStandby(ops: HostOps, spec: Spec, nodeName: string, delta: boolean, targetTimeline?: number, deltaBy: DeltaBy = 'checksum'): Promise<RestoreResult> {
   const host = nodeAddress(findNode(spec, nodeName));
   const started = Date.now();

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { labSetLink, type LabLayout } from '../../dev/lab';
 import { controlCommand } from '../../src/render/postgres-control';
 import { toShellLine } from '../../src/shell/command';
-import { failoverWorkflowId } from '../../src/workflow-ids';
+import { failoverWorkflowId, rebuildWorkflowId } from '../../src/workflow-ids';
 import { provisionedCluster, ProvisionFixture } from './fixture';
 import { until } from './harness';
 import { recordHistory } from './history';
@@ -72,6 +72,7 @@ export function failoverTests(layout: LabLayout, [prefix, subnet]: [string, stri
       assert.match(r.stdout, /pg1-srv rebuilt: rewound by pg_rewind in [\d.]+ s/);
       assert.match(r.stdout, /why: forked at \S+ on timeline 1; pg_rewind would copy \d+ MB of \d+ MB from pg3-srv/);
       assert.equal(await f.checks.pgbackrestBegins('pg1-srv', 'restore'), restores, 'no pgBackRest restore on pg1-srv');
+      if (record) recordHistory(f.temporal.address, rebuildWorkflowId('demo', 'pg1-srv'), 'rebuild-rewind');
       assert.equal(await upstreamOf('pg1-srv'), addressOf('pg3-srv'));
       assert.equal(await psql('pg1-srv', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM failover_rows'), '1', 'the row only pg1-srv had is gone with its fork');
       assert.equal(await sh('pg1-srv', `ls ${f.spec.postgres.dataDir} | grep -c signal || true`).then((s) => s.trim()), '1', 'standby.signal, nothing set aside left behind');

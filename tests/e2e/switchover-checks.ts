@@ -13,6 +13,7 @@ import { ClusterChecks } from './cluster-checks';
 import { provisionedCluster, type ProvisionFixture } from './fixture';
 import { runCli, until } from './harness';
 import { recordHistory } from './history';
+import { leaks } from './leaks';
 
 const LONG = { timeout: 10 * 60_000 };
 const RESULT = /switchover of stanza \S+ done: (\S+) is the primary on timeline (\d+)/;
@@ -285,6 +286,8 @@ export function switchoverTests(f: ProvisionFixture, opts: SwitchoverOptions): v
     assertSteps(await progressOf(), 'pg1-srv', 'pg2-srv');
     assert.equal(readFileSync(specFile, 'utf8'), specText, 'the spec file is unchanged');
     await assertBackupsWork(before + 1);
+    const history = await f.client.workflow.getHandle(switchoverWorkflowId(stanza())).fetchHistory();
+    assert.ok(!leaks(history, f.workerEnv.STANZACTL_SECRET_REPLICATION_PASSWORD), 'the replication password (written to the old primary\'s .pgpass) is in no event of its history');
     if (opts.recordHistory) recordHistory(f.temporal.address, switchoverWorkflowId('demo'), 'switchover');
   });
 
