@@ -55,8 +55,12 @@ export async function rebuildStandby(spec: Spec, node: string, options: RebuildO
   }
   await nodeAccess(log, live, node);
   const deltaBy = options.deltaBy ?? 'checksum';
-  // An old primary back after a failover forked from the new one: pg_rewind copies only what differs.
-  const [rebuilt] = await rebuiltStandbys(log, live, [node], { primarySystemId: target.primarySystemId, timeline: target.targetTimeline, deltaBy, rewind: true });
-  return { node, broken: target.broken, restore: { delta: rebuilt.delta, deltaBy, seconds: rebuilt.seconds }, method: rebuilt.method, ...(rebuilt.why && { why: rebuilt.why }),
+  // An old primary back after a failover forked from the new one: pg_rewind copies only what
+  // differs. Not when the archive holds a fork newer than the primary's timeline: a node started
+  // with recovery_target_timeline=latest would follow it, and only a restore names the timeline.
+  const fork = target.targetTimeline;
+  const [rebuilt] = await rebuiltStandbys(log, live, [node], { primarySystemId: target.primarySystemId, timeline: fork, deltaBy, rewind: fork === undefined });
+  const why = rebuilt.why ?? (fork === undefined ? undefined : `the archive holds a timeline newer than the primary's: only a restore follows timeline ${fork}`);
+  return { node, broken: target.broken, restore: { delta: rebuilt.delta, deltaBy, seconds: rebuilt.seconds }, method: rebuilt.method, ...(why && { why }),
     replayLagBytes: rebuilt.replayLagBytes, steps: log.steps };
 }

@@ -28,7 +28,7 @@ describe('rebuild a failed standby', { timeout: 40 * 60_000 }, () => {
     assert.match(r.stdout, expectBroken);
     assert.match(r.stdout, /pg2-srv rebuilt: .*restore in [\d.]+ s/);
     // A standby of the primary's own timeline forked from nothing: pg_rewind is no way back for it.
-    assert.match(r.stdout, /why: (it is on the primary's timeline \d+: nothing forked|it has no pg_control: there is no data directory of this cluster|its pg_control says ")/);
+    assert.match(r.stdout, /why: (it is on the primary's timeline \d+: nothing forked|it has no pg_control: there is no data directory of this cluster|its pg_control says "|the archive holds a timeline newer than the primary's: only a restore follows timeline \d+)/);
     await f.checks.rowReplicates();
     assert.deepEqual(await f.checks.streamingStandbys(), ['pg2-srv', 'pg3-srv']);
     assert.equal(await started('pg3-srv'), pg3Started, 'pg3-srv was not restarted');
