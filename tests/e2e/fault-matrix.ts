@@ -12,11 +12,12 @@ import { TASK_QUEUE } from '../../src/paths';
 import type { BackupOutcome } from '../../src/workflows/backup';
 import { failoverWorkflowId, rebuildWorkflowId, recoverWorkflowId, switchoverWorkflowId } from '../../src/workflow-ids';
 import type { FailoverResult } from '../../src/workflows/failover';
+import type { RebuildResult } from '../../src/workflows/rebuild';
 import { withoutNode, withPrimary } from '../../src/spec/roles';
 import { ClusterChecks } from './cluster-checks';
 import { ProvisionFixture } from './fixture';
 import { confirmedFailover, confirmedRebuild, confirmedRecover, confirmedSwitchover } from './confirmed';
-import { buildWorkflowBundle, WorkerProcess } from './harness';
+import { buildWorkflowBundle, until, WorkerProcess } from './harness';
 import { RecoverChecks } from './recover-checks';
 
 /**
@@ -265,8 +266,19 @@ export async function runFaultMatrix(labs: MatrixLabs, say: (line: string) => vo
     };
     const switchover = (lab: FaultLab, to: string, id: string) => async () =>
       lab.f.client.workflow.start('switchoverCluster', { taskQueue: TASK_QUEUE, workflowId: `${switchoverWorkflowId(lab.f.spec.stanza)}-${id}`, args: [lab.f.spec, await confirmedSwitchover(lab.f.client, lab.f.spec, to)] });
+    // The primary commits a row no standby receives (each pointed nowhere first): the failover that
+    // follows fences it with a fork of its own, which its rejoin undoes by pg_rewind.
+    const diverge = async (lab: FaultLab, primary: string, table: string) => {
+      const standbys = lab.f.spec.nodes.map((n) => n.name).filter((n) => n !== primary);
+      for (const s of standbys) {
+        await lab.f.checks.psql(s, "ALTER SYSTEM SET primary_conninfo = 'host=/nonexistent'");
+        await lab.f.checks.psql(s, 'SELECT pg_reload_conf()');
+      }
+      await until(`${primary} to stream to no standby`, async () => (await lab.f.checks.psql(primary, 'SELECT count(*) FROM pg_stat_replication')) === '0');
+      await lab.f.checks.psql(primary, `CREATE TABLE ${table} (id int); INSERT INTO ${table} VALUES (1)`);
+    };
     // A switchover to pg2-srv (point a) and back (point b); then a failover that fences the running
-    // primary at each point, its old primary rejoined by a rebuild (no kills) in between.
+    // primary, which had forked, at each point, and the rejoin of that old primary by pg_rewind at the same point.
     const roleMoves = async (lab: FaultLab) => {
       for (const [point, to] of [['a', 'pg2-srv'], ['b', 'pg1-srv']] as const) {
         const backups = await lab.begins('backup-srv', 'backup');
@@ -276,15 +288,29 @@ export async function runFaultMatrix(labs: MatrixLabs, say: (line: string) => vo
       for (const point of ['a', 'b'] as const) {
         const backups = await lab.begins('backup-srv', 'backup');
         const spec = lab.f.spec;
+        const forked = `forked_${point}`;
+        await diverge(lab, old, forked);
+        let now: string | undefined;
         await run(lab, 'failoverCluster', point,
           async () => lab.f.client.workflow.start('failoverCluster', { taskQueue: TASK_QUEUE, workflowId: `${failoverWorkflowId(spec.stanza)}-${point}`, args: [spec, await confirmedFailover(lab.f.client, spec, { fence: 'stop' })] }),
           async (result) => {
             const { plan } = result as FailoverResult;
             assert.equal(plan.primary, old);
             await moved(lab, plan.to, backups, old);
-            await lab.withKills([], () => lab.f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: `${rebuildWorkflowId(spec.stanza, old)}-rejoin-${point}`, args: [spec, old, { confirm: confirmedRebuild(spec, old) }] }));
-            old = plan.to;
+            now = plan.to;
           });
+        if (now === undefined) return;
+        const restores = await lab.begins(old, 'restore');
+        await run(lab, 'rejoinStandby', point,
+          () => lab.f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: `${rebuildWorkflowId(spec.stanza, old)}-rejoin-${point}`, args: [spec, old, { confirm: confirmedRebuild(spec, old) }] }),
+          async (result) => {
+            assert.equal((result as RebuildResult).method, 'rewind', `${old} rejoined by pg_rewind`);
+            assert.equal(await lab.begins(old, 'restore'), restores, `no pgBackRest restore on ${old}`);
+            const checks = new ClusterChecks(lab.f.lab, withPrimary(spec, now!));
+            assert.equal(await checks.psql(old, `SELECT to_regclass('${forked}') IS NULL`), 't', `the table only ${old} had is gone with its fork`);
+            await checks.rowReplicates();
+          });
+        old = now;
       }
     };
 

@@ -5,7 +5,10 @@ import type { FaultEntry, FaultPoint, FaultRecord } from '../../dev/faults';
  * The fault matrix's plan and rows, pure: which kills a workflow run takes, and what its history
  * and the fault hook's log say about each (tests/unit/fault-rows.test.ts checks the reading).
  */
-export type Workflow = 'provisionCluster' | 'backupStanza' | 'rebuildStandby' | 'recoverCluster' | 'switchoverCluster' | 'failoverCluster';
+export type Workflow = 'provisionCluster' | 'backupStanza' | 'rebuildStandby' | 'recoverCluster' | 'switchoverCluster' | 'failoverCluster' | 'rejoinStandby';
+
+/** A case of a workflow with rows of its own (rejoinStandby: a rebuild that rejoins a forked old primary by pg_rewind). */
+const WORKFLOW_TYPE: Partial<Record<Workflow, string>> = { rejoinStandby: 'rebuildStandby' };
 
 /** The lab's hosts: Debian's clusters under pg_ctlcluster, or PGDG's packages with PostgreSQL under systemd. */
 export type MatrixLayout = 'debian' | 'systemd-pgdg';
@@ -135,6 +138,14 @@ export const FIRST_CHANGE: Record<Workflow, Record<string, FirstChange>> = {
     ...PROMOTED,
     releaseFailoverLock: { command: 'rm -rf' },
   },
+  // The rebuild of an old primary that forked (its last rows never reached the new primary), fenced
+  // by the failover: the steps a rebuild takes only there; the others are rebuildStandby's rows.
+  rejoinStandby: {
+    // Inside its dry run: after the role, its grants, pg_hba, .pgpass and the recovery settings.
+    planRewind: { command: 'pg_rewind' },
+    rewindNode: { command: 'stanzactl-run' },
+    pointAtPrimary: { command: 'pg_ctlcluster .* start' },
+  },
 };
 
 /**
@@ -150,6 +161,7 @@ const SYSTEMD_CONTROL_STEPS: Record<Workflow, readonly string[]> = {
   recoverCluster: ['stopPostgres', 'startStandby'],
   switchoverCluster: [],
   failoverCluster: [],
+  rejoinStandby: [],
 };
 
 // Only the control command: the facts script each control runs first (SERVICE_FACTS) reads with `systemctl show`.
@@ -235,7 +247,7 @@ export function activityEvents(history: temporal.api.history.v1.IHistory): Map<s
 export function entriesFor({ layout, workflow, point }: MatrixRun): FaultEntry[] {
   return firstChanges(layout, workflow).filter(([, m]) => point === 'b' || !m.hostless).map(([activityType, { hostless: _, ...m }]) => ({
     id: `${workflow}/${activityType}/${point}`,
-    workflowType: workflow,
+    workflowType: WORKFLOW_TYPE[workflow] ?? workflow,
     activityType,
     point,
     ...(point === 'a' ? m : {}),

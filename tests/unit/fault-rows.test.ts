@@ -78,16 +78,16 @@ test('an attempt lost to a sibling\'s kill before the hook saw it in flight: res
   assert.deepEqual(problems, []);
 });
 
-const WORKFLOWS: Workflow[] = ['provisionCluster', 'backupStanza', 'rebuildStandby', 'recoverCluster', 'switchoverCluster', 'failoverCluster'];
+const WORKFLOWS: Workflow[] = ['provisionCluster', 'backupStanza', 'rebuildStandby', 'recoverCluster', 'switchoverCluster', 'failoverCluster', 'rejoinStandby'];
 
 test('Debian hosts: every step of every workflow at both points, less the one that touches no host at point a', () => {
   const count = (point: 'a' | 'b') => WORKFLOWS.map((workflow) => entriesFor({ layout: 'debian', workflow, point }).length);
-  assert.deepEqual([count('a'), count('b')], [[17, 5, 13, 15, 17, 15], [17, 5, 14, 15, 17, 15]]);
+  assert.deepEqual([count('a'), count('b')], [[17, 5, 13, 15, 17, 15, 3], [17, 5, 14, 15, 17, 15, 3]]);
 });
 
 test('systemd hosts: only the steps that control a server, killed right after systemctl, never after the facts read before it', async () => {
   const steps = (point: 'a' | 'b') => Object.fromEntries(WORKFLOWS.map((workflow) => [workflow, entriesFor({ layout: 'systemd-pgdg', workflow, point }).map((e) => e.activityType)]));
-  const control = { provisionCluster: ['ensurePrimary', 'startStandby'], backupStanza: [], rebuildStandby: ['prepareStandby', 'startStandby'], recoverCluster: ['stopPostgres', 'startStandby'], switchoverCluster: [], failoverCluster: [] };
+  const control = { provisionCluster: ['ensurePrimary', 'startStandby'], backupStanza: [], rebuildStandby: ['prepareStandby', 'startStandby'], recoverCluster: ['stopPostgres', 'startStandby'], switchoverCluster: [], failoverCluster: [], rejoinStandby: [] };
   assert.deepEqual([steps('a'), steps('b')], [control, control]);
   const patterns = new Set(WORKFLOWS.flatMap((workflow) => entriesFor({ layout: 'systemd-pgdg', workflow, point: 'a' }).map((e) => e.command)));
   assert.equal(patterns.size, 1);
