@@ -243,7 +243,7 @@ async function main(): Promise<void> {
   interface Round {
     stanzactl: number; hand: number; workflow: number; command: number; spacing: number;
     steps: string; handSteps: string; repair: number;
-    failoverFirstWrite: number; failoverEnd: number; failoverTo: string; rebuild: number;
+    failoverFirstWrite: number; failoverEnd: number; failoverTo: string; rebuild: number; rejoin: string;
   }
   const rounds: Round[] = [];
   let lastFailover = { planned: 0, lines: [] as string[], retries: [] as string[] };
@@ -308,12 +308,15 @@ async function main(): Promise<void> {
       lastFailover = { planned: fs.planned, lines: fs.lines, retries };
       progress(`  ${failoverTo} first write ${failoverFirstWrite.toFixed(2)} s after the command's start; command ${fo.seconds.toFixed(1)} s (${(foEnd - first[0].at).toFixed(1)} s after that write)`);
       await labSetLink(f.lab, p, true);
-      const rb = await mustCli('rebuild', '--node', p, '--yes');
+      // Odd rounds rejoin as stanzactl chooses (pg_rewind of the killed primary), even ones by the
+      // delta restore it would otherwise do: the two ways side by side on the same damage.
+      const rb = await mustCli('rebuild', '--node', p, '--yes', ...(i % 2 === 0 ? ['--no-rewind'] : []));
+      const rejoin = /rebuilt: (.*) in [\d.]+ s/.exec(rb.out)?.[1] ?? '?';
       await healthy(failoverTo);
-      progress(`  rebuild --node ${p}: ${rb.seconds.toFixed(1)} s`);
+      progress(`  rebuild --node ${p}: ${rejoin}, ${rb.seconds.toFixed(1)} s`);
       rounds.push({
         stanzactl: w1.seconds, hand: w2.seconds, workflow, command: sw.seconds, spacing: Math.max(w1.spacing, w2.spacing), steps, handSteps,
-        repair: repair.seconds, failoverFirstWrite, failoverEnd: fo.seconds, failoverTo, rebuild: rb.seconds,
+        repair: repair.seconds, failoverFirstWrite, failoverEnd: fo.seconds, failoverTo, rebuild: rb.seconds, rejoin,
       });
     }
 
@@ -334,10 +337,10 @@ async function main(): Promise<void> {
       ...rounds.map((r, i) => `  round ${i + 1}: ${r.handSteps}; then stanzactl provision repointed the other two in ${r.repair.toFixed(1)} s`),
       '',
       'Failover (postmaster SIGKILLed, link down):',
-      '| round | promoted | first write after the command started | command (every standby streaming) | rebuild of the old primary |',
-      '|---|---|---|---|---|',
-      ...rounds.map((r, i) => `| ${i + 1} | ${r.failoverTo} | ${r.failoverFirstWrite.toFixed(2)} s | ${r.failoverEnd.toFixed(1)} s | ${r.rebuild.toFixed(1)} s |`),
-      `| median | | ${m('failoverFirstWrite').toFixed(2)} s | ${m('failoverEnd').toFixed(1)} s | ${m('rebuild').toFixed(1)} s |`,
+      '| round | promoted | first write after the command started | command (every standby streaming) | rebuild of the old primary | how |',
+      '|---|---|---|---|---|---|',
+      ...rounds.map((r, i) => `| ${i + 1} | ${r.failoverTo} | ${r.failoverFirstWrite.toFixed(2)} s | ${r.failoverEnd.toFixed(1)} s | ${r.rebuild.toFixed(1)} s | ${r.rejoin} |`),
+      `| median | | ${m('failoverFirstWrite').toFixed(2)} s | ${m('failoverEnd').toFixed(1)} s | ${m('rebuild').toFixed(1)} s | |`,
       '',
       `Last failover: plan (read-only workflow) ${lastFailover.planned.toFixed(2)} s, then the run's steps (offset from the command's start, duration):`,
       ...lastFailover.lines,

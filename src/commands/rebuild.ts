@@ -17,17 +17,20 @@ const confirmed = (spec: Spec, node: string): Promise<boolean> =>
 export const rebuildCommand: CliCommand = {
   usage: 'rebuild --spec FILE --node NAME [--yes]',
   summary: 'rebuild a failed standby from the repository',
-  help: `Usage: stanzactl rebuild --spec FILE --node NAME [--yes] [--delta-by checksum|timestamp]
+  help: `Usage: stanzactl rebuild --spec FILE --node NAME [--yes] [--delta-by checksum|timestamp] [--no-rewind]
 
 Runs workflow rebuild-<stanza>-<node>: refuses (from what the hosts say) to touch the primary or a
 node other standbys stream from, or to run without a healthy primary; stops the node, ensures its
-config, .pgpass, pgbackrest.conf and SSH trust, restores it (--delta when its files are there),
-starts it, and waits until it streams and has replayed a row written on the primary after the
-restore. Asks for confirmation on a terminal unless --yes. One rebuild per node at a time.
+config, .pgpass, pgbackrest.conf and SSH trust, brings it back, starts it, and waits until it
+streams and has replayed a row written on the primary after that. An old primary that forked from
+the primary (a failover's) is rewound by pg_rewind when that copies less than a restore would
+bear, started as it is when nothing forked; any other node is restored from the repository
+(--delta when its files are there); the result says which and why. --no-rewind restores it
+regardless. Asks for confirmation on a terminal unless --yes. One rebuild per node at a time.
 --delta-by timestamp compares files by size and time only (pgBackRest --delta --force): faster on
 large data directories, but it cannot see silent corruption; the default reads and checksums every file.`,
   async run(args) {
-    const { values } = parseArgs({ args, options: { spec: { type: 'string' }, node: { type: 'string' }, yes: { type: 'boolean' }, 'delta-by': { type: 'string' } }, strict: true });
+    const { values } = parseArgs({ args, options: { spec: { type: 'string' }, node: { type: 'string' }, yes: { type: 'boolean' }, 'delta-by': { type: 'string' }, 'no-rewind': { type: 'boolean' } }, strict: true });
     if (!values.spec || !values.node) throw new UsageError('--spec FILE and --node NAME are required');
     const deltaBy = (values['delta-by'] ?? 'checksum') as DeltaBy;
     if (deltaBy !== 'checksum' && deltaBy !== 'timestamp') throw new UsageError('--delta-by must be checksum or timestamp');
@@ -43,7 +46,7 @@ large data directories, but it cannot see silent corruption; the default reads a
     return withClient('rebuild', async (client) => {
       const workflowId = rebuildWorkflowId(spec.stanza, node);
       const handle = await startAlone(client, 'rebuildStandby', {
-        taskQueue: TASK_QUEUE, workflowId, args: [spec, node, { deltaBy, confirm: planId(rebuildFacts(spec, node)) }],
+        taskQueue: TASK_QUEUE, workflowId, args: [spec, node, { deltaBy, ...(values['no-rewind'] && { rewind: false }), confirm: planId(rebuildFacts(spec, node)) }],
         staticSummary: `rebuild standby ${node} of stanza ${spec.stanza}`,
       });
       if ('running' in handle) {

@@ -29,6 +29,8 @@ export interface RebuildResult {
 
 export interface RebuildOptions {
   readonly deltaBy?: DeltaBy;
+  /** false: a restore even where pg_rewind could (a DBA who trusts none of the node's files). */
+  readonly rewind?: boolean;
   /** The plan id the DBA confirmed (spec/confirmation.ts): required. */
   readonly confirm?: string;
 }
@@ -59,8 +61,10 @@ export async function rebuildStandby(spec: Spec, node: string, options: RebuildO
   // differs. Not when the archive holds a fork newer than the primary's timeline: a node started
   // with recovery_target_timeline=latest would follow it, and only a restore names the timeline.
   const fork = target.targetTimeline;
-  const [rebuilt] = await rebuiltStandbys(log, live, [node], { primarySystemId: target.primarySystemId, timeline: fork, deltaBy, rewind: fork === undefined });
-  const why = rebuilt.why ?? (fork === undefined ? undefined : `the archive holds a timeline newer than the primary's: only a restore follows timeline ${fork}`);
+  const asked = options.rewind !== false;
+  const [rebuilt] = await rebuiltStandbys(log, live, [node], { primarySystemId: target.primarySystemId, timeline: fork, deltaBy, rewind: asked && fork === undefined });
+  const why = rebuilt.why ?? (!asked ? 'asked for a restore (--no-rewind)'
+    : fork === undefined ? undefined : `the archive holds a timeline newer than the primary's: only a restore follows timeline ${fork}`);
   return { node, broken: target.broken, restore: { delta: rebuilt.delta, deltaBy, seconds: rebuilt.seconds }, method: rebuilt.method, ...(why && { why }),
     replayLagBytes: rebuilt.replayLagBytes, steps: log.steps };
 }
