@@ -72,6 +72,8 @@ export function failoverTests(layout: LabLayout, [prefix, subnet]: [string, stri
       assert.match(r.stdout, /pg1-srv rebuilt: rewound by pg_rewind in [\d.]+ s/);
       assert.match(r.stdout, /why: forked at \S+ on timeline 1; pg_rewind would copy \d+ MB of \d+ MB from pg3-srv/);
       assert.equal(await f.checks.pgbackrestBegins('pg1-srv', 'restore'), restores, 'no pgBackRest restore on pg1-srv');
+      const history = await f.client.workflow.getHandle(rebuildWorkflowId('demo', 'pg1-srv')).fetchHistory();
+      assert.ok(!leaks(history, f.workerEnv.STANZACTL_SECRET_REPLICATION_PASSWORD), 'the password (pg_rewind\'s role, its .pgpass line) is in no event of the rejoin\'s history');
       if (record) recordHistory(f.temporal.address, rebuildWorkflowId('demo', 'pg1-srv'), 'rebuild-rewind');
       assert.equal(await upstreamOf('pg1-srv'), addressOf('pg3-srv'));
       assert.equal(await psql('pg1-srv', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM failover_rows'), '1', 'the row only pg1-srv had is gone with its fork');
