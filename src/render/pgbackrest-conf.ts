@@ -104,7 +104,8 @@ export function repoHostSettings(existing: string | undefined, spec: Spec, cores
   }
   const pg = spec.postgres;
   const listed = everyNode ? spec.nodes : [primaryNode(spec)];
-  const stanza: [string, Value][] = [];
+  // Retention is the stanza's own: in [global] it would be every other stanza's of this repository too.
+  const stanza: [string, Value][] = [['repo1-retention-full', spec.repository.retentionFull]];
   listed.forEach((n, i) => {
     const p = `pg${i + 1}`;
     stanza.push([`${p}-host`, nodeHost(n)], [`${p}-host-user`, pg.osUser], [`${p}-path`, pg.dataDir], [`${p}-port`, pg.port]);
@@ -115,7 +116,6 @@ export function repoHostSettings(existing: string | undefined, spec: Spec, cores
     [
       // An existing spelling of the same directory (`/backup_space/`) is left as written.
       ['repo1-path', written !== undefined && samePath(written, spec.repository.path) ? written : spec.repository.path],
-      ['repo1-retention-full', spec.repository.retentionFull],
       ['log-level-console', 'info'],
       ['log-level-file', 'detail'],
       ['start-fast', true],

@@ -52,7 +52,6 @@ test('repository host conf has the seed shape while the standbys are not built',
     [
       '[global]',
       'repo1-path=/backup_space',
-      'repo1-retention-full=2',
       'log-level-console=info',
       'log-level-file=detail',
       'start-fast=y',
@@ -62,6 +61,7 @@ test('repository host conf has the seed shape while the standbys are not built',
       'repo1-bundle=y',
       '',
       '[demo]',
+      'repo1-retention-full=2',
       'pg1-host=10.0.0.11',
       'pg1-host-user=postgres',
       'pg1-path=/var/lib/postgresql/15/main',
@@ -80,6 +80,7 @@ test('repository host conf with backups from standbys lists them as pg2, pg3 and
   assert.equal(global['process-max'], '2');
   const stanza = ini.sections.find((s) => s.name === 'demo')!.entries;
   assert.deepEqual(stanza, [
+    ['repo1-retention-full', '2'],
     ['pg1-host', 'pg1-srv'],
     ['pg1-host-user', 'enterprisedb'],
     ['pg1-path', '/var/lib/edb/as15/data'],
@@ -162,10 +163,10 @@ test('repository host conf keeps other stanzas byte-for-byte and replaces ours w
   // process-max is stanzactl's now (from the cores); a site keeps its own in the spec or a conf.d fragment.
   assert.match(out, /^process-max=2$/m);
   assert.doesNotMatch(out, /^process-max=4$/m);
-  assert.match(out, /^repo1-retention-full=2$/m);
-  assert.doesNotMatch(out, /retention-full=4/);
+  // The retention [global] gives the BI team's stanza stays theirs; ours is in our section.
+  assert.match(sectionText(out, 'global'), /^repo1-retention-full=4$/m);
   assert.doesNotMatch(out, /old-primary|stale/);
-  assert.match(sectionText(out, 'demo'), /^\[demo\]\npg1-host=10\.0\.0\.11\npg1-host-user=postgres\npg1-path=\/var\/lib\/postgresql\/15\/main\npg1-port=5432\n\n$/);
+  assert.match(sectionText(out, 'demo'), /^\[demo\]\nrepo1-retention-full=2\npg1-host=10\.0\.0\.11\npg1-host-user=postgres\npg1-path=\/var\/lib\/postgresql\/15\/main\npg1-port=5432\n\n$/);
 });
 
 test('rendering is a fixed point: render(render(x)) == render(x)', () => {
@@ -198,7 +199,7 @@ test('the repository lists every node in the spec\'s order whatever its role: af
   assert.equal(repoHostConf(before, moved, CORES), before);
   assert.deepEqual([...sectionText(before, 'demo').matchAll(/^pg(\d)-host=(.*)$/gm)].map((m) => [m[1], m[2]]), s.nodes.map((n, i) => [String(i + 1), n.host ?? n.name]));
   // While the standbys are not built, the primary the spec names alone, as pg1.
-  assert.match(sectionText(repoHostConf(undefined, moved, CORES, [], false), 'demo'), new RegExp(`^\\[demo\\]\npg1-host=${moved.nodes[1].host ?? moved.nodes[1].name}\n`));
+  assert.match(sectionText(repoHostConf(undefined, moved, CORES, [], false), 'demo'), new RegExp(`^\\[demo\\]\nrepo1-retention-full=2\npg1-host=${moved.nodes[1].host ?? moved.nodes[1].name}\n`));
 });
 
 test('a different repo1-path on the repository host is a conflict a DBA can act on', () => {
