@@ -308,9 +308,9 @@ async function main(): Promise<void> {
       lastFailover = { planned: fs.planned, lines: fs.lines, retries };
       progress(`  ${failoverTo} first write ${failoverFirstWrite.toFixed(2)} s after the command's start; command ${fo.seconds.toFixed(1)} s (${(foEnd - first[0].at).toFixed(1)} s after that write)`);
       await labSetLink(f.lab, p, true);
-      // Odd rounds rejoin as stanzactl chooses (pg_rewind of the killed primary), even ones by the
-      // delta restore it would otherwise do: the two ways side by side on the same damage.
-      const rb = await mustCli('rebuild', '--node', p, '--yes', ...(i % 2 === 0 ? ['--no-rewind'] : []));
+      // Odd rounds rejoin by pg_rewind of the killed primary, even ones by the delta restore: the
+      // two ways side by side on the same damage (the lab's cluster is below rewindWorthIt's size).
+      const rb = await mustCli('rebuild', '--node', p, '--yes', '--method', i % 2 === 0 ? 'restore' : 'rewind');
       const rejoin = /rebuilt: (.*) in [\d.]+ s/.exec(rb.out)?.[1] ?? '?';
       await healthy(failoverTo);
       progress(`  rebuild --node ${p}: ${rejoin}, ${rb.seconds.toFixed(1)} s`);

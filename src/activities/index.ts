@@ -140,7 +140,7 @@ export function createActivities(deps: ActivityDeps) {
     planFailover: step(async (spec: Spec, to?: string, fence?: Fence) => planFailover(ops(spec), spec, to, fence)),
     fenceNode: step(async (spec: Spec, node: string, stop: boolean) => fenceNode(ops(spec), spec, node, stop)),
     // A node rejoined by pg_rewind rather than restored (workflows/standby-restore.ts).
-    planRewind: step(async (spec: Spec, node: string, primarySystemId: string) => planRewind(ops(spec), spec, node, primarySystemId)),
+    planRewind: step(async (spec: Spec, node: string, primarySystemId: string, policy?: 'auto' | 'rewind') => planRewind(ops(spec), spec, node, primarySystemId, policy)),
     rewindNode: step(async (spec: Spec, node: string) => rewindNode(ops(spec), spec, node)),
   };
 }

@@ -4,7 +4,7 @@ import { hostHbaLine } from '../render/pg-hba';
 import { psqlScriptCommand } from '../render/postgres-control';
 import { standbySettings } from '../render/recovery';
 import { missingRewindGrantsSql, pgRewindCommand, REWIND_ROLE, rewindGrantsSql } from '../render/rewind';
-import { parseRewindDryRun, REJOINED, rewindBlocker, rewindWorthIt, type RejoinMethod, type RewindDryRun } from '../facts/rewind';
+import { parseRewindDryRun, REJOINED, rewindBlocker, rewindWorthIt, type RejoinMethod, type RejoinPolicy, type RewindDryRun } from '../facts/rewind';
 import { nodeHost, primaryNode } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import { runDetached } from '../host/detached-run';
@@ -53,11 +53,11 @@ async function ensureRewindAccess(ops: HostOps, spec: Spec, nodeName: string): P
 /**
  * Whether pg_rewind rather than a restore brings the stopped node back as a standby of the
  * primary, decided from its pg_control, then from pg_rewind --dry-run: it must have forked from
- * the primary's timeline, and the copy from the live primary must be small enough (facts/rewind.ts).
+ * the primary's timeline, and with `auto` the copy from the live primary must be worth it (facts/rewind.ts).
  * An old primary that did not fork at all needs neither: it is started as a standby.
  * A killed primary first gets the crash recovery pg_rewind requires (what a rejoin would replay anyway).
  */
-export async function planRewind(ops: HostOps, spec: Spec, nodeName: string, primarySystemId: string): Promise<RewindPlan> {
+export async function planRewind(ops: HostOps, spec: Spec, nodeName: string, primarySystemId: string, policy: Exclude<RejoinPolicy, 'restore'> = 'auto'): Promise<RewindPlan> {
   const host = nodeAddress(findNode(spec, nodeName));
   const pg = spec.postgres;
   const primary = primaryNode(spec);
@@ -94,7 +94,8 @@ export async function planRewind(ops: HostOps, spec: Spec, nodeName: string, pri
       : restore('pg_rewind finds nothing forked (no rewind required): a restore repairs what is broken', results);
   }
   const numbers = `forked at ${d.divergedAt} on timeline ${d.timeline}; pg_rewind would copy ${d.copyMb} MB of ${d.totalMb} MB from ${primary.name}`;
-  if (!rewindWorthIt(d)) return restore(`${numbers}: more than half the cluster and over 1 GiB, the repository bears the copy`, results);
+  if (policy === 'rewind') return decided('rewind', `${numbers} (--method rewind)`, results);
+  if (!rewindWorthIt(d)) return restore(`${numbers}: below 1 GiB a delta restore is as fast, above half the cluster the repository bears the copy (--method rewind to rewind anyway)`, results);
   return decided('rewind', numbers, results);
 }
 

@@ -10,7 +10,7 @@ import { BACKUP_TYPES, nodeName, specSchema, type BackupType, type Spec } from '
 const backupRequest = z.object({ type: z.enum(BACKUP_TYPES as [BackupType, ...BackupType[]]) }).strict();
 // The id of the plan a DBA confirmed (spec/confirmation.ts), as the CLI passes it.
 const confirm = z.string().regex(/^plan-[0-9a-f]{20}$/, 'a plan id as stanzactl makes it: plan- and 20 hex digits').optional();
-const rebuildOptions = z.object({ deltaBy: z.enum(['checksum', 'timestamp']).optional(), rewind: z.boolean().optional(), confirm }).strict();
+const rebuildOptions = z.object({ deltaBy: z.enum(['checksum', 'timestamp']).optional(), method: z.enum(['auto', 'rewind', 'restore']).optional(), confirm }).strict();
 const restoreRequest = z.object({ place: copyPlaceSchema, target: recoveryTargetSchema, set: backupLabelSchema.optional(), reuse: z.boolean(), confirm }).strict();
 // In place, the end of the archive undoes nothing: recover takes a target.
 const recoverRequest = z.object({

@@ -59,7 +59,7 @@ export async function failoverCluster(spec: Spec, request: FailoverRequest): Pro
     // An unreachable old primary is left out of the config (pgBackRest would fail to reach it) until a rebuild rejoins it.
     const reached = plan.fence === 'unreachable' ? withoutNode(live, primary) : live;
     const after = await followed(log, live, reached, plan.standbys, plan.backup, promoted.timeline, `${workflowInfo().runId}-followers`);
-    const rebuilt = plan.rebuild.length === 0 ? [] : await rebuiltStandbys(log, live, plan.rebuild, { primarySystemId: plan.systemId, timeline: undefined, deltaBy: 'checksum', rewind: true });
+    const rebuilt = plan.rebuild.length === 0 ? [] : await rebuiltStandbys(log, live, plan.rebuild, { primarySystemId: plan.systemId, timeline: undefined, deltaBy: 'checksum', rewind: 'auto' });
     return { plan, fenced, ...after, standbys: [...after.standbys, ...rebuilt.map(({ name, replayLagBytes, method }) => ({ name, replayLagBytes, method }))], steps: log.steps };
   });
 }

@@ -1,6 +1,6 @@
 import { patched } from '@temporalio/workflow';
 import type { DeltaBy } from '../activities/standby';
-import type { RejoinMethod } from '../facts/rewind';
+import type { RejoinMethod, RejoinPolicy } from '../facts/rewind';
 import { primaryNode } from '../spec/roles';
 import type { Spec } from '../spec/schema';
 import { quick } from './profiles';
@@ -29,8 +29,8 @@ export interface RebuildResult {
 
 export interface RebuildOptions {
   readonly deltaBy?: DeltaBy;
-  /** false: a restore even where pg_rewind could (a DBA who trusts none of the node's files). */
-  readonly rewind?: boolean;
+  /** `auto` when absent; `restore` for a DBA who trusts none of the node's files. */
+  readonly method?: RejoinPolicy;
   /** The plan id the DBA confirmed (spec/confirmation.ts): required. */
   readonly confirm?: string;
 }
@@ -61,9 +61,10 @@ export async function rebuildStandby(spec: Spec, node: string, options: RebuildO
   // differs. Not when the archive holds a fork newer than the primary's timeline: a node started
   // with recovery_target_timeline=latest would follow it, and only a restore names the timeline.
   const fork = target.targetTimeline;
-  const asked = options.rewind !== false;
-  const [rebuilt] = await rebuiltStandbys(log, live, [node], { primarySystemId: target.primarySystemId, timeline: fork, deltaBy, rewind: asked && fork === undefined });
-  const why = rebuilt.why ?? (!asked ? 'asked for a restore (--no-rewind)'
+  const policy = options.method ?? 'auto';
+  const rewind = policy === 'restore' || fork !== undefined ? undefined : policy;
+  const [rebuilt] = await rebuiltStandbys(log, live, [node], { primarySystemId: target.primarySystemId, timeline: fork, deltaBy, ...(rewind && { rewind }) });
+  const why = rebuilt.why ?? (policy === 'restore' ? 'asked for a restore (--method restore)'
     : fork === undefined ? undefined : `the archive holds a timeline newer than the primary's: only a restore follows timeline ${fork}`);
   return { node, broken: target.broken, restore: { delta: rebuilt.delta, deltaBy, seconds: rebuilt.seconds }, method: rebuilt.method, ...(why && { why }),
     replayLagBytes: rebuilt.replayLagBytes, steps: log.steps };

@@ -1,6 +1,6 @@
 import { patched, workflowInfo } from '@temporalio/workflow';
 import type { DeltaBy } from '../activities/standby';
-import type { RejoinMethod } from '../facts/rewind';
+import type { RejoinMethod, RejoinPolicy } from '../facts/rewind';
 import type { Spec } from '../spec/schema';
 import { long, quick, waiting } from './profiles';
 import type { StepLog } from './steps';
@@ -23,8 +23,8 @@ export interface StandbyRebuild {
   readonly primarySystemId: string;
   readonly timeline: number | undefined;
   readonly deltaBy: DeltaBy;
-  /** pg_rewind first where it can (a node that forked from the primary: an old primary, a standby ahead of the promoted one). */
-  readonly rewind?: boolean;
+  /** pg_rewind considered (a node that forked from the primary: an old primary, a standby ahead of the promoted one); absent: a restore. */
+  readonly rewind?: Exclude<RejoinPolicy, 'restore'>;
 }
 
 export interface RebuiltStandby {
@@ -46,8 +46,9 @@ const REWIND = 'standby-rewind';
  * seconds (and why) when it is to be restored instead, also after a rewind that failed: its files
  * are then in no state to start from.
  */
-async function rejoined(log: StepLog, spec: Spec, name: string, primarySystemId: string): Promise<{ method: RejoinMethod; seconds?: number; why: string }> {
-  const plan = await log.step(`rewind or restore ${name}`, 'planRewind', waiting, `pg_rewind or a restore for ${name}?`, spec, name, primarySystemId);
+async function rejoined(log: StepLog, spec: Spec, name: string, primarySystemId: string, policy: Exclude<RejoinPolicy, 'restore'>): Promise<{ method: RejoinMethod; seconds?: number; why: string }> {
+  // `auto`, the default, is left out of the arguments: recorded runs scheduled it so.
+  const plan = await log.step(`rewind or restore ${name}`, 'planRewind', waiting, `pg_rewind or a restore for ${name}?`, spec, name, primarySystemId, ...(policy === 'auto' ? [] : [policy] as const));
   if (plan.method === 'restore') return plan;
   const run = plan.method === 'rewind' ? await log.step(`rewind ${name}`, 'rewindNode', long, `pg_rewind ${name} from the primary`, spec, name) : undefined;
   if (run && !run.ok) return { method: 'restore', why: run.detail };
@@ -62,7 +63,7 @@ async function rejoined(log: StepLog, spec: Spec, name: string, primarySystemId:
 export async function rebuiltStandbys(log: StepLog, spec: Spec, nodes: readonly string[], how: StandbyRebuild): Promise<RebuiltStandby[]> {
   const restored = await Promise.all(nodes.map(async (name) => {
     const plan = await log.step(`stop and prepare ${name}`, 'prepareStandby', quick, `stop and prepare ${name}`, spec, name, how.primarySystemId, true);
-    const rejoin = how.rewind && patched(REWIND) ? await rejoined(log, spec, name, how.primarySystemId) : undefined;
+    const rejoin = how.rewind && patched(REWIND) ? await rejoined(log, spec, name, how.primarySystemId, how.rewind) : undefined;
     if (rejoin?.seconds !== undefined) return { name, delta: false, seconds: rejoin.seconds, method: rejoin.method, why: rejoin.why };
     const restore = await restoredStandby(log, spec, name, plan.delta, how.timeline, how.deltaBy);
     return { name, delta: plan.delta, seconds: restore.seconds, method: 'restore' as const, ...(rejoin && { why: rejoin.why }) };

@@ -302,7 +302,7 @@ export async function runFaultMatrix(labs: MatrixLabs, say: (line: string) => vo
         if (now === undefined) return;
         const restores = await lab.begins(old, 'restore');
         await run(lab, 'rejoinStandby', point,
-          () => lab.f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: `${rebuildWorkflowId(spec.stanza, old)}-rejoin-${point}`, args: [spec, old, { confirm: confirmedRebuild(spec, old) }] }),
+          () => lab.f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: `${rebuildWorkflowId(spec.stanza, old)}-rejoin-${point}`, args: [spec, old, { method: 'rewind', confirm: confirmedRebuild(spec, old) }] }),
           async (result) => {
             assert.equal((result as RebuildResult).method, 'rewind', `${old} rejoined by pg_rewind`);
             assert.equal(await lab.begins(old, 'restore'), restores, `no pgBackRest restore on ${old}`);
