@@ -66,8 +66,8 @@ export function rewindBlocker(f: RewindFacts): string | undefined {
  * node and replays the WAL since the newest backup; pg_rewind copies the blocks changed since the
  * fork, every other file whole (the primary's WAL segments too), from the live primary, and
  * replays from the last checkpoint before the fork. Measured on the lab (bench/switchover.ts,
- * a cluster of 100-180 MB): the restore rejoined a killed old primary in 6.8 s of steps, pg_rewind
- * in 10-12.5 s (its crash recovery, dry run and longer replay are fixed costs). So pg_rewind is
+ * a cluster of 100-180 MB): the restore rejoined a killed old primary in 6.8-8.8 s of steps,
+ * pg_rewind in 10.5-12.2 s (its crash recovery, dry run and longer replay). So pg_rewind is
  * chosen for a cluster of a gibibyte or more, and only while it copies at most half of it.
  */
 const REWIND_MIN_TOTAL_MB = 1024;
