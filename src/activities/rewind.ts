@@ -2,7 +2,6 @@ import { program } from '../paths';
 import { asUser, Secret, script, withStdin } from '../shell/command';
 import { hostHbaLine } from '../render/pg-hba';
 import { psqlScriptCommand } from '../render/postgres-control';
-import { standbySettings } from '../render/recovery';
 import { missingRewindGrantsSql, pgRewindCommand, REWIND_ROLE, rewindGrantsSql } from '../render/rewind';
 import { parseRewindDryRun, REJOINED, rewindBlocker, rewindWorthIt, type RejoinMethod, type RejoinPolicy, type RewindDryRun } from '../facts/rewind';
 import { nodeHost, primaryNode } from '../spec/roles';
@@ -14,7 +13,7 @@ import { findNode, nodeAddress } from './hosts';
 import { ensureHbaLines, ensureLoginRole } from './primary';
 import { resolveReplicationPassword } from './secrets';
 import { ensurePgpassLine } from './standby';
-import { ensureStandbyFiles } from './standby-files';
+import { ensureFollowing } from './standby-files';
 import { merge, type StepResult } from './types';
 
 export interface RewindPlan extends StepResult {
@@ -42,9 +41,7 @@ async function ensureRewindAccess(ops: HostOps, spec: Spec, nodeName: string): P
   const [hba, pgpass, files] = await Promise.all([
     ensureHbaLines(ops, spec, [hostHbaLine('postgres', REWIND_ROLE, nodeHost(node))]),
     ensurePgpassLine(ops, spec, nodeName, { database: 'postgres', user: REWIND_ROLE }),
-    ensureStandbyFiles(ops, nodeAddress(node), pg,
-      standbySettings({ primaryHost: nodeHost(primaryNode(spec)), port: pg.port, user: spec.replication.user, node: nodeName, stanza: spec.stanza }),
-      `Recovery settings written by stanzactl: a standby of ${primaryNode(spec).name}`),
+    ensureFollowing(ops, nodeAddress(node), spec, nodeName),
   ]);
   return merge([role, ...(missing > 0 ? [{ changed: true, detail: `${REWIND_ROLE} may execute pg_rewind's file functions` }] : []), ...(hba ? [hba] : []), pgpass,
     ...(files.conf || files.signal ? [{ changed: true, detail: `${nodeName}: recovery settings written` }] : [])], `pg_rewind's access to ${primaryNode(spec).name} in place`);

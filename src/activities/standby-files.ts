@@ -1,4 +1,5 @@
-import { withRecoverySettings } from '../render/recovery';
+import { standbySettings, withRecoverySettings } from '../render/recovery';
+import { nodeHost, primaryNode } from '../spec/roles';
 import type { HostAddress } from '../remote/types';
 import type { Spec } from '../spec/schema';
 import type { HostOps } from '../host/host-ops';
@@ -19,4 +20,11 @@ export async function ensureStandbyFiles(ops: HostOps, host: HostAddress, pg: Sp
   const signalPath = `${pg.dataDir}/standby.signal`;
   const signal = await ops.ensureFile(host, signalPath, '', owner, await ops.readOwnedFile(host, signalPath));
   return { conf, signal };
+}
+
+/** ensureStandbyFiles with the settings that make `node` (at `host`) a standby of the spec's primary; the settings too. */
+export async function ensureFollowing(ops: HostOps, host: HostAddress, spec: Spec, node: string): Promise<{ conf: boolean; signal: boolean; settings: [string, string][] }> {
+  const primary = primaryNode(spec);
+  const settings = standbySettings({ primaryHost: nodeHost(primary), port: spec.postgres.port, user: spec.replication.user, node, stanza: spec.stanza });
+  return { ...(await ensureStandbyFiles(ops, host, spec.postgres, settings, `Recovery settings written by stanzactl: a standby of ${primary.name}`)), settings };
 }

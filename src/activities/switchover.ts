@@ -1,9 +1,8 @@
 import { Context } from '@temporalio/activity';
 import { parseReplicationRows, REPLICATION_SQL } from '../facts/postgres';
 import { backupAfterRoleChange, switchoverProblems } from '../facts/switchover';
-import { standbySettings } from '../render/recovery';
 import { quoteLiteral } from '../render/sql';
-import { nodeHost, primaryNode } from '../spec/roles';
+import { primaryNode } from '../spec/roles';
 import type { BackupType, Spec } from '../spec/schema';
 import { refuse } from '../host/failures';
 import { reportProgress } from '../host/heartbeat';
@@ -15,7 +14,7 @@ import { readNodeRole } from './node-role';
 import { runsAsPrimary } from '../facts/node-role';
 import { controlServer, ensureEnabled } from './postgres-service';
 import { ensureStandbyPgpass } from './standby';
-import { ensureStandbyFiles } from './standby-files';
+import { ensureFollowing } from './standby-files';
 import { observeTopology } from './topology';
 import type { StepResult } from './types';
 
@@ -118,8 +117,7 @@ export async function pointAtPrimary(ops: HostOps, spec: Spec, node: string): Pr
   }
   if (!role.exists) throw refuse(`${node} has no cluster in ${pg.dataDir}: rebuild it`, 'PointRefused');
   const pgpass = await ensureStandbyPgpass(ops, spec, node);
-  const settings = standbySettings({ primaryHost: nodeHost(primary), port: pg.port, user: spec.replication.user, node, stanza: spec.stanza });
-  const { conf: confChanged, signal: signalChanged } = await ensureStandbyFiles(ops, host, pg, settings, `Recovery settings written by stanzactl: a standby of ${primary.name}`);
+  const { conf: confChanged, signal: signalChanged, settings } = await ensureFollowing(ops, host, spec, node);
   const enabled = await ensureEnabled(ops, host, pg);
   const action = role.running ? await applied(ops, host, pg, settings) : (await controlServer(ops, host, pg, 'start'), 'started');
   const changed = pgpass.changed || confChanged || signalChanged || enabled || action !== 'unchanged';
