@@ -1,6 +1,7 @@
 import { Client } from '@temporalio/client';
 import { Worker, type ActivityInterceptorsFactory, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from './activities';
+import { ACQUIRE_SIGNAL, BUDGET_WORKFLOW, budgetWorkflowId } from './budget/protocol';
 import { openRun } from './client';
 import { connectTemporal, temporalTarget, type TemporalTarget } from './connection';
 import { TASK_QUEUE } from './paths';
@@ -85,15 +86,26 @@ export async function createWorker(s: WorkerSettings = {}): Promise<{ worker: Wo
   const pools = sshPools(limits);
   const wrapRemote = s.hooks?.wrapRemote;
   const bundle = s.workflowBundle ?? bundleFromEnv();
+  const taskQueue = s.taskQueue ?? TASK_QUEUE;
   const worker = await Worker.create({
     connection,
     namespace: target.namespace,
-    taskQueue: s.taskQueue ?? TASK_QUEUE,
+    taskQueue,
     ...(bundle ? { workflowBundle: bundle } : { workflowsPath: require.resolve('./workflows') }),
     activities: createActivities({
       remoteFor: wrapRemote ? (ssh) => wrapRemote(pools.remoteFor(ssh)) : pools.remoteFor,
       // Lock holders are judged by whether their run is open, asked of the worker's own server.
       workflowOpen: async (workflowId, runId) => (await openRun(client, workflowId, runId)) !== undefined,
+      askBudget: async (repositoryHost, request) => {
+        await client.workflow.signalWithStart(BUDGET_WORKFLOW, {
+          workflowId: budgetWorkflowId(repositoryHost),
+          taskQueue,
+          args: [],
+          signal: ACQUIRE_SIGNAL,
+          signalArgs: [request],
+          staticSummary: `pgBackRest slots of repository host ${repositoryHost}`,
+        });
+      },
     }),
     interceptors: { activity: [...(s.hooks?.activityInterceptors ?? []), ...(s.observations ? [recordingInterceptor(s.observations)] : [])] },
     // The SDK sends an activity's heartbeats at most every 0.8 x heartbeatTimeout (4 s of the

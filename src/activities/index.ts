@@ -34,6 +34,8 @@ import { fenceNode, planFailover, type Fence } from './failover';
 import { checkpointPrimary, planSwitchover, pointAtPrimary, promoteNode, waitShutdownReplayed } from './switchover';
 import { planRewind, rewindNode } from './rewind';
 import { archivePrimaryWal, planRecovery, restorePrimary, stopPostgres, waitPrimaryPromoted } from './recover';
+import { requestRepositorySlot, type AskBudget } from './repository-budget';
+import type { SlotRequest } from '../budget/protocol';
 
 export interface ActivityDeps {
   /** A Remote for a spec's SSH settings; the worker caches one pool per settings. */
@@ -43,6 +45,8 @@ export interface ActivityDeps {
    * or rebuild that holds the stanza still runs. Without it every holder is taken as running.
    */
   readonly workflowOpen?: Liveness;
+  /** Reaches the repository hosts' budget workflows (the worker's own Temporal client); without it no slot can be asked. */
+  readonly askBudget?: AskBudget;
 }
 
 /**
@@ -62,6 +66,10 @@ function guarded<A extends [Spec, ...unknown[]], R>(fn: (...args: A) => Promise<
     return fn(...args);
   });
 }
+
+const noBudget: AskBudget = async () => {
+  throw new Error('this worker reaches no Temporal server: it cannot ask a repository host for a slot');
+};
 
 export function createActivities(deps: ActivityDeps) {
   const step = <A extends [Spec, ...unknown[]], R>(fn: (...args: A) => Promise<R>) => guarded(heartbeating(fn));
@@ -142,6 +150,12 @@ export function createActivities(deps: ActivityDeps) {
     // A node rejoined by pg_rewind rather than restored (workflows/standby-restore.ts).
     planRewind: step(async (spec: Spec, node: string, primarySystemId: string, policy?: 'auto' | 'rewind') => planRewind(ops(spec), spec, node, primarySystemId, policy)),
     rewindNode: step(async (spec: Spec, node: string) => rewindNode(ops(spec), spec, node)),
+    // The repository host's budget (workflows/budget.ts, workflows/repository-slot.ts).
+    requestRepositorySlot: step(async (spec: Spec, request: Omit<SlotRequest, 'capacity'>) => requestRepositorySlot(ops(spec), spec, request, deps.askBudget ?? noBudget)),
+    closedRuns: classified(heartbeating(async (runs: { workflowId: string; runId: string }[]) => {
+      const open = await Promise.all(runs.map((r) => alive(r.workflowId, r.runId)));
+      return runs.filter((_, i) => !open[i]);
+    })),
   };
 }
 

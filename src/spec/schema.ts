@@ -203,6 +203,8 @@ export const specSchema = z
         user: osUser,
         path: absPath,
         retentionFull: z.number().int().min(1).max(9999999),
+        // pgBackRest runs at once on this host across all its stanzas (workflows/budget.ts).
+        budget: z.number().int().min(1).max(64).optional(),
         options: repoOptions.optional(),
       })
       .strict(),

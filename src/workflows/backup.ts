@@ -6,6 +6,7 @@ import { call, StepLog } from './steps';
 import { checkInput } from './input';
 import { runOwner } from './locks';
 import { observedSpec } from './topology';
+import { inRepositorySlot } from './repository-slot';
 
 // Runs started before backups read the roles from the hosts take the spec's.
 const BACKUP_TOPOLOGY = 'backup-topology';
@@ -45,7 +46,8 @@ export async function backupStanza(spec: Spec, request: BackupRequest): Promise<
   try {
     const live = patched(BACKUP_TOPOLOGY) ? await observedSpec(spec, 'the backup') : spec;
     const source = await log.step('source', 'chooseBackupSource', quick, 'choose the host to copy from', live);
-    const run = await log.step(`${request.type} backup`, 'runBackup', long, `${request.type} backup of ${spec.stanza} from ${source.node}`, live, request.type, source.backupStandby);
+    const name = `${request.type} backup`;
+    const run = await inRepositorySlot(log, spec, name, () => log.step(name, 'runBackup', long, `${request.type} backup of ${spec.stanza} from ${source.node}`, live, request.type, source.backupStandby));
     return { status: 'done', backup: run.backup, seconds: run.seconds, source: { node: source.node, role: source.role, why: source.why, copiedFrom: run.copiedFrom } };
   } finally {
     // Also when cancelled or failed: the next backup must not wait for a stale lock.

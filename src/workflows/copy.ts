@@ -6,6 +6,7 @@ import type { Spec } from '../spec/schema';
 import { long, quick } from './profiles';
 import type { StepProgress } from './progress';
 import type { StepLog } from './steps';
+import { inRepositorySlot } from './repository-slot';
 
 /**
  * "Restore a copy and promote it": a copy of the stanza's cluster on a host that is none of its
@@ -51,7 +52,8 @@ export async function copyPrepared(log: StepLog, spec: Spec, place: CopyPlace, r
  */
 export function copyRestored(log: StepLog, spec: Spec, place: CopyPlace, plan: CopyPlan, target: RecoveryTarget, what: string | undefined, ...set: [set?: string]) {
   const title = `${plan.delta ? 'delta ' : ''}restore ${what === undefined ? '' : `of ${what} `}to ${where(place)}`;
-  return log.step(`restore ${where(place)}`, 'restoreCopy', long, title, spec, place, target, plan.delta, ...set);
+  const name = `restore ${where(place)}`;
+  return inRepositorySlot(log, spec, name, () => log.step(name, 'restoreCopy', long, title, spec, place, target, plan.delta, ...set));
 }
 
 /** Started standalone; it recovers to its target and is promoted. */

@@ -10,6 +10,7 @@ import { long, quick, release } from './profiles';
 import type { StepProgress } from './progress';
 import { call, messageOf, StepLog } from './steps';
 import { observedSpec } from './topology';
+import { inRepositorySlot } from './repository-slot';
 
 export interface DrillOutcome {
   readonly status: 'done';
@@ -100,7 +101,7 @@ async function drillSteps(spec: Spec, d: NonNullable<Spec['drills']>, log: StepL
       failed(found.checks.some((c) => c.name === 'restore') ? 'recovery' : 'restore', e);
     }
     if (found.rto !== null) await copyChecked(spec, d, log, marker, found);
-    const verify = await log.step('pgbackrest verify', 'verifyRepository', long, `pgbackrest verify of ${spec.stanza}`, spec);
+    const verify = await inRepositorySlot(log, spec, 'pgbackrest verify', () => log.step('pgbackrest verify', 'verifyRepository', long, `pgbackrest verify of ${spec.stanza}`, spec));
     found.checks.push(verify.check);
   } catch (e) {
     failed(log.steps.find((s) => s.status === 'failed')?.name ?? 'drill', e);

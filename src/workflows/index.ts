@@ -8,3 +8,4 @@ export { recoverCluster, recoverPlan } from './recover';
 export { rehearseRecover } from './rehearse';
 export { switchoverCluster, switchoverPlan } from './switchover';
 export { failoverCluster, failoverPlan } from './failover';
+export { repositoryBudget } from './budget';

@@ -11,6 +11,7 @@ import { holding, runOwner } from './locks';
 import { backupsFromStandby, everyNodeListed, nodeDirectories, pgbackrestConf, sshTrust, standbyPgpass, standbysListed } from './node-access';
 import { restoredStandby } from './standby-restore';
 import { observedSpec } from './topology';
+import { inRepositorySlot } from './repository-slot';
 
 // Histories recorded before this change prepared the standbys after the backup (tests/histories).
 const STANDBYS_PREPARED_DURING_BACKUP = 'standbys-prepared-during-backup';
@@ -84,7 +85,7 @@ function stepsOf(spec: Spec, log: StepLog, pre: PreflightReport) {
     primaryCluster: () => log.step('primary', 'ensurePrimary', quick, 'primary cluster and archiving', spec),
     stanzaCreate: () => log.step('stanza-create', 'ensureStanza', quick, `stanza-create ${spec.stanza}`, spec),
     check: () => log.step('check', 'checkStanza', quick, `check ${spec.stanza}`, spec),
-    fullBackup: () => log.step('full backup', 'ensureFullBackup', long, 'first full backup', spec),
+    fullBackup: () => inRepositorySlot(log, spec, 'full backup', () => log.step('full backup', 'ensureFullBackup', long, 'first full backup', spec)),
     replicationAccess: () => log.step('replication access', 'ensureReplicationAccess', quick, 'replication role and pg_hba', spec),
     prepared: async (node: string, systemId: string) => {
       await standbyPgpass(log, spec, node);

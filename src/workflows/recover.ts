@@ -14,6 +14,7 @@ import { runOwner } from './locks';
 import { rehearseRecover } from './rehearse';
 import { rebuiltStandbys } from './standby-restore';
 import { rehearsalWorkflowId } from '../workflow-ids';
+import { inRepositorySlot } from './repository-slot';
 
 // A recover that fails after it stopped a node says, in its failure, where it left the cluster and how to bring it back.
 const RESUME_ADVICE = 'recover-resume-advice';
@@ -83,7 +84,7 @@ export async function recoverCluster(spec: Spec, request: RecoverRequest): Promi
     // the replication access provision added: the standbys (and the backup they restore) need it.
     await log.step('replication access', 'ensureReplicationAccess', quick, `replication role and pg_hba lines on ${p.primary}`, live);
     // The recover's lock excludes every other backup of the stanza: this one is its own.
-    const backup = await log.step('full backup', 'runBackup', long, `full backup of ${spec.stanza} on timeline ${promoted.timeline}`, live, 'full', false);
+    const backup = await inRepositorySlot(log, spec, 'full backup', () => log.step('full backup', 'runBackup', long, `full backup of ${spec.stanza} on timeline ${promoted.timeline}`, live, 'full', false), true);
     const rebuilt = await rebuiltStandbys(log, live, p.standbys, { primarySystemId: p.primarySystemId, timeline: promoted.timeline, deltaBy: 'checksum' });
     const standbys = rebuilt.map(({ name, replayLagBytes }) => ({ name, replayLagBytes }));
     return { plan: p, timeline: promoted.timeline, restoreSeconds: restore.seconds, backup: backup.backup, standbys, steps: log.steps, ...(rehearsal && { rehearsal }) };
@@ -108,7 +109,8 @@ async function stopped(log: StepLog, spec: Spec, p: RecoverPlan): Promise<void> 
 /** The primary restored in place (delta) to the target, started: it recovers to it and is promoted on a new timeline. */
 async function primaryRecovered(log: StepLog, spec: Spec, p: RecoverPlan, target: RecoveryTarget) {
   const { primary } = p;
-  const restore = await log.step(`restore ${primary}`, 'restorePrimary', long, `delta restore of ${primary} from ${p.backup.label} to ${p.target}`, spec, p.backup.label, target, p.timeline);
+  const name = `restore ${primary}`;
+  const restore = await inRepositorySlot(log, spec, name, () => log.step(name, 'restorePrimary', long, `delta restore of ${primary} from ${p.backup.label} to ${p.target}`, spec, p.backup.label, target, p.timeline), true);
   await log.step(`start ${primary}`, 'startStandby', quick, `start ${primary}: it recovers to the target and is promoted`, spec, primary);
   const promoted = await log.step(`${primary} accepts writes`, 'waitPrimaryPromoted', waiting, `wait for ${primary} to accept writes on a new timeline`, spec, p.timeline);
   return { restore, promoted };

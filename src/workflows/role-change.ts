@@ -4,6 +4,7 @@ import type { Spec } from '../spec/schema';
 import { long, quick, waiting } from './profiles';
 import type { StepProgress } from './progress';
 import type { StepLog } from './steps';
+import { inRepositorySlot } from './repository-slot';
 
 /** What a switchover or failover reports beside its plan. */
 export interface RoleChangeResult {
@@ -28,7 +29,8 @@ export async function followed(log: StepLog, live: Spec, reached: Spec, follower
   await log.step('check', 'checkStanza', quick, `pgbackrest check: archiving from ${to}`, reached);
   const { type, why } = backupKind;
   const source = await log.step('backup source', 'chooseBackupSource', quick, 'choose the host to copy from', reached);
-  const backup = await log.step(`${type} backup`, 'runBackup', long, `${type} backup of ${live.stanza} on timeline ${timeline}`, reached, type, source.backupStandby);
+  const name = `${type} backup`;
+  const backup = await inRepositorySlot(log, live, name, () => log.step(name, 'runBackup', long, `${type} backup of ${live.stanza} on timeline ${timeline}`, reached, type, source.backupStandby));
   const marker = await log.step('marker', 'writeMarker', quick, `write a marker row on ${to}`, live, markerId);
   const standbys = await Promise.all(followers.map(async (n) => {
     const r = await log.step(`${n} replays the marker`, 'waitMarkerReplayed', waiting, `wait for ${n} to stream from ${to} and replay the marker`, live, n, marker.id);

@@ -4,6 +4,7 @@ import type { RejoinMethod, RejoinPolicy } from '../facts/rewind';
 import type { Spec } from '../spec/schema';
 import { long, quick, waiting } from './profiles';
 import type { StepLog } from './steps';
+import { inRepositorySlot } from './repository-slot';
 
 /**
  * "Rebuild a standby from the repository": restore --type=standby (detached: a retry re-attaches)
@@ -12,8 +13,9 @@ import type { StepLog } from './steps';
  */
 export async function restoredStandby(log: StepLog, spec: Spec, node: string, delta: boolean, ...onto: [timeline?: number, deltaBy?: DeltaBy]) {
   const [timeline] = onto;
-  const restore = await log.step(`restore ${node}`, 'restoreStandby', long,
-    `${delta ? 'delta ' : ''}restore --type=standby on ${node}${timeline === undefined ? '' : `, timeline ${timeline}`}`, spec, node, delta, ...onto);
+  const name = `restore ${node}`;
+  const restore = await inRepositorySlot(log, spec, name, () => log.step(name, 'restoreStandby', long,
+    `${delta ? 'delta ' : ''}restore --type=standby on ${node}${timeline === undefined ? '' : `, timeline ${timeline}`}`, spec, node, delta, ...onto));
   await log.step(`start ${node}`, 'startStandby', quick, `start ${node}`, spec, node);
   return restore;
 }

@@ -22,7 +22,8 @@ test('every activity refuses a bad spec, non-retryable and naming the field, bef
   const spec = JSON.parse(JSON.stringify(parseSpec(readFileSync(`${fixtures}/demo.yaml`, 'utf8'), 'demo.yaml')));
   spec.postgres.control = { type: 'pg_ctlcluster', cluster: '--help' };
   spec.repository.options = { 'compress-type': 'zst$(touch /tmp/x)' };
-  const names = Object.keys(acts) as (keyof typeof acts)[];
+  // closedRuns serves the repository budget's workflow: it takes no spec and asks the Temporal server, not a host.
+  const names = (Object.keys(acts) as (keyof typeof acts)[]).filter((n) => n !== 'closedRuns');
   assert.ok(names.length >= 20, `only ${names.length} activities`);
   for (const name of names) {
     const call = acts[name] as (...args: unknown[]) => Promise<unknown>;

