@@ -24,7 +24,7 @@ export async function findSchedules(client: Client, spec: Spec, only?: ScheduleK
   const types = only ? [only] : SCHEDULE_KINDS;
   const found = await Promise.all(
     types.map(async (type) => {
-      const id = scheduleId(spec.stanza, type);
+      const id = scheduleId(spec, type);
       const description = await describeSchedule(client, id);
       return description && { id, type, description };
     }),
@@ -37,7 +37,7 @@ export async function requireSchedule(client: Client, spec: Spec, type: Schedule
   const [found] = await findSchedules(client, spec, type);
   if (!found) {
     const inSpec = timingOf(spec, type).cron !== undefined;
-    throw new Error(`no schedule ${scheduleId(spec.stanza, type)} on the server: ${inSpec ? 'run "stanzactl schedule apply" first' : `the spec has no ${cronField(type)}`}`);
+    throw new Error(`no schedule ${scheduleId(spec, type)} on the server: ${inSpec ? 'run "stanzactl schedule apply" first' : `the spec has no ${cronField(type)}`}`);
   }
   return found;
 }
