@@ -2,14 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { TASK_QUEUE } from '../paths';
-import { describeSchedule } from '../schedules/lookup';
+import { findSchedules } from '../schedules/lookup';
 import { loadSpec } from '../spec/load';
-import { SCHEDULE_KINDS, type ScheduleKind, type Spec } from '../spec/schema';
+import type { Spec } from '../spec/schema';
 import { renderMetrics } from '../status/gauges';
 import { Observations } from '../status/observations';
 import { evaluate } from '../status/policy';
 import { renderText, statusReport, type ScheduleState, type StatusReport } from '../status/render';
-import { clusterKey, scheduleId, type ClusterRef } from '../workflow-ids';
+import { clusterKey, type ClusterRef } from '../workflow-ids';
 import type { StatusFacts } from '../facts/status';
 import { UsageError, withClient, type CliCommand } from './command';
 
@@ -32,18 +32,12 @@ export async function fetchStatusFacts(client: Client, spec: Spec): Promise<Stat
   });
 }
 
-async function scheduleState(client: Client, cluster: ClusterRef, type: ScheduleKind): Promise<ScheduleState | undefined> {
-  const id = scheduleId(cluster, type);
-  const d = await describeSchedule(client, id);
-  if (!d) return undefined;
-  const next = d.info.nextActionTimes[0];
-  return { type, id, paused: d.state.paused, nextRun: next ? Math.floor(next.getTime() / 1000) : null };
-}
-
 /** The cluster's schedules under the ids `schedule apply` gives them (a schedule of an older stanzactl shows after the next apply). */
 export async function stanzaSchedules(client: Client, cluster: ClusterRef): Promise<ScheduleState[]> {
-  const states = await Promise.all(SCHEDULE_KINDS.map((t) => scheduleState(client, cluster, t)));
-  return states.filter((s): s is ScheduleState => s !== undefined);
+  return (await findSchedules(client, cluster)).map(({ id, type, description: d }) => {
+    const next = d.info.nextActionTimes[0];
+    return { type, id, paused: d.state.paused, nextRun: next ? Math.floor(next.getTime() / 1000) : null };
+  });
 }
 
 const FORMATS = ['text', 'json', 'prometheus'] as const;

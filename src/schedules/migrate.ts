@@ -1,6 +1,6 @@
 import type { Client, ScheduleDescription } from '@temporalio/client';
 import { legacyScheduleId, type AppliedKind, type ClusterRef } from '../workflow-ids';
-import { describeSchedule } from './lookup';
+import { describeEach } from './lookup';
 import { workflowTypeOf } from './plan';
 
 /**
@@ -33,11 +33,6 @@ export function legacyToReplace(cluster: ClusterRef, found: readonly LegacySched
 }
 
 /** The schedules on the server under the old ids of `kinds`. */
-export async function findLegacy(client: Client, cluster: ClusterRef, kinds: readonly AppliedKind[]): Promise<LegacySchedule[]> {
-  const found = await Promise.all(kinds.map(async (type) => {
-    const id = legacyScheduleId(cluster.stanza, type);
-    const description = await describeSchedule(client, id);
-    return description && { id, type, description };
-  }));
-  return found.filter((f) => f !== undefined);
+export function findLegacy(client: Client, cluster: ClusterRef, kinds: readonly AppliedKind[]): Promise<LegacySchedule[]> {
+  return describeEach(client, kinds.map((type) => ({ id: legacyScheduleId(cluster.stanza, type), type })));
 }

@@ -139,7 +139,7 @@ describe('metrics: the worker endpoint and status --format prometheus on a provi
     assert.ok(second.samples.get(key)! - get(key) >= 2, `${get(key)} then ${second.samples.get(key)}`);
   });
 
-  test('schedule apply keeps status-<stanza> with status.every, and its runs alone keep the gauges fresh', LONG, async () => {
+  test('schedule apply keeps status-<stanza>@<repo> with status.every, and its runs alone keep the gauges fresh', LONG, async () => {
     const every = join(dir, 'every.json');
     writeFileSync(every, JSON.stringify({ ...f.spec, status: { every: '10s' } }));
     const applied = Date.now() / 1000;
