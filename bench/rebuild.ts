@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const rebuild = async (deltaBy: DeltaBy): Promise<{ wall: number; r: RebuildResult }> => {
     const t0 = performance.now();
     const handle = await f.client.workflow.start('rebuildStandby', {
-      taskQueue: TASK_QUEUE, workflowId: rebuildWorkflowId('demo', 'pg2-srv'), args: [f.spec, 'pg2-srv', { deltaBy, confirm: confirmedRebuild(f.spec, 'pg2-srv') }], workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      taskQueue: TASK_QUEUE, workflowId: rebuildWorkflowId(f.spec, 'pg2-srv'), args: [f.spec, 'pg2-srv', { deltaBy, confirm: confirmedRebuild(f.spec, 'pg2-srv') }], workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
     });
     const r = (await handle.result()) as RebuildResult;
     const slow = r.steps.map((s) => [s.name, ((s.endedAt ?? s.startedAt) - s.startedAt) / 1000] as const).filter(([, t]) => t >= 1);

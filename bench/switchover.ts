@@ -263,7 +263,7 @@ async function main(): Promise<void> {
       progress(`round ${i}: stanzactl switchover ${p} -> ${t}`);
       let sw!: Awaited<ReturnType<typeof cli>>;
       const w1 = await windowAround(p, t, async () => { sw = await mustCli('switchover', '--to', t, '--yes'); });
-      const so = await stepsOf<SwitchoverResult>(switchoverWorkflowId('demo'), sw.startedAt);
+      const so = await stepsOf<SwitchoverResult>(switchoverWorkflowId(f.spec), sw.startedAt);
       const { result, workflow } = so;
       progress(`  plan before the run: ${so.planned.toFixed(2)} s; the run's steps (offset from the command's start, duration):\n${so.lines.join('\n')}`);
       const dur = (name: string) => { const s = result.steps.find((x) => x.name === name); return s ? ((s.endedAt ?? s.startedAt) - s.startedAt) / 1000 : NaN; };
@@ -300,10 +300,10 @@ async function main(): Promise<void> {
       const follower = NODES.find((n) => n !== p && n !== failoverTo)!;
       const streams = await psql(failoverTo, `SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' AND application_name = '${follower}'`);
       if (streams !== '1') throw new Error(`${follower} does not stream from ${failoverTo} after the failover`);
-      const fs = await stepsOf<FailoverResult>(failoverWorkflowId('demo'), fo.startedAt);
+      const fs = await stepsOf<FailoverResult>(failoverWorkflowId(f.spec), fo.startedAt);
       progress(`  plan before the run: ${fs.planned.toFixed(2)} s; the run's steps (offset from the command's start, duration):\n${fs.lines.join('\n')}`);
       const planId = await newestRun('failoverPlan').catch(() => undefined);
-      const retries = [...(planId ? (await retriesOf(planId)).map((r) => `plan workflow ${r}`) : ['plan workflow: not found']), ...(await retriesOf(failoverWorkflowId('demo')))];
+      const retries = [...(planId ? (await retriesOf(planId)).map((r) => `plan workflow ${r}`) : ['plan workflow: not found']), ...(await retriesOf(failoverWorkflowId(f.spec)))];
       if (retries.length) progress(`  retried activities:\n${retries.map((r) => `    ${r}`).join('\n')}`);
       lastFailover = { planned: fs.planned, lines: fs.lines, retries };
       progress(`  ${failoverTo} first write ${failoverFirstWrite.toFixed(2)} s after the command's start; command ${fo.seconds.toFixed(1)} s (${(foEnd - first[0].at).toFixed(1)} s after that write)`);

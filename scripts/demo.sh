@@ -51,7 +51,7 @@ start worker
 stanzactl provision --spec "$STANZACTL_STATE/lab/spec.yaml"
 cat <<EOT
 
-Temporal UI: http://127.0.0.1:8233/namespaces/default/workflows (workflow provision-demo)
+Temporal UI: http://127.0.0.1:8233/namespaces/default/workflows (workflow provision-demo@<repository host>, named above)
 Spec: $STANZACTL_STATE/lab/spec.yaml   Logs: $STANZACTL_STATE/{server,worker}.log
 Stop everything: bash scripts/demo.sh down
 EOT

@@ -28,7 +28,7 @@ const provision: CliCommand = {
   summary: 'provision the cluster a spec describes (or attach to the run in progress of the same spec)',
   help: `Usage: stanzactl provision --spec FILE
 
-Starts workflow provision-<stanza> on the Temporal server (or attaches to the one running when it
+Starts workflow provision-<stanza>@<repo> on the Temporal server (or attaches to the one running when it
 was started with the same spec; a run of another spec is refused, naming it and the fields that differ), prints
 each step as it starts and ends, and the summary. Exit 0 on success; non-zero with the failure's
 message otherwise. Needs a running worker ("stanzactl worker").`,
@@ -66,7 +66,8 @@ that Temporal's environment configuration names (see "stanzactl --help"); its fi
 server, namespace and TLS settings (never a key). Secrets named by specs ({env: NAME} or
 {file: PATH}) are resolved in this process.
 --metrics-address (default STANZACTL_METRICS_ADDRESS; off when neither is set) serves Prometheus
-metrics at http://HOST:PORT/metrics: stanzactl's per-stanza gauges and the Temporal SDK's runtime metrics.`,
+metrics at http://HOST:PORT/metrics: stanzactl's gauges of each cluster (labels stanza and
+repository) and the Temporal SDK's runtime metrics.`,
   async run(args) {
     const { values } = parseArgs({ args, options: { 'metrics-address': { type: 'string' } }, strict: true });
     await runWorker({ metricsAddress: values['metrics-address'] });

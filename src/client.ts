@@ -23,7 +23,7 @@ export async function clientFor(target: TemporalTarget): Promise<Client> {
   return new Client({ connection: await connectTemporal(target), namespace: target.namespace });
 }
 
-/** `provision` found a run of provision-<stanza> in progress that was started with another spec. */
+/** `provision` found a run of provision-<stanza>@<repo> in progress that was started with another spec. */
 export class ProvisionConflictError extends Error {
   override readonly name = 'ProvisionConflictError';
   constructor(readonly workflowId: string, readonly runId: string, readonly fields: string[]) {
@@ -39,7 +39,7 @@ export class ProvisionConflictError extends Error {
 export async function startProvision(client: Client, spec: Spec, taskQueue = TASK_QUEUE) {
   const handle = await client.workflow.start('provisionCluster', {
     taskQueue,
-    workflowId: provisionWorkflowId(spec.stanza),
+    workflowId: provisionWorkflowId(spec),
     args: [spec],
     workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
     staticSummary: `provision stanza ${spec.stanza}: ${spec.nodes.length} nodes, repository ${spec.repository.host}`,

@@ -1,71 +1,101 @@
-import type { ScheduleKind } from './spec/schema';
+import type { ScheduleKind, Spec } from './spec/schema';
 
 /**
  * Names the CLI and the workflows both need. The CLI process must not load workflow code (it runs in
  * the worker's sandbox and replays from history), so these live apart and import nothing at runtime.
  */
 
-/** A provision, at most one per stanza at a time; the CLI re-attaches to a running one. */
-export function provisionWorkflowId(stanza: string): string {
-  return `provision-${stanza}`;
+/** What tells one cluster from another: its stanza on its repository host (a stanza name is only unique on one host). */
+export type ClusterRef = Pick<Spec, 'stanza'> & { readonly repository: Pick<Spec['repository'], 'host'> };
+
+/**
+ * `<stanza>@<repository host>`, e.g. `main@backup-srv.example.com` or `main@fd00::5`: every id and
+ * metric series of a cluster is keyed by it. Neither a stanza name nor a host name (DNS, IPv4, IPv6)
+ * can hold an `@`, so two clusters never share a key.
+ */
+export function clusterKey(c: ClusterRef): string {
+  return `${c.stanza}@${c.repository.host}`;
 }
 
-/** Manual runs `backup-<stanza>-manual-<time>`; scheduled runs `backup-<stanza>-<type>-<time>` (the server adds the time). */
-export function backupWorkflowId(stanza: string): string {
-  return `backup-${stanza}`;
+/** A provision, at most one per cluster at a time; the CLI re-attaches to a running one. */
+export function provisionWorkflowId(c: ClusterRef): string {
+  return `provision-${clusterKey(c)}`;
 }
 
-/** `backup-<stanza>-<type>` for backups, `drill-<stanza>` for the restore drill. */
-export function scheduleId(stanza: string, kind: ScheduleKind): string {
-  return kind === 'drill' ? drillWorkflowId(stanza) : `backup-${stanza}-${kind}`;
+/** Manual runs `backup-<cluster>-manual-<time>`; scheduled runs `backup-<cluster>-<type>-<time>` (the server adds the time). */
+export function backupWorkflowId(c: ClusterRef): string {
+  return `backup-${clusterKey(c)}`;
 }
 
-/** `schedule apply` keeps it when the spec sets `status.every`: stanzaStatus runs that feed the workers' metrics. */
-export function statusScheduleId(stanza: string): string {
-  return `status-${stanza}`;
+/** A schedule of `status.every`: stanzaStatus runs that feed the workers' metrics. */
+export type AppliedKind = ScheduleKind | 'status';
+
+/** `backup-<key>-<type>`, `drill-<key>`, `status-<key>`: the one shape of schedule ids, whatever names the cluster in them. */
+function scheduleIdKeyed(key: string, kind: AppliedKind): string {
+  return kind === 'drill' || kind === 'status' ? `${kind}-${key}` : `backup-${key}-${kind}`;
 }
 
-export function rebuildWorkflowId(stanza: string, node: string): string {
-  return `rebuild-${stanza}-${node}`;
+/** `backup-<cluster>-<type>` for backups, `drill-<cluster>` for the restore drill, `status-<cluster>` for `status.every`. */
+export function scheduleId(c: ClusterRef, kind: AppliedKind): string {
+  return scheduleIdKeyed(clusterKey(c), kind);
 }
 
 /**
- * Restore drills: a manual run is `drill-<stanza>` (one at a time), scheduled runs get the schedule's
- * id `drill-<stanza>` plus the time the server appends.
+ * The id stanzactl gave a schedule before ids named the repository host (`backup-<stanza>-full`):
+ * `schedule apply` looks for those to replace them.
  */
-export function drillWorkflowId(stanza: string): string {
-  return `drill-${stanza}`;
+export function legacyScheduleId(stanza: string, kind: AppliedKind): string {
+  return scheduleIdKeyed(stanza, kind);
 }
 
-/** A restore of the stanza's cluster to a host that is none of its nodes; one per stanza and host at a time. */
-export function restoreWorkflowId(stanza: string, host: string): string {
-  return `restore-${stanza}-${host}`;
+export function rebuildWorkflowId(c: ClusterRef, node: string): string {
+  return `rebuild-${clusterKey(c)}-${node}`;
 }
 
-/** A recover of the whole cluster, at most one per stanza at a time. */
-export function recoverWorkflowId(stanza: string): string {
-  return `recover-${stanza}`;
+/**
+ * Restore drills: a manual run is `drill-<cluster>` (one at a time), scheduled runs get the schedule's
+ * id, the same, plus the time the server appends.
+ */
+export function drillWorkflowId(c: ClusterRef): string {
+  return scheduleId(c, 'drill');
 }
 
-/** The rehearsal a recover runs on drills.host before it stops anything (a child of recover-<stanza>). */
-export function rehearsalWorkflowId(stanza: string): string {
-  return `rehearse-${stanza}`;
+/** A restore of the cluster to a host that is none of its nodes; one per cluster and host at a time. */
+export function restoreWorkflowId(c: ClusterRef, host: string): string {
+  return `restore-${clusterKey(c)}-${host}`;
+}
+
+/** A recover of the whole cluster, at most one per cluster at a time. */
+export function recoverWorkflowId(c: ClusterRef): string {
+  return `recover-${clusterKey(c)}`;
+}
+
+const rehearsalKeyed = (key: string): string => `rehearse-${key}`;
+
+/** The rehearsal a recover runs on drills.host before it stops anything (a child of recover-<cluster>). */
+export function rehearsalWorkflowId(c: ClusterRef): string {
+  return rehearsalKeyed(clusterKey(c));
+}
+
+/** The child id recover runs recorded before ids named the repository host: their replay needs it unchanged. */
+export function legacyRehearsalWorkflowId(stanza: string): string {
+  return rehearsalKeyed(stanza);
 }
 
 /** The read-only plan the CLI shows before a recover, switchover or failover: one per asking, named by the time. */
-export function planWorkflowId(action: 'recover' | 'switchover' | 'failover', stanza: string, at: Date): string {
-  return `${action}-plan-${stanza}-${at.toISOString().replace(/[:.]/g, '')}`;
+export function planWorkflowId(action: 'recover' | 'switchover' | 'failover', c: ClusterRef, at: Date): string {
+  return `${action}-plan-${clusterKey(c)}-${at.toISOString().replace(/[:.]/g, '')}`;
 }
 
 /** The query every long workflow answers with its steps so far. */
 export const PROGRESS_QUERY = 'progress';
 
-/** A planned switchover, at most one per stanza at a time. */
-export function switchoverWorkflowId(stanza: string): string {
-  return `switchover-${stanza}`;
+/** A planned switchover, at most one per cluster at a time. */
+export function switchoverWorkflowId(c: ClusterRef): string {
+  return `switchover-${clusterKey(c)}`;
 }
 
-/** A failover, at most one per stanza at a time. */
-export function failoverWorkflowId(stanza: string): string {
-  return `failover-${stanza}`;
+/** A failover, at most one per cluster at a time. */
+export function failoverWorkflowId(c: ClusterRef): string {
+  return `failover-${clusterKey(c)}`;
 }

@@ -11,18 +11,21 @@ import type { StepResult } from './types';
  * A copy's directory and port are the copy host's, whatever the stanza: drills of two stanzas that
  * share a scratch directory or port, or a drill and a `restore --to` there, must take turns. So the
  * lock lives on the copy host itself (the same entries however the host is named): one key for the
- * directory, one for the port, both claimed or neither.
+ * directory, one for the port, and one for the stanza name, all claimed or none. The name because
+ * the host's pgbackrest.conf has one `[<stanza>]` and one repo1-host, rewritten by each copy: two
+ * clusters of one stanza name on two repository hosts, copied at once even to two directories,
+ * would restore and replay from whichever repository the last of them wrote.
  */
-export function copyLockKeys(place: Pick<CopyPlace, 'dataDir' | 'port'>): string[] {
-  return [`dir-${createHash('sha256').update(place.dataDir).digest('hex').slice(0, 16)}`, `port-${place.port}`];
+export function copyLockKeys(stanza: string, place: Pick<CopyPlace, 'dataDir' | 'port'>): string[] {
+  return [`dir-${createHash('sha256').update(place.dataDir).digest('hex').slice(0, 16)}`, `port-${place.port}`, `stanza-${stanza}`];
 }
 
 async function copyHostPlace(ops: HostOps, spec: Spec, place: CopyPlace): Promise<LockPlace> {
   return { host: (await checkedCopy(ops, spec, place)).host, scope: 'copy host', stanza: spec.stanza };
 }
 
-function describeEntry(b: Blocker, place: CopyPlace): string {
-  const what = b.key.startsWith('port-') ? `port ${place.port}` : `the directory`;
+function describeEntry(b: Blocker, spec: Spec, place: CopyPlace): string {
+  const what = b.key.startsWith('port-') ? `port ${place.port}` : b.key.startsWith('stanza-') ? `the host's pgbackrest.conf section [${spec.stanza}]` : 'the directory';
   return `${what} held by ${describeHolder(b.holder)}`;
 }
 
@@ -32,14 +35,14 @@ function describeEntry(b: Blocker, place: CopyPlace): string {
  */
 export async function claimCopyLock(ops: HostOps, spec: Spec, place: CopyPlace, owner: LockOwner, alive: Liveness, busyType: string): Promise<StepResult> {
   const where = `${place.host}:${place.dataDir} (port ${place.port})`;
-  const { made, live } = await claimLock(ops, await copyHostPlace(ops, spec, place), owner, 'copy', copyLockKeys(place), alive);
+  const { made, live } = await claimLock(ops, await copyHostPlace(ops, spec, place), owner, 'copy', copyLockKeys(spec.stanza, place), alive);
   if (live.length > 0) {
-    throw refuse(`${where} is busy: ${live.map((b) => describeEntry(b, place)).join('; ')}. One drill or restore --to at a time on a host's directory and port, whatever the stanza; nothing was done`, busyType);
+    throw refuse(`${where} is busy: ${live.map((b) => describeEntry(b, spec, place)).join('; ')}. One drill or restore --to at a time on a host's directory and port, whatever the stanza, and of a stanza name on a host; nothing was done`, busyType);
   }
   return { changed: made, detail: `${where} held for ${owner.workflowId}` };
 }
 
 export async function releaseCopyLock(ops: HostOps, spec: Spec, place: CopyPlace, owner: LockOwner): Promise<StepResult> {
-  const released = await releaseLock(ops, await copyHostPlace(ops, spec, place), owner, 'copy', copyLockKeys(place));
+  const released = await releaseLock(ops, await copyHostPlace(ops, spec, place), owner, 'copy', copyLockKeys(spec.stanza, place));
   return { changed: released, detail: `${place.host}:${place.dataDir} (port ${place.port}) ${released ? 'released' : 'was not held'}` };
 }

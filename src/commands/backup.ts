@@ -23,7 +23,7 @@ export function describeOutcome(o: BackupOutcome): string[] {
 export async function startBackup(client: Client, spec: Spec, type: BackupType) {
   return client.workflow.start('backupStanza', {
     taskQueue: TASK_QUEUE,
-    workflowId: `${backupWorkflowId(spec.stanza)}-manual-${new Date().toISOString().replace(/[:.]/g, '')}`,
+    workflowId: `${backupWorkflowId(spec)}-manual-${new Date().toISOString().replace(/[:.]/g, '')}`,
     args: [spec, { type }],
     staticSummary: `${type} backup of stanza ${spec.stanza} (manual)`,
   });
@@ -34,7 +34,7 @@ export const backupCommand: CliCommand = {
   summary: 'take a backup now (skipped if one runs)',
   help: `Usage: stanzactl backup --spec FILE --type full|diff|incr
 
-Runs workflow backupStanza (id backup-<stanza>-manual-<time>): pgBackRest backup on the repository
+Runs workflow backupStanza (id backup-<stanza>@<repo>-manual-<time>): pgBackRest backup on the repository
 host, detached, from a standby when backups.fromStandby says so. A backup of the stanza already
 running (manual or scheduled) makes this one "skipped", with who runs since when. Exit 0 when the
 backup was made or skipped, 1 when it failed.`,

@@ -24,12 +24,12 @@ function failedDrill(e: unknown): DrillResult | undefined {
   return cause instanceof ApplicationFailure && cause.type === 'DrillFailed' ? (cause.details?.[0] as DrillResult | undefined) : undefined;
 }
 
-/** Manual drills run as drill-<stanza>: one at a time, and never beside the one the schedule started. */
+/** Manual drills run as drill-<stanza>@<repo>: one at a time, and never beside the one the schedule started. */
 async function startDrill(client: Client, spec: Spec) {
-  const schedule = await describeSchedule(client, scheduleId(spec.stanza, 'drill'));
+  const schedule = await describeSchedule(client, scheduleId(spec, 'drill'));
   const running = schedule?.info.runningActions.map((a) => a.workflow.workflowId) ?? [];
   if (running.length > 0) throw new Error(`refused: the scheduled drill ${running.join(', ')} is running; one drill of a stanza at a time`);
-  const workflowId = drillWorkflowId(spec.stanza);
+  const workflowId = drillWorkflowId(spec);
   const handle = await startAlone(client, 'restoreDrill', {
     taskQueue: TASK_QUEUE, workflowId, args: [spec],
     staticSummary: `restore drill of stanza ${spec.stanza} on ${spec.drills?.host}`,
@@ -43,7 +43,7 @@ export const drillCommand: CliCommand = {
   summary: 'restore drill now: restore, check, measure RTO/RPO',
   help: `Usage: stanzactl drill --spec FILE
 
-Runs workflow restoreDrill (id drill-<stanza>) on the spec's drills.host, a scratch host that is no
+Runs workflow restoreDrill (id drill-<stanza>@<repo>) on the spec's drills.host, a scratch host that is no
 node: writes a marker row on the primary and switches WAL, restores the newest backup to the end
 of the archive into drills.dataDir (delta when files are there), starts it standalone on
 drills.port, then checks it: the marker came back, pg_amcheck, the spec's drills.checks,

@@ -48,7 +48,7 @@ as a primary again (a standby.signal in its data directory, its systemd unit dis
 A reachable old primary that is stopped is fenced the same way without asking; an unreachable one
 cannot be, and the plan says so.
 
-Runs workflow failover-<stanza>: holds the stanza, fences the old primary, promotes the target,
+Runs workflow failover-<stanza>@<repo>: holds the stanza, fences the old primary, promotes the target,
 waits for writes on the new timeline, points the other standbys at it, rebuilds those that forked,
 rewrites pgbackrest.conf, runs pgbackrest check, takes a backup on the new timeline and waits until
 every standby replays a marker row. The old primary stays fenced until "stanzactl rebuild --node
@@ -63,7 +63,7 @@ OLD" rejoins it as a standby. Every later command acts on the new primary with t
     const request: FailoverRequest = { ...(to && { to }), ...(values.fence === 'stop' && { fence: 'stop' as const }) };
     return withClient('failover', async (client) => {
       const run = await plannedRun<FailoverPlan, FailoverResult>(client, {
-        action: 'failover', spec, workflowId: failoverWorkflowId(spec.stanza), workflows: ['failoverPlan', 'failoverCluster'], request, yes: values.yes === true,
+        action: 'failover', spec, workflowId: failoverWorkflowId(spec), workflows: ['failoverPlan', 'failoverCluster'], request, yes: values.yes === true,
         describe: (p) => describePlan(spec, p),
         // The target the plan chose is the one confirmed: a standby that overtakes it meanwhile does not change the run.
         confirmed: (p) => ({ ...request, to: p.to, confirm: planId(failoverFacts(spec, p)) }),

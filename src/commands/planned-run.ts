@@ -35,7 +35,7 @@ export async function plannedRun<P, R>(client: Client, o: PlannedRun<P>): Promis
   const running = await openRun(client, o.workflowId);
   if (running) return busy(describeRun(running));
   const plan = await client.workflow.execute(o.workflows[0], {
-    taskQueue: TASK_QUEUE, workflowId: planWorkflowId(action, spec.stanza, new Date()), args: [spec, o.request],
+    taskQueue: TASK_QUEUE, workflowId: planWorkflowId(action, spec, new Date()), args: [spec, o.request],
     staticSummary: `plan a ${action} of stanza ${spec.stanza} (read-only)`,
   }) as P;
   for (const l of o.describe(plan)) console.log(l);

@@ -19,7 +19,7 @@ export const rebuildCommand: CliCommand = {
   summary: 'rebuild a failed standby from the repository',
   help: `Usage: stanzactl rebuild --spec FILE --node NAME [--yes] [--delta-by checksum|timestamp] [--method auto|rewind|restore]
 
-Runs workflow rebuild-<stanza>-<node>: refuses (from what the hosts say) to touch the primary or a
+Runs workflow rebuild-<stanza>@<repo>-<node>: refuses (from what the hosts say) to touch the primary or a
 node other standbys stream from, or to run without a healthy primary; stops the node, ensures its
 config, .pgpass, pgbackrest.conf and SSH trust, brings it back, starts it, and waits until it
 streams and has replayed a row written on the primary after that. An old primary that forked from
@@ -46,7 +46,7 @@ large data directories, but it cannot see silent corruption; the default reads a
       }
     }
     return withClient('rebuild', async (client) => {
-      const workflowId = rebuildWorkflowId(spec.stanza, node);
+      const workflowId = rebuildWorkflowId(spec, node);
       const handle = await startAlone(client, 'rebuildStandby', {
         taskQueue: TASK_QUEUE, workflowId, args: [spec, node, { deltaBy, ...(method !== 'auto' && { method }), confirm: planId(rebuildFacts(spec, node)) }],
         staticSummary: `rebuild standby ${node} of stanza ${spec.stanza}`,

@@ -45,7 +45,7 @@ cannot be reached (an xid not committed, a restore point not in the WAL after a 
 the spec calls a standby is not one (a primary, a node others stream from, unreachable). After a
 failover done by hand (the spec's primary runs no more as one, and one other node of its cluster
 does) the plan is on that node and the others are its standbys. Then asks for the stanza's name on a terminal; without a terminal --yes is
-required. Runs workflow recover-<stanza>: holds the stanza (backups and rebuilds of it are refused
+required. Runs workflow recover-<stanza>@<repo>: holds the stanza (backups and rebuilds of it are refused
 meanwhile; refused itself while one of them runs), stops the standbys and the primary, restores the
 primary (--delta) to the target with promotion, waits until it accepts writes on its new timeline,
 takes a full backup there, rebuilds every standby from it, and waits until each replays a marker
@@ -53,7 +53,7 @@ row. One recover per stanza at a time. --type/--target mean what they mean to pg
 
 --rehearse (needs the spec's drills: section): before stopping anything, restores the plan's
 backup to the target in the drills' directory on drills.host, starts it and waits for its
-promotion, then removes it (workflow rehearse-<stanza>, refused beside a drill there). A
+promotion, then removes it (workflow rehearse-<stanza>@<repo>, refused beside a drill there). A
 rehearsal that does not reach the target refuses the recover with PostgreSQL's reason; the
 cluster is not touched. It costs one restore's time while the stanza is held (no backups).`,
   async run(args) {
@@ -66,7 +66,7 @@ cluster is not touched. It costs one restore's time while the stanza is held (no
     return withClient('recover', async (client) => {
       const request: RecoverRequest = { target, ...(rehearse && { rehearse }) };
       const run = await plannedRun<RecoverPlan, RecoverResult>(client, {
-        action: 'recover', spec, workflowId: recoverWorkflowId(spec.stanza), workflows: ['recoverPlan', 'recoverCluster'], request, yes: values.yes === true,
+        action: 'recover', spec, workflowId: recoverWorkflowId(spec), workflows: ['recoverPlan', 'recoverCluster'], request, yes: values.yes === true,
         describe: (p) => describePlan(spec, p, rehearse),
         confirmed: (p) => ({ ...request, backup: p.backup.label, confirm: planId(recoverFacts(spec, p)) }),
         summary: (p) => `recover stanza ${spec.stanza} to ${p.target}`,

@@ -16,7 +16,7 @@ export const restoreCommand: CliCommand = {
   help: `Usage: stanzactl restore --spec FILE --to HOST [--data-dir DIR] [--port N] [--set LABEL]
                          [--type default|immediate|time|lsn|xid|name --target VALUE] [--yes]
 
-Runs workflow restore-<stanza>-<host>: restores a copy of the stanza's cluster from its repository
+Runs workflow restore-<stanza>@<repo>-<host>: restores a copy of the stanza's cluster from its repository
 to HOST, which must not be one of the spec's nodes nor its repository host (refused, nothing
 changed): the cluster itself is never touched. HOST is reached like the nodes, with the spec's ssh
 settings (user, key; its host key must be in the spec's known_hosts file), and made able to use
@@ -59,7 +59,7 @@ WAL range replayed, and restore and recovery seconds.`,
     const asked = { place, target: parsed.target, set: values.set, reuse: values.yes ?? false };
     const request = { ...asked, confirm: planId(restoreFacts(spec, asked)) };
     return withClient('restore', async (client) => {
-      const workflowId = restoreWorkflowId(spec.stanza, place.host);
+      const workflowId = restoreWorkflowId(spec, place.host);
       const handle = await startAlone(client, 'restoreToHost', {
         taskQueue: TASK_QUEUE, workflowId, args: [spec, request],
         staticSummary: `restore stanza ${spec.stanza} to ${place.host}:${place.dataDir}, to ${describeRecoveryTarget(parsed.target)}`,

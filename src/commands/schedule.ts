@@ -11,15 +11,19 @@ import { UsageError, type CliCommand } from './command';
 
 const HELP = `Usage: stanzactl schedule <subcommand> --spec FILE [options]
 
-The stanza's Temporal Schedules: one per backup type in backups.schedule, with id
-backup-<stanza>-<type>, each starting workflow backupStanza; and drill-<stanza> for drills.schedule,
-starting workflow restoreDrill. All on task queue "stanzactl" (a worker must run).
-With status.every in the spec, apply also keeps status-<stanza>: workflow stanzaStatus that often,
-which keeps the workers' metrics fresh (list, pause, unpause and trigger handle the others only).
+The cluster's Temporal Schedules (<repo> is the spec's repository.host): one per backup type in
+backups.schedule, with id backup-<stanza>@<repo>-<type>, each starting workflow backupStanza; and
+drill-<stanza>@<repo> for drills.schedule, starting workflow restoreDrill. All on task queue
+"stanzactl" (a worker must run). With status.every in the spec, apply also keeps
+status-<stanza>@<repo>: workflow stanzaStatus that often, which keeps the workers' metrics fresh
+(list, pause, unpause and trigger handle the others only).
 
 Subcommands:
   apply --spec FILE              create or update the schedules in place, delete those of types the
-                                 spec no longer names; unchanged ones are not written; paused stays paused
+                                 spec no longer names; unchanged ones are not written; paused stays
+                                 paused. Replaces this cluster's schedules of an older stanzactl
+                                 (backup-<stanza>-<type>, drill-<stanza>, status-<stanza>), pause
+                                 carried over; another repository host's under those ids stay
   list --spec FILE [--json]      each schedule: cron, paused, next 3 runs, recent runs and their results
   pause --spec FILE [--type T] [--note TEXT]     pause all of the stanza's schedules, or type T
   unpause --spec FILE [--type T] [--note TEXT]
@@ -77,7 +81,7 @@ async function apply(client: Client, spec: Spec, print: (l: string) => void): Pr
       const t = timingOf(spec, r.type);
       return when(t.cron ?? '', t.timezone ?? '');
     };
-    const what = r.action === 'created' ? ` (${timing()})` : r.action === 'updated' ? ` (${r.changes?.join(', ')})` : '';
+    const what = r.action === 'created' ? ` (${timing()})` : r.action === 'updated' ? ` (${r.changes?.join(', ')})` : r.replacedBy ? ` (replaced by ${r.replacedBy})` : '';
     print(`${r.id}: ${r.action}${what}`);
   }
   if (rows.length === 0) print(`stanza ${spec.stanza}: no schedules in the spec and none on the server`);
@@ -101,7 +105,7 @@ async function list(client: Client, spec: Spec, json: boolean, print: (l: string
   }
   for (const v of views) printView(v, print);
   const missing = SCHEDULE_KINDS.filter((t) => timingOf(spec, t).cron !== undefined && !views.some((v) => v.type === t));
-  for (const t of missing) print(`${scheduleId(spec.stanza, t)}: in the spec but not on the server: run "stanzactl schedule apply"`);
+  for (const t of missing) print(`${scheduleId(spec, t)}: in the spec but not on the server: run "stanzactl schedule apply"`);
   if (views.length === 0 && missing.length === 0) print(`stanza ${spec.stanza}: no schedules`);
   return 0;
 }

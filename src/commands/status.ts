@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { ScheduleNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { TASK_QUEUE } from '../paths';
+import { findSchedules } from '../schedules/lookup';
 import { loadSpec } from '../spec/load';
-import { SCHEDULE_KINDS, type ScheduleKind, type Spec } from '../spec/schema';
+import type { Spec } from '../spec/schema';
 import { renderMetrics } from '../status/gauges';
 import { Observations } from '../status/observations';
 import { evaluate } from '../status/policy';
 import { renderText, statusReport, type ScheduleState, type StatusReport } from '../status/render';
-import { scheduleId } from '../workflow-ids';
+import { clusterKey, type ClusterRef } from '../workflow-ids';
 import type { StatusFacts } from '../facts/status';
 import { UsageError, withClient, type CliCommand } from './command';
 
@@ -17,7 +18,7 @@ import { UsageError, withClient, type CliCommand } from './command';
  * no serializing, each judges the spec it was given, and one stuck run cannot hold back the next.
  */
 export function statusWorkflowId(spec: Spec): string {
-  return `status-${spec.stanza}-${randomUUID().slice(0, 8)}`;
+  return `status-${clusterKey(spec)}-${randomUUID().slice(0, 8)}`;
 }
 
 export async function fetchStatusFacts(client: Client, spec: Spec): Promise<StatusFacts> {
@@ -31,30 +32,21 @@ export async function fetchStatusFacts(client: Client, spec: Spec): Promise<Stat
   });
 }
 
-async function scheduleState(client: Client, stanza: string, type: ScheduleKind): Promise<ScheduleState | undefined> {
-  const id = scheduleId(stanza, type);
-  try {
-    const d = await client.schedule.getHandle(id).describe();
+/** The cluster's schedules under the ids `schedule apply` gives them (a schedule of an older stanzactl shows after the next apply). */
+export async function stanzaSchedules(client: Client, cluster: ClusterRef): Promise<ScheduleState[]> {
+  return (await findSchedules(client, cluster)).map(({ id, type, description: d }) => {
     const next = d.info.nextActionTimes[0];
     return { type, id, paused: d.state.paused, nextRun: next ? Math.floor(next.getTime() / 1000) : null };
-  } catch (e) {
-    if (e instanceof ScheduleNotFoundError) return undefined;
-    throw e;
-  }
-}
-
-export async function stanzaSchedules(client: Client, stanza: string): Promise<ScheduleState[]> {
-  const states = await Promise.all(SCHEDULE_KINDS.map((t) => scheduleState(client, stanza, t)));
-  return states.filter((s): s is ScheduleState => s !== undefined);
+  });
 }
 
 const FORMATS = ['text', 'json', 'prometheus'] as const;
 type Format = (typeof FORMATS)[number];
 
-function render(format: Format, report: StatusReport, facts: StatusFacts, nowMs: number): string {
+function render(format: Format, spec: Spec, report: StatusReport, facts: StatusFacts, nowMs: number): string {
   if (format === 'json') return JSON.stringify(report, null, 2);
   // The worker's gauges of this one read; the trailing newline is part of the format.
-  if (format === 'prometheus') return renderMetrics(Observations.fromStatus(facts, nowMs / 1000), nowMs).trimEnd();
+  if (format === 'prometheus') return renderMetrics(Observations.fromStatus(spec, facts, nowMs / 1000), nowMs).trimEnd();
   return renderText(report).join('\n');
 }
 
@@ -67,7 +59,8 @@ Reads, changes nothing: pgBackRest's view of the stanza (status, each backup wit
 and age), archiving on the primary (last archived WAL and its age, failures), each standby's state
 and replay delay (a stopped or unreachable standby is reported as down), the last restore drill
 (with drills: in the spec: when, backup, each check, RTO, RPO) and the next run of each schedule
-(backup-<stanza>-full|diff|incr, drill-<stanza>). Runs workflow status-<stanza>-<id>; needs a worker.
+(backup-<stanza>@<repo>-full|diff|incr, drill-<stanza>@<repo>; <repo> is the spec's repository.host).
+Runs workflow status-<stanza>@<repo>-<id>; needs a worker.
 
 Exit 0 when all is well; 1 when a policy is broken (backups.maxAge.full / .any exceeded, no backup
 while maxAge is set, the last drill failed, backups.maxAge.drill exceeded by the last passed drill),
@@ -84,10 +77,10 @@ code is the same.`,
     if (values.json && format !== 'json') throw new UsageError('--json and --format ' + format + ' contradict each other');
     const spec = loadSpec(values.spec);
     return withClient('status', async (client) => {
-      const [facts, schedules] = await Promise.all([fetchStatusFacts(client, spec), stanzaSchedules(client, spec.stanza)]);
+      const [facts, schedules] = await Promise.all([fetchStatusFacts(client, spec), stanzaSchedules(client, spec)]);
       const now = Date.now();
       const report = statusReport(facts, schedules, evaluate(facts, spec, now), now);
-      console.log(render(format as Format, report, facts, now));
+      console.log(render(format as Format, spec, report, facts, now));
       return report.ok ? 0 : 1;
     });
   },

@@ -35,7 +35,7 @@ the new timeline. Refused, changing nothing, unless the target streams from the 
 replay at most 16 MiB behind and every other node is a streaming standby of the primary. Then asks
 for the stanza's name on a terminal; without a terminal --yes is required.
 
-Runs workflow switchover-<stanza>: holds the stanza (backups, rebuilds and recovers are refused or
+Runs workflow switchover-<stanza>@<repo>: holds the stanza (backups, rebuilds and recovers are refused or
 skipped meanwhile), checkpoints the primary, stops it cleanly, waits until the target has replayed
 its shutdown checkpoint (both LSNs are shown: the proof that nothing is lost), promotes the target,
 waits until it accepts writes on the new timeline, makes every other node (the old primary too) a
@@ -54,7 +54,7 @@ recover, drill, status) acts on the new primary with the spec unedited.`,
     return withClient('switchover', async (client) => {
       const request: SwitchoverRequest = { to };
       const run = await plannedRun<SwitchoverPlan, SwitchoverResult>(client, {
-        action: 'switchover', spec, workflowId: switchoverWorkflowId(spec.stanza), workflows: ['switchoverPlan', 'switchoverCluster'], request, yes: values.yes === true,
+        action: 'switchover', spec, workflowId: switchoverWorkflowId(spec), workflows: ['switchoverPlan', 'switchoverCluster'], request, yes: values.yes === true,
         describe: (p) => describePlan(spec, p),
         confirmed: (p) => ({ ...request, confirm: planId(switchoverFacts(spec, p)) }),
         summary: (p) => `switch stanza ${spec.stanza} over from ${p.primary} to ${to}`,

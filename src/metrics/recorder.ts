@@ -22,9 +22,9 @@ export function isFinalFailure(info: Pick<Info, 'attempt' | 'retryPolicy'>, e: u
   return max !== undefined && max > 0 && info.attempt >= max;
 }
 
-/** The node of a rebuild, from its workflow id `rebuild-<stanza>-<node>` (not every step takes the node). */
+/** The node of a rebuild, from its workflow id `rebuild-<cluster>-<node>` (not every step takes the node). */
 function rebuiltNode(spec: Spec, workflowId: string | undefined): string | undefined {
-  const prefix = rebuildWorkflowId(spec.stanza, '');
+  const prefix = rebuildWorkflowId(spec, '');
   const node = workflowId?.startsWith(prefix) ? workflowId.slice(prefix.length) : undefined;
   return spec.nodes.some((n) => n.name === node) ? node : undefined;
 }
@@ -37,28 +37,28 @@ function record(o: Observations, info: Info, args: unknown[], nowMs: number, res
   const seconds = (nowMs - info.scheduledTimestampMs) / 1000;
   switch (info.activityType) {
     case 'repositoryStatus':
-      if (ok) o.repository(spec.stanza, result.value as RepositoryFacts, now);
+      if (ok) o.repository(spec, result.value as RepositoryFacts, now);
       return;
     case 'primaryStatus':
-      if (ok) o.primary(spec.stanza, result.value as PrimaryFacts, now);
+      if (ok) o.primary(spec, result.value as PrimaryFacts, now);
       return;
     case 'standbyStatus':
-      if (ok) o.standby(spec.stanza, result.value as StandbyFacts, now);
+      if (ok) o.standby(spec, result.value as StandbyFacts, now);
       return;
     case 'drillStatus': {
       const record = ok ? (result.value as DrillFacts).record : null;
-      if (record) o.drillRecord(spec.stanza, record);
+      if (record) o.drillRecord(spec, record);
       return;
     }
     case 'recordDrill':
-      if (ok) o.drillRun(spec.stanza, args[1] as DrillResult);
+      if (ok) o.drillRun(spec, args[1] as DrillResult);
       return;
     case 'runBackup': {
       if (!ok && !isFinalFailure(info, result.error)) return;
       const type = args[1] as BackupType;
-      if (!ok) return o.backupRun(spec.stanza, type, { ok, at: now, seconds });
+      if (!ok) return o.backupRun(spec, type, { ok, at: now, seconds });
       const b = (result.value as BackupRun).backup;
-      o.backupRun(spec.stanza, type, { ok, at: now, seconds }, {
+      o.backupRun(spec, type, { ok, at: now, seconds }, {
         label: b.label, type: b.type, startedAt: b.startedAt, stoppedAt: b.stoppedAt,
         databaseBytes: b.databaseSize, deltaBytes: b.deltaSize, repoBytes: b.repoSize, repoDeltaBytes: b.repoDeltaSize,
       });
@@ -69,7 +69,7 @@ function record(o: Observations, info: Info, args: unknown[], nowMs: number, res
       if (info.workflowType !== 'rebuildStandby') return;
       if (ok ? info.activityType === 'waitMarkerReplayed' : isFinalFailure(info, result.error)) {
         const node = rebuiltNode(spec, info.workflowExecution?.workflowId);
-        if (node !== undefined) o.rebuild(spec.stanza, node, { ok, at: now });
+        if (node !== undefined) o.rebuild(spec, node, { ok, at: now });
       }
   }
 }

@@ -3,7 +3,7 @@ import type { Workflow } from '@temporalio/common';
 import { TASK_QUEUE } from '../paths';
 import { durationMs } from '../spec/duration';
 import { SCHEDULE_KINDS, type ScheduleKind, type Spec } from '../spec/schema';
-import { scheduleId, statusScheduleId } from '../workflow-ids';
+import { scheduleId, type AppliedKind } from '../workflow-ids';
 import type { BackupRequest } from '../workflows/backup';
 
 /**
@@ -20,6 +20,11 @@ const MIN_CATCHUP_WINDOW_MS = 10_000;
 export const BACKUP_WORKFLOW = 'backupStanza';
 export const STATUS_WORKFLOW = 'stanzaStatus';
 export const DRILL_WORKFLOW = 'restoreDrill';
+
+/** The workflow a kind's schedule starts. */
+export function workflowTypeOf(kind: AppliedKind): string {
+  return kind === 'drill' ? DRILL_WORKFLOW : kind === 'status' ? STATUS_WORKFLOW : BACKUP_WORKFLOW;
+}
 
 export type StanzaScheduleOptions = ScheduleOptions<ScheduleOptionsStartWorkflowAction<Workflow>>;
 
@@ -99,16 +104,17 @@ export function scheduledArgsSpec(spec: Spec): Spec {
 
 /** The workflow a kind's schedule starts, with its arguments. */
 function actionOf(spec: Spec, kind: ScheduleKind): { workflowType: string; args: unknown[]; what: string } {
-  if (kind === 'drill') return { workflowType: DRILL_WORKFLOW, args: [scheduledArgsSpec(spec)], what: `restore drill on ${spec.drills?.host}` };
+  const workflowType = workflowTypeOf(kind);
+  if (kind === 'drill') return { workflowType, args: [scheduledArgsSpec(spec)], what: `restore drill on ${spec.drills?.host}` };
   const request: BackupRequest = { type: kind };
-  return { workflowType: BACKUP_WORKFLOW, args: [scheduledArgsSpec(spec), request], what: `${kind} backup` };
+  return { workflowType, args: [scheduledArgsSpec(spec), request], what: `${kind} backup` };
 }
 
-/** The schedule of `kind` (`backup-<stanza>-<type>`, `drill-<stanza>`) as the spec asks for it; the spec must have its cron. */
+/** The schedule of `kind` (`backup-<cluster>-<type>`, `drill-<cluster>`) as the spec asks for it; the spec must have its cron. */
 export function desiredSchedule(spec: Spec, kind: ScheduleKind, taskQueue = TASK_QUEUE): StanzaScheduleOptions {
   const { cron, timezone } = timingOf(spec, kind);
   if (!cron) throw new Error(`${cronField(kind)} is not set`);
-  const id = scheduleId(spec.stanza, kind);
+  const id = scheduleId(spec, kind);
   const action = actionOf(spec, kind);
   return {
     scheduleId: id,
@@ -134,20 +140,20 @@ export function desiredSchedule(spec: Spec, kind: ScheduleKind, taskQueue = TASK
 }
 
 /**
- * The schedule `status-<stanza>`: stanzaStatus every `status.every`, so the workers' gauges are
+ * The schedule `status-<cluster>`: stanzaStatus every `status.every`, so the workers' gauges are
  * never older than that. A missed read is worth nothing later: no catch-up beyond Temporal's
  * minimum, and a run that finds no worker ends after 2 minutes, as `stanzactl status` does.
  */
 export function desiredStatusSchedule(spec: Spec, taskQueue = TASK_QUEUE): StanzaScheduleOptions {
   const every = spec.status?.every;
   if (!every) throw new Error('status.every is not set');
-  const id = statusScheduleId(spec.stanza);
+  const id = scheduleId(spec, 'status');
   return {
     scheduleId: id,
     spec: { intervals: [{ every: durationMs(every) }] },
     action: {
       type: 'startWorkflow',
-      workflowType: STATUS_WORKFLOW,
+      workflowType: workflowTypeOf('status'),
       taskQueue,
       workflowId: id,
       args: [scheduledArgsSpec(spec)],

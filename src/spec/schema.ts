@@ -241,7 +241,7 @@ export const specSchema = z
       })
       .strict()
       .optional(),
-    // How often `schedule apply`'s status-<stanza> schedule reads the stanza, so the workers' gauges stay fresh.
+    // How often `schedule apply`'s status-<stanza>@<repo> schedule reads the stanza, so the workers' gauges stay fresh.
     status: z.object({ every: duration }).strict().optional(),
     drills: drills.optional(),
   })

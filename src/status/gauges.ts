@@ -1,12 +1,13 @@
 import type { ReplicationRow } from '../facts/postgres';
 import { intervalSeconds } from '../facts/postgres';
 import { renderExposition, type MetricFamily } from '../render/prometheus';
-import type { BackupSummary, Observations, RunOutcome, StanzaObservations } from './observations';
+import type { BackupSummary, Observations, RunOutcome, ClusterObservations } from './observations';
 import { archivingFailing, repositoryHasWal } from './policy';
 
 /**
  * stanzactl's gauges, one line each: name, help, and the rows (extra labels, value) of one stanza
- * at `now` (epoch seconds). Every sample also gets `stanza`. A row whose value is undefined is left
+ * at `now` (epoch seconds). Every sample also gets `stanza` and `repository` (the repository host):
+ * two clusters of one stanza name on two repository hosts are two series. A row whose value is undefined is left
  * out: nothing observed is absent, never a made-up 0. The worker's /metrics endpoint and
  * `status --format prometheus` both render this table, so names and labels are the same.
  */
@@ -17,27 +18,27 @@ type Rows = (readonly [Labels, number | null | undefined])[];
 interface Gauge {
   readonly name: string;
   readonly help: string;
-  readonly rows: (o: StanzaObservations, now: number) => Rows;
+  readonly rows: (o: ClusterObservations, now: number) => Rows;
 }
 
 const gauge = (name: string, help: string, rows: Gauge['rows']): Gauge => ({ name, help, rows });
 
 const flag = (b: boolean): number => (b ? 1 : 0);
 const one = (v: number | null | undefined): Rows => [[{}, v]];
-const archiver = (o: StanzaObservations) => o.primary?.facts.archiver ?? undefined;
+const archiver = (o: ClusterObservations) => o.primary?.facts.archiver ?? undefined;
 
 /** kind="full": the newest full backup; kind="any": the newest of any type (the spec's maxAge.full / maxAge.any). */
-const kinds = (o: StanzaObservations, f: (b: BackupSummary) => number): Rows => (['full', 'any'] as const).map((kind) => {
+const kinds = (o: ClusterObservations, f: (b: BackupSummary) => number): Rows => (['full', 'any'] as const).map((kind) => {
   const b = o.newest[kind];
   return [{ kind }, b && f(b)];
 });
 
 /** The standbys as the primary's pg_stat_replication shows them, by application_name (the node's name). */
-const replication = (o: StanzaObservations, f: (r: ReplicationRow) => number | undefined): Rows =>
+const replication = (o: ClusterObservations, f: (r: ReplicationRow) => number | undefined): Rows =>
   (o.primary?.facts.replication ?? []).map((r) => [{ node: r.applicationName }, f(r)]);
 
 /** Each part a status read: the repository host, the primary, every standby. */
-function parts(o: StanzaObservations, f: (at: number, readOk: boolean) => number): Rows {
+function parts(o: ClusterObservations, f: (at: number, readOk: boolean) => number): Rows {
   const rows: Rows = [];
   if (o.repository) rows.push([{ part: 'repository', node: o.repository.facts.host }, f(o.repository.at, o.repository.facts.error === undefined)]);
   if (o.primary) rows.push([{ part: 'primary', node: o.primary.facts.name }, f(o.primary.at, o.primary.facts.error === undefined)]);
@@ -89,17 +90,17 @@ export const GAUGES: readonly Gauge[] = [
   gauge('stanzactl_status_read_ok', '1 when that read succeeded, 0 when the host could not be read', (o) => parts(o, (_at, ok) => flag(ok))),
 ];
 
-export function metricFamilies(stanzas: readonly StanzaObservations[], now: number): MetricFamily[] {
+export function metricFamilies(stanzas: readonly ClusterObservations[], now: number): MetricFamily[] {
   return GAUGES.map((g) => ({
     name: g.name,
     help: g.help,
     type: 'gauge',
     samples: stanzas.flatMap((o) =>
-      g.rows(o, now).flatMap(([labels, value]) => (value === undefined || value === null ? [] : [{ labels: { stanza: o.stanza, ...labels }, value }]))),
+      g.rows(o, now).flatMap(([labels, value]) => (value === undefined || value === null ? [] : [{ labels: { stanza: o.stanza, repository: o.repositoryHost, ...labels }, value }]))),
   }));
 }
 
 /** The exposition text of everything observed, ages as of `nowMs` (epoch milliseconds). */
 export function renderMetrics(observations: Observations, nowMs: number): string {
-  return renderExposition(metricFamilies(observations.stanzas(), nowMs / 1000));
+  return renderExposition(metricFamilies(observations.clusters(), nowMs / 1000));
 }

@@ -2,10 +2,11 @@ import { nextRecord, type DrillRecord, type DrillResult } from '../facts/drill';
 import type { BackupInfo } from '../facts/pgbackrest-info';
 import type { PrimaryFacts, RepositoryFacts, StandbyFacts, StatusFacts } from '../facts/status';
 import type { BackupType } from '../spec/schema';
+import { clusterKey, type ClusterRef } from '../workflow-ids';
 import { newestBackup } from './policy';
 
 /**
- * What one process saw of each stanza, and when: the worker folds in the results of the
+ * What one process saw of each cluster (a stanza on its repository host), and when: the worker folds in the results of the
  * activities it ran (status reads, backup runs, rebuilds); `status --format prometheus` builds the
  * same from one status run. Gauges (src/status/gauges.ts) are computed from this at render time,
  * so an age is right when it is scraped, not when it was read. Pure: times come in as arguments.
@@ -37,8 +38,10 @@ export interface RunOutcome {
   readonly seconds?: number;
 }
 
-export interface StanzaObservations {
+export interface ClusterObservations {
   readonly stanza: string;
+  /** The cluster's repository host: two clusters of one stanza name on two hosts are two sets of series. */
+  readonly repositoryHost: string;
   repository?: Observed<RepositoryFacts>;
   primary?: Observed<PrimaryFacts>;
   readonly standbys: Map<string, Observed<StandbyFacts>>;
@@ -61,34 +64,38 @@ export function backupSummary(b: BackupInfo): BackupSummary {
 const newer = (a: BackupSummary | undefined, b: BackupSummary): BackupSummary => (a === undefined || b.stoppedAt >= a.stoppedAt ? b : a);
 
 export class Observations {
-  private readonly byStanza = new Map<string, StanzaObservations>();
+  /** Keyed by clusterKey. */
+  private readonly byCluster = new Map<string, ClusterObservations>();
 
-  /** One status run's facts, read at `at`: what `status --format prometheus` renders. */
-  static fromStatus(facts: StatusFacts, at: number): Observations {
+  /** One status run's facts of `cluster`, read at `at`: what `status --format prometheus` renders. */
+  static fromStatus(cluster: ClusterRef, facts: StatusFacts, at: number): Observations {
     const o = new Observations();
-    o.repository(facts.stanza, facts.repository, at);
-    o.primary(facts.stanza, facts.primary, at);
-    for (const s of facts.standbys) o.standby(facts.stanza, s, at);
-    if (facts.drill?.record) o.drillRecord(facts.stanza, facts.drill.record);
+    o.repository(cluster, facts.repository, at);
+    o.primary(cluster, facts.primary, at);
+    for (const s of facts.standbys) o.standby(cluster, s, at);
+    if (facts.drill?.record) o.drillRecord(cluster, facts.drill.record);
     return o;
   }
 
-  stanzas(): StanzaObservations[] {
-    return [...this.byStanza.values()].sort((a, b) => (a.stanza < b.stanza ? -1 : a.stanza > b.stanza ? 1 : 0));
+  /** By stanza, then repository host. */
+  clusters(): ClusterObservations[] {
+    const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    return [...this.byCluster.values()].sort((a, b) => order(a.stanza, b.stanza) || order(a.repositoryHost, b.repositoryHost));
   }
 
-  private of(stanza: string): StanzaObservations {
-    let o = this.byStanza.get(stanza);
+  private of(cluster: ClusterRef): ClusterObservations {
+    const key = clusterKey(cluster);
+    let o = this.byCluster.get(key);
     if (!o) {
-      o = { stanza, standbys: new Map(), newest: {}, backupRuns: new Map(), rebuilds: new Map() };
-      this.byStanza.set(stanza, o);
+      o = { stanza: cluster.stanza, repositoryHost: cluster.repository.host, standbys: new Map(), newest: {}, backupRuns: new Map(), rebuilds: new Map() };
+      this.byCluster.set(key, o);
     }
     return o;
   }
 
   /** pgBackRest's info is the truth about what the repository holds: it replaces the newest backups (expired ones go). */
-  repository(stanza: string, facts: RepositoryFacts, at: number): void {
-    const o = this.of(stanza);
+  repository(cluster: ClusterRef, facts: RepositoryFacts, at: number): void {
+    const o = this.of(cluster);
     o.repository = { at, facts };
     // An unreadable repository says nothing about its backups: keep what was known.
     if (facts.error !== undefined) return;
@@ -98,35 +105,35 @@ export class Observations {
     o.newest.any = any && backupSummary(any);
   }
 
-  primary(stanza: string, facts: PrimaryFacts, at: number): void {
-    this.of(stanza).primary = { at, facts };
+  primary(cluster: ClusterRef, facts: PrimaryFacts, at: number): void {
+    this.of(cluster).primary = { at, facts };
   }
 
-  standby(stanza: string, facts: StandbyFacts, at: number): void {
-    this.of(stanza).standbys.set(facts.name, { at, facts });
+  standby(cluster: ClusterRef, facts: StandbyFacts, at: number): void {
+    this.of(cluster).standbys.set(facts.name, { at, facts });
   }
 
   /** A backup run that ended; a successful one is also the newest backup until info says otherwise. */
-  backupRun(stanza: string, type: BackupType, outcome: RunOutcome, backup?: BackupSummary): void {
-    const o = this.of(stanza);
+  backupRun(cluster: ClusterRef, type: BackupType, outcome: RunOutcome, backup?: BackupSummary): void {
+    const o = this.of(cluster);
     o.backupRuns.set(type, outcome);
     if (!backup) return;
     o.newest.any = newer(o.newest.any, backup);
     if (backup.type === 'full') o.newest.full = newer(o.newest.full, backup);
   }
 
-  rebuild(stanza: string, node: string, outcome: RunOutcome): void {
-    this.of(stanza).rebuilds.set(node, outcome);
+  rebuild(cluster: ClusterRef, node: string, outcome: RunOutcome): void {
+    this.of(cluster).rebuilds.set(node, outcome);
   }
 
   /** The drill record as the repository host keeps it (a status read). */
-  drillRecord(stanza: string, record: DrillRecord): void {
-    this.of(stanza).drills = record;
+  drillRecord(cluster: ClusterRef, record: DrillRecord): void {
+    this.of(cluster).drills = record;
   }
 
   /** A drill this process recorded: the last one, and the last passed one when it passed. */
-  drillRun(stanza: string, result: DrillResult): void {
-    const o = this.of(stanza);
+  drillRun(cluster: ClusterRef, result: DrillResult): void {
+    const o = this.of(cluster);
     o.drills = nextRecord(o.drills ?? null, result);
   }
 }

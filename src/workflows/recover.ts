@@ -13,13 +13,15 @@ import type { RestoreResult } from './copy';
 import { runOwner } from './locks';
 import { rehearseRecover } from './rehearse';
 import { rebuiltStandbys } from './standby-restore';
-import { rehearsalWorkflowId } from '../workflow-ids';
+import { legacyRehearsalWorkflowId, rehearsalWorkflowId } from '../workflow-ids';
 import { inRepositorySlot } from './repository-slot';
 
 // A recover that fails after it stopped a node says, in its failure, where it left the cluster and how to bring it back.
 const RESUME_ADVICE = 'recover-resume-advice';
 // Runs recorded before the plan could name another primary than the spec's act on the spec's roles.
 const RECOVER_PLAN_PRIMARY = 'recover-plan-primary';
+// Runs recorded before ids named the repository host started their rehearsal as rehearse-<stanza>.
+const REHEARSAL_CLUSTER_ID = 'rehearsal-cluster-id';
 
 export interface RecoverRequest {
   readonly target: RecoveryTarget;
@@ -122,7 +124,7 @@ async function rehearse(log: StepLog, spec: Spec, target: RecoveryTarget, p: Rec
   try {
     const step = await log.run(`rehearse on ${host}`, async () => {
       const r = await executeChild(rehearseRecover, {
-        workflowId: rehearsalWorkflowId(spec.stanza), args: [spec, { target, backup: p.backup.label }],
+        workflowId: patched(REHEARSAL_CLUSTER_ID) ? rehearsalWorkflowId(spec) : legacyRehearsalWorkflowId(spec.stanza), args: [spec, { target, backup: p.backup.label }],
         // A recover cancelled mid-rehearsal still removes the copy and frees the drills' directory.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         staticSummary: `rehearse the recover of ${spec.stanza} to ${p.target} on ${host}`,

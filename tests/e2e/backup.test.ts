@@ -120,7 +120,7 @@ describe('backups on demand', { timeout: 40 * 60_000 }, () => {
     assert.deepEqual((await applySchedules(f.client, spec)).map((a) => [a.type, a.action]), [['incr', 'unchanged']]);
 
     // The server fires it at the next minute: the real workflow makes a real backup.
-    const handle = f.client.schedule.getHandle(scheduleId('demo', 'incr'));
+    const handle = f.client.schedule.getHandle(scheduleId(f.spec, 'incr'));
     let fired: string | undefined;
     for (const deadline = Date.now() + 90_000; !fired && Date.now() < deadline; await new Promise((r) => setTimeout(r, 1000))) {
       fired = (await handle.describe()).info.recentActions[0]?.action.workflow.workflowId;

@@ -51,7 +51,7 @@ describe('rebuild, recover and restore refuse a request nobody confirmed', { tim
   }
 
   test('rebuild: without confirm, and with the plan id of another node', LONG, async () => {
-    const id = rebuildWorkflowId(f.spec.stanza, 'pg2-srv');
+    const id = rebuildWorkflowId(f.spec, 'pg2-srv');
     await refusedAtOnce('rebuildStandby', id, [f.spec, 'pg2-srv'],
       /^rebuild of stanza demo refused: the request carries no confirmed plan id \(confirm\), so nobody confirmed what it destroys \(action rebuild; stanza demo; node pg2-srv; .*dataDir \/var\/lib\/postgresql\/15\/main\)\. Start it with "stanzactl rebuild"/);
     await refusedAtOnce('rebuildStandby', id, [f.spec, 'pg2-srv', { confirm: confirmedRebuild(f.spec, 'pg3-srv') }],
@@ -62,7 +62,7 @@ describe('rebuild, recover and restore refuse a request nobody confirmed', { tim
   const RECOVER_RAN = ['claimRecoverLock', 'requireConfirmed', 'releaseRecoverLock'];
 
   test('recover: without confirm, and confirmed before a newer backup changed its plan', LONG, async () => {
-    const id = recoverWorkflowId(f.spec.stanza);
+    const id = recoverWorkflowId(f.spec);
     await refusedAtOnce('recoverCluster', id, [f.spec, { target: { type: 'immediate' } } satisfies RecoverRequest],
       /^recover of stanza demo refused: the request carries no confirmed plan id \(confirm\).*backup \d{8}-\d{6}F; primary pg1-srv; .*standbys pg2-srv, pg3-srv/, RECOVER_RAN);
     const shown = await confirmedRecover(f.client, f.spec, { type: 'immediate' });
@@ -74,7 +74,7 @@ describe('rebuild, recover and restore refuse a request nobody confirmed', { tim
 
   test('restore to the scratch host: without confirm, and with a plan id that did not say the directory is reused', LONG, async () => {
     const place = defaultCopyPlace(f.spec, f.scratch.ip);
-    const id = restoreWorkflowId(f.spec.stanza, f.scratch.ip);
+    const id = restoreWorkflowId(f.spec, f.scratch.ip);
     const dirBefore = await f.checks.sh('drill-srv', ['ls', '-la', '/var/lib/postgresql']);
     const request: RestoreRequest = { place, target: { type: 'default' }, reuse: false };
     await refusedAtOnce('restoreToHost', id, [f.spec, request], /^restore of stanza demo refused: the request carries no confirmed plan id/);

@@ -19,7 +19,7 @@ export function confirmedRebuild(spec: Spec, node: string): string {
 /** A recover request as `stanzactl recover --yes` makes it: after the read-only plan. */
 export async function confirmedRecover(client: Client, spec: Spec, target: RecoveryTarget): Promise<RecoverRequest> {
   const plan = await client.workflow.execute('recoverPlan', {
-    taskQueue: TASK_QUEUE, workflowId: planWorkflowId('recover', spec.stanza, new Date()), args: [spec, { target }],
+    taskQueue: TASK_QUEUE, workflowId: planWorkflowId('recover', spec, new Date()), args: [spec, { target }],
   }) as RecoverPlan;
   return { target, backup: plan.backup.label, confirm: planId(recoverFacts(spec, plan)) };
 }
@@ -27,7 +27,7 @@ export async function confirmedRecover(client: Client, spec: Spec, target: Recov
 /** A switchover request as `stanzactl switchover --yes` makes it. */
 export async function confirmedSwitchover(client: Client, spec: Spec, to: string): Promise<SwitchoverRequest> {
   const plan = await client.workflow.execute('switchoverPlan', {
-    taskQueue: TASK_QUEUE, workflowId: planWorkflowId('switchover', spec.stanza, new Date()), args: [spec, { to }],
+    taskQueue: TASK_QUEUE, workflowId: planWorkflowId('switchover', spec, new Date()), args: [spec, { to }],
   }) as SwitchoverPlan;
   return { to, confirm: planId(switchoverFacts(spec, plan)) };
 }
@@ -35,7 +35,7 @@ export async function confirmedSwitchover(client: Client, spec: Spec, to: string
 /** A failover request as `stanzactl failover --yes` makes it: the target the plan chose. */
 export async function confirmedFailover(client: Client, spec: Spec, request: FailoverRequest): Promise<FailoverRequest> {
   const plan = await client.workflow.execute('failoverPlan', {
-    taskQueue: TASK_QUEUE, workflowId: planWorkflowId('failover', spec.stanza, new Date()), args: [spec, request],
+    taskQueue: TASK_QUEUE, workflowId: planWorkflowId('failover', spec, new Date()), args: [spec, request],
   }) as FailoverPlan;
   return { ...request, to: plan.to, confirm: planId(failoverFacts(spec, plan)) };
 }

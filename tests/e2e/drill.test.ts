@@ -11,7 +11,8 @@ import type { Spec } from '../../src/spec/schema';
 import type { StatusReport } from '../../src/status/render';
 import type { DrillOutcome } from '../../src/workflows/drill';
 import { ProvisionFixture } from './fixture';
-import { runCli, until } from './harness';
+import { drillWorkflowId } from '../../src/workflow-ids';
+import { literally, runCli, until } from './harness';
 import { recordHistory } from './history';
 
 const LONG = { timeout: 10 * 60_000 };
@@ -115,24 +116,24 @@ describe('restore drills (Debian layout)', { timeout: 60 * 60_000 }, () => {
     try {
       let r = await lab.cli(['schedule', 'apply'], scheduled);
       assert.equal(r.code, 0, r.stdout + r.stderr);
-      assert.match(r.stdout, /drill-demo: created \(0 3 \* \* \* UTC\)/);
+      assert.match(r.stdout, new RegExp(`${literally(drillWorkflowId(lab.spec))}: created \\(0 3 \\* \\* \\* UTC\\)`));
       r = await lab.cli(['schedule', 'trigger', '--type', 'drill'], scheduled);
       assert.equal(r.code, 0, r.stdout + r.stderr);
       const workflowId = /started workflow (\S+)/.exec(r.stdout)?.[1];
-      assert.ok(workflowId?.startsWith('drill-demo-'), r.stdout);
+      assert.ok(workflowId?.startsWith(`${drillWorkflowId(lab.spec)}-`), r.stdout);
       const outcome = (await f.client.workflow.getHandle(workflowId!).result()) as DrillOutcome;
       recordHistory(f.temporal.address, workflowId!, 'drill-scheduled');
       const { report } = await lab.status();
       assert.equal(report.drill?.last?.workflowId, workflowId);
       assert.equal(report.drill?.last?.rtoSeconds, outcome.drill.rtoSeconds);
       assert.equal(report.drill?.last?.rpoSeconds, outcome.drill.rpoSeconds);
-      assert.ok(report.schedules.some((s) => s.type === 'drill' && s.id === 'drill-demo'), JSON.stringify(report.schedules));
+      assert.ok(report.schedules.some((s) => s.type === 'drill' && s.id === drillWorkflowId(lab.spec)), JSON.stringify(report.schedules));
       r = await lab.cli(['schedule', 'list'], scheduled);
       assert.match(r.stdout, new RegExp(`ran .* ${workflowId}: done \\(backup .*RTO`));
     } finally {
       // The spec without drills.schedule: apply deletes the drill schedule.
       const r = await lab.cli(['schedule', 'apply']);
-      assert.match(r.stdout, /drill-demo: deleted/);
+      assert.match(r.stdout, new RegExp(`${literally(drillWorkflowId(lab.spec))}: deleted`));
       rmSync(scheduled, { force: true });
     }
   });
@@ -146,9 +147,9 @@ describe('restore drills (Debian layout)', { timeout: 60 * 60_000 }, () => {
       manual = lab.cli(['drill']);
       let open = true;
       void manual.finally(() => (open = false));
-      // drill-demo ran before: only a running one is this test's.
+      // The manual drill's id ran before: only a running one is this test's.
       const { runId } = await until('the manual drill to start', async () => {
-        const d = await f.client.workflow.getHandle('drill-demo').describe().catch(() => undefined);
+        const d = await f.client.workflow.getHandle(drillWorkflowId(lab.spec)).describe().catch(() => undefined);
         return d?.status.name === 'RUNNING' ? d : undefined;
       }, 30_000);
       await f.runStarted(f.scratch.name, runId, 'restoreCopy', () => open);
@@ -161,30 +162,30 @@ describe('restore drills (Debian layout)', { timeout: 60 * 60_000 }, () => {
         // The workflow failed with its lock step's failure.
         const cause = ((e as WorkflowFailedError).cause as ActivityFailure).cause as ApplicationFailure;
         assert.equal(cause.type, 'DrillBusy', cause.message);
-        assert.match(cause.message, /:\/var\/lib\/postgresql\/15\/drill \(port 5433\) is busy: the directory held by drill-demo since .*; port 5433 held by drill-demo since .*nothing was done/);
+        assert.match(cause.message, new RegExp(`:/var/lib/postgresql/15/drill \\(port 5433\\) is busy: the directory held by ${literally(drillWorkflowId(lab.spec))} since .*; port 5433 held by ${literally(drillWorkflowId(lab.spec))} since .*nothing was done`));
         return true;
       });
       // Another stanza's drill on the same host, directory and port: refused at once, as busy.
       const other = await lab.cli(['drill'], lab.otherStanza());
       assert.equal(other.code, 1, other.stdout + other.stderr);
-      assert.match(other.stdout + other.stderr, /:\/var\/lib\/postgresql\/15\/drill \(port 5433\) is busy: the directory held by drill-demo since .*; port 5433 held by drill-demo since .*nothing was done/);
+      assert.match(other.stdout + other.stderr, new RegExp(`:/var/lib/postgresql/15/drill \\(port 5433\\) is busy: the directory held by ${literally(drillWorkflowId(lab.spec))} since .*; port 5433 held by ${literally(drillWorkflowId(lab.spec))} since .*nothing was done`));
       const done = await manual;
       assert.equal(done.code, 0, done.stdout + done.stderr);
       assert.equal(await lab.restoreStarts(), before + 1, 'only the manual drill restored');
       assert.equal(await lab.leftovers(), '0 0');
       const { report } = await lab.status();
-      assert.equal(report.drill?.last?.workflowId, 'drill-demo', 'the refused drill recorded nothing');
+      assert.equal(report.drill?.last?.workflowId, drillWorkflowId(lab.spec), 'the refused drill recorded nothing');
       assert.equal(report.drill?.last?.ok, true);
     } finally {
       await manual; // the next test's drill would be refused beside it
-      assert.match((await lab.cli(['schedule', 'apply'])).stdout, /drill-demo: deleted/);
+      assert.match((await lab.cli(['schedule', 'apply'])).stdout, new RegExp(`${literally(drillWorkflowId(lab.spec))}: deleted`));
       rmSync(scheduled, { force: true });
     }
   });
 
   test('worker SIGKILL mid-restore in a drill: one restore, the drill completes', LONG, async () => {
     const before = await lab.restoreStarts();
-    const handle = await f.client.workflow.start('restoreDrill', { taskQueue: TASK_QUEUE, workflowId: `drill-demo-kill-${process.pid}`, args: [lab.spec] });
+    const handle = await f.client.workflow.start('restoreDrill', { taskQueue: TASK_QUEUE, workflowId: `${drillWorkflowId(lab.spec)}-kill-${process.pid}`, args: [lab.spec] });
     let open = true;
     const result = handle.result().finally(() => (open = false));
     await f.runStarted(f.scratch.name, handle.firstExecutionRunId, 'restoreCopy', () => open);
@@ -300,7 +301,7 @@ describe('restore drills (Debian layout)', { timeout: 60 * 60_000 }, () => {
     const before = (await lab.status()).report.drill?.last?.runId;
     const year = Date.now() / 1000 + 365 * 86_400;
     const forged = {
-      stanza: lab.spec.stanza, workflowId: 'drill-demo', runId: 'forged', host: lab.spec.drills!.host, startedAt: year, endedAt: year, ok: true,
+      stanza: lab.spec.stanza, workflowId: drillWorkflowId(lab.spec), runId: 'forged', host: lab.spec.drills!.host, startedAt: year, endedAt: year, ok: true,
       backupLabel: 'forged', rtoSeconds: 1, rpoSeconds: 0, checks: [], failure: null,
     };
     const connection = await NativeConnection.connect({ address: f.temporal.address });

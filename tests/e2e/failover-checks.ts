@@ -54,9 +54,9 @@ export function failoverTests(layout: LabLayout, [prefix, subnet]: [string, stri
       assert.deepEqual(await primaries(['pg2-srv', 'pg3-srv']), ['pg3-srv']);
       assert.equal(await upstreamOf('pg2-srv'), addressOf('pg3-srv'));
       assert.equal(await psql('pg2-srv', 'SELECT count(*) FROM failover_rows'), '1', 'pg2-srv follows pg3-srv\'s timeline, the row pg3-srv had included');
-      const history = await f.client.workflow.getHandle(failoverWorkflowId('demo')).fetchHistory();
+      const history = await f.client.workflow.getHandle(failoverWorkflowId(f.spec)).fetchHistory();
       assert.ok(!leaks(history, f.workerEnv.STANZACTL_SECRET_REPLICATION_PASSWORD), 'the replication password (written to .pgpass by the failover) is in no event of its history');
-      if (record) recordHistory(f.temporal.address, failoverWorkflowId('demo'), 'failover');
+      if (record) recordHistory(f.temporal.address, failoverWorkflowId(f.spec), 'failover');
     });
 
     test('pg1-srv back: failover refuses it as a target, rebuild rejoins it by pg_rewind, provision then changes no role', LONG, async () => {
@@ -73,9 +73,9 @@ export function failoverTests(layout: LabLayout, [prefix, subnet]: [string, stri
       assert.match(r.stdout, /pg1-srv rebuilt: rewound by pg_rewind in [\d.]+ s/);
       assert.match(r.stdout, /why: forked at \S+ on timeline 1; pg_rewind would copy \d+ MB of \d+ MB from pg3-srv \(--method rewind\)/);
       assert.equal(await f.checks.pgbackrestBegins('pg1-srv', 'restore'), restores, 'no pgBackRest restore on pg1-srv');
-      const history = await f.client.workflow.getHandle(rebuildWorkflowId('demo', 'pg1-srv')).fetchHistory();
+      const history = await f.client.workflow.getHandle(rebuildWorkflowId(f.spec, 'pg1-srv')).fetchHistory();
       assert.ok(!leaks(history, f.workerEnv.STANZACTL_SECRET_REPLICATION_PASSWORD), 'the password (pg_rewind\'s role, its .pgpass line) is in no event of the rejoin\'s history');
-      if (record) recordHistory(f.temporal.address, rebuildWorkflowId('demo', 'pg1-srv'), 'rebuild-rewind');
+      if (record) recordHistory(f.temporal.address, rebuildWorkflowId(f.spec, 'pg1-srv'), 'rebuild-rewind');
       assert.equal(await upstreamOf('pg1-srv'), addressOf('pg3-srv'));
       assert.equal(await psql('pg1-srv', 'SELECT string_agg(id::text, \',\' ORDER BY id) FROM failover_rows'), '1', 'the row only pg1-srv had is gone with its fork');
       assert.equal(await sh('pg1-srv', `ls ${f.spec.postgres.dataDir} | grep -c signal || true`).then((s) => s.trim()), '1', 'standby.signal, nothing set aside left behind');

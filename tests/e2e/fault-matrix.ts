@@ -213,7 +213,7 @@ export async function runFaultMatrix(labs: MatrixLabs, say: (line: string) => vo
     };
 
     const rebuild = (lab: FaultLab, id: string) => () =>
-      lab.f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: `${rebuildWorkflowId(lab.f.spec.stanza, 'pg2-srv')}-${id}`, args: [lab.f.spec, 'pg2-srv', { confirm: confirmedRebuild(lab.f.spec, 'pg2-srv') }] });
+      lab.f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: `${rebuildWorkflowId(lab.f.spec, 'pg2-srv')}-${id}`, args: [lab.f.spec, 'pg2-srv', { confirm: confirmedRebuild(lab.f.spec, 'pg2-srv') }] });
     const rebuilt = async (lab: FaultLab, restoresBefore: number, pg3Before: number) => {
       assert.equal(await lab.begins('pg2-srv', 'restore'), restoresBefore + 1, 'pgBackRest ran one restore on pg2-srv');
       assert.equal(await lab.begins('pg3-srv', 'restore'), pg3Before, 'pg3-srv was not restored');
@@ -236,7 +236,7 @@ export async function runFaultMatrix(labs: MatrixLabs, say: (line: string) => vo
         const target = await r.tableThenDrop(table, 3);
         const nodes = lab.f.spec.nodes.map((n) => n.name);
         before = { timeline: await r.primaryTimeline(), backups: await lab.begins('backup-srv', 'backup'), restores: await Promise.all(nodes.map((n) => lab.begins(n, 'restore'))), table };
-        return lab.f.client.workflow.start('recoverCluster', { taskQueue: TASK_QUEUE, workflowId: `${recoverWorkflowId(lab.f.spec.stanza)}-${id}`, args: [lab.f.spec, await confirmedRecover(lab.f.client, lab.f.spec, { type: 'time', target })] });
+        return lab.f.client.workflow.start('recoverCluster', { taskQueue: TASK_QUEUE, workflowId: `${recoverWorkflowId(lab.f.spec)}-${id}`, args: [lab.f.spec, await confirmedRecover(lab.f.client, lab.f.spec, { type: 'time', target })] });
       };
       const recovered = async () => {
         assert.equal(await r.tableRows(before!.table), '3', `the dropped table ${before!.table} is back`);
@@ -265,7 +265,7 @@ export async function runFaultMatrix(labs: MatrixLabs, say: (line: string) => vo
       await lab.lockReleased();
     };
     const switchover = (lab: FaultLab, to: string, id: string) => async () =>
-      lab.f.client.workflow.start('switchoverCluster', { taskQueue: TASK_QUEUE, workflowId: `${switchoverWorkflowId(lab.f.spec.stanza)}-${id}`, args: [lab.f.spec, await confirmedSwitchover(lab.f.client, lab.f.spec, to)] });
+      lab.f.client.workflow.start('switchoverCluster', { taskQueue: TASK_QUEUE, workflowId: `${switchoverWorkflowId(lab.f.spec)}-${id}`, args: [lab.f.spec, await confirmedSwitchover(lab.f.client, lab.f.spec, to)] });
     // The primary commits a row no standby streams (each pointed nowhere first): the failover that
     // follows fences it with a fork of its own, which its rejoin undoes by pg_rewind. The row
     // itself may survive: a primary that stops with archiving on switches WAL segments first, and
@@ -295,7 +295,7 @@ export async function runFaultMatrix(labs: MatrixLabs, say: (line: string) => vo
         await diverge(lab, old, forked);
         let now: string | undefined;
         await run(lab, 'failoverCluster', point,
-          async () => lab.f.client.workflow.start('failoverCluster', { taskQueue: TASK_QUEUE, workflowId: `${failoverWorkflowId(spec.stanza)}-${point}`, args: [spec, await confirmedFailover(lab.f.client, spec, { fence: 'stop' })] }),
+          async () => lab.f.client.workflow.start('failoverCluster', { taskQueue: TASK_QUEUE, workflowId: `${failoverWorkflowId(spec)}-${point}`, args: [spec, await confirmedFailover(lab.f.client, spec, { fence: 'stop' })] }),
           async (result) => {
             const { plan } = result as FailoverResult;
             assert.equal(plan.primary, old);
@@ -305,7 +305,7 @@ export async function runFaultMatrix(labs: MatrixLabs, say: (line: string) => vo
         if (now === undefined) return;
         const restores = await lab.begins(old, 'restore');
         await run(lab, 'rejoinStandby', point,
-          () => lab.f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: `${rebuildWorkflowId(spec.stanza, old)}-rejoin-${point}`, args: [spec, old, { method: 'rewind', confirm: confirmedRebuild(spec, old) }] }),
+          () => lab.f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: `${rebuildWorkflowId(spec, old)}-rejoin-${point}`, args: [spec, old, { method: 'rewind', confirm: confirmedRebuild(spec, old) }] }),
           async (result) => {
             assert.equal((result as RebuildResult).method, 'rewind', `${old} rejoined by pg_rewind`);
             assert.equal(await lab.begins(old, 'restore'), restores, `no pgBackRest restore on ${old}`);

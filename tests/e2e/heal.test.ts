@@ -15,7 +15,8 @@ import type { Spec } from '../../src/spec/schema';
 import { sshPools } from '../../src/worker';
 import type { BackupOutcome } from '../../src/workflows/backup';
 import { ProvisionFixture } from './fixture';
-import { runCli, until } from './harness';
+import { provisionWorkflowId, scheduleId } from '../../src/workflow-ids';
+import { literally, runCli, until } from './harness';
 
 const LONG = { timeout: 10 * 60_000 };
 
@@ -91,7 +92,7 @@ describe('interrupted steps heal', { timeout: 40 * 60_000 }, () => {
     assert.equal(cli.code, 1, cli.stdout + cli.stderr);
     // The refusal is only meaningful while the first run still runs.
     assert.equal((await running.describe()).status.name, 'RUNNING', 'the first provision was still running');
-    assert.match(cli.stderr, new RegExp(`provision-demo is already running \\(run ${running.firstExecutionRunId}\\) with a different spec: backups, repository differ`));
+    assert.match(cli.stderr, new RegExp(`${literally(provisionWorkflowId(f.spec))} is already running \\(run ${running.firstExecutionRunId}\\) with a different spec: backups, repository differ`));
     const same = await startProvision(f.client, f.spec);
     assert.equal(same.firstExecutionRunId, running.firstExecutionRunId, 'the same spec attaches to the running run');
     assert.equal(((await same.result()) as ProvisionResult).changed, false);
@@ -115,7 +116,7 @@ describe('interrupted steps heal', { timeout: 40 * 60_000 }, () => {
     const acts = createActivities({ remoteFor: pools.remoteFor });
     // A: an open run of backupStanza that no worker runs, as one waiting out a retry's long backoff.
     const a = await f.client.workflow.start('backupStanza', {
-      taskQueue: `${TASK_QUEUE}-nobody`, workflowId: 'backup-demo-incr-2026-11-26T01:00:00Z', args: [f.spec, { type: 'incr' }],
+      taskQueue: `${TASK_QUEUE}-nobody`, workflowId: `${scheduleId(f.spec, 'incr')}-2026-11-26T01:00:00Z`, args: [f.spec, { type: 'incr' }],
     });
     const owner = { workflowId: a.workflowId, runId: a.firstExecutionRunId };
     // Its attempt has the quick profile's 3 minutes and no schedule-to-close: commands get deadlines within them.

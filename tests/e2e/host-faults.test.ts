@@ -82,7 +82,7 @@ describe('host faults: hosts cut off and a full repository', { timeout: 90 * 60_
     }
   };
   const startRebuild = (node: string) =>
-    f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: `${rebuildWorkflowId('demo', node)}-${Date.now()}`, args: [f.spec, node, { confirm: confirmedRebuild(f.spec, node) }] });
+    f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: `${rebuildWorkflowId(f.spec, node)}-${Date.now()}`, args: [f.spec, node, { confirm: confirmedRebuild(f.spec, node) }] });
   const wipe = (node: string) => sh(node, `pg_ctlcluster 15 main stop -m immediate; rm -rf ${DATA}`);
 
   test('repository host cut off mid-backup and back within the budget: exactly one backup', LONG, async () => {

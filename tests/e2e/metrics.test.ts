@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { projectRoot } from '../../src/paths';
 import { startProvision } from '../../src/client';
+import { scheduleId } from '../../src/workflow-ids';
 import type { RawBackup } from './cluster-checks';
 import { ProvisionFixture } from './fixture';
-import { freePort, runCli } from './harness';
+import { freePort, literally, runCli } from './harness';
 
 const LONG = { timeout: 10 * 60_000 };
 const PRIMARY = 'pg1-srv';
@@ -66,7 +67,7 @@ describe('metrics: the worker endpoint and status --format prometheus on a provi
     assert.equal(cli.code, 0, cli.stdout + cli.stderr);
     const first = await scrape();
     const s = first.samples;
-    const st = `stanza="${f.spec.stanza}"`;
+    const st = `stanza="${f.spec.stanza}",repository="${f.spec.repository.host}"`;
     const get = (key: string) => {
       assert.ok(s.has(key), `${key} missing from the endpoint`);
       return s.get(key)!;
@@ -138,17 +139,17 @@ describe('metrics: the worker endpoint and status --format prometheus on a provi
     assert.ok(second.samples.get(key)! - get(key) >= 2, `${get(key)} then ${second.samples.get(key)}`);
   });
 
-  test('schedule apply keeps status-<stanza> with status.every, and its runs alone keep the gauges fresh', LONG, async () => {
+  test('schedule apply keeps status-<stanza>@<repo> with status.every, and its runs alone keep the gauges fresh', LONG, async () => {
     const every = join(dir, 'every.json');
     writeFileSync(every, JSON.stringify({ ...f.spec, status: { every: '10s' } }));
     const applied = Date.now() / 1000;
     const created = await runCli(['schedule', 'apply', '--spec', every], f.workerEnv);
     assert.equal(created.code, 0, created.stdout + created.stderr);
-    assert.match(created.stdout, new RegExp(`^status-${f.spec.stanza}: created \\(every 10s\\)$`, 'm'));
+    assert.match(created.stdout, new RegExp(`^${literally(scheduleId(f.spec, 'status'))}: created \\(every 10s\\)$`, 'm'));
     // What the server echoes back (an interval in ms) is what the spec asks for: nothing to write.
     const again = await runCli(['schedule', 'apply', '--spec', every], f.workerEnv);
-    assert.match(again.stdout, new RegExp(`^status-${f.spec.stanza}: unchanged$`, 'm'));
-    const key = `stanzactl_status_observed_timestamp_seconds{stanza="${f.spec.stanza}",part="primary",node="${PRIMARY}"}`;
+    assert.match(again.stdout, new RegExp(`^${literally(scheduleId(f.spec, 'status'))}: unchanged$`, 'm'));
+    const key = `stanzactl_status_observed_timestamp_seconds{stanza="${f.spec.stanza}",repository="${f.spec.repository.host}",part="primary",node="${PRIMARY}"}`;
     const deadline = Date.now() + 120_000;
     for (;;) {
       const seen = (await scrape()).samples.get(key);
@@ -157,7 +158,7 @@ describe('metrics: the worker endpoint and status --format prometheus on a provi
       await new Promise((r) => setTimeout(r, 1000));
     }
     const removed = await runCli(['schedule', 'apply', '--spec', specFile], f.workerEnv);
-    assert.match(removed.stdout, new RegExp(`^status-${f.spec.stanza}: deleted$`, 'm'));
+    assert.match(removed.stdout, new RegExp(`^${literally(scheduleId(f.spec, 'status'))}: deleted$`, 'm'));
   });
 
   test('a rebuild the worker ran shows as the last rebuild of its node', LONG, async () => {
@@ -166,7 +167,7 @@ describe('metrics: the worker endpoint and status --format prometheus on a provi
     const cli = await runCli(['rebuild', '--spec', specFile, '--node', node, '--yes'], f.workerEnv);
     assert.equal(cli.code, 0, cli.stdout + cli.stderr);
     const { samples } = await scrape();
-    const k = `stanza="${f.spec.stanza}",node="${node}"`;
+    const k = `stanza="${f.spec.stanza}",repository="${f.spec.repository.host}",node="${node}"`;
     assert.equal(samples.get(`stanzactl_rebuild_last_success{${k}}`), 1);
     const at = samples.get(`stanzactl_rebuild_last_timestamp_seconds{${k}}`)!;
     assert.ok(at >= started && at <= Date.now() / 1000, `rebuild ended at ${at}`);

@@ -6,6 +6,7 @@ import { rebuildWorkflowId } from '../../src/workflow-ids';
 import type { RebuildResult } from '../../src/workflows/rebuild';
 import { provisionedCluster, ProvisionFixture } from './fixture';
 import { confirmedRebuild } from './confirmed';
+import { literally } from './harness';
 import { recordHistory } from './history';
 
 const LONG = { timeout: 10 * 60_000 };
@@ -87,11 +88,11 @@ describe('rebuild a failed standby', { timeout: 40 * 60_000 }, () => {
   test('a second rebuild of the same node is refused and names the running one; a worker crash mid-restore is survived with one restore', LONG, async () => {
     const pg2Restores = await restores('pg2-srv');
     const handle = await f.client.workflow.start('rebuildStandby', {
-      taskQueue: TASK_QUEUE, workflowId: rebuildWorkflowId('demo', 'pg2-srv'), args: [f.spec, 'pg2-srv', { confirm: confirmedRebuild(f.spec, 'pg2-srv') }], workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      taskQueue: TASK_QUEUE, workflowId: rebuildWorkflowId(f.spec, 'pg2-srv'), args: [f.spec, 'pg2-srv', { confirm: confirmedRebuild(f.spec, 'pg2-srv') }], workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
     });
     const second = await cli('rebuild', '--node', 'pg2-srv', '--yes');
     assert.equal(second.code, 1);
-    assert.match(second.stderr, /a rebuild of pg2-srv is already running: workflow rebuild-demo-pg2-srv/);
+    assert.match(second.stderr, new RegExp(`a rebuild of pg2-srv is already running: workflow ${literally(rebuildWorkflowId(f.spec, 'pg2-srv'))}`));
 
     let open = true;
     handle.result().finally(() => (open = false)).catch(() => undefined);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { provisionedCluster, ProvisionFixture } from './fixture';
+import { recoverWorkflowId, rehearsalWorkflowId } from '../../src/workflow-ids';
 import { literally } from './harness';
 import { recordHistory } from './history';
 import { RecoverChecks } from './recover-checks';
@@ -57,8 +58,8 @@ describe('recover proves its target and the standbys before it stops anything', 
     assert.match(out.stdout, new RegExp(`rehearsal first on ${literally(f.scratch.ip)}:/var/lib/postgresql/15/drill \\(port 5433\\)`));
     assert.match(out.stdout, new RegExp(`rehearsed on ${literally(f.scratch.ip)}: restore \\d+\\.\\d s, promoted after \\d+\\.\\d s`));
     assert.equal(await drillDirEntries(), '0 0', 'the rehearsal removed its copy and stopped its server');
-    recordHistory(f.temporal.address, 'recover-demo', 'recover-rehearsed');
-    recordHistory(f.temporal.address, 'rehearse-demo', 'rehearse');
+    recordHistory(f.temporal.address, recoverWorkflowId(f.spec), 'recover-rehearsed');
+    recordHistory(f.temporal.address, rehearsalWorkflowId(f.spec), 'rehearse');
     assert.equal(await r.tableRows('by_name'), '3', 'the dropped table is back with its rows');
     await r.assertOnNewTimeline(timelineBefore);
   });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { recoverWorkflowId } from '../../src/workflow-ids';
+import { rebuildWorkflowId, recoverWorkflowId } from '../../src/workflow-ids';
 import { provisionedCluster, ProvisionFixture } from './fixture';
+import { literally } from './harness';
 import { recordHistory } from './history';
 import { RecoverChecks } from './recover-checks';
 
@@ -35,7 +36,7 @@ describe('recover the whole cluster in place (Debian layout)', { timeout: 50 * 6
     await r.rebuildRegistered('pg3-srv');
     const out = await cli('recover', '--type', 'time', '--target', target, '--yes');
     assert.equal(out.code, 1, out.stdout + out.stderr);
-    assert.match(out.stderr, /recover failed: stanza demo is busy: a rebuild of pg3-srv \(rebuild-demo-pg3-srv since .*\) runs\. .*nothing was changed/);
+    assert.match(out.stderr, new RegExp(`recover failed: stanza demo is busy: a rebuild of pg3-srv \\(${literally(rebuildWorkflowId(f.spec, 'pg3-srv'))} since .*\\) runs\\. .*nothing was changed`));
     assert.equal(await r.primaryStarted(), started, 'the primary was not touched');
     const rebuilt = await rebuild;
     assert.equal(rebuilt.code, 0, rebuilt.stdout + rebuilt.stderr);
@@ -48,9 +49,9 @@ describe('recover the whole cluster in place (Debian layout)', { timeout: 50 * 6
     const timelineBefore = await r.primaryTimeline();
     const recover = cli('recover', '--type', 'time', '--target', target, '--yes');
 
-    const runId = await runIdOf(recoverWorkflowId('demo'));
+    const runId = await runIdOf(recoverWorkflowId(f.spec));
     let open = true;
-    const handle = f.client.workflow.getHandle(recoverWorkflowId('demo'), runId);
+    const handle = f.client.workflow.getHandle(recoverWorkflowId(f.spec), runId);
     handle.result().finally(() => (open = false)).catch(() => undefined);
     const crashed = f.runStarted('pg1-srv', runId, 'restorePrimary', () => open).then(() => f.crashWorker());
     crashed.catch(() => undefined);
@@ -60,11 +61,11 @@ describe('recover the whole cluster in place (Debian layout)', { timeout: 50 * 6
       cli('rebuild', '--node', 'pg2-srv', '--yes'),
     ]);
     assert.equal(second.code, 1, second.stdout + second.stderr);
-    assert.match(second.stderr, /refused: a recover of stanza demo is already running: workflow recover-demo/);
+    assert.match(second.stderr, new RegExp(`refused: a recover of stanza demo is already running: workflow ${literally(recoverWorkflowId(f.spec))}`));
     assert.equal(backup.code, 0, backup.stdout + backup.stderr);
-    assert.match(backup.stdout, /backup skipped: stanza demo is being recovered by recover-demo since/);
+    assert.match(backup.stdout, new RegExp(`backup skipped: stanza demo is being recovered by ${literally(recoverWorkflowId(f.spec))} since`));
     assert.equal(rebuild.code, 1, rebuild.stdout + rebuild.stderr);
-    assert.match(rebuild.stderr, /stanza demo is being recovered: a recover \(recover-demo since .*\)\. It rebuilds every standby itself/);
+    assert.match(rebuild.stderr, new RegExp(`stanza demo is being recovered: a recover \\(${literally(recoverWorkflowId(f.spec))} since .*\\)\\. It rebuilds every standby itself`));
     await crashed;
 
     const out = await recover;
@@ -73,7 +74,7 @@ describe('recover the whole cluster in place (Debian layout)', { timeout: 50 * 6
     assert.equal(await r.restores('pg1-srv'), restoresBefore + 1, 'exactly one restore on the primary');
     assert.equal(await r.tableRows('precious'), '5', 'the dropped table is back with its rows');
     await r.assertOnNewTimeline(timelineBefore);
-    recordHistory(f.temporal.address, recoverWorkflowId('demo'), 'recover');
+    recordHistory(f.temporal.address, recoverWorkflowId(f.spec), 'recover');
   });
 
   test('after a recover a backup, a rebuild and another recover work', LONG, async () => {

@@ -63,7 +63,7 @@ function restoreSuite(layout: LabLayout, prefix: string, subnet: string, sudoUse
       const r = await cli('restore', '--to', f.scratch.ip, '--type', 'time', '--target', between);
       assert.equal(r.code, 0, r.stdout + r.stderr);
       t.diagnostic(r.stdout.trim().split('\n').slice(-6).join(' / '));
-      assert.match(r.stdout, new RegExp(`workflow restore-demo-${f.scratch.ip.replace(/\./g, '\\.')}: restore to .*, to time ${between.replace(/[.+]/g, '\\$&')}`));
+      assert.match(r.stdout, new RegExp(`workflow ${literally(restoreWorkflowId(f.spec, f.scratch.ip))}: restore to .*, to time ${between.replace(/[.+]/g, '\\$&')}`));
       assert.match(r.stdout, new RegExp(`backup: +${(await f.checks.fullBackups())[0]}\\n`));
       assert.match(r.stdout, /promoted on timeline [2-9]/);
       assert.match(r.stdout, /last transaction: 20\d\d-/);
@@ -90,7 +90,7 @@ function restoreSuite(layout: LabLayout, prefix: string, subnet: string, sudoUse
       assert.match(toNode.stderr, new RegExp(`refused, nothing was done: ${pg2.replace(/\./g, '\\.')} is node pg2-srv of stanza demo`));
       // A client other than the CLI is refused by the workflow before any activity runs.
       const handle = await f.client.workflow.start('restoreToHost', {
-        taskQueue: TASK_QUEUE, workflowId: restoreWorkflowId('demo', pg2),
+        taskQueue: TASK_QUEUE, workflowId: restoreWorkflowId(f.spec, pg2),
         args: [f.spec, { place: defaultCopyPlace(f.spec, pg2), target: { type: 'default' }, reuse: true } satisfies RestoreRequest],
       });
       await assert.rejects(handle.result(), (e: unknown) => /invalid input, nothing was done[\s\S]*is node pg2-srv/.test(failureMessage(e)));
@@ -145,7 +145,7 @@ function restoreSuite(layout: LabLayout, prefix: string, subnet: string, sudoUse
       const second = defaultCopyPlace(f.spec, f.scratch.ip, { dataDir: place.dataDir.replace(/restore$/, 'restore2'), port: f.spec.postgres.port + 1 });
       const before = await restores();
       const handle = await f.client.workflow.start('restoreToHost', {
-        taskQueue: TASK_QUEUE, workflowId: restoreWorkflowId('demo', f.scratch.ip),
+        taskQueue: TASK_QUEUE, workflowId: restoreWorkflowId(f.spec, f.scratch.ip),
         args: [f.spec, { place: second, target: { type: 'default' }, reuse: false, confirm: planId(restoreFacts(f.spec, { place: second, target: { type: 'default' }, reuse: false })) } satisfies RestoreRequest],
         workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
       });
@@ -156,7 +156,7 @@ function restoreSuite(layout: LabLayout, prefix: string, subnet: string, sudoUse
       // A second restore to the same host while this one is still open (its worker just died): refused, naming it, nothing started.
       const again = await cli('restore', '--to', f.scratch.ip, '--yes');
       assert.equal(again.code, 1, again.stdout + again.stderr);
-      assert.match(again.stderr, new RegExp(`refused: a restore of stanza demo to ${f.scratch.ip.replace(/\./g, '\\.')} is already running: workflow ${restoreWorkflowId('demo', f.scratch.ip).replace(/\./g, '\\.')} \\(run ${handle.firstExecutionRunId}\\)`));
+      assert.match(again.stderr, new RegExp(`refused: a restore of stanza demo to ${f.scratch.ip.replace(/\./g, '\\.')} is already running: workflow ${restoreWorkflowId(f.spec, f.scratch.ip).replace(/\./g, '\\.')} \\(run ${handle.firstExecutionRunId}\\)`));
       const r = (await handle.result()) as RestoreResult;
       assert.equal(await restores(), before + 1, 'one restore ran');
       assert.match(r.steps.find((s) => s.name.startsWith('restore '))?.detail ?? '', /\((re-attached|made by an earlier attempt)\)/);

@@ -30,7 +30,7 @@ describe('roles moved by hand: backup, rebuild, drill, recover and provision fol
 
   test('the repository\'s config lists every node; a failover by hand: pg1-srv stopped, pg2-srv promoted', LONG, async () => {
     confAtProvision = await conf();
-    recordHistory(f.temporal.address, provisionWorkflowId('demo'), 'provision-every-node');
+    recordHistory(f.temporal.address, provisionWorkflowId(f.spec), 'provision-every-node');
     assert.deepEqual([...confAtProvision.matchAll(/^pg(\d)-host=(.*)$/gm)].map((m) => m[2]), f.spec.nodes.map((n) => n.host));
     await sh('pg1-srv', 'pg_ctlcluster 15 main stop -m fast');
     await sh('pg2-srv', 'pg_ctlcluster 15 main promote');
@@ -64,7 +64,7 @@ describe('roles moved by hand: backup, rebuild, drill, recover and provision fol
     assert.equal(await f.checks.psql('pg1-srv', 'SELECT pg_is_in_recovery()'), 't');
     await until('pg1-srv to stream from pg2-srv', async () => (await upstreamOf('pg1-srv')) === addressOf('pg2-srv'));
     assert.match(await sh('pg1-srv', 'cat /var/lib/postgresql/15/main/postgresql.auto.conf'), new RegExp(`primary_conninfo = '[^']*host=${addressOf('pg2-srv').replace(/\./g, '\\.')}[ ']`));
-    recordHistory(f.temporal.address, rebuildWorkflowId('demo', 'pg1-srv'), 'rebuild-roles-moved');
+    recordHistory(f.temporal.address, rebuildWorkflowId(f.spec, 'pg1-srv'), 'rebuild-roles-moved');
   });
 
   test('rebuild of pg3-srv, left behind on the old timeline, streams from pg2-srv; a row written there reaches both standbys', LONG, async () => {
@@ -90,7 +90,7 @@ describe('roles moved by hand: backup, rebuild, drill, recover and provision fol
     const r = await cli('drill');
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /marker \(.*\): marker \S+ on pg2-srv/);
-    recordHistory(f.temporal.address, drillWorkflowId('demo'), 'drill-roles-moved');
+    recordHistory(f.temporal.address, drillWorkflowId(f.spec), 'drill-roles-moved');
   });
 
   test('a recover to a time before a DROP TABLE restores pg2-srv: the table is back, pg1-srv and pg3-srv stream from it on its new timeline', LONG, async () => {
@@ -107,7 +107,7 @@ describe('roles moved by hand: backup, rebuild, drill, recover and provision fol
     assert.equal(await recovered.tableRows('precious'), '5', 'the dropped table is back with its rows');
     await recovered.assertOnNewTimeline(timelineBefore);
     for (const s of ['pg1-srv', 'pg3-srv']) assert.equal(await upstreamOf(s), addressOf('pg2-srv'), `${s} streams from pg2-srv`);
-    recordHistory(f.temporal.address, recoverWorkflowId('demo'), 'recover-roles-moved');
+    recordHistory(f.temporal.address, recoverWorkflowId(f.spec), 'recover-roles-moved');
   });
 
   test('provision again, the spec unchanged, reads the roles, ensures the cluster on pg2-srv and changes nothing', LONG, async () => {
@@ -117,6 +117,6 @@ describe('roles moved by hand: backup, rebuild, drill, recover and provision fol
     assert.match(r.stdout, /stanza demo: already provisioned, nothing changed/);
     await moved.rowReplicates();
     assert.deepEqual(await moved.streamingStandbys(), ['pg1-srv', 'pg3-srv']);
-    recordHistory(f.temporal.address, provisionWorkflowId('demo'), 'provision-roles-moved');
+    recordHistory(f.temporal.address, provisionWorkflowId(f.spec), 'provision-roles-moved');
   });
 });

@@ -80,7 +80,7 @@ describe('root never follows a link an account planted', { timeout: 40 * 60_000 
   const provision = async () => (await startProvision(f.client, f.spec)).result();
   const rebuild = (node: string) => async () => {
     const handle = await f.client.workflow.start('rebuildStandby', {
-      taskQueue: TASK_QUEUE, workflowId: rebuildWorkflowId(f.spec.stanza, node), args: [f.spec, node, { confirm: confirmedRebuild(f.spec, node) }], workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
+      taskQueue: TASK_QUEUE, workflowId: rebuildWorkflowId(f.spec, node), args: [f.spec, node, { confirm: confirmedRebuild(f.spec, node) }], workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
     });
     return handle.result();
   };

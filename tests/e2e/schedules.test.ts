@@ -8,8 +8,10 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { scheduleCommand } from '../../src/commands/schedule';
 import { applySchedules, listSchedules, pauseSchedules, triggerSchedule, unpauseSchedules } from '../../src/schedules';
 import { describeSchedule } from '../../src/schedules/lookup';
+import { desiredSchedule } from '../../src/schedules/plan';
 import { parseSpec } from '../../src/spec/load';
 import type { Spec } from '../../src/spec/schema';
+import { legacyScheduleId } from '../../src/workflow-ids';
 import { freePort, guardedTeardown, TestTemporal } from './harness';
 
 const fixtures = resolve(__dirname, '../../../tests/fixtures/spec');
@@ -58,7 +60,7 @@ describe('backup schedules on a real Temporal server', { timeout: 5 * 60_000 }, 
   test('apply creates, writes nothing when unchanged, updates one type, keeps pause, deletes', async () => {
     const base = { full: '30 1 * * 0', diff: '30 1 * * 1-6', timezone: 'UTC', catchupWindow: '1h' };
     const spec = specFor('crud', base);
-    const [fullId, diffId] = ['backup-crud-full', 'backup-crud-diff'];
+    const [fullId, diffId] = ['backup-crud@backup-srv-full', 'backup-crud@backup-srv-diff'];
 
     assert.deepEqual(actions(await applySchedules(client, spec)), ['full created', 'diff created']);
     const created = await describeSchedule(client, fullId);
@@ -94,9 +96,40 @@ describe('backup schedules on a real Temporal server', { timeout: 5 * 60_000 }, 
     assert.equal((await describeSchedule(client, fullId))!.state.paused, true);
     assert.deepEqual(await unpauseSchedules(client, spec), [{ id: fullId, type: 'full', action: 'unpaused' }]);
     assert.equal((await describeSchedule(client, fullId))!.state.paused, false);
-    await assert.rejects(pauseSchedules(client, spec, { type: 'incr' }), /no schedule backup-crud-incr .*no backups\.schedule\.incr/);
+    await assert.rejects(pauseSchedules(client, spec, { type: 'incr' }), /no schedule backup-crud@backup-srv-incr .*no backups\.schedule\.incr/);
 
     assert.deepEqual(actions(await applySchedules(client, specFor('crud', undefined))), ['full deleted']);
+  });
+
+  test('apply replaces the cluster\'s schedules of an older stanzactl, pause kept; another repository host\'s stay', async () => {
+    const base = { full: '30 1 * * 0', diff: '30 1 * * 1-6' };
+    const here = specFor('moved', base);
+    const there: Spec = { ...here, repository: { ...here.repository, host: 'backup-srv-2' } };
+    // As an older stanzactl created them for `there`: ids and workflow ids of the stanza alone.
+    for (const type of ['full', 'diff'] as const) {
+      const want = desiredSchedule(there, type);
+      const id = legacyScheduleId('moved', type);
+      await client.schedule.create({ ...want, scheduleId: id, action: { ...want.action, workflowId: id }, state: { paused: type === 'diff', note: type === 'diff' ? 'disk full' : undefined } });
+    }
+    // `here` is another cluster of the same stanza name: the old ids are not its to delete.
+    assert.deepEqual(actions(await applySchedules(client, here)), ['full created', 'diff created']);
+    assert.ok(await describeSchedule(client, 'backup-moved-full'));
+
+    const rows = await applySchedules(client, there);
+    assert.deepEqual(rows.map((r) => [r.id, r.action, r.replacedBy]), [
+      ['backup-moved@backup-srv-2-full', 'created', undefined],
+      ['backup-moved-full', 'deleted', 'backup-moved@backup-srv-2-full'],
+      ['backup-moved@backup-srv-2-diff', 'created', undefined],
+      ['backup-moved-diff', 'deleted', 'backup-moved@backup-srv-2-diff'],
+    ]);
+    assert.equal(await describeSchedule(client, 'backup-moved-full'), undefined);
+    assert.deepEqual((await describeSchedule(client, 'backup-moved@backup-srv-2-diff'))!.state, { paused: true, note: 'disk full', remainingActions: undefined });
+    assert.equal((await describeSchedule(client, 'backup-moved@backup-srv-2-full'))!.state.paused, false);
+    // Both clusters keep their own; a second apply writes nothing.
+    assert.deepEqual(actions(await applySchedules(client, there)), ['full unchanged', 'diff unchanged']);
+    assert.deepEqual(actions(await applySchedules(client, here)), ['full unchanged', 'diff unchanged']);
+    const unscheduled = specFor('moved', undefined);
+    for (const spec of [unscheduled, { ...unscheduled, repository: there.repository }]) assert.deepEqual(actions(await applySchedules(client, spec)), ['full deleted', 'diff deleted']);
   });
 
   test('list shows three future runs per schedule, matching the cron in its time zone', async () => {
@@ -104,8 +137,8 @@ describe('backup schedules on a real Temporal server', { timeout: 5 * 60_000 }, 
     await applySchedules(client, spec);
     const views = await listSchedules(client, spec);
     assert.deepEqual(views.map((v) => [v.id, v.cron, v.timezone, v.paused, v.inSpec, v.outOfDate.length, v.recent.length]), [
-      ['backup-listed-full', '30 1 * * 0', 'Europe/Paris', false, true, 0, 0],
-      ['backup-listed-diff', '30 1 * * 1-6', 'Europe/Paris', false, true, 0, 0],
+      ['backup-listed@backup-srv-full', '30 1 * * 0', 'Europe/Paris', false, true, 0, 0],
+      ['backup-listed@backup-srv-diff', '30 1 * * 1-6', 'Europe/Paris', false, true, 0, 0],
     ]);
     for (const v of views) {
       assert.equal(v.nextRuns.length, 3);
@@ -129,9 +162,9 @@ describe('backup schedules on a real Temporal server', { timeout: 5 * 60_000 }, 
     await applySchedules(client, spec, queue);
     const first = await triggerSchedule(client, spec, 'full');
     assert.equal(first.outcome, 'started', JSON.stringify(first));
-    assert.ok(first.outcome === 'started' && first.workflowId.startsWith('backup-trig-full-'), JSON.stringify(first));
+    assert.ok(first.outcome === 'started' && first.workflowId.startsWith('backup-trig@backup-srv-full-'), JSON.stringify(first));
     const second = await triggerSchedule(client, spec, 'full');
-    assert.deepEqual(second, { id: 'backup-trig-full', outcome: 'skipped', running: [first.workflowId] });
+    assert.deepEqual(second, { id: 'backup-trig@backup-srv-full', outcome: 'skipped', running: [first.workflowId] });
     const [view] = await listSchedules(client, spec, queue);
     assert.deepEqual(view.recent.map((r) => [r.workflowId, r.status]), [[first.workflowId, 'running']]);
     await client.workflow.getHandle(first.workflowId).terminate('test over');
@@ -148,14 +181,14 @@ describe('backup schedules on a real Temporal server', { timeout: 5 * 60_000 }, 
       await worker.runUntil(async () => {
         await applySchedules(client, spec, queue);
         const deadline = Date.now() + 75_000;
-        let d = await describeSchedule(client, 'backup-fires-full');
+        let d = await describeSchedule(client, 'backup-fires@backup-srv-full');
         while (d!.info.recentActions.length === 0) {
           assert.ok(Date.now() < deadline, 'no action within 75 s');
           await new Promise((r) => setTimeout(r, 1000));
-          d = await describeSchedule(client, 'backup-fires-full');
+          d = await describeSchedule(client, 'backup-fires@backup-srv-full');
         }
         const run = d!.info.recentActions[0].action.workflow;
-        assert.match(run.workflowId, /^backup-fires-full-/);
+        assert.match(run.workflowId, /^backup-fires@backup-srv-full-/);
         assert.deepEqual(await client.workflow.getHandle(run.workflowId, run.firstExecutionRunId).result(), { status: 'done', backup: { label: 'stub-full' } });
         const [view] = await listSchedules(client, spec, queue);
         assert.deepEqual(view.recent.at(-1), { scheduledAt: view.recent.at(-1)!.scheduledAt, workflowId: run.workflowId, runId: run.firstExecutionRunId, status: 'done', detail: 'stub-full' });
@@ -189,25 +222,25 @@ describe('backup schedules on a real Temporal server', { timeout: 5 * 60_000 }, 
       writeFileSync(file, JSON.stringify(specFor('cli', { full: '30 1 * * 0', diff: '30 1 * * 1-6' })));
       let r = await cli(['apply', '--spec', file]);
       assert.equal(r.code, 0, r.stderr);
-      assert.equal(r.stdout, 'backup-cli-full: created (30 1 * * 0 UTC)\nbackup-cli-diff: created (30 1 * * 1-6 UTC)');
+      assert.equal(r.stdout, 'backup-cli@backup-srv-full: created (30 1 * * 0 UTC)\nbackup-cli@backup-srv-diff: created (30 1 * * 1-6 UTC)');
       r = await cli(['apply', '--spec', file]);
-      assert.equal(r.stdout, 'backup-cli-full: unchanged\nbackup-cli-diff: unchanged');
+      assert.equal(r.stdout, 'backup-cli@backup-srv-full: unchanged\nbackup-cli@backup-srv-diff: unchanged');
       r = await cli(['pause', '--spec', file, '--type', 'diff', '--note', 'disk full']);
-      assert.equal(r.stdout, 'backup-cli-diff: paused');
+      assert.equal(r.stdout, 'backup-cli@backup-srv-diff: paused');
       r = await cli(['list', '--spec', file]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, /^backup-cli-full: 30 1 \* \* 0 UTC, active\n  next: \S+Z, \S+Z, \S+Z\n  recent: none\nbackup-cli-diff: 30 1 \* \* 1-6 UTC, paused \(disk full\)/);
+      assert.match(r.stdout, /^backup-cli@backup-srv-full: 30 1 \* \* 0 UTC, active\n  next: \S+Z, \S+Z, \S+Z\n  recent: none\nbackup-cli@backup-srv-diff: 30 1 \* \* 1-6 UTC, paused \(disk full\)/);
       r = await cli(['list', '--spec', file, '--json']);
-      assert.deepEqual(JSON.parse(r.stdout).map((v: { id: string; paused: boolean }) => [v.id, v.paused]), [['backup-cli-full', false], ['backup-cli-diff', true]]);
+      assert.deepEqual(JSON.parse(r.stdout).map((v: { id: string; paused: boolean }) => [v.id, v.paused]), [['backup-cli@backup-srv-full', false], ['backup-cli@backup-srv-diff', true]]);
       r = await cli(['unpause', '--spec', file]);
-      assert.equal(r.stdout, 'backup-cli-full: already unpaused\nbackup-cli-diff: unpaused');
+      assert.equal(r.stdout, 'backup-cli@backup-srv-full: already unpaused\nbackup-cli@backup-srv-diff: unpaused');
 
       r = await cli(['trigger', '--spec', file]);
       assert.equal(r.code, 2);
       assert.match(r.stderr, /trigger needs --type T/);
       r = await cli(['pause', '--spec', file, '--type', 'incr']);
       assert.equal(r.code, 1);
-      assert.equal(r.stderr, 'stanzactl schedule pause: no schedule backup-cli-incr on the server: the spec has no backups.schedule.incr');
+      assert.equal(r.stderr, 'stanzactl schedule pause: no schedule backup-cli@backup-srv-incr on the server: the spec has no backups.schedule.incr');
       r = await cli(['list', '--spec', join(dir, 'missing.yaml')]);
       assert.equal(r.code, 2);
       assert.match(r.stderr, /cannot read .*missing\.yaml: no such file/);
@@ -226,7 +259,7 @@ describe('backup schedules on a real Temporal server', { timeout: 5 * 60_000 }, 
 
       writeFileSync(file, JSON.stringify(specFor('cli', undefined)));
       r = await cli(['apply', '--spec', file]);
-      assert.equal(r.stdout, 'backup-cli-full: deleted\nbackup-cli-diff: deleted');
+      assert.equal(r.stdout, 'backup-cli@backup-srv-full: deleted\nbackup-cli@backup-srv-diff: deleted');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

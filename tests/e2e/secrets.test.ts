@@ -138,7 +138,7 @@ describe('secrets: SCRAM verifier for the replication role, encrypted repository
     assert.equal(outcome.status, 'done');
 
     await sh('pg2-srv', `pg_ctlcluster 15 main stop -m immediate && rm -rf ${DATA}`);
-    const h = track(await f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: rebuildWorkflowId(spec.stanza, 'pg2-srv'), args: [spec, 'pg2-srv', { confirm: confirmedRebuild(spec, 'pg2-srv') }] }));
+    const h = track(await f.client.workflow.start('rebuildStandby', { taskQueue: TASK_QUEUE, workflowId: rebuildWorkflowId(spec, 'pg2-srv'), args: [spec, 'pg2-srv', { confirm: confirmedRebuild(spec, 'pg2-srv') }] }));
     assert.equal(((await h.result()) as RebuildResult).node, 'pg2-srv');
     await f.checks.rowReplicates();
     assert.equal((await f.checks.fullBackups()).length, 2);

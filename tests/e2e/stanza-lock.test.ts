@@ -9,6 +9,7 @@ import { TASK_QUEUE } from '../../src/paths';
 import { sshPools } from '../../src/worker';
 import { provisionWorkflowId, recoverWorkflowId, restoreWorkflowId } from '../../src/workflow-ids';
 import { provisionedCluster, ProvisionFixture } from './fixture';
+import { literally } from './harness';
 import { RecoverChecks } from './recover-checks';
 
 const LONG = { timeout: 10 * 60_000 };
@@ -39,7 +40,7 @@ describe('the stanza lock: provision and restore --to', { timeout: 40 * 60_000 }
   /** An open run of recoverCluster that no worker runs, holding the stanza's recover lock. */
   async function recoverHolds(): Promise<{ owner: LockOwner; handle: WorkflowHandle }> {
     const handle = await f.client.workflow.start('recoverCluster', {
-      taskQueue: `${TASK_QUEUE}-nobody`, workflowId: recoverWorkflowId(f.spec.stanza), args: [f.spec, { target: { type: 'immediate' } }],
+      taskQueue: `${TASK_QUEUE}-nobody`, workflowId: recoverWorkflowId(f.spec), args: [f.spec, { target: { type: 'immediate' } }],
     });
     const owner = { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
     try {
@@ -66,7 +67,7 @@ describe('the stanza lock: provision and restore --to', { timeout: 40 * 60_000 }
       const out = await cli('provision');
       const seconds = (Date.now() - t0) / 1000;
       assert.equal(out.code, 1, out.stdout + out.stderr);
-      assert.match(out.stderr, /stanza demo is busy: a recover \(recover-demo since .*\) runs\. A provision starts only when no recover, rebuild, switchover, failover or other provision of the stanza runs; nothing was changed/);
+      assert.match(out.stderr, new RegExp(`stanza demo is busy: a recover \\(${literally(recoverWorkflowId(f.spec))} since .*\\) runs\\. A provision starts only when no recover, rebuild, switchover, failover or other provision of the stanza runs; nothing was changed`));
       console.log(`provision refused after ${seconds.toFixed(1)} s`);
       assert.equal(await started('pg1-srv'), primaryStarted, 'the primary was not restarted');
       assert.match(await sh('pg3-srv', `pg_lsclusters -h | awk '{print $4}'`), /^down/, 'the stopped standby was not started');
@@ -81,7 +82,7 @@ describe('the stanza lock: provision and restore --to', { timeout: 40 * 60_000 }
     try {
       const out = await cli('restore', '--to', f.scratch.ip);
       assert.equal(out.code, 1, out.stdout + out.stderr);
-      assert.match(out.stderr, /stanza demo is being recovered: a recover \(recover-demo since .*\)\. It replaces the timeline and backups a copy would be restored from; a restore is refused until it ends, nothing was done/);
+      assert.match(out.stderr, new RegExp(`stanza demo is being recovered: a recover \\(${literally(recoverWorkflowId(f.spec))} since .*\\)\\. It replaces the timeline and backups a copy would be restored from; a restore is refused until it ends, nothing was done`));
       assert.equal((await sh('drill-srv', 'ls /var/log/pgbackrest/ 2>/dev/null; ls /var/lib/postgresql/15/ 2>/dev/null; true')).includes('restore'), false, 'no restore ran and no copy was made');
     } finally {
       await recoverEnds(holder);
@@ -97,10 +98,10 @@ describe('the stanza lock: provision and restore --to', { timeout: 40 * 60_000 }
     // Well into it: the standby's restore began (its start and streaming come after).
     await f.runStarted('pg3-srv', provision.firstExecutionRunId, 'restoreStandby', () => open);
     const recover = await f.client.workflow.start('recoverCluster', {
-      taskQueue: TASK_QUEUE, workflowId: recoverWorkflowId(f.spec.stanza), args: [f.spec, { target: { type: 'immediate' } }],
+      taskQueue: TASK_QUEUE, workflowId: recoverWorkflowId(f.spec), args: [f.spec, { target: { type: 'immediate' } }],
     });
     const refused = await recover.result().then(() => 'completed', failureMessage);
-    assert.match(refused, new RegExp(`stanza demo is busy: a provision \\(${provisionWorkflowId('demo')} since .*\\) runs\\. A recover starts only when .*nothing was changed`));
+    assert.match(refused, new RegExp(`stanza demo is busy: a provision \\(${provisionWorkflowId(f.spec)} since .*\\) runs\\. A recover starts only when .*nothing was changed`));
     assert.equal((await provision.describe()).status.name, 'RUNNING', 'the provision was still running when the recover was refused');
     const done = (await provision.result()) as { standbys: { name: string; state: string }[] };
     assert.deepEqual(done.standbys.map((s) => [s.name, s.state]), [['pg2-srv', 'streaming'], ['pg3-srv', 'streaming']]);
@@ -117,10 +118,10 @@ describe('the stanza lock: provision and restore --to', { timeout: 40 * 60_000 }
     }
     const primaryStarted = await started('pg1-srv');
     const recover = await f.client.workflow.start('recoverCluster', {
-      taskQueue: TASK_QUEUE, workflowId: recoverWorkflowId(f.spec.stanza), args: [f.spec, { target: { type: 'immediate' } }],
+      taskQueue: TASK_QUEUE, workflowId: recoverWorkflowId(f.spec), args: [f.spec, { target: { type: 'immediate' } }],
     });
     const refused = await recover.result().then(() => 'completed', failureMessage);
-    assert.match(refused, new RegExp(`stanza demo is busy: a restore --to \\(${restoreWorkflowId('demo', f.scratch.ip)} since .*\\) runs\\. A recover starts only when .*nothing was changed`));
+    assert.match(refused, new RegExp(`stanza demo is busy: a restore --to \\(${restoreWorkflowId(f.spec, f.scratch.ip)} since .*\\) runs\\. A recover starts only when .*nothing was changed`));
     assert.equal(await started('pg1-srv'), primaryStarted, 'the primary was not touched');
     const out = await restore;
     assert.equal(out.code, 0, out.stdout + out.stderr);

@@ -9,6 +9,7 @@ import type { Spec } from '../../src/spec/schema';
 import type { StatusReport } from '../../src/status/render';
 import type { RawBackup } from './cluster-checks';
 import { ProvisionFixture } from './fixture';
+import { scheduleId } from '../../src/workflow-ids';
 import { runCli, until } from './harness';
 import { recordHistory } from './history';
 
@@ -107,7 +108,7 @@ describe('stanzactl status on a provisioned lab', { timeout: 30 * 60_000 }, () =
       const r = (await status(f.spec, '--json')).report!;
       assert.equal(r.schedules.length, 1);
       const [s] = r.schedules;
-      assert.deepEqual([s.type, s.id, s.paused], ['full', 'backup-demo-full', true]);
+      assert.deepEqual([s.type, s.id, s.paused], ['full', scheduleId(f.spec, 'full'), true]);
       const next = new Date(s.nextRun! * 1000);
       assert.deepEqual([next.getUTCMonth(), next.getUTCDate(), next.getUTCHours()], [0, 1, 0], next.toISOString());
     } finally {

@@ -178,13 +178,13 @@ export function switchoverTests(f: ProvisionFixture, opts: SwitchoverOptions): v
 
   /** The switchover let go of the stanza: no lock entry on the repository host names its workflow. */
   const assertReleased = async () => {
-    const held = await f.checks.sh('backup-srv', ['bash', '-c', 'grep -rls -- "$1 " /var/lib/stanzactl/locks || true', 'x', switchoverWorkflowId(stanza())]);
-    assert.equal(held.trim(), '', `lock entries of ${switchoverWorkflowId(stanza())} left`);
+    const held = await f.checks.sh('backup-srv', ['bash', '-c', 'grep -rls -- "$1 " /var/lib/stanzactl/locks || true', 'x', switchoverWorkflowId(f.spec)]);
+    assert.equal(held.trim(), '', `lock entries of ${switchoverWorkflowId(f.spec)} left`);
   };
 
   /** The row committed on pg1-srv right before the first switchover. */
   let firstMarker = '';
-  const progressOf = async () => (await f.client.workflow.getHandle(switchoverWorkflowId(stanza())).query<Progress>(PROGRESS_QUERY)).steps;
+  const progressOf = async () => (await f.client.workflow.getHandle(switchoverWorkflowId(f.spec)).query<Progress>(PROGRESS_QUERY)).steps;
 
   /** A normal incremental backup through the CLI and pgBackRest's own check pass, on timeline `timeline`. */
   const assertBackupsWork = async (timeline: number) => {
@@ -286,9 +286,9 @@ export function switchoverTests(f: ProvisionFixture, opts: SwitchoverOptions): v
     assertSteps(await progressOf(), 'pg1-srv', 'pg2-srv');
     assert.equal(readFileSync(specFile, 'utf8'), specText, 'the spec file is unchanged');
     await assertBackupsWork(before + 1);
-    const history = await f.client.workflow.getHandle(switchoverWorkflowId(stanza())).fetchHistory();
+    const history = await f.client.workflow.getHandle(switchoverWorkflowId(f.spec)).fetchHistory();
     assert.ok(!leaks(history, f.workerEnv.STANZACTL_SECRET_REPLICATION_PASSWORD), 'the replication password (written to the old primary\'s .pgpass) is in no event of its history');
-    if (opts.recordHistory) recordHistory(f.temporal.address, switchoverWorkflowId('demo'), 'switchover');
+    if (opts.recordHistory) recordHistory(f.temporal.address, switchoverWorkflowId(f.spec), 'switchover');
   });
 
   test('switchover back to pg1-srv with the worker SIGKILLed while pg2-srv stops and while pg1-srv is promoted: pg1-srv the one primary, the others stream from it, no row lost', LONG, async (t: TestContext) => {
@@ -299,7 +299,7 @@ export function switchoverTests(f: ProvisionFixture, opts: SwitchoverOptions): v
     const done = { cli: false };
     const run = cli('switchover', '--to', 'pg1-srv', '--yes').finally(() => (done.cli = true));
 
-    const workflowId = switchoverWorkflowId(stanza());
+    const workflowId = switchoverWorkflowId(f.spec);
     const runId = await until(`a running ${workflowId}`, async () => {
       if (done.cli) assert.fail(`the CLI ended before ${workflowId} ran: ${JSON.stringify(await run)}`);
       try {

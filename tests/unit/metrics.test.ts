@@ -18,10 +18,13 @@ import { projectRoot } from '../../src/paths';
 import { renderExposition } from '../../src/render/prometheus';
 import { GAUGES, renderMetrics } from '../../src/status/gauges';
 import { Observations } from '../../src/status/observations';
+import type { Spec } from '../../src/spec/schema';
+import { backupWorkflowId, rebuildWorkflowId } from '../../src/workflow-ids';
 
 const fixture = (p: string) => readFileSync(join(projectRoot(), 'tests', 'fixtures', p), 'utf8');
 
 // The alpha fixture: full stopped at 1795607898, incr at 1795607900, diff at 1795607903 (newest).
+const CLUSTER = { stanza: 'alpha', repository: { host: 'repo1' } };
 const FACTS: StatusFacts = {
   stanza: 'alpha',
   repository: { host: 'repo1', stanza: parseInfo(fixture('pgbackrest/info-alpha-backups.json'))[0] },
@@ -74,26 +77,26 @@ test('every gauge has a valid, unique stanzactl_ name and a help text', () => {
 
 test('gauges of one status read: values from pgBackRest info, pg_stat_archiver and pg_stat_replication', () => {
   const now = 1795608000;
-  const text = renderMetrics(Observations.fromStatus(FACTS, now - 10), now * 1000);
+  const text = renderMetrics(Observations.fromStatus(CLUSTER, FACTS, now - 10), now * 1000);
   const want: Record<string, string[]> = {
-    stanzactl_backup_newest_timestamp_seconds: ['{stanza="alpha",kind="full"} 1795607898', '{stanza="alpha",kind="any"} 1795607903'],
-    stanzactl_backup_newest_age_seconds: ['{stanza="alpha",kind="full"} 102', '{stanza="alpha",kind="any"} 97'],
-    stanzactl_backup_newest_duration_seconds: ['{stanza="alpha",kind="full"} 3', '{stanza="alpha",kind="any"} 2'],
-    stanzactl_backup_newest_database_bytes: ['{stanza="alpha",kind="full"} 22992588', '{stanza="alpha",kind="any"} 33896140'],
-    stanzactl_backup_newest_repository_delta_bytes: ['{stanza="alpha",kind="full"} 3056842', '{stanza="alpha",kind="any"} 1412738'],
-    stanzactl_stanza_status_code: ['{stanza="alpha"} 0'],
-    stanzactl_archive_last_archived_age_seconds: ['{stanza="alpha"} 50'],
-    stanzactl_archive_failed_count: ['{stanza="alpha"} 2'],
+    stanzactl_backup_newest_timestamp_seconds: ['{stanza="alpha",repository="repo1",kind="full"} 1795607898', '{stanza="alpha",repository="repo1",kind="any"} 1795607903'],
+    stanzactl_backup_newest_age_seconds: ['{stanza="alpha",repository="repo1",kind="full"} 102', '{stanza="alpha",repository="repo1",kind="any"} 97'],
+    stanzactl_backup_newest_duration_seconds: ['{stanza="alpha",repository="repo1",kind="full"} 3', '{stanza="alpha",repository="repo1",kind="any"} 2'],
+    stanzactl_backup_newest_database_bytes: ['{stanza="alpha",repository="repo1",kind="full"} 22992588', '{stanza="alpha",repository="repo1",kind="any"} 33896140'],
+    stanzactl_backup_newest_repository_delta_bytes: ['{stanza="alpha",repository="repo1",kind="full"} 3056842', '{stanza="alpha",repository="repo1",kind="any"} 1412738'],
+    stanzactl_stanza_status_code: ['{stanza="alpha",repository="repo1"} 0'],
+    stanzactl_archive_last_archived_age_seconds: ['{stanza="alpha",repository="repo1"} 50'],
+    stanzactl_archive_failed_count: ['{stanza="alpha",repository="repo1"} 2'],
     // Failed before the last success: not failing.
-    stanzactl_archive_failing: ['{stanza="alpha"} 0'],
-    stanzactl_standby_streaming: ['{stanza="alpha",node="alpha-sb"} 1', '{stanza="alpha",node="alpha-sb3"} 0'],
-    stanzactl_standby_replay_lag_seconds: ['{stanza="alpha",node="alpha-sb2"} 0.152071', '{stanza="alpha",node="alpha-sb"} 0.051017'],
-    stanzactl_standby_replay_lag_bytes: ['{stanza="alpha",node="alpha-sb2"} 0', '{stanza="alpha",node="alpha-sb"} 0'],
+    stanzactl_archive_failing: ['{stanza="alpha",repository="repo1"} 0'],
+    stanzactl_standby_streaming: ['{stanza="alpha",repository="repo1",node="alpha-sb"} 1', '{stanza="alpha",repository="repo1",node="alpha-sb3"} 0'],
+    stanzactl_standby_replay_lag_seconds: ['{stanza="alpha",repository="repo1",node="alpha-sb2"} 0.152071', '{stanza="alpha",repository="repo1",node="alpha-sb"} 0.051017'],
+    stanzactl_standby_replay_lag_bytes: ['{stanza="alpha",repository="repo1",node="alpha-sb2"} 0', '{stanza="alpha",repository="repo1",node="alpha-sb"} 0'],
     stanzactl_status_read_ok: [
-      '{stanza="alpha",part="repository",node="repo1"} 1',
-      '{stanza="alpha",part="primary",node="pg1"} 1',
-      '{stanza="alpha",part="standby",node="alpha-sb"} 1',
-      '{stanza="alpha",part="standby",node="alpha-sb3"} 0',
+      '{stanza="alpha",repository="repo1",part="repository",node="repo1"} 1',
+      '{stanza="alpha",repository="repo1",part="primary",node="pg1"} 1',
+      '{stanza="alpha",repository="repo1",part="standby",node="alpha-sb"} 1',
+      '{stanza="alpha",repository="repo1",part="standby",node="alpha-sb3"} 0',
     ],
     // Runs are what a worker saw end: one status read knows of none.
     stanzactl_backup_last_run_success: [],
@@ -105,41 +108,60 @@ test('gauges of one status read: values from pgBackRest info, pg_stat_archiver a
 });
 
 test('ages are computed when rendered: a later scrape of the same observations shows them older', () => {
-  const o = Observations.fromStatus(FACTS, 1795608000);
+  const o = Observations.fromStatus(CLUSTER, FACTS, 1795608000);
   const at = (nowS: number) => lines(renderMetrics(o, nowS * 1000), 'stanzactl_archive_last_archived_age_seconds')[0];
-  assert.equal(at(1795608000), 'stanzactl_archive_last_archived_age_seconds{stanza="alpha"} 50');
-  assert.equal(at(1795611600), 'stanzactl_archive_last_archived_age_seconds{stanza="alpha"} 3650');
+  assert.equal(at(1795608000), 'stanzactl_archive_last_archived_age_seconds{stanza="alpha",repository="repo1"} 50');
+  assert.equal(at(1795611600), 'stanzactl_archive_last_archived_age_seconds{stanza="alpha",repository="repo1"} 3650');
 });
 
 test('archiving failing, an unreadable repository keeps the backups known, and nothing observed is absent', () => {
-  const o = Observations.fromStatus(FACTS, 1795608000);
-  o.repository('alpha', { host: 'repo1', stanza: null, error: 'connection refused' }, 1795608100);
-  o.primary('alpha', { ...FACTS.primary, archiver: { ...FACTS.primary.archiver!, lastFailedAt: 1795608050 } }, 1795608100);
+  const o = Observations.fromStatus(CLUSTER, FACTS, 1795608000);
+  o.repository(CLUSTER, { host: 'repo1', stanza: null, error: 'connection refused' }, 1795608100);
+  o.primary(CLUSTER, { ...FACTS.primary, archiver: { ...FACTS.primary.archiver!, lastFailedAt: 1795608050 } }, 1795608100);
   const text = renderMetrics(o, 1795608200_000);
   assert.deepEqual(lines(text, 'stanzactl_backup_newest_timestamp_seconds').length, 2);
   assert.deepEqual(lines(text, 'stanzactl_stanza_status_code'), []);
-  assert.deepEqual(lines(text, 'stanzactl_archive_failing'), ['stanzactl_archive_failing{stanza="alpha"} 1']);
-  assert.ok(lines(text, 'stanzactl_status_read_ok').includes('stanzactl_status_read_ok{stanza="alpha",part="repository",node="repo1"} 0'));
+  assert.deepEqual(lines(text, 'stanzactl_archive_failing'), ['stanzactl_archive_failing{stanza="alpha",repository="repo1"} 1']);
+  assert.ok(lines(text, 'stanzactl_status_read_ok').includes('stanzactl_status_read_ok{stanza="alpha",repository="repo1",part="repository",node="repo1"} 0'));
   // A repository read that succeeds replaces them: expired backups go.
-  o.repository('alpha', { host: 'repo1', stanza: { ...FACTS.repository.stanza!, backups: [] } }, 1795608300);
+  o.repository(CLUSTER, { host: 'repo1', stanza: { ...FACTS.repository.stanza!, backups: [] } }, 1795608300);
   assert.deepEqual(lines(renderMetrics(o, 1795608300_000), 'stanzactl_backup_newest_timestamp_seconds'), []);
   assert.equal(renderMetrics(new Observations(), Date.now()), '');
 });
 
 test('a backup run is the newest backup until info says otherwise; outcomes per type', () => {
-  const o = Observations.fromStatus(FACTS, 1795608000);
+  const o = Observations.fromStatus(CLUSTER, FACTS, 1795608000);
   const backup = { label: '20261125-120000F', type: 'full' as const, startedAt: 1795608100, stoppedAt: 1795608160, databaseBytes: 1, deltaBytes: 1, repoBytes: 1, repoDeltaBytes: 1 };
-  o.backupRun('alpha', 'full', { ok: true, at: 1795608161, seconds: 65.5 }, backup);
-  o.backupRun('alpha', 'incr', { ok: false, at: 1795608170, seconds: 3 });
+  o.backupRun(CLUSTER, 'full', { ok: true, at: 1795608161, seconds: 65.5 }, backup);
+  o.backupRun(CLUSTER, 'incr', { ok: false, at: 1795608170, seconds: 3 });
   const text = renderMetrics(o, 1795608200_000);
   assert.deepEqual(lines(text, 'stanzactl_backup_newest_timestamp_seconds'), [
-    'stanzactl_backup_newest_timestamp_seconds{stanza="alpha",kind="full"} 1795608160',
-    'stanzactl_backup_newest_timestamp_seconds{stanza="alpha",kind="any"} 1795608160',
+    'stanzactl_backup_newest_timestamp_seconds{stanza="alpha",repository="repo1",kind="full"} 1795608160',
+    'stanzactl_backup_newest_timestamp_seconds{stanza="alpha",repository="repo1",kind="any"} 1795608160',
   ]);
-  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_success'), ['stanzactl_backup_last_run_success{stanza="alpha",type="full"} 1', 'stanzactl_backup_last_run_success{stanza="alpha",type="incr"} 0']);
-  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_duration_seconds'), ['stanzactl_backup_last_run_duration_seconds{stanza="alpha",type="full"} 65.5', 'stanzactl_backup_last_run_duration_seconds{stanza="alpha",type="incr"} 3']);
-  o.rebuild('alpha', 'alpha-sb', { ok: true, at: 1795608180 });
-  assert.deepEqual(lines(renderMetrics(o, 1795608200_000), 'stanzactl_rebuild_last_success'), ['stanzactl_rebuild_last_success{stanza="alpha",node="alpha-sb"} 1']);
+  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_success'), ['stanzactl_backup_last_run_success{stanza="alpha",repository="repo1",type="full"} 1', 'stanzactl_backup_last_run_success{stanza="alpha",repository="repo1",type="incr"} 0']);
+  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_duration_seconds'), ['stanzactl_backup_last_run_duration_seconds{stanza="alpha",repository="repo1",type="full"} 65.5', 'stanzactl_backup_last_run_duration_seconds{stanza="alpha",repository="repo1",type="incr"} 3']);
+  o.rebuild(CLUSTER, 'alpha-sb', { ok: true, at: 1795608180 });
+  assert.deepEqual(lines(renderMetrics(o, 1795608200_000), 'stanzactl_rebuild_last_success'), ['stanzactl_rebuild_last_success{stanza="alpha",repository="repo1",node="alpha-sb"} 1']);
+});
+
+test('two clusters of one stanza name on two repository hosts keep a series set each', () => {
+  const other = { stanza: 'alpha', repository: { host: 'repo2' } };
+  const o = Observations.fromStatus(CLUSTER, FACTS, 1795608000);
+  o.primary(other, { ...FACTS.primary, archiver: { ...FACTS.primary.archiver!, failedCount: 9 } }, 1795608000);
+  o.backupRun(other, 'full', { ok: false, at: 1795608100, seconds: 5 });
+  o.backupRun(CLUSTER, 'full', { ok: true, at: 1795608200, seconds: 6 });
+  const text = renderMetrics(o, 1795608300_000);
+  assert.deepEqual(lines(text, 'stanzactl_archive_failed_count'), [
+    'stanzactl_archive_failed_count{stanza="alpha",repository="repo1"} 2',
+    'stanzactl_archive_failed_count{stanza="alpha",repository="repo2"} 9',
+  ]);
+  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_success'), [
+    'stanzactl_backup_last_run_success{stanza="alpha",repository="repo1",type="full"} 1',
+    'stanzactl_backup_last_run_success{stanza="alpha",repository="repo2",type="full"} 0',
+  ]);
+  // What repo1's status read found is not repo2's.
+  assert.equal(lines(text, 'stanzactl_backup_newest_timestamp_seconds').filter((l) => l.includes('repo2')).length, 0);
 });
 
 test('replay_lag intervals as PostgreSQL prints them', () => {
@@ -162,7 +184,7 @@ test('final failures: non-retryable, a type the policy does not retry, or the la
 });
 
 test('the activity interceptor records results and final failures, in activity context', async () => {
-  const spec = JSON.parse(fixture('spec/demo.json')) as { stanza: string; nodes: { name: string }[] };
+  const spec = JSON.parse(fixture('spec/demo.json')) as Spec;
   const o = new Observations();
   const env = (activityType: string, workflowType: string, workflowId: string, attempt = 1) => new MockActivityEnvironment(
     { activityType, workflowType, attempt, workflowExecution: { workflowId, runId: 'r' }, scheduledTimestampMs: 1795608000_000, retryPolicy: { maximumAttempts: 7 } },
@@ -170,7 +192,7 @@ test('the activity interceptor records results and final failures, in activity c
     { interceptors: [recordingInterceptor(o, () => 1795608030_000)], logger: new DefaultLogger('ERROR') },
   );
   const backup = { label: 'L', type: 'full', databaseSize: 10, deltaSize: 10, repoSize: 4, repoDeltaSize: 4, startedAt: 1795608001, stoppedAt: 1795608029, walStart: '', walStop: '' };
-  await env('runBackup', 'backupStanza', `backup-${spec.stanza}-manual`).run(async () => ({ changed: true, seconds: 28, copiedFrom: [], backup }), spec, 'full', false);
+  await env('runBackup', 'backupStanza', `${backupWorkflowId(spec)}-manual`).run(async () => ({ changed: true, seconds: 28, copiedFrom: [], backup }), spec, 'full', false);
   const failing = async () => {
     throw ApplicationFailure.create({ message: 'no', nonRetryable: true });
   };
@@ -179,24 +201,24 @@ test('the activity interceptor records results and final failures, in activity c
   }, spec, 'diff', false));
   await assert.rejects(env('runBackup', 'backupStanza', 'b').run(failing, spec, 'incr', false));
   const node = spec.nodes[1].name;
-  await assert.rejects(env('startStandby', 'rebuildStandby', `rebuild-${spec.stanza}-${node}`).run(failing, spec, node));
-  await env('writeMarker', 'rebuildStandby', `rebuild-${spec.stanza}-${spec.nodes[2].name}`).run(async () => ({ changed: true, id: 'x' }), spec, 'x');
+  await assert.rejects(env('startStandby', 'rebuildStandby', rebuildWorkflowId(spec, node)).run(failing, spec, node));
+  await env('writeMarker', 'rebuildStandby', rebuildWorkflowId(spec, spec.nodes[2].name)).run(async () => ({ changed: true, id: 'x' }), spec, 'x');
   // Status results are recorded whatever the workflow.
   await env('standbyStatus', 'stanzaStatus', 'status-x').run(async () => ({ name: node, state: 'streaming', inRecovery: true, replayDelaySeconds: 1, caughtUp: true }), spec, node);
 
   const text = renderMetrics(o, 1795608060_000);
   assert.deepEqual(lines(text, 'stanzactl_backup_last_run_success'), [
-    `stanzactl_backup_last_run_success{stanza="${spec.stanza}",type="full"} 1`,
-    `stanzactl_backup_last_run_success{stanza="${spec.stanza}",type="incr"} 0`,
+    `stanzactl_backup_last_run_success{stanza="${spec.stanza}",repository="${spec.repository.host}",type="full"} 1`,
+    `stanzactl_backup_last_run_success{stanza="${spec.stanza}",repository="${spec.repository.host}",type="incr"} 0`,
   ]);
-  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_duration_seconds')[0], `stanzactl_backup_last_run_duration_seconds{stanza="${spec.stanza}",type="full"} 30`);
+  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_duration_seconds')[0], `stanzactl_backup_last_run_duration_seconds{stanza="${spec.stanza}",repository="${spec.repository.host}",type="full"} 30`);
   assert.deepEqual(lines(text, 'stanzactl_backup_newest_repository_bytes'), [
-    `stanzactl_backup_newest_repository_bytes{stanza="${spec.stanza}",kind="full"} 4`,
-    `stanzactl_backup_newest_repository_bytes{stanza="${spec.stanza}",kind="any"} 4`,
+    `stanzactl_backup_newest_repository_bytes{stanza="${spec.stanza}",repository="${spec.repository.host}",kind="full"} 4`,
+    `stanzactl_backup_newest_repository_bytes{stanza="${spec.stanza}",repository="${spec.repository.host}",kind="any"} 4`,
   ]);
   // A failed step fails the rebuild; a step that is not the last one succeeding decides nothing.
-  assert.deepEqual(lines(text, 'stanzactl_rebuild_last_success'), [`stanzactl_rebuild_last_success{stanza="${spec.stanza}",node="${node}"} 0`]);
-  assert.deepEqual(lines(text, 'stanzactl_standby_streaming'), [`stanzactl_standby_streaming{stanza="${spec.stanza}",node="${node}"} 1`]);
+  assert.deepEqual(lines(text, 'stanzactl_rebuild_last_success'), [`stanzactl_rebuild_last_success{stanza="${spec.stanza}",repository="${spec.repository.host}",node="${node}"} 0`]);
+  assert.deepEqual(lines(text, 'stanzactl_standby_streaming'), [`stanzactl_standby_streaming{stanza="${spec.stanza}",repository="${spec.repository.host}",node="${node}"} 1`]);
 });
 
 test('metrics addresses: host:port and [ipv6]:port', () => {
@@ -211,16 +233,16 @@ test('drills: the last one and the last passed one, from the record a status rea
     stanza: 'alpha', workflowId: 'drill-alpha', runId: 'r', host: 'drill1', startedAt, endedAt: startedAt + 60, ok,
     backupLabel: '20261125-120000F', rtoSeconds: ok ? 31.5 : null, rpoSeconds: ok ? 0 : null, checks: [], failure: ok ? null : 'pgbackrest verify: invalid checksum',
   });
-  const o = Observations.fromStatus({ ...FACTS, drill: { host: 'repo1', record: { last: drill(true, 1795600000), lastGood: drill(true, 1795600000) } } }, 1795608000);
+  const o = Observations.fromStatus(CLUSTER, { ...FACTS, drill: { host: 'repo1', record: { last: drill(true, 1795600000), lastGood: drill(true, 1795600000) } } }, 1795608000);
   const gauges = (name: string) => lines(renderMetrics(o, 1795608200_000), name);
-  assert.deepEqual(gauges('stanzactl_drill_rto_seconds'), ['stanzactl_drill_rto_seconds{stanza="alpha"} 31.5']);
-  assert.deepEqual(gauges('stanzactl_drill_rpo_seconds'), ['stanzactl_drill_rpo_seconds{stanza="alpha"} 0']);
-  o.drillRun('alpha', drill(false, 1795608100));
-  assert.deepEqual(gauges('stanzactl_drill_last_success'), ['stanzactl_drill_last_success{stanza="alpha"} 0']);
-  assert.deepEqual(gauges('stanzactl_drill_last_timestamp_seconds'), ['stanzactl_drill_last_timestamp_seconds{stanza="alpha"} 1795608100']);
+  assert.deepEqual(gauges('stanzactl_drill_rto_seconds'), ['stanzactl_drill_rto_seconds{stanza="alpha",repository="repo1"} 31.5']);
+  assert.deepEqual(gauges('stanzactl_drill_rpo_seconds'), ['stanzactl_drill_rpo_seconds{stanza="alpha",repository="repo1"} 0']);
+  o.drillRun(CLUSTER, drill(false, 1795608100));
+  assert.deepEqual(gauges('stanzactl_drill_last_success'), ['stanzactl_drill_last_success{stanza="alpha",repository="repo1"} 0']);
+  assert.deepEqual(gauges('stanzactl_drill_last_timestamp_seconds'), ['stanzactl_drill_last_timestamp_seconds{stanza="alpha",repository="repo1"} 1795608100']);
   // A failed drill measures nothing: RTO and RPO stay those of the last passed one.
-  assert.deepEqual(gauges('stanzactl_drill_last_passed_timestamp_seconds'), ['stanzactl_drill_last_passed_timestamp_seconds{stanza="alpha"} 1795600000']);
-  assert.deepEqual(gauges('stanzactl_drill_rto_seconds'), ['stanzactl_drill_rto_seconds{stanza="alpha"} 31.5']);
+  assert.deepEqual(gauges('stanzactl_drill_last_passed_timestamp_seconds'), ['stanzactl_drill_last_passed_timestamp_seconds{stanza="alpha",repository="repo1"} 1795600000']);
+  assert.deepEqual(gauges('stanzactl_drill_rto_seconds'), ['stanzactl_drill_rto_seconds{stanza="alpha",repository="repo1"} 31.5']);
 });
 
 test('listening sockets as /proc/net/tcp lists them: address, port and inode of state 0A only', () => {

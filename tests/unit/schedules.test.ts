@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { outcomeOf } from '../../src/schedules/list';
+import { legacyToReplace, type LegacySchedule } from '../../src/schedules/migrate';
 import {
   canonicalJson,
   DEFAULT_CATCHUP_WINDOW,
@@ -62,11 +63,11 @@ describe('desired schedule from the spec', () => {
   test('the issue example: id, action, args, cron, timezone, policies', () => {
     const spec = specWith(ISSUE);
     const o = desiredSchedule(spec, 'diff');
-    assert.equal(o.scheduleId, 'backup-demo-diff');
+    assert.equal(o.scheduleId, 'backup-demo@backup-srv-diff');
     assert.deepEqual(o.spec, { cronExpressions: ['30 1 * * 1-6 # cron 30 1 * * 1-6'], timezone: 'UTC' });
     assert.equal(o.action.workflowType, 'backupStanza');
     assert.equal(o.action.taskQueue, 'stanzactl');
-    assert.equal(o.action.workflowId, 'backup-demo-diff');
+    assert.equal(o.action.workflowId, 'backup-demo@backup-srv-diff');
     // The backup gets the spec without the schedules' timing; the rest of it as it is.
     const { schedule: _timing, ...backups } = spec.backups!;
     assert.deepEqual(o.action.args, [{ ...spec, backups }, { type: 'diff' }]);
@@ -91,11 +92,11 @@ describe('desired schedule from the spec', () => {
     assert.throws(() => desiredSchedule(withDrills(specWith(undefined)), 'drill'), /drills\.schedule is not set/);
   });
 
-  test('the drill schedule: drill-<stanza> starts restoreDrill with the spec less every schedule timing', () => {
+  test('the drill schedule: drill-<cluster> starts restoreDrill with the spec less every schedule timing', () => {
     const spec = withDrills(specWith(ISSUE), '0 3 * * *', 'Europe/Paris');
     const o = desiredSchedule(spec, 'drill');
-    assert.equal(o.scheduleId, 'drill-demo');
-    assert.equal(o.action.workflowId, 'drill-demo');
+    assert.equal(o.scheduleId, 'drill-demo@backup-srv');
+    assert.equal(o.action.workflowId, 'drill-demo@backup-srv');
     assert.equal(o.action.workflowType, 'restoreDrill');
     assert.deepEqual(o.spec, { cronExpressions: ['0 3 * * * # cron 0 3 * * *'], timezone: 'Europe/Paris' });
     const [arg] = o.action.args as [Spec];
@@ -145,13 +146,13 @@ describe('differs?', () => {
 describe('the status schedule', () => {
   const withStatus = (every: string, schedule: Record<string, string> | undefined = ISSUE): Spec => parseSpec(JSON.stringify({ ...specWith(schedule), status: { every } }), 'spec.json');
 
-  test('status-<stanza> runs stanzaStatus every status.every, with the spec minus the timing, never catching up', () => {
+  test('status-<cluster> runs stanzaStatus every status.every, with the spec minus the timing, never catching up', () => {
     const spec = withStatus('1m');
     const o = desiredStatusSchedule(spec);
-    assert.equal(o.scheduleId, 'status-demo');
+    assert.equal(o.scheduleId, 'status-demo@backup-srv');
     assert.deepEqual(o.spec, { intervals: [{ every: 60_000 }] });
     assert.equal(o.action.workflowType, 'stanzaStatus');
-    assert.equal(o.action.workflowId, 'status-demo');
+    assert.equal(o.action.workflowId, 'status-demo@backup-srv');
     const { status: _every, ...rest } = spec;
     const { schedule: _timing, ...backups } = rest.backups!;
     assert.deepEqual(o.action.args, [{ ...rest, backups }]);
@@ -171,6 +172,36 @@ describe('the status schedule', () => {
   test('status.every below 10s is refused with its path', () => {
     assert.throws(() => withStatus('5s'), /status\.every.*at least 10s/s);
     assert.doesNotThrow(() => withStatus('10s'));
+  });
+});
+
+describe('schedules under the ids of an older stanzactl', () => {
+  const spec = withDrills(parseSpec(JSON.stringify({ ...specWith(ISSUE), status: { every: '1m' } }), 'spec.json'), '0 3 * * *');
+  const onHost = (host: string): Spec => ({ ...spec, repository: { ...spec.repository, host } });
+  /** What describe() shows of a schedule an older stanzactl created for `s` under `backup-<stanza>-<type>` (its action's args were the same). */
+  const old = (s: Spec, type: LegacySchedule['type']): LegacySchedule => ({
+    id: `old-${type}`,
+    type,
+    description: { action: serverEcho(type === 'status' ? desiredStatusSchedule(s) : desiredSchedule(s, type)).action, state: { paused: false } },
+  });
+
+  test('this cluster\'s are replaced, whatever kind', () => {
+    const found = (['full', 'diff', 'drill', 'status'] as const).map((t) => old(spec, t));
+    assert.deepEqual(legacyToReplace(spec, found).map((l) => l.id), ['old-full', 'old-diff', 'old-drill', 'old-status']);
+  });
+
+  test('another repository host\'s cluster of the same stanza name keeps its schedule', () => {
+    const found = [old(onHost('backup-srv-2'), 'full'), old(spec, 'diff')];
+    assert.deepEqual(legacyToReplace(spec, found).map((l) => l.id), ['old-diff']);
+    assert.deepEqual(legacyToReplace(onHost('backup-srv-2'), found).map((l) => l.id), ['old-full']);
+  });
+
+  test('a schedule that starts another workflow than its kind\'s, or without a spec, is not stanzactl\'s', () => {
+    const drillAsFull = { ...old(spec, 'drill'), type: 'full' as const };
+    const edited = old(spec, 'diff');
+    const noArgs = { ...edited, description: { ...edited.description, action: { ...edited.description.action, args: [] } } };
+    const otherType = { ...edited, description: { ...edited.description, action: { ...edited.description.action, workflowType: 'somethingElse' } } };
+    assert.deepEqual(legacyToReplace(spec, [drillAsFull, noArgs, otherType]), []);
   });
 });
 

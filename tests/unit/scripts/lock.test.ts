@@ -96,19 +96,24 @@ describe('lock.sh', () => {
     assert.equal(run(lockScripts.dropDead(locks, demo, blocker)), 'dropped');
   });
 
-  test('a copy host\'s directory and port: both claimed or neither, whatever the stanza', () => {
+  test('a copy host\'s directory and port: all claimed or none, whatever the stanza; and one copy of a stanza name at a time', () => {
     const locks = freshLocks();
-    const shared = copyLockKeys({ dataDir: '/var/lib/postgresql/15/drill', port: 5433 });
-    const d = { workflowId: 'drill-demo', runId: 'd' };
-    const o = { workflowId: 'drill-other', runId: 'o' };
+    const shared = copyLockKeys('demo', { dataDir: '/var/lib/postgresql/15/drill', port: 5433 });
+    const d = { workflowId: 'drill-demo@repo1', runId: 'd' };
+    const o = { workflowId: 'drill-other@repo1', runId: 'o' };
     assert.equal(run(lockScripts.claim(locks, copies, d, 'copy', shared)), 'claimed new');
-    const sameDir = parseBlockers(run(lockScripts.claim(locks, { ...copies, stanza: 'other' }, o, 'copy', copyLockKeys({ dataDir: '/var/lib/postgresql/15/drill', port: 5434 }))));
+    const sameDir = parseBlockers(run(lockScripts.claim(locks, { ...copies, stanza: 'other' }, o, 'copy', copyLockKeys('other', { dataDir: '/var/lib/postgresql/15/drill', port: 5434 }))));
     assert.deepEqual(sameDir.map((x) => x.key), [shared[0]]);
-    const samePort = parseBlockers(run(lockScripts.claim(locks, copies, o, 'copy', copyLockKeys({ dataDir: '/srv/other', port: 5433 }))));
+    const samePort = parseBlockers(run(lockScripts.claim(locks, copies, o, 'copy', copyLockKeys('other', { dataDir: '/srv/other', port: 5433 }))));
     assert.deepEqual(samePort.map((x) => x.key), ['port-5433']);
-    assert.equal(run(lockScripts.claim(locks, copies, o, 'copy', copyLockKeys({ dataDir: '/srv/other', port: 5434 }))), 'claimed new');
-    assert.equal(run(lockScripts.release(locks, copies, d, 'copy', shared)), 'released\nreleased');
+    // demo of another repository host: its own directory and port, but the host's [demo] section is the first one's.
+    const twin = { workflowId: 'drill-demo@repo2', runId: 't' };
+    const sameName = parseBlockers(run(lockScripts.claim(locks, copies, twin, 'copy', copyLockKeys('demo', { dataDir: '/srv/twin', port: 5435 }))));
+    assert.deepEqual(sameName.map((x) => [x.key, x.holder.workflowId]), [['stanza-demo', 'drill-demo@repo1']]);
+    assert.equal(run(lockScripts.claim(locks, copies, o, 'copy', copyLockKeys('other', { dataDir: '/srv/other', port: 5434 }))), 'claimed new');
+    assert.equal(run(lockScripts.release(locks, copies, d, 'copy', shared)), 'released\nreleased\nreleased');
     assert.equal(existsSync(join(locks, 'copies', 'copy', shared[0])), false);
+    assert.equal(run(lockScripts.claim(locks, copies, twin, 'copy', copyLockKeys('demo', { dataDir: '/srv/twin', port: 5435 }))), 'claimed new');
   });
 
   test('a scope, kind or key that is no plain name is refused before anything is read or written', () => {
