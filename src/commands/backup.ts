@@ -2,11 +2,11 @@ import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { follow } from '../client';
 import { TASK_QUEUE } from '../paths';
-import { loadSpec } from '../spec/load';
 import { BACKUP_TYPES, type BackupType, type Spec } from '../spec/schema';
 import { backupWorkflowId } from '../workflow-ids';
 import type { BackupOutcome } from '../workflows/backup';
-import { UsageError, withClient, type CliCommand } from './command';
+import { loadSpecs, SPECS_OPTIONS, UsageError, withClient, type CliCommand } from './command';
+import { runFleet } from './fleet-run';
 
 export function describeOutcome(o: BackupOutcome): string[] {
   if (o.status === 'skipped') return [`backup skipped: ${o.reason}`];
@@ -30,21 +30,36 @@ export async function startBackup(client: Client, spec: Spec, type: BackupType) 
 }
 
 export const backupCommand: CliCommand = {
-  usage: 'backup --spec FILE --type full|diff|incr',
+  usage: 'backup --spec FILE | --specs DIR --type full|diff|incr',
   summary: 'take a backup now (skipped if one runs)',
   help: `Usage: stanzactl backup --spec FILE --type full|diff|incr
+       stanzactl backup --specs DIR --type full|diff|incr
 
 Runs workflow backupStanza (id backup-<stanza>@<repo>-manual-<time>): pgBackRest backup on the repository
 host, detached, from a standby when backups.fromStandby says so. A backup of the stanza already
 running (manual or scheduled) makes this one "skipped", with who runs since when. Exit 0 when the
-backup was made or skipped, 1 when it failed.`,
+backup was made or skipped, 1 when it failed.
+
+--specs DIR backs up a fleet: each *.yaml, *.yml and *.json file directly in DIR is a spec. All are
+validated first: one bad spec, or two naming the same stanza on the same repository host, refuses
+the command (exit 2) naming each file and field, and no backup starts. Then every stanza's backup
+starts at once and runs concurrently; it prints each one's workflow as it starts, one line per
+stanza as its backup ends (made, skipped or FAILED with why) and a count. Exit 0 when every backup
+was made or skipped, 1 when any failed.`,
   async run(args) {
-    const { values } = parseArgs({ args, options: { spec: { type: 'string' }, type: { type: 'string' } }, strict: true });
-    if (!values.spec) throw new UsageError('--spec FILE is required');
+    const { values } = parseArgs({ args, options: { ...SPECS_OPTIONS, type: { type: 'string' } }, strict: true });
     if (!BACKUP_TYPES.includes(values.type as BackupType)) throw new UsageError('--type must be full, diff or incr');
-    const spec = loadSpec(values.spec);
+    const type = values.type as BackupType;
+    const { fleet, specs } = loadSpecs(values);
     return withClient('backup', async (client) => {
-      const handle = await startBackup(client, spec, values.type as BackupType);
+      if (fleet) {
+        return runFleet(specs, async (spec, started) => {
+          const handle = await startBackup(client, spec, type);
+          started(handle.workflowId);
+          return { ok: true, line: describeOutcome((await handle.result()) as BackupOutcome)[0] };
+        }, (l) => console.log(l));
+      }
+      const handle = await startBackup(client, specs[0].spec, type);
       console.log(`workflow ${handle.workflowId}`);
       const outcome = await follow<BackupOutcome>(handle, (l) => console.log(l));
       for (const l of describeOutcome(outcome)) console.log(l);

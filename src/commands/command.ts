@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { clientFor, failureMessage } from '../client';
 import { temporalTarget, type TemporalTarget } from '../connection';
+import { loadSpecDir, loadSpecFile, type SpecFile, type SpecNeed } from '../spec/load-dir';
 
 /** A `stanzactl <name>` subcommand: its help text and what it runs; the exit code is its result. */
 export interface CliCommand {
@@ -19,6 +20,26 @@ export function specArg(args: string[]): string {
   const { values } = parseArgs({ args, options: { spec: { type: 'string' } }, strict: true });
   if (!values.spec) throw new UsageError('--spec FILE is required');
   return values.spec;
+}
+
+/** The parseArgs options of the commands that act on one spec or on a fleet. */
+export const SPECS_OPTIONS = { spec: { type: 'string' }, specs: { type: 'string' } } as const;
+
+/** The specs a command acts on, and whether they came as a fleet (`--specs DIR`). */
+export interface SpecsChoice {
+  readonly fleet: boolean;
+  readonly specs: SpecFile[];
+}
+
+/**
+ * `--spec FILE` or `--specs DIR`, exactly one; every spec is loaded and checked here, before the
+ * command connects to anything, so a bad one refuses the whole command (SpecError, exit 2).
+ */
+export function loadSpecs(values: { spec?: string; specs?: string }, need?: SpecNeed): SpecsChoice {
+  if (values.spec && values.specs) throw new UsageError('--spec FILE and --specs DIR exclude each other');
+  if (values.specs) return { fleet: true, specs: loadSpecDir(values.specs, need) };
+  if (values.spec) return { fleet: false, specs: [loadSpecFile(values.spec, need)] };
+  throw new UsageError('--spec FILE or --specs DIR is required');
 }
 
 /**

@@ -4,11 +4,11 @@ import { failureMessage, follow, startAlone } from '../client';
 import type { DrillResult } from '../facts/drill';
 import { TASK_QUEUE } from '../paths';
 import { describeSchedule } from '../schedules/lookup';
-import { loadSpec } from '../spec/load';
 import type { Spec } from '../spec/schema';
 import { drillWorkflowId, scheduleId } from '../workflow-ids';
 import type { DrillOutcome } from '../workflows/drill';
-import { UsageError, withClient, type CliCommand } from './command';
+import { loadSpecs, SPECS_OPTIONS, withClient, type CliCommand } from './command';
+import { runFleet } from './fleet-run';
 
 function describeDrill(d: DrillResult): string[] {
   const s = (v: number | null) => (v === null ? '-' : `${v} s`);
@@ -38,10 +38,14 @@ async function startDrill(client: Client, spec: Spec) {
   return handle;
 }
 
+/** A drill restores to drills.host: a spec without one has nowhere to run it. */
+const needsDrills = (spec: Spec) => (spec.drills ? [] : [{ path: 'drills', message: 'required by "stanzactl drill" (host, dataDir, port): nowhere to restore a drill' }]);
+
 export const drillCommand: CliCommand = {
-  usage: 'drill --spec FILE',
+  usage: 'drill --spec FILE | --specs DIR',
   summary: 'restore drill now: restore, check, measure RTO/RPO',
   help: `Usage: stanzactl drill --spec FILE
+       stanzactl drill --specs DIR
 
 Runs workflow restoreDrill (id drill-<stanza>@<repo>) on the spec's drills.host, a scratch host that is no
 node: writes a marker row on the primary and switches WAL, restores the newest backup to the end
@@ -51,14 +55,35 @@ pg_checksums on the stopped copy (when data checksums are on), pgbackrest verify
 then removes the copy. Prints each step, each check, RTO (restore start to accepting connections)
 and RPO (drill start less the newest recovered transaction's commit time). The result is kept on
 the repository host (/var/lib/stanzactl/drills/<stanza>.json) for "stanzactl status".
-Exit 0 when the drill passed, 1 when it failed (naming the file, WAL segment or check).`,
+Exit 0 when the drill passed, 1 when it failed (naming the file, WAL segment or check); 2 on a bad
+command line or a spec without drills:.
+
+--specs DIR drills a fleet: each *.yaml, *.yml and *.json file directly in DIR is a spec, and each
+needs drills:. All are validated first: one bad spec, or two naming the same stanza on the same
+repository host, refuses the command (exit 2) naming each file and field, and no drill starts.
+Then every stanza's drill starts at once and runs concurrently; it prints each one's workflow as
+it starts, one line per stanza as its drill ends (passed with RTO and RPO, or FAILED with why) and
+a count. Exit 0 when every drill passed, 1 when any failed. One drill at a time holds a scratch
+host's drills.dataDir and port: specs sharing both see all drills but one refused, so give each
+stanza its own (or drill them apart).`,
   async run(args) {
-    const { values } = parseArgs({ args, options: { spec: { type: 'string' } }, strict: true });
-    if (!values.spec) throw new UsageError('--spec FILE is required');
-    const spec = loadSpec(values.spec);
-    if (!spec.drills) throw new UsageError(`${values.spec} has no drills: section (host, dataDir, port): nowhere to restore a drill`);
+    const { values } = parseArgs({ args, options: SPECS_OPTIONS, strict: true });
+    const { fleet, specs } = loadSpecs(values, needsDrills);
     return withClient('drill', async (client) => {
-      const handle = await startDrill(client, spec);
+      if (fleet) {
+        return runFleet(specs, async (spec, started) => {
+          const handle = await startDrill(client, spec);
+          started(handle.workflowId);
+          try {
+            return { ok: true, line: describeDrill(((await handle.result()) as DrillOutcome).drill)[0] };
+          } catch (e) {
+            const drill = failedDrill(e);
+            if (!drill) throw e;
+            return { ok: false, line: `${describeDrill(drill)[0]}: ${failureMessage(e)}` };
+          }
+        }, (l) => console.log(l));
+      }
+      const handle = await startDrill(client, specs[0].spec);
       console.log(`workflow ${handle.workflowId}`);
       try {
         const outcome = await follow<DrillOutcome>(handle, (l) => console.log(l));

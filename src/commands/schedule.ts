@@ -4,10 +4,10 @@ import { connectClient } from '../client';
 import { applySchedules, listSchedules, pauseSchedules, triggerSchedule, unpauseSchedules, type ScheduleView } from '../schedules';
 import { DEFAULT_CATCHUP_WINDOW, timingOf } from '../schedules/plan';
 import { SpecError } from '../spec/errors';
-import { loadSpec } from '../spec/load';
+import type { SpecFile } from '../spec/load-dir';
 import { SCHEDULE_KINDS, type ScheduleKind, type Spec } from '../spec/schema';
 import { scheduleId } from '../workflow-ids';
-import { UsageError, type CliCommand } from './command';
+import { loadSpecs, SPECS_OPTIONS, UsageError, type CliCommand } from './command';
 
 const HELP = `Usage: stanzactl schedule <subcommand> --spec FILE [options]
 
@@ -24,6 +24,11 @@ Subcommands:
                                  paused. Replaces this cluster's schedules of an older stanzactl
                                  (backup-<stanza>-<type>, drill-<stanza>, status-<stanza>), pause
                                  carried over; another repository host's under those ids stay
+  apply --specs DIR              the same for every spec of a fleet (each *.yaml, *.yml, *.json file
+                                 directly in DIR), one after the other, printing each one's rows; all
+                                 are validated first (one bad spec, or two naming the same stanza on the
+                                 same repository host, refuses the command, exit 2); exit 1 when the
+                                 schedules of any could not be applied (the others still are)
   list --spec FILE [--json]      each schedule: cron, paused, next 3 runs, recent runs and their results
   pause --spec FILE [--type T] [--note TEXT]     pause all of the stanza's schedules, or type T
   unpause --spec FILE [--type T] [--note TEXT]
@@ -37,14 +42,15 @@ const SUBCOMMANDS = ['apply', 'list', 'pause', 'unpause', 'trigger'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
 interface Flags {
-  readonly spec: string;
+  readonly spec?: string;
+  readonly specs?: string;
   readonly type?: ScheduleKind;
   readonly note?: string;
   readonly json: boolean;
 }
 
 const ALLOWED: Record<Subcommand, readonly string[]> = {
-  apply: ['spec'],
+  apply: ['spec', 'specs'],
   list: ['spec', 'json'],
   pause: ['spec', 'type', 'note'],
   unpause: ['spec', 'type', 'note'],
@@ -54,25 +60,24 @@ const ALLOWED: Record<Subcommand, readonly string[]> = {
 function parseFlags(sub: Subcommand, args: string[]): Flags {
   const { values } = parseArgs({
     args,
-    options: { spec: { type: 'string' }, type: { type: 'string' }, note: { type: 'string' }, json: { type: 'boolean' } },
+    options: { ...SPECS_OPTIONS, type: { type: 'string' }, note: { type: 'string' }, json: { type: 'boolean' } },
     strict: true,
   });
   for (const name of Object.keys(values)) {
     if (!ALLOWED[sub].includes(name)) throw new UsageError(`${sub} takes no --${name}`);
   }
-  if (!values.spec) throw new UsageError('--spec FILE is required');
   if (values.type !== undefined && !SCHEDULE_KINDS.includes(values.type as ScheduleKind)) {
     throw new UsageError(`--type must be one of ${SCHEDULE_KINDS.join(', ')} (got "${values.type}")`);
   }
   if (sub === 'trigger' && !values.type) throw new UsageError('trigger needs --type T');
-  return { spec: values.spec, type: values.type as ScheduleKind | undefined, note: values.note, json: values.json ?? false };
+  return { spec: values.spec, specs: values.specs, type: values.type as ScheduleKind | undefined, note: values.note, json: values.json ?? false };
 }
 
 function when(cron: string, timezone: string): string {
   return `${cron} ${timezone || 'UTC'}`;
 }
 
-async function apply(client: Client, spec: Spec, print: (l: string) => void): Promise<number> {
+async function apply(client: Client, spec: Spec, print: (l: string) => void): Promise<void> {
   const rows = await applySchedules(client, spec);
   for (const r of rows) {
     // Only a created schedule is in the spec for sure: a deleted one has no timing there.
@@ -85,7 +90,6 @@ async function apply(client: Client, spec: Spec, print: (l: string) => void): Pr
     print(`${r.id}: ${r.action}${what}`);
   }
   if (rows.length === 0) print(`stanza ${spec.stanza}: no schedules in the spec and none on the server`);
-  return 0;
 }
 
 function printView(v: ScheduleView, print: (l: string) => void): void {
@@ -118,13 +122,28 @@ async function trigger(client: Client, spec: Spec, type: ScheduleKind, print: (l
   return 0;
 }
 
+/** Each spec's schedules in turn; one that fails is reported and the rest still applied. */
+async function applyEach(client: Client, specs: readonly SpecFile[], print: (l: string) => void): Promise<number> {
+  let failed = 0;
+  for (const { spec } of specs) {
+    try {
+      await apply(client, spec, print);
+    } catch (e) {
+      console.error(`stanzactl schedule apply: stanza ${spec.stanza}: ${(e as Error).message}`);
+      failed++;
+    }
+  }
+  return failed === 0 ? 0 : 1;
+}
+
 async function run(sub: Subcommand, f: Flags, print: (l: string) => void): Promise<number> {
-  const spec = loadSpec(f.spec);
+  const { specs } = loadSpecs(f);
   const client = await connectClient();
   try {
+    if (sub === 'apply') return await applyEach(client, specs, print);
+    // Only apply takes --specs (ALLOWED): the others have one spec.
+    const [{ spec }] = specs;
     switch (sub) {
-      case 'apply':
-        return await apply(client, spec, print);
       case 'list':
         return await list(client, spec, f.json, print);
       case 'pause':
@@ -143,7 +162,7 @@ async function run(sub: Subcommand, f: Flags, print: (l: string) => void): Promi
 
 export const scheduleCommand: CliCommand = {
   usage: 'schedule apply|list|pause|unpause|trigger',
-  summary: "the stanza's backup and drill schedules (--spec FILE)",
+  summary: "the stanza's backup and drill schedules (--spec FILE; apply: or --specs DIR)",
   help: HELP,
   async run(args: string[]): Promise<number> {
     const [sub, ...rest] = args;

@@ -1,17 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
+import { mapBounded } from '../bounded';
+import { failureMessage } from '../client';
 import { TASK_QUEUE } from '../paths';
 import { findSchedules } from '../schedules/lookup';
-import { loadSpec } from '../spec/load';
+import type { SpecFile } from '../spec/load-dir';
 import type { Spec } from '../spec/schema';
+import { fleetReport, renderFleet, useColour } from '../status/fleet';
 import { renderMetrics } from '../status/gauges';
 import { Observations } from '../status/observations';
 import { evaluate } from '../status/policy';
 import { renderText, statusReport, type ScheduleState, type StatusReport } from '../status/render';
 import { clusterKey, type ClusterRef } from '../workflow-ids';
 import type { StatusFacts } from '../facts/status';
-import { UsageError, withClient, type CliCommand } from './command';
+import { loadSpecs, SPECS_OPTIONS, UsageError, withClient, type CliCommand } from './command';
 
 /**
  * Each call gets a workflow of its own: it only reads, so concurrent calls (cron and a DBA) need
@@ -40,6 +43,34 @@ export async function stanzaSchedules(client: Client, cluster: ClusterRef): Prom
   });
 }
 
+/** One stanza's status as `status` prints it: the workflow's facts and the schedules, judged now. */
+async function readStatus(client: Client, spec: Spec): Promise<{ report: StatusReport; facts: StatusFacts; nowMs: number }> {
+  const [facts, schedules] = await Promise.all([fetchStatusFacts(client, spec), stanzaSchedules(client, spec)]);
+  const nowMs = Date.now();
+  return { report: statusReport(facts, schedules, evaluate(facts, spec, nowMs), nowMs), facts, nowMs };
+}
+
+/**
+ * Status reads of a fleet in flight at once: enough that 50 stanzas whose hosts answer take
+ * seconds, few enough not to flood the workers (each read is several activities) or the server.
+ */
+const FLEET_READS_AT_ONCE = 16;
+
+/** Every stanza's status, as one report; a read that fails is the stanza's verdict, not the command's end. */
+async function fleetStatus(client: Client, specs: readonly SpecFile[], json: boolean): Promise<number> {
+  const reads = await mapBounded(specs, FLEET_READS_AT_ONCE, async ({ file, spec }) => {
+    const stanza = { file, stanza: spec.stanza, repositoryHost: spec.repository.host };
+    try {
+      return { ...stanza, report: (await readStatus(client, spec)).report };
+    } catch (e) {
+      return { ...stanza, error: failureMessage(e) };
+    }
+  });
+  const report = fleetReport(reads);
+  console.log(json ? JSON.stringify(report, null, 2) : renderFleet(report, useColour(process.stdout.isTTY, process.env)).join('\n'));
+  return report.ok ? 0 : 1;
+}
+
 const FORMATS = ['text', 'json', 'prometheus'] as const;
 type Format = (typeof FORMATS)[number];
 
@@ -51,9 +82,10 @@ function render(format: Format, spec: Spec, report: StatusReport, facts: StatusF
 }
 
 export const statusCommand: CliCommand = {
-  usage: 'status --spec FILE [--json | --format text|json|prometheus]',
+  usage: 'status (--spec FILE | --all --specs DIR) [--json]',
   summary: 'backups, archiving, standbys, schedules; exit 1 on a broken policy',
   help: `Usage: stanzactl status --spec FILE [--json | --format text|json|prometheus]
+       stanzactl status [--all] --specs DIR [--json]
 
 Reads, changes nothing: pgBackRest's view of the stanza (status, each backup with its type, sizes
 and age), archiving on the primary (last archived WAL and its age, failures), each standby's state
@@ -68,19 +100,33 @@ the stanza's pgBackRest status is not ok, archiving is failing or off, or the st
 read; 2 on a bad command line or spec. --json (= --format json) prints one JSON object (times in
 epoch seconds, sizes in bytes) with "ok" and "problems". --format prometheus prints the worker's
 stanzactl_* gauges of this read (README "Metrics"), for node_exporter's textfile collector; the exit
-code is the same.`,
+code is the same.
+
+--specs DIR (--all says the same) reads every stanza of a fleet: each *.yaml, *.yml and *.json
+file directly in DIR is a spec. All are validated first: one bad spec, or two naming the same
+stanza on the same repository host, refuses the command (exit 2) naming each file and field, and
+nothing is read. Then ${FLEET_READS_AT_ONCE} stanzas are read at once, each as --spec FILE reads it (a read
+that gets no answer ends after 2 minutes), and one table is printed, worst first (unreadable, broken,
+then ok; by stanza): STANZA, REPOSITORY host, newest FULL BACKUP and its AGE, ARCHIVING (ok,
+FAILING, OFF), STANDBYS streaming/total, WORST LAG (bytes, as the primary sees it), LAST DRILL
+(passed or FAILED, how long ago; - without drills:), VERDICT (ok, BROKEN with the first problem,
+UNREADABLE with why; "?" where a part could not be read). Lines not ok are red on a terminal
+(not with NO_COLOR set). Exit 0 when every stanza is ok, 1 when any is broken or unreadable, 2
+on a bad command line or spec. --json prints {"ok", "counts", "stanzas": [{"stanza",
+"repositoryHost", "file", "verdict", "error", "report"}]}, each report as --spec FILE --json prints it.`,
   async run(args) {
-    const { values } = parseArgs({ args, options: { spec: { type: 'string' }, json: { type: 'boolean' }, format: { type: 'string' } }, strict: true });
-    if (!values.spec) throw new UsageError('--spec FILE is required');
+    const { values } = parseArgs({ args, options: { ...SPECS_OPTIONS, all: { type: 'boolean' }, json: { type: 'boolean' }, format: { type: 'string' } }, strict: true });
     const format = values.format ?? (values.json ? 'json' : 'text');
     if (!FORMATS.includes(format as Format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, not ${JSON.stringify(format)}`);
     if (values.json && format !== 'json') throw new UsageError('--json and --format ' + format + ' contradict each other');
-    const spec = loadSpec(values.spec);
+    if (values.all && !values.specs) throw new UsageError('--all reads every spec of --specs DIR: give --specs DIR');
+    if (values.specs && format === 'prometheus') throw new UsageError("--format prometheus prints one stanza's read (--spec FILE); a worker's metrics endpoint serves every stanza's");
+    const { fleet, specs } = loadSpecs(values);
     return withClient('status', async (client) => {
-      const [facts, schedules] = await Promise.all([fetchStatusFacts(client, spec), stanzaSchedules(client, spec)]);
-      const now = Date.now();
-      const report = statusReport(facts, schedules, evaluate(facts, spec, now), now);
-      console.log(render(format as Format, spec, report, facts, now));
+      if (fleet) return fleetStatus(client, specs, format === 'json');
+      const { spec } = specs[0];
+      const { report, facts, nowMs } = await readStatus(client, spec);
+      console.log(render(format as Format, spec, report, facts, nowMs));
       return report.ok ? 0 : 1;
     });
   },

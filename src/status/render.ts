@@ -126,7 +126,7 @@ export function statusReport(facts: StatusFacts, schedules: ScheduleState[], eva
   };
 }
 
-function bytes(n: number): string {
+export function bytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
   let i = 0;
@@ -139,7 +139,8 @@ function bytes(n: number): string {
 
 const iso = (epoch: number): string => new Date(epoch * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-function table(rows: string[][]): string[] {
+/** Rows as aligned columns, two spaces in; the first row is the header. */
+export function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => `  ${r.map((cell, c) => cell.padEnd(widths[c])).join('  ')}`.trimEnd());
 }
