@@ -11,7 +11,7 @@ export type { LabUpOptions } from './up';
 export { labUp, DEFAULT_PREFIX, DEFAULT_SUBNET } from './up';
 export { labDown } from './down';
 export { labStatus } from './status';
-export { labSpec } from './spec';
+export { labPostgres, labSpec } from './spec';
 export { labExec } from './exec';
 
 /** Cuts a host off the network (its end of the link goes down) or reconnects it. */

@@ -31,6 +31,11 @@ const POSTGRES_BY_LAYOUT: Record<Lab['layout'], Spec['postgres']> = {
   'systemd-pgdg': systemdPostgres(SYSTEMD_FLAVOURS['systemd-pgdg']),
 };
 
+/** The postgres: section of a spec for a cluster laid out as `layout` (a lab host carries the users and directories of its own layout and Debian's). */
+export function labPostgres(layout: Lab['layout']): Spec['postgres'] {
+  return structuredClone(POSTGRES_BY_LAYOUT[layout]);
+}
+
 /** The seed's stanza for these hosts (the scratch host is no node). Addresses, not names: the operator's namespace cannot resolve them. */
 export function labSpec(lab: Lab): Spec {
   const ipOf = (name: string) => {
@@ -42,7 +47,7 @@ export function labSpec(lab: Lab): Spec {
     stanza: 'demo',
     ssh: { user: 'root', privateKeyFile: lab.privateKeyFile, knownHostsFile: lab.knownHostsFile },
     repository: { host: ipOf(REPOSITORY_HOST), user: 'pgbackrest', path: '/backup_space', retentionFull: 2 },
-    postgres: structuredClone(POSTGRES_BY_LAYOUT[lab.layout]),
+    postgres: labPostgres(lab.layout),
     nodes: lab.hosts
       .filter((h) => h.name !== REPOSITORY_HOST && h.name !== SCRATCH_HOST)
       .map((h) => ({ name: h.name, host: h.ip, role: h.name === PRIMARY_HOST ? 'primary' : 'standby' })),

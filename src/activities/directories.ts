@@ -29,18 +29,18 @@ async function ensureOwnedDirs(ops: HostOps, host: HostAddress, dirs: readonly O
 
 const owned = (host: HostAddress, path: string, owner: FileOwner, detail = `${host.name}:${path} owned by ${owner.owner}`): OwnedDir => ({ path, owner, detail });
 
+// Where create-user.sh keeps its lock: stanzactl's own directory on every host.
+const STATE_DIR = '/var/lib/stanzactl';
+
 /** The seed's "dedicated user on the repository host": user, repository path, pgBackRest dirs. */
 export async function ensureRepositoryHost(ops: HostOps, spec: Spec): Promise<StepResult> {
   const host = repoHost(spec);
   const { user, path } = spec.repository;
-  let account = await ops.user(host, user);
-  const results: StepResult[] = [];
-  if (!account) {
-    await ops.must(host, script(CREATE_USER, user));
-    account = await ops.user(host, user);
-    if (!account) throw new Error(`${host.name}: user ${user} still missing after useradd`);
-    results.push({ changed: true, detail: `created user ${user} on ${host.name}` });
-  }
+  // Always through the script: it waits for another provision's useradd to finish (home included).
+  const made = (await ops.must(host, script(CREATE_USER, user, STATE_DIR))).trim() === 'created';
+  const account = await ops.user(host, user);
+  if (!account) throw new Error(`${host.name}: user ${user} still missing after useradd`);
+  const results: StepResult[] = made ? [{ changed: true, detail: `created user ${user} on ${host.name}` }] : [];
   const mine = { owner: user, group: account.group, mode: '750' };
   results.push(...(await ensureOwnedDirs(ops, host, [
     owned(host, path, mine, `repository ${host.name}:${path} (${user}, 0750)`),

@@ -65,7 +65,7 @@ async function ensureConf(
   if (clashes.length > 0) throw refuse(clashes.join('\n'), 'ConfigConflict');
   // Readable by the user that runs pgBackRest there, not by everyone: it may hold repository secrets
   // (masked, should the content ever reach an error message).
-  const changed = await ops.ensureFile(host, write, new Secret(mergeConf(existing, stanza, own)), { owner: 'root', group, mode: '640' }, found);
+  const changed = await ops.replaceFile(host, write, new Secret(mergeConf(existing, stanza, own)), { owner: 'root', group, mode: '640' }, found);
   return { changed, detail: `${host.name}:${write} ${changed ? 'written' : 'up to date'}` };
 }
 

@@ -16,7 +16,7 @@ export async function ensureStandbyFiles(ops: HostOps, host: HostAddress, pg: Sp
   const autoPath = `${pg.dataDir}/postgresql.auto.conf`;
   const found = await ops.readOwnedFile(host, autoPath);
   const conf = (found !== undefined || settings.length > 0)
-    && (await ops.ensureFile(host, autoPath, withRecoverySettings(found?.content ?? '', settings, why), { ...owner, mode: found?.owner.mode ?? '600' }, found));
+    && (await ops.replaceFile(host, autoPath, withRecoverySettings(found?.content ?? '', settings, why), { ...owner, mode: found?.owner.mode ?? '600' }, found));
   const signalPath = `${pg.dataDir}/standby.signal`;
   const signal = await ops.ensureFile(host, signalPath, '', owner, await ops.readOwnedFile(host, signalPath));
   return { conf, signal };

@@ -33,7 +33,7 @@ export async function ensurePgpassLine(ops: HostOps, spec: Spec, nodeName: strin
   const line = pgpassLine({ host: '*', port: '*', ...to, password: password.value });
   const found = await ops.readOwnedFile(host, path);
   const { content } = ensurePgpass(found?.content ?? '', line, to);
-  const changed = await ops.ensureFile(host, path, new Secret(content), { owner: spec.postgres.osUser, group: account.group, mode: '600' }, found);
+  const changed = await ops.replaceFile(host, path, new Secret(content), { owner: spec.postgres.osUser, group: account.group, mode: '600' }, found);
   return { changed, detail: `${nodeName}:${path} ${changed ? 'written' : 'up to date'}` };
 }
 

@@ -54,7 +54,7 @@ async function readSshFile(ops: HostOps, a: Account, { home: dir, group }: { hom
 async function writeEdited(ops: HostOps, f: ReadSshFile, edit: (existing: string) => { content: string; changed: boolean }): Promise<boolean> {
   const { content, changed } = edit(f.found?.content ?? '');
   if (f.found === undefined && !changed) return false;
-  return ops.ensureFile(f.a.host, f.path, content, { owner: f.a.user, group: f.group, mode: '600' }, f.found);
+  return ops.replaceFile(f.a.host, f.path, content, { owner: f.a.user, group: f.group, mode: '600' }, f.found);
 }
 
 async function ensureInSshFile(ops: HostOps, a: Account, file: SshFile, edit: (existing: string) => { content: string; changed: boolean }): Promise<boolean> {

@@ -17,6 +17,8 @@ export interface FileOwner {
 export interface FoundFile {
   readonly content: string;
   readonly owner: FileOwner;
+  /** Of the bytes on the host: what replaceFile checks the file against before it writes. */
+  readonly sha256: string;
 }
 
 // Each body runs through GUARDED (./path-guard): as root only where root alone controls the path,
@@ -30,6 +32,11 @@ const USER_INFO = program('host', 'user-info');
 /** `body` on `path` (its $1), guarded; `owner` is the account the path must belong to ('' for reads). */
 function guarded(body: string, owner: string, path: string, ...args: Arg[]): Command {
   return script(GUARDED, body, owner, path, ...args);
+}
+
+function isAlready(found: FoundFile, content: Arg, o: FileOwner): boolean {
+  const wanted = content instanceof Secret ? content.value : content;
+  return found.content === wanted && found.owner.owner === o.owner && found.owner.group === o.group && found.owner.mode === o.mode;
 }
 
 /** File and command primitives over a Remote, each one SSH round trip, each reporting a change. */
@@ -70,9 +77,9 @@ export class HostOps {
     const out = await this.must(host, guarded(READ_FILE, '', path));
     if (!out.startsWith('present\n')) return undefined;
     const end = out.indexOf('\n', 'present\n'.length);
-    const [ownerGroup, mode] = out.slice('present\n'.length, end).split(' ');
+    const [ownerGroup, mode, sha256] = out.slice('present\n'.length, end).split(' ');
     const [owner, group] = ownerGroup.split(':');
-    return { content: out.slice(end + 1), owner: { owner, group, mode } };
+    return { content: out.slice(end + 1), owner: { owner, group, mode }, sha256 };
   }
 
   /**
@@ -80,10 +87,22 @@ export class HostOps {
    * mode, nothing is sent: a no-op run costs no second round trip.
    */
   async ensureFile(host: HostAddress, path: string, content: Arg, o: FileOwner, found?: FoundFile): Promise<boolean> {
-    const wanted = content instanceof Secret ? content.value : content;
-    if (found && found.content === wanted && found.owner.owner === o.owner && found.owner.group === o.group && found.owner.mode === o.mode) return false;
+    if (found && isAlready(found, content, o)) return false;
     const c = withStdin(guarded(ENSURE_FILE, o.owner, path, `${o.owner}:${o.group}`, o.mode), content);
     return (await this.must(host, c)).trim() === 'changed';
+  }
+
+  /**
+   * A file whose new content was made from `read` (readOwnedFile's, undefined when absent), such as
+   * a pgbackrest.conf or authorized_keys that several clusters' runs edit on one host: written only
+   * if it is still what was read, else a retryable failure, and the retry reads and edits it again.
+   */
+  async replaceFile(host: HostAddress, path: string, content: Arg, o: FileOwner, read: FoundFile | undefined): Promise<boolean> {
+    if (read && isAlready(read, content, o)) return false;
+    const c = withStdin(guarded(ENSURE_FILE, o.owner, path, `${o.owner}:${o.group}`, o.mode, read?.sha256 ?? 'absent'), content);
+    const out = (await this.must(host, c)).trim();
+    if (out === 'stale') throw new Error(`${host.name}:${path} changed since it was read (another run writes it too): it is read again`);
+    return out === 'changed';
   }
 
   async ensureDir(host: HostAddress, path: string, o: FileOwner): Promise<boolean> {

@@ -62,6 +62,25 @@ export function sharedStanzas(specs: readonly SpecFile[]): SpecIssue[] {
 }
 
 /**
+ * Specs of one repository host that set its budget differently: the host has one budget, whose
+ * size the latest request sets (workflows/budget.ts), so the fleet would flap between them.
+ */
+export function unequalBudgets(specs: readonly SpecFile[]): SpecIssue[] {
+  const first = new Map<string, SpecFile>();
+  const issues: SpecIssue[] = [];
+  for (const sf of specs) {
+    const key = sf.spec.repository.host.toLowerCase();
+    const earlier = first.get(key);
+    if (earlier === undefined) first.set(key, sf);
+    else if (earlier.spec.repository.budget !== sf.spec.repository.budget) {
+      const said = (b: number | undefined) => (b === undefined ? 'no budget (the default)' : `budget ${b}`);
+      issues.push({ path: `${sf.file}: repository.budget`, message: `${said(sf.spec.repository.budget)} for repository host ${sf.spec.repository.host}, but ${earlier.file} says ${said(earlier.spec.repository.budget)}: one host has one budget, give every spec of it the same` });
+    }
+  }
+  return issues;
+}
+
+/**
  * Every `*.yaml`, `*.yml` and `*.json` file directly in `dir`, sorted by name, each valid and
  * holding what the command needs. One bad file refuses them all, so nothing starts on half a
  * fleet: the SpecError names each bad file with each bad field's path.
@@ -81,7 +100,7 @@ export function loadSpecDir(dir: string, need: SpecNeed = () => []): SpecFile[] 
       issues.push(...e.issues.map((i) => ({ path: `${file}: ${i.path}`, message: i.message })));
     }
   }
-  const shared = sharedStanzas(specs);
+  const shared = [...sharedStanzas(specs), ...unequalBudgets(specs)];
   if (issues.length + shared.length > 0) {
     throw new SpecError([...issues, ...shared], `${dir}: ${bad + shared.length} of ${files.length} spec files cannot be used`);
   }

@@ -35,11 +35,12 @@ export async function inRepositorySlot<T>(log: StepLog, spec: Spec, step: string
   const host = spec.repository.host;
   try {
     const what = `${step} of ${spec.stanza}`;
-    await log.step(`slot for ${step}`, 'requestRepositorySlot', quick, `ask ${host} for a pgBackRest slot: ${what}`, spec, { ticket, workflowId, runId, what, at: Date.now(), ...(urgent ? { urgent } : {}) });
+    // From the ask: a grant can come before this run sees its ask's end (a worker down in between).
+    const at = Date.now();
+    await log.step(`slot for ${step}`, 'requestRepositorySlot', quick, `ask ${host} for a pgBackRest slot: ${what}`, spec, { ticket, workflowId, runId, what, at, ...(urgent ? { urgent } : {}) });
     await log.run(`queue for ${step}`, async () => {
-      const since = Date.now();
       await condition(() => granted.has(ticket));
-      return { changed: false, detail: `slot on ${host} granted after ${Math.round((Date.now() - since) / 1000)} s in its queue` };
+      return { changed: false, detail: `slot on ${host} granted ${Math.round((Date.now() - at) / 1000)} s after it was asked for` };
     });
     return await body();
   } finally {

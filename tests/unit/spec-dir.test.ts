@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { SpecError } from '../../src/spec/errors';
-import { loadSpecDir, loadSpecFile, sharedStanzas } from '../../src/spec/load-dir';
+import { loadSpecDir, loadSpecFile, sharedStanzas, unequalBudgets } from '../../src/spec/load-dir';
 import { smallSpec } from './small-spec';
 
 const fixtures = resolve(__dirname, '../../../tests/fixtures/spec');
@@ -61,6 +61,12 @@ describe('a directory of specs', () => {
     const other = { file: 'b', spec: { ...a.spec, repository: { ...a.spec.repository, host: 'backup-2' } } };
     assert.deepEqual(sharedStanzas([a, other]), []);
     assert.equal(sharedStanzas([a, { file: 'c', spec: { ...a.spec, repository: { ...a.spec.repository, host: 'BACKUP-SRV' } } }]).length, 1);
+  });
+
+  test('specs of one repository host with different budgets are refused: the host has one budget', () => {
+    const spec = (stanza: string, budget?: number, host = 'backup-srv') => ({ file: `${stanza}.json`, spec: smallSpec({ stanza, repository: { host, user: 'pgbackrest', path: '/backup_space', retentionFull: 2, ...(budget === undefined ? {} : { budget }) } }) });
+    assert.deepEqual(unequalBudgets([spec('a', 2), spec('b', 2), spec('c', 1, 'backup-2')]), []);
+    assert.deepEqual(unequalBudgets([spec('a', 2), spec('b')]), [{ path: 'b.json: repository.budget', message: 'no budget (the default) for repository host backup-srv, but a.json says budget 2: one host has one budget, give every spec of it the same' }]);
   });
 
   test('an empty or missing directory is refused; what a command needs of each spec is checked too', () => {

@@ -160,6 +160,5 @@ export function timeSkipping(taskQueue: string, names: readonly (keyof Activitie
     };
   }
 
-  /** The test server's client: queries and signals beside a run. */
-  return { run, client: () => env.client };
+  return { run };
 }

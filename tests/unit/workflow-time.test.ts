@@ -75,7 +75,7 @@ describe('workflow time: retry and timeout policies on the time-skipping test se
       'lock done: claimed',
       'source done: from the primary pg1',
       'slot for full backup done: asked backup-srv',
-      'queue for full backup done: slot on backup-srv granted after 0 s in its queue',
+      'queue for full backup done: slot on backup-srv granted 0 s after it was asked for',
       'full backup failed: pgbackrest backup exited 82 (ArchiveTimeoutError)',
     ]);
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -77,7 +78,7 @@ describe('HostOps scripts', { skip }, () => {
     const f = join(dir, 'owned');
     await ops.ensureFile(HOST, f, 'x\n', root);
     const found = await ops.readOwnedFile(HOST, f);
-    assert.deepEqual(found, { content: 'x\n', owner: root });
+    assert.deepEqual(found, { content: 'x\n', owner: root, sha256: createHash('sha256').update('x\n').digest('hex') });
     let sent = 0;
     const counting = new HostOps({ run: async (h, c, o) => (sent++, ops.run(h, c, o)), close: async () => undefined });
     assert.equal(await counting.ensureFile(HOST, f, 'x\n', root, found), false);
@@ -89,6 +90,22 @@ describe('HostOps scripts', { skip }, () => {
     assert.equal(await counting.ensureFile(HOST, f, 'y\n', root, await ops.readOwnedFile(HOST, f)), true);
     assert.equal(readFileSync(f, 'utf8'), 'y\n');
     assert.equal(sent, 2);
+  });
+
+  test('replaceFile writes only over the file it read: another write in between (or a file made since it was absent) fails retryably, changing nothing', async () => {
+    const f = join(dir, 'shared.conf');
+    writeFileSync(f, '[a]\n');
+    const read = await ops.readOwnedFile(HOST, f);
+    writeFileSync(f, '[a]\n[b]\n');
+    await assert.rejects(ops.replaceFile(HOST, f, '[a]\n[c]\n', root, read), (e: Error & { nonRetryable?: boolean }) => /changed since it was read/.test(e.message) && !e.nonRetryable);
+    assert.equal(readFileSync(f, 'utf8'), '[a]\n[b]\n');
+    assert.equal(await ops.replaceFile(HOST, f, '[a]\n[b]\n[c]\n', root, await ops.readOwnedFile(HOST, f)), true);
+    assert.equal(readFileSync(f, 'utf8'), '[a]\n[b]\n[c]\n');
+    const g = join(dir, 'made-meanwhile.conf');
+    const absent = await ops.readOwnedFile(HOST, g);
+    writeFileSync(g, 'theirs\n');
+    await assert.rejects(ops.replaceFile(HOST, g, 'mine\n', root, absent), /changed since it was read/);
+    assert.equal(readFileSync(g, 'utf8'), 'theirs\n');
   });
 
   test('together: what is sent at once is one round trip, each command with its own status, output and refusal; what comes after goes alone', async () => {

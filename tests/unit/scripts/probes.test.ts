@@ -23,19 +23,31 @@ function run(room: string, name: string, args: string[], env: Record<string, str
 }
 
 describe('create-user.sh', () => {
-  test('makes the group when missing, then the system user with a home; with the group there, only the user', () => {
-    fake(bin, 'getent', `echo "getent $*" >> ${log}; [ "$2" = present ]`);
+  test('makes the group when missing, then the system user with a home; with the group there, only the user; prints created', () => {
+    fake(bin, 'getent', `echo "getent $*" >> ${log}; [ "$1" = group ] && [ "$2" = present ]`);
     fake(bin, 'groupadd', `echo "groupadd $*" >> ${log}`);
     fake(bin, 'useradd', `echo "useradd $*" >> ${log}`);
-    assert.deepEqual(run('activities', 'create-user', ['pgbackrest']).calls, [
-      'getent group pgbackrest', 'groupadd --system pgbackrest',
+    const state = join(fresh(), 'state');
+    const made = run('activities', 'create-user', ['pgbackrest', state]);
+    assert.deepEqual(made.calls, [
+      'getent passwd pgbackrest', 'getent group pgbackrest', 'groupadd --system pgbackrest',
       'useradd --system --create-home --home-dir /home/pgbackrest --gid pgbackrest --shell /bin/bash --comment pgBackRest repository pgbackrest']);
-    assert.deepEqual(run('activities', 'create-user', ['present']).calls.map((c) => c.split(' ')[0]), ['getent', 'useradd']);
+    assert.equal(made.stdout, 'created\n');
+    assert.ok(existsSync(join(state, 'create-user.lock')), 'the lock lives in the state directory it was given');
+    assert.deepEqual(run('activities', 'create-user', ['present', state]).calls.map((c) => c.split(' ').slice(0, 2).join(' ')), ['getent passwd', 'getent group', 'useradd --system']);
+  });
+
+  test('an account already there is left alone: "exists", no groupadd or useradd', () => {
+    fake(bin, 'getent', `echo "getent $*" >> ${log}; true`);
+    const r = run('activities', 'create-user', ['pgbackrest', join(fresh(), 'state')]);
+    assert.equal(r.stdout, 'exists\n');
+    assert.deepEqual(r.calls, ['getent passwd pgbackrest']);
   });
 
   test('a failing useradd fails the program', () => {
+    fake(bin, 'getent', `[ "$1" = group ]`);
     fake(bin, 'useradd', 'exit 9');
-    assert.equal(run('activities', 'create-user', ['present']).status, 9);
+    assert.equal(run('activities', 'create-user', ['present', join(fresh(), 'state')]).status, 9);
   });
 });
 
