@@ -9,7 +9,7 @@ export const BUDGET_WORKFLOW = 'repositoryBudget';
 export const ACQUIRE_SIGNAL = 'acquireRepositorySlot';
 /** A run gives its slot back, or withdraws its request (signal to the budget). */
 export const RELEASE_SIGNAL = 'releaseRepositorySlot';
-/** The budget hands a run its slot (signal to the requesting run). */
+/** The budget hands a run its slot (signal to the requesting run, a SlotGrant). */
 export const GRANTED_SIGNAL = 'repositorySlotGranted';
 /** What the budget holds and who waits: for `stanzactl budget` and the tests. */
 export const BUDGET_QUERY = 'budget';
@@ -35,6 +35,16 @@ export interface SlotRequest {
   readonly urgent?: boolean;
   /** When it was asked (epoch ms, the requester's workflow clock). */
   readonly at: number;
+}
+
+/**
+ * What the grant says: how long the ask waited, by the budget's clock at the grant and the ask's
+ * own time. Carried in the signal because the requesting run cannot measure it itself: a run
+ * replayed on a new worker reads Date.now() again for steps it had already taken.
+ */
+export interface SlotGrant {
+  readonly ticket: string;
+  readonly waitedMs: number;
 }
 
 export interface BudgetState {

@@ -1,12 +1,12 @@
 import { condition, continueAsNew, defineQuery, defineSignal, getExternalWorkflowHandle, setHandler, allHandlersFinished, workflowInfo } from '@temporalio/workflow';
-import { ACQUIRE_SIGNAL, BUDGET_QUERY, GRANTED_SIGNAL, RELEASE_SIGNAL, type BudgetState, type SlotRequest } from '../budget/protocol';
+import { ACQUIRE_SIGNAL, BUDGET_QUERY, GRANTED_SIGNAL, RELEASE_SIGNAL, type BudgetState, type SlotGrant, type SlotRequest } from '../budget/protocol';
 import { EMPTY_BUDGET, enqueue, forgetRuns, grant, idle, release, runsOf } from '../budget/queue';
 import { quick } from './profiles';
 import { call } from './steps';
 
 export const acquireSignal = defineSignal<[SlotRequest]>(ACQUIRE_SIGNAL);
 export const releaseSignal = defineSignal<[string]>(RELEASE_SIGNAL);
-export const grantedSignal = defineSignal<[string]>(GRANTED_SIGNAL);
+export const grantedSignal = defineSignal<[SlotGrant]>(GRANTED_SIGNAL);
 export const budgetQuery = defineQuery<BudgetState>(BUDGET_QUERY);
 
 // A run that ends without giving its slot back (terminated, timed out: its finally never ran) is
@@ -32,9 +32,10 @@ export async function repositoryBudget(carried: BudgetState = EMPTY_BUDGET): Pro
   setHandler(budgetQuery, () => s);
   let checkedAt = Date.now();
   for (;;) {
-    const { state, granted } = grant(s, Date.now());
+    const now = Date.now();
+    const { state, granted } = grant(s, now);
     s = state;
-    const told = await Promise.all(granted.map((g) => tell(g)));
+    const told = await Promise.all(granted.map((g) => tell(g, now)));
     // A run that is gone cannot use its slot: the next one in the queue gets it.
     for (const [i, ok] of told.entries()) if (!ok) s = release(s, granted[i].ticket);
     if (told.includes(false)) continue;
@@ -56,9 +57,9 @@ export async function repositoryBudget(carried: BudgetState = EMPTY_BUDGET): Pro
   }
 }
 
-async function tell(g: SlotRequest): Promise<boolean> {
+async function tell(g: SlotRequest, now: number): Promise<boolean> {
   try {
-    await getExternalWorkflowHandle(g.workflowId, g.runId).signal(grantedSignal, g.ticket);
+    await getExternalWorkflowHandle(g.workflowId, g.runId).signal(grantedSignal, { ticket: g.ticket, waitedMs: Math.max(0, now - g.at) });
     return true;
   } catch {
     return false;

@@ -1,5 +1,5 @@
 import { CancellationScope, condition, getExternalWorkflowHandle, patched, setHandler, workflowInfo } from '@temporalio/workflow';
-import { budgetWorkflowId } from '../budget/protocol';
+import { budgetWorkflowId, type SlotGrant } from '../budget/protocol';
 import type { Spec } from '../spec/schema';
 import { grantedSignal, releaseSignal } from './budget';
 import { quick } from './profiles';
@@ -8,14 +8,14 @@ import type { StepLog } from './steps';
 // Runs recorded before the budget existed ran their pgBackRest step without asking for a slot.
 const BUDGET_PATCH = 'repository-budget';
 
-// Per workflow run (each run has its own module state): the grants received, and the tickets asked.
-let grants: Set<string> | undefined;
+// Per workflow run (each run has its own module state): the grants received by ticket, and the tickets asked.
+let grants: Map<string, SlotGrant> | undefined;
 let asked = 0;
 
-function grantsOfThisRun(): Set<string> {
+function grantsOfThisRun(): Map<string, SlotGrant> {
   if (!grants) {
-    const mine = new Set<string>();
-    setHandler(grantedSignal, (ticket) => void mine.add(ticket));
+    const mine = new Map<string, SlotGrant>();
+    setHandler(grantedSignal, (g) => void mine.set(g.ticket, g));
     grants = mine;
   }
   return grants;
@@ -35,12 +35,10 @@ export async function inRepositorySlot<T>(log: StepLog, spec: Spec, step: string
   const host = spec.repository.host;
   try {
     const what = `${step} of ${spec.stanza}`;
-    // From the ask: a grant can come before this run sees its ask's end (a worker down in between).
-    const at = Date.now();
-    await log.step(`slot for ${step}`, 'requestRepositorySlot', quick, `ask ${host} for a pgBackRest slot: ${what}`, spec, { ticket, workflowId, runId, what, at, ...(urgent ? { urgent } : {}) });
+    await log.step(`slot for ${step}`, 'requestRepositorySlot', quick, `ask ${host} for a pgBackRest slot: ${what}`, spec, { ticket, workflowId, runId, what, at: Date.now(), ...(urgent ? { urgent } : {}) });
     await log.run(`queue for ${step}`, async () => {
       await condition(() => granted.has(ticket));
-      return { changed: false, detail: `slot on ${host} granted ${Math.round((Date.now() - at) / 1000)} s after it was asked for` };
+      return { changed: false, detail: `slot on ${host} granted ${Math.round(granted.get(ticket)!.waitedMs / 1000)} s after it was asked for` };
     });
     return await body();
   } finally {
