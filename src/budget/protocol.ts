@@ -11,7 +11,7 @@ export const ACQUIRE_SIGNAL = 'acquireRepositorySlot';
 export const RELEASE_SIGNAL = 'releaseRepositorySlot';
 /** The budget hands a run its slot (signal to the requesting run, a SlotGrant). */
 export const GRANTED_SIGNAL = 'repositorySlotGranted';
-/** What the budget holds and who waits: for `stanzactl budget` and the tests. */
+/** What the budget holds and who waits: for `temporal workflow query` and the tests. */
 export const BUDGET_QUERY = 'budget';
 
 /**
@@ -19,7 +19,8 @@ export const BUDGET_QUERY = 'budget';
  * (a DNS name and an address) get two budgets. The fleet's specs should name it alike.
  */
 export function budgetWorkflowId(repositoryHost: string): string {
-  return `repository-budget-${repositoryHost}`;
+  // Host names are case-insensitive: Backup-Srv and backup-srv are one host, one budget.
+  return `repository-budget-${repositoryHost.toLowerCase()}`;
 }
 
 export interface SlotRequest {

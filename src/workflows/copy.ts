@@ -53,7 +53,8 @@ export async function copyPrepared(log: StepLog, spec: Spec, place: CopyPlace, r
 export function copyRestored(log: StepLog, spec: Spec, place: CopyPlace, plan: CopyPlan, target: RecoveryTarget, what: string | undefined, ...set: [set?: string]) {
   const title = `${plan.delta ? 'delta ' : ''}restore ${what === undefined ? '' : `of ${what} `}to ${where(place)}`;
   const name = `restore ${where(place)}`;
-  return inRepositorySlot(log, spec, name, () => log.step(name, 'restoreCopy', long, title, spec, place, target, plan.delta, ...set));
+  // startedAt: once the repository host's slot is granted, so a drill's RTO leaves out the queue.
+  return inRepositorySlot(log, spec, name, async () => ({ startedAt: Date.now(), ...(await log.step(name, 'restoreCopy', long, title, spec, place, target, plan.delta, ...set)) }));
 }
 
 /** Started standalone; it recovers to its target and is promoted. */

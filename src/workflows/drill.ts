@@ -90,12 +90,11 @@ async function drillSteps(spec: Spec, d: NonNullable<Spec['drills']>, log: StepL
     const marker: DrillMarker = await log.step('marker', 'writeDrillMarker', quick, 'marker row and WAL switch on the primary', live, runId);
     // A drill's directory is the drill's own: what an earlier drill left is reused by a delta restore.
     const plan = await copyPrepared(log, spec, place, true);
-    const restoreStartedMs = Date.now();
     try {
       const restore = await copyRestored(log, spec, place, plan, { type: 'default' }, 'the newest backup');
       found.checks.push({ name: 'restore', ok: true, detail: restore.detail });
       await copyPromoted(log, spec, place);
-      found.rto = seconds(Date.now() - restoreStartedMs);
+      found.rto = seconds(Date.now() - restore.startedAt);
       found.checks.push({ name: 'accepting connections', ok: true, detail: `${found.rto} s after the restore started (RTO)` });
     } catch (e) {
       failed(found.checks.some((c) => c.name === 'restore') ? 'recovery' : 'restore', e);

@@ -6,7 +6,7 @@
 set -eu
 [ -d "$2" ] || install -d -m 700 "$2"
 exec 9>"$2/create-user.lock"
-flock 9
+flock -w 60 9
 if getent passwd "$1" >/dev/null; then echo exists; exit 0; fi
 getent group "$1" >/dev/null || groupadd --system "$1"
 useradd --system --create-home --home-dir "/home/$1" --gid "$1" --shell /bin/bash --comment "pgBackRest repository" "$1"

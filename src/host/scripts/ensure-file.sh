@@ -10,7 +10,8 @@ path=$1; owner=$2; mode=$3; was=${4-}
 dir=$(dirname "$path")
 if [ -n "$was" ]; then
   exec 9<"$dir"
-  flock 9
+  # Bounded: any account that can read the directory can hold a lock on it; the caller retries.
+  flock -w 30 9 || { echo stale; exit 0; }
   now=absent
   if [ -e "$path" ]; then now=$(sha256sum < "$path" | cut -c1-64); fi
   if [ "$now" != "$was" ]; then echo stale; exit 0; fi
