@@ -99,7 +99,7 @@ describe('stanzactl status on a provisioned lab', { timeout: 30 * 60_000 }, () =
 
   test('a backup schedule shows with its next run; absent ones are simply not listed', LONG, async () => {
     const handle = await f.client.schedule.create({
-      scheduleId: `backup-${f.spec.stanza}-full`,
+      scheduleId: scheduleId(f.spec, 'full'),
       spec: { cronExpressions: ['0 0 1 1 *'] },
       action: { type: 'startWorkflow', workflowType: 'backupStanza', taskQueue: 'stanzactl', args: [f.spec, { type: 'full' }] },
       state: { paused: true },
