@@ -37,8 +37,9 @@ export async function ensureRepositoryHost(ops: HostOps, spec: Spec): Promise<St
   const host = repoHost(spec);
   const { user, path } = spec.repository;
   // Always through the script: it waits for another provision's useradd to finish (home included).
-  const made = (await ops.must(host, script(CREATE_USER, user, STATE_DIR))).trim() === 'created';
-  const account = await ops.user(host, user);
+  // One round trip: the lookup runs on the host after the script.
+  const [out, account] = await ops.together(host, (b) => Promise.all([b.must(host, script(CREATE_USER, user, STATE_DIR)), b.user(host, user)]));
+  const made = out.trim() === 'created';
   if (!account) throw new Error(`${host.name}: user ${user} still missing after useradd`);
   const results: StepResult[] = made ? [{ changed: true, detail: `created user ${user} on ${host.name}` }] : [];
   const mine = { owner: user, group: account.group, mode: '750' };

@@ -29,7 +29,7 @@ export async function detectConfigFile(ops: HostOps, host: HostAddress): Promise
 }
 
 /** The cores pgBackRest may use on the host (`nproc`: its CPU affinity; a cgroup CPU quota is not seen). */
-async function cores(ops: HostOps, host: HostAddress): Promise<number> {
+export async function cores(ops: HostOps, host: HostAddress): Promise<number> {
   const out = (await ops.must(host, cmd('nproc'))).trim();
   const n = Number(out);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${host.name}: nproc printed ${JSON.stringify(out)}, not a number of cores`);

@@ -5,6 +5,7 @@ import { defaultProcessMax } from '../render/pgbackrest-tuning';
 import type { HostOps } from '../host/host-ops';
 import type { Spec } from '../spec/schema';
 import { repoHost } from './hosts';
+import { cores } from './pgbackrest-conf';
 import type { StepResult } from './types';
 
 /** Delivers a request to the budget workflow of a repository host, starting it when none runs (signalWithStart). */
@@ -14,8 +15,8 @@ export type AskBudget = (repositoryHost: string, request: SlotRequest) => Promis
 async function capacityOf(ops: HostOps, spec: Spec): Promise<{ capacity: number; why: string }> {
   if (spec.repository.budget !== undefined) return { capacity: spec.repository.budget, why: 'repository.budget' };
   const host = repoHost(spec);
-  const [sshd, cores] = await ops.together(host, (b) => Promise.all([b.must(host, cmd('sshd', '-T')), b.must(host, cmd('nproc'))]));
-  const processMax = spec.pgbackrest?.processMax ?? defaultProcessMax(Number(cores.trim()) || 1);
+  const [sshd, n] = await ops.together(host, (b) => Promise.all([b.must(host, cmd('sshd', '-T')), cores(b, host)]));
+  const processMax = spec.pgbackrest?.processMax ?? defaultProcessMax(n);
   return defaultBudget(parseSshdLimits(sshd), processMax);
 }
 

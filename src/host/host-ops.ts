@@ -88,8 +88,7 @@ export class HostOps {
    */
   async ensureFile(host: HostAddress, path: string, content: Arg, o: FileOwner, found?: FoundFile): Promise<boolean> {
     if (found && isAlready(found, content, o)) return false;
-    const c = withStdin(guarded(ENSURE_FILE, o.owner, path, `${o.owner}:${o.group}`, o.mode), content);
-    return (await this.must(host, c)).trim() === 'changed';
+    return (await this.write(host, path, content, o)) === 'changed';
   }
 
   /**
@@ -99,10 +98,14 @@ export class HostOps {
    */
   async replaceFile(host: HostAddress, path: string, content: Arg, o: FileOwner, read: FoundFile | undefined): Promise<boolean> {
     if (read && isAlready(read, content, o)) return false;
-    const c = withStdin(guarded(ENSURE_FILE, o.owner, path, `${o.owner}:${o.group}`, o.mode, read?.sha256 ?? 'absent'), content);
-    const out = (await this.must(host, c)).trim();
+    const out = await this.write(host, path, content, o, read?.sha256 ?? 'absent');
     if (out === 'stale') throw new Error(`${host.name}:${path} changed since it was read (another run writes it too): it is read again`);
     return out === 'changed';
+  }
+
+  /** ensure-file.sh's answer; with `was` (a SHA-256, or "absent") only over a file that still is that. */
+  private async write(host: HostAddress, path: string, content: Arg, o: FileOwner, ...was: [] | [string]): Promise<string> {
+    return (await this.must(host, withStdin(guarded(ENSURE_FILE, o.owner, path, `${o.owner}:${o.group}`, o.mode, ...was), content))).trim();
   }
 
   async ensureDir(host: HostAddress, path: string, o: FileOwner): Promise<boolean> {
