@@ -3,10 +3,10 @@ import { copiedFrom, copyPercent, newBackupLabel } from '../facts/pgbackrest-out
 import { describeFree, parseDfBytes } from '../facts/disk-space';
 import type { HostAddress } from '../remote/types';
 import { primaryNode } from '../spec/roles';
-import type { BackupType, Spec } from '../spec/schema';
+import type { BackupType, RepoIndex, Spec } from '../spec/schema';
 import { streamingStandbys } from './cluster-state';
 import { stopDetached } from '../remote/detached';
-import { runDetached, runKey, runKeyOf } from '../host/detached-run';
+import { runDetached, runKey, runKeyOf, runName } from '../host/detached-run';
 import { refuse } from '../host/failures';
 import { claimedAt, claimLock, describeHolder, releaseLock, type Liveness, type LockOwner } from '../host/locks';
 import { WHOLE } from '../host/lock-kinds';
@@ -14,7 +14,7 @@ import { stanzaPlace } from './stanza-lock';
 import { nodeAddress, repoHost } from './hosts';
 import { reportProgress } from '../host/heartbeat';
 import type { HostOps } from '../host/host-ops';
-import { PgbackrestError, pgbackrestCommand } from '../host/pgbackrest';
+import { PgbackrestError, pgbackrestCommand, repoArgs, repoPart } from '../host/pgbackrest';
 import { stanzaInfo } from './stanza';
 import type { StepResult } from './types';
 
@@ -62,7 +62,10 @@ export async function claimBackupLock(ops: HostOps, spec: Spec, owner: BackupOwn
  */
 export async function releaseBackupLock(ops: HostOps, spec: Spec, owner: BackupOwner): Promise<StepResult> {
   const host = repoHost(spec);
-  const stopped = await stopDetached(ops.remote, host, runKeyOf(owner.workflowId, owner.runId, 'runBackup', host));
+  // The run backs up to one repository; which one, only its request said.
+  const runs = await Promise.all([undefined, ...(spec.offsite ? [repoPart(2)] : [])].map((part) =>
+    stopDetached(ops.remote, host, runKeyOf(owner.workflowId, owner.runId, runName('runBackup', part), host))));
+  const stopped = runs.some(Boolean);
   const released = await releaseLock(ops, stanzaPlace(spec), owner, 'backup', [WHOLE]);
   const detail = `${stopped ? `stopped the backup still running on ${host.name}; ` : ''}backup lock ${released ? 'released' : 'was not ours'}`;
   return { changed: stopped || released, detail };
@@ -108,19 +111,21 @@ export interface BackupRun extends StepResult {
   readonly seconds: number;
 }
 
-/** `pgbackrest backup` detached on the repository host; heartbeats carry the copy's percent. */
-export async function runBackup(ops: HostOps, spec: Spec, type: BackupType, backupStandby: boolean): Promise<BackupRun> {
+/** `pgbackrest backup` detached on the repository host, to repository `repo`; heartbeats carry the copy's percent. */
+export async function runBackup(ops: HostOps, spec: Spec, type: BackupType, backupStandby: boolean, repo: RepoIndex = 1): Promise<BackupRun> {
   const host = repoHost(spec);
   const started = Date.now();
-  const command = pgbackrestCommand(spec.repository.user, spec.stanza, `--type=${type}`, backupStandby ? '--backup-standby' : '--no-backup-standby', '--log-level-console=detail', 'backup');
-  const { attached, finishedBefore, output } = await runDetached(ops, host, command, { tailLines: 400, progress: copyPercent }).catch(async (e: unknown) => {
-    throw await withRepositorySpace(ops, host, spec.repository.path, e);
+  const part = repoPart(repo);
+  const command = pgbackrestCommand(spec.repository.user, spec.stanza, `--type=${type}`, ...repoArgs(spec, repo), backupStandby ? '--backup-standby' : '--no-backup-standby', '--log-level-console=detail', 'backup');
+  const { attached, finishedBefore, output } = await runDetached(ops, host, command, { tailLines: 400, progress: copyPercent, part }).catch(async (e: unknown) => {
+    // repo2's space is the object store's business: df says nothing of it.
+    throw repo === 1 ? await withRepositorySpace(ops, host, spec.repository.path, e) : e;
   });
   const label = newBackupLabel(output);
   const info = await stanzaInfo(ops, spec);
-  const b = info?.backups.find((x) => x.label === label);
+  const b = info?.backups.find((x) => x.label === label && (x.repoKey ?? 1) === repo);
   // Nothing half-done is reported as a backup: pgBackRest must have said so and info must list it whole.
-  if (!label || !b || b.error) throw new Error(`pgBackRest exited 0 but ${label ? `backup ${label} is ${b ? 'marked with errors' : 'not in info'}` : 'printed no backup label'} (run ${runKey(host)})`);
+  if (!label || !b || b.error) throw new Error(`pgBackRest exited 0 but ${label ? `backup ${label} is ${b ? 'marked with errors' : `not in info of repo${repo}`}` : 'printed no backup label'} (run ${runKey(host, part)})`);
   const seconds = (Date.now() - started) / 1000;
   reportProgress({ label, percent: 100 });
   return {

@@ -7,7 +7,7 @@ import { controlServer } from './postgres-service';
 import { quoteLiteral } from '../render/sql';
 import { DRILL_WORKFLOW } from '../schedules/plan';
 import { primaryNode } from '../spec/roles';
-import type { DrillSettings, Spec } from '../spec/schema';
+import type { DrillSettings, RepoIndex, Spec } from '../spec/schema';
 import { query } from './cluster-state';
 import { runDetached } from '../host/detached-run';
 import { refuse } from '../host/failures';
@@ -16,7 +16,7 @@ import { reportProgress } from '../host/heartbeat';
 import { checkedCopy } from './restore-copy';
 import { drillsPlace } from '../spec/restore-copy';
 import type { HostOps } from '../host/host-ops';
-import { pgbackrestCommand } from '../host/pgbackrest';
+import { pgbackrestCommand, repoArgs, repoPart } from '../host/pgbackrest';
 import type { HostAddress } from '../remote/types';
 import type { StepResult } from './types';
 
@@ -162,11 +162,11 @@ export async function checkDrillChecksums(ops: HostOps, spec: Spec): Promise<Ste
 }
 
 /** `pgbackrest verify` on the repository host, detached (it reads the whole repository): every backup file's and WAL segment's checksum. */
-export async function verifyRepository(ops: HostOps, spec: Spec): Promise<StepResult & { check: DrillCheck }> {
+export async function verifyRepository(ops: HostOps, spec: Spec, repo: RepoIndex = 1): Promise<StepResult & { check: DrillCheck }> {
   const host = repoHost(spec);
-  const { output } = await runDetached(ops, host, pgbackrestCommand(spec.repository.user, spec.stanza, '--log-level-console=detail', 'verify'), { tailLines: 2000 });
+  const { output } = await runDetached(ops, host, pgbackrestCommand(spec.repository.user, spec.stanza, ...repoArgs(spec, repo), '--log-level-console=detail', 'verify'), { tailLines: 2000, part: repoPart(repo) });
   const v = parseVerifyOutput(output);
-  const check: DrillCheck = { name: 'pgbackrest verify', ok: v.ok, detail: v.ok ? 'every backup file and WAL segment in the repository is valid' : v.problems.join('; ') };
+  const check: DrillCheck = { name: 'pgbackrest verify', ok: v.ok, detail: v.ok ? `every backup file and WAL segment in ${spec.offsite ? `repo${repo}` : 'the repository'} is valid` : v.problems.join('; ') };
   return { changed: false, check, detail: `${check.ok ? 'ok' : 'FAILED'}: ${check.detail}` };
 }
 

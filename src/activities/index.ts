@@ -1,5 +1,5 @@
 import type { Remote } from '../remote/types';
-import type { BackupType, Spec } from '../spec/schema';
+import type { BackupType, RepoIndex, Spec } from '../spec/schema';
 import { preflight } from './preflight';
 import { ensureNodeDirectories, ensureRepositoryHost } from './directories';
 import { ensureSshTrust } from './trust';
@@ -84,7 +84,7 @@ export function createActivities(deps: ActivityDeps) {
     ensurePrimary: step(async (spec: Spec) => ensurePrimary(ops(spec), spec)),
     ensureStanza: step(async (spec: Spec) => ensureStanza(ops(spec), spec)),
     checkStanza: step(async (spec: Spec) => checkStanza(ops(spec), spec)),
-    ensureFullBackup: step(async (spec: Spec) => ensureFullBackup(ops(spec), spec)),
+    ensureFullBackup: step(async (spec: Spec, repo?: RepoIndex) => ensureFullBackup(ops(spec), spec, repo)),
     ensureReplicationAccess: step(async (spec: Spec) => ensureReplicationAccess(ops(spec), spec)),
     ensureStandbyPgpass: step(async (spec: Spec, node: string) => ensureStandbyPgpass(ops(spec), spec, node)),
     prepareStandby: step(async (spec: Spec, node: string, primarySystemId: string, rebuild?: boolean) => prepareStandby(ops(spec), spec, node, primarySystemId, rebuild)),
@@ -101,7 +101,7 @@ export function createActivities(deps: ActivityDeps) {
     writeDrillMarker: step(async (spec: Spec, id: string) => writeDrillMarker(ops(spec), spec, id)),
     checkDrillCopy: step(async (spec: Spec, marker: DrillMarker, lastTransactionAt: string | null) => checkDrillCopy(ops(spec), spec, marker, lastTransactionAt)),
     checkDrillChecksums: step(async (spec: Spec) => checkDrillChecksums(ops(spec), spec)),
-    verifyRepository: step(async (spec: Spec) => verifyRepository(ops(spec), spec)),
+    verifyRepository: step(async (spec: Spec, repo?: RepoIndex) => verifyRepository(ops(spec), spec, repo)),
     recordDrill: step(async (spec: Spec, result: DrillResult) => recordDrill(ops(spec), spec, result)),
     claimBackupLock: step(async (spec: Spec, owner: BackupOwner) => claimBackupLock(ops(spec), spec, owner, alive)),
     releaseBackupLock: step(async (spec: Spec, owner: BackupOwner) => releaseBackupLock(ops(spec), spec, owner)),
@@ -109,11 +109,11 @@ export function createActivities(deps: ActivityDeps) {
     inspectRebuildTarget: step(async (spec: Spec, node: string) => inspectRebuildTarget(ops(spec), spec, node, alive)),
     writeMarker: step(async (spec: Spec, id: string) => writeMarker(ops(spec), spec, id)),
     waitMarkerReplayed: step(async (spec: Spec, node: string, id: string) => waitMarkerReplayed(ops(spec), spec, node, id)),
-    runBackup: step(async (spec: Spec, type: BackupType, backupStandby: boolean) => runBackup(ops(spec), spec, type, backupStandby)),
+    runBackup: step(async (spec: Spec, type: BackupType, backupStandby: boolean, repo?: RepoIndex) => runBackup(ops(spec), spec, type, backupStandby, repo)),
     // A copy of the cluster on a host that is no node (restore to a point in time, drills).
     ensureCopyHost: step(async (spec: Spec, place: CopyPlace) => ensureCopyHost(ops(spec), spec, place)),
     prepareCopy: step(async (spec: Spec, place: CopyPlace, reuse: boolean) => prepareCopy(ops(spec), spec, place, reuse, copyPurpose())),
-    restoreCopy: step(async (spec: Spec, place: CopyPlace, target: RecoveryTarget, delta: boolean, set?: string) => restoreCopy(ops(spec), spec, place, target, delta, set)),
+    restoreCopy: step(async (spec: Spec, place: CopyPlace, target: RecoveryTarget, delta: boolean, set?: string, repo?: RepoIndex) => restoreCopy(ops(spec), spec, place, target, delta, set, repo)),
     startCopy: step(async (spec: Spec, place: CopyPlace) => startCopy(ops(spec), spec, place)),
     waitCopyPromoted: step(async (spec: Spec, place: CopyPlace) => waitCopyPromoted(ops(spec), spec, place)),
     inspectCopy: step(async (spec: Spec, place: CopyPlace) => inspectCopy(ops(spec), spec, place)),

@@ -7,7 +7,7 @@ import { ConfigConflictError, copyHostSettings, mergeConf, nodeSettings, repoHos
 import type { HostAddress } from '../remote/types';
 import type { Spec } from '../spec/schema';
 import { refuse } from '../host/failures';
-import { withResolvedRepositoryOptions } from './secrets';
+import { resolveOffsiteKeys, withResolvedRepositoryOptions } from './secrets';
 import { nodeAddress, repoHost } from './hosts';
 import type { HostOps } from '../host/host-ops';
 import { merge, type StepResult } from './types';
@@ -75,13 +75,13 @@ async function ensureConf(
  * since pgBackRest refuses backup-standby=y without a standby to copy from.
  */
 export async function ensurePgbackrestConf(ops: HostOps, spec: Spec, withStandbys: boolean): Promise<StepResult> {
-  const resolved = await withResolvedRepositoryOptions(spec);
+  const [resolved, keys] = await Promise.all([withResolvedRepositoryOptions(spec), resolveOffsiteKeys(spec)]);
   const repo = repoHost(spec);
   const { user: repoUser } = spec.repository;
   const { osUser } = spec.postgres;
   const results = await Promise.all([
-    ensureConf(ops, repo, repoUser, spec.stanza, (e, n, fragments) => repoHostSettings(e, resolved, n, fragments, withStandbys)),
-    ...spec.nodes.map((n) => ensureConf(ops, nodeAddress(n), osUser, spec.stanza, (e, cpus, fragments) => nodeSettings(e, spec, n, cpus, fragments))),
+    ensureConf(ops, repo, repoUser, spec.stanza, (e, n, fragments) => repoHostSettings(e, resolved, n, fragments, withStandbys, keys)),
+    ...spec.nodes.map((n) => ensureConf(ops, nodeAddress(n), osUser, spec.stanza, (e, cpus, fragments) => nodeSettings(e, spec, n, cpus, fragments, keys))),
   ]);
   return merge(results, `pgbackrest.conf up to date on ${results.length} hosts`);
 }
@@ -89,7 +89,8 @@ export async function ensurePgbackrestConf(ops: HostOps, spec: Spec, withStandby
 /** pgbackrest.conf on a host that restores copies of the stanza's cluster (no node): the repository, nothing of a node's. */
 export async function ensureCopyHostConf(ops: HostOps, spec: Spec, host: HostAddress): Promise<StepResult> {
   const { osUser } = spec.postgres;
-  return ensureConf(ops, host, osUser, spec.stanza, (e, n, fragments) => copyHostSettings(e, spec, n, fragments));
+  const keys = await resolveOffsiteKeys(spec);
+  return ensureConf(ops, host, osUser, spec.stanza, (e, n, fragments) => copyHostSettings(e, spec, n, fragments, keys));
 }
 
 async function groupOf(ops: HostOps, host: HostAddress, user: string): Promise<string> {

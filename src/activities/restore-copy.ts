@@ -16,7 +16,7 @@ import { nodeHost } from '../spec/roles';
 import { asUser, script } from '../shell/command';
 import { recoveryTargetSchema, type RecoveryTarget } from '../spec/recovery-target';
 import { backupLabelSchema, copyPlaceProblems, copyPlaceSchema, type CopyPlace } from '../spec/restore-copy';
-import type { Spec } from '../spec/schema';
+import type { RepoIndex, Spec } from '../spec/schema';
 import { creationMarker, creationPending, runCreation } from '../host/cluster-creation';
 import { claimCopyDir, judgeCopyDirOn } from './copy-dir';
 import { knownSpecs } from './known-specs';
@@ -28,7 +28,7 @@ import { reportProgress } from '../host/heartbeat';
 import type { HostOps } from '../host/host-ops';
 import { repoHost } from './hosts';
 import { ensureCopyHostConf } from './pgbackrest-conf';
-import { pgbackrestCommand, runPgbackrest } from '../host/pgbackrest';
+import { pgbackrestCommand, requireRepo, runPgbackrest } from '../host/pgbackrest';
 import { DEBIAN_CONFIG, HAS_FILES } from './standby';
 import { ensureHostTrust, removeHostTrust } from './trust';
 import { merge, type StepResult } from './types';
@@ -176,14 +176,16 @@ export interface CopyRestoreResult extends StepResult {
 }
 
 /** `pgbackrest restore` of the copy, detached on its host (a retry re-attaches), percent done in the heartbeat. */
-export async function restoreCopy(ops: HostOps, spec: Spec, place: CopyPlace, target: RecoveryTarget, delta: boolean, set?: string): Promise<CopyRestoreResult> {
+export async function restoreCopy(ops: HostOps, spec: Spec, place: CopyPlace, target: RecoveryTarget, delta: boolean, set?: string, repo?: RepoIndex): Promise<CopyRestoreResult> {
   const { host, pg } = await checkedCopy(ops, spec, place);
   const t = recoveryTargetSchema.safeParse(target);
   if (!t.success) throw refuse(`invalid recovery target ${JSON.stringify(target)}`, 'InvalidInput');
   if (set !== undefined && !backupLabelSchema.safeParse(set).success) throw refuse(`invalid backup label ${JSON.stringify(set)}`, 'InvalidInput');
+  // Without a repository named, pgBackRest takes the first that holds a backup fitting the target.
+  if (repo !== undefined) requireRepo(spec, repo);
   const started = Date.now();
   const run = await runDetached(ops, host,
-    pgbackrestCommand(pg.osUser, spec.stanza, ...copyRestoreArgs({ dataDir: pg.dataDir, port: pg.port, target: t.data, set, delta })),
+    pgbackrestCommand(pg.osUser, spec.stanza, ...copyRestoreArgs({ dataDir: pg.dataDir, port: pg.port, target: t.data, set, delta, repo })),
     { progress: copyPercent });
   // A re-attached run started before this attempt: its host knows when.
   const since = run.attached && run.startedAt ? Date.parse(run.startedAt) : started;

@@ -3,6 +3,7 @@ import { sep } from 'node:path';
 import type { z } from 'zod';
 import { Secret } from '../shell/command';
 import { optionText, passwordText, type SecretRef, type Spec } from '../spec/schema';
+import type { OffsiteKeys } from '../render/pgbackrest-conf';
 import { refuse } from '../host/failures';
 
 /** Where `{file: …}` secrets may live unless the worker's operator names another directory. */
@@ -98,4 +99,16 @@ export async function withResolvedRepositoryOptions(spec: Spec): Promise<Spec> {
   const entries = await Promise.all(Object.entries(spec.repository.options ?? {}).map(async ([name, value]) =>
     [name, typeof value === 'object' ? (await resolveSecret(value, `repository.options.${name}`, optionText)).value : value] as const));
   return { ...spec, repository: { ...spec.repository, options: Object.fromEntries(entries) } };
+}
+
+/** The offsite repository's keys (and cipher pass), for its hosts' pgbackrest.conf; undefined without `offsite`. */
+export async function resolveOffsiteKeys(spec: Spec): Promise<OffsiteKeys | undefined> {
+  const o = spec.offsite;
+  if (!o) return undefined;
+  const [accessKey, secretKey, cipherPass] = await Promise.all([
+    resolveSecret(o.accessKey, 'offsite.accessKey', optionText),
+    resolveSecret(o.secretKey, 'offsite.secretKey', optionText),
+    o.cipherPass && resolveSecret(o.cipherPass, 'offsite.cipherPass', optionText),
+  ]);
+  return { accessKey: accessKey.value, secretKey: secretKey.value, cipherPass: cipherPass ? cipherPass.value : undefined };
 }

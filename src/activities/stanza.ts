@@ -1,10 +1,10 @@
 import { archivingProven, stanzaServes } from '../facts/archiving-proof';
 import { parseInfo, fullBackups, type StanzaInfo } from '../facts/pgbackrest-info';
 import { primaryNode } from '../spec/roles';
-import type { Spec } from '../spec/schema';
+import type { RepoIndex, Spec } from '../spec/schema';
 import { runDetached, startedBefore } from '../host/detached-run';
 import type { HostOps } from '../host/host-ops';
-import { pgbackrestCommand, runPgbackrest } from '../host/pgbackrest';
+import { pgbackrestCommand, repoArgs, repoPart, runPgbackrest } from '../host/pgbackrest';
 import { query } from './cluster-state';
 import { nodeAddress, repoHost } from './hosts';
 import { ARCHIVER_SQL, parseArchiverRow } from './status';
@@ -68,23 +68,26 @@ export interface FullBackupResult extends StepResult {
   readonly backup: BackupSummary;
 }
 
-function summary(info: StanzaInfo | undefined): BackupSummary | undefined {
-  const full = info ? fullBackups(info).filter((b) => !b.error) : [];
+function summary(info: StanzaInfo | undefined, repo: RepoIndex): BackupSummary | undefined {
+  const full = info ? fullBackups(info).filter((b) => !b.error && (b.repoKey ?? 1) === repo) : [];
   const b = full[full.length - 1];
   return b && { label: b.label, type: b.type, databaseSize: b.sizes.database, repoSize: b.sizes.repo, startedAt: b.timestamp.start, stoppedAt: b.timestamp.stop };
 }
 
-/** The seed's first full backup, only when the stanza has none; runs detached on the repository host. */
-export async function ensureFullBackup(ops: HostOps, spec: Spec): Promise<FullBackupResult> {
+/** The seed's first full backup, only when repository `repo` has none of the stanza; runs detached on the repository host. */
+export async function ensureFullBackup(ops: HostOps, spec: Spec, repo: RepoIndex = 1): Promise<FullBackupResult> {
   const host = repoHost(spec);
+  const part = repoPart(repo);
+  const where = repo === 1 ? '' : ` in repo${repo}`;
   // A crashed attempt's backup is re-attached (and reported as made here) before looking for others.
-  if (!(await startedBefore(ops, host))) {
-    const existing = summary(await stanzaInfo(ops, spec));
-    if (existing) return { changed: false, detail: `full backup ${existing.label} exists`, backup: existing };
+  if (!(await startedBefore(ops, host, part))) {
+    const existing = summary(await stanzaInfo(ops, spec), repo);
+    if (existing) return { changed: false, detail: `full backup ${existing.label}${where} exists`, backup: existing };
   }
-  const { attached, finishedBefore } = await runDetached(ops, host, pgbackrestCommand(spec.repository.user, spec.stanza, '--type=full', '--log-level-console=info', 'backup'));
-  const made = summary(await stanzaInfo(ops, spec));
-  if (!made) throw new Error(`pgBackRest reported success but stanza ${spec.stanza} shows no full backup`);
+  const command = pgbackrestCommand(spec.repository.user, spec.stanza, '--type=full', ...repoArgs(spec, repo), '--log-level-console=info', 'backup');
+  const { attached, finishedBefore } = await runDetached(ops, host, command, { part });
+  const made = summary(await stanzaInfo(ops, spec), repo);
+  if (!made) throw new Error(`pgBackRest reported success but stanza ${spec.stanza} shows no full backup${where}`);
   const how = finishedBefore ? ' (made by an earlier attempt)' : attached ? ' (re-attached to the running backup)' : '';
-  return { changed: !finishedBefore, detail: `full backup ${made.label}${how}`, backup: made };
+  return { changed: !finishedBefore, detail: `full backup ${made.label}${where}${how}`, backup: made };
 }

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import { clientFor, failureMessage } from '../client';
 import { temporalTarget, type TemporalTarget } from '../connection';
 import { loadSpecDir, loadSpecFile, type SpecFile, type SpecNeed } from '../spec/load-dir';
+import type { RepoIndex, Spec } from '../spec/schema';
 
 /** A `stanzactl <name>` subcommand: its help text and what it runs; the exit code is its result. */
 export interface CliCommand {
@@ -15,6 +16,15 @@ export interface CliCommand {
 
 /** Wrong words on the command line: printed with the command's help, exit 2. */
 export class UsageError extends Error {}
+
+/** `--repo 1|2`: the repository a backup, restore or drill uses; 2 is the spec's offsite: one. Absent when not given. */
+export function repoOption(value: string | undefined, specs: readonly Pick<Spec, 'offsite' | 'stanza'>[]): RepoIndex | undefined {
+  if (value === undefined) return undefined;
+  if (value !== '1' && value !== '2') throw new UsageError(`--repo must be 1 (the repository host) or 2 (offsite), not ${JSON.stringify(value)}`);
+  const without = specs.filter((s) => !s.offsite).map((s) => s.stanza);
+  if (value === '2' && without.length > 0) throw new UsageError(`--repo 2: stanza(s) ${without.join(', ')} have no offsite: repository`);
+  return value === '2' ? 2 : 1;
+}
 
 export function specArg(args: string[]): string {
   const { values } = parseArgs({ args, options: { spec: { type: 'string' } }, strict: true });

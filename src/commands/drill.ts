@@ -4,10 +4,10 @@ import { failureMessage, follow, startAlone } from '../client';
 import type { DrillResult } from '../facts/drill';
 import { TASK_QUEUE } from '../paths';
 import { describeSchedule } from '../schedules/lookup';
-import type { Spec } from '../spec/schema';
+import type { RepoIndex, Spec } from '../spec/schema';
 import { drillWorkflowId, scheduleId } from '../workflow-ids';
 import type { DrillOutcome } from '../workflows/drill';
-import { loadSpecs, SPECS_OPTIONS, withClient, type CliCommand } from './command';
+import { loadSpecs, repoOption, SPECS_OPTIONS, withClient, type CliCommand } from './command';
 import { runFleet } from './fleet-run';
 
 function describeDrill(d: DrillResult): string[] {
@@ -25,14 +25,14 @@ function failedDrill(e: unknown): DrillResult | undefined {
 }
 
 /** Manual drills run as drill-<stanza>@<repo>: one at a time, and never beside the one the schedule started. */
-async function startDrill(client: Client, spec: Spec) {
+async function startDrill(client: Client, spec: Spec, repo?: RepoIndex) {
   const schedule = await describeSchedule(client, scheduleId(spec, 'drill'));
   const running = schedule?.info.runningActions.map((a) => a.workflow.workflowId) ?? [];
   if (running.length > 0) throw new Error(`refused: the scheduled drill ${running.join(', ')} is running; one drill of a stanza at a time`);
   const workflowId = drillWorkflowId(spec);
   const handle = await startAlone(client, 'restoreDrill', {
-    taskQueue: TASK_QUEUE, workflowId, args: [spec],
-    staticSummary: `restore drill of stanza ${spec.stanza} on ${spec.drills?.host}`,
+    taskQueue: TASK_QUEUE, workflowId, args: repo ? [spec, { repo }] : [spec],
+    staticSummary: `restore drill of stanza ${spec.stanza}${repo ? ` from repo${repo}` : ''} on ${spec.drills?.host}`,
   });
   if ('running' in handle) throw new Error(`refused: a drill is already running: ${handle.running}`);
   return handle;
@@ -42,10 +42,10 @@ async function startDrill(client: Client, spec: Spec) {
 const needsDrills = (spec: Spec) => (spec.drills ? [] : [{ path: 'drills', message: 'required by "stanzactl drill" (host, dataDir, port): nowhere to restore a drill' }]);
 
 export const drillCommand: CliCommand = {
-  usage: 'drill --spec FILE | --specs DIR',
+  usage: 'drill --spec FILE | --specs DIR [--repo 1|2]',
   summary: 'restore drill now: restore, check, measure RTO/RPO',
-  help: `Usage: stanzactl drill --spec FILE
-       stanzactl drill --specs DIR
+  help: `Usage: stanzactl drill --spec FILE [--repo 1|2]
+       stanzactl drill --specs DIR [--repo 1|2]
 
 Runs workflow restoreDrill (id drill-<stanza>@<repo>) on the spec's drills.host, a scratch host that is no
 node: writes a marker row on the primary and switches WAL, restores the newest backup to the end
@@ -55,6 +55,9 @@ pg_checksums on the stopped copy (when data checksums are on), pgbackrest verify
 then removes the copy. Prints each step, each check, RTO (restore start to accepting connections)
 and RPO (drill start less the newest recovered transaction's commit time). The result is kept on
 the repository host (/var/lib/stanzactl/drills/<stanza>.json) for "stanzactl status".
+--repo 2 restores from the spec's offsite: repository (pgBackRest's repo2, WAL from there too) and
+verifies that one: it proves the offsite copy restores. Without it pgBackRest restores from the
+first repository holding a backup, and the verify is repo1's.
 Exit 0 when the drill passed, 1 when it failed (naming the file, WAL segment or check); 2 on a bad
 command line or a spec without drills:.
 
@@ -67,12 +70,13 @@ a count. Exit 0 when every drill passed, 1 when any failed. One drill at a time 
 host's drills.dataDir and port: specs sharing both see all drills but one refused, so give each
 stanza its own (or drill them apart).`,
   async run(args) {
-    const { values } = parseArgs({ args, options: SPECS_OPTIONS, strict: true });
+    const { values } = parseArgs({ args, options: { ...SPECS_OPTIONS, repo: { type: 'string' } }, strict: true });
     const { fleet, specs } = loadSpecs(values, needsDrills);
+    const repo = repoOption(values.repo, specs.map((s) => s.spec));
     return withClient('drill', async (client) => {
       if (fleet) {
         return runFleet(specs, async (spec, started) => {
-          const handle = await startDrill(client, spec);
+          const handle = await startDrill(client, spec, repo);
           started(handle.workflowId);
           try {
             return { ok: true, line: describeDrill(((await handle.result()) as DrillOutcome).drill)[0] };
@@ -83,7 +87,7 @@ stanza its own (or drill them apart).`,
           }
         }, (l) => console.log(l));
       }
-      const handle = await startDrill(client, specs[0].spec);
+      const handle = await startDrill(client, specs[0].spec, repo);
       console.log(`workflow ${handle.workflowId}`);
       try {
         const outcome = await follow<DrillOutcome>(handle, (l) => console.log(l));

@@ -8,12 +8,12 @@ import { backupLabelSchema, copyPlaceProblems, copyPlaceSchema, defaultCopyPlace
 import { planId, restoreFacts } from '../spec/confirmation';
 import { restoreWorkflowId } from '../workflow-ids';
 import type { RestoreResult } from '../workflows/restore';
-import { UsageError, withClient, type CliCommand } from './command';
+import { repoOption, UsageError, withClient, type CliCommand } from './command';
 
 export const restoreCommand: CliCommand = {
   usage: 'restore --spec FILE --to HOST',
   summary: 'restore a copy of the cluster to another host, to a point in time',
-  help: `Usage: stanzactl restore --spec FILE --to HOST [--data-dir DIR] [--port N] [--set LABEL]
+  help: `Usage: stanzactl restore --spec FILE --to HOST [--data-dir DIR] [--port N] [--set LABEL] [--repo 1|2]
                          [--type default|immediate|time|lsn|xid|name --target VALUE] [--yes]
 
 Runs workflow restore-<stanza>@<repo>-<host>: restores a copy of the stanza's cluster from its repository
@@ -29,6 +29,8 @@ primary_conninfo (it never archives into the repository, never streams), and pro
                    on a Debian layout the copy is cluster VERSION/<last component of DIR>
   --port N         default: the spec's postgres.port
   --set LABEL      the backup to restore (default: the newest that fits the target)
+  --repo 1|2       the repository to restore from, WAL included (2: the spec's offsite:);
+                   default: the first that holds a backup fitting the target
   --type, --target as pgbackrest restore means them (default: to the end of the archive)
   --yes            a data directory with files is refused without it; with it, reused (--delta)
 
@@ -39,7 +41,7 @@ WAL range replayed, and restore and recovery seconds.`,
       args, strict: true,
       options: {
         spec: { type: 'string' }, to: { type: 'string' }, 'data-dir': { type: 'string' }, port: { type: 'string' }, set: { type: 'string' },
-        type: { type: 'string' }, target: { type: 'string' }, yes: { type: 'boolean' },
+        type: { type: 'string' }, target: { type: 'string' }, yes: { type: 'boolean' }, repo: { type: 'string' },
       },
     });
     if (!values.spec || !values.to) throw new UsageError('--spec FILE and --to HOST are required');
@@ -56,7 +58,8 @@ WAL range replayed, and restore and recovery seconds.`,
       console.error(`refused, nothing was done: ${problems.join('\n')}`);
       return 1;
     }
-    const asked = { place, target: parsed.target, set: values.set, reuse: values.yes ?? false };
+    const repo = repoOption(values.repo, [spec]);
+    const asked = { place, target: parsed.target, set: values.set, reuse: values.yes ?? false, ...(repo ? { repo } : {}) };
     const request = { ...asked, confirm: planId(restoreFacts(spec, asked)) };
     return withClient('restore', async (client) => {
       const workflowId = restoreWorkflowId(spec, place.host);

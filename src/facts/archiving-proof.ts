@@ -44,9 +44,14 @@ export function archivingProven(a: ArchiverFacts, stanza: StanzaInfo | undefined
   const age = Math.max(0, Math.round(now - a.lastArchivedAt));
   if (age > RECENT_ARCHIVE_SECONDS) return { ok: false, why: `the last segment was archived ${age} s ago, longer than ${RECENT_ARCHIVE_SECONDS} s` };
   const current = stanza!.archive.filter((x) => x.dbId === currentDb(stanza!)?.id);
-  const max = current.map((x) => x.max).filter((m): m is string => m !== null).sort((x, y) => (walPosition(x) < walPosition(y) ? -1 : 1)).pop();
-  if (max === undefined || walPosition(max) < walPosition(segment)) {
-    return { ok: false, why: `${a.lastArchivedWal}, archived last, is not in the repository (it holds up to ${max ?? 'nothing'})` };
+  // Every repository must hold it: archive-push writes to each, and a check fails when one lacks it.
+  const keys = stanza!.repos.length > 0 ? stanza!.repos.map((r) => r.key) : [1];
+  for (const key of keys) {
+    const max = current.filter((x) => (x.repoKey ?? 1) === key).map((x) => x.max).filter((m): m is string => m !== null).sort((x, y) => (walPosition(x) < walPosition(y) ? -1 : 1)).pop();
+    if (max === undefined || walPosition(max) < walPosition(segment)) {
+      const where = keys.length > 1 ? `repo${key}` : 'the repository';
+      return { ok: false, why: `${a.lastArchivedWal}, archived last, is not in ${where} (it holds up to ${max ?? 'nothing'})` };
+    }
   }
-  return { ok: true, detail: `${serves.detail}; ${a.lastArchivedWal}, archived ${age} s ago with no failure since, is in the repository` };
+  return { ok: true, detail: `${serves.detail}; ${a.lastArchivedWal}, archived ${age} s ago with no failure since, is in ${keys.length > 1 ? 'every repository' : 'the repository'}` };
 }

@@ -22,6 +22,8 @@ const resultSchema = z.object({
   endedAt: z.number(),
   ok: z.boolean(),
   backupLabel: z.string().nullable(),
+  /** The repository named for the restore (2: offsite); absent when pgBackRest chose. */
+  repo: z.number().int().optional(),
   /** Restore start to the copy accepting connections. */
   rtoSeconds: z.number().nullable(),
   /** Drill start (the marker's time on the primary's clock) less the newest recovered transaction's commit time. */

@@ -68,7 +68,7 @@ export interface StanzaInfo {
   cipher: string;
   /** The database history, oldest first; the last one is the cluster the stanza serves now. */
   db: { id: number; systemId: string; version: string; repoKey?: number }[];
-  archive: { id: string; min: string | null; max: string | null; dbId: number }[];
+  archive: { id: string; min: string | null; max: string | null; dbId: number; repoKey?: number }[];
   backups: BackupInfo[];
   repos: { key: number; cipher: string; status: { code: number; message: string } }[];
 }
@@ -98,7 +98,7 @@ export function parseInfo(json: string): StanzaInfo[] {
     status: { code: s.status.code, message: s.status.message, lockHeld: s.status.lock?.backup.held ?? false },
     cipher: s.cipher,
     db: s.db.map((d) => ({ id: d.id, systemId: d['system-id'], version: d.version, repoKey: d['repo-key'] })),
-    archive: s.archive.map((a) => ({ id: a.id, min: a.min, max: a.max, dbId: a.database.id })),
+    archive: s.archive.map((a) => ({ id: a.id, min: a.min, max: a.max, dbId: a.database.id, repoKey: a.database['repo-key'] })),
     backups: s.backup.map((b) => ({
       label: b.label,
       type: b.type,

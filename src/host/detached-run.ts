@@ -12,10 +12,15 @@ import { scheduledBy } from './scheduled-by';
  * A key that stays the same across retries of one activity in one workflow run, so a retry after a
  * worker crash finds the command the crashed attempt started, and differs between runs.
  */
-export function runKey(host: HostAddress): string {
+export function runKey(host: HostAddress, part?: string): string {
   const info = Context.current().info;
   const { workflowId, runId } = scheduledBy(info);
-  return runKeyOf(workflowId, runId, info.activityType, host);
+  return runKeyOf(workflowId, runId, runName(info.activityType, part), host);
+}
+
+/** An activity's runs on one host, told apart by `part` when one workflow run calls it for several (repo2's backup beside repo1's). */
+export function runName(activityType: string, part?: string): string {
+  return part === undefined ? activityType : `${activityType}.${part}`;
 }
 
 /** The run key another workflow run's activity uses, e.g. to ask whether its backup still runs. */
@@ -24,8 +29,8 @@ export function runKeyOf(workflowId: string, runId: string, activityType: string
 }
 
 /** Whether an earlier attempt of this activity already started its run on `host`. */
-export async function startedBefore(ops: HostOps, host: HostAddress): Promise<boolean> {
-  return (await pollDetached(ops.remote, host, runKey(host), 0)).state !== 'absent';
+export async function startedBefore(ops: HostOps, host: HostAddress, part?: string): Promise<boolean> {
+  return (await pollDetached(ops.remote, host, runKey(host, part), 0)).state !== 'absent';
 }
 
 export interface DetachedOutcome {
@@ -44,6 +49,8 @@ export interface DetachedOptions {
   readonly progress?: (output: string) => number | undefined;
   /** The error a non-zero exit becomes; pgBackRest's exit codes (PgbackrestError) unless told. */
   readonly failure?: (code: number, output: string) => Error;
+  /** Tells this run from the activity's others in the same workflow run (runKey). */
+  readonly part?: string;
 }
 
 /**
@@ -52,7 +59,7 @@ export interface DetachedOptions {
  */
 export async function runDetached(ops: HostOps, host: HostAddress, command: Command, o: DetachedOptions = {}): Promise<DetachedOutcome> {
   const ctx = Context.current();
-  const key = runKey(host);
+  const key = runKey(host, o.part);
   const budgetMs = hostAwayBudgetMs();
   let details: Record<string, unknown> = { runKey: key };
   const report = (d: Record<string, unknown>) => reportProgress((details = d));

@@ -1,8 +1,9 @@
 import { asUser, cmd, type Command } from '../shell/command';
 import type { HostAddress, RunResult } from '../remote/types';
 import { classifyPgbackrestExit, pgbackrestErrorLine } from '../facts/pgbackrest-exit';
-import type { Spec } from '../spec/schema';
+import type { RepoIndex, Spec } from '../spec/schema';
 import type { HostOps } from './host-ops';
+import { refuse } from './failures';
 
 /** pgBackRest's exit status is its error code: it decides whether a retry can help. */
 export class PgbackrestError extends Error {
@@ -36,4 +37,23 @@ export function throwIfFailed(host: HostAddress, r: RunResult): RunResult {
 export async function runPgbackrest(ops: HostOps, host: HostAddress, user: string, spec: Spec, ...args: string[]): Promise<string> {
   const r = throwIfFailed(host, await ops.run(host, pgbackrestCommand(user, spec.stanza, ...args)));
   return r.stdout;
+}
+
+/**
+ * `--repo=N` once the stanza has an offsite repository: pgBackRest asks for it then on backup,
+ * expire and restore-like commands, and a stanza with repo1 alone keeps the command lines it had.
+ */
+export function repoArgs(spec: Pick<Spec, 'offsite'>, repo: RepoIndex): string[] {
+  requireRepo(spec, repo);
+  return spec.offsite ? [`--repo=${repo}`] : [];
+}
+
+/** Refuses (non-retryable) a repository the spec does not configure. */
+export function requireRepo(spec: Pick<Spec, 'offsite'>, repo: RepoIndex): void {
+  if (repo !== 1 && !spec.offsite) throw refuse(`repo${repo} is asked for, but the spec has no offsite: repository`, 'NoSuchRepository');
+}
+
+/** What tells repo2's detached run from repo1's in one workflow run (none for repo1: its runs keep their keys). */
+export function repoPart(repo: RepoIndex): string | undefined {
+  return repo === 1 ? undefined : `repo${repo}`;
 }

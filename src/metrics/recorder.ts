@@ -56,12 +56,13 @@ function record(o: Observations, info: Info, args: unknown[], nowMs: number, res
     case 'runBackup': {
       if (!ok && !isFinalFailure(info, result.error)) return;
       const type = args[1] as BackupType;
-      if (!ok) return o.backupRun(spec, type, { ok, at: now, seconds });
+      const repo = (args[3] as number | undefined) ?? 1;
+      if (!ok) return o.backupRun(spec, type, { ok, at: now, seconds }, undefined, repo);
       const b = (result.value as BackupRun).backup;
       o.backupRun(spec, type, { ok, at: now, seconds }, {
         label: b.label, type: b.type, startedAt: b.startedAt, stoppedAt: b.stoppedAt,
         databaseBytes: b.databaseSize, deltaBytes: b.deltaSize, repoBytes: b.repoSize, repoDeltaBytes: b.repoDeltaSize,
-      });
+      }, repo);
       return;
     }
     default:

@@ -1,5 +1,5 @@
 import { nodeHost, primaryNode } from '../spec/roles';
-import type { Spec, SpecNode } from '../spec/schema';
+import { OFFSITE_REPO, type Offsite, type Spec, type SpecNode } from '../spec/schema';
 import { findSection, getValue, parseIni, renderIni, replaceSection, setValue, type Ini, type IniEntry } from './ini';
 import { copyHostTuning, nodeTuning, repositoryTuning, tunedSettings } from './pgbackrest-tuning';
 import { primaryConninfo } from './recovery';
@@ -56,6 +56,42 @@ export function mergeConf(existing: string | undefined, stanza: string, own: Con
   return renderIni(ini);
 }
 
+/** The offsite repository's secrets, resolved on the worker (activities/secrets.ts): never returned, logged or passed to a workflow. */
+export interface OffsiteKeys {
+  readonly accessKey: string;
+  readonly secretKey: string;
+  readonly cipherPass?: string;
+}
+
+/**
+ * repo2's options, in the stanza's own section: two stanzas of one repository host may keep their
+ * offsite copies in different buckets. `onRepositoryHost`: retention and bundling, which only
+ * backups and expire read, go there alone.
+ */
+export function offsiteSettings(offsite: Offsite | undefined, keys: OffsiteKeys | undefined, onRepositoryHost: boolean, bundle?: Value): [string, Value][] {
+  if (!offsite) return [];
+  if (!keys) throw new Error('offsite: its keys were not resolved');
+  if (offsite.cipherPass && !keys.cipherPass) throw new Error('offsite.cipherPass was not resolved');
+  const r = `repo${OFFSITE_REPO}`;
+  const out: [string, Value][] = [
+    [`${r}-type`, offsite.type],
+    [`${r}-path`, offsite.path],
+    [`${r}-s3-bucket`, offsite.bucket],
+    [`${r}-s3-endpoint`, offsite.endpoint],
+    [`${r}-s3-region`, offsite.region],
+  ];
+  if (offsite.uriStyle) out.push([`${r}-s3-uri-style`, offsite.uriStyle]);
+  if (offsite.port !== undefined) out.push([`${r}-storage-port`, offsite.port]);
+  if (offsite.caFile) out.push([`${r}-storage-ca-file`, offsite.caFile]);
+  out.push([`${r}-s3-key`, keys.accessKey], [`${r}-s3-key-secret`, keys.secretKey]);
+  if (keys.cipherPass) out.push([`${r}-cipher-type`, 'aes-256-cbc'], [`${r}-cipher-pass`, keys.cipherPass]);
+  if (onRepositoryHost) {
+    out.push([`${r}-retention-full`, offsite.retentionFull]);
+    if (bundle !== undefined) out.push([`${r}-bundle`, bundle]);
+  }
+  return out;
+}
+
 // Where pgBackRest keeps a repository when repo1-path is not set.
 const DEFAULT_REPO_PATH = '/var/lib/pgbackrest';
 
@@ -63,8 +99,8 @@ const DEFAULT_REPO_PATH = '/var/lib/pgbackrest';
 const derivedKey = /^(repo1-path|repo1-retention-full|repo1-host|repo1-host-user|backup-standby|pg\d+-[a-z-]+)$/;
 
 /** pgbackrest.conf on the repository host, which has `cores` cores. */
-export function repoHostConf(existing: string | undefined, spec: Spec, cores: number, fragments: readonly string[] = [], everyNode = true): string {
-  return mergeConf(existing, spec.stanza, repoHostSettings(existing, spec, cores, fragments, everyNode));
+export function repoHostConf(existing: string | undefined, spec: Spec, cores: number, fragments: readonly string[] = [], everyNode = true, keys?: OffsiteKeys): string {
+  return mergeConf(existing, spec.stanza, repoHostSettings(existing, spec, cores, fragments, everyNode, keys));
 }
 
 /**
@@ -76,7 +112,7 @@ export function repoHostConf(existing: string | undefined, spec: Spec, cores: nu
  * primary itself after a switchover or failover (a node it cannot reach is a warning to it); else
  * the primary alone (a cluster whose standbys are not built yet).
  */
-export function repoHostSettings(existing: string | undefined, spec: Spec, cores: number, fragments: readonly string[] = [], everyNode = true): ConfSettings {
+export function repoHostSettings(existing: string | undefined, spec: Spec, cores: number, fragments: readonly string[] = [], everyNode = true, keys?: OffsiteKeys): ConfSettings {
   const ini = parseIni(existing ?? '');
   const all = everything(existing, fragments);
   const written = getValue(findSection(ini, 'global'), 'repo1-path');
@@ -112,6 +148,9 @@ export function repoHostSettings(existing: string | undefined, spec: Spec, cores
   });
   // With "prefer", stanzactl passes --[no-]backup-standby on each run.
   if (listed.length > 1 && spec.backups?.fromStandby === true) stanza.push(['backup-standby', true]);
+  const tuned = tunedSettings(repositoryTuning(spec, cores), spec.stanza, fragments);
+  // repo2 bundles as repo1 does: on object storage, fewer and larger objects matter more still.
+  stanza.push(...offsiteSettings(spec.offsite, keys, true, tuned.find(([k]) => k === 'repo1-bundle')?.[1]));
   return settings(
     [
       // An existing spelling of the same directory (`/backup_space/`) is left as written.
@@ -120,7 +159,7 @@ export function repoHostSettings(existing: string | undefined, spec: Spec, cores
       ['log-level-file', 'detail'],
       ['start-fast', true],
       ['delta', true],
-      ...tunedSettings(repositoryTuning(spec, cores), spec.stanza, fragments),
+      ...tuned,
       ...options,
     ],
     stanza,
@@ -128,12 +167,12 @@ export function repoHostSettings(existing: string | undefined, spec: Spec, cores
 }
 
 /** pgbackrest.conf on a PostgreSQL node (primary or standby) that has `cores` cores. */
-export function nodeConf(existing: string | undefined, spec: Spec, node: SpecNode, cores: number, fragments: readonly string[] = []): string {
-  return mergeConf(existing, spec.stanza, nodeSettings(existing, spec, node, cores, fragments));
+export function nodeConf(existing: string | undefined, spec: Spec, node: SpecNode, cores: number, fragments: readonly string[] = [], keys?: OffsiteKeys): string {
+  return mergeConf(existing, spec.stanza, nodeSettings(existing, spec, node, cores, fragments, keys));
 }
 
 /** What a node's file must say; refuses to cut other stanzas on the node (main file or fragments) off their repository. */
-export function nodeSettings(existing: string | undefined, spec: Spec, node: SpecNode, cores: number, fragments: readonly string[] = []): ConfSettings {
+export function nodeSettings(existing: string | undefined, spec: Spec, node: SpecNode, cores: number, fragments: readonly string[] = [], keys?: OffsiteKeys): ConfSettings {
   const pg = spec.postgres;
   const stanza: [string, Value][] = [
     ['pg1-path', pg.dataDir],
@@ -149,6 +188,8 @@ export function nodeSettings(existing: string | undefined, spec: Spec, node: Spe
     });
     stanza.push(['recovery-option', `primary_conninfo=${conninfo}`]);
   }
+  // The nodes push WAL to repo2 and restore from it themselves, not through the repository host.
+  stanza.push(...offsiteSettings(spec.offsite, keys, false));
   return clientSettings(existing, spec, fragments, stanza, tunedSettings(nodeTuning(spec, cores), spec.stanza, fragments));
 }
 
@@ -157,8 +198,8 @@ export function nodeSettings(existing: string | undefined, spec: Spec, node: Spe
  * the repository only. Each copy's data directory and port go on the restore's command line, so
  * copies in several directories share the file.
  */
-export function copyHostSettings(existing: string | undefined, spec: Spec, cores: number, fragments: readonly string[] = []): ConfSettings {
-  return clientSettings(existing, spec, fragments, [], tunedSettings(copyHostTuning(spec, cores), spec.stanza, fragments));
+export function copyHostSettings(existing: string | undefined, spec: Spec, cores: number, fragments: readonly string[] = [], keys?: OffsiteKeys): ConfSettings {
+  return clientSettings(existing, spec, fragments, offsiteSettings(spec.offsite, keys, false), tunedSettings(copyHostTuning(spec, cores), spec.stanza, fragments));
 }
 
 /** A host that reaches the repository through the repository host, with `stanza` for its own section and `tuned` its speed settings. */

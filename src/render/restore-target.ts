@@ -24,6 +24,8 @@ export interface CopyRestore {
   readonly set?: string;
   /** Reuse the files in the data directory (`--delta`). */
   readonly delta: boolean;
+  /** The repository to restore from (and, as pgBackRest repeats it in restore_command, to get WAL from); pgBackRest's choice when absent. */
+  readonly repo?: number;
 }
 
 /**
@@ -37,6 +39,7 @@ export function copyRestoreArgs(c: CopyRestore): string[] {
   return [
     `--pg1-path=${c.dataDir}`,
     c.delta ? '--delta' : '--no-delta',
+    ...(c.repo !== undefined ? [`--repo=${c.repo}`] : []),
     ...(c.set ? [`--set=${c.set}`] : []),
     ...restoreTargetArgs(c.target),
     '--archive-mode=off',

@@ -34,5 +34,7 @@ export function legacyToReplace(cluster: ClusterRef, found: readonly LegacySched
 
 /** The schedules on the server under the old ids of `kinds`. */
 export function findLegacy(client: Client, cluster: ClusterRef, kinds: readonly AppliedKind[]): Promise<LegacySchedule[]> {
-  return describeEach(client, kinds.map((type) => ({ id: legacyScheduleId(cluster.stanza, type), type })));
+  // Offsite schedules came with the ids that name the repository host: none has an old one.
+  const old = kinds.filter((k) => !k.startsWith('offsite-'));
+  return describeEach(client, old.map((type) => ({ id: legacyScheduleId(cluster.stanza, type), type })));
 }

@@ -2,7 +2,7 @@ import { ScheduleOverlapPolicy, type ScheduleDescription, type ScheduleOptions, 
 import type { Workflow } from '@temporalio/common';
 import { TASK_QUEUE } from '../paths';
 import { durationMs } from '../spec/duration';
-import { SCHEDULE_KINDS, type ScheduleKind, type Spec } from '../spec/schema';
+import { OFFSITE_REPO, SCHEDULE_KINDS, type BackupType, type ScheduleKind, type Spec } from '../spec/schema';
 import { scheduleId, type AppliedKind } from '../workflow-ids';
 import type { BackupRequest } from '../workflows/backup';
 
@@ -54,15 +54,26 @@ export interface TypePlan {
   readonly remove: readonly ScheduleKind[];
 }
 
+/** The backup a kind's schedule takes: its type, and repo2 for an offsite kind. */
+export function backupOfKind(kind: Exclude<ScheduleKind, 'drill'>): BackupRequest {
+  const offsite = /^offsite-(full|diff|incr)$/.exec(kind);
+  // A repo1 request carries no repo, as it did before offsite repositories: applied schedules keep their arguments.
+  return offsite ? { type: offsite[1] as BackupType, repo: OFFSITE_REPO } : { type: kind as BackupType };
+}
+
 /** Where the spec keeps a kind's cron, for messages. */
 export function cronField(kind: ScheduleKind): string {
-  return kind === 'drill' ? 'drills.schedule' : `backups.schedule.${kind}`;
+  if (kind === 'drill') return 'drills.schedule';
+  const b = backupOfKind(kind);
+  return b.repo ? `offsite.schedule.${b.type}` : `backups.schedule.${b.type}`;
 }
 
 /** The cron and time zone the spec gives a kind; no cron when it schedules none. */
 export function timingOf(spec: Spec, kind: ScheduleKind): { cron?: string; timezone?: string } {
   if (kind === 'drill') return { cron: spec.drills?.schedule?.trim(), timezone: spec.drills?.timezone };
-  return { cron: spec.backups?.schedule?.[kind]?.trim(), timezone: spec.backups?.schedule?.timezone };
+  const b = backupOfKind(kind);
+  const crons = b.repo ? spec.offsite?.schedule : spec.backups?.schedule;
+  return { cron: crons?.[b.type]?.trim(), timezone: crons?.timezone };
 }
 
 export function planTypes(spec: Spec): TypePlan {
@@ -85,7 +96,7 @@ export function catchupWindowMs(spec: Spec): number {
 
 /**
  * The spec as a scheduled run receives it: without the timing of any schedule (`backups.schedule`,
- * `drills.schedule` and `drills.timezone`, `status.every`), which is the schedules' business, not the run's. So
+ * `offsite.schedule`, `drills.schedule` and `drills.timezone`, `status.every`), which is the schedules' business, not the run's. So
  * editing one cron rewrites only that schedule.
  */
 export function scheduledArgsSpec(spec: Spec): Spec {
@@ -94,6 +105,10 @@ export function scheduledArgsSpec(spec: Spec): Spec {
   if (out.backups?.schedule) {
     const { schedule: _timing, ...backups } = out.backups;
     out = { ...out, backups };
+  }
+  if (out.offsite?.schedule) {
+    const { schedule: _timing, ...offsite } = out.offsite;
+    out = { ...out, offsite };
   }
   if (out.drills && (out.drills.schedule !== undefined || out.drills.timezone !== undefined)) {
     const { schedule: _cron, timezone: _tz, ...drills } = out.drills;
@@ -106,8 +121,8 @@ export function scheduledArgsSpec(spec: Spec): Spec {
 function actionOf(spec: Spec, kind: ScheduleKind): { workflowType: string; args: unknown[]; what: string } {
   const workflowType = workflowTypeOf(kind);
   if (kind === 'drill') return { workflowType, args: [scheduledArgsSpec(spec)], what: `restore drill on ${spec.drills?.host}` };
-  const request: BackupRequest = { type: kind };
-  return { workflowType, args: [scheduledArgsSpec(spec), request], what: `${kind} backup` };
+  const request = backupOfKind(kind);
+  return { workflowType, args: [scheduledArgsSpec(spec), request], what: `${request.type} backup${request.repo ? ` to repo${request.repo} (offsite)` : ''}` };
 }
 
 /** The schedule of `kind` (`backup-<cluster>-<type>`, `drill-<cluster>`) as the spec asks for it; the spec must have its cron. */

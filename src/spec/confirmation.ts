@@ -18,7 +18,7 @@ export type PlanFacts = Readonly<Record<string, string | number | boolean | null
 
 export type DestructiveAction =
   | { readonly kind: 'rebuild'; readonly node: string }
-  | { readonly kind: 'restore'; readonly request: { readonly place: CopyPlace; readonly target: RecoveryTarget; readonly set?: string; readonly reuse: boolean } }
+  | { readonly kind: 'restore'; readonly request: { readonly place: CopyPlace; readonly target: RecoveryTarget; readonly set?: string; readonly reuse: boolean; readonly repo?: number } }
   | { readonly kind: 'recover'; readonly target: RecoveryTarget }
   | { readonly kind: 'switchover'; readonly to: string }
   | { readonly kind: 'failover'; readonly to?: string; readonly fence?: Fence };
@@ -44,6 +44,8 @@ export function restoreFacts(spec: Spec, r: Extract<DestructiveAction, { kind: '
   return {
     action: 'restore', stanza: spec.stanza, host: r.place.host, dataDir: r.place.dataDir, port: r.place.port,
     target: describeRecoveryTarget(r.target), set: r.set ?? null, reuse: r.reuse,
+    // Only when named: plans confirmed before offsite repositories keep their ids.
+    ...(r.repo ? { repo: r.repo } : {}),
   };
 }
 

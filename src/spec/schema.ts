@@ -186,6 +186,40 @@ const pgbackrestTuning = z
     }
   });
 
+/** The cron of each backup type, and their time zone: `backups.schedule` without the catch-up window (one for all of a stanza's schedules). */
+const backupCrons = {
+  full: cron.optional(),
+  diff: cron.optional(),
+  incr: cron.optional(),
+  timezone: timezone.optional(),
+};
+
+/**
+ * repo2, offsite on S3-compatible object storage. pgBackRest reaches it from every host that runs it
+ * for the stanza: backups and expire on the repository host, archive-push and restores on the
+ * nodes (and restores on a drill's host), so each gets the bucket, the keys and the CA.
+ */
+const s3Offsite = z
+  .object({
+    type: z.literal('s3'),
+    // A DNS name: pgBackRest checks it against the server certificate's names (an IP address is refused there).
+    endpoint: hostName.refine((h) => DNS_NAME.test(h) && !IPV4.test(h), 'a DNS name (pgBackRest verifies it against the certificate; an IP address is refused)'),
+    port: port.optional(),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name: 3-63 lower-case letters, digits, "." and "-"'),
+    region: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a region name: lower-case letters, digits and "-"'),
+    uriStyle: z.enum(['host', 'path']).optional(),
+    // On the hosts, not the worker: pgBackRest verifies the server's certificate with it (verification is never turned off).
+    caFile: absPath.optional(),
+    accessKey: secretRef,
+    secretKey: secretRef,
+    // Encrypts what the nodes and the repository host write there (aes-256-cbc): the bucket's owner reads nothing.
+    cipherPass: secretRef.optional(),
+    path: absPath,
+    retentionFull: z.number().int().min(1).max(9999999),
+    schedule: z.object(backupCrons).strict().optional(),
+  })
+  .strict();
+
 export const specSchema = z
   .object({
     stanza: stanzaName,
@@ -227,13 +261,7 @@ export const specSchema = z
         // pgBackRest knows y/n; "prefer" is decided per run: a standby when one streams, else the primary.
         fromStandby: z.union([z.boolean(), z.literal('prefer')]).optional(),
         schedule: z
-          .object({
-            full: cron.optional(),
-            diff: cron.optional(),
-            incr: cron.optional(),
-            timezone: timezone.optional(),
-            catchupWindow: duration.optional(),
-          })
+          .object({ ...backupCrons, catchupWindow: duration.optional() })
           .strict()
           .optional(),
         // drill: the last good restore drill (drills:) must be younger; a failed last drill breaks it too.
@@ -244,6 +272,8 @@ export const specSchema = z
     // How often `schedule apply`'s status-<stanza>@<repo> schedule reads the stanza, so the workers' gauges stay fresh.
     status: z.object({ every: duration }).strict().optional(),
     drills: drills.optional(),
+    // repo2: the stanza's offsite copy (3-2-1), beside repo1 on the repository host.
+    offsite: z.discriminatedUnion('type', [s3Offsite]).optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
@@ -275,6 +305,13 @@ export const specSchema = z
     if (spec.drills?.checks?.length && spec.postgres.version < 14) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['drills', 'checks'], message: 'checks run as a role with pg_read_all_data, which PostgreSQL 14 brought: none before it' });
     }
+    if (spec.offsite && spec.pgbackrest?.archiveAsync === false) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['pgbackrest', 'archiveAsync'], message: 'an offsite repository needs asynchronous archiving: without it, WAL reaches repo1 at most one segment ahead of an unreachable repo2' });
+    }
+    const repo2Option = spec.offsite && Object.keys(spec.repository.options ?? {}).find((k) => k.startsWith('repo2-'));
+    if (repo2Option) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['repository', 'options', repo2Option], message: `${repo2Option}: repo2 is the offsite: section's, set it there` });
+    }
     if (spec.backups?.fromStandby && !spec.nodes.some((n) => n.role === 'standby')) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['backups', 'fromStandby'], message: 'backups from a standby need at least one standby node' });
     }
@@ -286,8 +323,16 @@ export type SecretRef = z.infer<typeof secretRef>;
 export type PgbackrestTuning = NonNullable<Spec['pgbackrest']>;
 export type Control = Spec['postgres']['control'];
 export type DrillSettings = NonNullable<Spec['drills']>;
+export type Offsite = NonNullable<Spec['offsite']>;
+/** pgBackRest's index of a repository: 1 on the repository host, 2 offsite. */
+export type RepoIndex = 1 | 2;
+/** The repository index offsite: pgBackRest's repo2. */
+export const OFFSITE_REPO = 2;
 export type BackupType = 'full' | 'diff' | 'incr';
 export const BACKUP_TYPES: readonly BackupType[] = ['full', 'diff', 'incr'];
-/** What a stanza's Temporal Schedules run: one backup type each, and the restore drill. */
-export type ScheduleKind = BackupType | 'drill';
-export const SCHEDULE_KINDS: readonly ScheduleKind[] = [...BACKUP_TYPES, 'drill'];
+/** A backup to the offsite repository (repo2), on its own Schedule. */
+export type OffsiteKind = `offsite-${BackupType}`;
+export const OFFSITE_KINDS: readonly OffsiteKind[] = ['offsite-full', 'offsite-diff', 'offsite-incr'];
+/** What a stanza's Temporal Schedules run: one backup type each (to repo1, or to repo2 offsite), and the restore drill. */
+export type ScheduleKind = BackupType | OffsiteKind | 'drill';
+export const SCHEDULE_KINDS: readonly ScheduleKind[] = [...BACKUP_TYPES, ...OFFSITE_KINDS, 'drill'];

@@ -7,11 +7,14 @@ import { BACKUP_TYPES, nodeName, specSchema, type BackupType, type Spec } from '
 // Pure (zod only): the workflow bundle imports this, so the worker judges every spec it is handed
 // with the same rules as `stanzactl validate`, whoever started the workflow.
 
-const backupRequest = z.object({ type: z.enum(BACKUP_TYPES as [BackupType, ...BackupType[]]) }).strict();
+// pgBackRest's repository index: 1 on the repository host, 2 the offsite: one.
+const repo = z.union([z.literal(1), z.literal(2)]).optional();
+const backupRequest = z.object({ type: z.enum(BACKUP_TYPES as [BackupType, ...BackupType[]]), repo }).strict();
+const drillRequest = z.object({ repo }).strict().optional();
 // The id of the plan a DBA confirmed (spec/confirmation.ts), as the CLI passes it.
 const confirm = z.string().regex(/^plan-[0-9a-f]{20}$/, 'a plan id as stanzactl makes it: plan- and 20 hex digits').optional();
 const rebuildOptions = z.object({ deltaBy: z.enum(['checksum', 'timestamp']).optional(), method: z.enum(['auto', 'rewind', 'restore']).optional(), confirm }).strict();
-const restoreRequest = z.object({ place: copyPlaceSchema, target: recoveryTargetSchema, set: backupLabelSchema.optional(), reuse: z.boolean(), confirm }).strict();
+const restoreRequest = z.object({ place: copyPlaceSchema, target: recoveryTargetSchema, set: backupLabelSchema.optional(), reuse: z.boolean(), repo, confirm }).strict();
 // In place, the end of the archive undoes nothing: recover takes a target.
 const recoverRequest = z.object({
   target: recoveryTargetSchema.refine((t) => t.type !== 'default', 'recover needs a target: time, lsn, xid, name or immediate'),
@@ -52,6 +55,8 @@ export interface WorkflowArguments {
   readonly recovery?: unknown;
   readonly switchover?: unknown;
   readonly failover?: unknown;
+  /** restoreDrill's request: the repository to restore from. */
+  readonly drill?: unknown;
 }
 
 /**
@@ -64,6 +69,7 @@ export function inputIssues(spec: unknown, args: WorkflowArguments = {}): SpecIs
   // rebuild options gets their default: undefined is fine there).
   const schemas: Record<keyof WorkflowArguments, z.ZodTypeAny> = {
     node: nodeName, request: backupRequest, options: rebuildOptions.optional(), restore: restoreRequest, recovery: recoverRequest, switchover: switchoverRequest, failover: failoverRequest,
+    drill: drillRequest,
   };
   const given = (Object.keys(schemas) as (keyof WorkflowArguments)[]).filter((k) => k in args);
   const shape = Object.fromEntries(given.map((k) => [k, schemas[k]]));
@@ -72,6 +78,10 @@ export function inputIssues(spec: unknown, args: WorkflowArguments = {}): SpecIs
   if (issues.length === 0 && 'restore' in args) {
     const { place } = args.restore as z.infer<typeof restoreRequest>;
     issues.push(...copyPlaceProblems(spec as Spec, place).map((message) => ({ path: 'restore.place', message })));
+  }
+  for (const key of ['request', 'restore', 'drill'] as const) {
+    const asked = (args[key] as { repo?: number } | undefined)?.repo;
+    if (issues.length === 0 && asked === 2 && !(spec as Spec).offsite) issues.push({ path: `${key}.repo`, message: `repo${asked} is the offsite: repository, and stanza ${(spec as Spec).stanza} has none` });
   }
   if (issues.length === 0 && 'recovery' in args && (args.recovery as z.infer<typeof recoverRequest>).rehearse && !(spec as Spec).drills) {
     issues.push({ path: 'recovery.rehearse', message: `a rehearsal restores to drills.host first: stanza ${(spec as Spec).stanza} has no drills: section (host, dataDir, port)` });

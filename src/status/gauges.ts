@@ -1,7 +1,7 @@
 import type { ReplicationRow } from '../facts/postgres';
 import { intervalSeconds } from '../facts/postgres';
 import { renderExposition, type MetricFamily } from '../render/prometheus';
-import type { BackupSummary, Observations, RunOutcome, ClusterObservations } from './observations';
+import type { BackupRunOutcome, BackupSummary, Observations, RunOutcome, ClusterObservations } from './observations';
 import { archivingFailing, repositoryHasWal } from './policy';
 
 /**
@@ -27,11 +27,15 @@ const flag = (b: boolean): number => (b ? 1 : 0);
 const one = (v: number | null | undefined): Rows => [[{}, v]];
 const archiver = (o: ClusterObservations) => o.primary?.facts.archiver ?? undefined;
 
-/** kind="full": the newest full backup; kind="any": the newest of any type (the spec's maxAge.full / maxAge.any). */
-const kinds = (o: ClusterObservations, f: (b: BackupSummary) => number): Rows => (['full', 'any'] as const).map((kind) => {
-  const b = o.newest[kind];
-  return [{ kind }, b && f(b)];
-});
+/** kind="full": the newest full backup; kind="any": the newest of any type (the spec's maxAge.full / maxAge.any); repo="1", or "2" offsite. */
+const kinds = (o: ClusterObservations, f: (b: BackupSummary) => number): Rows => [...o.newest].flatMap(([repo, newest]) => (['full', 'any'] as const).map((kind) => {
+  const b = newest[kind];
+  return [{ kind, repo: String(repo) }, b && f(b)] as const;
+}));
+
+/** The last run of each backup type to each repository. */
+const backupRuns = (o: ClusterObservations, f: (r: BackupRunOutcome) => number | undefined): Rows =>
+  [...o.backupRuns.values()].map((r) => [{ type: r.type, repo: String(r.repo) }, f(r)]);
 
 /** The standbys as the primary's pg_stat_replication shows them, by application_name (the node's name). */
 const replication = (o: ClusterObservations, f: (r: ReplicationRow) => number | undefined): Rows =>
@@ -59,10 +63,12 @@ export const GAUGES: readonly Gauge[] = [
   gauge('stanzactl_backup_newest_delta_bytes', 'Bytes the newest backup copied (all for a full backup, the changes for diff/incr)', (o) => kinds(o, (b) => b.deltaBytes)),
   gauge('stanzactl_backup_newest_repository_bytes', 'Size of the newest backup as stored in the repository (compressed)', (o) => kinds(o, (b) => b.repoBytes)),
   gauge('stanzactl_backup_newest_repository_delta_bytes', 'Bytes the newest backup added to the repository (compressed)', (o) => kinds(o, (b) => b.repoDeltaBytes)),
-  gauge('stanzactl_backup_last_run_success', '1 when the last backup run of this type that this process saw end succeeded, 0 when it failed', (o) => runs(o.backupRuns, 'type', (r) => flag(r.ok))),
-  gauge('stanzactl_backup_last_run_timestamp_seconds', 'When that backup run ended', (o) => runs(o.backupRuns, 'type', (r) => r.at)),
-  gauge('stanzactl_backup_last_run_duration_seconds', 'How long that backup run took, its retries included', (o) => runs(o.backupRuns, 'type', (r) => r.seconds)),
+  gauge('stanzactl_backup_last_run_success', '1 when the last backup run of this type that this process saw end succeeded, 0 when it failed', (o) => backupRuns(o, (r) => flag(r.ok))),
+  gauge('stanzactl_backup_last_run_timestamp_seconds', 'When that backup run ended', (o) => backupRuns(o, (r) => r.at)),
+  gauge('stanzactl_backup_last_run_duration_seconds', 'How long that backup run took, its retries included', (o) => backupRuns(o, (r) => r.seconds)),
   gauge('stanzactl_stanza_status_code', "pgBackRest's status code of the stanza (0 = ok)", (o) => one(o.repository?.facts.stanza?.status.code)),
+  gauge('stanzactl_repository_status_code', "pgBackRest's status code of the stanza in each repository (repo=\"1\", \"2\" offsite; 0 = ok)", (o) =>
+    (o.repository?.facts.stanza?.repos ?? []).map((r) => [{ repo: String(r.key) }, r.status.code])),
   gauge('stanzactl_archive_last_archived_timestamp_seconds', 'pg_stat_archiver.last_archived_time on the primary', (o) => one(archiver(o)?.lastArchivedAt)),
   gauge('stanzactl_archive_last_archived_age_seconds', 'Seconds since the primary last archived a WAL file, computed when rendered', (o, now) => {
     const at = archiver(o)?.lastArchivedAt;

@@ -3,7 +3,7 @@ import type { BackupInfo } from '../facts/pgbackrest-info';
 import type { PrimaryFacts, RepositoryFacts, StandbyFacts, StatusFacts } from '../facts/status';
 import type { BackupType } from '../spec/schema';
 import { clusterKey, type ClusterRef } from '../workflow-ids';
-import { newestBackup } from './policy';
+import { newestBackup, repoKeys } from './policy';
 
 /**
  * What one process saw of each cluster (a stanza on its repository host), and when: the worker folds in the results of the
@@ -38,6 +38,16 @@ export interface RunOutcome {
   readonly seconds?: number;
 }
 
+export interface Newest {
+  full?: BackupSummary;
+  any?: BackupSummary;
+}
+
+export interface BackupRunOutcome extends RunOutcome {
+  readonly type: BackupType;
+  readonly repo: number;
+}
+
 export interface ClusterObservations {
   readonly stanza: string;
   /** The cluster's repository host: two clusters of one stanza name on two hosts are two sets of series. */
@@ -45,9 +55,10 @@ export interface ClusterObservations {
   repository?: Observed<RepositoryFacts>;
   primary?: Observed<PrimaryFacts>;
   readonly standbys: Map<string, Observed<StandbyFacts>>;
-  /** The newest backup overall (`any`) and the newest full one, from info or from a backup run. */
-  readonly newest: { full?: BackupSummary; any?: BackupSummary };
-  readonly backupRuns: Map<BackupType, RunOutcome>;
+  /** Per repository (1, 2 offsite): the newest backup overall (`any`) and the newest full one, from info or from a backup run. */
+  readonly newest: Map<number, Newest>;
+  /** Keyed by backupRunKey. */
+  readonly backupRuns: Map<string, BackupRunOutcome>;
   /** Keyed by node name. */
   readonly rebuilds: Map<string, RunOutcome>;
   /** The last restore drill and the last that passed, from a status read of the drill record or a drill this process recorded. */
@@ -87,7 +98,7 @@ export class Observations {
     const key = clusterKey(cluster);
     let o = this.byCluster.get(key);
     if (!o) {
-      o = { stanza: cluster.stanza, repositoryHost: cluster.repository.host, standbys: new Map(), newest: {}, backupRuns: new Map(), rebuilds: new Map() };
+      o = { stanza: cluster.stanza, repositoryHost: cluster.repository.host, standbys: new Map(), newest: new Map(), backupRuns: new Map(), rebuilds: new Map() };
       this.byCluster.set(key, o);
     }
     return o;
@@ -99,10 +110,12 @@ export class Observations {
     o.repository = { at, facts };
     // An unreadable repository says nothing about its backups: keep what was known.
     if (facts.error !== undefined) return;
-    const full = newestBackup(facts.stanza, 'full');
-    const any = newestBackup(facts.stanza);
-    o.newest.full = full && backupSummary(full);
-    o.newest.any = any && backupSummary(any);
+    o.newest.clear();
+    for (const repo of repoKeys(facts.stanza)) {
+      const full = newestBackup(facts.stanza, 'full', repo);
+      const any = newestBackup(facts.stanza, undefined, repo);
+      o.newest.set(repo, { full: full && backupSummary(full), any: any && backupSummary(any) });
+    }
   }
 
   primary(cluster: ClusterRef, facts: PrimaryFacts, at: number): void {
@@ -114,12 +127,14 @@ export class Observations {
   }
 
   /** A backup run that ended; a successful one is also the newest backup until info says otherwise. */
-  backupRun(cluster: ClusterRef, type: BackupType, outcome: RunOutcome, backup?: BackupSummary): void {
+  backupRun(cluster: ClusterRef, type: BackupType, outcome: RunOutcome, backup?: BackupSummary, repo = 1): void {
     const o = this.of(cluster);
-    o.backupRuns.set(type, outcome);
+    o.backupRuns.set(`${repo}/${type}`, { ...outcome, type, repo });
     if (!backup) return;
-    o.newest.any = newer(o.newest.any, backup);
-    if (backup.type === 'full') o.newest.full = newer(o.newest.full, backup);
+    const newest = o.newest.get(repo) ?? {};
+    newest.any = newer(newest.any, backup);
+    if (backup.type === 'full') newest.full = newer(newest.full, backup);
+    o.newest.set(repo, newest);
   }
 
   rebuild(cluster: ClusterRef, node: string, outcome: RunOutcome): void {

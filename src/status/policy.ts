@@ -14,9 +14,9 @@ export interface Evaluation {
   readonly warnings: string[];
 }
 
-/** The backup that finished last (by pgBackRest's stop time), optionally of one type. */
-export function newestBackup(stanza: StanzaInfo | null, type?: BackupInfo['type']): BackupInfo | undefined {
-  const candidates = (stanza?.backups ?? []).filter((b) => type === undefined || b.type === type);
+/** The backup that finished last (by pgBackRest's stop time), optionally of one type, optionally in one repository. */
+export function newestBackup(stanza: StanzaInfo | null, type?: BackupInfo['type'], repo?: number): BackupInfo | undefined {
+  const candidates = (stanza?.backups ?? []).filter((b) => (type === undefined || b.type === type) && (repo === undefined || (b.repoKey ?? 1) === repo));
   return candidates.reduce<BackupInfo | undefined>((best, b) => (best === undefined || b.timestamp.stop > best.timestamp.stop ? b : best), undefined);
 }
 
@@ -33,9 +33,15 @@ export function repositoryHasWal(stanza: StanzaInfo | null): boolean {
   return (stanza?.archive ?? []).some((a) => a.max !== null);
 }
 
+/** The repositories pgBackRest reports for the stanza (repo1 alone before it reported any). */
+export function repoKeys(stanza: StanzaInfo | null): number[] {
+  return stanza && stanza.repos.length > 0 ? stanza.repos.map((r) => r.key) : [1];
+}
+
+// backups.maxAge is repo1's policy, as backups.schedule is: an offsite backup does not meet it.
 function maxAgeProblem(which: 'full' | 'any', limit: string | undefined, stanza: StanzaInfo | null, nowMs: number): string | undefined {
   if (limit === undefined) return undefined;
-  const newest = newestBackup(stanza, which === 'full' ? 'full' : undefined);
+  const newest = newestBackup(stanza, which === 'full' ? 'full' : undefined, 1);
   const what = which === 'full' ? 'full backup' : 'backup';
   if (!newest) return `maxAge.${which} (${limit}) broken: the repository holds no ${what}`;
   const ageMs = nowMs - newest.timestamp.stop * 1000;
@@ -52,6 +58,16 @@ function stanzaProblems(facts: StatusFacts): string[] {
   // Code 99 says only "other": the repository entries hold the real reason.
   const repoReasons = s.repos.filter((r) => r.status.code !== 0 && r.status.message !== s.status.message).map((r) => `repo${r.key}: ${r.status.message}`);
   return [`stanza ${s.name}: pgBackRest status ${s.status.code} (${[s.status.message, ...repoReasons].join('; ')})`];
+}
+
+/** An offsite repository that pgBackRest reads but that holds no full backup restores nothing. */
+function offsiteProblems(facts: StatusFacts, spec: Spec): string[] {
+  const s = facts.repository.stanza;
+  if (!spec.offsite || !s || facts.repository.error !== undefined) return [];
+  const repo2 = s.repos.find((r) => r.key === 2);
+  if (!repo2) return [`repo2 (offsite, bucket ${spec.offsite.bucket}) is not in pgBackRest's configuration on ${facts.repository.host}: run provision`];
+  if (repo2.status.code !== 0 || newestBackup(s, 'full', 2)) return [];
+  return [`repo2 (offsite, bucket ${spec.offsite.bucket}) holds no full backup: nothing restores from it`];
 }
 
 function archiveProblems(facts: StatusFacts, nowMs: number): string[] {
@@ -113,6 +129,6 @@ export function evaluate(facts: StatusFacts, spec: Spec, nowMs: number): Evaluat
   const stanza = facts.repository.stanza;
   // An unreadable repository is reported once, not again as "no backup" under each policy.
   const ages = facts.repository.error === undefined ? [maxAgeProblem('full', maxAge?.full, stanza, nowMs), maxAgeProblem('any', maxAge?.any, stanza, nowMs)] : [];
-  const problems = [...(facts.topology?.problems ?? []), ...stanzaProblems(facts), ...ages.filter((p): p is string => p !== undefined), ...archiveProblems(facts, nowMs), ...droppedWalProblems(facts), ...drillProblems(facts, spec, nowMs)];
+  const problems = [...(facts.topology?.problems ?? []), ...stanzaProblems(facts), ...offsiteProblems(facts, spec), ...ages.filter((p): p is string => p !== undefined), ...archiveProblems(facts, nowMs), ...droppedWalProblems(facts), ...drillProblems(facts, spec, nowMs)];
   return { ok: problems.length === 0, problems, warnings: topologyWarnings(facts.topology) };
 }

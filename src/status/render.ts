@@ -4,7 +4,7 @@ import type { DrillResult } from '../facts/drill';
 import type { TopologyNode } from '../facts/topology';
 import type { BackupType, ScheduleKind } from '../spec/schema';
 import { formatAge } from './age';
-import { archivingFailing, repositoryHasWal, type Evaluation } from './policy';
+import { archivingFailing, newestBackup, repositoryHasWal, type Evaluation } from './policy';
 
 /** A backup or drill schedule as the Temporal server describes it; absent from the report when it does not exist. */
 export interface ScheduleState {
@@ -25,7 +25,14 @@ export interface StatusReport {
   readonly repository: { readonly host: string; readonly error?: string };
   /** pgBackRest's stanza status; null when the repository could not be read or has no such stanza. */
   readonly status: { readonly code: number; readonly message: string; readonly backupRunning: boolean } | null;
+  /** Each repository pgBackRest reads for the stanza (repo2: offsite), its status and newest full backup. */
+  readonly repos: {
+    readonly key: number;
+    readonly status: { readonly code: number; readonly message: string };
+    readonly newestFull: { readonly label: string; readonly stoppedAt: number; readonly ageSeconds: number } | null;
+  }[];
   readonly backups: {
+    readonly repo: number;
     readonly label: string;
     readonly type: BackupType;
     readonly prior: string | null;
@@ -86,7 +93,12 @@ export function statusReport(facts: StatusFacts, schedules: ScheduleState[], eva
     topology: facts.topology ? { primary: facts.topology.primary, specPrimary: facts.topology.specPrimary, nodes: facts.topology.nodes } : null,
     repository: { host: facts.repository.host, ...(facts.repository.error !== undefined && { error: facts.repository.error }) },
     status: stanza && { code: stanza.status.code, message: stanza.status.message, backupRunning: stanza.status.lockHeld },
+    repos: (stanza?.repos ?? []).map((r) => {
+      const full = newestBackup(stanza, 'full', r.key);
+      return { key: r.key, status: r.status, newestFull: full ? { label: full.label, stoppedAt: full.timestamp.stop, ageSeconds: Math.floor(now - full.timestamp.stop) } : null };
+    }),
     backups: (stanza?.backups ?? []).map((b) => ({
+      repo: b.repoKey ?? 1,
       label: b.label,
       type: b.type,
       prior: b.prior,
@@ -158,7 +170,7 @@ function drillLines(d: NonNullable<StatusReport['drill']>, ago: (epoch: number) 
   if (d.error !== undefined) return [...out, `  cannot read: ${d.error}`];
   const last = d.last;
   if (!last) return [...out, '  none yet'];
-  out.push(`  last: ${iso(last.startedAt)} (${ago(last.startedAt)} ago), ${last.ok ? 'passed' : 'FAILED'}, backup ${last.backupLabel ?? '-'}, RTO ${seconds(last.rtoSeconds)}, RPO ${seconds(last.rpoSeconds)}`);
+  out.push(`  last: ${iso(last.startedAt)} (${ago(last.startedAt)} ago), ${last.ok ? 'passed' : 'FAILED'}, backup ${last.backupLabel ?? '-'}${last.repo ? ` from repo${last.repo}` : ''}, RTO ${seconds(last.rtoSeconds)}, RPO ${seconds(last.rpoSeconds)}`);
   for (const c of last.checks) out.push(`    ${c.ok ? 'ok    ' : 'FAILED'} ${c.name}: ${c.detail}`);
   if (!last.ok && d.lastGood) out.push(`  last passed: ${iso(d.lastGood.startedAt)} (${ago(d.lastGood.startedAt)} ago), RTO ${seconds(d.lastGood.rtoSeconds)}, RPO ${seconds(d.lastGood.rpoSeconds)}`);
   return out;
@@ -184,12 +196,22 @@ export function renderText(r: StatusReport): string[] {
 
   if (r.topology) out.push('', ...topologyLines(r.topology));
 
-  out.push('', `backups (repository ${r.repository.host}):`);
+  // One repository reads as before; with an offsite one, each gets a line and each backup its repository.
+  const several = r.repos.length > 1;
+  if (several) {
+    out.push('', 'repositories:');
+    out.push(...table([
+      ['REPO', 'STATUS', 'NEWEST FULL', 'AGE'],
+      ...r.repos.map((x) => [`repo${x.key}${x.key === 1 ? ` (${r.repository.host})` : ' (offsite)'}`, x.status.code === 0 ? 'ok' : `ERROR: ${x.status.message}`,
+        x.newestFull?.label ?? 'none', x.newestFull ? ago(x.newestFull.stoppedAt) : '-']),
+    ]));
+  }
+  out.push('', `backups (repository ${r.repository.host}${several ? ' and offsite' : ''}):`);
   if (r.backups.length === 0) out.push('  none');
   else
     out.push(...table([
-      ['LABEL', 'TYPE', 'FINISHED', 'AGE', 'DATABASE', 'REPOSITORY'],
-      ...r.backups.map((b) => [b.label + (b.error ? ' (errors)' : ''), b.type, iso(b.stoppedAt), ago(b.stoppedAt), bytes(b.sizes.database), bytes(b.sizes.repo)]),
+      [...(several ? ['REPO'] : []), 'LABEL', 'TYPE', 'FINISHED', 'AGE', 'DATABASE', 'REPOSITORY'],
+      ...r.backups.map((b) => [...(several ? [`repo${b.repo}`] : []), b.label + (b.error ? ' (errors)' : ''), b.type, iso(b.stoppedAt), ago(b.stoppedAt), bytes(b.sizes.database), bytes(b.sizes.repo)]),
     ]));
 
   const a = r.archive;

@@ -1,6 +1,7 @@
 import { CancellationScope, patched } from '@temporalio/workflow';
+import type { Activities } from '../activities';
 import type { BackupDetails } from '../activities/backup';
-import type { BackupType, Spec } from '../spec/schema';
+import type { BackupType, RepoIndex, Spec } from '../spec/schema';
 import { long, quick, release } from './profiles';
 import { call, StepLog } from './steps';
 import { checkInput } from './input';
@@ -13,6 +14,8 @@ const BACKUP_TOPOLOGY = 'backup-topology';
 
 export interface BackupRequest {
   readonly type: BackupType;
+  /** The repository to back up to: repo2 is `offsite`; absent is repo1, the repository host's. */
+  readonly repo?: RepoIndex;
 }
 
 export type BackupOutcome =
@@ -31,6 +34,11 @@ export type BackupOutcome =
     };
 
 
+/** runBackup's arguments: a repo1 request's are the three it had before offsite repositories, so recorded runs replay. */
+function backupArgs(spec: Spec, request: BackupRequest, backupStandby: boolean): Parameters<Activities['runBackup']> {
+  return request.repo ? [spec, request.type, backupStandby, request.repo] : [spec, request.type, backupStandby];
+}
+
 /**
  * One backup of a stanza: claims the stanza's backup lock (a second request while one runs is
  * skipped and says who runs), picks the source per run, runs pgBackRest detached, releases the lock.
@@ -46,8 +54,10 @@ export async function backupStanza(spec: Spec, request: BackupRequest): Promise<
   try {
     const live = patched(BACKUP_TOPOLOGY) ? await observedSpec(spec, 'the backup') : spec;
     const source = await log.step('source', 'chooseBackupSource', quick, 'choose the host to copy from', live);
-    const name = `${request.type} backup`;
-    const run = await inRepositorySlot(log, spec, name, () => log.step(name, 'runBackup', long, `${request.type} backup of ${spec.stanza} from ${source.node}`, live, request.type, source.backupStandby));
+    // A repo1 run's step and arguments are those it had before offsite repositories: recorded runs replay.
+    const to = request.repo ? ` to repo${request.repo}` : '';
+    const name = `${request.type} backup${to}`;
+    const run = await inRepositorySlot(log, spec, name, () => log.step(name, 'runBackup', long, `${request.type} backup of ${spec.stanza}${to} from ${source.node}`, ...backupArgs(live, request, source.backupStandby)));
     return { status: 'done', backup: run.backup, seconds: run.seconds, source: { node: source.node, role: source.role, why: source.why, copiedFrom: run.copiedFrom } };
   } finally {
     // Also when cancelled or failed: the next backup must not wait for a stale lock.

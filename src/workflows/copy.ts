@@ -2,7 +2,7 @@ import type { CopyPlan } from '../activities/restore-copy';
 import type { WalPosition } from '../facts/recovery';
 import type { RecoveryTarget } from '../spec/recovery-target';
 import type { CopyPlace } from '../spec/restore-copy';
-import type { Spec } from '../spec/schema';
+import type { RepoIndex, Spec } from '../spec/schema';
 import { long, quick } from './profiles';
 import type { StepProgress } from './progress';
 import type { StepLog } from './steps';
@@ -22,7 +22,12 @@ export interface CopyRequest {
   readonly set?: string;
   /** The data directory may hold files: reuse them (`--delta`) instead of refusing. */
   readonly reuse: boolean;
+  /** The repository to restore from; pgBackRest takes the first holding a fitting backup when absent. */
+  readonly repo?: RepoIndex;
 }
+
+/** restoreCopy's last arguments: none (a drill), the backup (a restore), then the repository when one is named. */
+export type RestoreFrom = [] | [set: string | undefined] | [set: string | undefined, repo: RepoIndex];
 
 export interface RestoreResult {
   readonly place: CopyPlace;
@@ -50,11 +55,12 @@ export async function copyPrepared(log: StepLog, spec: Spec, place: CopyPlace, r
  * Restored (detached: a crashed worker's retry re-attaches). `what` names the backup for the UI;
  * `set` is passed as given: a drill's restore names none.
  */
-export function copyRestored(log: StepLog, spec: Spec, place: CopyPlace, plan: CopyPlan, target: RecoveryTarget, what: string | undefined, ...set: [set?: string]) {
-  const title = `${plan.delta ? 'delta ' : ''}restore ${what === undefined ? '' : `of ${what} `}to ${where(place)}`;
+export function copyRestored(log: StepLog, spec: Spec, place: CopyPlace, plan: CopyPlan, target: RecoveryTarget, what: string | undefined, ...from: RestoreFrom) {
+  const repo = from[1];
+  const title = `${plan.delta ? 'delta ' : ''}restore ${what === undefined ? '' : `of ${what} `}${repo ? `from repo${repo} ` : ''}to ${where(place)}`;
   const name = `restore ${where(place)}`;
   // startedAt: once the repository host's slot is granted, so a drill's RTO leaves out the queue.
-  return inRepositorySlot(log, spec, name, async () => ({ startedAt: Date.now(), ...(await log.step(name, 'restoreCopy', long, title, spec, place, target, plan.delta, ...set)) }));
+  return inRepositorySlot(log, spec, name, async () => ({ startedAt: Date.now(), ...(await log.step(name, 'restoreCopy', long, title, spec, place, target, plan.delta, ...(from as [set?: string, repo?: RepoIndex]))) }));
 }
 
 /** Started standalone; it recovers to its target and is promoted. */
@@ -69,9 +75,9 @@ export function copyReached(log: StepLog, spec: Spec, place: CopyPlace) {
 
 /** Restores, starts and promotes a copy at request.place; reports what it reached. */
 export async function restoredCopy(log: StepLog, spec: Spec, request: CopyRequest): Promise<RestoreResult> {
-  const { place, target, set, reuse } = request;
+  const { place, target, set, reuse, repo } = request;
   const plan = await copyPrepared(log, spec, place, reuse);
-  const restore = await copyRestored(log, spec, place, plan, target, undefined, set);
+  const restore = await copyRestored(log, spec, place, plan, target, undefined, ...(repo ? [set, repo] as const : [set] as const));
   const promoted = await copyPromoted(log, spec, place);
   const reached = await copyReached(log, spec, place);
   return {

@@ -2,7 +2,7 @@ import { ApplicationFailure, CancellationScope, patched } from '@temporalio/work
 import type { DrillMarker } from '../activities/drill';
 import type { DrillCheck, DrillResult } from '../facts/drill';
 import { drillsPlace } from '../spec/restore-copy';
-import type { Spec } from '../spec/schema';
+import type { RepoIndex, Spec } from '../spec/schema';
 import { copyPrepared, copyPromoted, copyReached, copyRestored } from './copy';
 import { checkInput } from './input';
 import { copyLock, holding, runOwner } from './locks';
@@ -40,19 +40,25 @@ const DRILL_TOPOLOGY = 'drill-topology';
  * or check. One drill or restore --to at a time on the scratch host's directory and port, whatever
  * the stanza: a second is refused before its marker (the copy is the first one's).
  */
-export async function restoreDrill(spec: Spec): Promise<DrillOutcome> {
-  checkInput('restoreDrill', spec);
+export interface DrillRequest {
+  /** Restore from and verify this repository (repo2: proves the offsite copy restores); absent: pgBackRest's choice, verify repo1. */
+  readonly repo?: RepoIndex;
+}
+
+export async function restoreDrill(spec: Spec, request?: DrillRequest): Promise<DrillOutcome> {
+  checkInput('restoreDrill', spec, request === undefined ? undefined : { drill: request });
+  const repo = request?.repo;
   const d = spec.drills;
   if (!d) throw ApplicationFailure.create({ type: 'InvalidSpec', nonRetryable: true, message: `restoreDrill: stanza ${spec.stanza} has no drills: section (host, dataDir, port), nothing was done` });
   const owner = runOwner();
   const log = new StepLog();
-  if (!patched(DRILL_LOCKED)) return runDrill(spec, d, log, owner);
+  if (!patched(DRILL_LOCKED)) return runDrill(spec, d, log, owner, repo);
   // Refused before the drill's try: a second drill must not remove the first one's copy.
   const lock = patched(DRILL_COPY_LOCKED) ? copyLock(spec, drillsPlace(d), owner) : [
     () => call('claimDrillLock', quick, `hold the drills of ${spec.stanza}`, spec, owner),
     () => call('releaseDrillLock', release, 'release the drills', spec, owner),
   ] as const;
-  return holding(log, ...lock, () => runDrill(spec, d, log, owner));
+  return holding(log, ...lock, () => runDrill(spec, d, log, owner, repo));
 }
 
 /** What a drill found: each phase adds to it, a failed step as a failed check. */
@@ -63,24 +69,24 @@ interface Found {
   rpo: number | null;
 }
 
-async function runDrill(spec: Spec, d: NonNullable<Spec['drills']>, log: StepLog, { workflowId, runId }: { workflowId: string; runId: string }): Promise<DrillOutcome> {
+async function runDrill(spec: Spec, d: NonNullable<Spec['drills']>, log: StepLog, { workflowId, runId }: { workflowId: string; runId: string }, repo: RepoIndex | undefined): Promise<DrillOutcome> {
   const startedMs = Date.now();
-  const { checks, backupLabel, rto, rpo } = await drillSteps(spec, d, log, runId);
+  const { checks, backupLabel, rto, rpo } = await drillSteps(spec, d, log, runId, repo);
   const bad = checks.filter((c) => !c.ok);
   const drill: DrillResult = {
     stanza: spec.stanza, workflowId, runId, host: d.host,
     startedAt: seconds(startedMs), endedAt: seconds(Date.now()),
-    ok: bad.length === 0, backupLabel, rtoSeconds: rto, rpoSeconds: rpo, checks,
+    ok: bad.length === 0, backupLabel, rtoSeconds: rto, rpoSeconds: rpo, checks, ...(repo ? { repo } : {}),
     failure: bad.length ? bad.map((c) => `${c.name}: ${c.detail}`).join('; ') : null,
   };
   await CancellationScope.nonCancellable(() => log.step('keep the result', 'recordDrill', release, 'keep the drill result on the repository host', spec, drill));
   if (drill.failure !== null) throw ApplicationFailure.create({ type: 'DrillFailed', nonRetryable: true, message: `restore drill of ${spec.stanza} on ${d.host} failed: ${drill.failure}`, details: [drill] });
-  const summary = `backup ${backupLabel ?? '?'}, RTO ${rto} s, RPO ${rpo} s, ${checks.length} checks passed`;
+  const summary = `backup ${backupLabel ?? '?'}${repo ? ` from repo${repo}` : ''}, RTO ${rto} s, RPO ${rpo} s, ${checks.length} checks passed`;
   return { status: 'done', summary, drill, steps: log.steps };
 }
 
 /** The drill's steps: a failed restore or recovery still verifies the repository; the copy is removed whatever happened. */
-async function drillSteps(spec: Spec, d: NonNullable<Spec['drills']>, log: StepLog, runId: string): Promise<Found> {
+async function drillSteps(spec: Spec, d: NonNullable<Spec['drills']>, log: StepLog, runId: string, repo: RepoIndex | undefined): Promise<Found> {
   const place = drillsPlace(d);
   const at = `${d.host}:${d.dataDir}`;
   const found: Found = { checks: [], backupLabel: null, rto: null, rpo: null };
@@ -91,7 +97,7 @@ async function drillSteps(spec: Spec, d: NonNullable<Spec['drills']>, log: StepL
     // A drill's directory is the drill's own: what an earlier drill left is reused by a delta restore.
     const plan = await copyPrepared(log, spec, place, true);
     try {
-      const restore = await copyRestored(log, spec, place, plan, { type: 'default' }, 'the newest backup');
+      const restore = await copyRestored(log, spec, place, plan, { type: 'default' }, 'the newest backup', ...(repo ? [undefined, repo] as const : [] as const));
       found.checks.push({ name: 'restore', ok: true, detail: restore.detail });
       await copyPromoted(log, spec, place);
       found.rto = seconds(Date.now() - restore.startedAt);
@@ -100,7 +106,7 @@ async function drillSteps(spec: Spec, d: NonNullable<Spec['drills']>, log: StepL
       failed(found.checks.some((c) => c.name === 'restore') ? 'recovery' : 'restore', e);
     }
     if (found.rto !== null) await copyChecked(spec, d, log, marker, found);
-    const verify = await inRepositorySlot(log, spec, 'pgbackrest verify', () => log.step('pgbackrest verify', 'verifyRepository', long, `pgbackrest verify of ${spec.stanza}`, spec));
+    const verify = await inRepositorySlot(log, spec, 'pgbackrest verify', () => log.step('pgbackrest verify', 'verifyRepository', long, `pgbackrest verify of ${spec.stanza}${repo ? ` in repo${repo}` : ''}`, spec, ...(repo ? [repo] as const : [] as const)));
     found.checks.push(verify.check);
   } catch (e) {
     failed(log.steps.find((s) => s.status === 'failed')?.name ?? 'drill', e);

@@ -31,6 +31,8 @@ export interface ProvisionResult {
   readonly pgbackrestVersion: string;
   readonly postgresVersion: string;
   readonly backup: FullBackupResult['backup'];
+  /** The newest full backup in repo2, with `offsite:` in the spec. */
+  readonly offsiteBackup?: FullBackupResult['backup'];
   readonly standbys: StandbyState[];
   readonly steps: StepProgress[];
 }
@@ -86,6 +88,8 @@ function stepsOf(spec: Spec, log: StepLog, pre: PreflightReport) {
     stanzaCreate: () => log.step('stanza-create', 'ensureStanza', quick, `stanza-create ${spec.stanza}`, spec),
     check: () => log.step('check', 'checkStanza', quick, `check ${spec.stanza}`, spec),
     fullBackup: () => inRepositorySlot(log, spec, 'full backup', () => log.step('full backup', 'ensureFullBackup', long, 'first full backup', spec)),
+    // Only a spec with offsite: has this step, and no recorded run's spec does.
+    offsiteBackup: () => inRepositorySlot(log, spec, 'offsite full backup', () => log.step('offsite full backup', 'ensureFullBackup', long, 'first full backup in repo2 (offsite)', spec, 2)),
     replicationAccess: () => log.step('replication access', 'ensureReplicationAccess', quick, 'replication role and pg_hba', spec),
     prepared: async (node: string, systemId: string) => {
       await standbyPgpass(log, spec, node);
@@ -106,6 +110,7 @@ type Steps = ReturnType<typeof stepsOf>;
 async function provisioned(spec: Spec, log: StepLog, pre: PreflightReport): Promise<ProvisionResult> {
   const steps = stepsOf(spec, log, pre);
   const { full, states } = patched(STEPS_OVERLAPPED) ? await overlapped(steps, spec, pre) : await oneAfterAnother(steps, spec);
+  const offsite = spec.offsite ? await steps.offsiteBackup() : undefined;
   // The standbys go into the repository's config once they stream (pgBackRest refuses
   // backup-standby=y with none to copy from): unless they streamed before and are there already.
   if (everyNodeListed() ? steps.standbys.length > 0 && !steps.standbysStream : backupsFromStandby(spec)) {
@@ -123,6 +128,7 @@ async function provisioned(spec: Spec, log: StepLog, pre: PreflightReport): Prom
     pgbackrestVersion: pre.pgbackrestVersion,
     postgresVersion: pre.postgresVersion,
     backup: full.backup,
+    ...(offsite ? { offsiteBackup: offsite.backup } : {}),
     standbys: states.map(({ name, state, replayLagBytes }) => ({ name, state, replayLagBytes })),
     steps: log.steps,
   };

@@ -32,7 +32,7 @@ export async function restoreToHost(spec: Spec, request: RestoreRequest): Promis
   checkInput('restoreToHost', spec, { restore: request });
   const { place } = request;
   const log = new StepLog();
-  await requireConfirmed(log, spec, { kind: 'restore', request: { place, target: request.target, set: request.set, reuse: request.reuse } }, request.confirm);
+  await requireConfirmed(log, spec, { kind: 'restore', request: { place, target: request.target, set: request.set, reuse: request.reuse, ...(request.repo ? { repo: request.repo } : {}) } }, request.confirm);
   const owner = runOwner();
   const steps = () => restoredCopy(log, spec, request);
   // Held on the scratch host: no drill or other restore in that directory or on that port meanwhile.

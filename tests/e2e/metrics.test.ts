@@ -78,7 +78,7 @@ describe('metrics: the worker endpoint and status --format prometheus on a provi
     const backups = info.find((x) => x.name === f.spec.stanza)!.backup;
     const newest = (type?: string) => backups.filter((b) => type === undefined || b.type === type).reduce((a, b) => (b.timestamp.stop > a.timestamp.stop ? b : a));
     for (const [kind, b] of [['full', newest('full')], ['any', newest()]] as const) {
-      const k = `${st},kind="${kind}"`;
+      const k = `${st},kind="${kind}",repo="1"`;
       assert.equal(get(`stanzactl_backup_newest_timestamp_seconds{${k}}`), b.timestamp.stop, kind);
       assert.equal(get(`stanzactl_backup_newest_duration_seconds{${k}}`), b.timestamp.stop - b.timestamp.start, kind);
       assert.equal(get(`stanzactl_backup_newest_database_bytes{${k}}`), b.info.size, kind);
@@ -90,10 +90,10 @@ describe('metrics: the worker endpoint and status --format prometheus on a provi
       assert.ok(age >= first.at - b.timestamp.stop - 5 && age <= first.at - b.timestamp.stop + 1, `${kind} age ${age}`);
     }
     assert.equal(newest().type, 'incr');
-    assert.equal(get(`stanzactl_backup_last_run_success{${st},type="incr"}`), 1);
-    const endedAt = get(`stanzactl_backup_last_run_timestamp_seconds{${st},type="incr"}`);
+    assert.equal(get(`stanzactl_backup_last_run_success{${st},type="incr",repo="1"}`), 1);
+    const endedAt = get(`stanzactl_backup_last_run_timestamp_seconds{${st},type="incr",repo="1"}`);
     assert.ok(endedAt >= backupStarted && endedAt <= backupEnded, `run ended at ${endedAt}, backup ran ${backupStarted}..${backupEnded}`);
-    assert.ok(get(`stanzactl_backup_last_run_duration_seconds{${st},type="incr"}`) <= backupEnded - backupStarted);
+    assert.ok(get(`stanzactl_backup_last_run_duration_seconds{${st},type="incr",repo="1"}`) <= backupEnded - backupStarted);
     assert.equal(get(`stanzactl_stanza_status_code{${st}}`), 0);
 
     // The archiver as PostgreSQL reports it on the primary now; the worker read it during the status run, before.
@@ -135,7 +135,7 @@ describe('metrics: the worker endpoint and status --format prometheus on a provi
     // Ages move with the clock, not with the next read.
     await new Promise((r) => setTimeout(r, 2100));
     const second = await scrape();
-    const key = `stanzactl_backup_newest_age_seconds{${st},kind="any"}`;
+    const key = `stanzactl_backup_newest_age_seconds{${st},kind="any",repo="1"}`;
     assert.ok(second.samples.get(key)! - get(key) >= 2, `${get(key)} then ${second.samples.get(key)}`);
   });
 

@@ -18,7 +18,7 @@ test('info: a stanza with a full, an incr and a diff backup', () => {
   assert.deepEqual(s.status, { code: 0, message: 'ok', lockHeld: false });
   assert.equal(s.cipher, 'none');
   assert.deepEqual(s.db, [{ id: 1, systemId: '7712077147122823720', version: '15', repoKey: 1 }]);
-  assert.deepEqual(s.archive, [{ id: '15-1', min: '000000010000000000000001', max: '000000010000000000000007', dbId: 1 }]);
+  assert.deepEqual(s.archive, [{ id: '15-1', min: '000000010000000000000001', max: '000000010000000000000007', dbId: 1, repoKey: 1 }]);
   assert.deepEqual(
     s.backups.map((b) => [b.label, b.type, b.prior]),
     [
@@ -57,7 +57,7 @@ test('info: a stanza with no backups yet', () => {
   assert.deepEqual(s.backups, []);
   assert.deepEqual(fullBackups(s), []);
   assert.equal(systemIdOf(s), '7712077150075888193');
-  assert.deepEqual(s.archive, [{ id: '15-1', min: null, max: null, dbId: 1 }]);
+  assert.deepEqual(s.archive, [{ id: '15-1', min: null, max: null, dbId: 1, repoKey: 1 }]);
 });
 
 test('info: a stanza the repository does not have', () => {

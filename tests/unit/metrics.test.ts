@@ -79,11 +79,11 @@ test('gauges of one status read: values from pgBackRest info, pg_stat_archiver a
   const now = 1795608000;
   const text = renderMetrics(Observations.fromStatus(CLUSTER, FACTS, now - 10), now * 1000);
   const want: Record<string, string[]> = {
-    stanzactl_backup_newest_timestamp_seconds: ['{stanza="alpha",repository="repo1",kind="full"} 1795607898', '{stanza="alpha",repository="repo1",kind="any"} 1795607903'],
-    stanzactl_backup_newest_age_seconds: ['{stanza="alpha",repository="repo1",kind="full"} 102', '{stanza="alpha",repository="repo1",kind="any"} 97'],
-    stanzactl_backup_newest_duration_seconds: ['{stanza="alpha",repository="repo1",kind="full"} 3', '{stanza="alpha",repository="repo1",kind="any"} 2'],
-    stanzactl_backup_newest_database_bytes: ['{stanza="alpha",repository="repo1",kind="full"} 22992588', '{stanza="alpha",repository="repo1",kind="any"} 33896140'],
-    stanzactl_backup_newest_repository_delta_bytes: ['{stanza="alpha",repository="repo1",kind="full"} 3056842', '{stanza="alpha",repository="repo1",kind="any"} 1412738'],
+    stanzactl_backup_newest_timestamp_seconds: ['{stanza="alpha",repository="repo1",kind="full",repo="1"} 1795607898', '{stanza="alpha",repository="repo1",kind="any",repo="1"} 1795607903'],
+    stanzactl_backup_newest_age_seconds: ['{stanza="alpha",repository="repo1",kind="full",repo="1"} 102', '{stanza="alpha",repository="repo1",kind="any",repo="1"} 97'],
+    stanzactl_backup_newest_duration_seconds: ['{stanza="alpha",repository="repo1",kind="full",repo="1"} 3', '{stanza="alpha",repository="repo1",kind="any",repo="1"} 2'],
+    stanzactl_backup_newest_database_bytes: ['{stanza="alpha",repository="repo1",kind="full",repo="1"} 22992588', '{stanza="alpha",repository="repo1",kind="any",repo="1"} 33896140'],
+    stanzactl_backup_newest_repository_delta_bytes: ['{stanza="alpha",repository="repo1",kind="full",repo="1"} 3056842', '{stanza="alpha",repository="repo1",kind="any",repo="1"} 1412738'],
     stanzactl_stanza_status_code: ['{stanza="alpha",repository="repo1"} 0'],
     stanzactl_archive_last_archived_age_seconds: ['{stanza="alpha",repository="repo1"} 50'],
     stanzactl_archive_failed_count: ['{stanza="alpha",repository="repo1"} 2'],
@@ -136,11 +136,11 @@ test('a backup run is the newest backup until info says otherwise; outcomes per 
   o.backupRun(CLUSTER, 'incr', { ok: false, at: 1795608170, seconds: 3 });
   const text = renderMetrics(o, 1795608200_000);
   assert.deepEqual(lines(text, 'stanzactl_backup_newest_timestamp_seconds'), [
-    'stanzactl_backup_newest_timestamp_seconds{stanza="alpha",repository="repo1",kind="full"} 1795608160',
-    'stanzactl_backup_newest_timestamp_seconds{stanza="alpha",repository="repo1",kind="any"} 1795608160',
+    'stanzactl_backup_newest_timestamp_seconds{stanza="alpha",repository="repo1",kind="full",repo="1"} 1795608160',
+    'stanzactl_backup_newest_timestamp_seconds{stanza="alpha",repository="repo1",kind="any",repo="1"} 1795608160',
   ]);
-  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_success'), ['stanzactl_backup_last_run_success{stanza="alpha",repository="repo1",type="full"} 1', 'stanzactl_backup_last_run_success{stanza="alpha",repository="repo1",type="incr"} 0']);
-  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_duration_seconds'), ['stanzactl_backup_last_run_duration_seconds{stanza="alpha",repository="repo1",type="full"} 65.5', 'stanzactl_backup_last_run_duration_seconds{stanza="alpha",repository="repo1",type="incr"} 3']);
+  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_success'), ['stanzactl_backup_last_run_success{stanza="alpha",repository="repo1",type="full",repo="1"} 1', 'stanzactl_backup_last_run_success{stanza="alpha",repository="repo1",type="incr",repo="1"} 0']);
+  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_duration_seconds'), ['stanzactl_backup_last_run_duration_seconds{stanza="alpha",repository="repo1",type="full",repo="1"} 65.5', 'stanzactl_backup_last_run_duration_seconds{stanza="alpha",repository="repo1",type="incr",repo="1"} 3']);
   o.rebuild(CLUSTER, 'alpha-sb', { ok: true, at: 1795608180 });
   assert.deepEqual(lines(renderMetrics(o, 1795608200_000), 'stanzactl_rebuild_last_success'), ['stanzactl_rebuild_last_success{stanza="alpha",repository="repo1",node="alpha-sb"} 1']);
 });
@@ -157,8 +157,8 @@ test('two clusters of one stanza name on two repository hosts keep a series set 
     'stanzactl_archive_failed_count{stanza="alpha",repository="repo2"} 9',
   ]);
   assert.deepEqual(lines(text, 'stanzactl_backup_last_run_success'), [
-    'stanzactl_backup_last_run_success{stanza="alpha",repository="repo1",type="full"} 1',
-    'stanzactl_backup_last_run_success{stanza="alpha",repository="repo2",type="full"} 0',
+    'stanzactl_backup_last_run_success{stanza="alpha",repository="repo1",type="full",repo="1"} 1',
+    'stanzactl_backup_last_run_success{stanza="alpha",repository="repo2",type="full",repo="1"} 0',
   ]);
   // What repo1's status read found is not repo2's.
   assert.equal(lines(text, 'stanzactl_backup_newest_timestamp_seconds').filter((l) => l.includes('repo2')).length, 0);
@@ -208,13 +208,13 @@ test('the activity interceptor records results and final failures, in activity c
 
   const text = renderMetrics(o, 1795608060_000);
   assert.deepEqual(lines(text, 'stanzactl_backup_last_run_success'), [
-    `stanzactl_backup_last_run_success{stanza="${spec.stanza}",repository="${spec.repository.host}",type="full"} 1`,
-    `stanzactl_backup_last_run_success{stanza="${spec.stanza}",repository="${spec.repository.host}",type="incr"} 0`,
+    `stanzactl_backup_last_run_success{stanza="${spec.stanza}",repository="${spec.repository.host}",type="full",repo="1"} 1`,
+    `stanzactl_backup_last_run_success{stanza="${spec.stanza}",repository="${spec.repository.host}",type="incr",repo="1"} 0`,
   ]);
-  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_duration_seconds')[0], `stanzactl_backup_last_run_duration_seconds{stanza="${spec.stanza}",repository="${spec.repository.host}",type="full"} 30`);
+  assert.deepEqual(lines(text, 'stanzactl_backup_last_run_duration_seconds')[0], `stanzactl_backup_last_run_duration_seconds{stanza="${spec.stanza}",repository="${spec.repository.host}",type="full",repo="1"} 30`);
   assert.deepEqual(lines(text, 'stanzactl_backup_newest_repository_bytes'), [
-    `stanzactl_backup_newest_repository_bytes{stanza="${spec.stanza}",repository="${spec.repository.host}",kind="full"} 4`,
-    `stanzactl_backup_newest_repository_bytes{stanza="${spec.stanza}",repository="${spec.repository.host}",kind="any"} 4`,
+    `stanzactl_backup_newest_repository_bytes{stanza="${spec.stanza}",repository="${spec.repository.host}",kind="full",repo="1"} 4`,
+    `stanzactl_backup_newest_repository_bytes{stanza="${spec.stanza}",repository="${spec.repository.host}",kind="any",repo="1"} 4`,
   ]);
   // A failed step fails the rebuild; a step that is not the last one succeeding decides nothing.
   assert.deepEqual(lines(text, 'stanzactl_rebuild_last_success'), [`stanzactl_rebuild_last_success{stanza="${spec.stanza}",repository="${spec.repository.host}",node="${node}"} 0`]);

@@ -18,7 +18,7 @@ import {
 } from '../../src/schedules/plan';
 import { durationMs } from '../../src/spec/duration';
 import { parseSpec } from '../../src/spec/load';
-import type { Spec } from '../../src/spec/schema';
+import { OFFSITE_KINDS, type Spec } from '../../src/spec/schema';
 
 const fixtures = resolve(__dirname, '../../../tests/fixtures/spec');
 const demoYaml = readFileSync(`${fixtures}/demo.yaml`, 'utf8');
@@ -207,14 +207,14 @@ describe('schedules under the ids of an older stanzactl', () => {
 
 describe('plan of types', () => {
   test('types with a cron are kept, the others deleted', () => {
-    assert.deepEqual(planTypes(specWith(ISSUE)), { keep: ['full', 'diff'], remove: ['incr', 'drill'] });
-    assert.deepEqual(planTypes(specWith({ incr: '0 * * * *' })), { keep: ['incr'], remove: ['full', 'diff', 'drill'] });
-    assert.deepEqual(planTypes(withDrills(specWith({ incr: '0 * * * *' }), '0 3 * * *')), { keep: ['incr', 'drill'], remove: ['full', 'diff'] });
-    assert.deepEqual(planTypes(withDrills(specWith(undefined))), { keep: [], remove: ['full', 'diff', 'incr', 'drill'] });
+    assert.deepEqual(planTypes(specWith(ISSUE)), { keep: ['full', 'diff'], remove: ['incr', ...OFFSITE_KINDS, 'drill'] });
+    assert.deepEqual(planTypes(specWith({ incr: '0 * * * *' })), { keep: ['incr'], remove: ['full', 'diff', ...OFFSITE_KINDS, 'drill'] });
+    assert.deepEqual(planTypes(withDrills(specWith({ incr: '0 * * * *' }), '0 3 * * *')), { keep: ['incr', 'drill'], remove: ['full', 'diff', ...OFFSITE_KINDS] });
+    assert.deepEqual(planTypes(withDrills(specWith(undefined))), { keep: [], remove: ['full', 'diff', 'incr', ...OFFSITE_KINDS, 'drill'] });
   });
 
   test('no schedule section: every type is deleted', () => {
-    assert.deepEqual(planTypes(specWith(undefined)), { keep: [], remove: ['full', 'diff', 'incr', 'drill'] });
+    assert.deepEqual(planTypes(specWith(undefined)), { keep: [], remove: ['full', 'diff', 'incr', ...OFFSITE_KINDS, 'drill'] });
   });
 });
 

@@ -191,7 +191,7 @@ describe('status facts and rendering', () => {
     const r = statusReport(f, [{ type: 'full', id: 'backup-alpha-full', paused: false, nextRun: NEWEST_STOP + 3 * 86400 }], evaluate(f, s, now), now);
     assert.equal(r.ok, false);
     assert.deepEqual(r.backups[0], {
-      label: '20261125-115815F', type: 'full', prior: null, startedAt: 1795607895, stoppedAt: FULL_STOP, ageSeconds: 2 * 86400 + 5,
+      repo: 1, label: '20261125-115815F', type: 'full', prior: null, startedAt: 1795607895, stoppedAt: FULL_STOP, ageSeconds: 2 * 86400 + 5,
       sizes: { database: 22992588, delta: 22992588, repo: 3056842, repoDelta: 3056842 },
       wal: { start: '000000010000000000000002', stop: '000000010000000000000003' }, error: false,
     });
