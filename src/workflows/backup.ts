@@ -11,6 +11,8 @@ import { inRepositorySlot } from './repository-slot';
 
 // Runs started before backups read the roles from the hosts take the spec's.
 const BACKUP_TOPOLOGY = 'backup-topology';
+// Runs started before the source was chosen once the repository host's slot is granted chose it before queueing.
+const SOURCE_IN_SLOT = 'backup-source-in-slot';
 
 export interface BackupRequest {
   readonly type: BackupType;
@@ -52,13 +54,22 @@ export async function backupStanza(spec: Spec, request: BackupRequest): Promise<
     return { status: 'skipped', reason: lock.detail, runningWorkflowId: lock.holder?.workflowId, runningSince: lock.holder?.since };
   }
   try {
-    const live = patched(BACKUP_TOPOLOGY) ? await observedSpec(spec, 'the backup') : spec;
-    const source = await log.step('source', 'chooseBackupSource', quick, 'choose the host to copy from', live);
+    const chosen = async () => {
+      const live = patched(BACKUP_TOPOLOGY) ? await observedSpec(spec, 'the backup') : spec;
+      return { live, source: await log.step('source', 'chooseBackupSource', quick, 'choose the host to copy from', live) };
+    };
     // A repo1 run's step and arguments are those it had before offsite repositories: recorded runs replay.
     const to = request.repo ? ` to repo${request.repo}` : '';
     const name = `${request.type} backup${to}`;
-    const run = await inRepositorySlot(log, spec, name, () => log.step(name, 'runBackup', long, `${request.type} backup of ${spec.stanza}${to} from ${source.node}`, ...backupArgs(live, request, source.backupStandby)));
-    return { status: 'done', backup: run.backup, seconds: run.seconds, source: { node: source.node, role: source.role, why: source.why, copiedFrom: run.copiedFrom } };
+    const backup = async ({ live, source }: Awaited<ReturnType<typeof chosen>>) => {
+      const run = await log.step(name, 'runBackup', long, `${request.type} backup of ${spec.stanza}${to} from ${source.node}`, ...backupArgs(live, request, source.backupStandby));
+      return { status: 'done', backup: run.backup, seconds: run.seconds, source: { node: source.node, role: source.role, why: source.why, copiedFrom: run.copiedFrom } } as const;
+    };
+    // Roles and the standby to copy from are read once the slot is granted: a wait in the queue
+    // may outlast a switchover or a standby going down.
+    if (patched(SOURCE_IN_SLOT)) return await inRepositorySlot(log, spec, name, async () => backup(await chosen()));
+    const picked = await chosen();
+    return await inRepositorySlot(log, spec, name, () => backup(picked));
   } finally {
     // Also when cancelled or failed: the next backup must not wait for a stale lock.
     await CancellationScope.nonCancellable(() => call('releaseBackupLock', release, 'release the backup lock', spec, owner));
