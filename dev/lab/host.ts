@@ -4,6 +4,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { labScript } from './paths';
 import { processLive, waitFor } from './proc';
+import { S3_CA_FILE } from './types';
 
 export interface HostBoot {
   name: string;
@@ -14,6 +15,8 @@ export interface HostBoot {
   etcHosts: string;
   operatorPublicKey: string;
   edb: boolean;
+  /** The lab's S3 CA certificate (PEM), written to S3_CA_FILE; '' in a lab without S3. */
+  s3Ca: string;
 }
 
 export interface StartedHost {
@@ -52,6 +55,8 @@ export function hostEnv(boot: HostBoot): Record<string, string> {
     LAB_HOSTS: boot.etcHosts,
     LAB_PUBKEY: boot.operatorPublicKey,
     LAB_EDB: boot.edb ? '1' : '0',
+    LAB_S3_CA: boot.s3Ca,
+    LAB_S3_CA_FILE: S3_CA_FILE,
   };
 }
 
