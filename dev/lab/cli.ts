@@ -12,7 +12,7 @@ host for restores and drills: PostgreSQL and pgBackRest installed, no cluster, n
 with its own network namespace, address, sshd, processes and filesystem.
 
 commands:
-  up [--layout ${LAB_LAYOUTS.join('|')}] [--prefix P] [--subnet CIDR]
+  up [--layout ${LAB_LAYOUTS.join('|')}] [--prefix P] [--subnet CIDR] [--s3]
                   bring the hosts up (or report the lab already up); writes the key,
                   known_hosts and a stanzactl spec under the state dir
                   (--layout: debian, the default, is Debian's packages; edb an EPAS-like
@@ -21,9 +21,10 @@ commands:
                   or postgresql-15 as PGDG's RHEL packages do, the primary's cluster
                   initialized and started, the others' installed only;
                   --prefix names its links/netns, default ${DEFAULT_PREFIX}; --subnet a
-                  private /24, default ${DEFAULT_SUBNET})
+                  private /24, default ${DEFAULT_SUBNET}; --s3 adds the host s3-srv with
+                  an S3-compatible server over TLS, versitygw from scripts/setup.sh)
   down            stop the hosts and remove everything the lab created
-  status          show whether each host's sshd and PostgreSQL run
+  status          show whether each host's sshd and PostgreSQL (and the S3 server) run
   spec [--json]   print the spec for the lab (YAML, or JSON)
 
 State dir: $STANZACTL_STATE, else <repo>/.state; the lab lives in <state>/lab/.
@@ -74,7 +75,7 @@ function parseFlags(args: string[]): Map<string, string> {
   const flags = new Map<string, string>();
   const valued = new Set(['layout', 'prefix', 'subnet']);
   for (let i = 0; i < args.length; i++) {
-    const m = /^--([a-z]+)(?:=(.*))?$/.exec(args[i]);
+    const m = /^--([a-z][a-z0-9]*)(?:=(.*))?$/.exec(args[i]);
     if (!m) throw new UsageError(`unexpected argument "${args[i]}"`);
     const [, name, inline] = m;
     if (!valued.has(name)) {
@@ -95,11 +96,11 @@ function allowOnly(flags: Map<string, string>, allowed: string[]): void {
 }
 
 async function up(flags: Map<string, string>): Promise<number> {
-  allowOnly(flags, ['layout', 'prefix', 'subnet']);
+  allowOnly(flags, ['layout', 'prefix', 'subnet', 's3']);
   const layout = flags.get('layout');
   if (layout !== undefined && !isLayout(layout)) throw new UsageError(`--layout must be one of ${LAB_LAYOUTS.join(', ')}, not "${layout}"`);
   const started = Date.now();
-  const lab = await labUp({ layout, prefix: flags.get('prefix'), subnet: flags.get('subnet') });
+  const lab = await labUp({ layout, prefix: flags.get('prefix'), subnet: flags.get('subnet'), s3: flags.has('s3') || undefined });
   const specFile = writeSpec(lab);
   const width = Math.max(...lab.hosts.map((h) => h.name.length));
   process.stdout.write(
@@ -109,6 +110,7 @@ async function up(flags: Map<string, string>): Promise<number> {
       `private key:  ${lab.privateKeyFile}`,
       `known_hosts:  ${lab.knownHostsFile}`,
       `spec:         ${specFile}`,
+      ...(lab.s3 ? [`s3:           https://${lab.s3.endpoint}:${lab.s3.port}/${lab.s3.bucket} on ${lab.s3.host} (CA ${lab.s3.caFile} on every host; keys in ${labPaths(lab.stateDir).record})`] : []),
       `try: ssh -i ${lab.privateKeyFile} -o UserKnownHostsFile=${lab.knownHostsFile} root@${lab.hosts[1].ip}`,
       '',
     ].join('\n'),
@@ -138,10 +140,11 @@ async function status(): Promise<number> {
     [
       `lab ${st.up ? 'is up' : 'is partly down'} (layout ${st.lab.layout}, subnet ${st.lab.subnet}, prefix ${st.lab.prefix})`,
       ...st.hosts.map((h) => `  ${h.name.padEnd(width)}  ${h.ip.padEnd(15)}  sshd ${yesNo(h.sshd).padEnd(7)}  postgres ${yesNo(h.postgres)}`),
+      ...(st.s3 ? [`  S3 server (versitygw) ${yesNo(st.s3.running)}`] : []),
       '',
     ].join('\n'),
   );
-  return st.up && st.hosts.every((h) => h.sshd) ? 0 : 1;
+  return st.up && st.hosts.every((h) => h.sshd) && st.s3?.running !== false ? 0 : 1;
 }
 
 async function spec(json: boolean): Promise<number> {

@@ -7,6 +7,7 @@ import { labPaths, resolveStateDir } from './paths';
 import { mustRun, processExists, processLive, sleep } from './proc';
 import { readRecord } from './record';
 import type { LabRecord } from './record';
+import { s3Running } from './s3';
 
 /** Removes the lab recorded in the state dir: processes, mounts, links, netns, state files. */
 export async function labDown(opts: { stateDir?: string } = {}): Promise<void> {
@@ -36,6 +37,8 @@ export async function teardown(rec: LabRecord): Promise<void> {
   // A launcher orphaned by the process that brought the lab up stays a zombie until the
   // machine's PID 1 reaps it, a second or two later; its pid is not free before that.
   await until(10000, () => rec.hosts.every((h) => !isZombie(h.launcherPid) && !isZombie(h.initPid)));
+  // The S3 server died with its host's PID namespace; its nsenter, outside it, ends right after.
+  if (rec.s3 && !(await until(5000, () => s3Running(rec).length === 0))) problems.push(`S3 server processes still running: ${s3Running(rec).join(', ')}`);
   // A cgroup stays busy for a moment after its last process ended.
   let cgroupsLeft: string[] = [];
   await until(5000, () => (cgroupsLeft = hosts.filter((h) => h.systemd).flatMap((h) => removeHostCgroups(h.netns))).length === 0);

@@ -1,4 +1,4 @@
-import { isSystemdLayout, REPOSITORY_HOST } from './types';
+import { isPostgresHost, isSystemdLayout } from './types';
 import type { LabLayout, SystemdLayout } from './types';
 
 /** A PostgreSQL package as the systemd layouts emulate it, with Debian's PostgreSQL 15 binaries. */
@@ -51,9 +51,9 @@ export const SYSTEMD_FLAVOURS: Record<SystemdLayout, SystemdFlavour> = {
 
 /**
  * The package a host of the layout emulates when its PID 1 is systemd, else undefined. The
- * repository host keeps the small init in every layout: it runs no PostgreSQL, so systemd there
- * would prove nothing and cost a boot (seconds of the machine's two cores) per lab.
+ * repository and S3 hosts keep the small init in every layout: they run no PostgreSQL, so systemd
+ * there would prove nothing and cost a boot (seconds of the machine's two cores) per lab.
  */
 export function systemdFlavourOf(layout: LabLayout, host: string): SystemdFlavour | undefined {
-  return isSystemdLayout(layout) && host !== REPOSITORY_HOST ? SYSTEMD_FLAVOURS[layout] : undefined;
+  return isSystemdLayout(layout) && isPostgresHost(host) ? SYSTEMD_FLAVOURS[layout] : undefined;
 }

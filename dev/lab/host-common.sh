@@ -33,13 +33,21 @@ lab_mount_disk_dirs() { # state-dir root
   cp /usr/share/base-files/dot.profile "$2/root/.profile"
 }
 
-# The host's identity and sshd, written inside its root. Input: host ip hosts pubkey edb machine_id.
+# The host's identity and sshd, written inside its root. Input: host ip hosts pubkey edb machine_id
+# s3_ca s3_ca_file.
 lab_identity() {
   echo "$host" >/etc/hostname
   printf '%s\n' "$hosts" >/etc/hosts
   echo "$machine_id" >/etc/machine-id
   # Without LANG here pg_createcluster silently makes SQL_ASCII clusters (pam_env reads this file).
   echo 'LANG=C.UTF-8' >/etc/default/locale
+  # Into no trust store: a client trusts the lab's S3 server only when told this file, as with a
+  # private CA on a real site.
+  if [ -n "$s3_ca" ]; then
+    install -d -m 0755 "$(dirname "$s3_ca_file")"
+    printf '%s\n' "$s3_ca" >"$s3_ca_file"
+    chmod 0644 "$s3_ca_file"
+  fi
 
   if [ "$edb" = 1 ]; then
     # What an EDB Postgres Advanced Server 15 package leaves: its user and an empty version dir.

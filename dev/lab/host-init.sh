@@ -5,14 +5,16 @@
 #
 # Runs after host-common.sh. Input (environment): LAB_HOST, LAB_IP, LAB_DIR (this host's state
 # dir), LAB_HOSTS (/etc/hosts content), LAB_PUBKEY (operator's public key), LAB_EDB (1 to emulate
-# an EDB package install).
+# an EDB package install), LAB_S3_CA (the lab's S3 CA certificate, empty without S3) and
+# LAB_S3_CA_FILE (where it goes).
 set -euo pipefail
 # A namespace init ignores signals it does not handle: without this even a host that is still
 # booting could only be stopped with SIGKILL.
 trap 'exit 0' TERM INT HUP
 
 host=$LAB_HOST ip=$LAB_IP dir=$LAB_DIR hosts=$LAB_HOSTS pubkey=$LAB_PUBKEY edb=$LAB_EDB
-unset LAB_INIT LAB_HOST LAB_IP LAB_DIR LAB_HOSTS LAB_PUBKEY LAB_EDB
+s3_ca=$LAB_S3_CA s3_ca_file=$LAB_S3_CA_FILE
+unset LAB_INIT LAB_HOST LAB_IP LAB_DIR LAB_HOSTS LAB_PUBKEY LAB_EDB LAB_S3_CA LAB_S3_CA_FILE
 
 root=$dir/root
 mkdir -p "$dir/upper" "$dir/work" "$dir/vol" "$root"

@@ -5,7 +5,8 @@
 # network namespace and boots systemd there. Every mount made here lives in this mount namespace
 # and vanishes when nspawn ends: teardown has nothing to unmount.
 #
-# Input (environment): LAB_HOST, LAB_IP, LAB_DIR, LAB_HOSTS, LAB_PUBKEY, LAB_EDB (as host-init.sh);
+# Input (environment): LAB_HOST, LAB_IP, LAB_DIR, LAB_HOSTS, LAB_PUBKEY, LAB_EDB, LAB_S3_CA,
+# LAB_S3_CA_FILE (as host-init.sh);
 # LAB_UUID (the machine's id, also nspawn's --uuid), LAB_NETNS, LAB_MACHINE (nspawn's machine
 # name), LAB_CGROUP (a cgroup of this host's own to run nspawn in); the PostgreSQL package it
 # emulates: LAB_PG_UNIT, LAB_PG_DESCRIPTION, LAB_PG_USER, LAB_PG_HOME, LAB_PG_DIRS (the empty
@@ -25,6 +26,7 @@ lab_mount_disk_dirs "$dir" "$root"
 setup_inside() {
   set -euo pipefail
   host=$LAB_HOST ip=$LAB_IP hosts=$LAB_HOSTS pubkey=$LAB_PUBKEY edb=$LAB_EDB machine_id=${LAB_UUID//-/}
+  s3_ca=$LAB_S3_CA s3_ca_file=$LAB_S3_CA_FILE
   # lab_identity's `sshd -t` wants it; the machine's /run is a mount of its own, not in this root
   # (a machine whose ssh service never ran has none). systemd's tmpfs hides it once the host boots.
   install -d -m 0755 /run/sshd

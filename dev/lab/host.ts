@@ -4,6 +4,7 @@ import * as net from 'net';
 import * as path from 'path';
 import { labScript } from './paths';
 import { processLive, waitFor } from './proc';
+import { S3_CA_FILE } from './types';
 
 export interface HostBoot {
   name: string;
@@ -14,6 +15,8 @@ export interface HostBoot {
   etcHosts: string;
   operatorPublicKey: string;
   edb: boolean;
+  /** The lab's S3 CA certificate (PEM), written to S3_CA_FILE; '' in a lab without S3. */
+  s3Ca: string;
 }
 
 export interface StartedHost {
@@ -52,6 +55,8 @@ export function hostEnv(boot: HostBoot): Record<string, string> {
     LAB_HOSTS: boot.etcHosts,
     LAB_PUBKEY: boot.operatorPublicKey,
     LAB_EDB: boot.edb ? '1' : '0',
+    LAB_S3_CA: boot.s3Ca,
+    LAB_S3_CA_FILE: S3_CA_FILE,
   };
 }
 
@@ -72,10 +77,32 @@ export function startHost(boot: HostBoot, record: RecordPids): Promise<StartedHo
  */
 export async function launchHost(boot: HostBoot, launch: Launch, record: RecordPids): Promise<StartedHost> {
   fs.mkdirSync(boot.dir, { recursive: true });
-  const logFile = path.join(boot.dir, 'init.log');
-  const log = fs.openSync(logFile, 'w');
-  const [program, ...args] = launch.argv;
-  const child = spawn(program, args, { detached: true, stdio: ['ignore', log, log], env: launch.env });
+  const launcher = spawnDetached(`${boot.name}: init`, launch.argv, launch.env, path.join(boot.dir, 'init.log'));
+  const launcherPid = launcher.pid;
+  // Recorded at once: until init is known, killing the launcher is how this host is stopped.
+  record({ launcherPid });
+  const initPid = await launcher.waitFor(`${boot.name}'s init process`, 15000, () => launch.findInit(launcherPid), 10);
+  record({ initPid });
+  await launcher.waitFor(`sshd on ${boot.name} (${boot.ip}:22); see ${launcher.logFile}`, launch.readyTimeoutMs, async () => ((await tcpAnswers(boot.ip, 22, 500)) ? true : undefined), 50);
+  return { initPid, launcherPid };
+}
+
+/** A program started by spawnDetached. */
+export interface Detached {
+  pid: number;
+  logFile: string;
+  /** waitFor, failing at once with the end of the log if the program ends meanwhile. */
+  waitFor<T>(what: string, timeoutMs: number, check: () => T | undefined | Promise<T | undefined>, everyMs: number): Promise<T>;
+}
+
+/**
+ * Starts a program detached, its output appended to `logFile`, so that it outlives the process
+ * that started it (a lab outlives `lab up`). `name` says what stopped when it ends too early.
+ */
+export function spawnDetached(name: string, argv: string[], env: Record<string, string>, logFile: string): Detached {
+  const log = fs.openSync(logFile, 'a');
+  const [program, ...args] = argv;
+  const child = spawn(program, args, { detached: true, stdio: ['ignore', log, log], env });
   fs.closeSync(log);
   child.unref();
   let exited: string | undefined;
@@ -84,27 +111,21 @@ export async function launchHost(boot: HostBoot, launch: Launch, record: RecordP
   const failed = () => {
     if (exited === undefined) return undefined;
     const tail = fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-15).join('\n');
-    return new Error(`${boot.name}: init stopped (${exited}); ${logFile}:\n${tail}`);
+    return new Error(`${name} stopped (${exited}); ${logFile}:\n${tail}`);
   };
-
-  const launcherPid = child.pid ?? 0;
-  // Recorded at once: until init is known, killing the launcher is how this host is stopped.
-  record({ launcherPid });
-  const initPid = await waitFor(`${boot.name}'s init process`, 15000, () => {
-    const err = failed();
-    if (err) throw err;
-    return launch.findInit(launcherPid);
-  }, 10);
-  record({ initPid });
-  await waitFor(`sshd on ${boot.name} (${boot.ip}:22); see ${logFile}`, launch.readyTimeoutMs, async () => {
-    const err = failed();
-    if (err) throw err;
-    return (await tcpAnswers(boot.ip, 22, 500)) ? true : undefined;
-  }, 50);
-  return { initPid, launcherPid };
+  return {
+    pid: child.pid ?? 0,
+    logFile,
+    waitFor: (what, timeoutMs, check, everyMs) => waitFor(what, timeoutMs, () => {
+      const err = failed();
+      if (err) throw err;
+      return check();
+    }, everyMs),
+  };
 }
 
-function firstChild(pid: number): number | undefined {
+/** The first child of `pid`: what a launcher (unshare, nsenter) started. */
+export function firstChild(pid: number): number | undefined {
   try {
     const kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
     return kids ? Number(kids.split(/\s+/)[0]) : undefined;

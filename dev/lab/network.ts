@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import { LAB_COMMAND } from './paths';
 import { mustRun, runProgram } from './proc';
-import { HOST_PLAN } from './types';
+import { HOST_PLAN, S3_HOST_PLAN } from './types';
 
 /** Every name the lab creates in the root namespace, derived from the prefix so two labs can coexist. */
 export interface NetworkPlan {
@@ -41,7 +41,8 @@ function overlaps(a: { base: number; bits: number }, b: { base: number; bits: nu
 // The kernel limits interface names to 15 characters; "<prefix>-pg1-h" must fit.
 const PREFIX_RE = /^[a-z][a-z0-9]{0,7}$/;
 
-export function planNetwork(prefix: string, subnet: string): NetworkPlan {
+/** `s3`: the lab has an S3 host too. */
+export function planNetwork(prefix: string, subnet: string, s3 = false): NetworkPlan {
   if (!PREFIX_RE.test(prefix)) throw new Error(`lab prefix "${prefix}" must be 1-8 lower-case letters or digits, starting with a letter`);
   const net = parseCidr(subnet);
   if (net.bits !== 24 || intToIp(net.base) !== subnet.split('/')[0]) throw new Error(`lab subnet "${subnet}" must be a /24 network address such as 10.231.7.0/24`);
@@ -54,7 +55,7 @@ export function planNetwork(prefix: string, subnet: string): NetworkPlan {
     subnet,
     bridge: `${prefix}-br0`,
     bridgeIp: intToIp(net.base + 1),
-    hosts: HOST_PLAN.map((h) => ({ name: h.name, ip: intToIp(net.base + h.octet), netns: `${prefix}-${h.id}`, veth: `${prefix}-${h.id}-h` })),
+    hosts: [...HOST_PLAN, ...(s3 ? [S3_HOST_PLAN] : [])].map((h) => ({ name: h.name, ip: intToIp(net.base + h.octet), netns: `${prefix}-${h.id}`, veth: `${prefix}-${h.id}-h` })),
   };
 }
 

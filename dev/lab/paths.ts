@@ -19,6 +19,8 @@ export interface LabPaths {
   privateKey: string;
   knownHosts: string;
   spec: string;
+  /** The S3 server's certificate, key, log and data (it runs with the machine's paths, not its host's). */
+  s3: string;
   host(name: string): string;
 }
 
@@ -30,6 +32,7 @@ export function labPaths(stateDir: string): LabPaths {
     privateKey: path.join(dir, 'id_ed25519'),
     knownHosts: path.join(dir, 'known_hosts'),
     spec: path.join(dir, 'spec.yaml'),
+    s3: path.join(dir, 's3'),
     host: (name) => path.join(dir, 'hosts', name),
   };
 }

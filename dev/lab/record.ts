@@ -1,5 +1,5 @@
 import * as fs from 'fs';
-import type { Lab, LabHost, LabLayout } from './types';
+import type { Lab, LabHost, LabLayout, LabS3 } from './types';
 
 /** What a lab created, kept in <state>/lab/lab.json so another process can inspect or remove it. */
 export interface LabRecord {
@@ -13,7 +13,11 @@ export interface LabRecord {
   knownHostsFile: string;
   /** initPid/launcherPid are 0 until the host has been started. */
   hosts: (LabHost & { veth: string; launcherPid: number })[];
+  s3?: S3Record;
 }
+
+/** pid: versitygw; launcherPid: the nsenter that started it. 0 while it is stopped. */
+export type S3Record = LabS3 & { pid: number; launcherPid: number };
 
 export function readRecord(file: string): LabRecord | undefined {
   let text: string;
@@ -43,5 +47,10 @@ export function labOf(rec: LabRecord): Lab {
     hosts: rec.hosts.map(({ name, ip, netns, initPid }) => ({ name, ip, netns, initPid })),
     privateKeyFile: rec.privateKeyFile,
     knownHostsFile: rec.knownHostsFile,
+    ...(rec.s3 ? { s3: labS3Of(rec.s3) } : {}),
   };
+}
+
+function labS3Of({ pid, launcherPid, ...s3 }: S3Record): LabS3 {
+  return s3;
 }

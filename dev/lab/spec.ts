@@ -1,7 +1,7 @@
 import type { Spec } from '../../src/spec/schema';
 import { SYSTEMD_FLAVOURS } from './flavours';
 import type { SystemdFlavour } from './flavours';
-import { PRIMARY_HOST, REPOSITORY_HOST, SCRATCH_HOST } from './types';
+import { isPostgresHost, PRIMARY_HOST, REPOSITORY_HOST, SCRATCH_HOST } from './types';
 import type { Lab } from './types';
 
 function systemdPostgres(f: SystemdFlavour): Spec['postgres'] {
@@ -36,7 +36,7 @@ export function labPostgres(layout: Lab['layout']): Spec['postgres'] {
   return structuredClone(POSTGRES_BY_LAYOUT[layout]);
 }
 
-/** The seed's stanza for these hosts (the scratch host is no node). Addresses, not names: the operator's namespace cannot resolve them. */
+/** The seed's stanza for these hosts (the scratch and S3 hosts are no nodes). Addresses, not names: the operator's namespace cannot resolve them. */
 export function labSpec(lab: Lab): Spec {
   const ipOf = (name: string) => {
     const h = lab.hosts.find((x) => x.name === name);
@@ -49,7 +49,7 @@ export function labSpec(lab: Lab): Spec {
     repository: { host: ipOf(REPOSITORY_HOST), user: 'pgbackrest', path: '/backup_space', retentionFull: 2 },
     postgres: labPostgres(lab.layout),
     nodes: lab.hosts
-      .filter((h) => h.name !== REPOSITORY_HOST && h.name !== SCRATCH_HOST)
+      .filter((h) => isPostgresHost(h.name) && h.name !== SCRATCH_HOST)
       .map((h) => ({ name: h.name, host: h.ip, role: h.name === PRIMARY_HOST ? 'primary' : 'standby' })),
     replication: { user: 'replic_user', password: { env: 'STANZACTL_SECRET_REPLICATION_PASSWORD' } },
     backups: { fromStandby: false },

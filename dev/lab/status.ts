@@ -3,6 +3,7 @@ import { runsInHost, tcpAnswers } from './host';
 import { pidInNetns } from './network';
 import { labPaths, resolveStateDir } from './paths';
 import { labOf, readRecord } from './record';
+import { s3Running } from './s3';
 import type { LabRecord } from './record';
 import type { Lab } from './types';
 
@@ -10,6 +11,8 @@ export interface LabStatus {
   up: boolean;
   lab?: Lab;
   hosts: { name: string; ip: string; sshd: boolean; postgres: boolean }[];
+  /** In a lab with S3: whether its server runs and answers. */
+  s3?: { running: boolean };
 }
 
 export async function labStatus(opts: { stateDir?: string } = {}): Promise<LabStatus> {
@@ -30,7 +33,11 @@ export async function statusOf(rec: LabRecord): Promise<LabStatus> {
       };
     }),
   );
-  return { up: rec.hosts.every((h) => pidInNetns(h.initPid, h.netns)), lab: labOf(rec), hosts };
+  const up = rec.hosts.every((h) => pidInNetns(h.initPid, h.netns));
+  if (!rec.s3) return { up, lab: labOf(rec), hosts };
+  const ip = rec.hosts.find((h) => h.name === rec.s3!.host)?.ip ?? '';
+  const running = up && s3Running(rec).includes(rec.s3.pid) && (await tcpAnswers(ip, rec.s3.port, 1000));
+  return { up, lab: labOf(rec), hosts, s3: { running } };
 }
 
 /** A server started as the unit's postmaster link keeps that name, and its backends with it. */

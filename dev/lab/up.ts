@@ -11,8 +11,9 @@ import type { LabPaths } from './paths';
 import { mustRun } from './proc';
 import { labOf, readRecord, writeRecord } from './record';
 import type { LabRecord } from './record';
+import { labStartS3, makeS3, startS3Server } from './s3';
 import { statusOf } from './status';
-import { HOST_PLAN, PRIMARY_HOST, REPOSITORY_HOST } from './types';
+import { isPostgresHost, PRIMARY_HOST, S3_ENDPOINT, S3_HOST } from './types';
 import type { Lab, LabLayout } from './types';
 
 export interface LabUpOptions {
@@ -20,6 +21,8 @@ export interface LabUpOptions {
   prefix?: string;
   subnet?: string;
   stateDir?: string;
+  /** An S3 host too, with an S3-compatible server over TLS (Lab.s3). */
+  s3?: boolean;
 }
 
 export const DEFAULT_PREFIX = 'stz';
@@ -34,13 +37,15 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     const status = await statusOf(existing);
     if (status.up && status.hosts.every((h) => h.sshd)) {
       assertMatches(existing, opts);
+      // A server labStopS3 stopped comes back on its data; its host and every other are intact.
+      if (status.s3?.running === false) await labStartS3(labOf(existing));
       return labOf(existing);
     }
   }
   // Whatever is left of a lab that is partly gone (reboot, killed host) is removed, and it is rebuilt from scratch.
   await labDown({ stateDir });
 
-  const plan = planNetwork(opts.prefix ?? DEFAULT_PREFIX, opts.subnet ?? DEFAULT_SUBNET);
+  const plan = planNetwork(opts.prefix ?? DEFAULT_PREFIX, opts.subnet ?? DEFAULT_SUBNET, opts.s3 ?? false);
   await assertNetworkFree(plan);
   const rec = initialRecord(stateDir, paths, plan, opts.layout ?? 'debian');
   fs.mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
@@ -50,13 +55,20 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     await mustRun('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'stanzactl-lab-operator', '-f', paths.privateKey]);
     const operatorPublicKey = fs.readFileSync(`${paths.privateKey}.pub`, 'utf8').trim();
     await createNetwork(plan);
+    let s3Ca = '';
+    if (opts.s3) {
+      const made = await makeS3(paths.s3);
+      rec.s3 = made.s3;
+      s3Ca = made.caPem;
+      writeRecord(paths.record, rec);
+    }
     const etcHosts = etcHostsFor(plan);
     // Every host settles before a failure is reported, so the record holds each pid the teardown must stop.
     const boots = await Promise.allSettled(
       rec.hosts.map((h) =>
         startAny(
           rec.layout,
-          { name: h.name, ip: h.ip, netns: h.netns, dir: paths.host(h.name), etcHosts, operatorPublicKey, edb: hasEdbUser(rec.layout, h.name) },
+          { name: h.name, ip: h.ip, netns: h.netns, dir: paths.host(h.name), etcHosts, operatorPublicKey, edb: hasEdbUser(rec.layout, h.name), s3Ca },
           (pids) => {
             Object.assign(h, pids);
             writeRecord(paths.record, rec);
@@ -66,6 +78,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     );
     const failed = boots.find((b): b is PromiseRejectedResult => b.status === 'rejected');
     if (failed) throw failed.reason;
+    if (rec.s3) await startS3Server(rec, () => writeRecord(paths.record, rec));
     // Pinned from the hosts' own files, never learnt on first use.
     const knownHosts = rec.hosts.map((h) => `${h.name},${h.ip} ${hostPublicKey(paths.host(h.name))}\n`).join('');
     fs.writeFileSync(paths.knownHosts, knownHosts, { mode: 0o644 });
@@ -82,7 +95,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
 }
 
 function hasEdbUser(layout: LabLayout, host: string): boolean {
-  return (layout === 'edb' || layout === 'systemd-epas') && host !== REPOSITORY_HOST;
+  return (layout === 'edb' || layout === 'systemd-epas') && isPostgresHost(host);
 }
 
 function startAny(layout: LabLayout, boot: HostBoot, record: RecordPids): Promise<StartedHost> {
@@ -109,6 +122,7 @@ function assertMatches(rec: LabRecord, opts: LabUpOptions): void {
     ['layout', opts.layout, rec.layout],
     ['prefix', opts.prefix, rec.prefix],
     ['subnet', opts.subnet, rec.subnet],
+    ['s3', opts.s3 === undefined ? undefined : String(opts.s3), String(rec.s3 !== undefined)],
   ];
   const differ = asked.filter(([, want, have]) => want !== undefined && want !== have);
   if (differ.length > 0) {
@@ -117,13 +131,13 @@ function assertMatches(rec: LabRecord, opts: LabUpOptions): void {
 }
 
 function etcHostsFor(plan: NetworkPlan): string {
-  const width = Math.max(...HOST_PLAN.map((h) => h.name.length));
+  const width = Math.max(...plan.hosts.map((h) => h.name.length));
   return [
     '127.0.0.1\tlocalhost',
     '::1\tlocalhost ip6-localhost ip6-loopback',
     'ff02::1\tip6-allnodes',
     'ff02::2\tip6-allrouters',
     '',
-    ...plan.hosts.map((h) => `${h.ip.padEnd(15)} ${h.name.padEnd(width)}`.trimEnd()),
+    ...plan.hosts.map((h) => `${h.ip.padEnd(15)} ${h.name.padEnd(width)}${h.name === S3_HOST ? ` ${S3_ENDPOINT}` : ''}`.trimEnd()),
   ].join('\n');
 }

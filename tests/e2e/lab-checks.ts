@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { after, before } from 'node:test';
 import { promisify } from 'node:util';
 import { labDown, labExec, labStatus, labUp } from '../../dev/lab';
-import type { Lab, LabLayout } from '../../dev/lab';
+import type { Lab, LabLayout, LabUpOptions } from '../../dev/lab';
 import { systemdCgroupRoots } from '../../dev/lab/host-systemd';
 import { labPaths } from '../../dev/lab/paths';
 import { readRecord } from '../../dev/lab/record';
@@ -30,12 +30,12 @@ export function hostIp(lab: Lab, name: string): string {
 }
 
 /** Brings a lab up for one describe block and guarantees it comes down, whatever fails. */
-export function labFixture(layout: LabLayout, prefix: string, subnet: string) {
+export function labFixture(layout: LabLayout, prefix: string, subnet: string, more: Pick<LabUpOptions, 's3'> = {}) {
   const fx = { lab: undefined as unknown as Lab, stateDir: '', upMs: 0 };
   before(async () => {
     fx.stateDir = fs.mkdtempSync(path.join(os.tmpdir(), `stanzactl-lab-${layout}-`));
     const t0 = Date.now();
-    fx.lab = await labUp({ layout, prefix, subnet, stateDir: fx.stateDir });
+    fx.lab = await labUp({ layout, prefix, subnet, stateDir: fx.stateDir, ...more });
     fx.upMs = Date.now() - t0;
   });
   after(async () => {
@@ -53,7 +53,7 @@ export async function downLeavesNothing(fx: { stateDir: string }, prefix: string
   const t0 = Date.now();
   await labDown({ stateDir: fx.stateDir });
   diagnostic(`lab down (${rec.layout}): ${Date.now() - t0} ms`);
-  await assertNothingLeft(prefix, fx.stateDir, rec.hosts.flatMap((h) => [h.initPid, h.launcherPid]));
+  await assertNothingLeft(prefix, fx.stateDir, [...rec.hosts.flatMap((h) => [h.initPid, h.launcherPid]), rec.s3?.pid ?? 0, rec.s3?.launcherPid ?? 0]);
   assert.deepEqual(await labStatus({ stateDir: fx.stateDir }), { up: false, hosts: [] });
   // Safe to call when nothing is up.
   await labDown({ stateDir: fx.stateDir });
