@@ -105,6 +105,19 @@ async function withRepositorySpace(ops: HostOps, host: HostAddress, path: string
   return new PgbackrestError(e.host, e.code, e.output, `the repository ${path} on ${host.name} has ${describeFree(space)}${space.available < space.size / 100 ? ' (the disk is full)' : ''}`);
 }
 
+/**
+ * The object store out of reach fails a backup to it at once: each attempt waits io-timeout on every
+ * request (minutes), and retries would hold the stanza's backup lock, skipping repo1's backups
+ * meanwhile. Its next Schedule is the retry.
+ */
+function offsiteUnreachable(spec: Spec, repo: RepoIndex, e: unknown): unknown {
+  const o = spec.offsite;
+  if (!o || !(e instanceof PgbackrestError) || e.kind !== 'HostConnectError' || !e.output.includes(o.endpoint)) return e;
+  return refuse(`repo${repo} (offsite, ${o.endpoint}) cannot be reached: ${e.message}
+` +
+    `This backup to repo${repo} failed; backups to repo1 go on, and its next Schedule tries again.`, 'OffsiteUnreachable');
+}
+
 export interface BackupRun extends StepResult {
   readonly backup: BackupDetails;
   readonly copiedFrom: string[];
@@ -119,10 +132,10 @@ export async function runBackup(ops: HostOps, spec: Spec, type: BackupType, back
   const command = pgbackrestCommand(spec.repository.user, spec.stanza, `--type=${type}`, ...repoArgs(spec, repo), backupStandby ? '--backup-standby' : '--no-backup-standby', '--log-level-console=detail', 'backup');
   const { attached, finishedBefore, output } = await runDetached(ops, host, command, { tailLines: 400, progress: copyPercent, part }).catch(async (e: unknown) => {
     // repo2's space is the object store's business: df says nothing of it.
-    throw repo === 1 ? await withRepositorySpace(ops, host, spec.repository.path, e) : e;
+    throw repo === 1 ? await withRepositorySpace(ops, host, spec.repository.path, e) : offsiteUnreachable(spec, repo, e);
   });
   const label = newBackupLabel(output);
-  const info = await stanzaInfo(ops, spec);
+  const info = await stanzaInfo(ops, spec, repo);
   const b = info?.backups.find((x) => x.label === label && (x.repoKey ?? 1) === repo);
   // Nothing half-done is reported as a backup: pgBackRest must have said so and info must list it whole.
   if (!label || !b || b.error) throw new Error(`pgBackRest exited 0 but ${label ? `backup ${label} is ${b ? 'marked with errors' : `not in info of repo${repo}`}` : 'printed no backup label'} (run ${runKey(host, part)})`);

@@ -191,7 +191,7 @@ export async function restoreCopy(ops: HostOps, spec: Spec, place: CopyPlace, ta
   const since = run.attached && run.startedAt ? Date.parse(run.startedAt) : started;
   const seconds = (Date.now() - since) / 1000;
   const how = run.finishedBefore ? ' (made by an earlier attempt)' : run.attached ? ' (re-attached)' : '';
-  return { changed: !run.finishedBefore, seconds, detail: `${delta ? 'delta ' : ''}restore into ${host.name}:${pg.dataDir} in ${seconds.toFixed(1)} s${how}` };
+  return { changed: !run.finishedBefore, seconds, detail: `${delta ? 'delta ' : ''}restore${repo === undefined ? '' : ` from repo${repo}`} into ${host.name}:${pg.dataDir} in ${seconds.toFixed(1)} s${how}` };
 }
 
 /** Starts the copy; PostgreSQL then replays WAL from the archive up to the target. */

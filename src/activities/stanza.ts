@@ -10,8 +10,9 @@ import { nodeAddress, repoHost } from './hosts';
 import { ARCHIVER_SQL, parseArchiverRow } from './status';
 import type { StepResult } from './types';
 
-export async function stanzaInfo(ops: HostOps, spec: Spec): Promise<StanzaInfo | undefined> {
-  const out = await runPgbackrest(ops, repoHost(spec), spec.repository.user, spec, 'info', '--output=json');
+/** The stanza in every repository, or in `repo` alone: a read of one must not wait on the other being unreachable. */
+export async function stanzaInfo(ops: HostOps, spec: Spec, repo?: RepoIndex): Promise<StanzaInfo | undefined> {
+  const out = await runPgbackrest(ops, repoHost(spec), spec.repository.user, spec, 'info', '--output=json', ...(repo === undefined ? [] : repoArgs(spec, repo)));
   return parseInfo(out).find((s) => s.name === spec.stanza);
 }
 
@@ -81,12 +82,12 @@ export async function ensureFullBackup(ops: HostOps, spec: Spec, repo: RepoIndex
   const where = repo === 1 ? '' : ` in repo${repo}`;
   // A crashed attempt's backup is re-attached (and reported as made here) before looking for others.
   if (!(await startedBefore(ops, host, part))) {
-    const existing = summary(await stanzaInfo(ops, spec), repo);
+    const existing = summary(await stanzaInfo(ops, spec, repo), repo);
     if (existing) return { changed: false, detail: `full backup ${existing.label}${where} exists`, backup: existing };
   }
   const command = pgbackrestCommand(spec.repository.user, spec.stanza, '--type=full', ...repoArgs(spec, repo), '--log-level-console=info', 'backup');
   const { attached, finishedBefore } = await runDetached(ops, host, command, { part });
-  const made = summary(await stanzaInfo(ops, spec), repo);
+  const made = summary(await stanzaInfo(ops, spec, repo), repo);
   if (!made) throw new Error(`pgBackRest reported success but stanza ${spec.stanza} shows no full backup${where}`);
   const how = finishedBefore ? ' (made by an earlier attempt)' : attached ? ' (re-attached to the running backup)' : '';
   return { changed: !finishedBefore, detail: `full backup ${made.label}${where}${how}`, backup: made };

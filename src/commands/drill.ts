@@ -13,7 +13,7 @@ import { runFleet } from './fleet-run';
 function describeDrill(d: DrillResult): string[] {
   const s = (v: number | null) => (v === null ? '-' : `${v} s`);
   return [
-    `restore drill on ${d.host}: ${d.ok ? 'passed' : 'FAILED'}; backup ${d.backupLabel ?? '-'}, RTO ${s(d.rtoSeconds)}, RPO ${s(d.rpoSeconds)}`,
+    `restore drill on ${d.host}: ${d.ok ? 'passed' : 'FAILED'}; backup ${d.backupLabel ?? '-'}${d.repo ? ` from repo${d.repo}` : ''}, RTO ${s(d.rtoSeconds)}, RPO ${s(d.rpoSeconds)}`,
     ...d.checks.map((c) => `  ${c.ok ? 'ok    ' : 'FAILED'} ${c.name}: ${c.detail}`),
   ];
 }

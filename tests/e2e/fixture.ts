@@ -46,9 +46,18 @@ export class ProvisionFixture {
    */
   constructor(private readonly layout: LabLayout, private readonly prefix: string, private readonly subnet: string, private readonly sudoUser?: string, private readonly sudoers?: string) {}
 
+  private s3 = false;
+
+  /** The lab gets its S3 server (lab.s3) and the worker its keys, as STANZACTL_SECRET_S3_ACCESS and _SECRET. */
+  withS3(): this {
+    this.s3 = true;
+    return this;
+  }
+
   async setUp(): Promise<void> {
     await this.temporal.start();
-    this.lab = await labUp({ layout: this.layout, ...slotted(this.prefix, this.subnet), stateDir: this.stateDir });
+    this.lab = await labUp({ layout: this.layout, ...slotted(this.prefix, this.subnet), stateDir: this.stateDir, s3: this.s3 });
+    if (this.lab.s3) Object.assign(this.workerEnv, { STANZACTL_SECRET_S3_ACCESS: this.lab.s3.accessKey, STANZACTL_SECRET_S3_SECRET: this.lab.s3.secretKey });
     const spec = specSchema.parse(labSpec(this.lab));
     if (this.sudoUser) await Promise.all(this.lab.hosts.map((h) => this.addSudoUser(h.name, this.sudoUser!)));
     this.spec = this.sudoUser ? { ...spec, ssh: { ...spec.ssh, user: this.sudoUser } } : spec;
