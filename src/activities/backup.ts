@@ -110,7 +110,7 @@ async function withRepositorySpace(ops: HostOps, host: HostAddress, path: string
  * request (minutes), and retries would hold the stanza's backup lock, skipping repo1's backups
  * meanwhile. Its next Schedule is the retry.
  */
-function offsiteUnreachable(spec: Spec, repo: RepoIndex, e: unknown): unknown {
+export function offsiteUnreachable(spec: Spec, repo: RepoIndex, e: unknown): unknown {
   const o = spec.offsite;
   if (!o || !(e instanceof PgbackrestError) || e.kind !== 'HostConnectError' || !e.output.includes(o.endpoint)) return e;
   return refuse(`repo${repo} (offsite, ${o.endpoint}) cannot be reached: ${e.message}

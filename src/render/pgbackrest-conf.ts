@@ -92,6 +92,17 @@ export function offsiteSettings(offsite: Offsite | undefined, keys: OffsiteKeys 
   return out;
 }
 
+/**
+ * With repo2 out of reach, the nodes' asynchronous archive-push still delivers WAL to repo1, but
+ * each of its rounds first waits out pgBackRest's io-timeout on every request to repo2: measured
+ * in the lab, a segment reached repo1 82 s after the switch with io-timeout 10 s, about 8
+ * io-timeouts, so some 8 minutes at the default of 60 s. A backup to repo1 waits for its last
+ * segment for archive-timeout (60 s by default) and would fail all through a repo2 outage: 15
+ * minutes outlasts such a round. The cost: a backup whose archiving is truly broken fails after
+ * 15 minutes instead of one.
+ */
+export const OFFSITE_ARCHIVE_TIMEOUT_SECONDS = 900;
+
 // Where pgBackRest keeps a repository when repo1-path is not set.
 const DEFAULT_REPO_PATH = '/var/lib/pgbackrest';
 
@@ -151,6 +162,9 @@ export function repoHostSettings(existing: string | undefined, spec: Spec, cores
   const tuned = tunedSettings(repositoryTuning(spec, cores), spec.stanza, fragments);
   // repo2 bundles as repo1 does: on object storage, fewer and larger objects matter more still.
   stanza.push(...offsiteSettings(spec.offsite, keys, true, tuned.find(([k]) => k === 'repo1-bundle')?.[1]));
+  if (spec.offsite && spec.repository.options?.['archive-timeout'] === undefined) {
+    stanza.push(...tunedSettings({ fromSpec: [], defaults: [['archive-timeout', OFFSITE_ARCHIVE_TIMEOUT_SECONDS]] }, spec.stanza, fragments));
+  }
   return settings(
     [
       // An existing spelling of the same directory (`/backup_space/`) is left as written.

@@ -15,6 +15,9 @@ import { renderText, statusReport } from '../../src/status/render';
 import { repoArgs } from '../../src/host/pgbackrest';
 import { repoOption, UsageError } from '../../src/commands/command';
 import { copyRestoreArgs } from '../../src/render/restore-target';
+import { offsiteUnreachable } from '../../src/activities/backup';
+import { PgbackrestError } from '../../src/host/pgbackrest';
+import { ApplicationFailure } from '@temporalio/common';
 
 const fixtures = resolve(__dirname, '../../../tests/fixtures');
 const OFFSITE = {
@@ -72,6 +75,9 @@ describe('offsite: pgbackrest.conf', () => {
     assert.equal(stanza['repo2-path'], '/demo');
     assert.ok(!Object.keys(section(text, 'global')).some((k) => k.startsWith('repo2-')));
     assert.equal(stanza['repo2-cipher-type'], undefined);
+    // Backups to repo1 outlast the asynchronous archiver's rounds against an unreachable repo2.
+    assert.equal(stanza['archive-timeout'], '900');
+    assert.equal(section(repoHostConf(undefined, withOffsite(), 2, ['[global]\narchive-timeout=120\n'], true, KEYS), 'demo')['archive-timeout'], undefined, 'a site fragment keeps its own');
   });
 
   test('the nodes and a copy host: what pushes WAL and restores, no retention', () => {
@@ -194,5 +200,29 @@ describe('offsite: what proves archiving, and status', () => {
     const old = facts(twoRepos({ code: 0, message: 'ok' }, '000000010000000000000009'));
     // repo1's newest full stopped at 900, repo2's at 950: at 1000 s, 100 s and 50 s old.
     assert.match(evaluate(old, spec, 1000_000).problems.join('\n'), /maxAge\.full \(60s\) exceeded: the newest full backup, 20261201-010000F/);
+  });
+});
+
+describe('offsite: an unreachable object store', () => {
+  const refused = `ERROR: [049]: unable to load info file '/demo/archive/demo/archive.info' or '/demo/archive/demo/archive.info.copy':
+HostConnectError: unable to connect to 's3.example.com:9000': [111] Connection refused`;
+
+  test('fails a backup to repo2 at once, naming the endpoint and what goes on', () => {
+    const e = offsiteUnreachable(withOffsite(), 2, new PgbackrestError('backup-srv', 49, refused));
+    assert.ok(e instanceof ApplicationFailure);
+    assert.equal(e.nonRetryable, true);
+    assert.equal(e.type, 'OffsiteUnreachable');
+    assert.match(e.message, /^repo2 \(offsite, s3\.example\.com\) cannot be reached: .*HostConnectError/);
+    assert.match(e.message, /backups to repo1 go on/);
+  });
+
+  test('anything else keeps its own error and retries: another host, another error, no offsite', () => {
+    const ssh = new PgbackrestError('backup-srv', 49, "HostConnectError: unable to connect to 'pg1-srv:22'");
+    assert.equal(offsiteUnreachable(withOffsite(), 2, ssh), ssh);
+    const write = new PgbackrestError('backup-srv', 41, refused.replace('[049]', '[041]'));
+    assert.equal(offsiteUnreachable(withOffsite(), 2, write), write);
+    const plain = new PgbackrestError('backup-srv', 49, refused);
+    assert.equal(offsiteUnreachable(loadSpec(`${fixtures}/spec/demo.yaml`), 2, plain), plain);
+    assert.equal(plain.retryable, true);
   });
 });
