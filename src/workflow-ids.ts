@@ -30,9 +30,16 @@ export function backupWorkflowId(c: ClusterRef): string {
 /** A schedule of `status.every`: stanzaStatus runs that feed the workers' metrics. */
 export type AppliedKind = ScheduleKind | 'status';
 
-/** `backup-<key>-<type>`, `drill-<key>`, `status-<key>`: the one shape of schedule ids, whatever names the cluster in them. */
+/**
+ * `backup-<key>-<type>`, `backup-<key>-<type>@offsite`, `drill-<key>`, `status-<key>`: the one shape of
+ * schedule ids, whatever names the cluster in them. A key holds one `@` and a host name none, so an
+ * offsite id (two) never reads as another cluster's repo1 id: `-offsite-full` would, for a
+ * repository host named `<host>-offsite`.
+ */
 function scheduleIdKeyed(key: string, kind: AppliedKind): string {
-  return kind === 'drill' || kind === 'status' ? `${kind}-${key}` : `backup-${key}-${kind}`;
+  if (kind === 'drill' || kind === 'status') return `${kind}-${key}`;
+  const offsite = /^offsite-(.*)$/.exec(kind);
+  return offsite ? `backup-${key}-${offsite[1]}@offsite` : `backup-${key}-${kind}`;
 }
 
 /** `backup-<cluster>-<type>` for backups, `drill-<cluster>` for the restore drill, `status-<cluster>` for `status.every`. */

@@ -14,7 +14,7 @@ import { stanzaPlace } from './stanza-lock';
 import { nodeAddress, repoHost } from './hosts';
 import { reportProgress } from '../host/heartbeat';
 import type { HostOps } from '../host/host-ops';
-import { PgbackrestError, pgbackrestCommand, repoArgs, repoPart } from '../host/pgbackrest';
+import { backupArchiveArgs, PgbackrestError, pgbackrestCommand, repoArgs, repoPart } from '../host/pgbackrest';
 import { stanzaInfo } from './stanza';
 import type { StepResult } from './types';
 
@@ -129,7 +129,7 @@ export async function runBackup(ops: HostOps, spec: Spec, type: BackupType, back
   const host = repoHost(spec);
   const started = Date.now();
   const part = repoPart(repo);
-  const command = pgbackrestCommand(spec.repository.user, spec.stanza, `--type=${type}`, ...repoArgs(spec, repo), backupStandby ? '--backup-standby' : '--no-backup-standby', '--log-level-console=detail', 'backup');
+  const command = pgbackrestCommand(spec.repository.user, spec.stanza, `--type=${type}`, ...repoArgs(spec, repo), ...backupArchiveArgs(spec), backupStandby ? '--backup-standby' : '--no-backup-standby', '--log-level-console=detail', 'backup');
   const { attached, finishedBefore, output } = await runDetached(ops, host, command, { tailLines: 400, progress: copyPercent, part }).catch(async (e: unknown) => {
     // repo2's space is the object store's business: df says nothing of it.
     throw repo === 1 ? await withRepositorySpace(ops, host, spec.repository.path, e) : offsiteUnreachable(spec, repo, e);

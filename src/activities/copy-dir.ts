@@ -10,7 +10,7 @@ import type { Spec } from '../spec/schema';
 import { refuse } from '../host/failures';
 import type { HostOps } from '../host/host-ops';
 import { repoHost } from './hosts';
-import { runPgbackrest } from '../host/pgbackrest';
+import { infoArgs, runPgbackrest } from '../host/pgbackrest';
 
 /** Root's own directory on a copy host: the claims on copy directories (facts/copy-dir.ts). */
 const CLAIMS = '/var/lib/stanzactl/copies';
@@ -47,7 +47,7 @@ export interface CopyDir {
  */
 export async function judgeCopyDirOn(ops: HostOps, spec: Spec, { host, pg }: CopyDir, purpose: CopyPurpose, interrupted: boolean): Promise<CopyDirVerdict> {
   const facts = parseCopyDirFacts(await ops.must(host, script(FACTS, pg.dataDir, claimFile(pg.dataDir), pg.osUser, pg.binDir)));
-  const systemIds = facts.systemId === undefined || facts.entries === 0 ? [] : stanzaSystemIds(spec, await runPgbackrest(ops, repoHost(spec), spec.repository.user, spec, 'info', '--output=json'));
+  const systemIds = facts.systemId === undefined || facts.entries === 0 ? [] : stanzaSystemIds(spec, await runPgbackrest(ops, repoHost(spec), spec.repository.user, spec, ...infoArgs(spec)));
   return judgeCopyDir(facts, { stanza: spec.stanza, purpose, systemIds, interrupted });
 }
 

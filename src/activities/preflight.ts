@@ -13,7 +13,7 @@ import { nodeAddress, repoHost } from './hosts';
 import { observeTopology } from './topology';
 import type { HostOps } from '../host/host-ops';
 import { detectConfigFile } from './pgbackrest-conf';
-import { pgbackrestCommand } from '../host/pgbackrest';
+import { infoArgs, pgbackrestCommand } from '../host/pgbackrest';
 import type { StepResult } from './types';
 
 export interface PreflightReport extends StepResult {
@@ -37,7 +37,7 @@ async function readRepoSystemId(ops: HostOps, spec: Spec): Promise<string | unde
   if (out !== 'encrypted') return out || undefined;
   // Through the cipher pass an earlier provision wrote into the repository host's pgbackrest.conf.
   // Without it, stanza-create compares the system identifiers itself and refuses a mismatch.
-  const r = await ops.run(repo, pgbackrestCommand(spec.repository.user, spec.stanza, 'info', '--output=json'));
+  const r = await ops.run(repo, pgbackrestCommand(spec.repository.user, spec.stanza, ...infoArgs(spec)));
   const stanza = r.code === 0 ? parseInfo(r.stdout).find((s) => s.name === spec.stanza) : undefined;
   return stanza && systemIdOf(stanza);
 }

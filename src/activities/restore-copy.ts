@@ -28,7 +28,7 @@ import { reportProgress } from '../host/heartbeat';
 import type { HostOps } from '../host/host-ops';
 import { repoHost } from './hosts';
 import { ensureCopyHostConf } from './pgbackrest-conf';
-import { pgbackrestCommand, requireRepo, runPgbackrest } from '../host/pgbackrest';
+import { infoArgs, pgbackrestCommand, requireRepo, runPgbackrest } from '../host/pgbackrest';
 import { DEBIAN_CONFIG, HAS_FILES } from './standby';
 import { ensureHostTrust, removeHostTrust } from './trust';
 import { merge, type StepResult } from './types';
@@ -264,7 +264,7 @@ export async function inspectCopy(ops: HostOps, spec: Spec, place: CopyPlace): P
   const walEnd = sw ? { lsn: sw.lsn, walFile: walFileName(sw.timeline, sw.lsn) } : null;
   let backupLabel: string | null = null;
   if (walStart) {
-    const info = parseInfo(await runPgbackrest(ops, repoHost(spec), spec.repository.user, spec, 'info', '--output=json')).find((s) => s.name === spec.stanza);
+    const info = parseInfo(await runPgbackrest(ops, repoHost(spec), spec.repository.user, spec, ...infoArgs(spec))).find((s) => s.name === spec.stanza);
     const b = info?.backups.find((x) => x.lsn?.start === walStart.lsn) ?? info?.backups.find((x) => x.archive.start === walStart.walFile);
     backupLabel = b?.label ?? null;
   }

@@ -4,7 +4,7 @@ import { primaryNode } from '../spec/roles';
 import type { RepoIndex, Spec } from '../spec/schema';
 import { runDetached, startedBefore } from '../host/detached-run';
 import type { HostOps } from '../host/host-ops';
-import { pgbackrestCommand, repoArgs, repoPart, runPgbackrest } from '../host/pgbackrest';
+import { backupArchiveArgs, infoArgs, pgbackrestCommand, repoArgs, repoPart, runPgbackrest } from '../host/pgbackrest';
 import { query } from './cluster-state';
 import { nodeAddress, repoHost } from './hosts';
 import { ARCHIVER_SQL, parseArchiverRow } from './status';
@@ -12,7 +12,7 @@ import type { StepResult } from './types';
 
 /** The stanza in every repository, or in `repo` alone: a read of one must not wait on the other being unreachable. */
 export async function stanzaInfo(ops: HostOps, spec: Spec, repo?: RepoIndex): Promise<StanzaInfo | undefined> {
-  const out = await runPgbackrest(ops, repoHost(spec), spec.repository.user, spec, 'info', '--output=json', ...(repo === undefined ? [] : repoArgs(spec, repo)));
+  const out = await runPgbackrest(ops, repoHost(spec), spec.repository.user, spec, ...infoArgs(spec, repo));
   return parseInfo(out).find((s) => s.name === spec.stanza);
 }
 
@@ -85,7 +85,7 @@ export async function ensureFullBackup(ops: HostOps, spec: Spec, repo: RepoIndex
     const existing = summary(await stanzaInfo(ops, spec, repo), repo);
     if (existing) return { changed: false, detail: `full backup ${existing.label}${where} exists`, backup: existing };
   }
-  const command = pgbackrestCommand(spec.repository.user, spec.stanza, '--type=full', ...repoArgs(spec, repo), '--log-level-console=info', 'backup');
+  const command = pgbackrestCommand(spec.repository.user, spec.stanza, '--type=full', ...repoArgs(spec, repo), ...backupArchiveArgs(spec), '--log-level-console=info', 'backup');
   const { attached, finishedBefore } = await runDetached(ops, host, command, { part });
   const made = summary(await stanzaInfo(ops, spec, repo), repo);
   if (!made) throw new Error(`pgBackRest reported success but stanza ${spec.stanza} shows no full backup${where}`);

@@ -10,7 +10,7 @@ import type { Spec } from '../spec/schema';
 import { query } from './cluster-state';
 import { findNode, nodeAddress, repoHost } from './hosts';
 import type { HostOps } from '../host/host-ops';
-import { runPgbackrest } from '../host/pgbackrest';
+import { infoArgs, runPgbackrest } from '../host/pgbackrest';
 
 /**
  * Read-only facts for `stanzactl status`. A host that cannot be read is reported with the reason
@@ -72,15 +72,10 @@ function reason(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-const STATUS_IO_TIMEOUT_SECONDS = 10;
-
 export async function repositoryStatus(ops: HostOps, spec: Spec): Promise<RepositoryFacts> {
   const host = repoHost(spec);
   try {
-    // pgBackRest waits io-timeout (60 s) on each of its four reads of an unreachable object store: a
-    // status read says so within a bound instead (the repository's line shows pgBackRest's reason).
-    const bound = spec.offsite ? [`--io-timeout=${STATUS_IO_TIMEOUT_SECONDS}`] : [];
-    const out = await runPgbackrest(ops, host, spec.repository.user, spec, 'info', '--output=json', ...bound);
+    const out = await runPgbackrest(ops, host, spec.repository.user, spec, ...infoArgs(spec));
     return { host: host.name, stanza: parseInfo(out).find((s) => s.name === spec.stanza) ?? null };
   } catch (e) {
     return { host: host.name, stanza: null, error: reason(e) };

@@ -1,5 +1,5 @@
 import { walPosition } from './dropped-wal';
-import { currentDb, systemIdOf, type StanzaInfo } from './pgbackrest-info';
+import { currentDb, repoKeys, systemIdOf, type StanzaInfo } from './pgbackrest-info';
 import type { ArchiverFacts } from './status';
 
 /**
@@ -45,7 +45,7 @@ export function archivingProven(a: ArchiverFacts, stanza: StanzaInfo | undefined
   if (age > RECENT_ARCHIVE_SECONDS) return { ok: false, why: `the last segment was archived ${age} s ago, longer than ${RECENT_ARCHIVE_SECONDS} s` };
   const current = stanza!.archive.filter((x) => x.dbId === currentDb(stanza!)?.id);
   // Every repository must hold it: archive-push writes to each, and a check fails when one lacks it.
-  const keys = stanza!.repos.length > 0 ? stanza!.repos.map((r) => r.key) : [1];
+  const keys = repoKeys(stanza!);
   for (const key of keys) {
     const max = current.filter((x) => (x.repoKey ?? 1) === key).map((x) => x.max).filter((m): m is string => m !== null).sort((x, y) => (walPosition(x) < walPosition(y) ? -1 : 1)).pop();
     if (max === undefined || walPosition(max) < walPosition(segment)) {

@@ -23,7 +23,7 @@ const resultSchema = z.object({
   ok: z.boolean(),
   backupLabel: z.string().nullable(),
   /** The repository named for the restore (2: offsite); absent when pgBackRest chose. */
-  repo: z.number().int().optional(),
+  repo: z.union([z.literal(1), z.literal(2)]).optional(),
   /** Restore start to the copy accepting connections. */
   rtoSeconds: z.number().nullable(),
   /** Drill start (the marker's time on the primary's clock) less the newest recovered transaction's commit time. */

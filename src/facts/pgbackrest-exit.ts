@@ -97,6 +97,16 @@ export function classifyPgbackrestExit(code: number, output?: string): { name: s
   return { name, retryable };
 }
 
+// An object store's reply, which pgBackRest quotes after this marker: S3's names the access key that
+// signed the request. No reading for a DBA, and nothing for a workflow's history.
+const RESPONSE_CONTENT = /\*\*\* Response Content \*\*\*/;
+
+/** `text` up to the object store's quoted reply, if it quotes one. */
+export function withoutResponseContent(text: string): string {
+  const at = text.search(RESPONSE_CONTENT);
+  return at < 0 ? text : text.slice(0, at).trimEnd();
+}
+
 /**
  * The last `ERROR: [NNN]: ...` line with its continuation lines (HINTs, causes), which is what
  * a DBA needs to read. Log-prefixed lines (`P00  ERROR: [...]`) count as well.
@@ -109,6 +119,9 @@ export function pgbackrestErrorLine(output: string): string | undefined {
   const first = lines[start].replace(/^.*?ERROR: /, 'ERROR: ');
   // pgBackRest indents continuation lines to the column after "ERROR: ".
   const more: string[] = [];
-  for (let i = start + 1; i < lines.length && /^\s+\S/.test(lines[i]) && !/^\s*\d{4}-\d\d-\d\d /.test(lines[i]); i++) more.push(lines[i].trim());
+  for (let i = start + 1; i < lines.length && /^\s+\S/.test(lines[i]) && !/^\s*\d{4}-\d\d-\d\d /.test(lines[i]); i++) {
+    if (RESPONSE_CONTENT.test(lines[i])) break;
+    more.push(lines[i].trim());
+  }
   return [first.trimEnd(), ...more].join('\n');
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { withoutResponseContent } from './pgbackrest-exit';
 
 /**
  * `pgbackrest info --output=json` as 2.45 prints it (fixtures in tests/fixtures/pgbackrest/).
@@ -95,7 +96,7 @@ export function parseInfo(json: string): StanzaInfo[] {
   }
   return parsed.data.map((s) => ({
     name: s.name,
-    status: { code: s.status.code, message: s.status.message, lockHeld: s.status.lock?.backup.held ?? false },
+    status: { code: s.status.code, message: withoutResponseContent(s.status.message), lockHeld: s.status.lock?.backup.held ?? false },
     cipher: s.cipher,
     db: s.db.map((d) => ({ id: d.id, systemId: d['system-id'], version: d.version, repoKey: d['repo-key'] })),
     archive: s.archive.map((a) => ({ id: a.id, min: a.min, max: a.max, dbId: a.database.id, repoKey: a.database['repo-key'] })),
@@ -117,8 +118,13 @@ export function parseInfo(json: string): StanzaInfo[] {
         repoDelta: b.info.repository.delta ?? 0,
       },
     })),
-    repos: s.repo ?? [],
+    repos: (s.repo ?? []).map((r) => ({ ...r, status: { code: r.status.code, message: withoutResponseContent(r.status.message) } })),
   }));
+}
+
+/** The repositories pgBackRest reports for the stanza (repo1 alone before it reported any). */
+export function repoKeys(stanza: StanzaInfo | null): number[] {
+  return stanza && stanza.repos.length > 0 ? stanza.repos.map((r) => r.key) : [1];
 }
 
 /** The database the stanza serves now: the newest of its history. */

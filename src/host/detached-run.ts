@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Context } from '@temporalio/activity';
 import { hostAwayBudgetMs, whileAway } from '../remote/away';
 import type { Command } from '../shell/command';
@@ -25,7 +26,10 @@ export function runName(activityType: string, part?: string): string {
 
 /** The run key another workflow run's activity uses, e.g. to ask whether its backup still runs. */
 export function runKeyOf(workflowId: string, runId: string, activityType: string, host: HostAddress): string {
-  return `${workflowId}.${runId}.${activityType}.${host.name}`.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200);
+  const key = `${workflowId}.${runId}.${activityType}.${host.name}`.replace(/[^A-Za-z0-9._-]/g, '_');
+  // Cut to a file name's length, a long key ends in a hash of the whole: two runs whose keys differ
+  // only past the cut (repo2's backup beside repo1's, a long stanza and host) never share one.
+  return key.length <= 200 ? key : `${key.slice(0, 183)}.${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
 }
 
 /** Whether an earlier attempt of this activity already started its run on `host`. */

@@ -4,6 +4,7 @@ import { classifyPgbackrestExit, pgbackrestErrorLine } from '../facts/pgbackrest
 import type { RepoIndex, Spec } from '../spec/schema';
 import type { HostOps } from './host-ops';
 import { refuse } from './failures';
+import { OFFSITE_ARCHIVE_TIMEOUT_SECONDS } from '../render/pgbackrest-conf';
 
 /** pgBackRest's exit status is its error code: it decides whether a retry can help. */
 export class PgbackrestError extends Error {
@@ -46,6 +47,28 @@ export async function runPgbackrest(ops: HostOps, host: HostAddress, user: strin
 export function repoArgs(spec: Pick<Spec, 'offsite'>, repo: RepoIndex): string[] {
   requireRepo(spec, repo);
   return spec.offsite ? [`--repo=${repo}`] : [];
+}
+
+/**
+ * pgBackRest waits io-timeout (60 s by default) on each of its four reads of an unreachable object
+ * store, longer together than a step's 3 minutes: with an offsite repository, a read of the stanza
+ * gives up on it within this bound instead, and reports it in the repository's status.
+ */
+export const INFO_IO_TIMEOUT_SECONDS = 10;
+
+/** `info --output=json` of the stanza, in every repository or in `repo` alone. */
+export function infoArgs(spec: Pick<Spec, 'offsite'>, repo?: RepoIndex): string[] {
+  const scope = repo === undefined ? [] : repoArgs(spec, repo);
+  return ['info', '--output=json', ...scope, ...(spec.offsite ? [`--io-timeout=${INFO_IO_TIMEOUT_SECONDS}`] : [])];
+}
+
+/**
+ * A backup's last segment can take several io-timeouts to reach repo1 while repo2 is out of reach
+ * (render/pgbackrest-conf.ts OFFSITE_ARCHIVE_TIMEOUT_SECONDS); only backups wait longer for it, not
+ * `check`, and not when the spec's repository.options says otherwise.
+ */
+export function backupArchiveArgs(spec: Pick<Spec, 'offsite' | 'repository'>): string[] {
+  return spec.offsite && spec.repository.options?.['archive-timeout'] === undefined ? [`--archive-timeout=${OFFSITE_ARCHIVE_TIMEOUT_SECONDS}`] : [];
 }
 
 /** Refuses (non-retryable) a repository the spec does not configure. */

@@ -99,7 +99,8 @@ export function offsiteSettings(offsite: Offsite | undefined, keys: OffsiteKeys 
  * io-timeouts, so some 8 minutes at the default of 60 s. A backup to repo1 waits for its last
  * segment for archive-timeout (60 s by default) and would fail all through a repo2 outage: 15
  * minutes outlasts such a round. The cost: a backup whose archiving is truly broken fails after
- * 15 minutes instead of one.
+ * 15 minutes instead of one. Passed on backup command lines only (host/pgbackrest.ts): `check`
+ * keeps pgBackRest's 60 s.
  */
 export const OFFSITE_ARCHIVE_TIMEOUT_SECONDS = 900;
 
@@ -162,9 +163,6 @@ export function repoHostSettings(existing: string | undefined, spec: Spec, cores
   const tuned = tunedSettings(repositoryTuning(spec, cores), spec.stanza, fragments);
   // repo2 bundles as repo1 does: on object storage, fewer and larger objects matter more still.
   stanza.push(...offsiteSettings(spec.offsite, keys, true, tuned.find(([k]) => k === 'repo1-bundle')?.[1]));
-  if (spec.offsite && spec.repository.options?.['archive-timeout'] === undefined) {
-    stanza.push(...tunedSettings({ fromSpec: [], defaults: [['archive-timeout', OFFSITE_ARCHIVE_TIMEOUT_SECONDS]] }, spec.stanza, fragments));
-  }
   return settings(
     [
       // An existing spelling of the same directory (`/backup_space/`) is left as written.

@@ -1,5 +1,6 @@
 import type { Client, ScheduleDescription } from '@temporalio/client';
 import { legacyScheduleId, type AppliedKind, type ClusterRef } from '../workflow-ids';
+import { OFFSITE_KINDS } from '../spec/schema';
 import { describeEach } from './lookup';
 import { workflowTypeOf } from './plan';
 
@@ -35,6 +36,6 @@ export function legacyToReplace(cluster: ClusterRef, found: readonly LegacySched
 /** The schedules on the server under the old ids of `kinds`. */
 export function findLegacy(client: Client, cluster: ClusterRef, kinds: readonly AppliedKind[]): Promise<LegacySchedule[]> {
   // Offsite schedules came with the ids that name the repository host: none has an old one.
-  const old = kinds.filter((k) => !k.startsWith('offsite-'));
+  const old = kinds.filter((k) => !(OFFSITE_KINDS as readonly string[]).includes(k));
   return describeEach(client, old.map((type) => ({ id: legacyScheduleId(cluster.stanza, type), type })));
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { formatZodError, SpecError, type SpecIssue } from './errors';
 import { recoveryTargetSchema } from './recovery-target';
 import { backupLabelSchema, copyPlaceProblems, copyPlaceSchema, drillsPlace } from './restore-copy';
-import { BACKUP_TYPES, nodeName, specSchema, type BackupType, type Spec } from './schema';
+import { BACKUP_TYPES, nodeName, OFFSITE_REPO, specSchema, type BackupType, type Spec } from './schema';
 
 // Pure (zod only): the workflow bundle imports this, so the worker judges every spec it is handed
 // with the same rules as `stanzactl validate`, whoever started the workflow.
@@ -81,7 +81,7 @@ export function inputIssues(spec: unknown, args: WorkflowArguments = {}): SpecIs
   }
   for (const key of ['request', 'restore', 'drill'] as const) {
     const asked = (args[key] as { repo?: number } | undefined)?.repo;
-    if (issues.length === 0 && asked === 2 && !(spec as Spec).offsite) issues.push({ path: `${key}.repo`, message: `repo${asked} is the offsite: repository, and stanza ${(spec as Spec).stanza} has none` });
+    if (issues.length === 0 && asked === OFFSITE_REPO && !(spec as Spec).offsite) issues.push({ path: `${key}.repo`, message: `repo${asked} is the offsite: repository, and stanza ${(spec as Spec).stanza} has none` });
   }
   if (issues.length === 0 && 'recovery' in args && (args.recovery as z.infer<typeof recoverRequest>).rehearse && !(spec as Spec).drills) {
     issues.push({ path: 'recovery.rehearse', message: `a rehearsal restores to drills.host first: stanza ${(spec as Spec).stanza} has no drills: section (host, dataDir, port)` });

@@ -1,9 +1,9 @@
 import { nextRecord, type DrillRecord, type DrillResult } from '../facts/drill';
-import type { BackupInfo } from '../facts/pgbackrest-info';
+import { repoKeys, type BackupInfo } from '../facts/pgbackrest-info';
 import type { PrimaryFacts, RepositoryFacts, StandbyFacts, StatusFacts } from '../facts/status';
 import type { BackupType } from '../spec/schema';
 import { clusterKey, type ClusterRef } from '../workflow-ids';
-import { newestBackup, repoKeys } from './policy';
+import { newestBackup } from './policy';
 
 /**
  * What one process saw of each cluster (a stanza on its repository host), and when: the worker folds in the results of the
@@ -74,6 +74,9 @@ export function backupSummary(b: BackupInfo): BackupSummary {
 
 const newer = (a: BackupSummary | undefined, b: BackupSummary): BackupSummary => (a === undefined || b.stoppedAt >= a.stoppedAt ? b : a);
 
+/** pgBackRest's status of a repository it could not read ("other", the message says why). */
+const UNREADABLE = 99;
+
 export class Observations {
   /** Keyed by clusterKey. */
   private readonly byCluster = new Map<string, ClusterObservations>();
@@ -110,8 +113,11 @@ export class Observations {
     o.repository = { at, facts };
     // An unreadable repository says nothing about its backups: keep what was known.
     if (facts.error !== undefined) return;
-    o.newest.clear();
+    const unread = new Set((facts.stanza?.repos ?? []).filter((r) => r.status.code === UNREADABLE).map((r) => r.key));
+    for (const repo of [...o.newest.keys()]) if (!unread.has(repo)) o.newest.delete(repo);
     for (const repo of repoKeys(facts.stanza)) {
+      // A repository pgBackRest could not read lists no backups: what it held before still stands.
+      if (unread.has(repo)) continue;
       const full = newestBackup(facts.stanza, 'full', repo);
       const any = newestBackup(facts.stanza, undefined, repo);
       o.newest.set(repo, { full: full && backupSummary(full), any: any && backupSummary(any) });

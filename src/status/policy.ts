@@ -1,9 +1,9 @@
 import type { BackupInfo, StanzaInfo } from '../facts/pgbackrest-info';
+import { OFFSITE_REPO, type Spec } from '../spec/schema';
 import type { ArchiverFacts, StatusFacts } from '../facts/status';
 import { walPosition } from '../facts/dropped-wal';
 import type { Topology } from '../facts/topology';
 import { durationMs } from '../spec/duration';
-import type { Spec } from '../spec/schema';
 import { formatAge } from './age';
 
 export interface Evaluation {
@@ -33,11 +33,6 @@ export function repositoryHasWal(stanza: StanzaInfo | null): boolean {
   return (stanza?.archive ?? []).some((a) => a.max !== null);
 }
 
-/** The repositories pgBackRest reports for the stanza (repo1 alone before it reported any). */
-export function repoKeys(stanza: StanzaInfo | null): number[] {
-  return stanza && stanza.repos.length > 0 ? stanza.repos.map((r) => r.key) : [1];
-}
-
 // backups.maxAge is repo1's policy, as backups.schedule is: an offsite backup does not meet it.
 function maxAgeProblem(which: 'full' | 'any', limit: string | undefined, stanza: StanzaInfo | null, nowMs: number): string | undefined {
   if (limit === undefined) return undefined;
@@ -64,10 +59,11 @@ function stanzaProblems(facts: StatusFacts): string[] {
 function offsiteProblems(facts: StatusFacts, spec: Spec): string[] {
   const s = facts.repository.stanza;
   if (!spec.offsite || !s || facts.repository.error !== undefined) return [];
-  const repo2 = s.repos.find((r) => r.key === 2);
-  if (!repo2) return [`repo2 (offsite, bucket ${spec.offsite.bucket}) is not in pgBackRest's configuration on ${facts.repository.host}: run provision`];
-  if (repo2.status.code !== 0 || newestBackup(s, 'full', 2)) return [];
-  return [`repo2 (offsite, bucket ${spec.offsite.bucket}) holds no full backup: nothing restores from it`];
+  const offsite = s.repos.find((r) => r.key === OFFSITE_REPO);
+  const name = `repo${OFFSITE_REPO} (offsite, bucket ${spec.offsite.bucket})`;
+  if (!offsite) return [`${name} is not in pgBackRest's configuration on ${facts.repository.host}: run provision`];
+  if (offsite.status.code !== 0 || newestBackup(s, 'full', OFFSITE_REPO)) return [];
+  return [`${name} holds no full backup: nothing restores from it`];
 }
 
 function archiveProblems(facts: StatusFacts, nowMs: number): string[] {

@@ -27,7 +27,7 @@ export interface CopyRequest {
 }
 
 /** restoreCopy's last arguments: none (a drill), the backup (a restore), then the repository when one is named. */
-export type RestoreFrom = [] | [set: string | undefined] | [set: string | undefined, repo: RepoIndex];
+type RestoreFrom = [] | [set: string | undefined] | [set: string | undefined, repo: RepoIndex];
 
 export interface RestoreResult {
   readonly place: CopyPlace;

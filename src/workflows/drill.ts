@@ -29,6 +29,11 @@ const DRILL_COPY_LOCKED = 'drill-copy-locked';
 // Runs recorded before the marker went to the primary the hosts show write it on the spec's.
 const DRILL_TOPOLOGY = 'drill-topology';
 
+export interface DrillRequest {
+  /** Restore from and verify this repository (repo2: proves the offsite copy restores); absent: pgBackRest's choice, verify repo1. */
+  readonly repo?: RepoIndex;
+}
+
 /**
  * A restore drill: proves the newest backup and the archive bring the cluster back, and measures
  * how long that takes (RTO) and how much would be lost (RPO). A marker row is written on the
@@ -40,11 +45,6 @@ const DRILL_TOPOLOGY = 'drill-topology';
  * or check. One drill or restore --to at a time on the scratch host's directory and port, whatever
  * the stanza: a second is refused before its marker (the copy is the first one's).
  */
-export interface DrillRequest {
-  /** Restore from and verify this repository (repo2: proves the offsite copy restores); absent: pgBackRest's choice, verify repo1. */
-  readonly repo?: RepoIndex;
-}
-
 export async function restoreDrill(spec: Spec, request?: DrillRequest): Promise<DrillOutcome> {
   checkInput('restoreDrill', spec, request === undefined ? undefined : { drill: request });
   const repo = request?.repo;

@@ -121,7 +121,7 @@ describe('an offsite repository: repo2 on the lab\'s S3 server', { timeout: 40 *
     assert.doesNotMatch(got, /found \S+ in the repo1:/);
   });
 
-  test('the S3 server stopped mid-backup fails that backup only; WAL still reaches repo1; status says so; its return lets the next backup succeed', { timeout: 12 * 60_000 }, async (t) => {
+  test('the S3 server stopped mid-backup fails that backup at once; WAL still reaches repo1; status says so; its return lets the next backup succeed', { timeout: 8 * 60_000 }, async (t) => {
     const t0 = Date.now();
     const said = (what: string) => {
       const line = `${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`;
@@ -142,9 +142,6 @@ describe('an offsite repository: repo2 on the lab\'s S3 server', { timeout: 40 *
       await until(`${segment} in repo1 with repo2 down`, () => holds(1, segment), 3 * 60_000, 1000);
       const failed = await f.checks.psql(PRIMARY_HOST, 'SELECT failed_count FROM pg_stat_archiver');
       said(`${segment} reached repo1 with repo2 down; pg_stat_archiver.failed_count ${failed}`);
-      const repo1 = await cli('backup', '--type', 'incr');
-      assert.equal(repo1.code, 0, `a repo1 backup with repo2 down: ${repo1.stdout}${repo1.stderr}`);
-      said('an incr backup to repo1 with repo2 down');
       const down = await cli('status', '--json');
       assert.equal(down.code, 1, down.stdout + down.stderr);
       const report = JSON.parse(down.stdout) as StatusReport;

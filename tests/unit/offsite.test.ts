@@ -12,11 +12,12 @@ import type { StanzaInfo } from '../../src/facts/pgbackrest-info';
 import type { ArchiverFacts, StatusFacts } from '../../src/facts/status';
 import { evaluate } from '../../src/status/policy';
 import { renderText, statusReport } from '../../src/status/render';
-import { repoArgs } from '../../src/host/pgbackrest';
+import { backupArchiveArgs, infoArgs, repoArgs } from '../../src/host/pgbackrest';
 import { repoOption, UsageError } from '../../src/commands/command';
 import { copyRestoreArgs } from '../../src/render/restore-target';
 import { offsiteUnreachable } from '../../src/activities/backup';
 import { PgbackrestError } from '../../src/host/pgbackrest';
+import { withoutResponseContent } from '../../src/facts/pgbackrest-exit';
 import { ApplicationFailure } from '@temporalio/common';
 
 const fixtures = resolve(__dirname, '../../../tests/fixtures');
@@ -75,9 +76,7 @@ describe('offsite: pgbackrest.conf', () => {
     assert.equal(stanza['repo2-path'], '/demo');
     assert.ok(!Object.keys(section(text, 'global')).some((k) => k.startsWith('repo2-')));
     assert.equal(stanza['repo2-cipher-type'], undefined);
-    // Backups to repo1 outlast the asynchronous archiver's rounds against an unreachable repo2.
-    assert.equal(stanza['archive-timeout'], '900');
-    assert.equal(section(repoHostConf(undefined, withOffsite(), 2, ['[global]\narchive-timeout=120\n'], true, KEYS), 'demo')['archive-timeout'], undefined, 'a site fragment keeps its own');
+    assert.equal(stanza['archive-timeout'], undefined, 'check keeps pgBackRest\'s archive-timeout');
   });
 
   test('the nodes and a copy host: what pushes WAL and restores, no retention', () => {
@@ -106,6 +105,12 @@ describe('offsite: pgbackrest.conf', () => {
     assert.throws(() => repoArgs(demo, 2), /no offsite/);
     assert.deepEqual(repoArgs(withOffsite(), 1), ['--repo=1']);
     assert.deepEqual(repoArgs(withOffsite(), 2), ['--repo=2']);
+    // Backups to repo1 outlast the asynchronous archiver's rounds against an unreachable repo2; info reads give up on it in 10 s.
+    assert.deepEqual(backupArchiveArgs(demo), []);
+    assert.deepEqual(backupArchiveArgs(withOffsite()), ['--archive-timeout=900']);
+    assert.deepEqual(backupArchiveArgs(specSchema.parse({ ...withOffsite(), repository: { ...demo.repository, options: { 'archive-timeout': 120 } } })), []);
+    assert.deepEqual(infoArgs(demo), ['info', '--output=json']);
+    assert.deepEqual(infoArgs(withOffsite(), 2), ['info', '--output=json', '--repo=2', '--io-timeout=10']);
   });
 
   test('a restore from repo2 names it; without a repository pgBackRest chooses', () => {
@@ -124,7 +129,9 @@ describe('offsite: schedules', () => {
     assert.deepEqual(timingOf(spec, 'offsite-full'), { cron: '0 2 * * 0', timezone: 'UTC' });
     assert.deepEqual(timingOf(spec, 'offsite-incr'), { cron: undefined, timezone: 'UTC' });
     const s = desiredSchedule(spec, 'offsite-full');
-    assert.equal(s.scheduleId, 'backup-demo@backup-srv-offsite-full');
+    assert.equal(s.scheduleId, 'backup-demo@backup-srv-full@offsite');
+    // Never another cluster's repo1 id, whatever its repository host is named.
+    assert.notEqual(s.scheduleId, desiredSchedule(specSchema.parse({ ...spec, repository: { ...spec.repository, host: 'backup-srv-offsite' }, backups: { schedule: { full: '0 1 * * *' } } }), 'full').scheduleId);
     assert.deepEqual(s.action.args?.[1], { type: 'full', repo: 2 });
     assert.match(s.action.staticSummary ?? '', /to repo2 \(offsite\)/);
     // The run's spec holds no timing: editing the offsite cron rewrites only its schedule.
@@ -224,5 +231,25 @@ HostConnectError: unable to connect to 's3.example.com:9000': [111] Connection r
     const plain = new PgbackrestError('backup-srv', 49, refused);
     assert.equal(offsiteUnreachable(loadSpec(`${fixtures}/spec/demo.yaml`), 2, plain), plain);
     assert.equal(plain.retryable, true);
+  });
+});
+
+describe('offsite: the object store\'s reply stays out of messages', () => {
+  const reply = `ERROR: [039]: HTTP request failed with 403 (Forbidden):
+                *** Path/Query ***:
+                /demo/archive/demo/archive.info
+                *** Response Content ***:
+                <Error><Code>InvalidAccessKeyId</Code><AWSAccessKeyId>AKIAEXAMPLE</AWSAccessKeyId></Error>`;
+
+  test('a failure names the request, never the access key S3 echoes back', () => {
+    const e = new PgbackrestError('backup-srv', 39, reply);
+    assert.match(e.message, /HTTP request failed with 403/);
+    assert.doesNotMatch(e.message, /AKIAEXAMPLE|Response Content/);
+  });
+
+  test('nor does a repository\'s status read from pgbackrest info', () => {
+    assert.equal(withoutResponseContent(reply).includes('AKIAEXAMPLE'), false);
+    assert.match(withoutResponseContent(reply), /403 \(Forbidden\)/);
+    assert.equal(withoutResponseContent('[HostConnectError] unable to connect'), '[HostConnectError] unable to connect');
   });
 });
