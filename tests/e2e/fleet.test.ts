@@ -204,15 +204,32 @@ describe('a fleet: two clusters, one per layout, on one repository host', { time
     assert.match(good.stdout, /^2 stanzas: 2 ok, 0 broken, 0 unreadable\n/);
   });
 
-  test('status of 50 stanzas: read concurrently, in seconds', LONG, async (t) => {
-    const started = Date.now();
+  // Concurrency as the server recorded it, not a wall time, which is what else the machine runs: the
+  // 50 reads took 10 s with the e2e files two at a time, 20 s three at a time, and 41 s three at a
+  // time beside a second test run, past the 30 s this test once allowed; read one at a time, on a
+  // machine as busy, they took 23 s, inside it.
+  test('status of 50 stanzas: read concurrently, at most 16 at once', LONG, async (t) => {
+    const started = new Date();
     const r = await cli('status', '--specs', dirs.fifty, '--json');
-    const seconds = (Date.now() - started) / 1000;
-    t.diagnostic(`status --specs of 50 stanzas took ${seconds.toFixed(1)} s`);
+    t.diagnostic(`status --specs of 50 stanzas took ${((Date.now() - started.getTime()) / 1000).toFixed(1)} s`);
     assert.equal(r.code, 1, r.stderr);
     assert.deepEqual((JSON.parse(r.stdout) as FleetReport).counts, { stanzas: 50, unreadable: 0, broken: 49, ok: 1 });
-    // One at a time, each read's workflow and SSH round trips would take over a minute.
-    assert.ok(seconds < 30, `${seconds} s`);
+    // Each read is a stanzaStatus workflow of its own (status-<stanza>@<repo>-<id>): its start and close on the server.
+    const reads = await until('the 50 reads to be listed, closed', async () => {
+      const found: { start: number; close: number }[] = [];
+      for await (const w of f.client.workflow.list({ query: "WorkflowType = 'stanzaStatus'" })) {
+        if (w.startTime >= started && /^status-(demo|ghost\d+)@/.test(w.workflowId) && w.closeTime) found.push({ start: w.startTime.getTime(), close: w.closeTime.getTime() });
+      }
+      return found.length === 50 ? found : undefined;
+    }, 30_000, 500);
+    // The most open at once: a close at the same instant as a start comes first.
+    const edges = reads.flatMap((x) => [[x.start, 1], [x.close, -1]]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let open = 0;
+    let most = 0;
+    for (const [, d] of edges) most = Math.max(most, (open += d));
+    t.diagnostic(`at most ${most} reads open at once`);
+    // One at a time is 1; more than 16 floods the workers.
+    assert.ok(most > 1 && most <= 16, `${most} reads open at once`);
   });
 
   test('backup --specs: a bad spec refuses all and starts nothing; good specs back up', LONG, async () => {
