@@ -21,7 +21,7 @@ node --test --test-concurrency=1 --test-reporter=spec dist/tests/unit/*.test.js 
 # renamed one only loses its place. tests/run-in-order.ts keeps this order (node --test sorts the
 # files it is given) and ends with each file's wall time, longest first: when a file not listed
 # nears the top, list it.
-long_first=(host-faults systemd drill offsite fleet restore speed-defaults failover recover-proofs recover backup switchover failover-edb access switchover-edb roles-moved)
+long_first=(offsite host-faults systemd drill fleet restore speed-defaults failover recover-proofs recover backup switchover failover-edb access switchover-edb roles-moved)
 e2e=()
 for name in "${long_first[@]}"; do
   if [ -f "dist/tests/e2e/$name.test.js" ]; then e2e+=("dist/tests/e2e/$name.test.js"); fi

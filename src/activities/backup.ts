@@ -15,7 +15,7 @@ import { nodeAddress, repoHost } from './hosts';
 import { reportProgress } from '../host/heartbeat';
 import type { HostOps } from '../host/host-ops';
 import { backupArchiveArgs, PgbackrestError, pgbackrestCommand, repoArgs, repoPart } from '../host/pgbackrest';
-import { stanzaInfo } from './stanza';
+import { offsiteRefusal, stanzaInfo } from './stanza';
 import type { StepResult } from './types';
 
 /** A finished backup as `pgbackrest info` reports it; sizes in bytes, times in epoch seconds. */
@@ -113,9 +113,7 @@ async function withRepositorySpace(ops: HostOps, host: HostAddress, path: string
 export function offsiteUnreachable(spec: Spec, repo: RepoIndex, e: unknown): unknown {
   const o = spec.offsite;
   if (!o || !(e instanceof PgbackrestError) || e.kind !== 'HostConnectError' || !e.output.includes(o.endpoint)) return e;
-  return refuse(`repo${repo} (offsite, ${o.endpoint}) cannot be reached: ${e.message}
-` +
-    `This backup to repo${repo} failed; backups to repo1 go on, and its next Schedule tries again.`, 'OffsiteUnreachable');
+  return offsiteRefusal(spec, repo, e.message);
 }
 
 export interface BackupRun extends StepResult {

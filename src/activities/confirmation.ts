@@ -13,7 +13,7 @@ import type { StepResult } from './types';
  * confirmed; otherwise a non-retryable refusal, before anything is stopped or written.
  */
 export async function requireConfirmed(ops: HostOps, spec: Spec, action: DestructiveAction, confirm: string | undefined): Promise<StepResult> {
-  const facts: PlanFacts = action.kind === 'recover' ? recoverFacts(spec, await planRecovery(ops, spec, action.target))
+  const facts: PlanFacts = action.kind === 'recover' ? recoverFacts(spec, await planRecovery(ops, spec, action.target, undefined, action.repo))
     : action.kind === 'failover' ? failoverFacts(spec, await planFailover(ops, spec, action.to, action.fence))
     : action.kind === 'switchover' ? switchoverFacts(spec, await planSwitchover(ops, spec, action.to))
     : action.kind === 'rebuild' ? rebuildFacts(spec, action.node)

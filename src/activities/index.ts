@@ -133,10 +133,10 @@ export function createActivities(deps: ActivityDeps) {
     releaseProvisionLock: step(async (spec: Spec, owner: BackupOwner) => releaseProvisionLock(ops(spec), spec, owner)),
     registerRestore: step(async (spec: Spec, owner: BackupOwner) => registerRestore(ops(spec), spec, owner, alive)),
     releaseRestore: step(async (spec: Spec, owner: BackupOwner) => releaseRestore(ops(spec), spec, owner)),
-    planRecovery: step(async (spec: Spec, target: unknown, confirmedBackup?: string) => planRecovery(ops(spec), spec, target, confirmedBackup)),
+    planRecovery: step(async (spec: Spec, target: unknown, confirmedBackup?: string, repo?: RepoIndex) => planRecovery(ops(spec), spec, target, confirmedBackup, repo)),
     archivePrimaryWal: step(async (spec: Spec) => archivePrimaryWal(ops(spec), spec)),
     stopPostgres: step(async (spec: Spec, node: string) => stopPostgres(ops(spec), spec, node)),
-    restorePrimary: step(async (spec: Spec, label: string, target: unknown, timeline: number) => restorePrimary(ops(spec), spec, label, target, timeline)),
+    restorePrimary: step(async (spec: Spec, label: string, target: unknown, timeline: number, repo?: RepoIndex) => restorePrimary(ops(spec), spec, label, target, timeline, repo)),
     waitPrimaryPromoted: step(async (spec: Spec, timeline: number) => waitPrimaryPromoted(ops(spec), spec, timeline)),
     // A planned switchover (workflows/switchover.ts).
     planSwitchover: step(async (spec: Spec, to: string) => planSwitchover(ops(spec), spec, to)),

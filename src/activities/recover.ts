@@ -9,7 +9,7 @@ import { restoreTargetArgs } from '../render/restore-target';
 import { quoteLiteral } from '../render/sql';
 import { primaryNode, standbyNodes, withPrimary } from '../spec/roles';
 import { recoveryTargetSchema, type RecoveryTarget } from '../spec/recovery-target';
-import type { Spec } from '../spec/schema';
+import type { RepoIndex, Spec } from '../spec/schema';
 import { clusterState, inRecovery, query } from './cluster-state';
 import { failedOverTo, judgeStandbyForRecover, type NodeRole } from '../facts/node-role';
 import { readRoles, type Roles } from './node-role';
@@ -18,7 +18,7 @@ import { runDetached, startedBefore } from '../host/detached-run';
 import { refuse } from '../host/failures';
 import { findNode, nodeAddress } from './hosts';
 import type { HostOps } from '../host/host-ops';
-import { pgbackrestCommand } from '../host/pgbackrest';
+import { pgbackrestCommand, repoArgs, requireRepo } from '../host/pgbackrest';
 import { waitAcceptingWrites, type Promotion } from './promotion';
 import { stanzaInfo, switchAndCheck } from './stanza';
 import type { StepResult } from './types';
@@ -26,7 +26,8 @@ import type { StepResult } from './types';
 /** What `stanzactl recover` shows before anything changes, and what its workflow works from. */
 export interface RecoverPlan extends StepResult {
   readonly target: string;
-  readonly backup: { readonly label: string; readonly type: string; readonly stoppedAt: number; readonly why: string };
+  /** `repo`: the repository it is in and is restored from, set only when the spec has an offsite repository. */
+  readonly backup: { readonly label: string; readonly type: string; readonly stoppedAt: number; readonly why: string; readonly repo?: RepoIndex };
   readonly primary: string;
   readonly primarySystemId: string;
   /** The primary's timeline and WAL position when planned: recovery follows this timeline's history. */
@@ -51,6 +52,17 @@ function checkedTarget(target: unknown): RecoveryTarget {
 }
 
 /**
+ * The repository a recover restores the primary from: the one named, else repo1, the repository
+ * host's, never the object store by chance (pgBackRest would take a `--set` from whichever
+ * repository holds it). Undefined without an offsite repository: the command lines stay as before.
+ */
+function recoverRepo(spec: Spec, repo: unknown): RepoIndex | undefined {
+  if (repo !== undefined && repo !== 1 && repo !== 2) throw refuse(`not a repository for recover: ${JSON.stringify(repo)}`, 'InvalidSpec');
+  if (repo !== undefined) requireRepo(spec, repo);
+  return spec.offsite ? repo ?? 1 : undefined;
+}
+
+/**
  * Reads, changes nothing: the backup a recover to `target` starts from, where the primary is now,
  * and what is lost. Proves while the cluster is up that the recover can go through: the primary
  * runs as a primary; every other node is a standby (or a stopped standby), not a primary or a node
@@ -58,10 +70,13 @@ function checkedTarget(target: unknown): RecoveryTarget {
  * (proveRecordTarget). The primary is the spec's, or after a failover done by hand the node that
  * runs as the primary in its place (failedOverTo): the plan names it, and the recover acts on it.
  * The running primary reads a time target (its time zone is the one the restored server will read
- * it in). `confirmed`: the backup label the DBA agreed to; another one is refused.
+ * it in). `confirmed`: the backup label the DBA agreed to; another one is refused. The backup is
+ * one of `repo`'s (recoverRepo), read from that repository alone: an object store out of reach
+ * does not hold up a recover from the repository host.
  */
-export async function planRecovery(ops: HostOps, given: Spec, rawTarget: unknown, confirmed?: string): Promise<RecoverPlan> {
+export async function planRecovery(ops: HostOps, given: Spec, rawTarget: unknown, confirmed?: string, rawRepo?: unknown): Promise<RecoverPlan> {
   const target = checkedTarget(rawTarget);
+  const repo = recoverRepo(given, rawRepo);
   const pg = given.postgres;
   const roles = await readRoles(ops, given);
   const specPrimary = primaryNode(given).name;
@@ -86,12 +101,12 @@ export async function planRecovery(ops: HostOps, given: Spec, rawTarget: unknown
     targetEpoch = Number(r.stdout.trim());
     if (targetEpoch >= Number(now)) throw refuse(`the target ${target.target} is not in the past on ${primary.name} (its clock says ${new Date(Number(now) * 1000).toISOString()}): nothing to undo`, 'RefusedRecover');
   }
-  const info = await stanzaInfo(ops, spec);
-  const backups = info ? currentBackups(info) : [];
+  const info = await stanzaInfo(ops, spec, repo);
+  const backups = info ? currentBackups(info).filter((b) => repo === undefined || (b.repoKey ?? 1) === repo) : [];
   const chosen = target.type === 'xid' || target.type === 'name'
     ? await proveRecordTarget(ops, host, spec, target, { timeline, lsn }, backups)
     : chooseRecoveryBackup(backups, target, targetEpoch);
-  if (!chosen.backup) throw refuse(`stanza ${spec.stanza}: ${chosen.why}: there is nothing to recover ${describeRecoveryTarget(target)} from`, 'RefusedRecover');
+  if (!chosen.backup) throw refuse(`stanza ${spec.stanza}: ${chosen.why}${repo === undefined ? '' : ` in repo${repo}`}: there is nothing to recover ${describeRecoveryTarget(target)} from`, 'RefusedRecover');
   const b = chosen.backup;
   if (confirmed !== undefined && confirmed !== b.label) {
     throw refuse(`the plan changed since it was shown: backup ${b.label} would be used, not ${confirmed}. Nothing was changed; run recover again`, 'RefusedRecover');
@@ -102,9 +117,9 @@ export async function planRecovery(ops: HostOps, given: Spec, rawTarget: unknown
   return {
     changed: false, target: describeRecoveryTarget(target), primary: primary.name, primarySystemId: state.systemId ?? '', timeline, lsn, standbys, found, lost,
     ...(failover !== undefined && { specPrimary }),
-    backup: { label: b.label, type: b.type, stoppedAt: b.timestamp.stop, why: chosen.why },
+    backup: { label: b.label, type: b.type, stoppedAt: b.timestamp.stop, why: chosen.why, ...(repo !== undefined && { repo }) },
     resume: resumeAdvice(pg, { stanza: spec.stanza, primary: primary.name, standbys, timeline, lsn, backup: b.label, target: describeRecoveryTarget(target) }),
-    detail: `restore ${primary.name} from ${b.type} backup ${b.label} to ${describeRecoveryTarget(target)}; lost: ${lost}; rebuilt: ${found.join(', ') || 'no standby'}${moved}`,
+    detail: `restore ${primary.name} from ${b.type} backup ${b.label}${repo === undefined ? '' : ` in repo${repo}`} to ${describeRecoveryTarget(target)}; lost: ${lost}; rebuilt: ${found.join(', ') || 'no standby'}${moved}`,
   };
 }
 
@@ -149,8 +164,8 @@ export async function archivePrimaryWal(ops: HostOps, spec: Spec): Promise<StepR
   const state = await clusterState(ops, host, spec.postgres);
   if (!state.running || (await inRecovery(ops, host, spec.postgres))) return { changed: false, detail: `${primary.name} does not run as a primary: no WAL to archive` };
   // Always the real check, never facts: the segment in progress holds what the target may need, and a retry may repeat it.
-  await switchAndCheck(ops, spec);
-  return { changed: false, detail: `switched WAL on ${primary.name}; the segment is archived` };
+  const checked = await switchAndCheck(ops, spec);
+  return { changed: false, detail: `switched WAL on ${primary.name}; the segment is archived (${checked})` };
 }
 
 /** Stops PostgreSQL on a node (fast shutdown) when it runs. */
@@ -169,10 +184,11 @@ export interface PrimaryRestore extends StepResult {
  * `restore --delta` of the stopped primary from `label` to the target, promoting when reached,
  * detached and re-attached like every restore. `timeline`: the primary's before the recover; the
  * restore follows its history. A primary found on a later timeline was restored and promoted by an
- * earlier attempt whose run record is gone: it is not restored again.
+ * earlier attempt whose run record is gone: it is not restored again. `repo`: the plan's.
  */
-export async function restorePrimary(ops: HostOps, spec: Spec, label: string, rawTarget: unknown, timeline: number): Promise<PrimaryRestore> {
+export async function restorePrimary(ops: HostOps, spec: Spec, label: string, rawTarget: unknown, timeline: number, rawRepo?: unknown): Promise<PrimaryRestore> {
   const target = checkedTarget(rawTarget);
+  const repo = recoverRepo(spec, rawRepo);
   const primary = primaryNode(spec);
   const host = nodeAddress(primary);
   const pg = spec.postgres;
@@ -184,7 +200,7 @@ export async function restorePrimary(ops: HostOps, spec: Spec, label: string, ra
   }
   const timelineArgs = target.type === 'immediate' ? [] : [`--target-timeline=${timeline}`];
   const { attached, finishedBefore } = await runDetached(ops, host,
-    pgbackrestCommand(pg.osUser, spec.stanza, '--delta', `--set=${label}`, ...restoreTargetArgs(target), ...timelineArgs, '--log-level-console=detail', 'restore'),
+    pgbackrestCommand(pg.osUser, spec.stanza, '--delta', `--set=${label}`, ...(repo === undefined ? [] : repoArgs(spec, repo)), ...restoreTargetArgs(target), ...timelineArgs, '--log-level-console=detail', 'restore'),
     { progress: copyPercent });
   const cleaned = await dropStandbySettings(ops, spec);
   const seconds = (Date.now() - started) / 1000;

@@ -1,9 +1,11 @@
-import { archivingProven, stanzaServes } from '../facts/archiving-proof';
+import { Context } from '@temporalio/activity';
+import { archivingProven, offsiteDown, repo1Holds, stanzaServes } from '../facts/archiving-proof';
 import { parseInfo, fullBackups, type StanzaInfo } from '../facts/pgbackrest-info';
 import { primaryNode } from '../spec/roles';
-import type { RepoIndex, Spec } from '../spec/schema';
+import { OFFSITE_REPO, type RepoIndex, type Spec } from '../spec/schema';
 import { runDetached, startedBefore } from '../host/detached-run';
 import type { HostOps } from '../host/host-ops';
+import { refuse } from '../host/failures';
 import { backupArchiveArgs, infoArgs, pgbackrestCommand, repoArgs, repoPart, runPgbackrest } from '../host/pgbackrest';
 import { query } from './cluster-state';
 import { nodeAddress, repoHost } from './hosts';
@@ -16,9 +18,55 @@ export async function stanzaInfo(ops: HostOps, spec: Spec, repo?: RepoIndex): Pr
   return parseInfo(out).find((s) => s.name === spec.stanza);
 }
 
-/** `pgbackrest check`: switches the primary's WAL segment out and waits until the repository has it. */
-export async function switchAndCheck(ops: HostOps, spec: Spec): Promise<void> {
-  await runPgbackrest(ops, repoHost(spec), spec.repository.user, spec, 'check');
+/**
+ * `pgbackrest check`: switches the primary's WAL segment out and waits until every repository has
+ * it. With repo2 out of reach (`known`: the stanza as read in every repository, else read from repo2)
+ * check cannot pass, and repo1 is proven as check proves it (provenInRepo1). Says what it proved.
+ */
+export async function switchAndCheck(ops: HostOps, spec: Spec, known?: StanzaInfo): Promise<string> {
+  const down = spec.offsite ? offsiteDown(known ?? (await stanzaInfo(ops, spec, OFFSITE_REPO))) : undefined;
+  if (down === undefined) {
+    await runPgbackrest(ops, repoHost(spec), spec.repository.user, spec, 'check');
+    return 'pgbackrest check passed';
+  }
+  return `repo2 cannot be read (${down}), so pgbackrest check, which needs every repository, was not run: ${await provenInRepo1(ops, spec)}`;
+}
+
+// The newest completed segment PostgreSQL has not archived yet (while repo2 is out of reach archive_command fails, so every one since).
+const NEWEST_READY_SQL = "SELECT coalesce(max(left(name, 24)), '') FROM pg_ls_archive_statusdir() WHERE name ~ '^[0-9A-F]{24}\\.ready$'";
+// As pgbackrest check does: a restore point gives the switch something to switch out.
+const SWITCH_SQL = "SELECT pg_walfile_name(pg_switch_wal()) FROM (SELECT pg_create_restore_point('stanzactl archive check')) AS r";
+
+/**
+ * A segment of the primary's reaches repo1: the newest one waiting to be archived that repo1 lacks,
+ * else one switched out now. The asynchronous archiver reaches repo1 at the end of each round,
+ * and a round waits out io-timeout on every request to repo2 (82 s measured at 10 s), so a
+ * segment switched after a round began waits for the next: up to some 3 minutes with PostgreSQL's
+ * pause between attempts. Waiting for the segment an earlier attempt switched, rather than
+ * switching another behind it, lets a retry of the step finish what the attempt before began.
+ */
+async function provenInRepo1(ops: HostOps, spec: Spec): Promise<string> {
+  const primary = primaryNode(spec);
+  const host = nodeAddress(primary);
+  const [pending, repo1] = await Promise.all([query(ops, host, spec.postgres, NEWEST_READY_SQL), stanzaInfo(ops, spec, 1)]);
+  const waiting = pending !== '' && !repo1Holds(repo1, pending);
+  const segment = waiting ? pending : await query(ops, host, spec.postgres, SWITCH_SQL);
+  const how = waiting ? 'waiting to be archived' : 'switched out';
+  const ctx = Context.current();
+  // Ends the attempt before its startToCloseTimeout does, with a reason: the retry waits on for the same segment.
+  const deadline = ctx.info.currentAttemptScheduledTimestampMs + ctx.info.startToCloseTimeoutMs - 15_000;
+  const started = Date.now();
+  while (!repo1Holds(await stanzaInfo(ops, spec, 1), segment)) {
+    if (Date.now() > deadline) throw new Error(`${segment} (${how} on ${primary.name}) is not in repo1 yet, after ${((Date.now() - started) / 1000).toFixed(0)} s: the archiver waits on repo2 each round`);
+    await ctx.sleep(2000);
+  }
+  return `${segment}, ${how} on ${primary.name}, reached repo1 in ${((Date.now() - started) / 1000).toFixed(0)} s`;
+}
+
+/** A backup to the unreachable object store, failed at once and not retried (backup.ts offsiteUnreachable). */
+export function offsiteRefusal(spec: Spec, repo: RepoIndex, why: string): Error {
+  return refuse(`repo${repo} (offsite, ${spec.offsite?.endpoint}) cannot be reached: ${why}\n` +
+    `This backup to repo${repo} failed; backups to repo1 go on, and its next Schedule tries again.`, 'OffsiteUnreachable');
 }
 
 /** The primary's system identifier and clock (epoch seconds), from the running server. */
@@ -35,6 +83,10 @@ export async function ensureStanza(ops: HostOps, spec: Spec): Promise<StepResult
   const [stanza, { systemId }] = await Promise.all([stanzaInfo(ops, spec), primaryClock(ops, spec)]);
   const serves = stanzaServes(stanza, spec.stanza, systemId);
   if (serves.ok) return { changed: false, detail: `${serves.detail} (pgbackrest info)` };
+  // stanza-create needs every repository: with repo2 out of reach, repo1 in good order is what can be had.
+  const down = offsiteDown(stanza);
+  const repo1 = down === undefined ? undefined : stanzaServes(await stanzaInfo(ops, spec, 1), spec.stanza, systemId);
+  if (repo1?.ok) return { changed: false, detail: `${repo1.detail} in repo1; repo2 cannot be read (${down}): stanza-create, which needs it, was not run` };
   const out = await runPgbackrest(ops, repoHost(spec), spec.repository.user, spec, '--log-level-console=info', 'stanza-create');
   const existed = /already exists/.test(out);
   return { changed: !existed, detail: existed ? `stanza ${spec.stanza} already exists and is valid` : `stanza ${spec.stanza} created` };
@@ -52,8 +104,8 @@ export async function checkStanza(ops: HostOps, spec: Spec): Promise<StepResult>
   ]);
   const proof = archivingProven(archiver, stanza, spec.stanza, systemId, now);
   if (proof.ok) return { changed: false, detail: `verified from facts: ${proof.detail}` };
-  await switchAndCheck(ops, spec);
-  return { changed: false, detail: `pgbackrest check passed for stanza ${spec.stanza} (run because ${proof.why})` };
+  const checked = await switchAndCheck(ops, spec, stanza);
+  return { changed: false, detail: `${checked} for stanza ${spec.stanza} (run because ${proof.why})` };
 }
 
 export interface BackupSummary {
@@ -82,8 +134,12 @@ export async function ensureFullBackup(ops: HostOps, spec: Spec, repo: RepoIndex
   const where = repo === 1 ? '' : ` in repo${repo}`;
   // A crashed attempt's backup is re-attached (and reported as made here) before looking for others.
   if (!(await startedBefore(ops, host, part))) {
-    const existing = summary(await stanzaInfo(ops, spec, repo), repo);
+    const info = await stanzaInfo(ops, spec, repo);
+    const existing = summary(info, repo);
     if (existing) return { changed: false, detail: `full backup ${existing.label}${where} exists`, backup: existing };
+    // Whether it holds one is unknown, and a backup to it would wait out io-timeout on every request.
+    const down = repo === OFFSITE_REPO ? offsiteDown(info) : undefined;
+    if (down !== undefined) throw offsiteRefusal(spec, repo, `pgBackRest cannot read it: ${down}`);
   }
   const command = pgbackrestCommand(spec.repository.user, spec.stanza, '--type=full', ...repoArgs(spec, repo), ...backupArchiveArgs(spec), '--log-level-console=info', 'backup');
   const { attached, finishedBefore } = await runDetached(ops, host, command, { part });

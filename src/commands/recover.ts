@@ -6,7 +6,7 @@ import type { Spec } from '../spec/schema';
 import { planId, recoverFacts } from '../spec/confirmation';
 import { recoverWorkflowId } from '../workflow-ids';
 import type { RecoverRequest, RecoverResult } from '../workflows/recover';
-import { UsageError, withClient, type CliCommand } from './command';
+import { repoOption, UsageError, withClient, type CliCommand } from './command';
 import { plannedRun } from './planned-run';
 
 function describePlan(spec: Spec, p: RecoverPlan, rehearse: boolean): string[] {
@@ -14,7 +14,7 @@ function describePlan(spec: Spec, p: RecoverPlan, rehearse: boolean): string[] {
   return [
     `Recover stanza ${spec.stanza} in place to ${p.target}:`,
     ...(rehearse && d ? [`  rehearsal first on ${d.host}:${d.dataDir} (port ${d.port}): the same backup restored to the same target and promoted there; nothing below happens unless it is, and the copy is removed`] : []),
-    `  backup    ${p.backup.label} (${p.backup.type}, finished ${new Date(p.backup.stoppedAt * 1000).toISOString()}): ${p.backup.why}`,
+    `  backup    ${p.backup.label} (${p.backup.type}${p.backup.repo === undefined ? '' : ` in repo${p.backup.repo}`}, finished ${new Date(p.backup.stoppedAt * 1000).toISOString()}): ${p.backup.why}`,
     `  primary   ${p.primary} is stopped, restored from it (--delta), replays WAL to the target and is promoted to a new timeline`,
     ...(p.specPrimary ? [`  spec      names ${p.specPrimary} as the primary, but ${p.primary} runs as it (a failover done by hand): recover acts on ${p.primary}, the spec unchanged`] : []),
     `  LOST      ${p.lost}`,
@@ -32,9 +32,9 @@ function recoverTarget(type: string | undefined, target: string | undefined): Re
 }
 
 export const recoverCommand: CliCommand = {
-  usage: 'recover --spec FILE --type T --target V [--rehearse] [--yes]',
+  usage: 'recover --spec FILE --type T --target V [--repo 1|2] [--rehearse] [--yes]',
   summary: 'recover the whole cluster in place to a point in time (undo a bad change)',
-  help: `Usage: stanzactl recover --spec FILE --type time|lsn|xid|name|immediate --target VALUE [--rehearse] [--yes]
+  help: `Usage: stanzactl recover --spec FILE --type time|lsn|xid|name|immediate --target VALUE [--repo 1|2] [--rehearse] [--yes]
 
 The disaster path: undoes every change after the target on the primary. First prints a plan (read
 from the hosts, nothing changed): the backup used (for a time or an LSN the newest one that
@@ -55,16 +55,21 @@ row. One recover per stanza at a time. --type/--target mean what they mean to pg
 backup to the target in the drills' directory on drills.host, starts it and waits for its
 promotion, then removes it (workflow rehearse-<stanza>@<repo>, refused beside a drill there). A
 rehearsal that does not reach the target refuses the recover with PostgreSQL's reason; the
-cluster is not touched. It costs one restore's time while the stanza is held (no backups).`,
+cluster is not touched. It costs one restore's time while the stanza is held (no backups).
+
+--repo 1|2 (with the spec's offsite: repository): the repository whose backups the plan chooses
+from and the primary is restored from; default 1, the repository host, so a recover never restores
+from the object store unless asked to (e.g. repo1 is lost). WAL comes from repo1 first, then repo2.`,
   async run(args) {
-    const { values } = parseArgs({ args, options: { spec: { type: 'string' }, type: { type: 'string' }, target: { type: 'string' }, rehearse: { type: 'boolean' }, yes: { type: 'boolean' } }, strict: true });
+    const { values } = parseArgs({ args, options: { spec: { type: 'string' }, type: { type: 'string' }, target: { type: 'string' }, repo: { type: 'string' }, rehearse: { type: 'boolean' }, yes: { type: 'boolean' } }, strict: true });
     if (!values.spec) throw new UsageError('--spec FILE is required');
     const target = recoverTarget(values.type, values.target);
     const spec = loadSpec(values.spec);
     const rehearse = values.rehearse === true;
+    const repo = repoOption(values.repo, [spec]);
     if (rehearse && !spec.drills) throw new UsageError(`--rehearse restores to drills.host first: stanza ${spec.stanza}'s spec has no drills: section (host, dataDir, port)`);
     return withClient('recover', async (client) => {
-      const request: RecoverRequest = { target, ...(rehearse && { rehearse }) };
+      const request: RecoverRequest = { target, ...(rehearse && { rehearse }), ...(repo && { repo }) };
       const run = await plannedRun<RecoverPlan, RecoverResult>(client, {
         action: 'recover', spec, workflowId: recoverWorkflowId(spec), workflows: ['recoverPlan', 'recoverCluster'], request, yes: values.yes === true,
         describe: (p) => describePlan(spec, p, rehearse),

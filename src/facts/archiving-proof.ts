@@ -27,6 +27,27 @@ export function stanzaServes(stanza: StanzaInfo | undefined, name: string, syste
 }
 
 /**
+ * repo2's error when pgBackRest could not read it (its status 99: out of reach, refused, timed out),
+ * else undefined. `pgbackrest check` and `stanza-create` work on every repository at once (2.45
+ * takes no --repo for them), so while it lasts they fail for repo1 too.
+ */
+export function offsiteDown(stanza: StanzaInfo | undefined): string | undefined {
+  // repo2 is the offsite repository (spec/schema.ts OFFSITE_REPO).
+  const r = stanza?.repos.find((x) => x.key === 2);
+  return r !== undefined && r.status.code === 99 ? r.status.message : undefined;
+}
+
+/**
+ * Whether repo1's archive reaches `segment`: its newest segment of the current database is that
+ * one or later (a later timeline's names sort after an earlier one's). The asynchronous archiver
+ * pushes what is ready in order, so an older one missing is not looked for.
+ */
+export function repo1Holds(stanza: StanzaInfo | undefined, segment: string): boolean {
+  const db = stanza && currentDb(stanza);
+  return db !== undefined && stanza!.archive.some((x) => x.dbId === db.id && (x.repoKey ?? 1) === 1 && x.max !== null && x.max >= segment);
+}
+
+/**
  * Whether the facts already read prove what `pgbackrest check` proves: archive_command delivers
  * this cluster's WAL to this repository. Proven when the last segment PostgreSQL archived (or the
  * segment named by a backup history file archived last) is in the repository (pgBackRest may

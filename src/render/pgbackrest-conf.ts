@@ -38,6 +38,8 @@ function everything(existing: string | undefined, fragments: readonly string[]):
 export interface ConfSettings {
   readonly global: [string, string][];
   readonly stanza: [string, string][];
+  /** The stanza's `[<stanza>:archive-push]` section, when it has one. */
+  readonly archivePush?: [string, string][];
 }
 
 /** `global` is applied in order, so later keys (user options) override earlier ones (defaults). */
@@ -53,6 +55,7 @@ export function mergeConf(existing: string | undefined, stanza: string, own: Con
   const g = findSection(ini, 'global') ?? replaceSection(ini, 'global', [], true);
   for (const [k, v] of own.global) setValue(g, k, v);
   replaceSection(ini, stanza, own.stanza.map(([k, v]): IniEntry => [k, v]));
+  if (own.archivePush) replaceSection(ini, `${stanza}:archive-push`, own.archivePush.map(([k, v]): IniEntry => [k, v]));
   return renderIni(ini);
 }
 
@@ -93,12 +96,25 @@ export function offsiteSettings(offsite: Offsite | undefined, keys: OffsiteKeys 
 }
 
 /**
+ * pgBackRest's io-timeout for the nodes' archive-push, in the stanza's `[<stanza>:archive-push]`
+ * section: with repo2 out of reach, each round of the asynchronous archiver waits it out on every
+ * request to repo2 before the segment reaches repo1 (below): 82 s measured at 10 s, about 8
+ * io-timeouts, so some 8 minutes at pgBackRest's 60 s, past a backup's wait for its last segment. Backups,
+ * restores and the repository host keep pgBackRest's own: a slow object store may stall longer
+ * than this on a large upload without being gone. `offsite.archiveIoTimeout` sets another.
+ */
+export const DEFAULT_ARCHIVE_IO_TIMEOUT_SECONDS = 10;
+
+export function archivePushSettings(offsite: Offsite | undefined): [string, string][] | undefined {
+  return offsite && [['io-timeout', String(offsite.archiveIoTimeout ?? DEFAULT_ARCHIVE_IO_TIMEOUT_SECONDS)]];
+}
+
+/**
  * With repo2 out of reach, the nodes' asynchronous archive-push still delivers WAL to repo1, but
- * each of its rounds first waits out pgBackRest's io-timeout on every request to repo2: measured
- * in the lab, a segment reached repo1 82 s after the switch with io-timeout 10 s, about 8
- * io-timeouts, so some 8 minutes at the default of 60 s. A backup to repo1 waits for its last
- * segment for archive-timeout (60 s by default) and would fail all through a repo2 outage: 15
- * minutes outlasts such a round. The cost: a backup whose archiving is truly broken fails after
+ * each of its rounds first waits out its io-timeout on every request to repo2 (82 s at
+ * DEFAULT_ARCHIVE_IO_TIMEOUT_SECONDS). A backup to repo1 waits for its last segment for
+ * archive-timeout (60 s by default) and would fail all through a repo2 outage: 15 minutes outlasts
+ * such a round, also at a larger offsite.archiveIoTimeout. The cost: a backup whose archiving is truly broken fails after
  * 15 minutes instead of one. Passed on backup command lines only (host/pgbackrest.ts): `check`
  * keeps pgBackRest's 60 s.
  */
@@ -202,7 +218,8 @@ export function nodeSettings(existing: string | undefined, spec: Spec, node: Spe
   }
   // The nodes push WAL to repo2 and restore from it themselves, not through the repository host.
   stanza.push(...offsiteSettings(spec.offsite, keys, false));
-  return clientSettings(existing, spec, fragments, stanza, tunedSettings(nodeTuning(spec, cores), spec.stanza, fragments));
+  const archivePush = archivePushSettings(spec.offsite);
+  return { ...clientSettings(existing, spec, fragments, stanza, tunedSettings(nodeTuning(spec, cores), spec.stanza, fragments)), ...(archivePush && { archivePush }) };
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Fence, FailoverPlan } from '../activities/failover';
 import { describeRecoveryTarget } from '../render/recover-plan';
 import type { RecoveryTarget } from './recovery-target';
 import type { CopyPlace } from './restore-copy';
-import type { Spec } from './schema';
+import type { RepoIndex, Spec } from './schema';
 
 /**
  * What a DBA confirms before a run that stops, overwrites or deletes: the facts of its plan that
@@ -19,7 +19,7 @@ export type PlanFacts = Readonly<Record<string, string | number | boolean | null
 export type DestructiveAction =
   | { readonly kind: 'rebuild'; readonly node: string }
   | { readonly kind: 'restore'; readonly request: { readonly place: CopyPlace; readonly target: RecoveryTarget; readonly set?: string; readonly reuse: boolean; readonly repo?: number } }
-  | { readonly kind: 'recover'; readonly target: RecoveryTarget }
+  | { readonly kind: 'recover'; readonly target: RecoveryTarget; readonly repo?: RepoIndex }
   | { readonly kind: 'switchover'; readonly to: string }
   | { readonly kind: 'failover'; readonly to?: string; readonly fence?: Fence };
 
@@ -54,6 +54,8 @@ export function recoverFacts(spec: Spec, plan: RecoverPlan): PlanFacts {
   return {
     action: 'recover', stanza: spec.stanza, target: plan.target, backup: plan.backup.label, primary: plan.primary,
     systemId: plan.primarySystemId, timeline: plan.timeline, standbys: plan.standbys, dataDir: spec.postgres.dataDir,
+    // Only with an offsite repository: plans confirmed before it keep their ids.
+    ...(plan.backup.repo !== undefined && { repo: plan.backup.repo }),
   };
 }
 

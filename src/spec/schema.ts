@@ -217,6 +217,10 @@ const s3Offsite = z
     path: absPath,
     retentionFull: z.number().int().min(1).max(9999999),
     schedule: z.object(backupCrons).strict().optional(),
+    // status exits 1 past it: repo1's backups.maxAge does not see repo2 falling behind.
+    maxAge: z.object({ full: duration.optional(), any: duration.optional() }).strict().optional(),
+    // Seconds the nodes' archive-push waits on each request to an unreachable repo2 (render/pgbackrest-conf.ts archivePushSettings).
+    archiveIoTimeout: z.number().int().min(1).max(600).optional(),
   })
   .strict();
 

@@ -22,6 +22,8 @@ const recoverRequest = z.object({
   confirm,
   // Restore to the target on drills.host first; the cluster is touched only if that copy reaches it.
   rehearse: z.boolean().optional(),
+  // The repository the backup is chosen from and restored from (1 when not named).
+  repo,
 }).strict();
 
 // A planned switchover: the node to hand the primary role to.

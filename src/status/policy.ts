@@ -33,15 +33,16 @@ export function repositoryHasWal(stanza: StanzaInfo | null): boolean {
   return (stanza?.archive ?? []).some((a) => a.max !== null);
 }
 
-// backups.maxAge is repo1's policy, as backups.schedule is: an offsite backup does not meet it.
-function maxAgeProblem(which: 'full' | 'any', limit: string | undefined, stanza: StanzaInfo | null, nowMs: number): string | undefined {
+// backups.maxAge is repo1's policy, as backups.schedule is, and offsite.maxAge repo2's: one repository's backups do not meet the other's.
+function maxAgeProblem(which: 'full' | 'any', limit: string | undefined, stanza: StanzaInfo | null, nowMs: number, repo: number = 1): string | undefined {
   if (limit === undefined) return undefined;
-  const newest = newestBackup(stanza, which === 'full' ? 'full' : undefined, 1);
+  const newest = newestBackup(stanza, which === 'full' ? 'full' : undefined, repo);
   const what = which === 'full' ? 'full backup' : 'backup';
-  if (!newest) return `maxAge.${which} (${limit}) broken: the repository holds no ${what}`;
+  const policy = repo === 1 ? `maxAge.${which}` : `offsite.maxAge.${which}`;
+  if (!newest) return `${policy} (${limit}) broken: ${repo === 1 ? 'the repository' : `repo${repo}`} holds no ${what}`;
   const ageMs = nowMs - newest.timestamp.stop * 1000;
   if (ageMs <= durationMs(limit)) return undefined;
-  return `maxAge.${which} (${limit}) exceeded: the newest ${what}, ${newest.label}, finished ${formatAge(ageMs / 1000)} ago`;
+  return `${policy} (${limit}) exceeded: the newest ${what}${repo === 1 ? '' : ` in repo${repo}`}, ${newest.label}, finished ${formatAge(ageMs / 1000)} ago`;
 }
 
 function stanzaProblems(facts: StatusFacts): string[] {
@@ -124,7 +125,13 @@ export function evaluate(facts: StatusFacts, spec: Spec, nowMs: number): Evaluat
   const maxAge = spec.backups?.maxAge;
   const stanza = facts.repository.stanza;
   // An unreadable repository is reported once, not again as "no backup" under each policy.
-  const ages = facts.repository.error === undefined ? [maxAgeProblem('full', maxAge?.full, stanza, nowMs), maxAgeProblem('any', maxAge?.any, stanza, nowMs)] : [];
+  const offsiteAge = spec.offsite?.maxAge;
+  // An unreadable repo2 is its own problem (stanzaProblems), not its backups' age as well.
+  const offsiteReadable = stanza?.repos.find((r) => r.key === OFFSITE_REPO)?.status.code === 0;
+  const ages = facts.repository.error === undefined ? [
+    maxAgeProblem('full', maxAge?.full, stanza, nowMs), maxAgeProblem('any', maxAge?.any, stanza, nowMs),
+    ...(offsiteReadable ? [maxAgeProblem('full', offsiteAge?.full, stanza, nowMs, OFFSITE_REPO), maxAgeProblem('any', offsiteAge?.any, stanza, nowMs, OFFSITE_REPO)] : []),
+  ] : [];
   const problems = [...(facts.topology?.problems ?? []), ...stanzaProblems(facts), ...offsiteProblems(facts, spec), ...ages.filter((p): p is string => p !== undefined), ...archiveProblems(facts, nowMs), ...droppedWalProblems(facts), ...drillProblems(facts, spec, nowMs)];
   return { ok: problems.length === 0, problems, warnings: topologyWarnings(facts.topology) };
 }

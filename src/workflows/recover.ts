@@ -3,7 +3,7 @@ import type { BackupDetails } from '../activities/backup';
 import type { RecoverPlan } from '../activities/recover';
 import type { RecoveryTarget } from '../spec/recovery-target';
 import { withPrimary } from '../spec/roles';
-import type { Spec } from '../spec/schema';
+import type { RepoIndex, Spec } from '../spec/schema';
 import { long, quick, release, waiting } from './profiles';
 import type { StepProgress } from './progress';
 import { call, messageOf, StepLog } from './steps';
@@ -23,6 +23,8 @@ const RECOVER_PLAN_PRIMARY = 'recover-plan-primary';
 // Runs recorded before ids named the repository host started their rehearsal as rehearse-<stanza>.
 const REHEARSAL_CLUSTER_ID = 'rehearsal-cluster-id';
 
+// An argument that is not named is left out, not sent as null: runs recorded before it existed replay with the arguments they had.
+
 export interface RecoverRequest {
   readonly target: RecoveryTarget;
   /** The backup label of the plan the DBA confirmed: a recover that would use another is refused. */
@@ -31,6 +33,8 @@ export interface RecoverRequest {
   readonly confirm?: string;
   /** Restore to the target on drills.host first (rehearseRecover): nothing is stopped unless that copy reaches it. */
   readonly rehearse?: boolean;
+  /** The repository to recover from; repo1 when not named (spec has an offsite repository). */
+  readonly repo?: RepoIndex;
 }
 
 export interface RecoverResult {
@@ -47,7 +51,8 @@ export interface RecoverResult {
 /** The plan `stanzactl recover` shows before it asks: reads the hosts, changes nothing. */
 export async function recoverPlan(spec: Spec, request: RecoverRequest): Promise<RecoverPlan> {
   checkInput('recoverPlan', spec, { recovery: request });
-  return call('planRecovery', quick, `plan a recover of ${spec.stanza}`, spec, request.target);
+  const title = `plan a recover of ${spec.stanza}`;
+  return request.repo === undefined ? call('planRecovery', quick, title, spec, request.target) : call('planRecovery', quick, title, spec, request.target, undefined, request.repo);
 }
 
 /**
@@ -69,8 +74,8 @@ export async function recoverCluster(spec: Spec, request: RecoverRequest): Promi
   try {
     // Checked while the stanza is held: the plan confirmed cannot change under the run, and a busy
     // stanza is refused as such before its plan is read.
-    await requireConfirmed(log, spec, { kind: 'recover', target: request.target }, request.confirm);
-    const p = await log.step('plan', 'planRecovery', quick, 'which backup, what is lost', spec, request.target, request.backup);
+    await requireConfirmed(log, spec, { kind: 'recover', target: request.target, ...(request.repo && { repo: request.repo }) }, request.confirm);
+    const p = await log.step('plan', 'planRecovery', quick, 'which backup, what is lost', spec, request.target, request.backup, ...(request.repo === undefined ? [] : [request.repo] as const));
     plan = p;
     // After a failover done by hand the plan is on the node that runs as the primary: every step
     // acts on it (its restore, its backup, the standbys' primary_conninfo), the spec unedited.
@@ -112,7 +117,7 @@ async function stopped(log: StepLog, spec: Spec, p: RecoverPlan): Promise<void> 
 async function primaryRecovered(log: StepLog, spec: Spec, p: RecoverPlan, target: RecoveryTarget) {
   const { primary } = p;
   const name = `restore ${primary}`;
-  const restore = await inRepositorySlot(log, spec, name, () => log.step(name, 'restorePrimary', long, `delta restore of ${primary} from ${p.backup.label} to ${p.target}`, spec, p.backup.label, target, p.timeline), true);
+  const restore = await inRepositorySlot(log, spec, name, () => log.step(name, 'restorePrimary', long, `delta restore of ${primary} from ${p.backup.label} to ${p.target}`, spec, p.backup.label, target, p.timeline, ...(p.backup.repo === undefined ? [] : [p.backup.repo] as const)), true);
   await log.step(`start ${primary}`, 'startStandby', quick, `start ${primary}: it recovers to the target and is promoted`, spec, primary);
   const promoted = await log.step(`${primary} accepts writes`, 'waitPrimaryPromoted', waiting, `wait for ${primary} to accept writes on a new timeline`, spec, p.timeline);
   return { restore, promoted };
@@ -124,7 +129,7 @@ async function rehearse(log: StepLog, spec: Spec, target: RecoveryTarget, p: Rec
   try {
     const step = await log.run(`rehearse on ${host}`, async () => {
       const r = await executeChild(rehearseRecover, {
-        workflowId: patched(REHEARSAL_CLUSTER_ID) ? rehearsalWorkflowId(spec) : legacyRehearsalWorkflowId(spec.stanza), args: [spec, { target, backup: p.backup.label }],
+        workflowId: patched(REHEARSAL_CLUSTER_ID) ? rehearsalWorkflowId(spec) : legacyRehearsalWorkflowId(spec.stanza), args: [spec, { target, backup: p.backup.label, ...(p.backup.repo && { repo: p.backup.repo }) }],
         // A recover cancelled mid-rehearsal still removes the copy and frees the drills' directory.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         staticSummary: `rehearse the recover of ${spec.stanza} to ${p.target} on ${host}`,

@@ -1,7 +1,7 @@
 import { ApplicationFailure, CancellationScope } from '@temporalio/workflow';
 import type { RecoveryTarget } from '../spec/recovery-target';
 import { drillsPlace } from '../spec/restore-copy';
-import type { Spec } from '../spec/schema';
+import type { RepoIndex, Spec } from '../spec/schema';
 import { restoredCopy, type RestoreResult } from './copy';
 import { checkInput } from './input';
 import { copyLock, holding } from './locks';
@@ -12,6 +12,8 @@ export interface RehearsalRequest {
   readonly target: RecoveryTarget;
   /** The backup the recover's plan restores from. */
   readonly backup: string;
+  /** Its repository, when the spec has an offsite one. */
+  readonly repo?: RepoIndex;
 }
 
 /**
@@ -22,7 +24,7 @@ export interface RehearsalRequest {
  * cluster: its failure is the recover's refusal.
  */
 export async function rehearseRecover(spec: Spec, request: RehearsalRequest): Promise<RestoreResult> {
-  checkInput('rehearseRecover', spec, { recovery: { target: request.target, backup: request.backup, rehearse: true } });
+  checkInput('rehearseRecover', spec, { recovery: { target: request.target, backup: request.backup, rehearse: true, ...(request.repo && { repo: request.repo }) } });
   const d = spec.drills;
   if (!d) throw ApplicationFailure.create({ type: 'InvalidSpec', nonRetryable: true, message: `rehearseRecover: stanza ${spec.stanza} has no drills: section, nothing was done` });
   const place = drillsPlace(d);
@@ -30,7 +32,7 @@ export async function rehearseRecover(spec: Spec, request: RehearsalRequest): Pr
   const log = new StepLog();
   return holding(log, ...copyLock(spec, place), async () => {
     try {
-      return await restoredCopy(log, spec, { place, target: request.target, set: request.backup, reuse: true });
+      return await restoredCopy(log, spec, { place, target: request.target, set: request.backup, reuse: true, ...(request.repo && { repo: request.repo }) });
     } finally {
       // Also when failed or cancelled: the drills' directory is the next drill's.
       await CancellationScope.nonCancellable(() =>

@@ -9,10 +9,11 @@ import { startBackup } from '../../src/commands/backup';
 import type { StatusReport } from '../../src/status/render';
 import type { Spec } from '../../src/spec/schema';
 import type { ProvisionResult } from '../../src/workflows/provision';
-import { scheduleId } from '../../src/workflow-ids';
+import { recoverWorkflowId, scheduleId } from '../../src/workflow-ids';
 import { ProvisionFixture } from './fixture';
 import { guardedTeardown, runCli, until } from './harness';
 import { recordHistory } from './history';
+import { RecoverChecks } from './recover-checks';
 import { leaks } from './leaks';
 
 const LONG = { timeout: 6 * 60_000 };
@@ -64,8 +65,10 @@ describe('an offsite repository: repo2 on the lab\'s S3 server', { timeout: 40 *
     };
     writeFileSync(specFile, JSON.stringify(spec));
     // pgBackRest retries each S3 request for io-timeout (60 s by default) before it gives up: a site's
-    // conf.d fragment makes it 10 s on every host, so the outage below shows in seconds, not minutes.
-    await Promise.all([REPOSITORY_HOST, pg1.name, pg2.name, f.scratch.name].map((h) =>
+    // conf.d fragment makes it 10 s where backups and drills run, so the outage below fails the
+    // repo2 backup in a minute, not several. The nodes' archive-push gets its 10 s from stanzactl
+    // alone (offsite.archiveIoTimeout): the outage measures that.
+    await Promise.all([REPOSITORY_HOST, f.scratch.name].map((h) =>
       on(h, 'install -d -m 755 /etc/pgbackrest/conf.d && printf "[global]\\nio-timeout=10\\n" > /etc/pgbackrest/conf.d/io-timeout.conf && chmod 644 /etc/pgbackrest/conf.d/io-timeout.conf')));
     // A cluster that has run on repo1 alone: the offsite repository is added to it later, live.
     await (await startProvision(f.client, live)).result();
@@ -87,6 +90,7 @@ describe('an offsite repository: repo2 on the lab\'s S3 server', { timeout: 40 *
     const conf = await on(PRIMARY_HOST, 'stat -c "%a %U %G" /etc/pgbackrest.conf; cat /etc/pgbackrest.conf');
     assert.match(conf, /^640 root postgres$/m);
     assert.match(conf, /^repo2-s3-key-secret=/m);
+    assert.match(conf, /^\[demo:archive-push\]\nio-timeout=10$/m);
     recordHistory(f.temporal.address, `provision-demo@${spec.repository.host}`, 'provision-offsite');
   });
 
@@ -121,7 +125,28 @@ describe('an offsite repository: repo2 on the lab\'s S3 server', { timeout: 40 *
     assert.doesNotMatch(got, /found \S+ in the repo1:/);
   });
 
-  test('the S3 server stopped mid-backup fails that backup at once; WAL still reaches repo1; status says so; its return lets the next backup succeed', { timeout: 8 * 60_000 }, async (t) => {
+  test('recover chooses among repo1\'s backups and restores with --repo=1, though repo2 holds a newer one; --repo 2 plans from repo2', { timeout: 10 * 60_000 }, async () => {
+    const r = new RecoverChecks(f.checks);
+    const target = await r.tableThenDrop('before_recover', 3);
+    const repo1Newest = (await labels(1)).sort().pop()!;
+    const repo2Newest = (await labels(2)).sort().pop()!;
+    assert.ok(repo2Newest > repo1Newest, `repo2's ${repo2Newest} is newer than repo1's ${repo1Newest}`);
+    const plan2 = await cli('recover', '--type', 'time', '--target', target, '--repo', '2');
+    assert.equal(plan2.code, 2, plan2.stdout + plan2.stderr);
+    assert.match(plan2.stdout, new RegExp(`backup +${repo2Newest} \\(diff in repo2, `));
+    const out = await cli('recover', '--type', 'time', '--target', target, '--yes');
+    assert.equal(out.code, 0, out.stdout + out.stderr);
+    assert.match(out.stdout, new RegExp(`backup +${repo1Newest} \\(full in repo1, `));
+    assert.equal(await r.tableRows('before_recover'), '3', 'the dropped table is back');
+    const begun = await on(PRIMARY_HOST, 'grep -h "restore command begin" /var/log/pgbackrest/demo-restore.log | tail -1');
+    assert.match(begun, /--repo=1 /);
+    assert.match(begun, new RegExp(`--set=${repo1Newest} `));
+    // pgBackRest repeats --repo in the restore_command it writes: the primary replayed repo1's WAL.
+    assert.match(await on(PRIMARY_HOST, 'grep -h "^restore_command" /var/lib/postgresql/15/main/postgresql.auto.conf'), /--repo=1 /);
+    recordHistory(f.temporal.address, recoverWorkflowId(spec), 'recover-offsite');
+  });
+
+  test('the S3 server stopped mid-backup fails that backup at once; WAL still reaches repo1; status says so; its return lets the next backup succeed', { timeout: 18 * 60_000 }, async (t) => {
     const t0 = Date.now();
     const said = (what: string) => {
       const line = `${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`;
@@ -138,10 +163,12 @@ describe('an offsite repository: repo2 on the lab\'s S3 server', { timeout: 40 *
         return true;
       });
       // Asynchronous archiving keeps pushing to repo1 while archive_command fails for repo2's sake.
+      const switched = Date.now();
       const segment = await switchedSegment();
+      // At pgBackRest's own io-timeout (60 s) this would take some 8 minutes.
       await until(`${segment} in repo1 with repo2 down`, () => holds(1, segment), 3 * 60_000, 1000);
       const failed = await f.checks.psql(PRIMARY_HOST, 'SELECT failed_count FROM pg_stat_archiver');
-      said(`${segment} reached repo1 with repo2 down; pg_stat_archiver.failed_count ${failed}`);
+      said(`${segment} reached repo1 ${((Date.now() - switched) / 1000).toFixed(0)} s after its switch with repo2 down; pg_stat_archiver.failed_count ${failed}`);
       const down = await cli('status', '--json');
       assert.equal(down.code, 1, down.stdout + down.stderr);
       const report = JSON.parse(down.stdout) as StatusReport;
@@ -150,6 +177,14 @@ describe('an offsite repository: repo2 on the lab\'s S3 server', { timeout: 40 *
       assert.match(report.problems.join('\n'), /repo2: /);
       assert.match((await cli('status')).stdout, /repo2 \(offsite\)\s+ERROR/);
       said('status names repo2 and exits 1');
+      // check and stanza-create work on every repository: provision proves repo1 alone, then stops at repo2's backup.
+      const provision = await cli('provision');
+      const printed = provision.stdout + provision.stderr;
+      assert.notEqual(provision.code, 0, printed);
+      assert.match(printed, /✓ ok +stanza-create \(.*in repo1; repo2 cannot be read \(.*\): stanza-create, which needs it, was not run/);
+      assert.match(printed, /✓ ok +check \(.*repo2 cannot be read \(.*\), so pgbackrest check, which needs every repository, was not run: \S+, switched out on pg1-srv, reached repo1 in \d+ s/);
+      assert.match(printed, /✗ +offsite full backup \(.*repo2 \(offsite, s3\.lab\.internal\) cannot be reached: pgBackRest cannot read it/);
+      said(`provision with repo2 down: ${/reached repo1 in \d+ s/.exec(printed)?.[0]}, then refused repo2's backup`);
     } finally {
       await labStartS3(f.lab);
     }

@@ -27,7 +27,9 @@ test('recover: another backup, timeline, cluster, standby or target is another p
   for (const changed of [
     { backup: { ...plan.backup, label: '20261201-093000F' } }, { timeline: 4 }, { primarySystemId: '7400000000000000002' },
     { standbys: [] }, { target: 'time 2026-12-01 10:00:01+00' }, { primary: 'pg2' },
+    { backup: { ...plan.backup, repo: 1 as const } }, { backup: { ...plan.backup, repo: 2 as const } },
   ]) assert.notEqual(planId(recoverFacts(spec, { ...plan, ...changed })), id, JSON.stringify(changed));
+  assert.notEqual(planId(recoverFacts(spec, { ...plan, backup: { ...plan.backup, repo: 1 } })), planId(recoverFacts(spec, { ...plan, backup: { ...plan.backup, repo: 2 } })), 'repo1 or repo2');
   assert.notEqual(planId(recoverFacts({ ...spec, stanza: 'beta' }, plan)), id, 'another stanza');
 });
 

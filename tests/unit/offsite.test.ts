@@ -7,7 +7,7 @@ import { parseIni } from '../../src/render/ini';
 import { copyHostSettings, nodeConf, repoHostConf, type OffsiteKeys } from '../../src/render/pgbackrest-conf';
 import { backupOfKind, cronField, desiredSchedule, scheduledArgsSpec, timingOf } from '../../src/schedules/plan';
 import { inputIssues } from '../../src/spec/validate';
-import { archivingProven } from '../../src/facts/archiving-proof';
+import { archivingProven, offsiteDown, repo1Holds } from '../../src/facts/archiving-proof';
 import type { StanzaInfo } from '../../src/facts/pgbackrest-info';
 import type { ArchiverFacts, StatusFacts } from '../../src/facts/status';
 import { evaluate } from '../../src/status/policy';
@@ -88,7 +88,12 @@ describe('offsite: pgbackrest.conf', () => {
     assert.equal(node['repo2-cipher-pass'], 'pass-phrase');
     assert.equal(node['repo2-retention-full'], undefined);
     assert.equal(node['pg1-path'], spec.postgres.dataDir);
+    // archive-push alone waits 10 s on an unreachable repo2, in a section of its own.
+    assert.deepEqual(section(nodeConf(undefined, spec, spec.nodes[0], 2, [], keys), 'demo:archive-push'), { 'io-timeout': '10' });
+    assert.deepEqual(section(nodeConf(undefined, withOffsite({ archiveIoTimeout: 30 }), spec.nodes[0], 2, [], keys), 'demo:archive-push'), { 'io-timeout': '30' });
+    assert.equal(parseIni(nodeConf(undefined, { ...spec, offsite: undefined }, spec.nodes[0], 2, [])).sections.some((s) => s.name.includes(':')), false);
     const copy = copyHostSettings(undefined, spec, 2, [], keys);
+    assert.equal(copy.archivePush, undefined);
     assert.deepEqual(copy.stanza.map(([k]) => k).filter((k) => k.startsWith('repo2-')).sort(),
       ['repo2-cipher-pass', 'repo2-cipher-type', 'repo2-path', 'repo2-s3-bucket', 'repo2-s3-endpoint', 'repo2-s3-key', 'repo2-s3-key-secret', 'repo2-s3-region', 'repo2-s3-uri-style', 'repo2-storage-ca-file', 'repo2-storage-port', 'repo2-type']);
   });
@@ -178,6 +183,23 @@ describe('offsite: what proves archiving, and status', () => {
     assert.match(!behind.ok ? behind.why : '', /not in repo2 \(it holds up to 000000010000000000000008\)/);
   });
 
+  test('repo2 out of reach (status 99) is told apart, and repo1 alone proves a switched segment', () => {
+    const message = '[HostConnectError] unable to connect to s3.example.com:9000';
+    assert.equal(offsiteDown(twoRepos({ code: 99, message }, null)), message);
+    assert.equal(offsiteDown(twoRepos({ code: 0, message: 'ok' }, null)), undefined);
+    // A stanza missing in repo2 is stanza-create's to fix, not an outage.
+    assert.equal(offsiteDown(twoRepos({ code: 1, message: 'missing stanza path' }, null)), undefined);
+    assert.equal(offsiteDown(undefined), undefined);
+    const down = twoRepos({ code: 99, message }, null);
+    assert.equal(repo1Holds(down, '000000010000000000000009'), true);
+    assert.equal(repo1Holds(down, '000000010000000000000008'), true);
+    assert.equal(repo1Holds(down, '00000001000000000000000A'), false);
+    // A later timeline's segment is later than any of timeline 1's.
+    assert.equal(repo1Holds(down, '000000020000000000000005'), false);
+    // repo2 holding it proves nothing of repo1.
+    assert.equal(repo1Holds(twoRepos({ code: 0, message: 'ok' }, '00000001000000000000000A'), '00000001000000000000000A'), false);
+  });
+
   function facts(stanza: StanzaInfo): StatusFacts {
     return {
       stanza: 'demo', repository: { host: 'backup-srv', stanza },
@@ -207,6 +229,17 @@ describe('offsite: what proves archiving, and status', () => {
     const old = facts(twoRepos({ code: 0, message: 'ok' }, '000000010000000000000009'));
     // repo1's newest full stopped at 900, repo2's at 950: at 1000 s, 100 s and 50 s old.
     assert.match(evaluate(old, spec, 1000_000).problems.join('\n'), /maxAge\.full \(60s\) exceeded: the newest full backup, 20261201-010000F/);
+  });
+
+  test('offsite.maxAge judges repo2 alone, and not while repo2 cannot be read', () => {
+    const spec = withOffsite({ maxAge: { full: '40s' } });
+    const both = facts(twoRepos({ code: 0, message: 'ok' }, '000000010000000000000009'));
+    // repo2's newest full stopped at 950: 50 s old at 1000 s; repo1's (900) is no concern of this policy.
+    assert.deepEqual(evaluate(both, spec, 1000_000).problems, ['offsite.maxAge.full (40s) exceeded: the newest full backup in repo2, 20261201-020000F, finished 50s ago']);
+    assert.deepEqual(evaluate(both, withOffsite({ maxAge: { full: '60s' } }), 1000_000).problems, []);
+    const down = facts(twoRepos({ code: 99, message: '[HostConnectError] unable to connect' }, null));
+    assert.equal(evaluate(down, spec, 1000_000).problems.filter((p) => p.includes('maxAge')).length, 0);
+    assert.throws(() => specSchema.parse({ ...withOffsite(), offsite: { ...withOffsite().offsite, maxAge: { drill: '1d' } } }));
   });
 });
 
