@@ -13,14 +13,9 @@ import { scheduleId } from '../../src/workflow-ids';
 import { ProvisionFixture } from './fixture';
 import { guardedTeardown, literally, runCli, until } from './harness';
 import { recordHistory } from './history';
+import { backupsRunning, sampleBackups } from './repository-load';
 
 const LONG = { timeout: 5 * 60_000 };
-
-/**
- * Every pgBackRest backup running on the repository host, by stanza: the main process of each (its
- * local workers say `backup:local`), sampled from the host's process table.
- */
-const BACKUPS_RUNNING = `ps -eo args= | awk '$1 ~ /pgbackrest$/ && / backup( |$)/ { if (match($0, /--stanza=[^ ]+/)) print substr($0, RSTART + 9, RLENGTH - 9) }'`;
 
 describe('a fleet: two clusters, one per layout, on one repository host', { timeout: 40 * 60_000 }, () => {
   // An EDB lab: its nodes carry the enterprisedb account as well as Debian's postgres.
@@ -37,29 +32,6 @@ describe('a fleet: two clusters, one per layout, on one repository host', { time
     const info = JSON.parse(await onRepo(`runuser -u pgbackrest -- pgbackrest --stanza=${spec.stanza} --output=json info`)) as { backup: { type: string }[] }[];
     return info[0].backup.filter((b) => b.type === 'full').length;
   };
-
-  /** Samples the repository host while `during` runs: the most backups seen at once, and every stanza seen backing up. */
-  async function sampled<T>(during: () => Promise<T>): Promise<{ result: T; most: number; seen: Set<string>; samples: number }> {
-    let on = true;
-    let most = 0;
-    let samples = 0;
-    const seen = new Set<string>();
-    const sampler = (async () => {
-      while (on) {
-        const stanzas = new Set((await onRepo(BACKUPS_RUNNING)).split('\n').filter(Boolean));
-        samples++;
-        most = Math.max(most, stanzas.size);
-        for (const s of stanzas) seen.add(s);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    })();
-    try {
-      return { result: await during(), most, seen, samples };
-    } finally {
-      on = false;
-      await sampler;
-    }
-  }
 
   const teardown = guardedTeardown(async () => {
     rmSync(root, { recursive: true, force: true });
@@ -114,7 +86,7 @@ describe('a fleet: two clusters, one per layout, on one repository host', { time
       }
       return runs;
     };
-    const { result: runs, most, seen, samples } = await sampled(async () => {
+    const { result: runs, most, seen, samples } = await sampleBackups(f.lab, async () => {
       const applied = await cli('schedule', 'apply', '--specs', dir);
       assert.equal(applied.code, 0, applied.stdout + applied.stderr);
       try {
@@ -174,7 +146,7 @@ describe('a fleet: two clusters, one per layout, on one repository host', { time
       return s.holders.length === 0 && s.queue.length === 0;
     }, 30_000, 500);
     // The terminated run's pgBackRest goes on, detached: the next test's backups wait for it.
-    await until('the orphaned backup to end', async () => (await onRepo(BACKUPS_RUNNING)).trim() === '', 3 * 60_000, 1000);
+    await until('the orphaned backup to end', async () => (await backupsRunning(f.lab)).length === 0, 3 * 60_000, 1000);
   });
 
   test('status --all --specs: one table, the cluster that is down first and broken; exit 1; --json has all three; the fleet alone exit 0', LONG, async (t) => {
