@@ -3,7 +3,7 @@
  * against the same eight backups run one after another by hand; sshd's refusals on every host
  * after each side (issue 18).
  *
- *   npx tsc -p . && STANZACTL_TEST_SLOT=N node dist/bench/fleet-backups.js [--runs 2] [--scale 5] [--budgets default,8]
+ *   npx tsc -p . && STANZACTL_TEST_SLOT=N node dist/bench/fleet-backups.js [--runs 2] [--scale 5] [--budgets default,8] [--status-reads 50]
  *
  * One lab (prefix stz8, subnet 10.231.58.0/24, moved by the slot), eight Debian clusters of their
  * own (name, port, data and config directories) spread over pg1-srv, pg2-srv and pg3-srv, each a
@@ -15,6 +15,7 @@
  *   the scheduled minute to the last run's close;
  * - by hand: `pgbackrest --stanza=X --type=full backup` as the repository user on the repository
  *   host, one after the other (through nsenter: no SSH from the operator), as a DBA types them.
+ * Then `status --specs` over the eight and over --status-reads specs (statusReads).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,7 +35,8 @@ import { ProvisionFixture } from '../tests/e2e/fixture';
 import { guardedTeardown, runCli, until } from '../tests/e2e/harness';
 import { sampleBackups } from '../tests/e2e/repository-load';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '2' }, scale: { type: 'string', default: '5' }, budgets: { type: 'string', default: 'default' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '2' }, scale: { type: 'string', default: '5' }, budgets: { type: 'string', default: 'default' }, 'status-reads': { type: 'string', default: '50' } } });
+const STATUS_READS = Number(values['status-reads']);
 const RUNS = Number(values.runs);
 const SCALE = values.scale;
 const BUDGETS = values.budgets.split(',').map((b) => (b === 'default' ? undefined : Number(b)));
@@ -224,6 +226,31 @@ async function scheduled(f: ProvisionFixture, specs: Spec[], budget: number | un
   }
 }
 
+/**
+ * `stanzactl status --specs DIR --json` over `count` specs, three times: the eight stanzas, and
+ * copies of them under other stanza names up to `count` (each read does what a real one does: SSH
+ * to the repository host and the primary, pgbackrest info, the primary's queries; a copy's stanza
+ * is simply not in the repository). Seconds of each, from the command's start to its exit.
+ */
+async function statusReads(f: ProvisionFixture, specs: Spec[], dir: string, count: number): Promise<number[]> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir);
+  for (let i = 0; i < count; i++) {
+    const s = specs[i % specs.length];
+    const stanza = i < specs.length ? s.stanza : `${s.stanza}c${Math.floor(i / specs.length)}`;
+    writeFileSync(join(dir, `${stanza}.json`), JSON.stringify({ ...s, stanza }));
+  }
+  const times: number[] = [];
+  for (let k = 0; k < 3; k++) {
+    const t0 = performance.now();
+    const r = await runCli(['status', '--specs', dir, '--json'], f.workerEnv);
+    times.push((performance.now() - t0) / 1000);
+    const counts = (JSON.parse(r.stdout) as { counts: { stanzas: number; unreadable: number } }).counts;
+    if (counts.stanzas !== count || counts.unreadable !== 0) throw new Error(`status --specs: ${JSON.stringify(counts)}: ${r.stderr}`);
+  }
+  return times;
+}
+
 function report(s: Side): void {
   const runs = s.backups.map((b) => b.ran);
   console.log(`\nrun ${s.run}, ${s.name}${s.budget ? ` (budget ${s.budget})` : ''}: total ${s.total.toFixed(1)} s; at most ${s.most} backup(s) at once on ${REPOSITORY_HOST} (${s.samples} samples); load average ${s.load[0].toFixed(1)} -> ${s.load[1].toFixed(1)}`);
@@ -288,6 +315,13 @@ async function main(): Promise<void> {
       const refused = mine.reduce((n, s) => n + s.sshd.reduce((m, h) => m + h.refused.length, 0), 0);
       const free = mine[0].freeWait === undefined ? '-' : Math.max(...mine.map((s) => s.freeWait!)).toFixed(1);
       console.log(`${name.padEnd(28)}  ${mine.map((s) => s.total.toFixed(1)).join(', ').padEnd(18)}  ${median(mine.map((s) => s.total)).toFixed(1).padStart(14)}  ${median(mine.flatMap((s) => s.backups.map((b) => b.ran))).toFixed(1).padStart(23)}  ${String(Math.max(...mine.map((s) => s.most))).padStart(11)}  ${String(refused).padStart(13)}  ${free}`);
+    }
+    if (STATUS_READS > 0) {
+      for (const n of [STANZAS, STATUS_READS]) {
+        const load0 = loadavg()[0];
+        const times = await statusReads(f, specs, join(root, `status-${n}`), n);
+        console.log(`status --specs of ${n} stanzas (${Math.min(n, STANZAS)} real, ${Math.max(0, n - STANZAS)} copies under other names): ${times.map((t) => t.toFixed(1)).join(', ')} s, median ${median(times).toFixed(1)} s; load average ${load0.toFixed(1)} -> ${loadavg()[0].toFixed(1)}`);
+      }
     }
     console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   } finally {

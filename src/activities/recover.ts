@@ -188,7 +188,8 @@ export interface PrimaryRestore extends StepResult {
  */
 export async function restorePrimary(ops: HostOps, spec: Spec, label: string, rawTarget: unknown, timeline: number, rawRepo?: unknown): Promise<PrimaryRestore> {
   const target = checkedTarget(rawTarget);
-  const repo = recoverRepo(spec, rawRepo);
+  // A plan made before plans named their repository chose among all: its set is found where it is.
+  const repo = rawRepo === undefined ? undefined : recoverRepo(spec, rawRepo);
   const primary = primaryNode(spec);
   const host = nodeAddress(primary);
   const pg = spec.postgres;

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
-import { archivingProven, offsiteDown, repo1Holds, stanzaServes } from '../facts/archiving-proof';
-import { parseInfo, fullBackups, type StanzaInfo } from '../facts/pgbackrest-info';
+import { archivedSegmentListed, archivingProven, offsiteDown, stanzaServes, WAL_SEGMENT } from '../facts/archiving-proof';
+import { reportProgress } from '../host/heartbeat';
+import { currentArchiveId, parseInfo, fullBackups, type StanzaInfo } from '../facts/pgbackrest-info';
 import { primaryNode } from '../spec/roles';
 import { OFFSITE_REPO, type RepoIndex, type Spec } from '../spec/schema';
 import { runDetached, startedBefore } from '../host/detached-run';
@@ -32,35 +33,50 @@ export async function switchAndCheck(ops: HostOps, spec: Spec, known?: StanzaInf
   return `repo2 cannot be read (${down}), so pgbackrest check, which needs every repository, was not run: ${await provenInRepo1(ops, spec)}`;
 }
 
-// The newest completed segment PostgreSQL has not archived yet (while repo2 is out of reach archive_command fails, so every one since).
-const NEWEST_READY_SQL = "SELECT coalesce(max(left(name, 24)), '') FROM pg_ls_archive_statusdir() WHERE name ~ '^[0-9A-F]{24}\\.ready$'";
-// As pgbackrest check does: a restore point gives the switch something to switch out.
-const SWITCH_SQL = "SELECT pg_walfile_name(pg_switch_wal()) FROM (SELECT pg_create_restore_point('stanzactl archive check')) AS r";
+// As pgbackrest check does: a restore point gives the switch something to switch out, also on an idle primary.
+const SWITCH_SQL = "SELECT pg_walfile_name(pg_switch_wal()), (SELECT system_identifier FROM pg_control_system()) FROM (SELECT pg_create_restore_point('stanzactl archive check')) AS r";
+// What a retry of the step reads from the attempt before (its heartbeat details).
+interface Switched {
+  readonly walSwitched: string;
+  readonly systemId: string;
+}
 
 /**
- * A segment of the primary's reaches repo1: the newest one waiting to be archived that repo1 lacks,
- * else one switched out now. The asynchronous archiver reaches repo1 at the end of each round,
- * and a round waits out io-timeout on every request to repo2 (82 s measured at 10 s), so a
- * segment switched after a round began waits for the next: up to some 3 minutes with PostgreSQL's
- * pause between attempts. Waiting for the segment an earlier attempt switched, rather than
- * switching another behind it, lets a retry of the step finish what the attempt before began.
+ * What `pgbackrest check` proves, for repo1 alone: the primary's WAL up to now is archived there.
+ * A restore point and a WAL switch on the primary, then that very segment's file listed in repo1's
+ * archive of the primary's system. The asynchronous archiver reaches repo1 at the end of each
+ * round, and a round waits out io-timeout on every request to repo2 (82 s measured at 10 s), so a
+ * segment switched after a round began waits for the next: some 3 minutes with PostgreSQL's pause
+ * between attempts, past a step's attempt. The segment rides on the heartbeat: a retry waits for
+ * the same one instead of switching another behind it.
  */
 async function provenInRepo1(ops: HostOps, spec: Spec): Promise<string> {
   const primary = primaryNode(spec);
-  const host = nodeAddress(primary);
-  const [pending, repo1] = await Promise.all([query(ops, host, spec.postgres, NEWEST_READY_SQL), stanzaInfo(ops, spec, 1)]);
-  const waiting = pending !== '' && !repo1Holds(repo1, pending);
-  const segment = waiting ? pending : await query(ops, host, spec.postgres, SWITCH_SQL);
-  const how = waiting ? 'waiting to be archived' : 'switched out';
   const ctx = Context.current();
-  // Ends the attempt before its startToCloseTimeout does, with a reason: the retry waits on for the same segment.
-  const deadline = ctx.info.currentAttemptScheduledTimestampMs + ctx.info.startToCloseTimeoutMs - 15_000;
-  const started = Date.now();
-  while (!repo1Holds(await stanzaInfo(ops, spec, 1), segment)) {
-    if (Date.now() > deadline) throw new Error(`${segment} (${how} on ${primary.name}) is not in repo1 yet, after ${((Date.now() - started) / 1000).toFixed(0)} s: the archiver waits on repo2 each round`);
-    await ctx.sleep(2000);
+  const earlier = ctx.info.heartbeatDetails as Partial<Switched> | undefined;
+  let switched: Switched;
+  if (typeof earlier?.walSwitched === 'string' && WAL_SEGMENT.test(earlier.walSwitched) && typeof earlier.systemId === 'string') {
+    switched = { walSwitched: earlier.walSwitched, systemId: earlier.systemId };
+  } else {
+    const [walSwitched, systemId] = (await query(ops, nodeAddress(primary), spec.postgres, SWITCH_SQL)).split('\t');
+    switched = { walSwitched, systemId };
   }
-  return `${segment}, ${how} on ${primary.name}, reached repo1 in ${((Date.now() - started) / 1000).toFixed(0)} s`;
+  reportProgress(switched);
+  const { walSwitched: segment } = switched;
+  const repo1 = await stanzaInfo(ops, spec, 1);
+  const serves = stanzaServes(repo1, spec.stanza, switched.systemId);
+  if (!serves.ok) throw refuse(`repo1 cannot take ${primary.name}'s WAL: ${serves.why}`, 'StanzaMismatch');
+  const archiveId = currentArchiveId(repo1!);
+  const dir = `archive/${spec.stanza}/${archiveId}/${segment.slice(0, 16)}`;
+  const how = earlier?.walSwitched === segment ? 'switched out by an earlier attempt' : 'switched out';
+  const started = Date.now();
+  // Ends the attempt before its startToCloseTimeout does, with a reason; measured on this worker's clock.
+  const deadline = started + ctx.info.startToCloseTimeoutMs - 60_000;
+  while (!archivedSegmentListed(await runPgbackrest(ops, repoHost(spec), spec.repository.user, spec, ...repoArgs(spec, 1), 'repo-ls', dir), segment)) {
+    if (Date.now() > deadline) throw new Error(`${segment} (${how} on ${primary.name}) is not in repo1 yet, after ${((Date.now() - started) / 1000).toFixed(0)} s: the archiver waits on repo2 each round`);
+    await ctx.sleep(3000);
+  }
+  return `${segment}, ${how} on ${primary.name}, reached repo1 (${dir}) in ${((Date.now() - started) / 1000).toFixed(0)} s`;
 }
 
 /** A backup to the unreachable object store, failed at once and not retried (backup.ts offsiteUnreachable). */

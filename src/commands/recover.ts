@@ -58,8 +58,10 @@ rehearsal that does not reach the target refuses the recover with PostgreSQL's r
 cluster is not touched. It costs one restore's time while the stanza is held (no backups).
 
 --repo 1|2 (with the spec's offsite: repository): the repository whose backups the plan chooses
-from and the primary is restored from; default 1, the repository host, so a recover never restores
-from the object store unless asked to (e.g. repo1 is lost). WAL comes from repo1 first, then repo2.`,
+from and the primary is restored from, its WAL included; default 1, the repository host, so a
+recover never restores from the object store unless asked to (e.g. repo1's backups are damaged).
+The repository host must be up either way: the recover's lock, its slot and the full backup it
+takes afterwards are there.`,
   async run(args) {
     const { values } = parseArgs({ args, options: { spec: { type: 'string' }, type: { type: 'string' }, target: { type: 'string' }, repo: { type: 'string' }, rehearse: { type: 'boolean' }, yes: { type: 'boolean' } }, strict: true });
     if (!values.spec) throw new UsageError('--spec FILE is required');

@@ -34,17 +34,19 @@ export function stanzaServes(stanza: StanzaInfo | undefined, name: string, syste
 export function offsiteDown(stanza: StanzaInfo | undefined): string | undefined {
   // repo2 is the offsite repository (spec/schema.ts OFFSITE_REPO).
   const r = stanza?.repos.find((x) => x.key === 2);
-  return r !== undefined && r.status.code === 99 ? r.status.message : undefined;
+  // Out of reach only: a wrong key or bucket (99 as well) must fail stanza-create and check as it is.
+  return r !== undefined && r.status.code === 99 && OUT_OF_REACH.test(r.status.message) ? r.status.message : undefined;
 }
 
-/**
- * Whether repo1's archive reaches `segment`: its newest segment of the current database is that
- * one or later (a later timeline's names sort after an earlier one's). The asynchronous archiver
- * pushes what is ready in order, so an older one missing is not looked for.
- */
-export function repo1Holds(stanza: StanzaInfo | undefined, segment: string): boolean {
-  const db = stanza && currentDb(stanza);
-  return db !== undefined && stanza!.archive.some((x) => x.dbId === db.id && (x.repoKey ?? 1) === 1 && x.max !== null && x.max >= segment);
+// What pgBackRest says of a store it cannot reach: refused, unresolvable or silent connections.
+const OUT_OF_REACH = /HostConnectError|unable to connect|timeout|timed out|unable to get address/i;
+
+/** A WAL segment's name: timeline, log and segment, 8 hex digits each. */
+export const WAL_SEGMENT = /^[0-9A-F]{24}$/;
+
+/** Whether `repo-ls` of an archive directory lists `segment`'s file (its name, a dash, its checksum, a compression extension). */
+export function archivedSegmentListed(listing: string, segment: string): boolean {
+  return WAL_SEGMENT.test(segment) && listing.split('\n').some((l) => l.trim().startsWith(`${segment}-`));
 }
 
 /**

@@ -132,6 +132,12 @@ export function currentDb(s: StanzaInfo): StanzaInfo['db'][number] | undefined {
   return s.db.reduce<StanzaInfo['db'][number] | undefined>((best, d) => (best === undefined || d.id > best.id ? d : best), undefined);
 }
 
+/** The archive directory of the current database: pgBackRest names it `<version>-<db id>` (e.g. 15-1). */
+export function currentArchiveId(s: StanzaInfo): string | undefined {
+  const db = currentDb(s);
+  return db && (s.archive.find((a) => a.dbId === db.id)?.id ?? `${db.version}-${db.id}`);
+}
+
 /** System identifier of the cluster the stanza serves now, as an exact decimal string. */
 export function systemIdOf(s: StanzaInfo): string | undefined {
   return currentDb(s)?.systemId;

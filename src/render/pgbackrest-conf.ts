@@ -38,7 +38,7 @@ function everything(existing: string | undefined, fragments: readonly string[]):
 export interface ConfSettings {
   readonly global: [string, string][];
   readonly stanza: [string, string][];
-  /** The stanza's `[<stanza>:archive-push]` section, when it has one. */
+  /** Keys of the stanza's `[<stanza>:archive-push]` section; its other keys are left as they are. */
   readonly archivePush?: [string, string][];
 }
 
@@ -55,7 +55,10 @@ export function mergeConf(existing: string | undefined, stanza: string, own: Con
   const g = findSection(ini, 'global') ?? replaceSection(ini, 'global', [], true);
   for (const [k, v] of own.global) setValue(g, k, v);
   replaceSection(ini, stanza, own.stanza.map(([k, v]): IniEntry => [k, v]));
-  if (own.archivePush) replaceSection(ini, `${stanza}:archive-push`, own.archivePush.map(([k, v]): IniEntry => [k, v]));
+  if (own.archivePush) {
+    const section = findSection(ini, `${stanza}:archive-push`) ?? replaceSection(ini, `${stanza}:archive-push`, []);
+    for (const [k, v] of own.archivePush) setValue(section, k, v);
+  }
   return renderIni(ini);
 }
 
@@ -105,8 +108,10 @@ export function offsiteSettings(offsite: Offsite | undefined, keys: OffsiteKeys 
  */
 export const DEFAULT_ARCHIVE_IO_TIMEOUT_SECONDS = 10;
 
-export function archivePushSettings(offsite: Offsite | undefined): [string, string][] | undefined {
-  return offsite && [['io-timeout', String(offsite.archiveIoTimeout ?? DEFAULT_ARCHIVE_IO_TIMEOUT_SECONDS)]];
+export function archivePushSettings(offsite: Offsite | undefined, stanza: string, fragments: readonly string[]): [string, string][] | undefined {
+  // A site's own io-timeout in conf.d, for every command or for archive-push, is the site's choice (as tunedSettings does).
+  const siteSets = parseIni(fragments.join('\n')).sections.some((s) => ['global', stanza].includes(s.name.split(':')[0]) && getValue(s, 'io-timeout') !== undefined);
+  return offsite && !siteSets ? [['io-timeout', String(offsite.archiveIoTimeout ?? DEFAULT_ARCHIVE_IO_TIMEOUT_SECONDS)]] : undefined;
 }
 
 /**
@@ -218,7 +223,7 @@ export function nodeSettings(existing: string | undefined, spec: Spec, node: Spe
   }
   // The nodes push WAL to repo2 and restore from it themselves, not through the repository host.
   stanza.push(...offsiteSettings(spec.offsite, keys, false));
-  const archivePush = archivePushSettings(spec.offsite);
+  const archivePush = archivePushSettings(spec.offsite, spec.stanza, fragments);
   return { ...clientSettings(existing, spec, fragments, stanza, tunedSettings(nodeTuning(spec, cores), spec.stanza, fragments)), ...(archivePush && { archivePush }) };
 }
 

@@ -24,6 +24,8 @@ const PROVISION_TOPOLOGY = 'provision-topology';
 // Runs recorded before this change checked the stanza again after listing the standbys, also
 // when backups are not taken from them.
 const STANDBYS_LISTED_UNCHECKED = 'standbys-listed-unchecked';
+// Runs recorded before made repo2's first backup before the standbys went into repo1's config.
+const OFFSITE_BACKUP_LAST = 'offsite-backup-last';
 
 export interface ProvisionResult {
   readonly stanza: string;
@@ -110,7 +112,10 @@ type Steps = ReturnType<typeof stepsOf>;
 async function provisioned(spec: Spec, log: StepLog, pre: PreflightReport): Promise<ProvisionResult> {
   const steps = stepsOf(spec, log, pre);
   const { full, states } = patched(STEPS_OVERLAPPED) ? await overlapped(steps, spec, pre) : await oneAfterAnother(steps, spec);
-  const offsite = spec.offsite ? await steps.offsiteBackup() : undefined;
+  // repo2's first backup comes last: an object store out of reach fails it, and what repo1 needs
+  // (the standbys in its config, their check) must not wait for it to come back.
+  const offsiteLast = spec.offsite !== undefined && patched(OFFSITE_BACKUP_LAST);
+  let offsite = spec.offsite && !offsiteLast ? await steps.offsiteBackup() : undefined;
   // The standbys go into the repository's config once they stream (pgBackRest refuses
   // backup-standby=y with none to copy from): unless they streamed before and are there already.
   if (everyNodeListed() ? steps.standbys.length > 0 && !steps.standbysStream : backupsFromStandby(spec)) {
@@ -122,6 +127,7 @@ async function provisioned(spec: Spec, log: StepLog, pre: PreflightReport): Prom
       await log.step('check with standbys', 'checkStanza', quick, `check ${spec.stanza} with standbys`, spec);
     }
   }
+  if (offsiteLast) offsite = await steps.offsiteBackup();
   return {
     stanza: spec.stanza,
     changed: log.changed,

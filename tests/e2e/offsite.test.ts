@@ -182,9 +182,9 @@ describe('an offsite repository: repo2 on the lab\'s S3 server', { timeout: 40 *
       const printed = provision.stdout + provision.stderr;
       assert.notEqual(provision.code, 0, printed);
       assert.match(printed, /✓ ok +stanza-create \(.*in repo1; repo2 cannot be read \(.*\): stanza-create, which needs it, was not run/);
-      assert.match(printed, /✓ ok +check \(.*repo2 cannot be read \(.*\), so pgbackrest check, which needs every repository, was not run: \S+, switched out on pg1-srv, reached repo1 in \d+ s/);
+      assert.match(printed, /✓ ok +check \(.*repo2 cannot be read \(.*\), so pgbackrest check, which needs every repository, was not run: \S+, switched out (by an earlier attempt )?on pg1-srv, reached repo1 \(archive\/demo\/\S+\) in \d+ s/);
       assert.match(printed, /✗ +offsite full backup \(.*repo2 \(offsite, s3\.lab\.internal\) cannot be reached: pgBackRest cannot read it/);
-      said(`provision with repo2 down: ${/reached repo1 in \d+ s/.exec(printed)?.[0]}, then refused repo2's backup`);
+      said(`provision with repo2 down: ${/check \(([\d.]+ s)\)/.exec(printed)?.[1]} for the check, then refused repo2's backup`);
     } finally {
       await labStartS3(f.lab);
     }

@@ -7,7 +7,8 @@ import { parseIni } from '../../src/render/ini';
 import { copyHostSettings, nodeConf, repoHostConf, type OffsiteKeys } from '../../src/render/pgbackrest-conf';
 import { backupOfKind, cronField, desiredSchedule, scheduledArgsSpec, timingOf } from '../../src/schedules/plan';
 import { inputIssues } from '../../src/spec/validate';
-import { archivingProven, offsiteDown, repo1Holds } from '../../src/facts/archiving-proof';
+import { archivedSegmentListed, archivingProven, offsiteDown } from '../../src/facts/archiving-proof';
+import { currentArchiveId } from '../../src/facts/pgbackrest-info';
 import type { StanzaInfo } from '../../src/facts/pgbackrest-info';
 import type { ArchiverFacts, StatusFacts } from '../../src/facts/status';
 import { evaluate } from '../../src/status/policy';
@@ -92,6 +93,11 @@ describe('offsite: pgbackrest.conf', () => {
     assert.deepEqual(section(nodeConf(undefined, spec, spec.nodes[0], 2, [], keys), 'demo:archive-push'), { 'io-timeout': '10' });
     assert.deepEqual(section(nodeConf(undefined, withOffsite({ archiveIoTimeout: 30 }), spec.nodes[0], 2, [], keys), 'demo:archive-push'), { 'io-timeout': '30' });
     assert.equal(parseIni(nodeConf(undefined, { ...spec, offsite: undefined }, spec.nodes[0], 2, [])).sections.some((s) => s.name.includes(':')), false);
+    // The DBA's other archive-push keys stay; a site's io-timeout in conf.d is the site's choice.
+    assert.deepEqual(section(nodeConf('[demo:archive-push]\nprocess-max=4\nio-timeout=60\n', spec, spec.nodes[0], 2, [], keys), 'demo:archive-push'), { 'process-max': '4', 'io-timeout': '10' });
+    for (const fragment of ['[global]\nio-timeout=30\n', '[demo:archive-push]\nio-timeout=30\n', '[global:archive-push]\nio-timeout=30\n']) {
+      assert.equal(parseIni(nodeConf(undefined, spec, spec.nodes[0], 2, [fragment], keys)).sections.some((s) => s.name === 'demo:archive-push'), false, fragment);
+    }
     const copy = copyHostSettings(undefined, spec, 2, [], keys);
     assert.equal(copy.archivePush, undefined);
     assert.deepEqual(copy.stanza.map(([k]) => k).filter((k) => k.startsWith('repo2-')).sort(),
@@ -183,21 +189,28 @@ describe('offsite: what proves archiving, and status', () => {
     assert.match(!behind.ok ? behind.why : '', /not in repo2 \(it holds up to 000000010000000000000008\)/);
   });
 
-  test('repo2 out of reach (status 99) is told apart, and repo1 alone proves a switched segment', () => {
+  test('repo2 out of reach (status 99, a connection that fails) is told apart from a repo2 that answers wrong', () => {
     const message = '[HostConnectError] unable to connect to s3.example.com:9000';
     assert.equal(offsiteDown(twoRepos({ code: 99, message }, null)), message);
+    assert.equal(offsiteDown(twoRepos({ code: 99, message: "[049]: unable to load info file '/demo/archive/demo/archive.info': HostConnectError: unable to connect to 's3.example.com:9000': [111] Connection refused" }, null)) !== undefined, true);
     assert.equal(offsiteDown(twoRepos({ code: 0, message: 'ok' }, null)), undefined);
-    // A stanza missing in repo2 is stanza-create's to fix, not an outage.
+    // A stanza missing in repo2 is stanza-create's to fix, not an outage; a wrong key or bucket is
+    // a misconfiguration that stanza-create and check must report as it is.
     assert.equal(offsiteDown(twoRepos({ code: 1, message: 'missing stanza path' }, null)), undefined);
+    assert.equal(offsiteDown(twoRepos({ code: 99, message: '[ProtocolError] HTTP request failed with 403 (Forbidden): SignatureDoesNotMatch' }, null)), undefined);
+    assert.equal(offsiteDown(twoRepos({ code: 99, message: '[ProtocolError] HTTP request failed with 404 (Not Found): NoSuchBucket' }, null)), undefined);
     assert.equal(offsiteDown(undefined), undefined);
-    const down = twoRepos({ code: 99, message }, null);
-    assert.equal(repo1Holds(down, '000000010000000000000009'), true);
-    assert.equal(repo1Holds(down, '000000010000000000000008'), true);
-    assert.equal(repo1Holds(down, '00000001000000000000000A'), false);
-    // A later timeline's segment is later than any of timeline 1's.
-    assert.equal(repo1Holds(down, '000000020000000000000005'), false);
-    // repo2 holding it proves nothing of repo1.
-    assert.equal(repo1Holds(twoRepos({ code: 0, message: 'ok' }, '00000001000000000000000A'), '00000001000000000000000A'), false);
+  });
+
+  test('repo1 alone proves the very segment switched out: its file listed in the current archive directory', () => {
+    const listing = '00000002000000000000000A-5e2a8c0d6b9f40a1c3e7d8f9a0b1c2d3e4f5a6b7.zst\n00000002000000000000000B-0123456789abcdef0123456789abcdef01234567.zst\n';
+    assert.equal(archivedSegmentListed(listing, '00000002000000000000000B'), true);
+    assert.equal(archivedSegmentListed(listing, '00000002000000000000000C'), false, 'a later one is not there');
+    // A neighbour's name that starts alike, or a history file, is not the segment.
+    assert.equal(archivedSegmentListed('00000002000000000000000B.partial-0123.zst\n', '00000002000000000000000B'), false);
+    assert.equal(archivedSegmentListed(listing, ''), false);
+    assert.equal(archivedSegmentListed('', '00000002000000000000000B'), false);
+    assert.equal(currentArchiveId(twoRepos({ code: 0, message: 'ok' }, null)), '15-1');
   });
 
   function facts(stanza: StanzaInfo): StatusFacts {
