@@ -88,6 +88,12 @@ async function workerMain(): Promise<void> {
     hooks: { activityInterceptors: [simulatedHosts] },
   });
   console.log(`bench worker polling task queue ${QUEUE}`);
+  // The main thread's V8 heap beside the process's RSS: what of the RSS is this isolate's.
+  const mib = (b: number) => Math.round(b / 2 ** 20);
+  setInterval(() => {
+    const m = process.memoryUsage();
+    console.log(`mem rss ${mib(m.rss)} heapTotal ${mib(m.heapTotal)} heapUsed ${mib(m.heapUsed)} external ${mib(m.external)} MiB`);
+  }, 10_000).unref();
   try {
     await worker.run();
   } finally {
@@ -151,6 +157,10 @@ async function main(): Promise<void> {
     console.log(`wait in the budget's queue (${waits.length} backups): p50 ${pct(waits, 50)} ms, max ${Math.max(...waits)} ms`);
     console.log(`schedule start delay (takenAt - scheduledAt, ${delays.length} actions): p50 ${pct(delays, 50)} ms, p99 ${pct(delays, 99)} ms, max ${Math.max(...delays)} ms`);
     console.log(`worker RSS (its own process): max ${mib(Math.max(...rss))} MiB, last ${mib(rss[rss.length - 1])} MiB`);
+    const mem = worker.output.split('\n').filter((l) => l.startsWith('mem '));
+    const heapMax = Math.max(...mem.map((l) => Number(/heapTotal (\d+)/.exec(l)?.[1])));
+    console.log(`worker main thread heap: heapTotal max ${heapMax} MiB; last: ${mem[mem.length - 1]}`);
+    console.log(`worker settings: NODE_OPTIONS=${process.env.NODE_OPTIONS ?? ''} MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? ''} STANZACTL_MAX_CACHED_WORKFLOWS=${process.env.STANZACTL_MAX_CACHED_WORKFLOWS ?? ''}`);
     console.log(`budget workflow: ${budgetRuns.length} runs (continue-as-new), history lengths ${budgetRuns.join(', ')}; at the end ${state.holders.length} held, ${state.queue.length} queued`);
   } finally {
     await teardown();

@@ -173,7 +173,7 @@ describe('docker-compose.yml and Dockerfile, by real parsers (no Docker engine)'
     assert.match(dockerfile, /^ENV .*STANZACTL_WORKFLOW_BUNDLE=\/app\/dist\/workflow-bundle\.js/m);
     const user = [...dockerfile.matchAll(/^USER (\S+)/gm)].at(-1)?.[1];
     assert.ok(user && !/^(0|root)(:|$)/.test(user), `runs as ${user}`);
-    assert.match(dockerfile, /^ENTRYPOINT \["node", "bin\/stanzactl\.js"\]$/m);
+    assert.match(dockerfile, /^ENTRYPOINT \["node", "--max-semi-space-size=2", "bin\/stanzactl\.js"\]$/m, 'the main thread\'s young generation bounded as the workflow thread\'s');
   });
 
   test('hadolint is a real linter: it flags an image by latest and an unpinned apt package', () => {
