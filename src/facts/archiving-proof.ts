@@ -1,3 +1,4 @@
+import { OFFSITE_REPO } from '../spec/schema';
 import { walPosition } from './dropped-wal';
 import { currentDb, repoKeys, systemIdOf, type StanzaInfo } from './pgbackrest-info';
 import type { ArchiverFacts } from './status';
@@ -32,8 +33,7 @@ export function stanzaServes(stanza: StanzaInfo | undefined, name: string, syste
  * takes no --repo for them), so while it lasts they fail for repo1 too.
  */
 export function offsiteDown(stanza: StanzaInfo | undefined): string | undefined {
-  // repo2 is the offsite repository (spec/schema.ts OFFSITE_REPO).
-  const r = stanza?.repos.find((x) => x.key === 2);
+  const r = stanza?.repos.find((x) => x.key === OFFSITE_REPO);
   // Out of reach only: a wrong key or bucket (99 as well) must fail stanza-create and check as it is.
   return r !== undefined && r.status.code === 99 && OUT_OF_REACH.test(r.status.message) ? r.status.message : undefined;
 }

@@ -1,7 +1,7 @@
 import { nodeHost, primaryNode } from '../spec/roles';
 import { OFFSITE_REPO, type Offsite, type Spec, type SpecNode } from '../spec/schema';
 import { findSection, getValue, parseIni, renderIni, replaceSection, setValue, type Ini, type IniEntry } from './ini';
-import { copyHostTuning, nodeTuning, repositoryTuning, tunedSettings } from './pgbackrest-tuning';
+import { copyHostTuning, nodeTuning, repositoryTuning, siteKeys, tunedSettings } from './pgbackrest-tuning';
 import { primaryConninfo } from './recovery';
 
 /** The file on a host already says something we must not overwrite; a human has to decide (the caller names host and file). */
@@ -109,9 +109,8 @@ export function offsiteSettings(offsite: Offsite | undefined, keys: OffsiteKeys 
 export const DEFAULT_ARCHIVE_IO_TIMEOUT_SECONDS = 10;
 
 export function archivePushSettings(offsite: Offsite | undefined, stanza: string, fragments: readonly string[]): [string, string][] | undefined {
-  // A site's own io-timeout in conf.d, for every command or for archive-push, is the site's choice (as tunedSettings does).
-  const siteSets = parseIni(fragments.join('\n')).sections.some((s) => ['global', stanza].includes(s.name.split(':')[0]) && getValue(s, 'io-timeout') !== undefined);
-  return offsite && !siteSets ? [['io-timeout', String(offsite.archiveIoTimeout ?? DEFAULT_ARCHIVE_IO_TIMEOUT_SECONDS)]] : undefined;
+  // A site's own io-timeout in conf.d, for every command or for archive-push, is the site's choice.
+  return offsite && !siteKeys(stanza, fragments).has('io-timeout') ? [['io-timeout', String(offsite.archiveIoTimeout ?? DEFAULT_ARCHIVE_IO_TIMEOUT_SECONDS)]] : undefined;
 }
 
 /**

@@ -110,16 +110,22 @@ export function spoolPath(spec: Spec): string {
 }
 
 /**
- * The tuned settings to write: a default that a conf.d fragment sets for this stanza (in [global],
- * [stanza] or a command section of either) is the site's choice and is left to the fragment;
- * writing ours too would make pgBackRest refuse the option set twice, or be overridden anyway.
+ * The keys conf.d fragments set for this stanza (in [global], [stanza] or a command section of
+ * either): the site's choice, left to the fragment; writing ours too would make pgBackRest refuse
+ * the option set twice, or be overridden anyway.
  */
-export function tunedSettings(tuned: Tuned, stanza: string, fragments: readonly string[]): [string, Value][] {
-  const siteKeys = new Set<string>();
+export function siteKeys(stanza: string, fragments: readonly string[]): Set<string> {
+  const keys = new Set<string>();
   for (const section of parseIni(fragments.join('\n')).sections) {
     const name = section.name.split(':')[0];
     if (name !== 'global' && name !== stanza) continue;
-    for (const [key] of section.entries) if (key !== '') siteKeys.add(key);
+    for (const [key] of section.entries) if (key !== '') keys.add(key);
   }
-  return [...tuned.defaults.filter(([k]) => !siteKeys.has(k)), ...tuned.fromSpec];
+  return keys;
+}
+
+/** The tuned settings to write: the defaults a fragment does not set (siteKeys), and the spec's own. */
+export function tunedSettings(tuned: Tuned, stanza: string, fragments: readonly string[]): [string, Value][] {
+  const site = siteKeys(stanza, fragments);
+  return [...tuned.defaults.filter(([k]) => !site.has(k)), ...tuned.fromSpec];
 }

@@ -34,7 +34,7 @@ export function repositoryHasWal(stanza: StanzaInfo | null): boolean {
 }
 
 // backups.maxAge is repo1's policy, as backups.schedule is, and offsite.maxAge repo2's: one repository's backups do not meet the other's.
-function maxAgeProblem(which: 'full' | 'any', limit: string | undefined, stanza: StanzaInfo | null, nowMs: number, repo: number = 1): string | undefined {
+function maxAgeProblem(which: 'full' | 'any', limit: string | undefined, stanza: StanzaInfo | null, nowMs: number, repo: number): string | undefined {
   if (limit === undefined) return undefined;
   const newest = newestBackup(stanza, which === 'full' ? 'full' : undefined, repo);
   const what = which === 'full' ? 'full backup' : 'backup';
@@ -128,10 +128,8 @@ export function evaluate(facts: StatusFacts, spec: Spec, nowMs: number): Evaluat
   const offsiteAge = spec.offsite?.maxAge;
   // An unreadable repo2 is its own problem (stanzaProblems), not its backups' age as well.
   const offsiteReadable = stanza?.repos.find((r) => r.key === OFFSITE_REPO)?.status.code === 0;
-  const ages = facts.repository.error === undefined ? [
-    maxAgeProblem('full', maxAge?.full, stanza, nowMs), maxAgeProblem('any', maxAge?.any, stanza, nowMs),
-    ...(offsiteReadable ? [maxAgeProblem('full', offsiteAge?.full, stanza, nowMs, OFFSITE_REPO), maxAgeProblem('any', offsiteAge?.any, stanza, nowMs, OFFSITE_REPO)] : []),
-  ] : [];
+  const agesOf = (limits: typeof maxAge | typeof offsiteAge, repo: number) => [maxAgeProblem('full', limits?.full, stanza, nowMs, repo), maxAgeProblem('any', limits?.any, stanza, nowMs, repo)];
+  const ages = facts.repository.error === undefined ? [...agesOf(maxAge, 1), ...(offsiteReadable ? agesOf(offsiteAge, OFFSITE_REPO) : [])] : [];
   const problems = [...(facts.topology?.problems ?? []), ...stanzaProblems(facts), ...offsiteProblems(facts, spec), ...ages.filter((p): p is string => p !== undefined), ...archiveProblems(facts, nowMs), ...droppedWalProblems(facts), ...drillProblems(facts, spec, nowMs)];
   return { ok: problems.length === 0, problems, warnings: topologyWarnings(facts.topology) };
 }

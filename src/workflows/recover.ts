@@ -6,7 +6,7 @@ import { withPrimary } from '../spec/roles';
 import type { RepoIndex, Spec } from '../spec/schema';
 import { long, quick, release, waiting } from './profiles';
 import type { StepProgress } from './progress';
-import { call, messageOf, StepLog } from './steps';
+import { call, messageOf, present, StepLog } from './steps';
 import { checkInput } from './input';
 import { requireConfirmed } from './confirmation';
 import type { RestoreResult } from './copy';
@@ -22,8 +22,6 @@ const RESUME_ADVICE = 'recover-resume-advice';
 const RECOVER_PLAN_PRIMARY = 'recover-plan-primary';
 // Runs recorded before ids named the repository host started their rehearsal as rehearse-<stanza>.
 const REHEARSAL_CLUSTER_ID = 'rehearsal-cluster-id';
-
-// An argument that is not named is left out, not sent as null: runs recorded before it existed replay with the arguments they had.
 
 export interface RecoverRequest {
   readonly target: RecoveryTarget;
@@ -51,8 +49,7 @@ export interface RecoverResult {
 /** The plan `stanzactl recover` shows before it asks: reads the hosts, changes nothing. */
 export async function recoverPlan(spec: Spec, request: RecoverRequest): Promise<RecoverPlan> {
   checkInput('recoverPlan', spec, { recovery: request });
-  const title = `plan a recover of ${spec.stanza}`;
-  return request.repo === undefined ? call('planRecovery', quick, title, spec, request.target) : call('planRecovery', quick, title, spec, request.target, undefined, request.repo);
+  return call('planRecovery', quick, `plan a recover of ${spec.stanza}`, spec, request.target, ...present(undefined as string | undefined, request.repo));
 }
 
 /**
@@ -75,7 +72,7 @@ export async function recoverCluster(spec: Spec, request: RecoverRequest): Promi
     // Checked while the stanza is held: the plan confirmed cannot change under the run, and a busy
     // stanza is refused as such before its plan is read.
     await requireConfirmed(log, spec, { kind: 'recover', target: request.target, ...(request.repo && { repo: request.repo }) }, request.confirm);
-    const p = await log.step('plan', 'planRecovery', quick, 'which backup, what is lost', spec, request.target, request.backup, ...(request.repo === undefined ? [] : [request.repo] as const));
+    const p = await log.step('plan', 'planRecovery', quick, 'which backup, what is lost', spec, request.target, request.backup, ...present(request.repo));
     plan = p;
     // After a failover done by hand the plan is on the node that runs as the primary: every step
     // acts on it (its restore, its backup, the standbys' primary_conninfo), the spec unedited.
@@ -117,7 +114,7 @@ async function stopped(log: StepLog, spec: Spec, p: RecoverPlan): Promise<void> 
 async function primaryRecovered(log: StepLog, spec: Spec, p: RecoverPlan, target: RecoveryTarget) {
   const { primary } = p;
   const name = `restore ${primary}`;
-  const restore = await inRepositorySlot(log, spec, name, () => log.step(name, 'restorePrimary', long, `delta restore of ${primary} from ${p.backup.label} to ${p.target}`, spec, p.backup.label, target, p.timeline, ...(p.backup.repo === undefined ? [] : [p.backup.repo] as const)), true);
+  const restore = await inRepositorySlot(log, spec, name, () => log.step(name, 'restorePrimary', long, `delta restore of ${primary} from ${p.backup.label} to ${p.target}`, spec, p.backup.label, target, p.timeline, ...present(p.backup.repo)), true);
   await log.step(`start ${primary}`, 'startStandby', quick, `start ${primary}: it recovers to the target and is promoted`, spec, primary);
   const promoted = await log.step(`${primary} accepts writes`, 'waitPrimaryPromoted', waiting, `wait for ${primary} to accept writes on a new timeline`, spec, p.timeline);
   return { restore, promoted };

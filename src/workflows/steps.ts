@@ -27,6 +27,17 @@ export function messageOf(e: unknown): string {
  * Runs `activity` with `args` under `profile`, `title` the one-line summary the Temporal UI shows
  * for the call; arguments and result are the activity's own types.
  */
+/**
+ * Optional last arguments of a step, without the undefined ones at the end: an argument added to an
+ * activity is sent only when given, not as null, so runs recorded before it replay with the
+ * arguments they had (tests/unit/replay.test.ts compares them).
+ */
+export function present<A extends unknown[]>(...args: A): A {
+  let given = args.length;
+  while (given > 0 && args[given - 1] === undefined) given--;
+  return args.slice(0, given) as A;
+}
+
 export function call<K extends Activity>(activity: K, profile: ActivityOptions, title: string, ...args: Parameters<Activities[K]>): Promise<ResultOf<K>> {
   // Every activity is a function: the proxy's type leaves that to be said for a key not yet known.
   const proxy = acts[activity] as ActivityFunctionWithOptions<Activities[K]>;
